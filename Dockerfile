@@ -1,0 +1,22 @@
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
+    DJANGO_SETTINGS_MODULE=oms.settings.production
+
+# WeasyPrint needs pango; fonts for PDFs; libpq for psycopg is bundled by psycopg[binary].
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b \
+    fonts-dejavu-core curl \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY . .
+RUN pip install . \
+ && DJANGO_SECRET_KEY=build DJANGO_ALLOWED_HOSTS=build python manage.py collectstatic --noinput -v0 \
+ && DJANGO_SECRET_KEY=build DJANGO_ALLOWED_HOSTS=build python manage.py compile_translations -v0 \
+ && useradd --create-home --uid 1000 oms && mkdir -p /app/var/media && chown -R oms /app/var
+
+USER oms
+EXPOSE 8000
+CMD ["gunicorn", "oms.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-"]

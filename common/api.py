@@ -1,0 +1,57 @@
+"""The REST API's error format: ``{"error": {"code", "message", "details"}}`` for every 4xx."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from .exceptions import DomainError
+
+_CODES = {
+    status.HTTP_400_BAD_REQUEST: "malformed_request",
+    status.HTTP_401_UNAUTHORIZED: "not_authenticated",
+    status.HTTP_403_FORBIDDEN: "permission_denied",
+    status.HTTP_404_NOT_FOUND: "not_found",
+    status.HTTP_405_METHOD_NOT_ALLOWED: "method_not_allowed",
+    status.HTTP_406_NOT_ACCEPTABLE: "not_acceptable",
+    status.HTTP_415_UNSUPPORTED_MEDIA_TYPE: "unsupported_media_type",
+    status.HTTP_429_TOO_MANY_REQUESTS: "throttled",
+}
+
+
+def error_response(*, code: str, message: str, status_code: int, details: dict | None = None, headers=None):
+    body = {"error": {"code": code, "message": str(message), "details": details or {}}}
+    return Response(body, status=status_code, headers=headers)
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        return error_response(
+            code=exc.code, message=exc.message, status_code=exc.status_code, details=exc.details
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if isinstance(exc, exceptions.ValidationError):
+        # Field validation: 422 with the fields' messages in details.
+        return error_response(
+            code="validation_error",
+            message="The request has invalid fields.",
+            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
+            details=exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail},
+        )
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    detail = getattr(exc, "detail", "")
+    code = getattr(exc, "default_code", None)
+    if isinstance(exc, exceptions.ParseError):
+        code = "malformed_json"
+    elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        code = "not_authenticated"
+    else:
+        code = _CODES.get(response.status_code, code or "error")
+    headers = {k: v for k, v in response.items() if k in ("WWW-Authenticate", "Retry-After", "Allow")}
+    return error_response(code=code, message=str(detail), status_code=response.status_code, headers=headers)

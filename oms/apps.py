@@ -1,0 +1,19 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+
+def _sync_roles(sender, **kwargs):
+    from .roles import sync_roles
+
+    sync_roles()
+
+
+class OmsConfig(AppConfig):
+    name = "oms"
+    verbose_name = _("Back office")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # The data migration creates the roles; this keeps them after a test flush or a new permission.
+        post_migrate.connect(_sync_roles, sender=self, dispatch_uid="oms.sync_roles")

@@ -1,0 +1,25 @@
+"""The back-office navigation, filtered by the user's permissions (navigation by role)."""
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+# (label, url name, permission needed). Later issues add their pages here.
+NAVIGATION = [
+    (_("Dashboard"), "dashboard", "oms.access_backoffice"),
+    (_("Locations"), "inventory:location_list", "inventory.view_location"),
+]
+
+
+def backoffice(request):
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": []}
+    items = []
+    current = request.path
+    for label, url_name, perm in NAVIGATION:
+        if not user.has_perm(perm):
+            continue
+        url = reverse(url_name)
+        active = current == url if url == "/" else current.startswith(url)
+        items.append({"label": label, "url": url, "active": active})
+    return {"nav_items": items, "user_roles": [g.name for g in user.groups.all()]}

@@ -1,0 +1,126 @@
+"""Demo data: idempotent (running it twice changes nothing). Later issues add their part here."""
+
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from inventory.models import Location, StaffProfile
+from oms.roles import CUSTOMER_SERVICE, MANAGER, STORE_STAFF, WAREHOUSE_STAFF, sync_roles
+
+LOCATIONS = [
+    # code, name, kind, address, postcode, city, latitude, longitude
+    (
+        "lyon",
+        "Entrepôt Lyon Saint-Priest",
+        "warehouse",
+        "12 rue du Dauphiné",
+        "69800",
+        "Saint-Priest",
+        "45.696000",
+        "4.944000",
+    ),
+    (
+        "lille",
+        "Entrepôt Lille Lesquin",
+        "warehouse",
+        "5 rue de la Haie Plouvier",
+        "59810",
+        "Lesquin",
+        "50.589000",
+        "3.111000",
+    ),
+    (
+        "bordeaux",
+        "Entrepôt Bordeaux Mérignac",
+        "warehouse",
+        "30 avenue Ariane",
+        "33700",
+        "Mérignac",
+        "44.838000",
+        "-0.656000",
+    ),
+    (
+        "paris-marais",
+        "Magasin Paris Marais",
+        "store",
+        "24 rue des Francs-Bourgeois",
+        "75004",
+        "Paris",
+        "48.857600",
+        "2.360200",
+    ),
+    (
+        "marseille",
+        "Magasin Marseille Vieux-Port",
+        "store",
+        "8 quai du Port",
+        "13002",
+        "Marseille",
+        "43.296500",
+        "5.369800",
+    ),
+]
+
+# username, password, first name, last name, role, locations ("*" = all)
+USERS = [
+    ("warehouse", "demo-warehouse-2026", "Wassim", "Entrepôt", WAREHOUSE_STAFF, ["lyon"]),
+    ("store", "demo-store-2026", "Sophie", "Magasin", STORE_STAFF, ["paris-marais"]),
+    ("service", "demo-service-2026", "Camille", "Service", CUSTOMER_SERVICE, "*"),
+    ("manager", "demo-manager-2026", "Marc", "Manager", MANAGER, "*"),
+]
+ADMIN = ("admin", "demo-admin-2026")
+
+
+class Command(BaseCommand):
+    help = "Load the demo data (locations, one user per role...). Safe to run again: it changes nothing."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        sync_roles()
+        for code, name, kind, line1, postcode, city, lat, lng in LOCATIONS:
+            Location.objects.update_or_create(
+                code=code,
+                defaults={
+                    "name": name,
+                    "kind": kind,
+                    "address_line1": line1,
+                    "postcode": postcode,
+                    "city": city,
+                    "country": "FR",
+                    "latitude": Decimal(lat),
+                    "longitude": Decimal(lng),
+                    "active": True,
+                },
+            )
+        User = get_user_model()
+        logins = []
+        for username, password, first, last, role, codes in USERS:
+            user, created = User.objects.get_or_create(
+                username=username,
+                defaults={"first_name": first, "last_name": last, "email": f"{username}@demo.oms.localhost"},
+            )
+            if created:
+                user.set_password(password)
+                user.save(update_fields=["password"])
+            user.groups.set([Group.objects.get(name=role)])
+            profile, _ = StaffProfile.objects.get_or_create(user=user)
+            profile.all_locations = codes == "*"
+            profile.save(update_fields=["all_locations"])
+            profile.locations.set([] if codes == "*" else Location.objects.filter(code__in=codes))
+            logins.append((role, username, password))
+        admin, created = User.objects.get_or_create(
+            username=ADMIN[0],
+            defaults={"is_staff": True, "is_superuser": True, "email": "admin@demo.oms.localhost"},
+        )
+        if created:
+            admin.set_password(ADMIN[1])
+            admin.save(update_fields=["password"])
+        logins.append(("Superuser (Django admin)", *ADMIN))
+
+        self.stdout.write(self.style.SUCCESS("Demo data loaded."))
+        self.stdout.write("Demo logins (role: username / password):")
+        for role, username, password in logins:
+            self.stdout.write(f"  {role:26} {username} / {password}")

@@ -1,0 +1,27 @@
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.urls import reverse_lazy
+from django.utils.translation import gettext_lazy as _
+from django.views.generic import TemplateView
+
+from common.views import BackofficeMixin
+from inventory.selectors import location_list
+
+
+class DashboardView(BackofficeMixin, TemplateView):
+    template_name = "oms/dashboard.html"
+    permission_required = "oms.access_backoffice"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["locations"] = location_list(user=self.request.user)
+        return context
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "registration/password_change_form.html"
+    success_url = reverse_lazy("dashboard")
+
+    def form_valid(self, form):
+        messages.success(self.request, _("Your password has been changed."))
+        return super().form_valid(form)

@@ -1,0 +1,62 @@
+import os
+
+import pytest
+from django.db import connection
+
+from oms.roles import CUSTOMER_SERVICE, MANAGER, STORE_STAFF, WAREHOUSE_STAFF
+from tests.inventory.factories import LocationFactory
+from tests.oms.factories import UserFactory
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``postgres`` need PostgreSQL's row locks and real concurrency: on SQLite they are
+    skipped with a message saying so (in CI, DATABASE_URL points to Postgres and they run)."""
+    database_url = os.environ.get("DATABASE_URL", "")
+    if database_url.startswith(("postgres://", "postgresql://", "pgsql://")):
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://... to run it")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_report_header(config):
+    url = os.environ.get("DATABASE_URL", "")
+    db = "PostgreSQL" if url.startswith(("postgres", "pgsql")) else "SQLite (postgres-marked tests skipped)"
+    return [f"oms: database {db}; broker {'Redis' if os.environ.get('REDIS_URL') else 'none (eager tasks)'}"]
+
+
+@pytest.fixture
+def is_postgres():
+    return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def warehouse(db):
+    return LocationFactory(code="lyon", name="Entrepôt Lyon", kind="warehouse")
+
+
+@pytest.fixture
+def other_warehouse(db):
+    return LocationFactory(
+        code="lille", name="Entrepôt Lille", kind="warehouse", city="Lille", postcode="59000"
+    )
+
+
+@pytest.fixture
+def store(db):
+    return LocationFactory(code="paris", name="Magasin Paris", kind="store", city="Paris", postcode="75004")
+
+
+@pytest.fixture
+def role_users(db, warehouse, store):
+    """One user per role, scoped as seed_demo does, plus a user with no role."""
+    return {
+        WAREHOUSE_STAFF: UserFactory(username="wh", role=WAREHOUSE_STAFF, locations=[warehouse]),
+        STORE_STAFF: UserFactory(username="st", role=STORE_STAFF, locations=[store]),
+        CUSTOMER_SERVICE: UserFactory(username="cs", role=CUSTOMER_SERVICE, locations=[]),
+        MANAGER: UserFactory(username="mg", role=MANAGER),
+        None: UserFactory(username="norole"),
+    }

@@ -1,0 +1,20 @@
+from decimal import Decimal
+
+import factory
+
+from inventory.models import Location
+
+
+class LocationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Location
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"loc-{n}")
+    name = factory.LazyAttribute(lambda o: f"Entrepôt {o.code}")
+    kind = Location.Kind.WAREHOUSE
+    address_line1 = "1 rue de la Paix"
+    postcode = "69003"
+    city = "Lyon"
+    latitude = Decimal("45.760000")
+    longitude = Decimal("4.850000")

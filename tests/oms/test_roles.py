@@ -1,0 +1,82 @@
+"""Every back-office URL with each role: 200 or 403 exactly as the matrix says."""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from oms.roles import CUSTOMER_SERVICE, MANAGER, ROLE_NAMES, STORE_STAFF, WAREHOUSE_STAFF
+
+ALL_STAFF = {WAREHOUSE_STAFF, STORE_STAFF, CUSTOMER_SERVICE, MANAGER}
+
+# url name -> (kwargs, roles that get 200). Everyone else logged in gets 403; anonymous users are sent to
+# the login page. A new back-office page must be added here (test_matrix_covers_every_page).
+MATRIX = {
+    "dashboard": ({}, ALL_STAFF),
+    "inventory:location_list": ({}, ALL_STAFF),
+    "inventory:location_create": ({}, {MANAGER}),
+    "inventory:location_edit": ({"code": "lyon"}, {MANAGER}),
+}
+
+# Pages that are not back-office pages (public, auth, API, admin has its own checks).
+NOT_BACKOFFICE = {
+    "healthz",
+    "login",
+    "logout",
+    "password_change",
+    "set_language",
+    "javascript-catalog",
+    "api-schema",
+    "api-docs",
+    "api-redoc",
+}
+
+
+def _names(resolver, prefix=""):
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.app_name == "admin" or pattern.namespace == "admin":
+                continue
+            ns = f"{prefix}{pattern.namespace}:" if pattern.namespace else prefix
+            yield from _names(pattern, ns)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            yield f"{prefix}{pattern.name}"
+
+
+def test_matrix_covers_every_page():
+    names = set(_names(get_resolver())) - NOT_BACKOFFICE
+    assert names - set(MATRIX) == set(), "add these pages to the role matrix"
+
+
+def test_the_four_roles_exist_with_permissions(db):
+    from django.contrib.auth.models import Group
+
+    groups = {g.name: g for g in Group.objects.prefetch_related("permissions")}
+    assert set(ROLE_NAMES) <= set(groups)
+    for role in ROLE_NAMES:
+        assert groups[role].permissions.filter(codename="access_backoffice").exists()
+    assert groups[MANAGER].permissions.filter(codename="manage_settings").exists()
+    assert not groups[WAREHOUSE_STAFF].permissions.filter(codename="manage_settings").exists()
+
+
+@pytest.mark.parametrize("url_name", sorted(MATRIX))
+@pytest.mark.parametrize("role", [*ROLE_NAMES, None], ids=lambda r: r or "no-role")
+def test_role_matrix(client, role_users, url_name, role):
+    kwargs, allowed = MATRIX[url_name]
+    client.force_login(role_users[role])
+    response = client.get(reverse(url_name, kwargs=kwargs))
+    assert response.status_code == (200 if role in allowed else 403)
+
+
+@pytest.mark.parametrize("url_name", sorted(MATRIX))
+def test_anonymous_goes_to_login(client, role_users, url_name):
+    kwargs, _ = MATRIX[url_name]
+    url = reverse(url_name, kwargs=kwargs)
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next={url}"
+
+
+def test_navigation_shows_only_allowed_pages(client, role_users):
+    client.force_login(role_users[WAREHOUSE_STAFF])
+    html = client.get(reverse("dashboard")).content.decode()
+    assert reverse("inventory:location_list") in html
+    assert reverse("admin:index") not in html

@@ -2,7 +2,8 @@
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
+from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -49,9 +50,44 @@ def exception_handler(exc, context):
     code = getattr(exc, "default_code", None)
     if isinstance(exc, exceptions.ParseError):
         code = "malformed_json"
+    elif (
+        isinstance(exc, exceptions.AuthenticationFailed)
+        and getattr(exc.detail, "code", "") == "api_key_revoked"
+    ):
+        code = "api_key_revoked"
     elif isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         code = "not_authenticated"
     else:
         code = _CODES.get(response.status_code, code or "error")
     headers = {k: v for k, v in response.items() if k in ("WWW-Authenticate", "Retry-After", "Allow")}
     return error_response(code=code, message=str(detail), status_code=response.status_code, headers=headers)
+
+
+class _ErrorDetail(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    details = serializers.DictField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    """``{"error": {"code": "<snake_case>", "message": "...", "details": {...}}}``"""
+
+    error = _ErrorDetail()
+
+
+def error_responses(*codes: int) -> dict:
+    """drf-spectacular ``responses`` entries for the given error statuses (401 and 400 always)."""
+    return {code: ErrorSerializer for code in sorted({400, 401, *codes})}
+
+
+class HasScope(BasePermission):
+    """The API key must carry one of the view's ``required_scopes`` (or ``all``)."""
+
+    message = "This API key does not have the scope this endpoint needs."
+
+    def has_permission(self, request, view) -> bool:
+        key = request.auth
+        scopes = getattr(view, "required_scopes", ())
+        if key is None or not hasattr(key, "has_scope"):
+            return False
+        return not scopes or any(key.has_scope(scope) for scope in scopes)

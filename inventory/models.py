@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -22,6 +24,21 @@ class Location(models.Model):
     latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6)
     longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6)
     active = models.BooleanField(_("active"), default=True)
+    is_pickup_point = models.BooleanField(
+        _("pickup point"), default=False, help_text=_("Customers can collect orders here (click & collect).")
+    )
+    storage_cost_per_unit_day = models.DecimalField(
+        _("storage cost per unit and day (EUR)"), max_digits=8, decimal_places=4, default=Decimal("0.0100")
+    )
+    handling_cost_per_line = models.DecimalField(
+        _("handling cost per order line (EUR)"), max_digits=8, decimal_places=2, default=Decimal("0.50")
+    )
+    aisle_order = models.CharField(
+        _("aisle walking order"),
+        max_length=200,
+        blank=True,
+        help_text=_("Aisles in walking order, comma separated (e.g. A,B,D,C). Empty: alphabetical."),
+    )
 
     class Meta:
         ordering = ["code"]
@@ -62,3 +79,208 @@ class StaffProfile(models.Model):
 
     def __str__(self) -> str:
         return str(self.user)
+
+
+def ean13_check_digit(first12: str) -> int:
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(first12))
+    return (10 - total % 10) % 10
+
+
+def validate_ean13(value: str) -> None:
+    from django.core.exceptions import ValidationError
+
+    if not value:
+        return
+    if len(value) != 13 or not value.isdigit():
+        raise ValidationError(_("An EAN-13 has exactly 13 digits."), code="ean_format")
+    if ean13_check_digit(value[:12]) != int(value[12]):
+        raise ValidationError(
+            _("The EAN-13 check digit is wrong (expected %(digit)s)."),
+            code="ean_check_digit",
+            params={"digit": ean13_check_digit(value[:12])},
+        )
+
+
+class Product(models.Model):
+    class VatRate(models.TextChoices):
+        STANDARD = "20.0", _("20 % (standard)")
+        INTERMEDIATE = "10.0", _("10 % (intermediate)")
+        REDUCED = "5.5", _("5.5 % (reduced)")
+        SUPER_REDUCED = "2.1", _("2.1 % (super-reduced)")
+
+    sku = models.CharField(_("SKU"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    ean = models.CharField(_("EAN-13"), max_length=13, blank=True, validators=[validate_ean13])
+    weight_g = models.PositiveIntegerField(_("weight (g)"), default=0)
+    price = models.DecimalField(_("price incl. VAT (EUR)"), max_digits=10, decimal_places=2)
+    vat_rate = models.DecimalField(
+        _("VAT rate (%)"),
+        max_digits=3,
+        decimal_places=1,
+        choices=[(Decimal(v), label) for v, label in VatRate.choices],
+    )
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["sku"]
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+        constraints = [
+            models.UniqueConstraint(fields=["ean"], condition=~Q(ean=""), name="product_ean_unique"),
+            models.CheckConstraint(condition=Q(price__gte=0), name="product_price_not_negative"),
+            models.CheckConstraint(
+                condition=Q(vat_rate__in=[Decimal("20.0"), Decimal("10.0"), Decimal("5.5"), Decimal("2.1")]),
+                name="product_vat_rate_french",
+            ),
+        ]
+        permissions = [("view_stock", _("Can see stock levels and the ledger"))]
+
+    def __str__(self) -> str:
+        return f"{self.sku} · {self.name}"
+
+
+class StockLevel(models.Model):
+    """Units of a product at a location. ``on_hand`` always equals the sum of its ledger movements."""
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="stock_levels")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="stock_levels")
+    on_hand = models.IntegerField(_("on hand"), default=0)
+    reserved = models.IntegerField(_("reserved"), default=0)
+    bin_code = models.CharField(_("bin"), max_length=32, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("stock level")
+        verbose_name_plural = _("stock levels")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "location"], name="stocklevel_product_location_unique"
+            ),
+            models.CheckConstraint(condition=Q(on_hand__gte=0), name="stocklevel_on_hand_not_negative"),
+            models.CheckConstraint(condition=Q(reserved__gte=0), name="stocklevel_reserved_not_negative"),
+            models.CheckConstraint(
+                condition=Q(reserved__lte=models.F("on_hand")), name="stocklevel_reserved_le_on_hand"
+            ),
+        ]
+        permissions = [
+            ("receive_stock", _("Can receive goods")),
+            ("adjust_stock", _("Can adjust stock")),
+            ("transfer_stock", _("Can transfer stock between locations")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id}@{self.location_id}: {self.on_hand}/{self.reserved}"
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+class StockMovement(models.Model):
+    """The append-only ledger: every change to ``on_hand`` writes one row, in the same transaction."""
+
+    class Reason(models.TextChoices):
+        RECEIPT = "receipt", _("Goods receipt")
+        ADJUSTMENT = "adjustment", _("Adjustment")
+        TRANSFER_OUT = "transfer_out", _("Transfer out")
+        TRANSFER_IN = "transfer_in", _("Transfer in")
+        SHIPMENT = "shipment", _("Shipped")
+        RETURN = "return", _("Customer return")
+
+    class AdjustmentCode(models.TextChoices):
+        COUNT = "count", _("Inventory count")
+        DAMAGED = "damaged", _("Damaged")
+        LOST = "lost", _("Lost or stolen")
+        FOUND = "found", _("Found")
+        EXPIRED = "expired", _("Expired")
+        OTHER = "other", _("Other")
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="movements")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="movements")
+    delta = models.IntegerField(_("quantity"))
+    reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices)
+    reason_code = models.CharField(
+        _("reason code"), max_length=16, choices=AdjustmentCode.choices, blank=True
+    )
+    reference = models.CharField(_("reference"), max_length=100, blank=True)
+    note = models.CharField(_("note"), max_length=255, blank=True)
+    on_hand_after = models.IntegerField(_("on hand after"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("stock movement")
+        verbose_name_plural = _("stock movements")
+        constraints = [models.CheckConstraint(condition=~Q(delta=0), name="stockmovement_delta_not_zero")]
+        indexes = [
+            models.Index(fields=["product", "location", "-created_at"], name="movement_product_loc_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.delta:+d} {self.reason} {self.product_id}@{self.location_id}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValueError("Stock movements are append-only: write a new movement instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Stock movements are append-only and cannot be deleted.")
+
+
+class IncomingStock(models.Model):
+    """A replenishment on its way (purchase order or transfer). Pre-orders reserve against it."""
+
+    class Kind(models.TextChoices):
+        PURCHASE = "purchase", _("Purchase order")
+        TRANSFER = "transfer", _("Transfer")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("On its way")
+        RECEIVED = "received", _("Received")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="incoming")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="incoming")
+    quantity = models.IntegerField(_("quantity still expected"))
+    reserved = models.IntegerField(_("reserved"), default=0)
+    expected_on = models.DateField(_("expected on"))
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.PURCHASE)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
+    reference = models.CharField(_("reference"), max_length=100, blank=True)
+    from_location = models.ForeignKey(
+        Location,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="outgoing_transfers",
+        verbose_name=_("from location"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    received_at = models.DateTimeField(_("received at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["expected_on", "id"]
+        verbose_name = _("incoming stock")
+        verbose_name_plural = _("incoming stock")
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=0), name="incoming_quantity_not_negative"),
+            models.CheckConstraint(condition=Q(reserved__gte=0), name="incoming_reserved_not_negative"),
+            models.CheckConstraint(
+                condition=Q(reserved__lte=models.F("quantity")), name="incoming_reserved_le_quantity"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["product", "status", "expected_on"], name="incoming_product_status_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.product_id} → {self.location_id} on {self.expected_on}"
+
+    @property
+    def free(self) -> int:
+        return self.quantity - self.reserved

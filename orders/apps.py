@@ -6,3 +6,6 @@ class OrdersConfig(AppConfig):
     name = "orders"
     verbose_name = _("Orders")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import receivers  # noqa: F401 - connects the receivers

@@ -1,1 +1,377 @@
-"""Models of this app arrive with the issue that needs them (see DESIGN.md)."""
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Channel(models.Model):
+    """A sales channel: where orders come from, which locations serve it, how it sources."""
+
+    class Kind(models.TextChoices):
+        WEB = "web", _("Own web shop")
+        STORE = "store", _("Store")
+        SHOPIFY = "shopify", _("Shopify")
+        WOOCOMMERCE = "woocommerce", _("WooCommerce")
+        PRESTASHOP = "prestashop", _("PrestaShop")
+        MARKETPLACE = "marketplace", _("Marketplace")
+        API = "api", _("API")
+
+    class Strategy(models.TextChoices):
+        COST = "cost", _("Lowest cost")
+        NEAREST = "nearest", _("Nearest location")
+        PRIORITY = "priority", _("Location order")
+
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.WEB)
+    locations = models.ManyToManyField(
+        "inventory.Location", through="ChannelLocation", related_name="channels", verbose_name=_("locations")
+    )
+    safety_buffer = models.PositiveIntegerField(
+        _("safety buffer"), default=0, help_text=_("Units per SKU kept back from the availability shown.")
+    )
+    sourcing_strategy = models.CharField(
+        _("sourcing strategy"), max_length=16, choices=Strategy.choices, default=Strategy.COST
+    )
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("channel")
+        verbose_name_plural = _("channels")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ChannelLocation(models.Model):
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="channel_locations")
+    location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="+")
+    priority = models.PositiveSmallIntegerField(_("priority"), default=0, help_text=_("Lower serves first."))
+
+    class Meta:
+        ordering = ["channel", "priority", "location__code"]
+        verbose_name = _("channel location")
+        verbose_name_plural = _("channel locations")
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "location"], name="channel_location_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel_id} → {self.location_id} ({self.priority})"
+
+
+class ApiKey(models.Model):
+    """A channel's key for the REST API. Only its SHA-256 is stored; the key is shown once."""
+
+    class Scope(models.TextChoices):
+        ORDERS = "orders", _("Orders")
+        CATALOG = "catalog", _("Catalogue")
+        STOCK = "stock", _("Stock")
+        ALL = "all", _("Everything")
+
+    PREFIX = "oms_"
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    prefix = models.CharField(_("prefix"), max_length=16, editable=False)
+    hashed_key = models.CharField(max_length=64, unique=True, editable=False)
+    scopes = models.JSONField(_("scopes"), default=list)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.channel_id})"
+
+    @staticmethod
+    def hash(raw_key: str) -> str:
+        # Keys carry 256 bits of randomness: a plain SHA-256 cannot be brute-forced
+        # and allows an indexed lookup.
+        return hashlib.sha256(raw_key.encode()).hexdigest()
+
+    @classmethod
+    def generate(cls) -> tuple[str, str, str]:
+        """A new key: (raw key, display prefix, hash)."""
+        raw = f"{cls.PREFIX}{secrets.token_urlsafe(32)}"
+        return raw, raw[: len(cls.PREFIX) + 8], cls.hash(raw)
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def has_scope(self, scope: str) -> bool:
+        return self.Scope.ALL in self.scopes or scope in self.scopes
+
+
+class OrderStatus(models.TextChoices):
+    RECEIVED = "received", _("Received")
+    AWAITING_STOCK = "awaiting_stock", _("Awaiting stock")
+    ALLOCATED = "allocated", _("Allocated")
+    IN_PREPARATION = "in_preparation", _("In preparation")
+    PARTIALLY_SHIPPED = "partially_shipped", _("Partially shipped")
+    SHIPPED = "shipped", _("Shipped")
+    OUT_FOR_DELIVERY = "out_for_delivery", _("Out for delivery")
+    READY_FOR_PICKUP = "ready_for_pickup", _("Ready for pickup")
+    DELIVERED = "delivered", _("Delivered")
+    RETURNED = "returned", _("Returned")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+# The status machine of DESIGN.md: status -> statuses it may move to. One transition function per move
+# lives in orders/services/lifecycle.py; nothing else sets ``order.status``.
+ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
+    OrderStatus.RECEIVED: frozenset(
+        {OrderStatus.ALLOCATED, OrderStatus.AWAITING_STOCK, OrderStatus.CANCELLED}
+    ),
+    OrderStatus.AWAITING_STOCK: frozenset({OrderStatus.ALLOCATED, OrderStatus.CANCELLED}),
+    OrderStatus.ALLOCATED: frozenset(
+        {OrderStatus.IN_PREPARATION, OrderStatus.AWAITING_STOCK, OrderStatus.CANCELLED}
+    ),
+    OrderStatus.IN_PREPARATION: frozenset(
+        {
+            OrderStatus.PARTIALLY_SHIPPED,
+            OrderStatus.SHIPPED,
+            OrderStatus.READY_FOR_PICKUP,
+            OrderStatus.AWAITING_STOCK,
+            OrderStatus.CANCELLED,
+        }
+    ),
+    OrderStatus.PARTIALLY_SHIPPED: frozenset({OrderStatus.SHIPPED}),
+    OrderStatus.SHIPPED: frozenset(
+        {
+            OrderStatus.OUT_FOR_DELIVERY,
+            OrderStatus.READY_FOR_PICKUP,
+            OrderStatus.DELIVERED,
+            OrderStatus.RETURNED,
+        }
+    ),
+    OrderStatus.OUT_FOR_DELIVERY: frozenset({OrderStatus.DELIVERED, OrderStatus.READY_FOR_PICKUP}),
+    OrderStatus.READY_FOR_PICKUP: frozenset({OrderStatus.DELIVERED, OrderStatus.RETURNED}),
+    OrderStatus.DELIVERED: frozenset({OrderStatus.RETURNED}),
+    OrderStatus.RETURNED: frozenset(),
+    OrderStatus.CANCELLED: frozenset(),
+}
+CANCELLABLE = frozenset(s for s, targets in ORDER_TRANSITIONS.items() if OrderStatus.CANCELLED in targets)
+
+
+class DeliveryMode(models.TextChoices):
+    HOME = "home", _("Home delivery")
+    RELAY = "relay", _("Relay point")
+    STORE = "store", _("Store pickup")
+
+
+def new_tracking_token() -> str:
+    return secrets.token_urlsafe(24)  # 192 bits
+
+
+class Order(models.Model):
+    Status = OrderStatus
+
+    number = models.CharField(_("number"), max_length=32, unique=True)
+    channel = models.ForeignKey(
+        Channel, on_delete=models.PROTECT, related_name="orders", verbose_name=_("channel")
+    )
+    external_id = models.CharField(_("external id"), max_length=100)
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="orders", verbose_name=_("customer")
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=OrderStatus.choices, default=OrderStatus.RECEIVED
+    )
+    delivery_mode = models.CharField(_("delivery mode"), max_length=8, choices=DeliveryMode.choices)
+    # Delivery address snapshot (home delivery; the relay's or store's address otherwise).
+    ship_name = models.CharField(_("recipient"), max_length=200, blank=True)
+    ship_company = models.CharField(_("company"), max_length=200, blank=True)
+    ship_line1 = models.CharField(_("address"), max_length=200, blank=True)
+    ship_line2 = models.CharField(_("address (continued)"), max_length=200, blank=True)
+    ship_postcode = models.CharField(_("postcode"), max_length=16, blank=True)
+    ship_city = models.CharField(_("city"), max_length=120, blank=True)
+    ship_country = models.CharField(_("country"), max_length=2, default="FR")
+    ship_phone = models.CharField(_("phone"), max_length=32, blank=True)
+    ship_latitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    ship_longitude = models.DecimalField(max_digits=9, decimal_places=6, null=True, blank=True)
+    relay_point = models.JSONField(_("relay point"), default=dict, blank=True)
+    pickup_location = models.ForeignKey(
+        "inventory.Location",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="pickup_orders",
+        verbose_name=_("pickup store"),
+    )
+    allow_preorder = models.BooleanField(_("pre-order allowed"), default=False)
+    currency = models.CharField(max_length=3, default="EUR")
+    total_incl_vat = models.DecimalField(_("total incl. VAT"), max_digits=12, decimal_places=2, default=0)
+    promised_earliest = models.DateField(_("promised from"), null=True, blank=True)
+    promised_latest = models.DateField(_("promised by"), null=True, blank=True)
+    tracking_token = models.CharField(max_length=64, unique=True, default=new_tracking_token, editable=False)
+    purchase_order = models.CharField(_("purchase order number"), max_length=100, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    cancel_reason = models.CharField(_("cancellation reason"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "external_id"], name="order_channel_external_id_unique"
+            ),
+            models.CheckConstraint(condition=Q(total_incl_vat__gte=0), name="order_total_not_negative"),
+            models.CheckConstraint(
+                condition=~Q(delivery_mode="store") | Q(pickup_location__isnull=False),
+                name="order_store_mode_has_store",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "-created_at"], name="order_status_created_idx"),
+            models.Index(fields=["channel", "-created_at"], name="order_channel_created_idx"),
+            models.Index(fields=["-created_at", "-id"], name="order_created_idx"),
+        ]
+        permissions = [("cancel_order", _("Can cancel orders"))]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def tracking_path(self) -> str:
+        return f"/track/{self.tracking_token}/"
+
+    @property
+    def tracking_url(self) -> str:
+        return f"{settings.SITE_URL}{self.tracking_path}"
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    line_no = models.PositiveSmallIntegerField(_("line"))
+    product = models.ForeignKey("inventory.Product", on_delete=models.PROTECT, related_name="order_lines")
+    sku = models.CharField(_("SKU"), max_length=64)
+    name = models.CharField(_("name"), max_length=200)
+    quantity = models.PositiveIntegerField(_("quantity"))
+    unit_price = models.DecimalField(_("unit price incl. VAT"), max_digits=10, decimal_places=2)
+    vat_rate = models.DecimalField(_("VAT rate (%)"), max_digits=3, decimal_places=1)
+
+    class Meta:
+        ordering = ["order", "line_no"]
+        verbose_name = _("order line")
+        verbose_name_plural = _("order lines")
+        constraints = [
+            models.UniqueConstraint(fields=["order", "line_no"], name="orderline_order_line_no_unique"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="orderline_quantity_positive"),
+            models.CheckConstraint(condition=Q(unit_price__gte=0), name="orderline_price_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}/{self.line_no} {self.quantity} × {self.sku}"
+
+    @property
+    def total(self):
+        return self.unit_price * self.quantity
+
+
+class Allocation(models.Model):
+    """Where units of a line come from: reserved stock at a location, or a replenishment on its way."""
+
+    class Kind(models.TextChoices):
+        STOCK = "stock", _("Stock")
+        INCOMING = "incoming", _("Incoming")
+
+    line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="allocations")
+    location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="allocations")
+    quantity = models.PositiveIntegerField(_("quantity"))
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.STOCK)
+    incoming = models.ForeignKey(
+        "inventory.IncomingStock", on_delete=models.PROTECT, null=True, blank=True, related_name="allocations"
+    )
+    consumed_at = models.DateTimeField(
+        _("shipped at"), null=True, blank=True, help_text=_("Set when the units left with a parcel.")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["line", "pk"]
+        verbose_name = _("allocation")
+        verbose_name_plural = _("allocations")
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="allocation_quantity_positive"),
+            models.CheckConstraint(
+                condition=(Q(kind="stock") & Q(incoming__isnull=True))
+                | (Q(kind="incoming") & Q(incoming__isnull=False)),
+                name="allocation_kind_matches_incoming",
+            ),
+        ]
+        indexes = [models.Index(fields=["incoming", "created_at"], name="allocation_incoming_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} @ {self.location_id} ({self.kind})"
+
+
+class OrderEvent(models.Model):
+    """The order's timeline: every change, who made it and when."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(_("type"), max_length=32)
+    message = models.TextField(_("message"))
+    data = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("order event")
+        verbose_name_plural = _("order events")
+        indexes = [models.Index(fields=["order", "-at"], name="orderevent_order_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.type}"
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to an ``Idempotency-Key``, replayed for 24 h (Stripe's semantics)."""
+
+    class State(models.TextChoices):
+        IN_PROGRESS = "in_progress", _("In progress")
+        COMPLETED = "completed", _("Completed")
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.IN_PROGRESS)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("idempotency key")
+        verbose_name_plural = _("idempotency keys")
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "key"], name="idempotency_channel_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class OrderCounter(models.Model):
+    """Order number counter where the database has no sequences (SQLite); Postgres uses a sequence."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.value}"

@@ -1,0 +1,374 @@
+"""REST API of the orders app: availability, promise, orders (create with Idempotency-Key, read, cancel)."""
+
+from django.db import transaction
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.api import HasScope, error_response, error_responses
+from common.exceptions import DomainError
+from inventory.selectors import availability
+
+from .models import Allocation, DeliveryMode, Order, OrderStatus
+from .selectors import order_get_for_channel
+from .services.idempotency import (
+    Replay,
+    idempotency_claim,
+    idempotency_complete,
+    idempotency_release,
+    request_fingerprint,
+)
+from .services.intake import LineInput, OrderInput, order_create
+from .services.lifecycle import order_cancel
+from .services.sourcing import channel_location_ids
+
+MAX_SKUS = 100
+
+
+class AvailabilityRow(serializers.Serializer):
+    sku = serializers.CharField()
+    available = serializers.IntegerField()
+    preorderable = serializers.IntegerField()
+    next_restock_on = serializers.DateField(allow_null=True)
+
+
+class AvailabilityOutput(serializers.Serializer):
+    results = AvailabilityRow(many=True)
+    unknown_skus = serializers.ListField(child=serializers.CharField())
+
+
+class AvailabilityApi(APIView):
+    """Real-time availability for the key's channel."""
+
+    permission_classes = [HasScope]
+    required_scopes = ("stock", "catalog", "orders")
+
+    @extend_schema(
+        operation_id="availability_list",
+        parameters=[
+            OpenApiParameter("sku", str, many=True, required=True, description="Repeat for several SKUs.")
+        ],
+        responses={200: AvailabilityOutput, **error_responses(403, 422)},
+    )
+    def get(self, request):
+        skus = [s.strip() for s in request.query_params.getlist("sku") if s.strip()]
+        if not skus or len(skus) > MAX_SKUS:
+            return error_response(
+                code="validation_error",
+                message=f"Give between 1 and {MAX_SKUS} sku parameters.",
+                status_code=422,
+                details={"sku": [f"Between 1 and {MAX_SKUS} values."]},
+            )
+        channel = request.user.channel
+        result = availability(
+            skus=skus, location_ids=channel_location_ids(channel=channel), safety_buffer=channel.safety_buffer
+        )
+        body = {
+            "results": [
+                {
+                    "sku": a.sku,
+                    "available": a.available,
+                    "preorderable": a.preorderable,
+                    "next_restock_on": a.next_restock_on,
+                }
+                for a in (result[s] for s in dict.fromkeys(skus) if s in result)
+            ],
+            "unknown_skus": [s for s in dict.fromkeys(skus) if s not in result],
+        }
+        return Response(AvailabilityOutput(body).data)
+
+
+class PromiseApi(APIView):
+    permission_classes = [HasScope]
+    required_scopes = ("orders", "catalog", "stock")
+
+    @extend_schema(
+        operation_id="promise_retrieve", responses={501: error_responses(501)[501], **error_responses(403)}
+    )
+    def get(self, request):
+        return error_response(
+            code="not_implemented",
+            message="Delivery promises before ordering arrive with the sourcing and promise release.",
+            status_code=status.HTTP_501_NOT_IMPLEMENTED,
+        )
+
+
+# --- Orders ------------------------------------------------------------------------------------------
+
+
+class CustomerInput(serializers.Serializer):
+    email = serializers.EmailField()
+    first_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    last_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    company = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    siren = serializers.RegexField(r"^\d{9}$", required=False, allow_blank=True, default="")
+    vat_number = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
+    language = serializers.ChoiceField(choices=["fr", "en"], required=False, default="fr")
+
+
+class AddressInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    company = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    line1 = serializers.CharField(max_length=200)
+    line2 = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    postcode = serializers.CharField(max_length=16)
+    city = serializers.CharField(max_length=120)
+    country = serializers.RegexField(r"^[A-Za-z]{2}$", required=False, default="FR")
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    latitude = serializers.DecimalField(
+        max_digits=9, decimal_places=6, min_value=-90, max_value=90, required=False
+    )
+    longitude = serializers.DecimalField(
+        max_digits=9, decimal_places=6, min_value=-180, max_value=180, required=False
+    )
+
+
+class RelayPointInput(AddressInput):
+    carrier = serializers.CharField(max_length=32)
+    id = serializers.CharField(max_length=64)
+    line1 = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    postcode = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
+    city = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+
+
+class DeliveryInput(serializers.Serializer):
+    mode = serializers.ChoiceField(choices=DeliveryMode.values)
+    address = AddressInput(required=False)
+    relay_point = RelayPointInput(required=False)
+    store = serializers.CharField(max_length=32, required=False)
+
+    def validate(self, attrs):
+        needed = {"home": "address", "relay": "relay_point", "store": "store"}[attrs["mode"]]
+        if not attrs.get(needed):
+            raise serializers.ValidationError({needed: [f"Required for {attrs['mode']} delivery."]})
+        return attrs
+
+
+class LineInputSerializer(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField(min_value=1, max_value=10_000)
+    unit_price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=0, required=False)
+
+
+class OrderCreateInput(serializers.Serializer):
+    external_id = serializers.CharField(max_length=100)
+    customer = CustomerInput()
+    delivery = DeliveryInput()
+    lines = LineInputSerializer(many=True, allow_empty=False, max_length=500)
+    allow_preorder = serializers.BooleanField(required=False, default=False)
+    purchase_order = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class AllocationOutput(serializers.Serializer):
+    location = serializers.CharField(source="location.code")
+    quantity = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=Allocation.Kind.values)
+    expected_on = serializers.DateField(source="incoming.expected_on", allow_null=True, default=None)
+
+
+class LineOutput(serializers.Serializer):
+    line = serializers.IntegerField(source="line_no")
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    quantity = serializers.IntegerField()
+    unit_price = serializers.DecimalField(max_digits=10, decimal_places=2)
+    vat_rate = serializers.DecimalField(max_digits=3, decimal_places=1)
+    allocations = AllocationOutput(many=True)
+
+
+class PromiseOutput(serializers.Serializer):
+    earliest = serializers.DateField(allow_null=True)
+    latest = serializers.DateField(allow_null=True)
+
+
+class TimelineOutput(serializers.Serializer):
+    type = serializers.CharField()
+    at = serializers.DateTimeField()
+    message = serializers.CharField()
+
+
+class CustomerOutput(serializers.Serializer):
+    email = serializers.EmailField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    phone = serializers.CharField()
+
+
+class OrderOutput(serializers.Serializer):
+    number = serializers.CharField()
+    external_id = serializers.CharField()
+    channel = serializers.CharField(source="channel.code")
+    status = serializers.ChoiceField(choices=OrderStatus.values)
+    created_at = serializers.DateTimeField()
+    customer = CustomerOutput()
+    delivery = serializers.SerializerMethodField()
+    lines = LineOutput(many=True)
+    total_incl_vat = serializers.DecimalField(max_digits=12, decimal_places=2)
+    currency = serializers.CharField()
+    promised_delivery = serializers.SerializerMethodField()
+    tracking_url = serializers.CharField()
+
+    def get_promised_delivery(self, order) -> PromiseOutput(allow_null=True):
+        if not order.promised_earliest:
+            return None
+        return {"earliest": order.promised_earliest, "latest": order.promised_latest}
+
+    def get_delivery(self, order) -> dict:
+        address = {
+            "name": order.ship_name,
+            "company": order.ship_company,
+            "line1": order.ship_line1,
+            "line2": order.ship_line2,
+            "postcode": order.ship_postcode,
+            "city": order.ship_city,
+            "country": order.ship_country,
+            "phone": order.ship_phone,
+        }
+        body = {"mode": order.delivery_mode, "address": address}
+        if order.delivery_mode == DeliveryMode.RELAY:
+            body["relay_point"] = order.relay_point
+        if order.pickup_location_id:
+            body["store"] = order.pickup_location.code
+        return body
+
+
+class OrderDetailOutput(OrderOutput):
+    shipments = serializers.SerializerMethodField()
+    timeline = TimelineOutput(many=True, source="events.all")
+
+    def get_shipments(self, order) -> list[dict]:
+        return []  # filled by the shipping release (shipments, parcels, tracking events)
+
+
+def _order_input(data: dict) -> OrderInput:
+    return OrderInput(
+        external_id=data["external_id"],
+        customer=dict(data["customer"]),
+        delivery={**data["delivery"], "mode": data["delivery"]["mode"]},
+        lines=[
+            LineInput(sku=x["sku"], quantity=x["quantity"], unit_price=x.get("unit_price"))
+            for x in data["lines"]
+        ],
+        allow_preorder=data["allow_preorder"],
+        purchase_order=data["purchase_order"],
+        note=data["note"],
+    )
+
+
+class OrderCreateApi(APIView):
+    permission_classes = [HasScope]
+    required_scopes = ("orders",)
+
+    @extend_schema(
+        operation_id="orders_create",
+        request=OrderCreateInput,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="Up to 255 characters (a UUID v4). The first answer is replayed for 24 h.",
+            )
+        ],
+        responses={201: OrderOutput, 200: OrderOutput, **error_responses(403, 409, 422)},
+    )
+    def post(self, request):
+        channel = request.user.channel
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > 255:
+            return error_response(
+                code="validation_error",
+                message="Idempotency-Key is at most 255 characters.",
+                status_code=422,
+                details={"Idempotency-Key": ["At most 255 characters."]},
+            )
+        serializer = OrderCreateInput(data=request.data)
+        serializer.is_valid(raise_exception=True)  # invalid requests store nothing under the key
+        claim = None
+        if key:
+            claim = idempotency_claim(channel=channel, key=key, fingerprint=request_fingerprint(request.data))
+            if isinstance(claim, Replay):
+                return Response(claim.body, status=claim.status, headers={"Idempotent-Replayed": "true"})
+
+        def store(order: Order) -> None:
+            if claim is not None:
+                body = OrderOutput(order).data
+                idempotency_complete(claim=claim, status=201, body=_jsonable(body))
+
+        try:
+            order = order_create(
+                channel=channel, data=_order_input(serializer.validated_data), on_created=store
+            )
+        except DomainError as exc:
+            if claim is not None:
+                if exc.status_code == 409:  # a business answer: replay it like Stripe does
+                    idempotency_complete(
+                        claim=claim,
+                        status=exc.status_code,
+                        body={"error": {"code": exc.code, "message": exc.message, "details": exc.details}},
+                    )
+                else:
+                    idempotency_release(claim=claim)
+            raise
+        except Exception:
+            if claim is not None:
+                idempotency_release(claim=claim)
+            raise
+        order = order_get_for_channel(channel=channel, number=order.number)
+        return Response(OrderOutput(order).data, status=status.HTTP_201_CREATED)
+
+
+def _jsonable(data):
+    import json
+
+    from rest_framework.utils.encoders import JSONEncoder
+
+    return json.loads(json.dumps(data, cls=JSONEncoder))
+
+
+class OrderDetailApi(APIView):
+    permission_classes = [HasScope]
+    required_scopes = ("orders",)
+
+    @extend_schema(
+        operation_id="orders_retrieve", responses={200: OrderDetailOutput, **error_responses(403, 404)}
+    )
+    def get(self, request, number):
+        order = order_get_for_channel(channel=request.user.channel, number=number)
+        if order is None:
+            return error_response(
+                code="not_found", message=f"No order {number} for this channel.", status_code=404
+            )
+        return Response(OrderDetailOutput(order).data)
+
+
+class OrderCancelApi(APIView):
+    permission_classes = [HasScope]
+    required_scopes = ("orders",)
+
+    class OrderCancelInput(serializers.Serializer):
+        reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+    @extend_schema(
+        operation_id="orders_cancel",
+        request=OrderCancelInput,
+        responses={200: OrderDetailOutput, **error_responses(403, 404, 409, 422)},
+    )
+    def post(self, request, number):
+        serializer = self.OrderCancelInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        channel = request.user.channel
+        order = Order.objects.filter(channel=channel, number=number).first()
+        if order is None:
+            return error_response(
+                code="not_found", message=f"No order {number} for this channel.", status_code=404
+            )
+        with transaction.atomic(durable=True):
+            order_cancel(
+                order=order, reason=serializer.validated_data["reason"] or "cancelled by the channel"
+            )
+        return Response(OrderDetailOutput(order_get_for_channel(channel=channel, number=number)).data)

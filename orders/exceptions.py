@@ -1,0 +1,51 @@
+from common.exceptions import DomainError
+from inventory.exceptions import InvalidQuantity, OutOfStock  # noqa: F401 - part of the intake's contract
+
+
+class DuplicateOrder(DomainError):
+    """An order with this external id already exists for this channel."""
+
+    code = "duplicate_order"
+    status_code = 409
+
+
+class InvalidTransition(DomainError):
+    """The order's status does not allow this change."""
+
+    code = "invalid_transition"
+    status_code = 409
+
+
+class UnknownProduct(DomainError):
+    """A line names a SKU that does not exist or is not sold any more."""
+
+    code = "unknown_sku"
+    status_code = 422
+
+
+class UnknownLocation(DomainError):
+    """No such location."""
+
+    code = "unknown_location"
+    status_code = 422
+
+
+class InvalidOrder(DomainError):
+    """The order cannot be taken as it is (delivery data missing, no line...)."""
+
+    code = "validation_error"
+    status_code = 422
+
+
+class IdempotencyKeyReused(DomainError):
+    """This Idempotency-Key was already used with another request body."""
+
+    code = "idempotency_key_reused"
+    status_code = 422
+
+
+class IdempotencyKeyInProgress(DomainError):
+    """A request with this Idempotency-Key is still being processed; retry later."""
+
+    code = "idempotency_key_in_progress"
+    status_code = 409

@@ -1,0 +1,9 @@
+"""Write operations of the orders app, one module per concern:
+
+- ``intake``: ``order_create`` used by every entry point (API, webhooks, CSV, manual entry);
+- ``lifecycle``: one function per status transition, and ``order_cancel``;
+- ``sourcing``: where each line ships from (one function, replaceable by the sourcing issue);
+- ``allocation``: turning pre-orders into stock allocations when replenishments arrive;
+- ``idempotency``: the ``Idempotency-Key`` store of the REST API;
+- ``api_keys``: creating and revoking channel API keys.
+"""

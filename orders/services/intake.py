@@ -1,0 +1,392 @@
+"""Order intake, the single entry for every channel (API, webhooks, CSV import, manual entry).
+
+All-or-nothing: the order, its customer, its lines, every reservation and the timeline are written in one
+transaction, or nothing is. Reservations are compare-and-set updates taken in a fixed order (product,
+location), so concurrent orders can neither oversell nor deadlock; when stock moved between planning and
+reserving, the whole attempt is rolled back and planned again.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from customers import services as customer_services
+from inventory import services as inventory_services
+from inventory.exceptions import InvalidQuantity, OutOfStock
+from inventory.models import Location, Product
+from inventory.selectors import availability
+
+from ..exceptions import DuplicateOrder, InvalidOrder, UnknownLocation, UnknownProduct
+from ..models import Allocation, Channel, DeliveryMode, Order, OrderCounter, OrderLine
+from ..signals import order_created
+from . import lifecycle
+from .events import event_add
+from .sourcing import PlannedAllocation, channel_location_ids, plan_allocations
+
+MAX_ATTEMPTS = 4
+CENT = Decimal("0.01")
+
+
+@dataclass
+class LineInput:
+    sku: str
+    quantity: int
+    unit_price: Decimal | None = None
+
+
+@dataclass
+class OrderInput:
+    external_id: str
+    customer: dict
+    delivery: dict
+    lines: list[LineInput]
+    allow_preorder: bool = False
+    purchase_order: str = ""
+    note: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+class _StockMoved(Exception):
+    """A compare-and-set reservation found less stock than planned: plan again."""
+
+
+def next_order_number() -> str:
+    year = timezone.localdate().year
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nextval('orders_order_number_seq')")
+            value = cursor.fetchone()[0]
+    else:  # SQLite serialises writers: a counter row is enough
+        OrderCounter.objects.get_or_create(name="order")
+        OrderCounter.objects.filter(name="order").update(value=F("value") + 1)
+        value = OrderCounter.objects.get(name="order").value
+    return f"CMD-{year}-{value:06d}"
+
+
+def _validate(*, channel: Channel, data: OrderInput) -> tuple[dict[str, Product], Location | None]:
+    if not data.external_id or not str(data.external_id).strip():
+        raise InvalidOrder("external_id is required.", details={"external_id": ["This field is required."]})
+    if not data.lines:
+        raise InvalidOrder("An order needs at least one line.", details={"lines": ["At least one line."]})
+    for index, line in enumerate(data.lines, start=1):
+        if not isinstance(line.quantity, int) or isinstance(line.quantity, bool) or line.quantity <= 0:
+            raise InvalidQuantity(
+                f"Line {index}: the quantity must be a whole number greater than zero.",
+                details={"line": index, "sku": line.sku, "quantity": line.quantity},
+            )
+        if line.unit_price is not None and line.unit_price < 0:
+            raise InvalidOrder(f"Line {index}: the unit price cannot be negative.", details={"line": index})
+    email = (data.customer or {}).get("email", "")
+    if not email or "@" not in email:
+        raise InvalidOrder(
+            "The customer's email is required.", details={"customer": {"email": ["Required."]}}
+        )
+
+    skus = {line.sku for line in data.lines}
+    products = {p.sku: p for p in Product.objects.filter(sku__in=skus, active=True)}
+    unknown = sorted(skus - set(products))
+    if unknown:
+        raise UnknownProduct(
+            "Unknown or inactive SKU: " + ", ".join(unknown) + ".", details={"skus": unknown}
+        )
+
+    mode = (data.delivery or {}).get("mode")
+    store = None
+    if mode == DeliveryMode.HOME:
+        address = data.delivery.get("address") or {}
+        missing = [f for f in ("line1", "postcode", "city") if not address.get(f)]
+        if missing:
+            raise InvalidOrder(
+                "The delivery address is incomplete.",
+                details={"delivery": {"address": {f: ["Required."] for f in missing}}},
+            )
+    elif mode == DeliveryMode.RELAY:
+        relay = data.delivery.get("relay_point") or {}
+        if not relay.get("id") or not relay.get("carrier"):
+            raise InvalidOrder(
+                "A relay point needs its carrier and id.",
+                details={"delivery": {"relay_point": ["carrier and id."]}},
+            )
+    elif mode == DeliveryMode.STORE:
+        code = data.delivery.get("store")
+        store = (
+            Location.objects.filter(code=code, kind=Location.Kind.STORE, active=True).first()
+            if code
+            else None
+        )
+        if store is None:
+            raise UnknownLocation(f"No store with code {code!r}.", details={"store": code})
+    else:
+        raise InvalidOrder(
+            "The delivery mode must be home, relay or store.", details={"delivery": {"mode": [str(mode)]}}
+        )
+    return products, store
+
+
+def _delivery_fields(*, data: OrderInput, customer, store: Location | None) -> dict:
+    delivery = data.delivery
+    mode = delivery["mode"]
+    fields = {"delivery_mode": mode}
+    if mode == DeliveryMode.HOME:
+        address = delivery["address"]
+        source = address
+    elif mode == DeliveryMode.RELAY:
+        source = delivery["relay_point"]
+        fields["relay_point"] = {k: v for k, v in source.items() if v not in (None, "")}
+    else:
+        source = {
+            "name": store.name,
+            "line1": store.address_line1,
+            "line2": store.address_line2,
+            "postcode": store.postcode,
+            "city": store.city,
+            "country": store.country,
+            "latitude": store.latitude,
+            "longitude": store.longitude,
+        }
+        fields["pickup_location"] = store
+    fields.update(
+        ship_name=(source.get("name") or customer.full_name or "")[:200],
+        ship_company=(source.get("company") or "")[:200],
+        ship_line1=(source.get("line1") or "")[:200],
+        ship_line2=(source.get("line2") or "")[:200],
+        ship_postcode=(source.get("postcode") or "")[:16],
+        ship_city=(source.get("city") or "")[:120],
+        ship_country=(source.get("country") or "FR")[:2].upper(),
+        ship_phone=(source.get("phone") or data.customer.get("phone") or "")[:32],
+        ship_latitude=source.get("latitude"),
+        ship_longitude=source.get("longitude"),
+    )
+    return fields
+
+
+def _out_of_stock(*, channel: Channel, data: OrderInput) -> OutOfStock:
+    """The refusal with, for every SKU of the order, what was asked and what this channel can offer."""
+    wanted: dict[str, int] = {}
+    for line in data.lines:
+        wanted[line.sku] = wanted.get(line.sku, 0) + line.quantity
+    avail = availability(skus=wanted, location_ids=channel_location_ids(channel=channel))
+    short = []
+    for sku, quantity in wanted.items():
+        a = avail[sku]
+        offer = a.available + (a.preorderable if data.allow_preorder else 0)
+        if offer < quantity:
+            short.append(
+                {
+                    "sku": sku,
+                    "requested": quantity,
+                    "available": a.available,
+                    "preorderable": a.preorderable,
+                    "next_restock_on": a.next_restock_on.isoformat() if a.next_restock_on else None,
+                }
+            )
+    message = (
+        "Not enough stock for "
+        + ", ".join(f"{s['sku']} ({s['requested']} requested, {s['available']} available)" for s in short)
+        if short
+        else "Not enough stock."
+    )
+    return OutOfStock(message, details={"lines": short})
+
+
+def _reserve(plan: list[PlannedAllocation]) -> None:
+    """Compare-and-set reservations in a fixed order (no deadlock between concurrent orders)."""
+    stock: dict[tuple[int, int], int] = {}
+    incoming: dict[int, int] = {}
+    for p in plan:
+        if p.kind == Allocation.Kind.STOCK:
+            stock[(p.product_id, p.location_id)] = stock.get((p.product_id, p.location_id), 0) + p.quantity
+        else:
+            incoming[p.incoming_id] = incoming.get(p.incoming_id, 0) + p.quantity
+    try:
+        for (product_id, location_id), quantity in sorted(stock.items()):
+            inventory_services.stock_reserve(
+                product_id=product_id, location_id=location_id, quantity=quantity
+            )
+        for incoming_id, quantity in sorted(incoming.items()):
+            inventory_services.incoming_reserve(incoming_id=incoming_id, quantity=quantity)
+    except OutOfStock as exc:
+        raise _StockMoved from exc
+
+
+def order_create(
+    *,
+    channel: Channel,
+    data: OrderInput,
+    actor=None,
+    source: str = "api",
+    on_created: Callable[[Order], None] | None = None,
+) -> Order:
+    """Take an order: validate, find or create the customer, reserve every line (stock, else incoming when
+    pre-orders are allowed), record allocations and the timeline. Raises a DomainError and writes nothing
+    when the order cannot be taken. ``on_created`` runs inside the transaction (idempotency store)."""
+    products, store = _validate(channel=channel, data=data)
+    if Order.objects.filter(channel=channel, external_id=data.external_id).exists():
+        raise _duplicate(channel=channel, external_id=data.external_id)
+    lines = [(products[line.sku].pk, line.quantity) for line in data.lines]
+    for _attempt in range(MAX_ATTEMPTS):
+        try:
+            plan = plan_allocations(
+                channel=channel,
+                lines=lines,
+                pickup_location_id=store.pk if store else None,
+                allow_preorder=data.allow_preorder,
+            )
+        except OutOfStock:
+            raise _out_of_stock(channel=channel, data=data) from None
+        try:
+            return _create(
+                channel=channel,
+                data=data,
+                products=products,
+                store=store,
+                plan=plan,
+                actor=actor,
+                source=source,
+                on_created=on_created,
+            )
+        except _StockMoved:
+            continue  # stock moved between planning and reserving: plan again with fresh figures
+    raise _out_of_stock(channel=channel, data=data)
+
+
+def _duplicate(*, channel: Channel, external_id: str) -> DuplicateOrder:
+    number = (
+        Order.objects.filter(channel=channel, external_id=external_id)
+        .values_list("number", flat=True)
+        .first()
+    )
+    return DuplicateOrder(
+        f"Order {external_id} of channel {channel.code} already exists as {number}.",
+        details={"external_id": external_id, "number": number},
+    )
+
+
+def _create(*, channel, data, products, store, plan, actor, source, on_created) -> Order:
+    try:
+        with transaction.atomic(durable=True):
+            customer_data = dict(data.customer)
+            customer, _created = customer_services.customer_get_or_create(
+                email=customer_data.pop("email"), data=customer_data
+            )
+            total = sum(
+                (
+                    (line.unit_price if line.unit_price is not None else products[line.sku].price)
+                    * line.quantity
+                    for line in data.lines
+                ),
+                Decimal("0"),
+            ).quantize(CENT)
+            order = Order.objects.create(
+                number=next_order_number(),
+                channel=channel,
+                external_id=str(data.external_id)[:100],
+                customer=customer,
+                allow_preorder=data.allow_preorder,
+                total_incl_vat=total,
+                purchase_order=(data.purchase_order or "")[:100],
+                note=data.note or "",
+                **_delivery_fields(data=data, customer=customer, store=store),
+            )
+            if data.delivery["mode"] == DeliveryMode.HOME:
+                customer_services.address_remember(customer=customer, address=data.delivery["address"])
+            _reserve(plan)
+            order_lines = OrderLine.objects.bulk_create(
+                [
+                    OrderLine(
+                        order=order,
+                        line_no=index,
+                        product=products[line.sku],
+                        sku=line.sku,
+                        name=products[line.sku].name,
+                        quantity=line.quantity,
+                        unit_price=(
+                            line.unit_price if line.unit_price is not None else products[line.sku].price
+                        ),
+                        vat_rate=products[line.sku].vat_rate,
+                    )
+                    for index, line in enumerate(data.lines, start=1)
+                ]
+            )
+            Allocation.objects.bulk_create(
+                [
+                    Allocation(
+                        line=order_lines[p.line_index],
+                        location_id=p.location_id,
+                        quantity=p.quantity,
+                        kind=p.kind,
+                        incoming_id=p.incoming_id,
+                    )
+                    for p in plan
+                ]
+            )
+            _write_timeline(
+                order=order, channel=channel, plan=plan, order_lines=order_lines, actor=actor, source=source
+            )
+            order_created.send(sender=Order, order=order)
+            if on_created is not None:
+                on_created(order)
+            return order
+    except IntegrityError as exc:
+        if "order_channel_external_id_unique" in str(exc) or "external_id" in str(exc):
+            raise _duplicate(channel=channel, external_id=data.external_id) from None
+        raise
+
+
+def _write_timeline(*, order, channel, plan, order_lines, actor, source) -> None:
+    codes = dict(Location.objects.filter(pk__in={p.location_id for p in plan}).values_list("pk", "code"))
+    event_add(
+        order=order,
+        type="created",
+        actor=actor,
+        message=_("Order received from %(channel)s (%(source)s): %(count)s line(s), %(total)s € incl. VAT."),
+        params={
+            "channel": channel.name,
+            "source": source,
+            "count": len(order_lines),
+            "total": order.total_incl_vat,
+        },
+        data={"source": source},
+    )
+    stock = [p for p in plan if p.kind == Allocation.Kind.STOCK]
+    incoming = [p for p in plan if p.kind == Allocation.Kind.INCOMING]
+    if stock:
+        text = ", ".join(
+            f"{p.quantity} × {order_lines[p.line_index].sku} @ {codes[p.location_id]}" for p in stock
+        )
+        event_add(
+            order=order,
+            type="reserved",
+            actor=actor,
+            message=_("Stock reserved: %(detail)s."),
+            params={"detail": text},
+            data={
+                "allocations": [
+                    {
+                        "sku": order_lines[p.line_index].sku,
+                        "location": codes[p.location_id],
+                        "quantity": p.quantity,
+                    }
+                    for p in stock
+                ]
+            },
+        )
+    if incoming:
+        text = ", ".join(
+            f"{p.quantity} × {order_lines[p.line_index].sku} @ {codes[p.location_id]} "
+            f"({p.expected_on:%d/%m/%Y})"
+            for p in incoming
+        )
+        lifecycle.order_mark_awaiting_stock(
+            order=order,
+            actor=actor,
+            message=_("Pre-ordered, awaiting stock: %(detail)s."),
+            params={"detail": text},
+        )
+    else:
+        lifecycle.order_mark_allocated(order=order, actor=actor)

@@ -1,0 +1,10 @@
+"""Domain signals of the orders app, sent inside the transaction that made the change."""
+
+from django.dispatch import Signal
+
+# kwargs: order
+order_created = Signal()
+# kwargs: order, old_status, new_status, actor
+order_status_changed = Signal()
+# kwargs: order (its reservations are released)
+order_cancelled = Signal()

@@ -1,7 +1,8 @@
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from inventory.models import Location
+from inventory.models import Location, Product, StockMovement
+from orders.models import ApiKey, Channel, Order
 
 
 def _snapshot():
@@ -9,6 +10,11 @@ def _snapshot():
     return (
         list(Location.objects.order_by("code").values_list("code", "name", "kind", "latitude", "longitude")),
         list(User.objects.order_by("username").values_list("username", "password", "groups__name")),
+        Product.objects.count(),
+        StockMovement.objects.count(),
+        sorted(Order.objects.values_list("number", "status")),
+        Channel.objects.count(),
+        ApiKey.objects.count(),
     )
 
 
@@ -21,3 +27,18 @@ def test_seed_demo_is_idempotent(db, capsys):
     assert _snapshot() == first
     assert Location.objects.filter(kind="warehouse").count() == 3
     assert Location.objects.filter(kind="store").count() == 2
+    assert Product.objects.count() == 200
+    statuses = set(Order.objects.values_list("status", flat=True))
+    assert statuses >= {
+        "allocated",
+        "awaiting_stock",
+        "in_preparation",
+        "shipped",
+        "delivered",
+        "cancelled",
+        "ready_for_pickup",
+        "out_for_delivery",
+        "returned",
+        "partially_shipped",
+    }
+    call_command("stock_audit")

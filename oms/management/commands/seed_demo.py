@@ -8,7 +8,9 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from inventory.models import Location, StaffProfile
+from oms.demo import seed_all
 from oms.roles import CUSTOMER_SERVICE, MANAGER, STORE_STAFF, WAREHOUSE_STAFF, sync_roles
+from orders.models import ApiKey, Channel
 
 LOCATIONS = [
     # code, name, kind, address, postcode, city, latitude, longitude
@@ -74,11 +76,44 @@ USERS = [
 ADMIN = ("admin", "demo-admin-2026")
 
 
+DEMO_API_KEY = "oms_demo-web-channel-key-do-not-use-in-production"
+
+
+def _demo_api_key() -> str:
+    """A known key for the demo's web channel, so the API docs can be tried at once. Demo data only."""
+    ApiKey.objects.get_or_create(
+        hashed_key=ApiKey.hash(DEMO_API_KEY),
+        defaults={
+            "channel": Channel.objects.get(code="web"),
+            "name": "demo",
+            "prefix": DEMO_API_KEY[:12],
+            "scopes": [ApiKey.Scope.ALL],
+        },
+    )
+    return DEMO_API_KEY
+
+
 class Command(BaseCommand):
     help = "Load the demo data (locations, one user per role...). Safe to run again: it changes nothing."
 
-    @transaction.atomic
     def handle(self, *args, **options):
+        with transaction.atomic():
+            logins = self._staff()
+        # Orders go through the real intake service, whose transactions are durable (not nested).
+        figures = seed_all()
+        api_key = _demo_api_key()
+
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo data loaded: {figures['products']} products, {figures['orders_created']} new orders."
+            )
+        )
+        self.stdout.write(f"Demo API key of the web channel (all scopes): {api_key}")
+        self.stdout.write("Demo logins (role: username / password):")
+        for role, username, password in logins:
+            self.stdout.write(f"  {role:26} {username} / {password}")
+
+    def _staff(self) -> list[tuple[str, str, str]]:
         sync_roles()
         for code, name, kind, line1, postcode, city, lat, lng in LOCATIONS:
             Location.objects.update_or_create(
@@ -119,8 +154,4 @@ class Command(BaseCommand):
             admin.set_password(ADMIN[1])
             admin.save(update_fields=["password"])
         logins.append(("Superuser (Django admin)", *ADMIN))
-
-        self.stdout.write(self.style.SUCCESS("Demo data loaded."))
-        self.stdout.write("Demo logins (role: username / password):")
-        for role, username, password in logins:
-            self.stdout.write(f"  {role:26} {username} / {password}")
+        return logins

@@ -1,0 +1,368 @@
+"""Demo data for ``seed_demo``: a French multi-channel shop. Deterministic (a fixed random seed) and
+idempotent: what exists is left alone, so running it twice changes nothing."""
+
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from common.exceptions import DomainError
+from customers.models import Customer
+from inventory import services as inventory_services
+from inventory.models import IncomingStock, Location, Product, StockLevel, ean13_check_digit
+from orders.models import Allocation, Channel, ChannelLocation, Order, OrderStatus
+from orders.services import lifecycle
+from orders.services.intake import LineInput, OrderInput, order_create
+
+# family, VAT rate, price range (EUR incl. VAT), weight range (g), variants
+FAMILIES = [
+    ("TSHIRT", "T-shirt coton bio", "20.0", (15, 35), (150, 250), ["XS", "S", "M", "L", "XL"]),
+    ("SWEAT", "Sweat à capuche", "20.0", (45, 89), (450, 700), ["S", "M", "L", "XL"]),
+    ("JEAN", "Jean droit", "20.0", (59, 119), (500, 800), ["36", "38", "40", "42", "44"]),
+    ("BASKET", "Baskets cuir", "20.0", (79, 149), (800, 1200), ["39", "40", "41", "42", "43", "44"]),
+    (
+        "CAFE",
+        "Café en grains 1 kg",
+        "5.5",
+        (14, 29),
+        (1000, 1050),
+        ["ETHIOPIE", "BRESIL", "COLOMBIE", "PEROU"],
+    ),
+    ("THE", "Thé en vrac 100 g", "5.5", (6, 18), (100, 130), ["VERT", "NOIR", "EARLGREY", "ROOIBOS"]),
+    ("LIVRE", "Livre de cuisine", "5.5", (19, 39), (400, 900), ["BISTROT", "PATISSERIE", "VEGETAL"]),
+    ("TASSE", "Tasse en grès", "20.0", (9, 19), (250, 350), ["BLANC", "BLEU", "VERT", "ROUGE"]),
+    ("GOURDE", "Gourde inox 750 ml", "20.0", (19, 35), (300, 380), ["NOIR", "BLANC", "SAUGE"]),
+    ("SAC", "Sac cabas toile", "20.0", (12, 29), (200, 300), ["NATUREL", "NOIR", "MOUTARDE"]),
+    ("BOUGIE", "Bougie parfumée", "20.0", (16, 32), (300, 450), ["FIGUE", "CEDRE", "AMBRE", "THE"]),
+    ("CONFITURE", "Confiture artisanale", "5.5", (5, 9), (370, 400), ["FRAISE", "ABRICOT", "FIGUE"]),
+    ("MIEL", "Miel de lavande 250 g", "5.5", (8, 14), (330, 360), ["LAVANDE", "ACACIA"]),
+    ("CHOCO", "Tablette de chocolat", "5.5", (3, 7), (100, 110), ["NOIR70", "LAIT", "BLANC", "NOISETTE"]),
+    ("SAVON", "Savon de Marseille", "20.0", (4, 9), (100, 150), ["OLIVE", "LAVANDE", "AMANDE"]),
+    ("PLAID", "Plaid laine", "20.0", (49, 99), (900, 1300), ["GRIS", "BEIGE", "BLEU"]),
+    ("CARNET", "Carnet A5 ligné", "20.0", (7, 15), (200, 260), ["KRAFT", "NOIR", "TERRACOTTA"]),
+    ("STYLO", "Stylo plume", "20.0", (15, 45), (30, 60), ["NOIR", "BORDEAUX", "VERT"]),
+    ("CHAUSSETTES", "Chaussettes laine", "20.0", (9, 15), (80, 120), ["35-38", "39-42", "43-46"]),
+    ("BONNET", "Bonnet côtelé", "20.0", (19, 29), (90, 130), ["NOIR", "ECRU", "ROUILLE"]),
+    ("MASQUE", "Masque de protection", "10.0", (5, 12), (20, 40), ["S", "M", "L"]),
+    ("VITAMINE", "Complément vitamine D", "2.1", (8, 15), (60, 90), ["60", "120"]),
+]
+
+CHANNELS = [
+    # code, name, kind, buffer, location codes in priority order
+    ("web", "Boutique en ligne", "web", 0, ["lyon", "lille", "bordeaux", "paris-marais", "marseille"]),
+    ("shopify", "Boutique Shopify", "shopify", 2, ["lille", "lyon", "bordeaux"]),
+]
+
+FIRST_NAMES = [
+    "Ana",
+    "Louis",
+    "Chloé",
+    "Hugo",
+    "Léa",
+    "Jules",
+    "Inès",
+    "Gabriel",
+    "Manon",
+    "Arthur",
+    "Camille",
+    "Nathan",
+    "Zoé",
+    "Lucas",
+    "Emma",
+    "Noah",
+    "Jade",
+    "Paul",
+    "Alice",
+    "Adam",
+]
+LAST_NAMES = [
+    "Roux",
+    "Martin",
+    "Bernard",
+    "Petit",
+    "Durand",
+    "Leroy",
+    "Moreau",
+    "Simon",
+    "Laurent",
+    "Michel",
+    "Garcia",
+    "Fontaine",
+    "Chevalier",
+    "Robin",
+    "Masson",
+    "Blanc",
+    "Guerin",
+    "Muller",
+    "Henry",
+    "Faure",
+]
+CITIES = [
+    ("69003", "Lyon"),
+    ("75011", "Paris"),
+    ("13006", "Marseille"),
+    ("31000", "Toulouse"),
+    ("33000", "Bordeaux"),
+    ("59000", "Lille"),
+    ("44000", "Nantes"),
+    ("67000", "Strasbourg"),
+    ("34000", "Montpellier"),
+    ("35000", "Rennes"),
+    ("06000", "Nice"),
+    ("21000", "Dijon"),
+    ("29200", "Brest"),
+    ("20000", "Ajaccio"),
+]
+STREETS = [
+    "rue de la République",
+    "avenue Jean Jaurès",
+    "rue Victor Hugo",
+    "boulevard Pasteur",
+    "place du Marché",
+    "rue des Lilas",
+    "chemin des Vignes",
+    "rue Nationale",
+    "allée des Tilleuls",
+    "quai de Saône",
+]
+
+
+def _ean(n: int) -> str:
+    first12 = f"376{n:09d}"
+    return first12 + str(ean13_check_digit(first12))
+
+
+def seed_catalogue(rng: random.Random) -> list[Product]:
+    products = []
+    n = 0
+    for code, label, vat, (low, high), (wlow, whigh), variants in FAMILIES:
+        for colour_index in range(10):
+            for variant in variants:
+                n += 1
+                if len(products) >= 200:
+                    return products
+                sku = f"{code}-{variant}" if colour_index == 0 else f"{code}-{variant}-{colour_index}"
+                price = Decimal(rng.randint(low * 100, high * 100)).quantize(Decimal("1")) / 100
+                price = (price.to_integral_value() - Decimal("0.10")) if price > 5 else price
+                product, _ = Product.objects.get_or_create(
+                    sku=sku,
+                    defaults={
+                        "name": f"{label} {variant.title()}" + (f" n°{colour_index}" if colour_index else ""),
+                        "ean": _ean(n),
+                        "weight_g": rng.randint(wlow, whigh),
+                        "price": price,
+                        "vat_rate": Decimal(vat),
+                    },
+                )
+                products.append(product)
+            if len(products) >= 200:
+                return products
+    return products
+
+
+@transaction.atomic
+def seed_stock(rng: random.Random, products: list[Product]) -> None:
+    if StockLevel.objects.exists():
+        return
+    locations = list(Location.objects.filter(active=True).order_by("code"))
+    today = timezone.localdate()
+    for product in products:
+        for location in locations:
+            is_store = location.kind == Location.Kind.STORE
+            if rng.random() < (0.45 if is_store else 0.15):
+                continue  # not stocked there
+            quantity = rng.randint(1, 12) if is_store else rng.randint(5, 120)
+            aisle = "ABCDEF"[rng.randrange(6)]
+            bin_code = f"{aisle}-{rng.randint(1, 24):02d}-{rng.randint(1, 5)}"
+            inventory_services.stock_receive(
+                product=product,
+                location=location,
+                quantity=quantity,
+                reference="seed: opening stock",
+                bin_code=bin_code,
+            )
+        if rng.random() < 0.12:
+            warehouse = rng.choice([loc for loc in locations if loc.kind == Location.Kind.WAREHOUSE])
+            inventory_services.incoming_create(
+                product=product,
+                location=warehouse,
+                quantity=rng.randint(20, 200),
+                expected_on=today + timedelta(days=rng.randint(3, 21)),
+                reference=f"PO-2026-{rng.randint(1000, 9999)}",
+            )
+
+
+def seed_channels() -> list[Channel]:
+    channels = []
+    for code, name, kind, buffer, location_codes in CHANNELS:
+        channel, created = Channel.objects.get_or_create(
+            code=code, defaults={"name": name, "kind": kind, "safety_buffer": buffer}
+        )
+        if created:
+            for priority, location_code in enumerate(location_codes):
+                ChannelLocation.objects.create(
+                    channel=channel, location=Location.objects.get(code=location_code), priority=priority
+                )
+        channels.append(channel)
+    return channels
+
+
+def _consume(order: Order) -> None:
+    for allocation in Allocation.objects.filter(
+        line__order=order, kind="stock", consumed_at__isnull=True
+    ).select_related("line"):
+        inventory_services.stock_consume(
+            product_id=allocation.line.product_id,
+            location_id=allocation.location_id,
+            quantity=allocation.quantity,
+            reference=f"{order.number} (demo)",
+        )
+        allocation.consumed_at = timezone.now()
+        allocation.save(update_fields=["consumed_at"])
+
+
+# How far each demo order travels along the status machine.
+PATHS = {
+    OrderStatus.ALLOCATED: [],
+    OrderStatus.IN_PREPARATION: [lifecycle.order_start_preparation],
+    OrderStatus.SHIPPED: [lifecycle.order_start_preparation, "consume", lifecycle.order_mark_shipped],
+    OrderStatus.OUT_FOR_DELIVERY: [
+        lifecycle.order_start_preparation,
+        "consume",
+        lifecycle.order_mark_shipped,
+        lifecycle.order_mark_out_for_delivery,
+    ],
+    OrderStatus.DELIVERED: [
+        lifecycle.order_start_preparation,
+        "consume",
+        lifecycle.order_mark_shipped,
+        lifecycle.order_mark_out_for_delivery,
+        lifecycle.order_mark_delivered,
+    ],
+    OrderStatus.RETURNED: [
+        lifecycle.order_start_preparation,
+        "consume",
+        lifecycle.order_mark_shipped,
+        lifecycle.order_mark_delivered,
+        lifecycle.order_mark_returned,
+    ],
+    OrderStatus.CANCELLED: ["cancel"],
+}
+
+
+def seed_orders(rng: random.Random, channels: list[Channel], products: list[Product], count: int = 60) -> int:
+    if Order.objects.filter(external_id__startswith="DEMO-").exists():
+        return 0
+    stores = list(Location.objects.filter(kind=Location.Kind.STORE).order_by("code"))
+    plan = (
+        [OrderStatus.DELIVERED] * 14
+        + [OrderStatus.SHIPPED] * 8
+        + [OrderStatus.OUT_FOR_DELIVERY] * 5
+        + [OrderStatus.IN_PREPARATION] * 6
+        + [OrderStatus.ALLOCATED] * 12
+        + [OrderStatus.CANCELLED] * 4
+        + [OrderStatus.RETURNED] * 2
+        + ["store_ready", "store_ready", "partial", "preorder", "preorder", "preorder"]
+    )
+    created = 0
+    for index in range(count):
+        target = plan[index % len(plan)]
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        postcode, city = rng.choice(CITIES)
+        channel = channels[index % len(channels)]
+        if target == "store_ready":
+            delivery = {"mode": "store", "store": rng.choice(stores).code}
+        elif index % 7 == 3:
+            delivery = {
+                "mode": "relay",
+                "relay_point": {
+                    "carrier": "mondial_relay",
+                    "id": f"FR-{rng.randint(10000, 99999)}",
+                    "name": "Relais Tabac Presse",
+                    "line1": f"{rng.randint(1, 90)} {rng.choice(STREETS)}",
+                    "postcode": postcode,
+                    "city": city,
+                    "country": "FR",
+                },
+            }
+        else:
+            delivery = {
+                "mode": "home",
+                "address": {
+                    "line1": f"{rng.randint(1, 120)} {rng.choice(STREETS)}",
+                    "postcode": postcode,
+                    "city": city,
+                    "country": "FR",
+                    "name": f"{first} {last}",
+                },
+            }
+        if target == "preorder":
+            incoming = IncomingStock.objects.filter(status="open").order_by("pk")
+            product = incoming[index % max(1, incoming.count())].product if incoming.exists() else products[0]
+            free = StockLevel.objects.filter(product=product, location__channels=channel)
+            available = sum(level.on_hand - level.reserved for level in free)
+            lines = [LineInput(sku=product.sku, quantity=max(1, available + rng.randint(1, 3)))]
+        else:
+            lines = [
+                LineInput(sku=p.sku, quantity=rng.randint(1, 3))
+                for p in rng.sample(products, rng.randint(1, 3))
+            ]
+        data = OrderInput(
+            external_id=f"DEMO-{index + 1:04d}",
+            customer={
+                "email": f"{first}.{last}.{index % 23}@example.fr".lower(),
+                "first_name": first,
+                "last_name": last,
+                "phone": f"+336{rng.randint(10000000, 99999999)}",
+            },
+            delivery=delivery,
+            lines=lines,
+            allow_preorder=target == "preorder",
+        )
+        try:
+            order = order_create(channel=channel, data=data, source="demo")
+        except DomainError:  # a demo order that cannot be taken (stock) is skipped
+            continue
+        created += 1
+        if target == "store_ready":
+            lifecycle.order_start_preparation(order=order)
+            lifecycle.order_mark_ready_for_pickup(order=order)
+            continue
+        if target == "partial":
+            lifecycle.order_start_preparation(order=order)
+            lifecycle.order_mark_partially_shipped(order=order)
+            continue
+        for step in PATHS.get(target, []):
+            if step == "consume":
+                _consume(order)
+            elif step == "cancel":
+                lifecycle.order_cancel(order=order, reason="demo: customer changed their mind")
+            else:
+                step(order=order)
+    return created
+
+
+def seed_customers_b2b() -> None:
+    Customer.objects.get_or_create(
+        email="achats@maison-dupont.fr",
+        defaults={
+            "first_name": "Claire",
+            "last_name": "Dupont",
+            "company": "Maison Dupont SARL",
+            "siren": "552100554",
+            "vat_number": "FR40552100554",
+            "phone": "+33478000000",
+        },
+    )
+
+
+def seed_all() -> dict:
+    rng = random.Random(20261125)  # noqa: S311 - demo data, not security
+    products = seed_catalogue(rng)
+    seed_stock(rng, products)
+    channels = seed_channels()
+    seed_customers_b2b()
+    orders = seed_orders(rng, channels, products)
+    return {"products": len(products), "orders_created": orders}

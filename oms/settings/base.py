@@ -169,6 +169,11 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Fixed schedules; the DatabaseScheduler copies them into django-celery-beat's tables, where admins can
+# change or add schedules.
+CELERY_BEAT_SCHEDULE = {
+    "purge-idempotency-keys": {"task": "orders.purge_idempotency_keys", "schedule": 3600.0},
+}
 
 # --- REST API -------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

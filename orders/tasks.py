@@ -1,0 +1,9 @@
+from celery import shared_task
+
+from .services.idempotency import idempotency_purge
+
+
+@shared_task(name="orders.purge_idempotency_keys", acks_late=True)
+def purge_idempotency_keys() -> int:
+    """Forget Idempotency-Key answers older than 24 h (beat, hourly)."""
+    return idempotency_purge()

@@ -206,6 +206,13 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- Sourcing and promise (see orders/services/sourcing.py) --------------------------------------------
+SOURCING_SPLIT_PENALTY = env.float("SOURCING_SPLIT_PENALTY", default=3.0)  # EUR per extra parcel
+SOURCING_LATENESS_COST_PER_DAY = env.float("SOURCING_LATENESS_COST_PER_DAY", default=0.5)  # EUR per day
+SOURCING_MAX_PARCELS = env.int("SOURCING_MAX_PARCELS", default=3)
+SOURCING_STORAGE_DAYS = env.int("SOURCING_STORAGE_DAYS", default=30)  # storage saved = units × rate × days
+PROMISE_MARGIN_DAYS = env.int("PROMISE_MARGIN_DAYS", default=1)  # latest = earliest + margin working days
+
 # --- Logging --------------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,

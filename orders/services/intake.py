@@ -10,12 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from customers import services as customer_services
+from fulfillment.services import capacity_book_lines
 from inventory import services as inventory_services
 from inventory.exceptions import InvalidQuantity, OutOfStock
 from inventory.models import Location, Product
@@ -26,7 +28,7 @@ from ..models import Allocation, Channel, DeliveryMode, Order, OrderCounter, Ord
 from ..signals import order_created
 from . import lifecycle
 from .events import event_add
-from .sourcing import PlannedAllocation, channel_location_ids, plan_allocations
+from .sourcing import Decision, LineRequest, PlannedAllocation, channel_location_ids, decide, destination_of
 
 MAX_ATTEMPTS = 4
 CENT = Decimal("0.01")
@@ -228,30 +230,38 @@ def order_create(
     products, store = _validate(channel=channel, data=data)
     if Order.objects.filter(channel=channel, external_id=data.external_id).exists():
         raise _duplicate(channel=channel, external_id=data.external_id)
-    lines = [(products[line.sku].pk, line.quantity) for line in data.lines]
+    lines = [
+        LineRequest(index, products[line.sku].pk, line.sku, line.quantity, products[line.sku].weight_g)
+        for index, line in enumerate(data.lines)
+    ]
+    destination = _destination(data)
     for _attempt in range(MAX_ATTEMPTS):
         try:
-            plan = plan_allocations(
+            decision = decide(
                 channel=channel,
                 lines=lines,
-                pickup_location_id=store.pk if store else None,
+                mode=data.delivery["mode"],
+                destination=destination,
+                pickup_location=store,
                 allow_preorder=data.allow_preorder,
             )
         except OutOfStock:
             raise _out_of_stock(channel=channel, data=data) from None
         try:
-            return _create(
+            order = _create(
                 channel=channel,
                 data=data,
                 products=products,
                 store=store,
-                plan=plan,
+                decision=decision,
                 actor=actor,
                 source=source,
                 on_created=on_created,
             )
         except _StockMoved:
             continue  # stock moved between planning and reserving: plan again with fresh figures
+        _book_capacity(order=order, decision=decision)
+        return order
     raise _out_of_stock(channel=channel, data=data)
 
 
@@ -267,7 +277,35 @@ def _duplicate(*, channel: Channel, external_id: str) -> DuplicateOrder:
     )
 
 
-def _create(*, channel, data, products, store, plan, actor, source, on_created) -> Order:
+def _destination(data: OrderInput):
+    delivery = data.delivery
+    source = delivery.get("address") if delivery["mode"] == DeliveryMode.HOME else delivery.get("relay_point")
+    if not source:
+        return None  # store pickup: the store is the destination
+    return destination_of(
+        postcode=source.get("postcode", ""),
+        country=source.get("country") or "FR",
+        latitude=source.get("latitude"),
+        longitude=source.get("longitude"),
+    )
+
+
+def _book_capacity(*, order: Order, decision: Decision) -> None:
+    """Book the pickers' capacity the promise was built on (after the order committed: capacity is a
+    forecast, not an invariant, and booking must not serialise concurrent orders)."""
+    for parcel in decision.plan.parcels:
+        if parcel.slots:
+            capacity_book_lines(
+                order_id=order.pk,
+                location_id=parcel.location.pk,
+                lines=sum(s.lines for s in parcel.slots),
+                slots=parcel.slots,
+            )
+
+
+def _create(*, channel, data, products, store, decision, actor, source, on_created) -> Order:
+    plan = decision.allocations
+    promise = decision.promise
     try:
         with transaction.atomic(durable=True):
             customer_data = dict(data.customer)
@@ -290,6 +328,8 @@ def _create(*, channel, data, products, store, plan, actor, source, on_created) 
                 allow_preorder=data.allow_preorder,
                 total_incl_vat=total,
                 purchase_order=(data.purchase_order or "")[:100],
+                promised_earliest=promise[0] if promise else None,
+                promised_latest=promise[1] if promise else None,
                 note=data.note or "",
                 **_delivery_fields(data=data, customer=customer, store=store),
             )
@@ -326,7 +366,13 @@ def _create(*, channel, data, products, store, plan, actor, source, on_created) 
                 ]
             )
             _write_timeline(
-                order=order, channel=channel, plan=plan, order_lines=order_lines, actor=actor, source=source
+                order=order,
+                channel=channel,
+                plan=plan,
+                order_lines=order_lines,
+                actor=actor,
+                source=source,
+                decision=decision,
             )
             order_created.send(sender=Order, order=order)
             if on_created is not None:
@@ -338,7 +384,7 @@ def _create(*, channel, data, products, store, plan, actor, source, on_created) 
         raise
 
 
-def _write_timeline(*, order, channel, plan, order_lines, actor, source) -> None:
+def _write_timeline(*, order, channel, plan, order_lines, actor, source, decision) -> None:
     codes = dict(Location.objects.filter(pk__in={p.location_id for p in plan}).values_list("pk", "code"))
     event_add(
         order=order,
@@ -353,6 +399,25 @@ def _write_timeline(*, order, channel, plan, order_lines, actor, source) -> None
         },
         data={"source": source},
     )
+    with translation.override(settings.LANGUAGE_CODE):
+        explanation = decision.explanation()
+    event_add(order=order, type="sourcing", actor=actor, message=explanation, data=decision.record())
+    if order.promised_earliest:
+        event_add(
+            order=order,
+            type="promise",
+            actor=actor,
+            message=_("Delivery promised between %(earliest)s and %(latest)s (%(how)s)."),
+            params={
+                "earliest": f"{order.promised_earliest:%d/%m/%Y}",
+                "latest": f"{order.promised_latest:%d/%m/%Y}",
+                "how": _promise_how(decision),
+            },
+            data={
+                "earliest": order.promised_earliest.isoformat(),
+                "latest": order.promised_latest.isoformat(),
+            },
+        )
     stock = [p for p in plan if p.kind == Allocation.Kind.STOCK]
     incoming = [p for p in plan if p.kind == Allocation.Kind.INCOMING]
     if stock:
@@ -390,3 +455,45 @@ def _write_timeline(*, order, channel, plan, order_lines, actor, source) -> None
         )
     else:
         lifecycle.order_mark_allocated(order=order, actor=actor)
+
+
+def _promise_how(decision: Decision) -> str:
+    parts = []
+    with translation.override(settings.LANGUAGE_CODE):
+        for parcel in decision.plan.parcels:
+            if parcel.quote is None:
+                parts.append(
+                    str(_("ready at %(store)s on %(day)s"))
+                    % {"store": parcel.location.name, "day": f"{parcel.delivery_date:%d/%m}"}
+                )
+                continue
+            slot = parcel.slots[-1] if parcel.slots else None
+            picked = (
+                (
+                    str(_("picked in the %(start)s–%(end)s shift of %(day)s"))
+                    % {
+                        "start": f"{timezone.localtime(slot.start):%H:%M}",
+                        "end": f"{timezone.localtime(slot.end):%H:%M}",
+                        "day": f"{slot.date:%d/%m}",
+                    }
+                )
+                if slot
+                else str(_("no picking schedule planned"))
+            )
+            parts.append(
+                str(
+                    _(
+                        "%(location)s: %(picked)s, leaves %(ship)s (cut-off %(cutoff)s), "
+                        "%(service)s %(days)s working day(s)"
+                    )
+                )
+                % {
+                    "location": parcel.location.name,
+                    "picked": picked,
+                    "ship": f"{parcel.ship_date:%d/%m}",
+                    "cutoff": f"{parcel.quote.cutoff_time:%H:%M}",
+                    "service": parcel.quote.name,
+                    "days": parcel.quote.transit_days,
+                }
+            )
+    return "; ".join(parts)

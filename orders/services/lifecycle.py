@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from fulfillment.services import capacity_release
 from inventory import services as inventory_services
 
 from ..exceptions import InvalidTransition
@@ -132,6 +133,7 @@ def order_cancel(*, order: Order, reason: str = "", actor=None) -> Order:
         )
     allocations = list(Allocation.objects.filter(line__order=order).select_related("line", "location"))
     released = allocations_release(allocations=allocations)
+    capacity_release(order_id=order.pk)
     order.cancel_reason = reason[:255]
     order.save(update_fields=["cancel_reason", "updated_at"])
     _transition(

@@ -1,22 +1,43 @@
-"""Where each line ships from. ``plan_allocations`` is the one decision point that the sourcing issue
-replaces with cost-based plans; for now it follows the channel's location order:
+"""Where each line ships from, and why.
 
-1. a single location that can serve every line (fewer parcels), in the channel's order;
-2. else each line from the locations in order (a split);
-3. what stock cannot cover comes from incoming replenishments when pre-orders are allowed, earliest first;
-4. else the order is refused with every short line and what is available.
+``decide`` builds candidate plans and picks one by the channel's strategy:
 
-Store pickup takes the chosen store's stock first.
+- ``cost`` (default): every candidate plan (each location that can serve every line alone, else splits
+  built around each location) is scored: handling (per line) + shipping (the cheapest eligible service for
+  each parcel's weight and distance) + a split penalty per extra parcel + a lateness cost per day until the
+  promised delivery − the storage cost saved by emptying the source (units × storage cost per unit and day ×
+  ``SOURCING_STORAGE_DAYS``). Cheapest wins; on ties fewer parcels, then the earlier delivery.
+- ``nearest``: fewest parcels, then the shortest total distance.
+- ``priority``: the channel's location order (one location that serves everything, else line by line).
+
+Store pickup takes the chosen store's own stock first; else a warehouse sends the goods to the store (a
+transfer, priced and timed by the ``store`` services' grids). What stock cannot cover comes from incoming
+replenishments when pre-orders are allowed. Reads only, without locks; ``intake`` reserves with
+compare-and-set updates and plans again if stock moved meanwhile.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
 from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from fulfillment.services import capacity_plan, shifts_ahead
 from inventory.exceptions import OutOfStock
-from inventory.models import IncomingStock, StockLevel
+from inventory.models import IncomingStock, Location, StockLevel
+from shipping.calendar import add_working_days, next_working_day
+from shipping.geo import Point, distance_km, place
+from shipping.selectors import ServiceQuote, ShippingNetwork
 
 from ..models import Channel
+
+CENT = Decimal("0.01")
+PICKUP_WEEKDAYS = frozenset({1, 2, 3, 4, 5})  # carriers collect parcels on working days
+UNKNOWN_DISTANCE_KM = 1000.0
+NO_SERVICE_PENALTY = Decimal("1000")
 
 
 @dataclass(frozen=True)
@@ -30,6 +51,199 @@ class PlannedAllocation:
     expected_on: object = None
 
 
+@dataclass(frozen=True)
+class LineRequest:
+    index: int
+    product_id: int
+    sku: str
+    quantity: int
+    weight_g: int
+
+
+@dataclass
+class Parcel:
+    location: Location
+    stock: list[tuple[int, int]] = field(default_factory=list)  # (line index, quantity)
+    incoming: list[tuple[int, int, int, date]] = field(default_factory=list)  # (line, incoming id, qty, date)
+    weight_g: int = 0
+    units: int = 0
+    distance_km: float = 0.0
+    quote: ServiceQuote | None = None
+    ship_date: date | None = None
+    delivery_date: date | None = None
+    storage: Decimal = Decimal("0")
+    handling: Decimal = Decimal("0")
+    shipping: Decimal = Decimal("0")
+    slots: list = field(default_factory=list)  # fulfillment ShiftSlot the parcel's lines are picked in
+
+    @property
+    def cost(self) -> Decimal:
+        return self.handling + self.shipping - self.storage
+
+    @property
+    def line_count(self) -> int:
+        return len({i for i, _ in self.stock} | {i for i, *_ in self.incoming})
+
+
+@dataclass
+class Plan:
+    parcels: list[Parcel]
+    split_penalty: Decimal = Decimal("0")
+    lateness: Decimal = Decimal("0")
+    penalty: Decimal = Decimal("0")
+
+    @property
+    def total(self) -> Decimal:
+        return (
+            sum((p.cost for p in self.parcels), Decimal("0"))
+            + self.split_penalty
+            + self.lateness
+            + self.penalty
+        ).quantize(CENT)
+
+    @property
+    def delivery_date(self) -> date | None:
+        dates = [p.delivery_date for p in self.parcels]
+        return None if not dates or None in dates else max(dates)
+
+    @property
+    def distance_km(self) -> float:
+        return sum(p.distance_km for p in self.parcels)
+
+    @property
+    def key(self) -> tuple:
+        return tuple(
+            sorted((p.location.pk, tuple(sorted(p.stock)), tuple(sorted(p.incoming))) for p in self.parcels)
+        )
+
+    def allocations(self, lines: list[LineRequest]) -> list[PlannedAllocation]:
+        result = []
+        for parcel in self.parcels:
+            for index, quantity in parcel.stock:
+                result.append(
+                    PlannedAllocation(index, lines[index].product_id, parcel.location.pk, quantity, "stock")
+                )
+            for index, incoming_id, quantity, expected_on in parcel.incoming:
+                result.append(
+                    PlannedAllocation(
+                        index,
+                        lines[index].product_id,
+                        parcel.location.pk,
+                        quantity,
+                        "incoming",
+                        incoming_id,
+                        expected_on,
+                    )
+                )
+        return result
+
+    def describe(self) -> str:
+        """ "Lyon: 6.40 € (storage −0.20, handling 1.10, Colissimo Domicile 5.10)" per parcel."""
+        parts = []
+        for p in self.parcels:
+            service = p.quote.name if p.quote else _("no carrier service")
+            parts.append(
+                _(
+                    "%(location)s: %(cost)s € (storage −%(storage)s, handling %(handling)s, "
+                    "%(service)s %(shipping)s)"
+                )
+                % {
+                    "location": p.location.name,
+                    "cost": _fmt(p.cost),
+                    "storage": _fmt(p.storage),
+                    "handling": _fmt(p.handling),
+                    "service": service,
+                    "shipping": _fmt(p.shipping),
+                }
+            )
+        return "; ".join(parts)
+
+    def summary(self) -> dict:
+        return {
+            "total": str(self.total),
+            "parcels": [
+                {
+                    "location": p.location.code,
+                    "cost": str(p.cost.quantize(CENT)),
+                    "storage": str(p.storage),
+                    "handling": str(p.handling),
+                    "shipping": str(p.shipping),
+                    "service": p.quote.name if p.quote else None,
+                    "distance_km": round(p.distance_km),
+                    "weight_g": p.weight_g,
+                    "ship_date": p.ship_date.isoformat() if p.ship_date else None,
+                    "delivery_date": p.delivery_date.isoformat() if p.delivery_date else None,
+                }
+                for p in self.parcels
+            ],
+            "split_penalty": str(self.split_penalty),
+            "lateness": str(self.lateness),
+            "delivery_date": self.delivery_date.isoformat() if self.delivery_date else None,
+        }
+
+
+@dataclass
+class Decision:
+    strategy: str
+    plan: Plan
+    candidates: list[Plan]
+    destination: Point | None
+    lines: list[LineRequest]
+
+    @property
+    def allocations(self) -> list[PlannedAllocation]:
+        return self.plan.allocations(self.lines)
+
+    @property
+    def promise(self) -> tuple[date, date] | None:
+        earliest = self.plan.delivery_date
+        if earliest is None:
+            return None
+        weekdays = set().union(*(p.quote.weekdays for p in self.plan.parcels if p.quote)) or {
+            1,
+            2,
+            3,
+            4,
+            5,
+            6,
+        }
+        return earliest, add_working_days(earliest, settings.PROMISE_MARGIN_DAYS, weekdays)
+
+    def explanation(self) -> str:
+        chosen = self.plan
+        others = [c for c in self.candidates if c.key != chosen.key][:3]
+        text = _("Shipped from %(plan)s; %(count)s parcel(s), total %(total)s €.") % {
+            "plan": chosen.describe(),
+            "count": len(chosen.parcels),
+            "total": _fmt(chosen.total),
+        }
+        if others:
+            text += " " + _("Compared with: %(others)s.") % {
+                "others": "; ".join(
+                    f"{' + '.join(p.location.name for p in c.parcels)} {_fmt(c.total)} €" for c in others
+                )
+            }
+        return text
+
+    def record(self) -> dict:
+        return {
+            "strategy": self.strategy,
+            "destination": None
+            if self.destination is None
+            else {
+                "latitude": self.destination.latitude,
+                "longitude": self.destination.longitude,
+                "precision": self.destination.precision,
+            },
+            "chosen": self.plan.summary(),
+            "candidates": [c.summary() for c in self.candidates[:10]],
+        }
+
+
+def _fmt(value: Decimal) -> str:
+    return str(Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP))
+
+
 def channel_location_ids(*, channel: Channel) -> list[int]:
     return list(
         channel.channel_locations.filter(location__active=True)
@@ -38,85 +252,275 @@ def channel_location_ids(*, channel: Channel) -> list[int]:
     )
 
 
-def plan_allocations(
-    *,
-    channel: Channel,
-    lines: list[tuple[int, int]],
-    pickup_location_id: int | None = None,
-    allow_preorder: bool = False,
-) -> list[PlannedAllocation]:
-    """``lines`` is a list of (product_id, quantity). Reads free stock without locks; the reservation
-    itself is a compare-and-set, and the caller re-plans if stock moved in between."""
-    order_ids = channel_location_ids(channel=channel)
-    if pickup_location_id:
-        order_ids = [pickup_location_id] + [i for i in order_ids if i != pickup_location_id]
-    product_ids = {product_id for product_id, _ in lines}
-    free: dict[tuple[int, int], int] = {
-        (p, loc): f
-        for p, loc, f in StockLevel.objects.filter(product_id__in=product_ids, location_id__in=order_ids)
-        .annotate(free=F("on_hand") - F("reserved"))
-        .filter(free__gt=0)
-        .values_list("product_id", "location_id", "free")
-    }
+class _Context:
+    """Everything a decision reads, loaded once (a fixed number of queries)."""
 
-    # Quantity needed per product (a SKU may appear on several lines).
-    needed: dict[int, int] = {}
-    for product_id, quantity in lines:
-        needed[product_id] = needed.get(product_id, 0) + quantity
+    def __init__(self, *, channel, lines, destination, mode, pickup_location, now, network=None):
+        self.channel = channel
+        self.lines = lines
+        self.destination = destination
+        self.mode = mode
+        self.pickup = pickup_location
+        self.now = now
+        ids = channel_location_ids(channel=channel)
+        if pickup_location is not None:
+            ids = [pickup_location.pk] + [i for i in ids if i != pickup_location.pk]
+        locations = {loc.pk: loc for loc in Location.objects.filter(pk__in=ids)}
+        self.locations = [locations[i] for i in ids if i in locations]
+        product_ids = {line.product_id for line in lines}
+        self.free: dict[tuple[int, int], int] = {
+            (p, loc): f
+            for p, loc, f in StockLevel.objects.filter(product_id__in=product_ids, location_id__in=ids)
+            .annotate(free=F("on_hand") - F("reserved"))
+            .filter(free__gt=0)
+            .values_list("product_id", "location_id", "free")
+        }
+        self.network = network if network is not None else ShippingNetwork()
+        self.shifts = shifts_ahead(location_ids=ids, since=now)
+        self.split_penalty = Decimal(str(settings.SOURCING_SPLIT_PENALTY))
+        self.lateness_per_day = Decimal(str(settings.SOURCING_LATENESS_COST_PER_DAY))
+        self.storage_days = Decimal(settings.SOURCING_STORAGE_DAYS)
+        self.max_parcels = settings.SOURCING_MAX_PARCELS
+        self.has_services = bool(
+            self.network.quotes(mode=self._service_mode(None), weight_g=0, distance_km=0)
+        )
 
-    plan: list[PlannedAllocation] = []
-    single = next(
-        (loc for loc in order_ids if all(free.get((p, loc), 0) >= q for p, q in needed.items())), None
-    )
-    if single is not None:
-        return [
-            PlannedAllocation(index, product_id, single, quantity, "stock")
-            for index, (product_id, quantity) in enumerate(lines)
-        ]
+    def _service_mode(self, location) -> str:
+        return "store" if self.mode == "store" else self.mode
 
+    def needed(self) -> dict[int, int]:
+        needed: dict[int, int] = {}
+        for line in self.lines:
+            needed[line.product_id] = needed.get(line.product_id, 0) + line.quantity
+        return needed
+
+    def distance(self, location: Location) -> float:
+        if self.mode == "store" and self.pickup is not None:
+            target = Point(float(self.pickup.latitude), float(self.pickup.longitude), "address")
+        elif self.destination is None:
+            return UNKNOWN_DISTANCE_KM
+        else:
+            target = self.destination
+        return distance_km(origin=(location.latitude, location.longitude), destination=target)
+
+    def finish_parcel(self, parcel: Parcel) -> Parcel:
+        lines = self.lines
+        parcel.units = sum(q for _, q in parcel.stock) + sum(q for _, _, q, _ in parcel.incoming)
+        parcel.weight_g = sum(lines[i].weight_g * q for i, q in parcel.stock) + sum(
+            lines[i].weight_g * q for i, _, q, _ in parcel.incoming
+        )
+        loc = parcel.location
+        stock_units = sum(q for _, q in parcel.stock)
+        parcel.storage = (Decimal(stock_units) * loc.storage_cost_per_unit_day * self.storage_days).quantize(
+            CENT
+        )
+        parcel.handling = (Decimal(parcel.line_count) * loc.handling_cost_per_line).quantize(CENT)
+        parcel.distance_km = self.distance(loc)
+        self_pickup = self.mode == "store" and self.pickup is not None and loc.pk == self.pickup.pk
+        if self_pickup:
+            parcel.quote = None
+            parcel.shipping = Decimal("0")
+        else:
+            parcel.quote = self.network.cheapest(
+                mode=self.mode, weight_g=parcel.weight_g, distance_km=parcel.distance_km
+            )
+            parcel.shipping = parcel.quote.price_excl_vat if parcel.quote else Decimal("0")
+        self._dates(parcel, self_pickup=self_pickup)
+        return parcel
+
+    def _dates(self, parcel: Parcel, *, self_pickup: bool) -> None:
+        now = timezone.localtime(self.now)
+        ready = now
+        if parcel.incoming:  # waits for the replenishment, received the morning it is expected
+            latest = max(expected for *_, expected in parcel.incoming)
+            start_of_day = timezone.make_aware(datetime.combine(latest, datetime.min.time()), now.tzinfo)
+            ready = max(ready, start_of_day)
+        slots = capacity_plan(
+            shifts=self.shifts.get(parcel.location.pk, []), lines=max(1, parcel.line_count), not_before=ready
+        )
+        parcel.slots = slots or []
+        if self_pickup:
+            day = slots[-1].date if slots else next_working_day(ready.date(), {1, 2, 3, 4, 5, 6})
+            parcel.ship_date = parcel.delivery_date = day
+            return
+        if parcel.quote is None:
+            parcel.ship_date = parcel.delivery_date = None
+            return
+        cutoff = parcel.quote.cutoff_time
+        if slots:
+            last = slots[-1]
+            ship = last.date if last.start.time() < cutoff else last.date + timedelta(days=1)
+        else:  # no schedule planned: the cut-off alone decides
+            ship = ready.date() if ready.time() < cutoff else ready.date() + timedelta(days=1)
+        parcel.ship_date = next_working_day(ship, set(PICKUP_WEEKDAYS))
+        parcel.delivery_date = add_working_days(
+            parcel.ship_date, parcel.quote.transit_days, set(parcel.quote.weekdays)
+        )
+
+    def finish_plan(self, parcels: list[Parcel]) -> Plan:
+        plan = Plan(parcels=[self.finish_parcel(p) for p in parcels])
+        plan.split_penalty = self.split_penalty * max(0, len(parcels) - 1)
+        if plan.delivery_date:
+            days = (plan.delivery_date - timezone.localdate(self.now)).days
+            plan.lateness = (self.lateness_per_day * max(0, days)).quantize(CENT)
+        if self.has_services and any(
+            p.quote is None and p.shipping == 0 and p.delivery_date is None for p in parcels
+        ):
+            plan.penalty = NO_SERVICE_PENALTY  # a parcel no service can carry: only if nothing better
+        return plan
+
+
+def _single_location_plans(ctx: _Context) -> list[list[Parcel]]:
+    needed = ctx.needed()
+    plans = []
+    for loc in ctx.locations:
+        if all(ctx.free.get((p, loc.pk), 0) >= q for p, q in needed.items()):
+            plans.append([Parcel(location=loc, stock=[(line.index, line.quantity) for line in ctx.lines])])
+    return plans
+
+
+def _greedy(ctx: _Context, order: list[Location]) -> tuple[list[Parcel], dict[int, int]]:
+    """Fill each line from the locations in ``order``; returns the parcels and what is still missing."""
+    free = dict(ctx.free)
+    parcels: dict[int, Parcel] = {}
     short: dict[int, int] = {}
-    for index, (product_id, quantity) in enumerate(lines):
-        remaining = quantity
-        for loc in order_ids:
-            take = min(remaining, free.get((product_id, loc), 0))
+    for line in ctx.lines:
+        remaining = line.quantity
+        for loc in order:
+            take = min(remaining, free.get((line.product_id, loc.pk), 0))
             if take > 0:
-                plan.append(PlannedAllocation(index, product_id, loc, take, "stock"))
-                free[(product_id, loc)] -= take
+                parcels.setdefault(loc.pk, Parcel(location=loc)).stock.append((line.index, take))
+                free[(line.product_id, loc.pk)] -= take
                 remaining -= take
-            if remaining == 0:
+            if not remaining:
                 break
         if remaining:
-            short[index] = remaining
+            short[line.index] = remaining
+    ordered = [parcels[loc.pk] for loc in order if loc.pk in parcels]
+    return ordered, short
 
-    if short and allow_preorder:
-        incoming = list(
-            IncomingStock.objects.filter(
-                product_id__in={lines[i][0] for i in short},
-                location_id__in=order_ids,
-                status=IncomingStock.Status.OPEN,
-                quantity__gt=F("reserved"),
-            )
-            .annotate(free=F("quantity") - F("reserved"))
-            .order_by("expected_on", "pk")
-            .values_list("pk", "product_id", "location_id", "free", "expected_on")
-        )
-        left = {pk: f for pk, _, _, f, _ in incoming}
-        for index in list(short):
-            product_id = lines[index][0]
-            for pk, p, loc, _, expected_on in incoming:
-                if p != product_id or not left[pk]:
-                    continue
-                take = min(short[index], left[pk])
-                plan.append(PlannedAllocation(index, product_id, loc, take, "incoming", pk, expected_on))
-                left[pk] -= take
-                short[index] -= take
-                if not short[index]:
-                    del short[index]
-                    break
 
-    if short:
-        raise OutOfStock(
-            "Not enough stock for: " + ", ".join(f"line {i + 1} ({q} missing)" for i, q in short.items()),
-            details={"lines": [{"line": i + 1, "missing": q} for i, q in short.items()]},
+def _add_incoming(ctx: _Context, parcels: list[Parcel], short: dict[int, int]) -> dict[int, int]:
+    by_location = {p.location.pk: p for p in parcels}
+    location_by_id = {loc.pk: loc for loc in ctx.locations}
+    incoming = list(
+        IncomingStock.objects.filter(
+            product_id__in={ctx.lines[i].product_id for i in short},
+            location_id__in=list(location_by_id),
+            status=IncomingStock.Status.OPEN,
+            quantity__gt=F("reserved"),
         )
-    return plan
+        .annotate(free=F("quantity") - F("reserved"))
+        .order_by("expected_on", "pk")
+        .values_list("pk", "product_id", "location_id", "free", "expected_on")
+    )
+    left = {pk: f for pk, _, _, f, _ in incoming}
+    short = dict(short)
+    for index in list(short):
+        product_id = ctx.lines[index].product_id
+        for pk, p, loc_id, _free, expected_on in incoming:
+            if p != product_id or not left[pk]:
+                continue
+            take = min(short[index], left[pk])
+            parcel = by_location.get(loc_id)
+            if parcel is None:
+                parcel = by_location[loc_id] = Parcel(location=location_by_id[loc_id])
+                parcels.append(parcel)
+            parcel.incoming.append((index, pk, take, expected_on))
+            left[pk] -= take
+            short[index] -= take
+            if not short[index]:
+                del short[index]
+                break
+    return short
+
+
+def _candidates(ctx: _Context, strategy: str, allow_preorder: bool) -> list[Plan]:
+    raw: list[list[Parcel]] = []
+    singles = _single_location_plans(ctx)
+    if strategy == "priority":
+        raw = singles[:1] if singles else []
+        if not raw:
+            parcels, short = _greedy(ctx, ctx.locations)
+            if not short:
+                raw = [parcels]
+    else:
+        raw = list(singles)
+        if not singles or strategy == "cost":
+            # Splits built around each location: it serves what it can, the nearest others fill in.
+            by_distance = sorted(ctx.locations, key=ctx.distance)
+            for primary in ctx.locations:
+                order = [primary] + [loc for loc in by_distance if loc.pk != primary.pk]
+                parcels, short = _greedy(ctx, order)
+                if not short and len(parcels) > 1:
+                    raw.append(parcels)
+    if ctx.mode == "store" and ctx.pickup is not None:
+        own = [r for r in raw if len(r) == 1 and r[0].location.pk == ctx.pickup.pk]
+        if own:
+            raw = own  # the store's own stock first
+    raw = [r for r in raw if len(r) <= ctx.max_parcels]
+    if not raw and allow_preorder:
+        order = (
+            [ctx.pickup] + [loc for loc in ctx.locations if loc.pk != ctx.pickup.pk]
+            if ctx.pickup
+            else ctx.locations
+        )
+        parcels, short = _greedy(
+            ctx, order if strategy == "priority" else sorted(ctx.locations, key=ctx.distance)
+        )
+        short = _add_incoming(ctx, parcels, short) if short else short
+        if not short:
+            raw = [parcels]
+    seen, plans = set(), []
+    for parcels in raw:
+        plan = ctx.finish_plan(
+            [Parcel(location=p.location, stock=list(p.stock), incoming=list(p.incoming)) for p in parcels]
+        )
+        if plan.key not in seen:
+            seen.add(plan.key)
+            plans.append(plan)
+    return plans
+
+
+def _rank(plan: Plan, strategy: str, ctx: _Context) -> tuple:
+    far = date.max
+    if strategy == "nearest":
+        return (plan.penalty, len(plan.parcels), plan.distance_km, plan.delivery_date or far)
+    if strategy == "priority":
+        order = {loc.pk: i for i, loc in enumerate(ctx.locations)}
+        return (plan.penalty, len(plan.parcels), sorted(order[p.location.pk] for p in plan.parcels))
+    return (plan.total, len(plan.parcels), plan.delivery_date or far)
+
+
+def decide(
+    *,
+    channel: Channel,
+    lines: list[LineRequest],
+    mode: str,
+    destination: Point | None = None,
+    pickup_location: Location | None = None,
+    allow_preorder: bool = False,
+    now: datetime | None = None,
+    strategy: str | None = None,
+    network: ShippingNetwork | None = None,
+) -> Decision:
+    """Choose where every line ships from. Raises OutOfStock when no plan can serve the order."""
+    strategy = strategy or channel.sourcing_strategy or "cost"
+    ctx = _Context(
+        channel=channel,
+        lines=lines,
+        destination=destination,
+        mode=mode,
+        pickup_location=pickup_location,
+        now=now or timezone.now(),
+        network=network,
+    )
+    plans = _candidates(ctx, strategy, allow_preorder)
+    if not plans:
+        raise OutOfStock("Not enough stock.", details={})
+    plans.sort(key=lambda p: _rank(p, strategy, ctx))
+    return Decision(strategy=strategy, plan=plans[0], candidates=plans, destination=destination, lines=lines)
+
+
+def destination_of(*, postcode: str = "", country: str = "FR", latitude=None, longitude=None) -> Point | None:
+    return place(postcode=postcode, country=country, latitude=latitude, longitude=longitude)

@@ -72,6 +72,7 @@ def test_prefers_one_location_that_serves_every_line(network, warehouse, other_w
     assert order.number.startswith(f"CMD-{timezone.localdate().year}-")
     assert list(order.events.order_by("pk").values_list("type", flat=True)) == [
         "created",
+        "sourcing",
         "reserved",
         "status_changed",
     ]

@@ -1,0 +1,159 @@
+"""Picker shifts and the capacity they give: each allocated order books its lines in the earliest shifts
+of its source location, spilling to the next shift when one is full."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from common.exceptions import DomainError
+
+from .models import CapacityBooking, PickerShift
+
+HORIZON_DAYS = 21
+
+
+class InvalidShift(DomainError):
+    code = "invalid_shift"
+    status_code = 422
+
+
+@dataclass(frozen=True)
+class ShiftSlot:
+    shift_id: int
+    date: date
+    start: datetime
+    end: datetime
+    lines: int  # lines this order takes in the shift
+
+
+def _aware(day: date, t) -> datetime:
+    return timezone.make_aware(datetime.combine(day, t), timezone.get_default_timezone())
+
+
+@transaction.atomic
+def shift_save(*, shift: PickerShift) -> PickerShift:
+    if shift.end <= shift.start:
+        raise InvalidShift(
+            "A shift ends after it starts.", details={"start": str(shift.start), "end": str(shift.end)}
+        )
+    if shift.pickers <= 0 or shift.lines_per_picker_hour <= 0:
+        raise InvalidShift("A shift needs pickers and a picking rate.")
+    shift.capacity_lines = shift.compute_capacity()
+    if shift.lines_booked > shift.capacity_lines:
+        raise InvalidShift(
+            f"{shift.lines_booked} lines are already booked in this shift; it cannot hold fewer.",
+            details={"booked": shift.lines_booked, "capacity": shift.capacity_lines},
+        )
+    shift.full_clean(exclude=["location"] if shift.location_id else None)
+    shift.save()
+    return shift
+
+
+@transaction.atomic
+def shifts_copy_week(*, location, from_monday: date, to_monday: date) -> int:
+    """Copy a week's shifts to another week (those already planned there are kept)."""
+    count = 0
+    for shift in PickerShift.objects.filter(
+        location=location, date__gte=from_monday, date__lt=from_monday + timedelta(7)
+    ):
+        day = to_monday + (shift.date - from_monday)
+        if PickerShift.objects.filter(location=location, date=day, start=shift.start).exists():
+            continue
+        shift_save(
+            shift=PickerShift(
+                location=location,
+                date=day,
+                start=shift.start,
+                end=shift.end,
+                pickers=shift.pickers,
+                lines_per_picker_hour=shift.lines_per_picker_hour,
+            )
+        )
+        count += 1
+    return count
+
+
+def shifts_ahead(*, location_ids, since: datetime, days: int = HORIZON_DAYS) -> dict[int, list[PickerShift]]:
+    """Shifts with capacity left, per location, from ``since`` on (one query)."""
+    local = timezone.localtime(since)
+    result: dict[int, list[PickerShift]] = {loc: [] for loc in location_ids}
+    for shift in PickerShift.objects.filter(
+        location_id__in=list(location_ids),
+        date__gte=local.date(),
+        date__lte=local.date() + timedelta(days),
+        lines_booked__lt=F("capacity_lines"),
+    ).order_by("date", "start", "pk"):
+        result[shift.location_id].append(shift)
+    return result
+
+
+def capacity_plan(*, shifts: list[PickerShift], lines: int, not_before: datetime) -> list[ShiftSlot] | None:
+    """The slots an order of ``lines`` lines takes: the earliest shifts that start at or after
+    ``not_before`` with capacity left, spilling over. None when the planned shifts cannot hold it."""
+    slots = []
+    remaining = lines
+    for shift in shifts:
+        start = _aware(shift.date, shift.start)
+        if start < not_before:
+            continue
+        left = shift.capacity_lines - shift.lines_booked
+        if left <= 0:
+            continue
+        take = min(left, remaining)
+        slots.append(ShiftSlot(shift.pk, shift.date, start, _aware(shift.date, shift.end), take))
+        remaining -= take
+        if remaining == 0:
+            return slots
+    return None
+
+
+def capacity_book(*, order_id: int, slots: list[ShiftSlot]) -> bool:
+    """Book the slots (compare-and-set per shift, never above capacity). Returns False, booking nothing,
+    when a shift filled up meanwhile: the caller re-plans."""
+    with transaction.atomic():
+        for slot in sorted(slots, key=lambda s: s.shift_id):
+            updated = PickerShift.objects.filter(
+                pk=slot.shift_id, lines_booked__lte=F("capacity_lines") - slot.lines
+            ).update(lines_booked=F("lines_booked") + slot.lines)
+            if not updated:
+                transaction.set_rollback(True)
+                return False
+        CapacityBooking.objects.bulk_create(
+            [CapacityBooking(shift_id=s.shift_id, order_id=order_id, lines=s.lines) for s in slots]
+        )
+    return True
+
+
+@transaction.atomic
+def capacity_release(*, order_id: int) -> int:
+    """Give back an order's booked lines (cancelled or re-sourced)."""
+    released = 0
+    for booking in CapacityBooking.objects.select_for_update().filter(order_id=order_id).order_by("shift_id"):
+        PickerShift.objects.filter(pk=booking.shift_id).update(lines_booked=F("lines_booked") - booking.lines)
+        released += booking.lines
+        booking.delete()
+    return released
+
+
+def capacity_book_lines(
+    *, order_id: int, location_id: int, lines: int, slots: list[ShiftSlot]
+) -> list[ShiftSlot]:
+    """Book ``lines`` for an order at a location: the planned slots if they are still free, else the
+    earliest slots free now (shifts fill up between planning and booking)."""
+    if capacity_book(order_id=order_id, slots=slots):
+        return slots
+    not_before = min(s.start for s in slots) if slots else timezone.now()
+    for _attempt in range(3):
+        fresh = capacity_plan(
+            shifts=shifts_ahead(location_ids=[location_id], since=not_before)[location_id],
+            lines=lines,
+            not_before=not_before,
+        )
+        if fresh is None:
+            return []  # the schedule cannot hold it: the late-risk view shows the order
+        if capacity_book(order_id=order_id, slots=fresh):
+            return fresh
+    return []

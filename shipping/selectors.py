@@ -1,0 +1,81 @@
+"""Read side of the carrier network: services with their price and transit grids, loaded once and looked
+up in memory, so a sourcing decision over many locations costs a fixed number of queries."""
+
+from dataclasses import dataclass, field
+from datetime import time
+from decimal import Decimal
+
+from .models import CarrierService
+
+
+@dataclass(frozen=True)
+class ServiceQuote:
+    service_id: int
+    carrier: str
+    code: str
+    name: str
+    mode: str
+    price_excl_vat: Decimal
+    transit_days: int
+    cutoff_time: time
+    weekdays: frozenset[int]
+    is_express: bool
+
+
+@dataclass
+class _Service:
+    service: CarrierService
+    rates: list[tuple[int, int, Decimal]] = field(default_factory=list)  # (max_weight_g, max_km, price)
+    transits: list[tuple[int, int]] = field(default_factory=list)  # (max_km, days)
+
+
+class ShippingNetwork:
+    """Every active service of active carriers with its grids (3 queries)."""
+
+    def __init__(self, services=None):
+        qs = (
+            services
+            if services is not None
+            else CarrierService.objects.filter(active=True, carrier__active=True)
+        )
+        qs = qs.select_related("carrier").prefetch_related("rates", "transits")
+        self._services = []
+        for service in qs:
+            entry = _Service(service)
+            entry.rates = sorted(
+                (r.max_weight_g, r.max_distance_km, r.price_excl_vat) for r in service.rates.all()
+            )
+            entry.transits = sorted((t.max_distance_km, t.transit_days) for t in service.transits.all())
+            self._services.append(entry)
+
+    def quotes(self, *, mode: str, weight_g: int, distance_km: float) -> list[ServiceQuote]:
+        """Every service of this delivery mode that takes the parcel, cheapest first (then fastest)."""
+        result = []
+        for entry in self._services:
+            service = entry.service
+            if service.delivery_mode != mode or weight_g > service.max_weight_g:
+                continue
+            price = next((p for w, km, p in entry.rates if weight_g <= w and distance_km <= km), None)
+            days = next((d for km, d in entry.transits if distance_km <= km), None)
+            if price is None or days is None:
+                continue  # outside the service's grids
+            result.append(
+                ServiceQuote(
+                    service_id=service.pk,
+                    carrier=service.carrier.code,
+                    code=service.code,
+                    name=str(service),
+                    mode=mode,
+                    price_excl_vat=price,
+                    transit_days=days,
+                    cutoff_time=service.cutoff_time,
+                    weekdays=frozenset(service.weekdays),
+                    is_express=service.is_express,
+                )
+            )
+        result.sort(key=lambda q: (q.price_excl_vat, q.transit_days, q.service_id))
+        return result
+
+    def cheapest(self, *, mode: str, weight_g: int, distance_km: float) -> ServiceQuote | None:
+        quotes = self.quotes(mode=mode, weight_g=weight_g, distance_km=distance_km)
+        return quotes[0] if quotes else None

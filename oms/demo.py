@@ -12,6 +12,7 @@ from common.exceptions import DomainError
 from customers.models import Customer
 from inventory import services as inventory_services
 from inventory.models import IncomingStock, Location, Product, StockLevel, ean13_check_digit
+from oms.demo_network import seed_network, seed_shifts
 from orders.models import Allocation, Channel, ChannelLocation, Order, OrderStatus
 from orders.services import lifecycle
 from orders.services.intake import LineInput, OrderInput, order_create
@@ -363,6 +364,8 @@ def seed_all() -> dict:
     products = seed_catalogue(rng)
     seed_stock(rng, products)
     channels = seed_channels()
+    seed_network()
+    seed_shifts()
     seed_customers_b2b()
     orders = seed_orders(rng, channels, products)
     return {"products": len(products), "orders_created": orders}

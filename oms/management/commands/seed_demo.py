@@ -13,7 +13,7 @@ from oms.roles import CUSTOMER_SERVICE, MANAGER, STORE_STAFF, WAREHOUSE_STAFF, s
 from orders.models import ApiKey, Channel
 
 LOCATIONS = [
-    # code, name, kind, address, postcode, city, latitude, longitude
+    # code, name, kind, address, postcode, city, latitude, longitude, storage €/unit/day, handling €/line
     (
         "lyon",
         "Entrepôt Lyon Saint-Priest",
@@ -23,6 +23,8 @@ LOCATIONS = [
         "Saint-Priest",
         "45.696000",
         "4.944000",
+        "0.0100",
+        "0.50",
     ),
     (
         "lille",
@@ -33,6 +35,8 @@ LOCATIONS = [
         "Lesquin",
         "50.589000",
         "3.111000",
+        "0.0080",
+        "0.45",
     ),
     (
         "bordeaux",
@@ -43,6 +47,8 @@ LOCATIONS = [
         "Mérignac",
         "44.838000",
         "-0.656000",
+        "0.0120",
+        "0.55",
     ),
     (
         "paris-marais",
@@ -53,6 +59,8 @@ LOCATIONS = [
         "Paris",
         "48.857600",
         "2.360200",
+        "0.0500",
+        "1.50",
     ),
     (
         "marseille",
@@ -63,6 +71,8 @@ LOCATIONS = [
         "Marseille",
         "43.296500",
         "5.369800",
+        "0.0400",
+        "1.20",
     ),
 ]
 
@@ -115,10 +125,13 @@ class Command(BaseCommand):
 
     def _staff(self) -> list[tuple[str, str, str]]:
         sync_roles()
-        for code, name, kind, line1, postcode, city, lat, lng in LOCATIONS:
+        for code, name, kind, line1, postcode, city, lat, lng, storage, handling in LOCATIONS:
             Location.objects.update_or_create(
                 code=code,
                 defaults={
+                    "storage_cost_per_unit_day": Decimal(storage),
+                    "handling_cost_per_line": Decimal(handling),
+                    "is_pickup_point": kind == "store",
                     "name": name,
                     "kind": kind,
                     "address_line1": line1,

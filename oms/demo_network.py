@@ -1,0 +1,180 @@
+"""Demo carrier network and picker schedule: realistic French services (prices excl. VAT are
+illustrative, in the range of 2026 public B2C rates) and two shifts a day in the warehouses."""
+
+from datetime import time, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from fulfillment.models import PickerShift
+from fulfillment.services import shift_save
+from inventory.models import Location
+from shipping.models import Carrier, CarrierService, ServiceRate, ServiceTransit
+
+WEIGHTS = [250, 500, 1000, 2000, 5000, 10000, 30000]
+DISTANCES = [300, 700, 1200, 10000]  # km; the last band covers Corsica and overseas
+
+# carrier code, name, adapter, service code, service name, mode, max weight, cut-off, weekdays, express,
+# base price at 250 g, price per extra band, distance surcharge per band, transit days per distance band
+SERVICES = [
+    (
+        "colissimo",
+        "Colissimo",
+        "colissimo",
+        "domicile",
+        "Domicile",
+        "home",
+        30000,
+        time(16, 0),
+        "123456",
+        False,
+        "4.95",
+        "0.90",
+        "0.00",
+        [1, 2, 2, 5],
+    ),
+    (
+        "colissimo",
+        "Colissimo",
+        "colissimo",
+        "point-retrait",
+        "Point Retrait",
+        "relay",
+        20000,
+        time(16, 0),
+        "123456",
+        False,
+        "3.95",
+        "0.70",
+        "0.00",
+        [2, 2, 3, 6],
+    ),
+    (
+        "chronopost",
+        "Chronopost",
+        "chronopost",
+        "chrono13",
+        "Chrono 13",
+        "home",
+        30000,
+        time(18, 0),
+        "12345",
+        True,
+        "11.90",
+        "1.60",
+        "1.00",
+        [1, 1, 1, 3],
+    ),
+    (
+        "mondial-relay",
+        "Mondial Relay",
+        "mondial_relay",
+        "point-relais",
+        "Point Relais",
+        "relay",
+        30000,
+        time(14, 0),
+        "123456",
+        False,
+        "3.49",
+        "0.60",
+        "0.30",
+        [2, 3, 4, 7],
+    ),
+    (
+        "magasin",
+        "Nos magasins",
+        "store",
+        "retrait",
+        "Retrait en magasin",
+        "store",
+        30000,
+        time(15, 0),
+        "123456",
+        False,
+        "2.50",
+        "0.20",
+        "0.50",
+        [1, 2, 3, 6],
+    ),
+]
+
+
+@transaction.atomic
+def seed_network() -> int:
+    created = 0
+    for (
+        carrier_code,
+        carrier_name,
+        adapter,
+        code,
+        name,
+        mode,
+        max_weight,
+        cutoff,
+        weekdays,
+        express,
+        base,
+        step,
+        surcharge,
+        transits,
+    ) in SERVICES:
+        carrier, _ = Carrier.objects.get_or_create(
+            code=carrier_code, defaults={"name": carrier_name, "adapter": adapter}
+        )
+        service, was_created = CarrierService.objects.get_or_create(
+            carrier=carrier,
+            code=code,
+            defaults={
+                "name": name,
+                "delivery_mode": mode,
+                "max_weight_g": max_weight,
+                "cutoff_time": cutoff,
+                "delivery_weekdays": weekdays,
+                "is_express": express,
+            },
+        )
+        if not was_created:
+            continue
+        created += 1
+        for w_index, weight in enumerate(WEIGHTS):
+            for d_index, distance in enumerate(DISTANCES):
+                price = Decimal(base) + Decimal(step) * w_index + Decimal(surcharge) * d_index
+                if distance == 10000:
+                    price += Decimal("8.00")  # Corsica and overseas
+                ServiceRate.objects.create(
+                    service=service, max_weight_g=weight, max_distance_km=distance, price_excl_vat=price
+                )
+        for distance, days in zip(DISTANCES, transits, strict=True):
+            ServiceTransit.objects.create(service=service, max_distance_km=distance, transit_days=days)
+    return created
+
+
+def seed_shifts(days: int = 21) -> int:
+    today = timezone.localdate()
+    monday = today - timedelta(days=today.weekday())
+    created = 0
+    for location in Location.objects.filter(active=True):
+        if location.kind == Location.Kind.WAREHOUSE:
+            plan = {d: [(time(6), time(13), 4, 30), (time(13), time(20), 3, 30)] for d in range(5)}
+            plan[5] = [(time(8), time(12), 2, 30)]
+        else:
+            plan = {d: [(time(10), time(18), 1, 15)] for d in range(6)}
+        for offset in range(days):
+            day = monday + timedelta(days=offset)
+            for start, end, pickers, rate in plan.get(day.weekday(), []):
+                if PickerShift.objects.filter(location=location, date=day, start=start).exists():
+                    continue
+                shift_save(
+                    shift=PickerShift(
+                        location=location,
+                        date=day,
+                        start=start,
+                        end=end,
+                        pickers=pickers,
+                        lines_per_picker_hour=rate,
+                    )
+                )
+                created += 1
+    return created

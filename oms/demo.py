@@ -138,8 +138,8 @@ def _ean(n: int) -> str:
 def seed_catalogue(rng: random.Random) -> list[Product]:
     products = []
     n = 0
-    for code, label, vat, (low, high), (wlow, whigh), variants in FAMILIES:
-        for colour_index in range(10):
+    for colour_index in range(10):
+        for code, label, vat, (low, high), (wlow, whigh), variants in FAMILIES:
             for variant in variants:
                 n += 1
                 if len(products) >= 200:

@@ -21,6 +21,7 @@ from .services.idempotency import (
 )
 from .services.intake import LineInput, OrderInput, order_create
 from .services.lifecycle import order_cancel
+from .services.promise import promise_quote
 from .services.sourcing import channel_location_ids
 
 MAX_SKUS = 100
@@ -79,19 +80,110 @@ class AvailabilityApi(APIView):
         return Response(AvailabilityOutput(body).data)
 
 
+class PromiseOptionOutput(serializers.Serializer):
+    mode = serializers.ChoiceField(choices=DeliveryMode.values)
+    carrier = serializers.CharField()
+    service = serializers.CharField()
+    service_code = serializers.CharField()
+    express = serializers.BooleanField()
+    price_excl_vat = serializers.DecimalField(max_digits=10, decimal_places=2)
+    price_incl_vat = serializers.DecimalField(max_digits=10, decimal_places=2)
+    earliest = serializers.DateField()
+    latest = serializers.DateField()
+    parcels = serializers.IntegerField()
+    ship_from = serializers.ListField(child=serializers.CharField())
+    store = serializers.CharField(allow_null=True)
+
+
+class UnavailableOutput(serializers.Serializer):
+    mode = serializers.ChoiceField(choices=DeliveryMode.values)
+    code = serializers.CharField()
+    message = serializers.CharField()
+    store = serializers.CharField(allow_null=True)
+
+
+class PromiseQuoteOutput(serializers.Serializer):
+    options = PromiseOptionOutput(many=True)
+    unavailable = UnavailableOutput(many=True)
+
+
+class PromiseQuery(serializers.Serializer):
+    sku = serializers.ListField(child=serializers.CharField(max_length=64), min_length=1, max_length=MAX_SKUS)
+    quantity = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=10_000), required=False, default=list
+    )
+    postcode = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
+    country = serializers.RegexField(r"^[A-Za-z]{2}$", required=False, default="FR")
+    latitude = serializers.DecimalField(
+        max_digits=9, decimal_places=6, min_value=-90, max_value=90, required=False
+    )
+    longitude = serializers.DecimalField(
+        max_digits=9, decimal_places=6, min_value=-180, max_value=180, required=False
+    )
+    mode = serializers.ChoiceField(choices=DeliveryMode.values, required=False)
+    store = serializers.CharField(max_length=32, required=False)
+    allow_preorder = serializers.BooleanField(required=False, default=False)
+
+    def validate(self, attrs):
+        quantities = attrs.get("quantity") or []
+        if quantities and len(quantities) != len(attrs["sku"]):
+            raise serializers.ValidationError({"quantity": ["Give one quantity per sku, or none (1 each)."]})
+        return attrs
+
+
 class PromiseApi(APIView):
+    """Delivery options and promised dates for a basket, before ordering (what a checkout shows)."""
+
     permission_classes = [HasScope]
     required_scopes = ("orders", "catalog", "stock")
 
     @extend_schema(
-        operation_id="promise_retrieve", responses={501: error_responses(501)[501], **error_responses(403)}
+        operation_id="promise_retrieve",
+        parameters=[
+            OpenApiParameter(
+                "sku", str, many=True, required=True, description="Repeat for each basket line."
+            ),
+            OpenApiParameter(
+                "quantity", int, many=True, description="One per sku, in the same order (default 1)."
+            ),
+            OpenApiParameter("postcode", str, description="Destination postcode (home and relay)."),
+            OpenApiParameter("country", str, description="ISO 3166 alpha-2, default FR."),
+            OpenApiParameter("latitude", float),
+            OpenApiParameter("longitude", float),
+            OpenApiParameter(
+                "mode", str, enum=DeliveryMode.values, description="Only this mode (default: all)."
+            ),
+            OpenApiParameter("store", str, description="For store pickup: this store only."),
+            OpenApiParameter("allow_preorder", bool, description="Count incoming stock (later dates)."),
+        ],
+        responses={200: PromiseQuoteOutput, **error_responses(403, 422)},
     )
     def get(self, request):
-        return error_response(
-            code="not_implemented",
-            message="Delivery promises before ordering arrive with the sourcing and promise release.",
-            status_code=status.HTTP_501_NOT_IMPLEMENTED,
+        params = {
+            key: (
+                request.query_params.getlist(key)
+                if key in ("sku", "quantity")
+                else request.query_params.get(key)
+            )
+            for key in request.query_params
+        }
+        query = PromiseQuery(data=params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        quantities = data["quantity"] or [1] * len(data["sku"])
+        options, unavailable = promise_quote(
+            channel=request.user.channel,
+            items=list(zip(data["sku"], quantities, strict=True)),
+            modes=[data["mode"]] if data.get("mode") else list(DeliveryMode.values),
+            postcode=data["postcode"],
+            country=data["country"].upper(),
+            latitude=data.get("latitude"),
+            longitude=data.get("longitude"),
+            store_code=data.get("store"),
+            allow_preorder=data["allow_preorder"],
         )
+        body = {"options": [vars(o) for o in options], "unavailable": [vars(u) for u in unavailable]}
+        return Response(PromiseQuoteOutput(body).data)
 
 
 # --- Orders ------------------------------------------------------------------------------------------

@@ -75,6 +75,7 @@ class Parcel:
     handling: Decimal = Decimal("0")
     shipping: Decimal = Decimal("0")
     slots: list = field(default_factory=list)  # fulfillment ShiftSlot the parcel's lines are picked in
+    ready: datetime | None = None  # when the parcel's goods can be picked (order time, or stock arrival)
 
     @property
     def cost(self) -> Decimal:
@@ -189,6 +190,7 @@ class Decision:
     candidates: list[Plan]
     destination: Point | None
     lines: list[LineRequest]
+    network: ShippingNetwork | None = None
 
     @property
     def allocations(self) -> list[PlannedAllocation]:
@@ -343,18 +345,12 @@ class _Context:
             day = slots[-1].date if slots else next_working_day(ready.date(), {1, 2, 3, 4, 5, 6})
             parcel.ship_date = parcel.delivery_date = day
             return
+        parcel.ready = ready
         if parcel.quote is None:
             parcel.ship_date = parcel.delivery_date = None
             return
-        cutoff = parcel.quote.cutoff_time
-        if slots:
-            last = slots[-1]
-            ship = last.date if last.start.time() < cutoff else last.date + timedelta(days=1)
-        else:  # no schedule planned: the cut-off alone decides
-            ship = ready.date() if ready.time() < cutoff else ready.date() + timedelta(days=1)
-        parcel.ship_date = next_working_day(ship, set(PICKUP_WEEKDAYS))
-        parcel.delivery_date = add_working_days(
-            parcel.ship_date, parcel.quote.transit_days, set(parcel.quote.weekdays)
+        parcel.ship_date, parcel.delivery_date = ship_and_delivery(
+            quote=parcel.quote, ready=ready, slots=parcel.slots
         )
 
     def finish_plan(self, parcels: list[Parcel]) -> Plan:
@@ -368,6 +364,21 @@ class _Context:
         ):
             plan.penalty = NO_SERVICE_PENALTY  # a parcel no service can carry: only if nothing better
         return plan
+
+
+def ship_and_delivery(*, quote: ServiceQuote, ready: datetime, slots: list) -> tuple[date, date]:
+    """Ship date: the day of the last shift the parcel is picked in when that shift starts before the
+    service's cut-off, else the next day (no schedule planned: the order time against the cut-off); then
+    the next working day for the carrier's pick-up. Delivery: ship date + transit working days, skipping
+    the days the service does not deliver and French public holidays."""
+    cutoff = quote.cutoff_time
+    if slots:
+        last = slots[-1]
+        ship = last.date if timezone.localtime(last.start).time() < cutoff else last.date + timedelta(days=1)
+    else:
+        ship = ready.date() if ready.time() < cutoff else ready.date() + timedelta(days=1)
+    ship = next_working_day(ship, set(PICKUP_WEEKDAYS))
+    return ship, add_working_days(ship, quote.transit_days, set(quote.weekdays))
 
 
 def _single_location_plans(ctx: _Context) -> list[list[Parcel]]:
@@ -519,7 +530,14 @@ def decide(
     if not plans:
         raise OutOfStock("Not enough stock.", details={})
     plans.sort(key=lambda p: _rank(p, strategy, ctx))
-    return Decision(strategy=strategy, plan=plans[0], candidates=plans, destination=destination, lines=lines)
+    return Decision(
+        strategy=strategy,
+        plan=plans[0],
+        candidates=plans,
+        destination=destination,
+        lines=lines,
+        network=ctx.network,
+    )
 
 
 def destination_of(*, postcode: str = "", country: str = "FR", latitude=None, longitude=None) -> Point | None:

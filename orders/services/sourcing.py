@@ -257,7 +257,9 @@ def channel_location_ids(*, channel: Channel) -> list[int]:
 class _Context:
     """Everything a decision reads, loaded once (a fixed number of queries)."""
 
-    def __init__(self, *, channel, lines, destination, mode, pickup_location, now, network=None):
+    def __init__(
+        self, *, channel, lines, destination, mode, pickup_location, now, network=None, extra_free=None
+    ):
         self.channel = channel
         self.lines = lines
         self.destination = destination
@@ -277,6 +279,8 @@ class _Context:
             .filter(free__gt=0)
             .values_list("product_id", "location_id", "free")
         }
+        for key, quantity in (extra_free or {}).items():  # what-if replays: the order's own units
+            self.free[key] = self.free.get(key, 0) + quantity
         self.network = network if network is not None else ShippingNetwork()
         self.shifts = shifts_ahead(location_ids=ids, since=now)
         self.split_penalty = Decimal(str(settings.SOURCING_SPLIT_PENALTY))
@@ -514,6 +518,7 @@ def decide(
     now: datetime | None = None,
     strategy: str | None = None,
     network: ShippingNetwork | None = None,
+    extra_free: dict | None = None,
 ) -> Decision:
     """Choose where every line ships from. Raises OutOfStock when no plan can serve the order."""
     strategy = strategy or channel.sourcing_strategy or "cost"
@@ -525,6 +530,7 @@ def decide(
         pickup_location=pickup_location,
         now=now or timezone.now(),
         network=network,
+        extra_free=extra_free,
     )
     plans = _candidates(ctx, strategy, allow_preorder)
     if not plans:
@@ -542,3 +548,34 @@ def decide(
 
 def destination_of(*, postcode: str = "", country: str = "FR", latitude=None, longitude=None) -> Point | None:
     return place(postcode=postcode, country=country, latitude=latitude, longitude=longitude)
+
+
+def score_allocations(
+    *,
+    channel: Channel,
+    lines: list[LineRequest],
+    allocations: list[tuple[int, int, int]],
+    mode: str,
+    destination: Point | None,
+    pickup_location: Location | None,
+    now: datetime,
+    network: ShippingNetwork | None = None,
+) -> Plan:
+    """Score a plan that was actually made (``allocations``: (line index, location id, quantity)) with the
+    same cost model, to compare it with what a strategy would have done."""
+    ctx = _Context(
+        channel=channel,
+        lines=lines,
+        destination=destination,
+        mode=mode,
+        pickup_location=pickup_location,
+        now=now,
+        network=network,
+    )
+    locations = {loc.pk: loc for loc in Location.objects.filter(pk__in={a[1] for a in allocations})}
+    parcels: dict[int, Parcel] = {}
+    for index, location_id, quantity in allocations:
+        parcels.setdefault(location_id, Parcel(location=locations[location_id])).stock.append(
+            (index, quantity)
+        )
+    return ctx.finish_plan(list(parcels.values()))

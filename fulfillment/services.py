@@ -12,7 +12,7 @@ from common.exceptions import DomainError
 
 from .models import CapacityBooking, PickerShift
 
-HORIZON_DAYS = 21
+HORIZON_DAYS = 14
 
 
 class InvalidShift(DomainError):
@@ -27,10 +27,6 @@ class ShiftSlot:
     start: datetime
     end: datetime
     lines: int  # lines this order takes in the shift
-
-
-def _aware(day: date, t) -> datetime:
-    return timezone.make_aware(datetime.combine(day, t), timezone.get_default_timezone())
 
 
 @transaction.atomic
@@ -76,34 +72,51 @@ def shifts_copy_week(*, location, from_monday: date, to_monday: date) -> int:
     return count
 
 
-def shifts_ahead(*, location_ids, since: datetime, days: int = HORIZON_DAYS) -> dict[int, list[PickerShift]]:
-    """Shifts with capacity left, per location, from ``since`` on (one query)."""
+@dataclass(frozen=True, slots=True)
+class OpenShift:
+    """A shift with capacity left, as sourcing reads it (no model instance: decisions must stay fast)."""
+
+    pk: int
+    date: date
+    start: datetime
+    end: datetime
+    left: int
+
+
+def shifts_ahead(*, location_ids, since: datetime, days: int = HORIZON_DAYS) -> dict[int, list[OpenShift]]:
+    """Shifts with capacity left, per location, from ``since``'s day on (one query)."""
     local = timezone.localtime(since)
-    result: dict[int, list[PickerShift]] = {loc: [] for loc in location_ids}
-    for shift in PickerShift.objects.filter(
-        location_id__in=list(location_ids),
-        date__gte=local.date(),
-        date__lte=local.date() + timedelta(days),
-        lines_booked__lt=F("capacity_lines"),
-    ).order_by("date", "start", "pk"):
-        result[shift.location_id].append(shift)
+    tz = timezone.get_default_timezone()
+    result: dict[int, list[OpenShift]] = {loc: [] for loc in location_ids}
+    rows = (
+        PickerShift.objects.filter(
+            location_id__in=list(location_ids),
+            date__gte=local.date(),
+            date__lte=local.date() + timedelta(days),
+            lines_booked__lt=F("capacity_lines"),
+        )
+        .order_by("date", "start", "pk")
+        .values_list("pk", "location_id", "date", "start", "end", "capacity_lines", "lines_booked")
+    )
+    for pk, location_id, day, start, end, capacity, booked in rows:
+        result[location_id].append(
+            OpenShift(
+                pk, day, datetime.combine(day, start, tz), datetime.combine(day, end, tz), capacity - booked
+            )
+        )
     return result
 
 
-def capacity_plan(*, shifts: list[PickerShift], lines: int, not_before: datetime) -> list[ShiftSlot] | None:
+def capacity_plan(*, shifts: list[OpenShift], lines: int, not_before: datetime) -> list[ShiftSlot] | None:
     """The slots an order of ``lines`` lines takes: the earliest shifts that start at or after
     ``not_before`` with capacity left, spilling over. None when the planned shifts cannot hold it."""
     slots = []
     remaining = lines
     for shift in shifts:
-        start = _aware(shift.date, shift.start)
-        if start < not_before:
+        if shift.start < not_before or shift.left <= 0:
             continue
-        left = shift.capacity_lines - shift.lines_booked
-        if left <= 0:
-            continue
-        take = min(left, remaining)
-        slots.append(ShiftSlot(shift.pk, shift.date, start, _aware(shift.date, shift.end), take))
+        take = min(shift.left, remaining)
+        slots.append(ShiftSlot(shift.pk, shift.date, shift.start, shift.end, take))
         remaining -= take
         if remaining == 0:
             return slots

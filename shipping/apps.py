@@ -6,3 +6,6 @@ class ShippingConfig(AppConfig):
     name = "shipping"
     verbose_name = _("Shipping")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import receivers  # noqa: F401 - connects the receivers

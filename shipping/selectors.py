@@ -5,7 +5,13 @@ from dataclasses import dataclass, field
 from datetime import time
 from decimal import Decimal
 
+from django.core.cache import cache
+
 from .models import CarrierService
+
+NETWORK_VERSION_KEY = "shipping:network:version"
+NETWORK_MAX_AGE = 300.0  # seconds: a process re-reads the grids at least this often
+_cached: dict = {"version": None, "loaded": 0.0, "network": None}
 
 
 @dataclass(frozen=True)
@@ -79,3 +85,28 @@ class ShippingNetwork:
     def cheapest(self, *, mode: str, weight_g: int, distance_km: float) -> ServiceQuote | None:
         quotes = self.quotes(mode=mode, weight_g=weight_g, distance_km=distance_km)
         return quotes[0] if quotes else None
+
+
+def network_current() -> ShippingNetwork:
+    """The carrier network, cached in the process and re-read when master data changes (a version key in
+    the shared cache, bumped by ``network_changed``) or after ``NETWORK_MAX_AGE`` seconds."""
+    import time as _time
+
+    version = cache.get(NETWORK_VERSION_KEY, 0)
+    now = _time.monotonic()
+    if (
+        _cached["network"] is None
+        or _cached["version"] != version
+        or now - _cached["loaded"] > NETWORK_MAX_AGE
+    ):
+        _cached.update(network=ShippingNetwork(), version=version, loaded=now)
+    return _cached["network"]
+
+
+def network_changed() -> None:
+    """Called when carriers, services or grids change: every process re-reads the network."""
+    try:
+        cache.incr(NETWORK_VERSION_KEY)
+    except ValueError:
+        cache.set(NETWORK_VERSION_KEY, 1, None)
+    _cached["network"] = None

@@ -60,3 +60,16 @@ def role_users(db, warehouse, store):
         MANAGER: UserFactory(username="mg", role=MANAGER),
         None: UserFactory(username="norole"),
     }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches():
+    """Tests roll back their data, not the caches: start each test with empty ones."""
+    from django.core.cache import cache
+
+    from shipping import selectors
+
+    cache.clear()
+    selectors._cached["network"] = None
+    yield
+    selectors._cached["network"] = None

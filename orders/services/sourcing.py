@@ -30,7 +30,7 @@ from inventory.exceptions import OutOfStock
 from inventory.models import IncomingStock, Location, StockLevel
 from shipping.calendar import add_working_days, next_working_day
 from shipping.geo import Point, distance_km, place
-from shipping.selectors import ServiceQuote, ShippingNetwork
+from shipping.selectors import ServiceQuote, ShippingNetwork, network_current
 
 from ..models import Channel
 
@@ -281,7 +281,7 @@ class _Context:
         }
         for key, quantity in (extra_free or {}).items():  # what-if replays: the order's own units
             self.free[key] = self.free.get(key, 0) + quantity
-        self.network = network if network is not None else ShippingNetwork()
+        self.network = network if network is not None else network_current()
         self.shifts = shifts_ahead(location_ids=ids, since=now)
         self.split_penalty = Decimal(str(settings.SOURCING_SPLIT_PENALTY))
         self.lateness_per_day = Decimal(str(settings.SOURCING_LATENESS_COST_PER_DAY))

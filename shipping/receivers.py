@@ -1,0 +1,17 @@
+"""Keep the cached carrier network in step with its master data (any save or delete)."""
+
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+
+from .models import Carrier, CarrierService, ServiceRate, ServiceTransit
+from .selectors import network_changed
+
+
+def _changed(sender, **kwargs):
+    transaction.on_commit(network_changed)
+    network_changed()
+
+
+for _model in (Carrier, CarrierService, ServiceRate, ServiceTransit):
+    post_save.connect(_changed, sender=_model, dispatch_uid=f"shipping.network.save.{_model.__name__}")
+    post_delete.connect(_changed, sender=_model, dispatch_uid=f"shipping.network.delete.{_model.__name__}")

@@ -130,13 +130,14 @@ def main() -> None:
     p50 = statistics.median(timings)
     p95 = timings[int(len(timings) * 0.95) - 1]
     print(
-        f"sourcing: {args.decisions} decisions, {args.lines}-line orders over {args.locations} locations (cost strategy)"
+        f"sourcing: {args.decisions} decisions, {args.lines}-line orders over {args.locations} locations "
+        "(cost strategy)"
     )
     print(f"  decisions/s (one process): {1000 / statistics.mean(timings):.0f}")
     print(f"  latency ms: p50 {p50:.1f}  p95 {p95:.1f}  max {timings[-1]:.1f}")
     print(
-        f"  queries per decision: {max(queries)}  candidates compared (avg): {statistics.mean(candidates or [0]):.1f}"
-        f"  parcels (avg): {statistics.mean(parcels or [0]):.2f}  feasible: {len(parcels)}/{args.decisions}"
+        f"  queries per decision: {max(queries)}  candidates compared (avg): "
+        f"{statistics.mean(candidates or [0]):.1f}  parcels (avg): {statistics.mean(parcels or [0]):.2f}  feasible: {len(parcels)}/{args.decisions}"
     )
     print(f"  target p95 < 20 ms: {'MET' if p95 < 20 else 'NOT MET'}")
     connection.close()

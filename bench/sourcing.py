@@ -137,7 +137,8 @@ def main() -> None:
     print(f"  latency ms: p50 {p50:.1f}  p95 {p95:.1f}  max {timings[-1]:.1f}")
     print(
         f"  queries per decision: {max(queries)}  candidates compared (avg): "
-        f"{statistics.mean(candidates or [0]):.1f}  parcels (avg): {statistics.mean(parcels or [0]):.2f}  feasible: {len(parcels)}/{args.decisions}"
+        f"{statistics.mean(candidates or [0]):.1f}  parcels (avg): {statistics.mean(parcels or [0]):.2f}  "
+        f"feasible: {len(parcels)}/{args.decisions}"
     )
     print(f"  target p95 < 20 ms: {'MET' if p95 < 20 else 'NOT MET'}")
     connection.close()

@@ -214,6 +214,12 @@ class Order(models.Model):
     total_incl_vat = models.DecimalField(_("total incl. VAT"), max_digits=12, decimal_places=2, default=0)
     promised_earliest = models.DateField(_("promised from"), null=True, blank=True)
     promised_latest = models.DateField(_("promised by"), null=True, blank=True)
+    planned_ship_date = models.DateField(
+        _("planned ship date"),
+        null=True,
+        blank=True,
+        help_text=_("The day the last parcel must leave to keep the promise."),
+    )
     tracking_token = models.CharField(max_length=64, unique=True, default=new_tracking_token, editable=False)
     purchase_order = models.CharField(_("purchase order number"), max_length=100, blank=True)
     note = models.TextField(_("note"), blank=True)

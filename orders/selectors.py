@@ -54,3 +54,41 @@ def reservation_differences() -> list[dict]:
             {"product_id": product_id, "location_id": location_id, "reserved": 0, "allocated": total}
         )
     return problems
+
+
+OPEN_STATUSES = ("allocated", "awaiting_stock", "in_preparation")
+
+
+def late_risk_orders(*, location_ids=None, today=None):
+    """Orders whose promise can no longer be met, or soon not: not shipped and past their planned ship
+    date, or waiting for stock expected after it. Annotated with ``risk`` (``overdue`` | ``stock_late``)
+    and ``stock_expected_on``; a fixed number of queries."""
+    from django.db.models import Case, CharField, Exists, Max, OuterRef, Q, Value, When
+    from django.utils import timezone
+
+    today = today or timezone.localdate()
+    late_stock = Allocation.objects.filter(
+        line__order=OuterRef("pk"),
+        kind=Allocation.Kind.INCOMING,
+        incoming__expected_on__gt=OuterRef("planned_ship_date"),
+    )
+    qs = (
+        Order.objects.filter(status__in=OPEN_STATUSES, planned_ship_date__isnull=False)
+        .annotate(stock_late=Exists(late_stock))
+        .filter(Q(planned_ship_date__lt=today) | Q(stock_late=True))
+        .annotate(
+            risk=Case(
+                When(planned_ship_date__lt=today, then=Value("overdue")),
+                default=Value("stock_late"),
+                output_field=CharField(),
+            ),
+            stock_expected_on=Max("lines__allocations__incoming__expected_on"),
+        )
+        .select_related("channel", "customer")
+        .order_by("planned_ship_date", "created_at")
+    )
+    if location_ids is not None:
+        qs = qs.filter(
+            Q(lines__allocations__location_id__in=location_ids) | Q(pickup_location_id__in=location_ids)
+        ).distinct()
+    return qs

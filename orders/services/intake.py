@@ -330,6 +330,9 @@ def _create(*, channel, data, products, store, decision, actor, source, on_creat
                 purchase_order=(data.purchase_order or "")[:100],
                 promised_earliest=promise[0] if promise else None,
                 promised_latest=promise[1] if promise else None,
+                planned_ship_date=max(
+                    (p.ship_date for p in decision.plan.parcels if p.ship_date), default=None
+                ),
                 note=data.note or "",
                 **_delivery_fields(data=data, customer=customer, store=store),
             )

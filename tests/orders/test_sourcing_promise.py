@@ -311,3 +311,41 @@ def test_store_pickup_with_a_transfer_from_the_cheapest_warehouse(net):
     assert parcel.location.code == "lyon"
     assert parcel.quote.code == "retrait"
     assert parcel.delivery_date == date(2026, 11, 26)  # Lyon → Paris ~390 km: 2 working days
+
+
+def test_late_risk_lists_overdue_orders_and_late_stock(net):
+    from orders.selectors import late_risk_orders
+
+    stock(net, "lyon", "A", 1)
+    incoming = inv.incoming_create(
+        product=net["B"], location=net["lyon"], quantity=5, expected_on=date(2026, 12, 10)
+    )
+    address = {"mode": "home", "address": {"line1": "1 rue", "postcode": "69003", "city": "Lyon"}}
+    with time_machine.travel(at(2026, 11, 24, 10, 0), tick=False):
+        on_time = order_create(
+            channel=net["channel"],
+            data=OrderInput(
+                external_id="R-1", customer={"email": "a@b.fr"}, delivery=address, lines=[LineInput("A", 1)]
+            ),
+        )
+        preorder = order_create(
+            channel=net["channel"],
+            data=OrderInput(
+                external_id="R-2",
+                customer={"email": "a@b.fr"},
+                delivery=address,
+                lines=[LineInput("B", 1)],
+                allow_preorder=True,
+            ),
+        )
+    assert on_time.planned_ship_date == date(2026, 11, 24)
+    assert preorder.planned_ship_date == date(2026, 12, 10)
+    # The pre-order's promise is built on the replenishment date; then the supplier slips.
+    IncomingStockModel = type(incoming)
+    IncomingStockModel.objects.filter(pk=incoming.pk).update(expected_on=date(2026, 12, 15))
+
+    risky = {o.number: o.risk for o in late_risk_orders(today=date(2026, 11, 24))}
+    assert risky == {preorder.number: "stock_late"}
+    risky = {o.number: o.risk for o in late_risk_orders(today=date(2026, 11, 25))}
+    assert risky == {on_time.number: "overdue", preorder.number: "stock_late"}
+    assert list(late_risk_orders(today=date(2026, 11, 25), location_ids=[net["lille"].pk])) == []

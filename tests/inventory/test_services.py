@@ -2,6 +2,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.utils import timezone
 
@@ -27,10 +28,13 @@ def _level(product, location):
 
 def test_ean13_check_digit():
     validate_ean13("4006381333931")
-    with pytest.raises(Exception, match="check digit"):
+    with pytest.raises(ValidationError) as excinfo:
         validate_ean13("4006381333932")
-    with pytest.raises(Exception, match="13 digits"):
+    assert excinfo.value.code == "ean_check_digit"
+    assert excinfo.value.params == {"digit": 1}
+    with pytest.raises(ValidationError) as excinfo:
         validate_ean13("12345")
+    assert excinfo.value.code == "ean_format"
 
 
 def test_every_change_to_on_hand_writes_the_ledger(product, warehouse, other_warehouse):

@@ -98,7 +98,7 @@ class PromiseApi(APIView):
 
 
 class CustomerInput(serializers.Serializer):
-    email = serializers.EmailField()
+    email = serializers.EmailField(max_length=254)
     first_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     last_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
@@ -191,7 +191,7 @@ class TimelineOutput(serializers.Serializer):
 
 
 class CustomerOutput(serializers.Serializer):
-    email = serializers.EmailField()
+    email = serializers.EmailField(max_length=254)
     first_name = serializers.CharField()
     last_name = serializers.CharField()
     phone = serializers.CharField()

@@ -137,7 +137,10 @@ def _delivery_fields(*, data: OrderInput, customer, store: Location | None) -> d
         source = address
     elif mode == DeliveryMode.RELAY:
         source = delivery["relay_point"]
-        fields["relay_point"] = {k: v for k, v in source.items() if v not in (None, "")}
+        # Kept as JSON: decimals (coordinates) as strings, as everywhere in the API.
+        fields["relay_point"] = {
+            k: str(v) if isinstance(v, Decimal) else v for k, v in source.items() if v not in (None, "")
+        }
     else:
         source = {
             "name": store.name,

@@ -30,6 +30,9 @@ from .sourcing import PlannedAllocation, channel_location_ids, plan_allocations
 
 MAX_ATTEMPTS = 4
 CENT = Decimal("0.01")
+# The largest amounts the columns hold: OrderLine.unit_price (10 digits) and Order.total_incl_vat (12).
+MAX_UNIT_PRICE = Decimal("99999999.99")
+MAX_TOTAL = Decimal("9999999999.99")
 
 
 @dataclass
@@ -81,6 +84,11 @@ def _validate(*, channel: Channel, data: OrderInput) -> tuple[dict[str, Product]
             )
         if line.unit_price is not None and line.unit_price < 0:
             raise InvalidOrder(f"Line {index}: the unit price cannot be negative.", details={"line": index})
+        if line.unit_price is not None and line.unit_price > MAX_UNIT_PRICE:
+            raise InvalidOrder(
+                f"Line {index}: the unit price is too large.",
+                details={"lines": {str(index - 1): {"unit_price": [f"At most {MAX_UNIT_PRICE}."]}}},
+            )
     email = (data.customer or {}).get("email", "")
     if not email or "@" not in email:
         raise InvalidOrder(
@@ -93,6 +101,10 @@ def _validate(*, channel: Channel, data: OrderInput) -> tuple[dict[str, Product]
     if unknown:
         raise UnknownProduct(
             "Unknown or inactive SKU: " + ", ".join(unknown) + ".", details={"skus": unknown}
+        )
+    if _order_total(data=data, products=products) > MAX_TOTAL:
+        raise InvalidOrder(
+            "The order's total is too large.", details={"total_incl_vat": [f"At most {MAX_TOTAL} €."]}
         )
 
     mode = (data.delivery or {}).get("mode")
@@ -126,6 +138,16 @@ def _validate(*, channel: Channel, data: OrderInput) -> tuple[dict[str, Product]
             "The delivery mode must be home, relay or store.", details={"delivery": {"mode": [str(mode)]}}
         )
     return products, store
+
+
+def _order_total(*, data: OrderInput, products: dict[str, Product]) -> Decimal:
+    return sum(
+        (
+            (line.unit_price if line.unit_price is not None else products[line.sku].price) * line.quantity
+            for line in data.lines
+        ),
+        Decimal("0"),
+    ).quantize(CENT)
 
 
 def _delivery_fields(*, data: OrderInput, customer, store: Location | None) -> dict:
@@ -277,14 +299,7 @@ def _create(*, channel, data, products, store, plan, actor, source, on_created) 
             customer, _created = customer_services.customer_get_or_create(
                 email=customer_data.pop("email"), data=customer_data
             )
-            total = sum(
-                (
-                    (line.unit_price if line.unit_price is not None else products[line.sku].price)
-                    * line.quantity
-                    for line in data.lines
-                ),
-                Decimal("0"),
-            ).quantize(CENT)
+            total = _order_total(data=data, products=products)
             order = Order.objects.create(
                 number=next_order_number(),
                 channel=channel,

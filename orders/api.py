@@ -1,5 +1,7 @@
 """REST API of the orders app: availability, promise, orders (create with Idempotency-Key, read, cancel)."""
 
+import re
+
 from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -24,6 +26,8 @@ from .services.lifecycle import order_cancel
 from .services.sourcing import channel_location_ids
 
 MAX_SKUS = 100
+# An Idempotency-Key is a structured-field string (IETF draft): printable ASCII only.
+_PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
 
 
 class AvailabilityRow(serializers.Serializer):
@@ -279,12 +283,12 @@ class OrderCreateApi(APIView):
     def post(self, request):
         channel = request.user.channel
         key = request.headers.get("Idempotency-Key", "").strip()
-        if len(key) > 255:
+        if len(key) > 255 or not _PRINTABLE_ASCII.fullmatch(key):
             return error_response(
                 code="validation_error",
-                message="Idempotency-Key is at most 255 characters.",
+                message="Idempotency-Key is at most 255 printable ASCII characters.",
                 status_code=422,
-                details={"Idempotency-Key": ["At most 255 characters."]},
+                details={"Idempotency-Key": ["At most 255 printable ASCII characters (a UUID v4)."]},
             )
         serializer = OrderCreateInput(data=request.data)
         serializer.is_valid(raise_exception=True)  # invalid requests store nothing under the key

@@ -1,7 +1,8 @@
 """The REST API's error format: ``{"error": {"code", "message", "details"}}`` for every 4xx."""
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -78,6 +79,15 @@ class ErrorSerializer(serializers.Serializer):
 def error_responses(*codes: int) -> dict:
     """drf-spectacular ``responses`` entries for the given error statuses (401 and 400 always)."""
     return {code: ErrorSerializer for code in sorted({400, 401, *codes})}
+
+
+def page_not_found(request, exception=None):
+    """``handler404``: a URL under /api/ that no endpoint serves is a 404 in the API's error format; any
+    other is the back office's page."""
+    if request.path.startswith("/api/"):
+        body = {"error": {"code": "not_found", "message": "No API endpoint at this URL.", "details": {}}}
+        return JsonResponse(body, status=404)
+    return defaults.page_not_found(request, exception)
 
 
 class HasScope(BasePermission):

@@ -9,6 +9,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from . import health, views
 
+# A URL under /api/ that no endpoint serves answers in the API's error format.
+handler404 = "common.api.page_not_found"
+
 admin.site.site_header = _("OMS administration")
 admin.site.site_title = _("OMS administration")
 admin.site.index_title = _("Data and settings")

@@ -193,3 +193,18 @@ def test_a_nul_in_the_path_or_query_is_400_not_a_database_error(api, method, pat
     error = _assert_error(response, 400, "malformed_request")
     assert error["message"] == "The request's path or query string contains a NUL character."
     assert db_state() == before
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/nothing/", "/api/v2/orders/", "/api/v1/products/A%0AB/", "/api/v1/orders/X/Y/Z/"]
+)
+def test_a_url_under_api_that_no_endpoint_serves_is_a_json_404(api, path):
+    response = api.client.get(path, headers=api._headers(None))
+    error = _assert_error(response, 404, "not_found")
+    assert error["message"] == "No API endpoint at this URL."
+
+
+def test_the_back_office_keeps_its_html_404(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")

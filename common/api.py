@@ -3,6 +3,7 @@
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.views import defaults
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -79,6 +80,27 @@ class ErrorSerializer(serializers.Serializer):
 def error_responses(*codes: int) -> dict:
     """drf-spectacular ``responses`` entries for the given error statuses (401 and 400 always)."""
     return {code: ErrorSerializer for code in sorted({400, 401, *codes})}
+
+
+def paginated(serializer_class, name: str) -> type[serializers.Serializer]:
+    """The schema of a page of a list as ``PageNumberPagination`` answers it:
+    ``{"count", "next", "previous", "results"}``."""
+    return type(
+        name,
+        (serializers.Serializer,),
+        {
+            "__doc__": f"A page of {serializer_class.__name__} (50 a page).",
+            "count": serializers.IntegerField(min_value=0),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": serializer_class(many=True),
+        },
+    )
+
+
+PAGE_PARAMETER = OpenApiParameter(
+    "page", int, description="The page, from 1 (50 results a page). Past the last page: 404."
+)
 
 
 def page_not_found(request, exception=None):

@@ -3,7 +3,7 @@
 import re
 
 from django.db import transaction
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -51,7 +51,14 @@ class AvailabilityApi(APIView):
     @extend_schema(
         operation_id="availability_list",
         parameters=[
-            OpenApiParameter("sku", str, many=True, required=True, description="Repeat for several SKUs.")
+            OpenApiParameter(
+                "sku",
+                str,
+                many=True,
+                required=True,
+                description="Repeat for several SKUs (1 to 100).",
+                examples=[OpenApiExample("Two SKUs", value=["TSHIRT-M", "MUG"])],
+            )
         ],
         responses={200: AvailabilityOutput, **error_responses(403, 422)},
     )
@@ -88,7 +95,16 @@ class PromiseApi(APIView):
     required_scopes = ("orders", "catalog", "stock")
 
     @extend_schema(
-        operation_id="promise_retrieve", responses={501: error_responses(501)[501], **error_responses(403)}
+        operation_id="promise_retrieve",
+        parameters=[
+            OpenApiParameter("sku", str, required=True, description="The product's SKU."),
+            OpenApiParameter("quantity", int, description="Units wanted (default 1)."),
+            OpenApiParameter("postcode", str, description="The delivery postcode."),
+            OpenApiParameter("country", str, description="ISO 3166 country code (default FR)."),
+            OpenApiParameter("mode", str, enum=DeliveryMode.values, description="home, relay or store."),
+        ],
+        description="Not implemented yet: 501 until the delivery promise release.",
+        responses={501: error_responses(501)[501], **error_responses(403)},
     )
     def get(self, request):
         return error_response(
@@ -201,6 +217,26 @@ class CustomerOutput(serializers.Serializer):
     phone = serializers.CharField()
 
 
+class DeliveryAddressOutput(serializers.Serializer):
+    name = serializers.CharField()
+    company = serializers.CharField()
+    line1 = serializers.CharField()
+    line2 = serializers.CharField()
+    postcode = serializers.CharField()
+    city = serializers.CharField()
+    country = serializers.CharField()
+    phone = serializers.CharField()
+
+
+class DeliveryOutput(serializers.Serializer):
+    """The delivery mode and the address the carrier gets (the relay's or the store's for those modes)."""
+
+    mode = serializers.ChoiceField(choices=DeliveryMode.values)
+    address = DeliveryAddressOutput()
+    relay_point = serializers.DictField(required=False, help_text="The relay point as the channel sent it.")
+    store = serializers.CharField(required=False, help_text="The pickup store's location code.")
+
+
 class OrderOutput(serializers.Serializer):
     number = serializers.CharField()
     external_id = serializers.CharField()
@@ -213,13 +249,14 @@ class OrderOutput(serializers.Serializer):
     total_incl_vat = serializers.DecimalField(max_digits=12, decimal_places=2)
     currency = serializers.CharField()
     promised_delivery = serializers.SerializerMethodField()
-    tracking_url = serializers.CharField()
+    tracking_url = serializers.URLField(help_text="The customer's tracking page, with its secret token.")
 
     def get_promised_delivery(self, order) -> PromiseOutput(allow_null=True):
         if not order.promised_earliest:
             return None
         return {"earliest": order.promised_earliest, "latest": order.promised_latest}
 
+    @extend_schema_field(DeliveryOutput)
     def get_delivery(self, order) -> dict:
         address = {
             "name": order.ship_name,
@@ -269,6 +306,47 @@ class OrderCreateApi(APIView):
     @extend_schema(
         operation_id="orders_create",
         request=OrderCreateInput,
+        examples=[
+            OpenApiExample(
+                "Home delivery",
+                request_only=True,
+                value={
+                    "external_id": "SHOP-1001",
+                    "customer": {
+                        "email": "a@example.fr",
+                        "first_name": "Ana",
+                        "last_name": "Roux",
+                        "phone": "+33612345678",
+                    },
+                    "delivery": {
+                        "mode": "home",
+                        "address": {"line1": "3 rue X", "postcode": "69003", "city": "Lyon", "country": "FR"},
+                    },
+                    "lines": [{"sku": "TSHIRT-M", "quantity": 2, "unit_price": "19.90"}],
+                    "allow_preorder": True,
+                },
+            ),
+            OpenApiExample(
+                "Relay point",
+                request_only=True,
+                value={
+                    "external_id": "SHOP-1002",
+                    "customer": {"email": "b@example.fr", "first_name": "Bruno", "last_name": "Petit"},
+                    "delivery": {
+                        "mode": "relay",
+                        "relay_point": {
+                            "carrier": "mondial_relay",
+                            "id": "FR-012345",
+                            "name": "Tabac du Parc",
+                            "line1": "2 place Bellecour",
+                            "postcode": "69002",
+                            "city": "Lyon",
+                        },
+                    },
+                    "lines": [{"sku": "TSHIRT-M", "quantity": 1}],
+                },
+            ),
+        ],
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
@@ -278,7 +356,7 @@ class OrderCreateApi(APIView):
                 description="Up to 255 characters (a UUID v4). The first answer is replayed for 24 h.",
             )
         ],
-        responses={201: OrderOutput, 200: OrderOutput, **error_responses(403, 409, 422)},
+        responses={201: OrderOutput, **error_responses(403, 409, 422)},
     )
     def post(self, request):
         channel = request.user.channel

@@ -217,3 +217,27 @@ def test_the_back_office_keeps_its_html_404(client):
     response = client.get("/no-such-page/")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '{"a":' * 50_000 + "1" + "}" * 50_000,
+        '{"external_id": "X", "extra": ' + "[" * 40 + "]" * 40 + "}",
+    ],
+    ids=["100000 arrays", "50000 objects", "40 levels"],
+)
+def test_a_too_deeply_nested_body_is_400_not_a_recursion_error(api, raw):
+    before = db_state()
+    error = _assert_error(
+        api.post("/orders/", raw=raw, headers={"Idempotency-Key": "k"}), 400, "malformed_json"
+    )
+    assert error["message"] == "JSON parse error - nested deeper than 32 levels."
+    assert db_state() == before
+
+
+def test_a_body_32_levels_deep_is_parsed(api):
+    raw = '{"reason": "x", "extra": ' + "[" * 31 + "]" * 31 + "}"
+    response = api.post("/orders/CMD-0/cancel/", raw=raw)
+    assert response.status_code == 404  # parsed, then no such order

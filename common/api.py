@@ -135,6 +135,21 @@ PAGE_PARAMETER = OpenApiParameter(
 )
 
 
+def bad_request(request, exception=None):
+    """``handler400`` (a body over DATA_UPLOAD_MAX_MEMORY_SIZE, too many fields, a bad Host...): under
+    /api/ it answers in the API's error format; elsewhere the back office's page."""
+    if request.path.startswith("/api/"):
+        body = {
+            "error": {
+                "code": "malformed_request",
+                "message": "The request is too large or malformed.",
+                "details": {},
+            }
+        }
+        return JsonResponse(body, status=400)
+    return defaults.bad_request(request, exception)
+
+
 def page_not_found(request, exception=None):
     """``handler404``: a URL under /api/ that no endpoint serves is a 404 in the API's error format; any
     other is the back office's page."""

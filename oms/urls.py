@@ -9,7 +9,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from . import health, views
 
-# A URL under /api/ that no endpoint serves answers in the API's error format.
+# Under /api/, a refused request and a URL that no endpoint serves answer in the API's error format.
+handler400 = "common.api.bad_request"
 handler404 = "common.api.page_not_found"
 
 admin.site.site_header = _("OMS administration")

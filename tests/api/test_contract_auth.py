@@ -241,3 +241,17 @@ def test_a_body_32_levels_deep_is_parsed(api):
     raw = '{"reason": "x", "extra": ' + "[" * 31 + "]" * 31 + "}"
     response = api.post("/orders/CMD-0/cancel/", raw=raw)
     assert response.status_code == 404  # parsed, then no such order
+
+
+def test_a_body_over_the_upload_limit_is_a_json_400(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    before = db_state()
+    response = api.post("/orders/", order_body(note="x" * 20_000))
+    error = _assert_error(response, 400, "malformed_request")
+    assert error["message"] == "The request is too large or malformed."
+    assert db_state() == before
+
+
+def test_too_many_query_parameters_is_a_json_400(api):
+    response = api.get("/availability/", {"sku": [f"S{n}" for n in range(1001)]})
+    _assert_error(response, 400, "malformed_request")

@@ -1,8 +1,10 @@
 """The REST API's error format: ``{"error": {"code", "message", "details"}}`` for every 4xx."""
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
-from rest_framework import exceptions, serializers, status
+from django.http import Http404, JsonResponse
+from django.views import defaults
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -19,6 +21,38 @@ _CODES = {
     status.HTTP_415_UNSUPPORTED_MEDIA_TYPE: "unsupported_media_type",
     status.HTTP_429_TOO_MANY_REQUESTS: "throttled",
 }
+
+
+MAX_JSON_DEPTH = 32
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's JSON parser, and a body nested deeper than ``MAX_JSON_DEPTH`` is malformed (400): Python's
+    decoder raises RecursionError on a very deep one (a 500), and a merely deep one would crash the code
+    that walks it (the Idempotency-Key fingerprint)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            data = None
+            too_deep = True
+        else:
+            too_deep = _deeper_than(data, MAX_JSON_DEPTH)
+        if too_deep:
+            raise exceptions.ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels.")
+        return data
+
+
+def _deeper_than(data, limit: int) -> bool:
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
+    return False
 
 
 def error_response(*, code: str, message: str, status_code: int, details: dict | None = None, headers=None):
@@ -78,6 +112,51 @@ class ErrorSerializer(serializers.Serializer):
 def error_responses(*codes: int) -> dict:
     """drf-spectacular ``responses`` entries for the given error statuses (401 and 400 always)."""
     return {code: ErrorSerializer for code in sorted({400, 401, *codes})}
+
+
+def paginated(serializer_class, name: str) -> type[serializers.Serializer]:
+    """The schema of a page of a list as ``PageNumberPagination`` answers it:
+    ``{"count", "next", "previous", "results"}``."""
+    return type(
+        name,
+        (serializers.Serializer,),
+        {
+            "__doc__": f"A page of {serializer_class.__name__} (50 a page).",
+            "count": serializers.IntegerField(min_value=0),
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": serializer_class(many=True),
+        },
+    )
+
+
+PAGE_PARAMETER = OpenApiParameter(
+    "page", int, description="The page, from 1 (50 results a page). Past the last page: 404."
+)
+
+
+def bad_request(request, exception=None):
+    """``handler400`` (a body over DATA_UPLOAD_MAX_MEMORY_SIZE, too many fields, a bad Host...): under
+    /api/ it answers in the API's error format; elsewhere the back office's page."""
+    if request.path.startswith("/api/"):
+        body = {
+            "error": {
+                "code": "malformed_request",
+                "message": "The request is too large or malformed.",
+                "details": {},
+            }
+        }
+        return JsonResponse(body, status=400)
+    return defaults.bad_request(request, exception)
+
+
+def page_not_found(request, exception=None):
+    """``handler404``: a URL under /api/ that no endpoint serves is a 404 in the API's error format; any
+    other is the back office's page."""
+    if request.path.startswith("/api/"):
+        body = {"error": {"code": "not_found", "message": "No API endpoint at this URL.", "details": {}}}
+        return JsonResponse(body, status=404)
+    return defaults.page_not_found(request, exception)
 
 
 class HasScope(BasePermission):

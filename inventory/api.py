@@ -7,13 +7,13 @@ from decimal import Decimal
 from django.db import IntegrityError
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import HasScope, error_response, error_responses
+from common.api import PAGE_PARAMETER, HasScope, error_response, error_responses, paginated
 
 from . import services
 from .exceptions import InvalidQuantity
@@ -32,7 +32,9 @@ class LocationListApi(APIView):
     required_scopes = ()
 
     @extend_schema(
-        operation_id="locations_list", responses={200: LocationOutput(many=True), **error_responses(403)}
+        operation_id="locations_list",
+        parameters=[PAGE_PARAMETER],
+        responses={200: paginated(LocationOutput, "PaginatedLocationList"), **error_responses(403, 404)},
     )
     def get(self, request):
         paginator = PageNumberPagination()
@@ -79,6 +81,20 @@ class ProductCreateApi(APIView):
     @extend_schema(
         operation_id="products_create",
         request=ProductCreateInput,
+        examples=[
+            OpenApiExample(
+                "A mug",
+                request_only=True,
+                value={
+                    "sku": "MUG-BLEU",
+                    "name": "Mug bleu",
+                    "ean": "3760123456784",
+                    "weight_g": 350,
+                    "price": "12.50",
+                    "vat_rate": "20.0",
+                },
+            )
+        ],
         responses={201: ProductOutput, **error_responses(403, 409, 422)},
     )
     def post(self, request):
@@ -112,7 +128,9 @@ class ProductCreateApi(APIView):
         return Response(ProductOutput(product).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        operation_id="products_list", responses={200: ProductOutput(many=True), **error_responses(403)}
+        operation_id="products_list",
+        parameters=[PAGE_PARAMETER],
+        responses={200: paginated(ProductOutput, "PaginatedProductList"), **error_responses(403, 404)},
     )
     def get(self, request):
         paginator = PageNumberPagination()
@@ -127,7 +145,17 @@ class ProductDetailApi(APIView):
     required_scopes = ("catalog",)
 
     @extend_schema(
-        operation_id="products_retrieve", responses={200: ProductOutput, **error_responses(403, 404)}
+        operation_id="products_retrieve",
+        parameters=[
+            OpenApiParameter(
+                "sku",
+                str,
+                OpenApiParameter.PATH,
+                description="The product's SKU (it may hold a slash).",
+                examples=[OpenApiExample("A T-shirt", value="TSHIRT-M")],
+            )
+        ],
+        responses={200: ProductOutput, **error_responses(403, 404)},
     )
     def get(self, request, sku):
         return Response(ProductOutput(get_object_or_404(Product, sku=sku)).data)
@@ -171,7 +199,15 @@ class StockApi(APIView):
 
     @extend_schema(
         operation_id="stock_retrieve",
-        parameters=[OpenApiParameter("sku", str, required=True, description="The product's SKU.")],
+        parameters=[
+            OpenApiParameter(
+                "sku",
+                str,
+                required=True,
+                description="The product's SKU.",
+                examples=[OpenApiExample("A T-shirt", value="TSHIRT-M")],
+            )
+        ],
         responses={200: StockOutput, **error_responses(403, 404, 422)},
     )
     def get(self, request):
@@ -278,6 +314,35 @@ class StockMovementCreateApi(APIView):
     @extend_schema(
         operation_id="stock_movements_create",
         request=StockMovementInput,
+        examples=[
+            OpenApiExample(
+                "Goods received",
+                request_only=True,
+                value={"sku": "TSHIRT-M", "location": "lyon", "quantity": 24, "reason": "receipt"},
+            ),
+            OpenApiExample(
+                "Damaged units",
+                request_only=True,
+                value={
+                    "sku": "TSHIRT-M",
+                    "location": "lyon",
+                    "quantity": -2,
+                    "reason": "adjustment",
+                    "reason_code": "damaged",
+                },
+            ),
+            OpenApiExample(
+                "Transfer to a store",
+                request_only=True,
+                value={
+                    "sku": "TSHIRT-M",
+                    "location": "lyon",
+                    "quantity": 3,
+                    "reason": "transfer_out",
+                    "to_location": "paris",
+                },
+            ),
+        ],
         responses={201: MovementOutput, **error_responses(403, 409, 422)},
     )
     def post(self, request):
@@ -356,6 +421,13 @@ class IncomingCreateApi(APIView):
     @extend_schema(
         operation_id="stock_incoming_create",
         request=IncomingInput,
+        examples=[
+            OpenApiExample(
+                "A purchase order on its way",
+                request_only=True,
+                value={"sku": "POSTER", "location": "lyon", "quantity": 50, "expected_on": "2027-03-02"},
+            )
+        ],
         responses={201: IncomingOutput, **error_responses(403, 422)},
     )
     def post(self, request):

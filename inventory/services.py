@@ -160,7 +160,7 @@ def stock_count(
     *, product: Product, location: Location, counted: int, actor=None, note: str = ""
 ) -> StockMovement | None:
     """An inventory count: sets on hand to what was counted, through an adjustment movement."""
-    if not isinstance(counted, int) or counted < 0:
+    if not isinstance(counted, int) or isinstance(counted, bool) or counted < 0:
         raise InvalidQuantity("A count is a whole number, zero or more.", details={"counted": counted})
     level = _locked_level(product_id=product.pk, location_id=location.pk)
     delta = counted - level.on_hand

@@ -9,6 +9,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from . import health, views
 
+# Under /api/, a refused request and a URL that no endpoint serves answer in the API's error format.
+handler400 = "common.api.bad_request"
+handler404 = "common.api.page_not_found"
+
 admin.site.site_header = _("OMS administration")
 admin.site.site_title = _("OMS administration")
 admin.site.index_title = _("Data and settings")
@@ -31,7 +35,11 @@ urlpatterns = [
     path("api/v1/", include("orders.api_urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/v1/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path(
+        "api/v1/redoc/",
+        SpectacularRedocView.as_view(url_name="api-schema", template_name="api/redoc.html"),
+        name="api-redoc",
+    ),
 ]
 
 if settings.DEBUG:

@@ -1,7 +1,9 @@
 """REST API of the orders app: availability, promise, orders (create with Idempotency-Key, read, cancel)."""
 
+import re
+
 from django.db import transaction
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,6 +27,8 @@ from .services.promise import promise_quote
 from .services.sourcing import channel_location_ids
 
 MAX_SKUS = 100
+# An Idempotency-Key is a structured-field string (IETF draft): printable ASCII only.
+_PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
 
 
 class AvailabilityRow(serializers.Serializer):
@@ -48,7 +52,14 @@ class AvailabilityApi(APIView):
     @extend_schema(
         operation_id="availability_list",
         parameters=[
-            OpenApiParameter("sku", str, many=True, required=True, description="Repeat for several SKUs.")
+            OpenApiParameter(
+                "sku",
+                str,
+                many=True,
+                required=True,
+                description="Repeat for several SKUs (1 to 100).",
+                examples=[OpenApiExample("Two SKUs", value=["TSHIRT-M", "MUG"])],
+            )
         ],
         responses={200: AvailabilityOutput, **error_responses(403, 422)},
     )
@@ -190,7 +201,7 @@ class PromiseApi(APIView):
 
 
 class CustomerInput(serializers.Serializer):
-    email = serializers.EmailField()
+    email = serializers.EmailField(max_length=254)
     first_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     last_name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
@@ -283,10 +294,30 @@ class TimelineOutput(serializers.Serializer):
 
 
 class CustomerOutput(serializers.Serializer):
-    email = serializers.EmailField()
+    email = serializers.EmailField(max_length=254)
     first_name = serializers.CharField()
     last_name = serializers.CharField()
     phone = serializers.CharField()
+
+
+class DeliveryAddressOutput(serializers.Serializer):
+    name = serializers.CharField()
+    company = serializers.CharField()
+    line1 = serializers.CharField()
+    line2 = serializers.CharField()
+    postcode = serializers.CharField()
+    city = serializers.CharField()
+    country = serializers.CharField()
+    phone = serializers.CharField()
+
+
+class DeliveryOutput(serializers.Serializer):
+    """The delivery mode and the address the carrier gets (the relay's or the store's for those modes)."""
+
+    mode = serializers.ChoiceField(choices=DeliveryMode.values)
+    address = DeliveryAddressOutput()
+    relay_point = serializers.DictField(required=False, help_text="The relay point as the channel sent it.")
+    store = serializers.CharField(required=False, help_text="The pickup store's location code.")
 
 
 class OrderOutput(serializers.Serializer):
@@ -301,13 +332,14 @@ class OrderOutput(serializers.Serializer):
     total_incl_vat = serializers.DecimalField(max_digits=12, decimal_places=2)
     currency = serializers.CharField()
     promised_delivery = serializers.SerializerMethodField()
-    tracking_url = serializers.CharField()
+    tracking_url = serializers.URLField(help_text="The customer's tracking page, with its secret token.")
 
     def get_promised_delivery(self, order) -> PromiseOutput(allow_null=True):
         if not order.promised_earliest:
             return None
         return {"earliest": order.promised_earliest, "latest": order.promised_latest}
 
+    @extend_schema_field(DeliveryOutput)
     def get_delivery(self, order) -> dict:
         address = {
             "name": order.ship_name,
@@ -357,6 +389,47 @@ class OrderCreateApi(APIView):
     @extend_schema(
         operation_id="orders_create",
         request=OrderCreateInput,
+        examples=[
+            OpenApiExample(
+                "Home delivery",
+                request_only=True,
+                value={
+                    "external_id": "SHOP-1001",
+                    "customer": {
+                        "email": "a@example.fr",
+                        "first_name": "Ana",
+                        "last_name": "Roux",
+                        "phone": "+33612345678",
+                    },
+                    "delivery": {
+                        "mode": "home",
+                        "address": {"line1": "3 rue X", "postcode": "69003", "city": "Lyon", "country": "FR"},
+                    },
+                    "lines": [{"sku": "TSHIRT-M", "quantity": 2, "unit_price": "19.90"}],
+                    "allow_preorder": True,
+                },
+            ),
+            OpenApiExample(
+                "Relay point",
+                request_only=True,
+                value={
+                    "external_id": "SHOP-1002",
+                    "customer": {"email": "b@example.fr", "first_name": "Bruno", "last_name": "Petit"},
+                    "delivery": {
+                        "mode": "relay",
+                        "relay_point": {
+                            "carrier": "mondial_relay",
+                            "id": "FR-012345",
+                            "name": "Tabac du Parc",
+                            "line1": "2 place Bellecour",
+                            "postcode": "69002",
+                            "city": "Lyon",
+                        },
+                    },
+                    "lines": [{"sku": "TSHIRT-M", "quantity": 1}],
+                },
+            ),
+        ],
         parameters=[
             OpenApiParameter(
                 "Idempotency-Key",
@@ -366,17 +439,17 @@ class OrderCreateApi(APIView):
                 description="Up to 255 characters (a UUID v4). The first answer is replayed for 24 h.",
             )
         ],
-        responses={201: OrderOutput, 200: OrderOutput, **error_responses(403, 409, 422)},
+        responses={201: OrderOutput, **error_responses(403, 409, 422)},
     )
     def post(self, request):
         channel = request.user.channel
         key = request.headers.get("Idempotency-Key", "").strip()
-        if len(key) > 255:
+        if len(key) > 255 or not _PRINTABLE_ASCII.fullmatch(key):
             return error_response(
                 code="validation_error",
-                message="Idempotency-Key is at most 255 characters.",
+                message="Idempotency-Key is at most 255 printable ASCII characters.",
                 status_code=422,
-                details={"Idempotency-Key": ["At most 255 characters."]},
+                details={"Idempotency-Key": ["At most 255 printable ASCII characters (a UUID v4)."]},
             )
         serializer = OrderCreateInput(data=request.data)
         serializer.is_valid(raise_exception=True)  # invalid requests store nothing under the key

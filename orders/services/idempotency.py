@@ -38,13 +38,23 @@ def request_fingerprint(payload) -> str:
 
 def idempotency_claim(*, channel: Channel, key: str, fingerprint: str) -> IdempotencyKey | Replay:
     """Claim the key for this request, or return the stored answer to replay."""
-    now = timezone.now()
-    try:
-        with transaction.atomic():
-            return IdempotencyKey.objects.create(channel=channel, key=key, request_hash=fingerprint)
-    except IntegrityError:
-        pass
-    existing = IdempotencyKey.objects.get(channel=channel, key=key)
+    for _attempt in range(3):
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                return IdempotencyKey.objects.create(channel=channel, key=key, request_hash=fingerprint)
+        except IntegrityError:
+            pass
+        existing = IdempotencyKey.objects.filter(channel=channel, key=key).first()
+        if existing is not None:
+            return _claim_existing(existing=existing, key=key, fingerprint=fingerprint, now=now)
+        # The request holding the key released it meanwhile (it was refused): claim it again.
+    raise IdempotencyKeyInProgress(details={"key": key})
+
+
+def _claim_existing(
+    *, existing: IdempotencyKey, key: str, fingerprint: str, now
+) -> IdempotencyKey | Replay:
     if existing.created_at < now - RETENTION or (
         existing.state == IdempotencyKey.State.IN_PROGRESS and existing.created_at < now - STALE_AFTER
     ):

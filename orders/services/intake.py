@@ -32,6 +32,9 @@ from .sourcing import Decision, LineRequest, PlannedAllocation, channel_location
 
 MAX_ATTEMPTS = 4
 CENT = Decimal("0.01")
+# The largest amounts the columns hold: OrderLine.unit_price (10 digits) and Order.total_incl_vat (12).
+MAX_UNIT_PRICE = Decimal("99999999.99")
+MAX_TOTAL = Decimal("9999999999.99")
 
 
 @dataclass
@@ -83,6 +86,11 @@ def _validate(*, channel: Channel, data: OrderInput) -> tuple[dict[str, Product]
             )
         if line.unit_price is not None and line.unit_price < 0:
             raise InvalidOrder(f"Line {index}: the unit price cannot be negative.", details={"line": index})
+        if line.unit_price is not None and line.unit_price > MAX_UNIT_PRICE:
+            raise InvalidOrder(
+                f"Line {index}: the unit price is too large.",
+                details={"lines": {str(index - 1): {"unit_price": [f"At most {MAX_UNIT_PRICE}."]}}},
+            )
     email = (data.customer or {}).get("email", "")
     if not email or "@" not in email:
         raise InvalidOrder(
@@ -95,6 +103,10 @@ def _validate(*, channel: Channel, data: OrderInput) -> tuple[dict[str, Product]
     if unknown:
         raise UnknownProduct(
             "Unknown or inactive SKU: " + ", ".join(unknown) + ".", details={"skus": unknown}
+        )
+    if _order_total(data=data, products=products) > MAX_TOTAL:
+        raise InvalidOrder(
+            "The order's total is too large.", details={"total_incl_vat": [f"At most {MAX_TOTAL} €."]}
         )
 
     mode = (data.delivery or {}).get("mode")
@@ -130,6 +142,16 @@ def _validate(*, channel: Channel, data: OrderInput) -> tuple[dict[str, Product]
     return products, store
 
 
+def _order_total(*, data: OrderInput, products: dict[str, Product]) -> Decimal:
+    return sum(
+        (
+            (line.unit_price if line.unit_price is not None else products[line.sku].price) * line.quantity
+            for line in data.lines
+        ),
+        Decimal("0"),
+    ).quantize(CENT)
+
+
 def _delivery_fields(*, data: OrderInput, customer, store: Location | None) -> dict:
     delivery = data.delivery
     mode = delivery["mode"]
@@ -139,7 +161,10 @@ def _delivery_fields(*, data: OrderInput, customer, store: Location | None) -> d
         source = address
     elif mode == DeliveryMode.RELAY:
         source = delivery["relay_point"]
-        fields["relay_point"] = {k: v for k, v in source.items() if v not in (None, "")}
+        # Kept as JSON: decimals (coordinates) as strings, as everywhere in the API.
+        fields["relay_point"] = {
+            k: str(v) if isinstance(v, Decimal) else v for k, v in source.items() if v not in (None, "")
+        }
     else:
         source = {
             "name": store.name,
@@ -312,14 +337,7 @@ def _create(*, channel, data, products, store, decision, actor, source, on_creat
             customer, _created = customer_services.customer_get_or_create(
                 email=customer_data.pop("email"), data=customer_data
             )
-            total = sum(
-                (
-                    (line.unit_price if line.unit_price is not None else products[line.sku].price)
-                    * line.quantity
-                    for line in data.lines
-                ),
-                Decimal("0"),
-            ).quantize(CENT)
+            total = _order_total(data=data, products=products)
             order = Order.objects.create(
                 number=next_order_number(),
                 channel=channel,

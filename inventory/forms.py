@@ -3,7 +3,7 @@ from datetime import timedelta
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from common.exceptions import DomainError
@@ -36,6 +36,12 @@ def domain_error_message(exc: DomainError) -> str:
     """The sentence a page shows for a refusal of an inventory service (services speak English to the API;
     pages translate by error code, with the figures of the error's details)."""
     details = exc.details
+    if exc.code == "insufficient_stock" and "on_hand" in details and not details["reserved"]:
+        return ngettext(
+            "Only %(on_hand)s unit is on hand here: the stock cannot go below zero.",
+            "Only %(on_hand)s units are on hand here: the stock cannot go below zero.",
+            details["on_hand"],
+        ) % {"on_hand": details["on_hand"]}
     if exc.code == "insufficient_stock" and "on_hand" in details:
         return gettext(
             "Not enough free units: %(on_hand)s on hand, %(reserved)s reserved for orders, so at most "

@@ -208,12 +208,9 @@ class ReceiveView(BackofficeMixin, View):
                 form.add_error(None, domain_error_message(exc))
         if movement is None:
             if request.htmx:
-                return render(
-                    request,
-                    "inventory/_receive_feedback.html",
-                    {"form": form, "scanned": request.POST.get("code", "")},
-                    status=400,
-                )
+                # 422, not 400: django-htmx's debug script replaces the whole page on a 400 in DEBUG.
+                context = {"form": form, "scanned": request.POST.get("code", "")}
+                return render(request, "inventory/_receive_feedback.html", context, status=422)
             return render(request, self.template_name, self._context(form, show_errors=True), status=400)
 
         location = form.cleaned_data["location"]

@@ -1,4 +1,4 @@
-/* Scan screens (UI.md): a refusal (400) still swaps its red feedback card, and after every scan the
+/* Scan screens (UI.md): a refusal (422, or 400) still swaps its red feedback card, and after every scan the
    focus goes back to the scan input: cleared after an accepted scan, selected after a refused one (so
    the next scan replaces it). Forms marked data-scan-form; the scan input has the class scan-input. */
 (function () {
@@ -8,7 +8,7 @@
   }
   document.addEventListener("htmx:beforeSwap", function (event) {
     var status = event.detail.xhr.status;
-    if (scanForm(event.detail.requestConfig.elt) && (status === 400 || status === 403)) {
+    if (scanForm(event.detail.requestConfig.elt) && (status === 422 || status === 400)) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
     }

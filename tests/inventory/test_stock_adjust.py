@@ -150,3 +150,21 @@ def test_the_form_is_prefilled_from_the_product_page(client, stocked, warehouse_
     client.force_login(warehouse_user)
     form = client.get(URL, {"product": "TSHIRT-M", "location": "lyon"}).context["form"]
     assert (form["code"].value(), form["location"].value()) == ("TSHIRT-M", "lyon")
+
+
+def test_below_zero_is_refused_with_the_stock_on_hand(client, product, warehouse, warehouse_user):
+    from inventory import services
+
+    services.stock_receive(product=product, location=warehouse, quantity=3)
+    client.force_login(warehouse_user)
+    response = client.post(
+        URL,
+        {"code": "TSHIRT-M", "location": "lyon", "mode": "delta", "delta": "-4", "reason_code": "lost"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert response.status_code == 400
+    assert response.context["form"].non_field_errors() == [
+        "Only 3 units are on hand here: the stock cannot go below zero."
+    ]
+    assert _level(product, warehouse) == (3, 0)
+    assert StockMovement.objects.count() == 1

@@ -111,7 +111,7 @@ def test_without_javascript_it_redirects_with_a_message(client, product, warehou
 def test_refusals_write_nothing(client, product, store, warehouse_user, data, field):
     client.force_login(warehouse_user)
     response = _post(client, data)
-    assert response.status_code == 400
+    assert response.status_code == 422  # the htmx fragment (400 without JavaScript, below)
     assert list(response.context["form"].errors) == [field]
     assert "scan-card--refused" in response.content.decode()
     assert StockMovement.objects.count() == 0
@@ -136,7 +136,7 @@ def test_an_inactive_product_is_refused(client, product, warehouse_user):
     product.save()
     client.force_login(warehouse_user)
     response = _post(client, {"location": "lyon", "code": "3760000000017", "quantity": "1"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.context["form"].errors.as_data()["code"][0].code == "inactive_product"
     assert StockMovement.objects.count() == 0
 

@@ -1,6 +1,9 @@
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
-from .models import Location, StaffProfile
+from .models import IncomingStock, Location, Product, StaffProfile, StockLevel, StockMovement
 
 
 @admin.register(Location)
@@ -17,3 +20,109 @@ class StaffProfileAdmin(admin.ModelAdmin):
     search_fields = ("user__username", "user__email", "user__first_name", "user__last_name")
     filter_horizontal = ("locations",)
     autocomplete_fields = ("user",)
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ("sku", "name", "ean", "price", "vat_rate", "weight_g", "active", "stock_link")
+    list_filter = ("active", "vat_rate")
+    search_fields = ("sku", "name", "ean")
+    readonly_fields = ("created_at",)
+    list_per_page = 50
+
+    @admin.display(description=_("stock"))
+    def stock_link(self, obj):
+        return format_html(
+            '<a href="{}">{}</a>', reverse("inventory:product_stock", args=[obj.sku]), _("Stock")
+        )
+
+
+class _NoDeleteAdmin(admin.ModelAdmin):
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(StockLevel)
+class StockLevelAdmin(_NoDeleteAdmin):
+    """On hand and reserved change only through the stock services (each with its ledger row): here only
+    the bin can be edited."""
+
+    list_display = ("product", "location", "on_hand", "reserved", "available", "bin_code", "updated_at")
+    list_filter = ("location",)
+    search_fields = ("product__sku", "product__name", "product__ean", "bin_code")
+    list_select_related = ("product", "location")
+    fields = ("product", "location", "on_hand", "reserved", "bin_code", "updated_at")
+    readonly_fields = ("product", "location", "on_hand", "reserved", "updated_at")
+
+    @admin.display(description=_("available"))
+    def available(self, obj):
+        return obj.available
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(StockMovement)
+class StockMovementAdmin(admin.ModelAdmin):
+    """The append-only ledger: read only, no add, change or delete."""
+
+    list_display = (
+        "created_at",
+        "product",
+        "location",
+        "delta",
+        "reason",
+        "reason_code",
+        "reference",
+        "on_hand_after",
+        "actor",
+    )
+    list_filter = ("reason", "reason_code", "location")
+    search_fields = ("product__sku", "product__name", "reference", "note")
+    list_select_related = ("product", "location", "actor")
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(IncomingStock)
+class IncomingStockAdmin(_NoDeleteAdmin):
+    """Replenishments are created, received and cancelled through the stock pages (services keep the
+    pre-order reservations right); here only the expected date and the reference can be corrected."""
+
+    list_display = (
+        "product",
+        "kind",
+        "from_location",
+        "location",
+        "quantity",
+        "reserved",
+        "expected_on",
+        "status",
+        "reference",
+    )
+    list_filter = ("status", "kind", "location")
+    search_fields = ("product__sku", "product__name", "reference")
+    list_select_related = ("product", "location", "from_location")
+    date_hierarchy = "expected_on"
+    readonly_fields = (
+        "product",
+        "kind",
+        "from_location",
+        "location",
+        "quantity",
+        "reserved",
+        "status",
+        "created_at",
+        "received_at",
+    )
+
+    def has_add_permission(self, request):
+        return False

@@ -4,7 +4,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import F, Min, QuerySet, Sum
+from django.db.models import F, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 
 from .models import IncomingStock, Location, Product, StockLevel, StockMovement
 
@@ -136,3 +137,128 @@ def ledger_differences() -> list[dict]:
         if key not in seen and total != 0:
             problems.append({"product_id": key[0], "location_id": key[1], "on_hand": None, "ledger": total})
     return problems
+
+
+# --- Back-office pages (stock list, product stock, ledger, transfers) ---------------------------------
+
+
+def product_by_code(*, code: str) -> Product | None:
+    """The product a scanner or a person typed: the exact SKU, else the EAN-13 (a 12-digit UPC-A is an
+    EAN-13 with a leading zero), else the SKU whatever its case. ``None`` when nothing matches."""
+    code = (code or "").strip()
+    if not code:
+        return None
+    product = Product.objects.filter(sku=code).first()
+    if product is None and code.isdigit() and len(code) in (12, 13):
+        product = Product.objects.filter(ean=code.zfill(13)).first()
+    if product is None:
+        product = Product.objects.filter(sku__iexact=code).order_by("pk").first()
+    return product
+
+
+def _user_location_ids(*, user, location: Location | None = None):
+    """A subquery of the ids of the user's locations (or of ``location`` alone, if it is one of them)."""
+    qs = locations_for_user(user=user)
+    if location is not None:
+        qs = qs.filter(pk=location.pk)
+    return qs.values("pk")
+
+
+def _total(model, expression, *, location_ids, **filters):
+    """``SUM(expression)`` of ``model`` rows of the outer product over the given locations, 0 if none."""
+    rows = (
+        model.objects.filter(product=OuterRef("pk"), location_id__in=location_ids, **filters)
+        .order_by()
+        .values("product")
+        .annotate(total=Sum(expression))
+        .values("total")
+    )
+    return Coalesce(Subquery(rows[:1]), Value(0))
+
+
+def product_list(*, user, location: Location | None = None) -> QuerySet[Product]:
+    """Products with their totals over the user's locations (or one of them): ``total_on_hand``,
+    ``total_reserved``, ``total_available`` and ``total_incoming`` (open replenishments still expected).
+    One query for a page of products whatever its size (correlated subqueries, no join fan-out)."""
+    location_ids = _user_location_ids(user=user, location=location)
+    open_incoming = {"status": IncomingStock.Status.OPEN}
+    return Product.objects.annotate(
+        total_on_hand=_total(StockLevel, F("on_hand"), location_ids=location_ids),
+        total_reserved=_total(StockLevel, F("reserved"), location_ids=location_ids),
+        total_incoming=_total(IncomingStock, F("quantity"), location_ids=location_ids, **open_incoming),
+    ).annotate(total_available=F("total_on_hand") - F("total_reserved"))
+
+
+@dataclass(frozen=True)
+class LocationStock:
+    location: Location
+    on_hand: int
+    reserved: int
+    bin_code: str
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+def product_stock_by_location(*, user, product: Product) -> list[LocationStock]:
+    """One row per location the user may see, with zeros where the product has no stock level yet."""
+    locations = list(locations_for_user(user=user).order_by("kind", "code"))
+    levels = {
+        level.location_id: level
+        for level in StockLevel.objects.filter(product=product, location__in=[loc.pk for loc in locations])
+    }
+    rows = []
+    for location in locations:
+        level = levels.get(location.pk)
+        rows.append(
+            LocationStock(
+                location=location,
+                on_hand=level.on_hand if level else 0,
+                reserved=level.reserved if level else 0,
+                bin_code=level.bin_code if level else "",
+            )
+        )
+    return rows
+
+
+def incoming_list(
+    *, user, product: Product | None = None, kind: str | None = None, status: str = IncomingStock.Status.OPEN
+) -> QuerySet[IncomingStock]:
+    """Replenishments the user may see: those coming to one of their locations, and transfers leaving one
+    of them. Soonest first."""
+    location_ids = _user_location_ids(user=user)
+    qs = IncomingStock.objects.filter(
+        Q(location_id__in=location_ids) | Q(from_location_id__in=location_ids), status=status
+    ).select_related("product", "location", "from_location")
+    if product is not None:
+        qs = qs.filter(product=product)
+    if kind:
+        qs = qs.filter(kind=kind)
+    return qs.order_by("expected_on", "pk")
+
+
+def incoming_received_recently(*, user, kind: str | None = None, since: date) -> QuerySet[IncomingStock]:
+    return (
+        incoming_list(user=user, kind=kind, status=IncomingStock.Status.RECEIVED)
+        .filter(received_at__date__gte=since)
+        .order_by("-received_at", "-pk")
+    )
+
+
+def user_may_act_at(*, user, location_id: int) -> bool:
+    """True when the location is one the user may see and act on."""
+    return locations_for_user(user=user).filter(pk=location_id).exists()
+
+
+def ledger_list(*, user, product: Product | None = None) -> QuerySet[StockMovement]:
+    """The stock ledger at the user's locations, newest first (filters are applied by the page)."""
+    return movement_list(product=product, location_ids=_user_location_ids(user=user))
+
+
+def receipts_today(*, user, actor, today: date, limit: int = 10) -> tuple[list[StockMovement], int]:
+    """The last goods receipts ``actor`` recorded today at the user's locations, and today's unit count."""
+    qs = ledger_list(user=user).filter(
+        actor=actor, reason=StockMovement.Reason.RECEIPT, created_at__date=today
+    )
+    return list(qs[:limit]), qs.aggregate(units=Coalesce(Sum("delta"), Value(0)))["units"]

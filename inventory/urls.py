@@ -1,11 +1,30 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
 app_name = "inventory"
 
-urlpatterns = [
+location_patterns = [
     path("", views.LocationListView.as_view(), name="location_list"),
     path("new/", views.LocationEditView.as_view(), name="location_create"),
     path("<slug:code>/edit/", views.LocationEditView.as_view(), name="location_edit"),
+]
+
+stock_patterns = [
+    path("", views.ProductListView.as_view(), name="product_list"),
+    path("receive/", views.ReceiveView.as_view(), name="receive"),
+    path("adjust/", views.AdjustView.as_view(), name="adjust"),
+    path("transfers/", views.TransferListView.as_view(), name="transfer_list"),
+    path("transfers/new/", views.TransferCreateView.as_view(), name="transfer_create"),
+    path("incoming/new/", views.IncomingCreateView.as_view(), name="incoming_create"),
+    path("incoming/<int:pk>/receive/", views.IncomingReceiveView.as_view(), name="incoming_receive"),
+    path("incoming/<int:pk>/cancel/", views.IncomingCancelView.as_view(), name="incoming_cancel"),
+    # Last: a SKU may contain "/" (the API allows it), and must not shadow the pages above.
+    path("<path:sku>/", views.ProductStockView.as_view(), name="product_stock"),
+]
+
+# One namespace for both prefixes: oms/urls.py includes this module once, at the root.
+urlpatterns = [
+    path("locations/", include(location_patterns)),
+    path("stock/", include(stock_patterns)),
 ]

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 # (label, url name, permission needed). Later issues add their pages here.
 NAVIGATION = [
     (_("Dashboard"), "dashboard", "oms.access_backoffice"),
+    (_("Stock"), "inventory:product_list", "inventory.view_stock"),
     (_("Locations"), "inventory:location_list", "inventory.view_location"),
 ]
 

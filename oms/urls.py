@@ -29,7 +29,7 @@ urlpatterns = [
     path("accounts/password/", login_required(views.PasswordChangeView.as_view()), name="password_change"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
-    path("locations/", include("inventory.urls")),
+    path("", include("inventory.urls")),  # locations/ and stock/ (one "inventory" namespace)
     path("admin/", admin.site.urls),
     path("api/v1/", include("inventory.api_urls")),
     path("api/v1/", include("orders.api_urls")),

@@ -14,7 +14,39 @@ MATRIX = {
     "inventory:location_list": ({}, ALL_STAFF),
     "inventory:location_create": ({}, {MANAGER}),
     "inventory:location_edit": ({"code": "lyon"}, {MANAGER}),
+    "inventory:product_list": ({}, ALL_STAFF),
+    "inventory:product_stock": ({"sku": "MATRIX-1"}, ALL_STAFF),
+    "inventory:receive": ({}, {WAREHOUSE_STAFF, STORE_STAFF, MANAGER}),
+    "inventory:adjust": ({}, {WAREHOUSE_STAFF, MANAGER}),
+    "inventory:transfer_list": ({}, ALL_STAFF),
+    "inventory:transfer_create": ({}, {WAREHOUSE_STAFF, MANAGER}),
+    "inventory:incoming_create": ({}, {WAREHOUSE_STAFF, MANAGER}),
+    # A purchase order arriving at lyon (inventory_matrix_objects): store staff may receive, but not there.
+    "inventory:incoming_receive": ({"pk": 990001}, {WAREHOUSE_STAFF, MANAGER}),
+    "inventory:incoming_cancel": ({"pk": 990001}, {WAREHOUSE_STAFF, MANAGER}),
 }
+
+
+@pytest.fixture(autouse=True)
+def inventory_matrix_objects(request):
+    """The objects the inventory pages of MATRIX show: product MATRIX-1 and purchase order 990001 to lyon."""
+    if "role_users" not in request.fixturenames:
+        return
+    request.getfixturevalue("role_users")  # autouse fixtures run first: set the database up
+    from datetime import date
+
+    from inventory.models import IncomingStock
+    from tests.inventory.factories import ProductFactory
+
+    product = ProductFactory(sku="MATRIX-1")
+    IncomingStock.objects.create(
+        pk=990001,
+        product=product,
+        location=request.getfixturevalue("warehouse"),
+        quantity=5,
+        expected_on=date(2030, 1, 1),
+    )
+
 
 # Pages that are not back-office pages (public, auth; the REST API, named api-*, is checked by its own
 # tests; Django admin has its own checks).

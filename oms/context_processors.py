@@ -7,6 +7,8 @@ from django.utils.translation import gettext_lazy as _
 NAVIGATION = [
     (_("Dashboard"), "dashboard", "oms.access_backoffice"),
     (_("Locations"), "inventory:location_list", "inventory.view_location"),
+    (_("Planning"), "fulfillment:planning", "fulfillment.plan_shifts"),
+    (_("Carriers"), "shipping:service_list", "oms.manage_settings"),
 ]
 
 

@@ -4,9 +4,10 @@ of its source location, spilling to the next shift when one is full."""
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from common.exceptions import DomainError
 
@@ -29,23 +30,105 @@ class ShiftSlot:
     lines: int  # lines this order takes in the shift
 
 
+def _duplicate_start(shift: PickerShift) -> InvalidShift:
+    return InvalidShift(
+        _("Another shift already starts at %(start)s on this day at this location.")
+        % {"start": shift.start.strftime("%H:%M")},
+        details={"date": str(shift.date), "start": str(shift.start)},
+    )
+
+
+def shift_check(*, shift: PickerShift, current: dict | None = None) -> None:
+    """Every rule of a shift, writing nothing (raises InvalidShift): it ends after it starts, has pickers
+    and a rate, no other shift starts at the same time at its location, and its capacity holds the lines
+    already booked in it; a shift with booked lines stays on its day and at its location. Forms call it to
+    show the message before saving; ``shift_save`` calls it again under the row lock."""
+    if not shift._state.adding:
+        if current is None:
+            current = (
+                PickerShift.objects.filter(pk=shift.pk).values("location_id", "date", "lines_booked").first()
+            )
+        if current is None:
+            raise InvalidShift(_("This shift no longer exists."), details={"shift": shift.pk})
+        shift.lines_booked = current["lines_booked"]
+        moved = shift.date != current["date"] or shift.location_id != current["location_id"]
+        if shift.lines_booked and moved:
+            raise InvalidShift(
+                _(
+                    "%(booked)d lines are already booked in this shift: it cannot move to another day or "
+                    "location. Add a new shift there instead."
+                )
+                % {"booked": shift.lines_booked},
+                details={"booked": shift.lines_booked},
+            )
+    if shift.start is None or shift.end is None or shift.end <= shift.start:
+        raise InvalidShift(
+            _("A shift ends after it starts."), details={"start": str(shift.start), "end": str(shift.end)}
+        )
+    if not shift.pickers or not shift.lines_per_picker_hour:
+        raise InvalidShift(_("A shift needs pickers and a picking rate."))
+    capacity = shift.compute_capacity()
+    if shift.lines_booked > capacity:
+        raise InvalidShift(
+            _(
+                "%(booked)d lines are already booked in this shift; it cannot hold fewer "
+                "(the new capacity would be %(capacity)d lines)."
+            )
+            % {"booked": shift.lines_booked, "capacity": capacity},
+            details={"booked": shift.lines_booked, "capacity": capacity},
+        )
+    clash = PickerShift.objects.filter(location_id=shift.location_id, date=shift.date, start=shift.start)
+    if not shift._state.adding:
+        clash = clash.exclude(pk=shift.pk)
+    if clash.exists():
+        raise _duplicate_start(shift)
+
+
 @transaction.atomic
 def shift_save(*, shift: PickerShift) -> PickerShift:
-    if shift.end <= shift.start:
-        raise InvalidShift(
-            "A shift ends after it starts.", details={"start": str(shift.start), "end": str(shift.end)}
+    """Create or change a shift, its capacity computed. An existing shift is locked and its booked lines
+    re-read first: bookings change them concurrently, and a stale figure is never written back."""
+    current = None
+    if not shift._state.adding:
+        current = (
+            PickerShift.objects.select_for_update()
+            .filter(pk=shift.pk)
+            .values("location_id", "date", "lines_booked")
+            .first()
         )
-    if shift.pickers <= 0 or shift.lines_per_picker_hour <= 0:
-        raise InvalidShift("A shift needs pickers and a picking rate.")
+        if current is None:
+            raise InvalidShift(_("This shift no longer exists."), details={"shift": shift.pk})
+    shift_check(shift=shift, current=current)
     shift.capacity_lines = shift.compute_capacity()
-    if shift.lines_booked > shift.capacity_lines:
-        raise InvalidShift(
-            f"{shift.lines_booked} lines are already booked in this shift; it cannot hold fewer.",
-            details={"booked": shift.lines_booked, "capacity": shift.capacity_lines},
-        )
-    shift.full_clean(exclude=["location"] if shift.location_id else None)
-    shift.save()
+    shift.full_clean(exclude=["location"] if shift.location_id else None, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            if shift._state.adding:
+                shift.save()
+            else:
+                fields = [f.attname for f in PickerShift._meta.concrete_fields if not f.primary_key]
+                shift.save(update_fields=[f for f in fields if f != "lines_booked"])
+    except IntegrityError as exc:  # the same start planned concurrently
+        raise _duplicate_start(shift) from exc
     return shift
+
+
+@transaction.atomic
+def shift_delete(*, shift: PickerShift) -> None:
+    """Delete a shift nobody's order is booked in (locked, so no booking lands in it meanwhile)."""
+    locked = PickerShift.objects.select_for_update().filter(pk=shift.pk).first()
+    if locked is None:
+        return  # already gone
+    if locked.lines_booked or CapacityBooking.objects.filter(shift_id=locked.pk).exists():
+        raise InvalidShift(
+            _(
+                "%(booked)d lines are already booked in this shift: it cannot be deleted. The orders "
+                "booked in it must be re-planned first."
+            )
+            % {"booked": locked.lines_booked},
+            details={"booked": locked.lines_booked},
+        )
+    locked.delete()
 
 
 @transaction.atomic

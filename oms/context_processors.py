@@ -8,6 +8,8 @@ NAVIGATION = [
     (_("Dashboard"), "dashboard", "oms.access_backoffice"),
     (_("Stock"), "inventory:product_list", "inventory.view_stock"),
     (_("Locations"), "inventory:location_list", "inventory.view_location"),
+    (_("Planning"), "fulfillment:planning", "fulfillment.plan_shifts"),
+    (_("Carriers"), "shipping:service_list", "oms.manage_settings"),
 ]
 
 

@@ -30,6 +30,8 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("", include("inventory.urls")),  # locations/ and stock/ (one "inventory" namespace)
+    path("settings/carriers/", include("shipping.urls")),
+    path("planning/", include("fulfillment.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("inventory.api_urls")),
     path("api/v1/", include("orders.api_urls")),

@@ -6,8 +6,9 @@ from datetime import time
 from decimal import Decimal
 
 from django.core.cache import cache
+from django.db.models import Count, Prefetch, QuerySet
 
-from .models import CarrierService
+from .models import Carrier, CarrierService, ServiceRate, ServiceTransit
 
 NETWORK_VERSION_KEY = "shipping:network:version"
 NETWORK_MAX_AGE = 300.0  # seconds: a process re-reads the grids at least this often
@@ -110,3 +111,65 @@ def network_changed() -> None:
     except ValueError:
         cache.set(NETWORK_VERSION_KEY, 1, None)
     _cached["network"] = None
+
+
+# Settings pages: the carriers with their services, and a service's grids laid out as tables.
+
+
+def carrier_list() -> QuerySet[Carrier]:
+    """Every carrier (active or not) with its services and the size of their grids (2 queries)."""
+    services = CarrierService.objects.annotate(
+        rate_count=Count("rates", distinct=True), transit_count=Count("transits", distinct=True)
+    ).order_by("name", "pk")
+    return Carrier.objects.prefetch_related(Prefetch("services", queryset=services)).order_by("name", "pk")
+
+
+@dataclass(frozen=True)
+class RateRow:
+    max_weight_g: int
+    prices: list[Decimal | None]  # one per distance band, None where the grid has a hole
+
+
+@dataclass(frozen=True)
+class ServiceGrids:
+    distances: list[int]  # distance bands of the price grid (km), ascending
+    rates: list[RateRow]  # weight bands, ascending
+    transits: list[tuple[int, int]]  # (max_distance_km, transit_days), ascending
+
+    @property
+    def weights(self) -> list[int]:
+        return [row.max_weight_g for row in self.rates]
+
+    @property
+    def has_holes(self) -> bool:
+        return any(price is None for row in self.rates for price in row.prices)
+
+    @property
+    def priced_up_to_km(self) -> int | None:
+        return self.distances[-1] if self.distances else None
+
+    @property
+    def transit_up_to_km(self) -> int | None:
+        return self.transits[-1][0] if self.transits else None
+
+    def price_row(self, max_weight_g: int) -> RateRow | None:
+        return next((row for row in self.rates if row.max_weight_g == max_weight_g), None)
+
+
+def service_grids(*, service: CarrierService) -> ServiceGrids:
+    """The price grid as rows (weight bands) × columns (distance bands), and the transit grid (2 queries)."""
+    cells = {
+        (w, km): price
+        for w, km, price in ServiceRate.objects.filter(service=service).values_list(
+            "max_weight_g", "max_distance_km", "price_excl_vat"
+        )
+    }
+    distances = sorted({km for _w, km in cells})
+    weights = sorted({w for w, _km in cells})
+    rates = [RateRow(w, [cells.get((w, km)) for km in distances]) for w in weights]
+    transits = list(
+        ServiceTransit.objects.filter(service=service)
+        .order_by("max_distance_km")
+        .values_list("max_distance_km", "transit_days")
+    )
+    return ServiceGrids(distances=distances, rates=rates, transits=transits)

@@ -24,6 +24,18 @@ MATRIX = {
     # A purchase order arriving at lyon (inventory_matrix_objects): store staff may receive, but not there.
     "inventory:incoming_receive": ({"pk": 990001}, {WAREHOUSE_STAFF, MANAGER}),
     "inventory:incoming_cancel": ({"pk": 990001}, {WAREHOUSE_STAFF, MANAGER}),
+    # Carrier network settings and the pickers' planning: managers only (network_matrix_objects).
+    "shipping:service_list": ({}, {MANAGER}),
+    "shipping:carrier_create": ({}, {MANAGER}),
+    "shipping:carrier_edit": ({"pk": 990201}, {MANAGER}),
+    "shipping:service_create": ({}, {MANAGER}),
+    "shipping:service_edit": ({"pk": 990201}, {MANAGER}),
+    "shipping:service_grids": ({"pk": 990201}, {MANAGER}),
+    "fulfillment:planning": ({}, {MANAGER}),
+    "fulfillment:shift_create": ({}, {MANAGER}),
+    "fulfillment:shift_edit": ({"pk": 990201}, {MANAGER}),
+    "fulfillment:shift_delete": ({"pk": 990201}, {MANAGER}),
+    "fulfillment:week_copy": ({}, {MANAGER}),
 }
 
 
@@ -45,6 +57,32 @@ def inventory_matrix_objects(request):
         location=request.getfixturevalue("warehouse"),
         quantity=5,
         expected_on=date(2030, 1, 1),
+    )
+
+
+@pytest.fixture(autouse=True)
+def network_matrix_objects(request):
+    """The objects the carrier and planning pages of MATRIX show: carrier, service and shift 990201."""
+    if "role_users" not in request.fixturenames:
+        return
+    request.getfixturevalue("role_users")  # autouse fixtures run first: set the database up
+    from datetime import date, time
+
+    from fulfillment.models import PickerShift
+    from shipping.models import Carrier, CarrierService
+
+    carrier = Carrier.objects.create(pk=990201, code="matrix", name="Matrix")
+    CarrierService.objects.create(
+        pk=990201, carrier=carrier, code="home", name="Home", delivery_mode="home", cutoff_time=time(16)
+    )
+    PickerShift.objects.create(
+        pk=990201,
+        location=request.getfixturevalue("warehouse"),
+        date=date(2026, 11, 23),
+        start=time(6),
+        end=time(13),
+        pickers=2,
+        capacity_lines=420,
     )
 
 

@@ -1,0 +1,90 @@
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin
+
+from .forms import CarrierServiceForm
+from .models import Carrier, CarrierService, ServiceRate, ServiceTransit
+
+
+class ServiceRateForm(forms.ModelForm):
+    price_excl_vat = forms.DecimalField(min_value=Decimal("0"), max_digits=8, decimal_places=2)
+
+    class Meta:
+        model = ServiceRate
+        fields = ["service", "max_weight_g", "max_distance_km", "price_excl_vat"]
+
+
+class CarrierServiceInline(admin.TabularInline):
+    model = CarrierService
+    form = CarrierServiceForm
+    fields = (
+        "code",
+        "name",
+        "delivery_mode",
+        "max_weight_g",
+        "cutoff_time",
+        "delivery_weekdays",
+        "is_express",
+        "active",
+    )
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Carrier)
+class CarrierAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "adapter", "active")
+    list_filter = ("adapter", "active")
+    search_fields = ("code", "name")
+    inlines = [CarrierServiceInline]
+
+
+class ServiceRateInline(admin.TabularInline):
+    model = ServiceRate
+    form = ServiceRateForm
+    fields = ("max_weight_g", "max_distance_km", "price_excl_vat")
+    extra = 0
+
+
+class ServiceTransitInline(admin.TabularInline):
+    model = ServiceTransit
+    fields = ("max_distance_km", "transit_days")
+    extra = 0
+
+
+@admin.register(CarrierService)
+class CarrierServiceAdmin(admin.ModelAdmin):
+    form = CarrierServiceForm
+    list_display = (
+        "name",
+        "carrier",
+        "code",
+        "delivery_mode",
+        "max_weight_g",
+        "cutoff_time",
+        "delivery_weekdays",
+        "is_express",
+        "active",
+    )
+    list_filter = ("carrier", "delivery_mode", "active", "is_express")
+    list_select_related = ("carrier",)
+    search_fields = ("code", "name", "carrier__name", "carrier__code")
+    inlines = [ServiceRateInline, ServiceTransitInline]
+
+
+@admin.register(ServiceRate)
+class ServiceRateAdmin(admin.ModelAdmin):
+    form = ServiceRateForm
+    list_display = ("service", "max_weight_g", "max_distance_km", "price_excl_vat")
+    list_filter = ("service__carrier", "service")
+    list_select_related = ("service__carrier",)
+    ordering = ("service__carrier__name", "service__name", "max_weight_g", "max_distance_km")
+
+
+@admin.register(ServiceTransit)
+class ServiceTransitAdmin(admin.ModelAdmin):
+    list_display = ("service", "max_distance_km", "transit_days")
+    list_filter = ("service__carrier", "service")
+    list_select_related = ("service__carrier",)
+    ordering = ("service__carrier__name", "service__name", "max_distance_km")

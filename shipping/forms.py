@@ -1,0 +1,196 @@
+import re
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from .models import Carrier, CarrierService
+from .services import InvalidService, weekdays_normalise
+
+
+class CarrierForm(forms.ModelForm):
+    class Meta:
+        model = Carrier
+        fields = ["code", "name", "adapter", "active"]
+
+
+class CarrierServiceForm(forms.ModelForm):
+    class Meta:
+        model = CarrierService
+        fields = [
+            "carrier",
+            "code",
+            "name",
+            "delivery_mode",
+            "max_weight_g",
+            "cutoff_time",
+            "delivery_weekdays",
+            "is_express",
+            "active",
+        ]
+        widgets = {
+            "cutoff_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "delivery_weekdays": forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+            "max_weight_g": forms.NumberInput(attrs={"min": 1}),
+        }
+        error_messages = {
+            "cutoff_time": {"invalid": _("Enter the cut-off as a time, e.g. 16:00.")},
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "carrier" in self.fields:  # not in the inline of Django admin's carrier page
+            self.fields["carrier"].empty_label = None
+        # Typed free-hand ("1 2 3 4 5"): the model's length limit applies to the normalised value.
+        self.fields["delivery_weekdays"].max_length = 20
+        self.fields["delivery_weekdays"].widget.attrs["maxlength"] = 20
+        self.fields["delivery_weekdays"].validators = []
+
+    def clean_delivery_weekdays(self):
+        try:
+            return weekdays_normalise(self.cleaned_data["delivery_weekdays"])
+        except InvalidService as exc:
+            raise forms.ValidationError(exc.message, code="invalid") from exc
+
+    def clean_max_weight_g(self):
+        value = self.cleaned_data["max_weight_g"]
+        if value is not None and value <= 0:
+            raise forms.ValidationError(_("The maximum weight is above zero."), code="min_value")
+        return value
+
+
+def _price_field(label) -> forms.DecimalField:
+    return forms.DecimalField(
+        label=label,
+        min_value=Decimal("0"),
+        max_digits=8,
+        decimal_places=2,
+        localize=True,
+        widget=forms.TextInput(
+            attrs={"inputmode": "decimal", "autocomplete": "off", "class": "input--price"}
+        ),
+    )
+
+
+class RateRowForm(forms.Form):
+    """A weight band of the price grid: its limit and one price per distance band of the grid."""
+
+    max_weight_g = forms.IntegerField(label=_("Up to weight (g)"), min_value=1)
+    replace = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, distances: list[int], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.distances = distances
+        for km in distances:
+            label = gettext("Price up to %(km)s km (€ excl. VAT)") % {"km": km}
+            self.fields[f"price_{km}"] = _price_field(label)
+
+    def prices(self) -> dict[int, Decimal]:
+        return {km: self.cleaned_data[f"price_{km}"] for km in self.distances}
+
+
+class TransitRowForm(forms.Form):
+    max_distance_km = forms.IntegerField(label=_("Up to distance (km)"), min_value=1)
+    transit_days = forms.IntegerField(label=_("Transit (working days)"), min_value=0, max_value=60)
+    replace = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+
+class BandDeleteForm(forms.Form):
+    """Which band to delete: ``band`` is ``weight``, ``distance`` (price grid) or ``transit``."""
+
+    band = forms.ChoiceField(choices=[("weight", "weight"), ("distance", "distance"), ("transit", "transit")])
+    value = forms.IntegerField(min_value=1)
+
+
+# The whole price grid as text: what a spreadsheet copies (tab-separated) or a manager types (semicolons).
+
+_NUMBER_NOISE = re.compile(r"[\s\u00a0\u202f€]|km$|g$", re.IGNORECASE)
+
+
+def grid_to_text(distances: list[int], rows) -> str:
+    lines = [";".join(["g/km", *(str(km) for km in distances)])]
+    for row in rows:
+        lines.append(
+            ";".join([str(row.max_weight_g), *("" if p is None else f"{p:.2f}" for p in row.prices)])
+        )
+    return "\n".join(lines)
+
+
+def _band(cell: str) -> int | None:
+    text = _NUMBER_NOISE.sub("", cell.strip())
+    return int(text) if text.isdigit() else None
+
+
+def _price(cell: str, separator: str) -> Decimal | None:
+    text = _NUMBER_NOISE.sub("", cell)
+    if separator != ",":
+        text = text.replace(",", ".")  # French decimals
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+class RateGridTextForm(forms.Form):
+    text = forms.CharField(
+        label=_("Price grid"),
+        widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false", "class": "grid-text"}),
+        help_text=_(
+            "First line: a label, then the distance bands in km. Then one line per weight band: the weight "
+            "in grams, then one price excl. VAT per distance band. Separate cells with semicolons or tabs "
+            "(a block copied from a spreadsheet works). The grid replaces the current one as a whole."
+        ),
+    )
+
+    def clean_text(self):
+        """Parse into ``(distances, rows)``; the rules (no band twice, prices >= 0, every cell priced) are
+        the service's."""
+        lines = [line for line in self.cleaned_data["text"].splitlines() if line.strip()]
+        raw = "\n".join(lines)
+        separator = "\t" if "\t" in raw else ";" if ";" in raw else ","
+
+        def cells_of(line: str) -> list[str]:
+            cells = [cell.strip() for cell in line.split(separator)]
+            while len(cells) > 1 and not cells[-1]:
+                cells.pop()  # a spreadsheet's trailing separators
+            return cells
+
+        errors = []
+        header = cells_of(lines[0])
+        if len(lines) > 1 and _band(header[0]) is not None and len(header) == len(cells_of(lines[1])) - 1:
+            header = ["", *header]  # no label before the distance bands
+        distances = []
+        for cell in header[1:]:
+            km = _band(cell)
+            if km is None:
+                errors.append(
+                    gettext("Line 1: “%(cell)s” is not a distance in km.")
+                    % {"cell": cell or gettext("(empty)")}
+                )
+            distances.append(km)
+        rows = []
+        for number, line in enumerate(lines[1:], start=2):
+            cells = cells_of(line)
+            weight = _band(cells[0])
+            if weight is None:
+                errors.append(
+                    gettext("Line %(line)d: “%(cell)s” is not a weight in grams.")
+                    % {"line": number, "cell": cells[0] or gettext("(empty)")}
+                )
+            prices = []
+            for cell in cells[1:]:
+                price = _price(cell, separator)
+                if price is None:
+                    errors.append(
+                        gettext("Line %(line)d: “%(cell)s” is not a price.")
+                        % {"line": number, "cell": cell or gettext("(empty)")}
+                    )
+                prices.append(price)
+            rows.append((weight, prices))
+        if errors:
+            raise forms.ValidationError(errors)
+        return distances, rows

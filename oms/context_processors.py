@@ -7,6 +7,8 @@ from django.utils.translation import gettext_lazy as _
 NAVIGATION = [
     (_("Dashboard"), "dashboard", "oms.access_backoffice"),
     (_("Locations"), "inventory:location_list", "inventory.view_location"),
+    (_("Orders"), "orders:order_list", "orders.view_order"),
+    (_("Channels"), "orders:channel_list", "oms.manage_settings"),
 ]
 
 

@@ -26,6 +26,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("locations/", include("inventory.urls")),
+    path("", include("orders.urls")),  # orders/ and settings/channels/
     path("admin/", admin.site.urls),
     path("api/v1/", include("inventory.api_urls")),
     path("api/v1/", include("orders.api_urls")),

@@ -68,10 +68,14 @@ class OrderFilterForm(forms.Form):
         coerce=int,
         choices=[(n, n) for n in PAGE_SIZES],
         empty_value=DEFAULT_PAGE_SIZE,
+        initial=DEFAULT_PAGE_SIZE,
     )
 
-    def __init__(self, *args, channels, locations, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, data=None, *args, channels, locations, **kwargs):
+        if data is not None and not data.get("per_page"):
+            data = data.copy()
+            data["per_page"] = str(DEFAULT_PAGE_SIZE)
+        super().__init__(data, *args, **kwargs)
         self.fields["channel"].queryset = channels
         self.fields["location"].queryset = locations
 
@@ -277,9 +281,15 @@ class OrderLineForm(forms.Form):
         label=_("SKU or EAN"),
         max_length=64,
         required=False,
-        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": _("SKU or EAN")}),
     )
-    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=10_000, required=False)
+    quantity = forms.IntegerField(
+        label=_("Quantity"),
+        min_value=1,
+        max_value=10_000,
+        required=False,
+        widget=forms.NumberInput(attrs={"placeholder": _("Qty")}),
+    )
     unit_price = forms.DecimalField(
         label=_("Unit price incl. VAT"),
         max_digits=10,
@@ -287,6 +297,7 @@ class OrderLineForm(forms.Form):
         min_value=0,
         required=False,
         help_text=_("Empty: the catalogue price."),
+        widget=forms.NumberInput(attrs={"placeholder": _("Catalogue price"), "step": "0.01"}),
     )
 
     def clean(self):

@@ -338,7 +338,7 @@ class ChannelDetailView(BackofficeMixin, View):
                 "form": form,
                 "formset": formset,
                 "keys": api_key_list(channel=channel),
-                "key_form": key_form or ApiKeyCreateForm(),
+                "key_form": key_form or ApiKeyCreateForm(prefix="key"),
             },
             status=status,
         )
@@ -375,11 +375,13 @@ class ApiKeyCreateView(BackofficeMixin, View):
 
     def get(self, request, code):
         channel = get_object_or_404(Channel, code=code)
-        return render(request, self.template_name, {"channel": channel, "form": ApiKeyCreateForm()})
+        return render(
+            request, self.template_name, {"channel": channel, "form": ApiKeyCreateForm(prefix="key")}
+        )
 
     def post(self, request, code):
         channel = get_object_or_404(Channel, code=code)
-        form = ApiKeyCreateForm(request.POST)
+        form = ApiKeyCreateForm(request.POST, prefix="key")
         if not form.is_valid():
             return render(request, self.template_name, {"channel": channel, "form": form}, status=400)
         key, raw = api_key_create(

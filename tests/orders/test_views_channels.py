@@ -149,6 +149,7 @@ def test_customer_service_cannot_change_channels(client, role_users, channels):
 
 
 def _create_key(client, **data):
+    data = {f"key-{name}": value for name, value in data.items()}
     return client.post(reverse("orders:api_key_create", kwargs={"code": "web"}), data)
 
 

@@ -6,10 +6,12 @@ from django.utils.translation import gettext_lazy as _
 # (label, url name, permission needed). Later issues add their pages here.
 NAVIGATION = [
     (_("Dashboard"), "dashboard", "oms.access_backoffice"),
+    (_("Orders"), "orders:order_list", "orders.view_order"),
     (_("Stock"), "inventory:product_list", "inventory.view_stock"),
     (_("Locations"), "inventory:location_list", "inventory.view_location"),
     (_("Planning"), "fulfillment:planning", "fulfillment.plan_shifts"),
     (_("Carriers"), "shipping:service_list", "oms.manage_settings"),
+    (_("Channels"), "orders:channel_list", "oms.manage_settings"),
 ]
 
 

@@ -32,6 +32,7 @@ urlpatterns = [
     path("", include("inventory.urls")),  # locations/ and stock/ (one "inventory" namespace)
     path("settings/carriers/", include("shipping.urls")),
     path("planning/", include("fulfillment.urls")),
+    path("", include("orders.urls")),  # orders/ and settings/channels/
     path("admin/", admin.site.urls),
     path("api/v1/", include("inventory.api_urls")),
     path("api/v1/", include("orders.api_urls")),

@@ -245,6 +245,10 @@ class Order(models.Model):
             models.Index(fields=["status", "-created_at"], name="order_status_created_idx"),
             models.Index(fields=["channel", "-created_at"], name="order_channel_created_idx"),
             models.Index(fields=["-created_at", "-id"], name="order_created_idx"),
+            # Back-office list: sorted by total (scanned backwards for the largest first) and searched
+            # by external id whatever the channel.
+            models.Index(fields=["total_incl_vat", "id"], name="order_total_idx"),
+            models.Index(fields=["external_id"], name="order_external_id_idx"),
         ]
         permissions = [("cancel_order", _("Can cancel orders"))]
 

@@ -1,10 +1,18 @@
 """Read queries of the orders app."""
 
-from django.db.models import Prefetch, Sum
+import datetime as dt
+from zoneinfo import ZoneInfo
 
-from inventory.models import StockLevel
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce, Lower
 
-from .models import Allocation, Order, OrderEvent, OrderLine
+from customers.models import Customer
+from inventory.models import Location, Product, StockLevel
+from inventory.selectors import user_sees_all_locations
+
+from .models import Allocation, ApiKey, Channel, ChannelLocation, Order, OrderEvent, OrderLine
 
 
 def order_detail_queryset():
@@ -54,6 +62,208 @@ def reservation_differences() -> list[dict]:
             {"product_id": product_id, "location_id": location_id, "reserved": 0, "allocated": total}
         )
     return problems
+
+
+# --- Back office: scope, list, detail ---------------------------------------------------------------
+
+# Name searches look customers up first; past this many matches the search stays a subquery.
+SEARCH_MAX_CUSTOMERS = 1000
+
+
+def order_scope_location_ids(*, user) -> list[int] | None:
+    """The locations whose orders a staff user may see, or ``None`` for every order.
+
+    Managers, users working at every location and anyone who may change orders (customer service) see
+    every order; warehouse and store staff see the orders with an allocation at, or a pickup at, one of
+    their locations. Computed once per user object (once per request)."""
+    cached = getattr(user, "_order_scope_location_ids", False)
+    if cached is not False:
+        return cached
+    if user.has_perm("orders.change_order") or user_sees_all_locations(user=user):
+        scope = None
+    else:
+        scope = list(
+            Location.objects.filter(active=True, staff__user=user).values_list("pk", flat=True).distinct()
+        )
+    user._order_scope_location_ids = scope
+    return scope
+
+
+def order_filter_locations(*, user) -> QuerySet[Location]:
+    """The locations the list can be filtered by: those of the user's scope."""
+    scope = order_scope_location_ids(user=user)
+    qs = Location.objects.filter(active=True)
+    if scope is not None:
+        qs = qs.filter(pk__in=scope)
+    return qs.order_by("kind", "name")
+
+
+def _at_locations(location_ids) -> Exists:
+    return Exists(Allocation.objects.filter(line__order_id=OuterRef("pk"), location_id__in=location_ids))
+
+
+def orders_for_user(*, user) -> QuerySet[Order]:
+    """Every order the user may see (location scope of DESIGN.md "Roles")."""
+    location_ids = order_scope_location_ids(user=user)
+    qs = Order.objects.all()
+    if location_ids is None:
+        return qs
+    if not location_ids:
+        return qs.none()
+    return qs.filter(_at_locations(location_ids) | Q(pickup_location_id__in=location_ids))
+
+
+def order_visible_to(*, order: Order, user) -> bool:
+    """Scope check of one order already loaded with ``order_detail_queryset`` (no query when the lines and
+    allocations are prefetched)."""
+    location_ids = order_scope_location_ids(user=user)
+    if location_ids is None:
+        return True
+    allowed = set(location_ids)
+    if order.pickup_location_id in allowed:
+        return True
+    return any(a.location_id in allowed for line in order.lines.all() for a in line.allocations.all())
+
+
+def order_get_for_user(*, user, number: str) -> Order | None:
+    """The order with its lines, allocations and timeline, or None when it does not exist or is out of the
+    user's scope (the page answers 404 either way: no hint that it exists elsewhere)."""
+    order = order_detail_queryset().filter(number=number).first()
+    if order is None or not order_visible_to(order=order, user=user):
+        return None
+    return order
+
+
+def _paris_day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=ZoneInfo(settings.TIME_ZONE))
+
+
+def _search(qs: QuerySet[Order], text: str) -> QuerySet[Order]:
+    """Order number (prefix, case-insensitive input), external id (exact), customer email (exact,
+    case-insensitive) or customer names (each word starts a first or last name). Every branch uses an
+    index: ``number`` (its ``varchar_pattern_ops`` index), ``external_id``, ``customer_id``."""
+    text = " ".join(text.split())
+    if not text:
+        return qs
+    condition = Q(number__startswith=text.upper()) | Q(external_id=text)
+    if "@" in text:
+        customers = Customer.objects.annotate(email_lower=Lower("email")).filter(email_lower=text.lower())
+    else:
+        customers = Customer.objects.all()
+        for word in text.split(" ")[:4]:
+            customers = customers.filter(Q(first_name__istartswith=word) | Q(last_name__istartswith=word))
+    ids = list(customers.values_list("pk", flat=True)[: SEARCH_MAX_CUSTOMERS + 1])
+    if len(ids) > SEARCH_MAX_CUSTOMERS:
+        condition |= Q(customer_id__in=customers.values("pk"))
+    elif ids:
+        condition |= Q(customer_id__in=ids)
+    return qs.filter(condition)
+
+
+SORTS = {
+    "-created": ("-created_at", "-id"),
+    "created": ("created_at", "id"),
+    "-total": ("-total_incl_vat", "-id"),
+    "total": ("total_incl_vat", "id"),
+}
+
+
+def order_list(*, user, filters: dict | None = None) -> QuerySet[Order]:
+    """The orders of the back-office list, in the user's scope, filtered and sorted.
+
+    ``filters`` (all optional): ``status`` (list), ``channel`` (Channel), ``location`` (Location: one of
+    the order's allocations is there), ``date_from`` / ``date_to`` (dates, days in Europe/Paris, both
+    included), ``delivery_mode``, ``q`` (search text), ``sort`` (a key of ``SORTS``, newest first by
+    default). Each row carries ``lines_count``; channel and customer are joined. Sorting always ends on the
+    id, so pages are stable and the ``(-created_at, -id)`` and ``(total_incl_vat, id)`` indexes serve."""
+    filters = filters or {}
+    qs = orders_for_user(user=user)
+    if filters.get("status"):
+        qs = qs.filter(status__in=list(filters["status"]))
+    if filters.get("channel"):
+        qs = qs.filter(channel=filters["channel"])
+    if filters.get("location"):
+        qs = qs.filter(_at_locations([filters["location"].pk]))
+    if filters.get("date_from"):
+        qs = qs.filter(created_at__gte=_paris_day_start(filters["date_from"]))
+    if filters.get("date_to"):
+        qs = qs.filter(created_at__lt=_paris_day_start(filters["date_to"] + dt.timedelta(days=1)))
+    if filters.get("delivery_mode"):
+        qs = qs.filter(delivery_mode=filters["delivery_mode"])
+    if filters.get("q"):
+        qs = _search(qs, filters["q"])
+    lines_count = (
+        OrderLine.objects.filter(order_id=OuterRef("pk"))
+        .order_by()
+        .values("order_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return (
+        qs.select_related("channel", "customer")
+        .annotate(lines_count=Coalesce(Subquery(lines_count, output_field=IntegerField()), 0))
+        .order_by(*SORTS.get(filters.get("sort") or "-created", SORTS["-created"]))
+    )
+
+
+def order_table_estimate() -> int | None:
+    """The planner's estimate of the number of orders (no scan), or None where there is none."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [Order._meta.db_table]
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row and row[0] and row[0] > 0 else None
+
+
+def products_for_codes(*, codes) -> dict[str, str]:
+    """SKU of each code typed on a manual order: a SKU as it is, else an EAN-13 (active products only).
+    Codes that match nothing are absent."""
+    codes = {c for c in codes if c}
+    found: dict[str, str] = {}
+    for sku, ean in Product.objects.filter(Q(sku__in=codes) | Q(ean__in=codes), active=True).values_list(
+        "sku", "ean"
+    ):
+        if sku in codes:
+            found[sku] = sku
+        if ean in codes:
+            found.setdefault(ean, sku)
+    return found
+
+
+def stores_for_pickup() -> QuerySet[Location]:
+    return Location.objects.filter(kind=Location.Kind.STORE, active=True).order_by("name")
+
+
+# --- Channels and API keys ----------------------------------------------------------------------------
+
+
+def _channel_locations_prefetch() -> Prefetch:
+    return Prefetch(
+        "channel_locations",
+        queryset=ChannelLocation.objects.select_related("location").order_by("priority", "location__code"),
+    )
+
+
+def channel_list() -> QuerySet[Channel]:
+    """Every channel with its locations in priority order and its count of active API keys."""
+    return (
+        Channel.objects.prefetch_related(_channel_locations_prefetch())
+        .annotate(active_keys=Count("api_keys", filter=Q(api_keys__revoked_at__isnull=True)))
+        .order_by("code")
+    )
+
+
+def channel_get(*, code: str) -> Channel | None:
+    return Channel.objects.prefetch_related(_channel_locations_prefetch()).filter(code=code).first()
+
+
+def api_key_list(*, channel: Channel) -> QuerySet[ApiKey]:
+    return ApiKey.objects.filter(channel=channel).order_by(
+        F("revoked_at").desc(nulls_first=True), "-created_at"
+    )
 
 
 OPEN_STATUSES = ("allocated", "awaiting_stock", "in_preparation")

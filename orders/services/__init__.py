@@ -5,5 +5,6 @@
 - ``sourcing``: where each line ships from (one function, replaceable by the sourcing issue);
 - ``allocation``: turning pre-orders into stock allocations when replenishments arrive;
 - ``idempotency``: the ``Idempotency-Key`` store of the REST API;
-- ``api_keys``: creating and revoking channel API keys.
+- ``api_keys``: creating and revoking channel API keys;
+- ``channels``: saving a channel's settings and the locations that serve it.
 """

@@ -52,9 +52,7 @@ def idempotency_claim(*, channel: Channel, key: str, fingerprint: str) -> Idempo
     raise IdempotencyKeyInProgress(details={"key": key})
 
 
-def _claim_existing(
-    *, existing: IdempotencyKey, key: str, fingerprint: str, now
-) -> IdempotencyKey | Replay:
+def _claim_existing(*, existing: IdempotencyKey, key: str, fingerprint: str, now) -> IdempotencyKey | Replay:
     if existing.created_at < now - RETENTION or (
         existing.state == IdempotencyKey.State.IN_PROGRESS and existing.created_at < now - STALE_AFTER
     ):

@@ -4,6 +4,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from oms.roles import CUSTOMER_SERVICE, MANAGER, ROLE_NAMES, STORE_STAFF, WAREHOUSE_STAFF
+from tests.orders.factories import MATRIX_KEY_ID, MATRIX_ORDER, role_matrix_objects
 
 ALL_STAFF = {WAREHOUSE_STAFF, STORE_STAFF, CUSTOMER_SERVICE, MANAGER}
 
@@ -36,6 +37,14 @@ MATRIX = {
     "fulfillment:shift_edit": ({"pk": 990201}, {MANAGER}),
     "fulfillment:shift_delete": ({"pk": 990201}, {MANAGER}),
     "fulfillment:week_copy": ({}, {MANAGER}),
+    "orders:order_list": ({}, ALL_STAFF),
+    "orders:order_detail": ({"number": MATRIX_ORDER}, ALL_STAFF),
+    "orders:order_create": ({}, {CUSTOMER_SERVICE, MANAGER}),
+    "orders:order_cancel": ({"number": MATRIX_ORDER}, {CUSTOMER_SERVICE, MANAGER}),
+    "orders:channel_list": ({}, {MANAGER}),
+    "orders:channel_detail": ({"code": "web"}, {MANAGER}),
+    "orders:api_key_create": ({"code": "web"}, {MANAGER}),
+    "orders:api_key_revoke": ({"code": "web", "pk": MATRIX_KEY_ID}, {MANAGER}),
 }
 
 
@@ -128,9 +137,15 @@ def test_the_four_roles_exist_with_permissions(db):
     assert not groups[WAREHOUSE_STAFF].permissions.filter(codename="manage_settings").exists()
 
 
+@pytest.fixture
+def matrix_objects(role_users):
+    """The objects the matrix's URLs name (order, channel, key)."""
+    role_matrix_objects()
+
+
 @pytest.mark.parametrize("url_name", sorted(MATRIX))
 @pytest.mark.parametrize("role", [*ROLE_NAMES, None], ids=lambda r: r or "no-role")
-def test_role_matrix(client, role_users, url_name, role):
+def test_role_matrix(client, role_users, matrix_objects, url_name, role):
     kwargs, allowed = MATRIX[url_name]
     client.force_login(role_users[role])
     response = client.get(reverse(url_name, kwargs=kwargs))

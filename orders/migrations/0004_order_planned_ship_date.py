@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0002_order_number_sequence'),
+        ('orders', '0003_order_list_indexes'),
     ]
 
     operations = [

@@ -1,0 +1,23 @@
+"""Back-office pages of the orders app: the orders under ``orders/``, channels and their API keys under
+``settings/channels/``. Included once by oms/urls.py at the root (one ``orders`` namespace)."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "orders"
+
+urlpatterns = [
+    path("orders/", views.OrderListView.as_view(), name="order_list"),
+    path("orders/new/", views.OrderCreateView.as_view(), name="order_create"),
+    path("orders/<str:number>/", views.OrderDetailView.as_view(), name="order_detail"),
+    path("orders/<str:number>/cancel/", views.OrderCancelView.as_view(), name="order_cancel"),
+    path("settings/channels/", views.ChannelListView.as_view(), name="channel_list"),
+    path("settings/channels/<slug:code>/", views.ChannelDetailView.as_view(), name="channel_detail"),
+    path("settings/channels/<slug:code>/keys/new/", views.ApiKeyCreateView.as_view(), name="api_key_create"),
+    path(
+        "settings/channels/<slug:code>/keys/<int:pk>/revoke/",
+        views.ApiKeyRevokeView.as_view(),
+        name="api_key_revoke",
+    ),
+]

@@ -1,0 +1,413 @@
+"""Back-office pages of the orders app: list, detail, cancel, manual entry; channel settings and API keys."""
+
+import datetime as dt
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.utils.formats import date_format
+from django.utils.functional import cached_property
+from django.utils.translation import gettext as _
+from django.views import View
+from django.views.decorators.cache import never_cache
+
+from common.exceptions import DomainError
+from common.views import BackofficeMixin
+from inventory.models import Location
+
+from .exceptions import InvalidTransition
+from .forms import (
+    MAX_LINE_ROWS,
+    ApiKeyCreateForm,
+    ChannelForm,
+    ChannelLocationFormSet,
+    ManualOrderForm,
+    OrderCancelForm,
+    OrderFilterForm,
+    OrderLineFormSet,
+)
+from .models import CANCELLABLE, ApiKey, Channel
+from .selectors import (
+    api_key_list,
+    channel_get,
+    channel_list,
+    order_filter_locations,
+    order_get_for_user,
+    order_list,
+    order_scope_location_ids,
+    order_table_estimate,
+)
+from .services.api_keys import api_key_create, api_key_revoke
+from .services.channels import channel_save
+from .services.intake import order_create
+from .services.lifecycle import order_cancel
+
+# --- Order list ---------------------------------------------------------------------------------------
+
+
+class CappedPaginator(Paginator):
+    """Counts at most ``cap`` rows (``SELECT COUNT(*) FROM (... LIMIT cap + 1)``), so a page of a million
+    orders never counts the whole table; past the cap, only the first ``cap`` rows can be paged through and
+    the total shown is the planner's estimate when the list is unfiltered."""
+
+    cap = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        return self.object_list.order_by().values("pk")[: self.cap + 1].count()
+
+    @property
+    def capped(self) -> bool:
+        return self.count > self.cap
+
+    @cached_property
+    def num_pages(self) -> int:
+        count = min(self.count, self.cap)
+        if count == 0 and not self.allow_empty_first_page:
+            return 0
+        return max(1, -(-count // self.per_page))
+
+
+def page_links(page) -> list[int | None]:
+    """Page numbers around the current one, with None for a gap: 1 … 4 5 [6] 7 8 … 20."""
+    last = page.paginator.num_pages
+    wanted = {1, last, *range(page.number - 2, page.number + 3)}
+    numbers = sorted(n for n in wanted if 1 <= n <= last)
+    links: list[int | None] = []
+    for n in numbers:
+        if links and n - links[-1] > 1:
+            links.append(None)
+        links.append(n)
+    return links
+
+
+class OrderListView(BackofficeMixin, View):
+    permission_required = "orders.view_order"
+    template_name = "orders/order_list.html"
+    partial_template_name = "orders/_order_results.html"
+
+    def get(self, request):
+        user = request.user
+        form = OrderFilterForm(
+            request.GET or None,
+            channels=Channel.objects.order_by("name"),
+            locations=order_filter_locations(user=user),
+        )
+        form.is_valid()
+        filters = form.filters()
+        paginator = CappedPaginator(order_list(user=user, filters=filters), form.page_size())
+        page = paginator.get_page(request.GET.get("page"))
+        estimate = None
+        if paginator.capped and form.active_count == 0 and order_scope_location_ids(user=user) is None:
+            estimate = order_table_estimate()
+        query = request.GET.copy()
+        query.pop("page", None)
+        context = {
+            "form": form,
+            "page": page,
+            "orders": page.object_list,
+            "paginator": paginator,
+            "page_links": page_links(page),
+            "estimate": estimate,
+            "query": query.urlencode(),
+            "sort": filters.get("sort", "-created"),
+            "sort_query": _without(request.GET, "sort", "page"),
+        }
+        if request.htmx and request.htmx.target == "order-results":
+            return render(request, self.partial_template_name, {**context, "partial": True})
+        return render(request, self.template_name, context)
+
+
+def _without(querydict, *names) -> str:
+    query = querydict.copy()
+    for name in names:
+        query.pop(name, None)
+    return query.urlencode()
+
+
+# --- Order detail and cancellation ------------------------------------------------------------------------
+
+
+def _order_or_404(request, number):
+    order = order_get_for_user(user=request.user, number=number)
+    if order is None:
+        raise Http404(_("No such order."))
+    return order
+
+
+class OrderDetailView(BackofficeMixin, View):
+    permission_required = "orders.view_order"
+    template_name = "orders/order_detail.html"
+
+    def get(self, request, number):
+        order = _order_or_404(request, number)
+        lines = list(order.lines.all())
+        return render(
+            request,
+            self.template_name,
+            {
+                "order": order,
+                "lines": lines,
+                "events": list(order.events.all()),
+                "can_cancel": order.status in CANCELLABLE and request.user.has_perm("orders.cancel_order"),
+            },
+        )
+
+
+class OrderCancelView(BackofficeMixin, View):
+    permission_required = "orders.cancel_order"
+    template_name = "orders/order_cancel.html"
+
+    def _render(self, request, order, form, status=200):
+        reservations = sum(len(line.allocations.all()) for line in order.lines.all())
+        return render(
+            request,
+            self.template_name,
+            {
+                "order": order,
+                "form": form,
+                "cancellable": order.status in CANCELLABLE,
+                "reservations": reservations,
+            },
+            status=status,
+        )
+
+    def get(self, request, number):
+        order = _order_or_404(request, number)
+        return self._render(request, order, OrderCancelForm())
+
+    def post(self, request, number):
+        order = _order_or_404(request, number)
+        form = OrderCancelForm(request.POST)
+        if not form.is_valid():
+            return self._render(request, order, form, status=400)
+        try:
+            with transaction.atomic(durable=True):
+                order_cancel(order=order, reason=form.cleaned_data["reason"], actor=request.user)
+        except InvalidTransition:
+            messages.error(
+                request,
+                _("Order %(number)s can no longer be cancelled: it is %(status)s.")
+                % {"number": order.number, "status": order.get_status_display().lower()},
+            )
+            return redirect("orders:order_detail", number=order.number)
+        messages.success(
+            request,
+            _("Order %(number)s is cancelled and its reservations are released.") % {"number": order.number},
+        )
+        return redirect("orders:order_detail", number=order.number)
+
+
+# --- Manual order entry ------------------------------------------------------------------------------------
+
+
+def _short_date(value) -> str:
+    try:
+        return date_format(dt.date.fromisoformat(value), "SHORT_DATE_FORMAT") if value else ""
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def domain_error_messages(exc: DomainError) -> list[str]:
+    """What the person at the phone reads when intake refuses an order: one sentence per problem."""
+    details = exc.details or {}
+    if exc.code == "out_of_stock" and details.get("lines"):
+        result = []
+        for line in details["lines"]:
+            params = {
+                "sku": line.get("sku", ""),
+                "requested": line.get("requested", 0),
+                "available": line.get("available", 0),
+                "preorderable": line.get("preorderable", 0),
+                "date": _short_date(line.get("next_restock_on")),
+            }
+            if params["preorderable"]:
+                result.append(
+                    _(
+                        "Not enough stock for %(sku)s: %(requested)s requested, %(available)s available; "
+                        "%(preorderable)s more can be pre-ordered (expected %(date)s): allow pre-order."
+                    )
+                    % params
+                )
+            else:
+                result.append(
+                    _("Not enough stock for %(sku)s: %(requested)s requested, %(available)s available.")
+                    % params
+                )
+        return result
+    if exc.code == "out_of_stock":
+        return [_("Not enough stock for this order.")]
+    if exc.code == "unknown_sku":
+        return [
+            _("Unknown or inactive SKU or EAN: %(codes)s.") % {"codes": ", ".join(details.get("skus", []))}
+        ]
+    if exc.code == "duplicate_order":
+        return [_("This order was already taken as %(number)s.") % {"number": details.get("number") or "?"}]
+    if exc.code == "unknown_location":
+        return [_("This store cannot take pickups.")]
+    return [exc.message]
+
+
+class OrderCreateView(BackofficeMixin, View):
+    """Manual entry of a phone order: the same intake as the API, so the same rules and reservations."""
+
+    permission_required = "orders.add_order"
+    template_name = "orders/order_form.html"
+
+    def _render(self, request, form, formset, errors=(), status=200):
+        return render(
+            request, self.template_name, {"form": form, "formset": formset, "errors": errors}, status=status
+        )
+
+    def get(self, request):
+        return self._render(request, ManualOrderForm(), OrderLineFormSet(prefix="lines"))
+
+    def _more_rows(self, request, data):
+        """Five more line rows, keeping everything typed (not a submission: no error shown yet)."""
+        try:
+            total = min(int(data.get("lines-TOTAL_FORMS") or 0), MAX_LINE_ROWS)
+        except ValueError:
+            total = 0
+        rows = [
+            {name: data.get(f"lines-{index}-{name}", "") for name in ("code", "quantity", "unit_price")}
+            for index in range(total)
+        ]
+        rows = [row for row in rows if any(row.values())]
+        form = ManualOrderForm(initial={k: v for k, v in data.items() if k in ManualOrderForm.base_fields})
+        return self._render(request, form, OrderLineFormSet(prefix="lines", initial=rows))
+
+    def post(self, request):
+        data = request.POST
+        if "add_lines" in data:
+            return self._more_rows(request, data)
+        form = ManualOrderForm(data)
+        formset = OrderLineFormSet(data, prefix="lines")
+        if not (form.is_valid() & formset.is_valid()):
+            return self._render(request, form, formset, status=400)
+        try:
+            order = order_create(
+                channel=form.cleaned_data["channel"],
+                data=form.order_input(lines=formset.lines()),
+                actor=request.user,
+                source="manual",
+            )
+        except DomainError as exc:
+            return self._render(request, form, formset, errors=domain_error_messages(exc), status=400)
+        messages.success(
+            request,
+            _("Order %(number)s taken: %(status)s.")
+            % {"number": order.number, "status": order.get_status_display().lower()},
+        )
+        return redirect("orders:order_detail", number=order.number)
+
+
+# --- Channels and API keys ---------------------------------------------------------------------------------
+
+
+class ChannelListView(BackofficeMixin, View):
+    permission_required = "oms.manage_settings"
+    template_name = "orders/channel_list.html"
+
+    def get(self, request):
+        return render(request, self.template_name, {"channels": channel_list()})
+
+
+class ChannelDetailView(BackofficeMixin, View):
+    permission_required = "oms.manage_settings"
+    template_name = "orders/channel_detail.html"
+
+    def _channel(self, code):
+        channel = channel_get(code=code)
+        if channel is None:
+            raise Http404(_("No such channel."))
+        return channel
+
+    def _locations(self):
+        return Location.objects.filter(active=True).order_by("kind", "name")
+
+    def _render(self, request, channel, form, formset, key_form=None, status=200):
+        return render(
+            request,
+            self.template_name,
+            {
+                "channel": channel,
+                "form": form,
+                "formset": formset,
+                "keys": api_key_list(channel=channel),
+                "key_form": key_form or ApiKeyCreateForm(prefix="key"),
+            },
+            status=status,
+        )
+
+    def get(self, request, code):
+        channel = self._channel(code)
+        initial = [
+            {"location": cl.location, "priority": cl.priority} for cl in channel.channel_locations.all()
+        ]
+        formset = ChannelLocationFormSet(
+            initial=initial, prefix="locations", form_kwargs={"locations": self._locations()}
+        )
+        return self._render(request, channel, ChannelForm(instance=channel), formset)
+
+    def post(self, request, code):
+        channel = self._channel(code)
+        form = ChannelForm(request.POST, instance=channel)
+        formset = ChannelLocationFormSet(
+            request.POST, prefix="locations", form_kwargs={"locations": self._locations()}
+        )
+        if not (form.is_valid() & formset.is_valid()):
+            return self._render(request, channel, form, formset, status=400)
+        channel_save(channel=channel, data=form.cleaned_data, locations=formset.locations())
+        messages.success(request, _("Channel %(name)s saved.") % {"name": channel.name})
+        return redirect("orders:channel_detail", code=channel.code)
+
+
+@method_decorator(never_cache, name="dispatch")
+class ApiKeyCreateView(BackofficeMixin, View):
+    """Create a key; the answer to the POST is the only page that ever shows the raw key."""
+
+    permission_required = "oms.manage_settings"
+    template_name = "orders/api_key_form.html"
+
+    def get(self, request, code):
+        channel = get_object_or_404(Channel, code=code)
+        return render(
+            request, self.template_name, {"channel": channel, "form": ApiKeyCreateForm(prefix="key")}
+        )
+
+    def post(self, request, code):
+        channel = get_object_or_404(Channel, code=code)
+        form = ApiKeyCreateForm(request.POST, prefix="key")
+        if not form.is_valid():
+            return render(request, self.template_name, {"channel": channel, "form": form}, status=400)
+        key, raw = api_key_create(
+            channel=channel, scopes=form.cleaned_data["scopes"], name=form.cleaned_data["name"]
+        )
+        return render(
+            request, "orders/api_key_created.html", {"channel": channel, "key": key, "raw_key": raw}
+        )
+
+
+class ApiKeyRevokeView(BackofficeMixin, View):
+    permission_required = "oms.manage_settings"
+    template_name = "orders/api_key_revoke.html"
+
+    def _key(self, code, pk):
+        return get_object_or_404(ApiKey.objects.select_related("channel"), channel__code=code, pk=pk)
+
+    def get(self, request, code, pk):
+        key = self._key(code, pk)
+        return render(request, self.template_name, {"channel": key.channel, "key": key})
+
+    def post(self, request, code, pk):
+        key = self._key(code, pk)
+        api_key_revoke(key=key)
+        messages.success(
+            request,
+            _("Key %(prefix)s… is revoked: requests with it are now refused.") % {"prefix": key.prefix},
+        )
+        return redirect(reverse("orders:channel_detail", kwargs={"code": code}) + "#api-keys")

@@ -7,11 +7,13 @@ from django.utils.translation import gettext_lazy as _
 NAVIGATION = [
     (_("Dashboard"), "dashboard", "oms.access_backoffice"),
     (_("Orders"), "orders:order_list", "orders.view_order"),
+    (_("Late risk"), "orders:late_risk", "orders.view_order"),
     (_("Stock"), "inventory:product_list", "inventory.view_stock"),
     (_("Locations"), "inventory:location_list", "inventory.view_location"),
     (_("Planning"), "fulfillment:planning", "fulfillment.plan_shifts"),
     (_("Carriers"), "shipping:service_list", "oms.manage_settings"),
     (_("Channels"), "orders:channel_list", "oms.manage_settings"),
+    (_("What-if"), "orders:sourcing_whatif", "oms.manage_settings"),
 ]
 
 

@@ -410,3 +410,14 @@ class ApiKeyCreateForm(forms.Form):
     scopes = forms.MultipleChoiceField(
         label=_("Scopes"), choices=ApiKey.Scope.choices, widget=forms.CheckboxSelectMultiple
     )
+
+
+class WhatIfForm(forms.Form):
+    strategy = forms.ChoiceField(label=_("Strategy to try"), choices=Channel.Strategy.choices)
+    days = forms.IntegerField(label=_("Days of orders"), min_value=1, max_value=365, initial=30)
+    channel = forms.ModelChoiceField(
+        label=_("Channel"),
+        queryset=Channel.objects.order_by("name"),
+        required=False,
+        empty_label=_("All channels"),
+    )

@@ -1,6 +1,7 @@
 """Back-office pages of the orders app: list, detail, cancel, manual entry; channel settings and API keys."""
 
 import datetime as dt
+from decimal import Decimal
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -29,12 +30,14 @@ from .forms import (
     OrderCancelForm,
     OrderFilterForm,
     OrderLineFormSet,
+    WhatIfForm,
 )
 from .models import CANCELLABLE, ApiKey, Channel
 from .selectors import (
     api_key_list,
     channel_get,
     channel_list,
+    late_risk_orders,
     order_filter_locations,
     order_get_for_user,
     order_list,
@@ -45,6 +48,7 @@ from .services.api_keys import api_key_create, api_key_revoke
 from .services.channels import channel_save
 from .services.intake import order_create
 from .services.lifecycle import order_cancel
+from .services.whatif import sourcing_whatif
 
 # --- Order list ---------------------------------------------------------------------------------------
 
@@ -139,6 +143,37 @@ def _order_or_404(request, number):
     return order
 
 
+def _iso_date(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+def sourcing_table(record: dict) -> dict:
+    """The candidates compared when the order was sourced, chosen first, for the detail page."""
+    chosen = record["chosen"]
+    rows = []
+    seen = set()
+    for plan in [chosen, *record.get("candidates", [])]:
+        key = tuple((p["location"], p["cost"]) for p in plan["parcels"])
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append(
+            {
+                "chosen": plan is chosen,
+                "locations": ", ".join(p["location"] for p in plan["parcels"]),
+                "parcels": plan["parcels"],
+                "storage": sum(Decimal(p["storage"]) for p in plan["parcels"]),
+                "handling": sum(Decimal(p["handling"]) for p in plan["parcels"]),
+                "shipping": sum(Decimal(p["shipping"]) for p in plan["parcels"]),
+                "split_penalty": Decimal(plan["split_penalty"]),
+                "lateness": Decimal(plan["lateness"]),
+                "total": Decimal(plan["total"]),
+                "delivery_date": _iso_date(plan.get("delivery_date")),
+            }
+        )
+    return {"strategy": record.get("strategy"), "rows": rows}
+
+
 class OrderDetailView(BackofficeMixin, View):
     permission_required = "orders.view_order"
     template_name = "orders/order_detail.html"
@@ -146,13 +181,16 @@ class OrderDetailView(BackofficeMixin, View):
     def get(self, request, number):
         order = _order_or_404(request, number)
         lines = list(order.lines.all())
+        events = list(order.events.all())
+        sourcing = next((e for e in events if e.type == "sourcing" and e.data.get("chosen")), None)
         return render(
             request,
             self.template_name,
             {
                 "order": order,
                 "lines": lines,
-                "events": list(order.events.all()),
+                "events": events,
+                "sourcing": sourcing_table(sourcing.data) if sourcing else None,
                 "can_cancel": order.status in CANCELLABLE and request.user.has_perm("orders.cancel_order"),
             },
         )
@@ -411,3 +449,33 @@ class ApiKeyRevokeView(BackofficeMixin, View):
             _("Key %(prefix)s… is revoked: requests with it are now refused.") % {"prefix": key.prefix},
         )
         return redirect(reverse("orders:channel_detail", kwargs={"code": code}) + "#api-keys")
+
+
+class LateRiskView(BackofficeMixin, View):
+    """Orders whose promise can no longer be met (past their planned ship date, or waiting for stock due
+    after it), so staff act before the customer complains. Scoped to the user's locations."""
+
+    permission_required = "orders.view_order"
+
+    def get(self, request):
+        rows = list(late_risk_orders(location_ids=order_scope_location_ids(user=request.user))[:500])
+        return render(request, "orders/late_risk.html", {"orders": rows})
+
+
+class SourcingWhatIfView(BackofficeMixin, View):
+    """Replay a period's orders under another strategy (in memory) to choose one. Managers."""
+
+    permission_required = "oms.manage_settings"
+
+    def get(self, request):
+        form = WhatIfForm(request.GET or None)
+        report = None
+        if form.is_bound and form.is_valid():
+            report = sourcing_whatif(
+                strategy=form.cleaned_data["strategy"],
+                days=form.cleaned_data["days"],
+                channel=form.cleaned_data.get("channel"),
+                limit=2000,
+            ).as_dict()
+        status = 400 if form.is_bound and not form.is_valid() else 200
+        return render(request, "orders/whatif.html", {"form": form, "report": report}, status=status)

@@ -38,6 +38,8 @@ MATRIX = {
     "fulfillment:shift_delete": ({"pk": 990201}, {MANAGER}),
     "fulfillment:week_copy": ({}, {MANAGER}),
     "orders:order_list": ({}, ALL_STAFF),
+    "orders:late_risk": ({}, ALL_STAFF),
+    "orders:sourcing_whatif": ({}, {MANAGER}),
     "orders:order_detail": ({"number": MATRIX_ORDER}, ALL_STAFF),
     "orders:order_create": ({}, {CUSTOMER_SERVICE, MANAGER}),
     "orders:order_cancel": ({"number": MATRIX_ORDER}, {CUSTOMER_SERVICE, MANAGER}),

@@ -7,9 +7,10 @@ from inventory.models import StockLevel
 from .models import Allocation, Order, OrderEvent, OrderLine
 
 
-def order_detail_queryset():
-    """An order with everything its detail page and API answer show, in a fixed number of queries."""
-    return Order.objects.select_related("channel", "customer", "pickup_location").prefetch_related(
+def order_detail_queryset(*, timeline: bool = True):
+    """An order with everything its detail page and API answer show, in a fixed number of queries
+    (4; 3 without the timeline, which the answer to a creation does not show)."""
+    queryset = Order.objects.select_related("channel", "customer", "pickup_location").prefetch_related(
         Prefetch(
             "lines",
             queryset=OrderLine.objects.order_by("line_no").prefetch_related(
@@ -18,13 +19,17 @@ def order_detail_queryset():
                     queryset=Allocation.objects.select_related("location", "incoming").order_by("pk"),
                 )
             ),
-        ),
-        Prefetch("events", queryset=OrderEvent.objects.select_related("actor").order_by("-at", "-pk")),
+        )
     )
+    if timeline:
+        queryset = queryset.prefetch_related(
+            Prefetch("events", queryset=OrderEvent.objects.select_related("actor").order_by("-at", "-pk"))
+        )
+    return queryset
 
 
-def order_get_for_channel(*, channel, number: str) -> Order | None:
-    return order_detail_queryset().filter(channel=channel, number=number).first()
+def order_get_for_channel(*, channel, number: str, timeline: bool = True) -> Order | None:
+    return order_detail_queryset(timeline=timeline).filter(channel=channel, number=number).first()
 
 
 def reservation_differences() -> list[dict]:

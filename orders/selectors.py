@@ -1,10 +1,22 @@
 """Read queries of the orders app."""
 
-from django.db.models import Prefetch, Sum
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
 
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce, Lower
+from django.utils import timezone
+
+from customers.models import Customer
 from inventory.models import StockLevel
+from inventory.selectors import locations_for_user, user_sees_all_locations
 
 from .models import Allocation, Order, OrderEvent, OrderLine
+
+ORDER_LIST_COUNT_CAP = 10_000
+_ORDER_NUMBER = re.compile(r"^CMD-", re.IGNORECASE)
+_NAME = re.compile(r"^[^\W\d_][^\d@]*$")  # letters, then anything but digits and @ (spaces, - and ')
 
 
 def order_detail_queryset(*, timeline: bool = True):
@@ -59,3 +71,132 @@ def reservation_differences() -> list[dict]:
             {"product_id": product_id, "location_id": location_id, "reserved": 0, "allocated": total}
         )
     return problems
+
+
+# --- The order list (back office) ---------------------------------------------------------------------
+
+
+def order_list(*, user, filters: Mapping | None = None) -> QuerySet[Order]:
+    """The orders ``user`` may see, newest first, with channel and customer joined and ``line_count``
+    annotated (a subquery run for the rows of the page only). Paginate it with ``order_list_page`` (keyset,
+    constant cost at any depth) or slices (OFFSET, slower deep down), and count it with
+    ``order_list_count`` (capped: an exact COUNT(*) over a million orders is too slow for a page).
+
+    ``filters`` (a form's cleaned_data or a dict; empty values are ignored):
+
+    - ``status``: a status or a list of statuses;
+    - ``channel``: a channel (instance or code);
+    - ``location``: a location (instance or code): orders with an allocation there;
+    - ``created_from`` / ``created_to``: dates, inclusive, in the site's time zone;
+    - ``q``: a search, read by its shape: an order number (``CMD-...``, prefix); an email (contains
+      ``@``, prefix, any case); anything with a digit: a channel's external id (prefix); otherwise a
+      customer's name (prefix of the first or last name, or "first last", any case).
+
+    Staff limited to some locations see the orders with an allocation at, or a pickup in, one of them.
+    Every query of the list can use an index (see the orders and customers search-index migrations).
+    """
+    filters = filters or {}
+    line_count = (
+        OrderLine.objects.filter(order=OuterRef("pk"))
+        .order_by()
+        .values("order")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    queryset = (
+        Order.objects.select_related("channel", "customer")
+        .annotate(line_count=Coalesce(Subquery(line_count), 0))
+        .order_by("-created_at", "-id")
+    )
+    if not user.is_authenticated or not user.has_perm("orders.view_order"):
+        return queryset.none()
+    if not user_sees_all_locations(user=user):
+        location_ids = locations_for_user(user=user).values("pk")
+        queryset = queryset.filter(
+            Exists(Allocation.objects.filter(line__order=OuterRef("pk"), location__in=location_ids))
+            | Q(pickup_location__in=location_ids)
+        )
+
+    status = filters.get("status")
+    if status:
+        queryset = queryset.filter(status__in=[status] if isinstance(status, str) else list(status))
+    channel = filters.get("channel")
+    if channel:
+        queryset = queryset.filter(**_by_code("channel", channel))
+    location = filters.get("location")
+    if location:
+        at_location = Allocation.objects.filter(line__order=OuterRef("pk"), **_by_code("location", location))
+        queryset = queryset.filter(Exists(at_location))
+    if filters.get("created_from"):
+        queryset = queryset.filter(created_at__gte=_day_start(filters["created_from"]))
+    if filters.get("created_to"):
+        queryset = queryset.filter(created_at__lt=_day_start(filters["created_to"]) + timedelta(days=1))
+    q = (filters.get("q") or "").strip()[:100]
+    if q:
+        queryset = queryset.filter(_search(q))
+    return queryset
+
+
+def _by_code(field: str, value) -> dict:
+    """A filter on a related object given as an instance (a form's ModelChoiceField) or by its code."""
+    return {field: value} if hasattr(value, "pk") else {f"{field}__code": value}
+
+
+def _day_start(day: date | datetime | str) -> datetime:
+    if isinstance(day, str):
+        day = date.fromisoformat(day)
+    if isinstance(day, datetime):
+        day = day.date()
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _search(q: str) -> Q:
+    """The condition of a search, chosen by the shape of ``q`` so that one index answers it."""
+    if _ORDER_NUMBER.match(q):
+        return Q(number__startswith=q.upper())
+    if "@" in q:
+        customers = Customer.objects.alias(email_lower=Lower("email"))
+        return Q(customer__in=customers.filter(email_lower__startswith=q.lower()).values("pk"))
+    if not _NAME.match(q):
+        return Q(external_id__startswith=q)
+    words = q.lower().split()
+    names = Customer.objects.alias(first=Lower("first_name"), last=Lower("last_name"))
+    match = Q(last__startswith=" ".join(words))
+    if len(words) == 1:
+        match |= Q(first__startswith=words[0])
+    else:
+        match |= Q(first__startswith=words[0], last__startswith=" ".join(words[1:]))
+    return Q(customer__in=names.filter(match).values("pk"))
+
+
+def order_list_count(queryset: QuerySet[Order], *, cap: int = ORDER_LIST_COUNT_CAP) -> tuple[int, bool]:
+    """How many orders the list holds, counted up to ``cap``: ``(count, exact)``; ``(cap, False)`` means
+    "more than cap" (show "10,000+"). Costs at most ``cap`` index entries whatever the table's size."""
+    counted = queryset.order_by().values("pk")[: cap + 1].count()
+    return (counted, True) if counted <= cap else (cap, False)
+
+
+def order_list_page(queryset: QuerySet[Order], *, after: str = "", size: int = 50) -> tuple[list[Order], str]:
+    """One page of an ``order_list`` queryset after the cursor ``after`` (keyset pagination: the cost is
+    the same on page 1 and page 10,000). Returns the orders and the cursor of the next page ("" on the
+    last page). A malformed cursor gives the first page."""
+    created_at, pk = _parse_cursor(after)
+    if created_at is not None:
+        # The range condition uses the (created_at, id) index; the OR only sorts out equal timestamps.
+        queryset = queryset.filter(created_at__lte=created_at).filter(
+            Q(created_at__lt=created_at) | Q(pk__lt=pk)
+        )
+    rows = list(queryset[: size + 1])
+    if len(rows) <= size:
+        return rows, ""
+    last = rows[size - 1]
+    return rows[:size], f"{int(last.created_at.timestamp() * 1_000_000)}-{last.pk}"
+
+
+def _parse_cursor(cursor: str) -> tuple[datetime | None, int | None]:
+    try:
+        micros, pk = (int(part) for part in cursor.split("-", 1))
+        created_at = datetime.fromtimestamp(micros / 1_000_000, tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None, None
+    return created_at.replace(microsecond=micros % 1_000_000), pk

@@ -144,8 +144,8 @@ def test_a_page_costs_a_fixed_number_of_queries(data, extra_orders, django_asser
     user.staff_profile.all_locations = True
     user.staff_profile.save()
     user = type(user).objects.get(pk=user.pk)  # a fresh user, as in a request
-    # when: permissions (2), scope (2), the page, the count
-    with django_assert_num_queries(6):
+    # when: permissions (2), scope (2), the customers found by the search, the page, the count
+    with django_assert_num_queries(7):
         queryset = order_list(user=user, filters={"q": "ana"})
         rows, _cursor = order_list_page(queryset, size=50)
         count = order_list_count(queryset)
@@ -153,6 +153,31 @@ def test_a_page_costs_a_fixed_number_of_queries(data, extra_orders, django_asser
     # then
     assert count == (2 + extra_orders, True)
     assert names[-2:] == [("web", "Ana.Roux@Example.fr", 1), ("web", "Ana.Roux@Example.fr", 1)]
+
+
+def test_scoped_staff_page_costs_a_fixed_number_of_queries(data, django_assert_num_queries):
+    user = UserFactory(username="wh2", role=WAREHOUSE_STAFF, locations=[data["warehouse"]])
+    user = type(user).objects.get(pk=user.pk)
+    # permissions (2), scope: manager? profile, then locations_for_user (manager? again, locations),
+    # the page, the count
+    with django_assert_num_queries(8):
+        queryset = order_list(user=user, filters={"status": "allocated"})
+        rows, _cursor = order_list_page(queryset)
+        count = order_list_count(queryset)
+    assert numbers(rows) == ["CMD-2026-000003"]
+    assert count == (1, True)
+
+
+@pytest.mark.parametrize("q", ["roux", "a", "louis@", "louis le"])
+def test_search_gives_the_same_orders_with_many_customers(data, q, monkeypatch):
+    # given: the ids of the customers found are listed up to a threshold, else a subquery is used
+    listed_ids = listed(data, q=q)
+    monkeypatch.setattr("orders.selectors.SEARCH_CUSTOMERS_LISTED", 0)
+    # when
+    with_subquery = listed(data, q=q)
+    # then
+    assert with_subquery == listed_ids
+    assert listed_ids
 
 
 def test_filter_status(data):
@@ -224,6 +249,15 @@ def test_warehouse_staff_see_orders_allocated_at_their_locations(data):
 def test_store_staff_see_their_pickups(data):
     user = UserFactory(username="st", role=STORE_STAFF, locations=[data["store"]])
     assert numbers(order_list(user=user)) == ["CMD-2026-000003"]
+
+
+def test_store_staff_see_pickups_sourced_elsewhere(data):
+    # given: an order picked up at the store, its only line allocated at a warehouse
+    o4 = data["orders"]["o4"]
+    Order.objects.filter(pk=o4.pk).update(delivery_mode="store", pickup_location=data["store"])
+    user = UserFactory(username="st", role=STORE_STAFF, locations=[data["store"]])
+    # when / then
+    assert numbers(order_list(user=user)) == ["CMD-2026-000004", "CMD-2026-000003"]
 
 
 def test_no_permission_no_orders(data):

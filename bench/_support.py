@@ -78,6 +78,7 @@ def django_setup(db_name: str, **extra) -> None:
     """Configure this process as a production-like Django process on ``db_name``."""
     os.environ.update(server_env(db_name, **extra))
     sys.path.insert(0, str(ROOT))
+    (ROOT / "var" / "staticfiles").mkdir(parents=True, exist_ok=True)  # whitenoise warns without it
     import django
 
     django.setup()

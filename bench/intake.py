@@ -483,6 +483,9 @@ def patched(profiler: LayerProfiler):
     ]
     originals = []
     for owner, name, label in patches:
+        if not hasattr(owner, name):  # the intake changed shape: profile what is still there
+            print(f"  (profile: no {getattr(owner, '__name__', owner)}.{name} any more: {label!r} skipped)")
+            continue
         own = name in vars(owner)  # else inherited: delete the patch afterwards
         original = getattr(owner, name)
         originals.append((owner, name, original, own))
@@ -690,10 +693,11 @@ def main() -> int:
     )
     print(f"  answers: {dict(sorted(results.statuses.items()))}")
     print(f"  cores used during the load (of 2): {support.format_cpu(cpu)}")
-    if results.created:
-        per_order = elapsed / results.created * 1000
+    if results.latencies:
+        what, count = ("answer", len(results.latencies)) if args.scarce else ("order", results.created)
+        per_order = elapsed / count * 1000
         print(
-            f"  CPU per order: gunicorn {cpu['server'] * per_order:.1f} ms, "
+            f"  CPU per {what}: gunicorn {cpu['server'] * per_order:.1f} ms, "
             f"postgres {cpu['postgres'] * per_order:.1f} ms, "
             f"client {cpu['client'] * per_order:.1f} ms"
         )
@@ -738,9 +742,9 @@ def main() -> int:
     print(
         f"  orders/s {figures['orders_per_s']:.1f}, p50 {figures['p50']:.1f} ms, "
         f"p95 {figures['p95']:.1f} ms, "
-        f"errors {sum(v for k, v in results.statuses.items() if k != '201')}"
+        f"answers other than 201: {sum(v for k, v in results.statuses.items() if k != '201')}"
     )
-    if tps:
+    if tps and not args.scarce:
         ratio = figures["orders_per_s"] / tps
         met = ratio >= TARGET_RATIO and not failures and (args.scarce or set(results.statuses) == {"201"})
         print(

@@ -47,35 +47,6 @@ def order_get_for_channel(*, channel, number: str, timeline: bool = True) -> Ord
     return order_detail_queryset(timeline=timeline).filter(channel=channel, number=number).first()
 
 
-def reservation_differences() -> list[dict]:
-    """Stock levels whose ``reserved`` differs from the sum of the stock allocations held on them (there must
-    never be one while orders are the only thing that reserves)."""
-    held = {
-        (row["line__product_id"], row["location_id"]): row["total"]
-        for row in Allocation.objects.filter(kind=Allocation.Kind.STOCK, consumed_at__isnull=True)
-        .values("line__product_id", "location_id")
-        .annotate(total=Sum("quantity"))
-    }
-    problems = []
-    for level in StockLevel.objects.filter(reserved__gt=0).select_related("product", "location"):
-        key = (level.product_id, level.location_id)
-        allocated = held.pop(key, 0)
-        if allocated != level.reserved:
-            problems.append(
-                {
-                    "sku": level.product.sku,
-                    "location": level.location.code,
-                    "reserved": level.reserved,
-                    "allocated": allocated,
-                }
-            )
-    for (product_id, location_id), total in held.items():
-        problems.append(
-            {"product_id": product_id, "location_id": location_id, "reserved": 0, "allocated": total}
-        )
-    return problems
-
-
 # --- The order list (back office) ---------------------------------------------------------------------
 
 
@@ -220,3 +191,32 @@ def _parse_cursor(cursor: str) -> tuple[datetime | None, int | None]:
     except (ValueError, OverflowError, OSError):
         return None, None
     return created_at.replace(microsecond=micros % 1_000_000), pk
+
+
+def reservation_differences() -> list[dict]:
+    """Stock levels whose ``reserved`` differs from the sum of the stock allocations held on them (there must
+    never be one while orders are the only thing that reserves)."""
+    held = {
+        (row["line__product_id"], row["location_id"]): row["total"]
+        for row in Allocation.objects.filter(kind=Allocation.Kind.STOCK, consumed_at__isnull=True)
+        .values("line__product_id", "location_id")
+        .annotate(total=Sum("quantity"))
+    }
+    problems = []
+    for level in StockLevel.objects.filter(reserved__gt=0).select_related("product", "location"):
+        key = (level.product_id, level.location_id)
+        allocated = held.pop(key, 0)
+        if allocated != level.reserved:
+            problems.append(
+                {
+                    "sku": level.product.sku,
+                    "location": level.location.code,
+                    "reserved": level.reserved,
+                    "allocated": allocated,
+                }
+            )
+    for (product_id, location_id), total in held.items():
+        problems.append(
+            {"product_id": product_id, "location_id": location_id, "reserved": 0, "allocated": total}
+        )
+    return problems

@@ -16,6 +16,60 @@ VENV_BIN = Path(sys.executable).parent
 # Where the Postgres server is (no database name): the benchmarks create their own databases there.
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432").rstrip("/")
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+# The benchmarks' locations (those of seed_demo, kept here so that a change there does not break them):
+# code, name, kind, address, postcode, city, latitude, longitude.
+LOCATIONS = [
+    (
+        "lyon",
+        "Entrepôt Lyon Saint-Priest",
+        "warehouse",
+        "12 rue du Dauphiné",
+        "69800",
+        "Saint-Priest",
+        "45.696000",
+        "4.944000",
+    ),
+    (
+        "lille",
+        "Entrepôt Lille Lesquin",
+        "warehouse",
+        "5 rue de la Haie Plouvier",
+        "59810",
+        "Lesquin",
+        "50.589000",
+        "3.111000",
+    ),
+    (
+        "bordeaux",
+        "Entrepôt Bordeaux Mérignac",
+        "warehouse",
+        "30 avenue Ariane",
+        "33700",
+        "Mérignac",
+        "44.838000",
+        "-0.656000",
+    ),
+    (
+        "paris-marais",
+        "Magasin Paris Marais",
+        "store",
+        "24 rue des Francs-Bourgeois",
+        "75004",
+        "Paris",
+        "48.857600",
+        "2.360200",
+    ),
+    (
+        "marseille",
+        "Magasin Marseille Vieux-Port",
+        "store",
+        "8 quai du Port",
+        "13002",
+        "Marseille",
+        "43.296500",
+        "5.369800",
+    ),
+]
 
 
 def check_loopback(url: str) -> None:

@@ -175,7 +175,6 @@ def load_reference_data() -> dict:
     from django.contrib.auth.models import Group
 
     from inventory.models import Location, Product, StaffProfile
-    from oms.management.commands.seed_demo import LOCATIONS
     from oms.roles import MANAGER
     from orders.models import Channel, ChannelLocation
 
@@ -191,7 +190,7 @@ def load_reference_data() -> dict:
             longitude=Decimal(lng),
             is_pickup_point=kind == "store",
         )
-        for code, name, kind, line1, postcode, city, lat, lng in LOCATIONS
+        for code, name, kind, line1, postcode, city, lat, lng in support.LOCATIONS
     ]
     channels = [
         Channel.objects.create(code="web", name="Boutique en ligne", kind=Channel.Kind.WEB),

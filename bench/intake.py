@@ -103,14 +103,13 @@ def seed(*, scarce_units: int) -> tuple[str, list[str]]:
 
     from inventory import services as inventory_services
     from inventory.models import Location, Product
-    from oms.management.commands.seed_demo import LOCATIONS
     from orders.models import Channel, ChannelLocation
     from orders.services.api_keys import api_key_create
 
     with transaction.atomic():
         channel = Channel.objects.create(code="bench", name="Bench shop", kind=Channel.Kind.WEB)
         locations = []
-        for priority, (code, name, kind, line1, postcode, city, lat, lng) in enumerate(LOCATIONS):
+        for priority, (code, name, kind, line1, postcode, city, lat, lng) in enumerate(support.LOCATIONS):
             location = Location.objects.create(
                 code=code,
                 name=name,
@@ -473,6 +472,9 @@ def patched(profiler: LayerProfiler):
         (api, "order_create", "intake service (rest)"),
         (intake, "_validate", "intake: validate (products)"),
         (intake, "plan_allocations", "intake: plan allocations"),
+        # the sourcing release's names, profiled when they are there
+        (intake, "decide", "intake: sourcing decision"),
+        (intake, "_book_capacity", "intake: picking capacity"),
         (intake, "_reserve", "intake: reserve (compare-and-set)"),
         (customer_services, "customer_get_or_create", "intake: customer"),
         (customer_services, "address_remember", "intake: address book"),
@@ -483,7 +485,7 @@ def patched(profiler: LayerProfiler):
     ]
     originals = []
     for owner, name, label in patches:
-        if not hasattr(owner, name):  # the intake changed shape: profile what is still there
+        if not hasattr(owner, name):  # the intake changed shape: profile what is there
             print(f"  (profile: no {getattr(owner, '__name__', owner)}.{name} any more: {label!r} skipped)")
             continue
         own = name in vars(owner)  # else inherited: delete the patch afterwards

@@ -1,6 +1,7 @@
 """Write operations of the customers app."""
 
 from django.db import IntegrityError, transaction
+from django.db.models import BooleanField, ExpressionWrapper, Q
 
 from .models import Address, Customer
 
@@ -34,8 +35,14 @@ def address_remember(*, customer: Customer, address: dict, kind: str = Address.K
         for k in ("name", "company", "line1", "line2", "postcode", "city", "phone")
     }
     fields["country"] = address.get("country") or "FR"
-    existing = Address.objects.filter(customer=customer, kind=kind, **fields).first()
-    if existing:
-        return existing
-    is_default = not Address.objects.filter(customer=customer, kind=kind).exists()
-    return Address.objects.create(customer=customer, kind=kind, is_default=is_default, **fields)
+    # One read answers both questions: is this address already in the book (an identical one sorts
+    # first), and is the book empty (then the new address becomes the default).
+    first = (
+        Address.objects.filter(customer=customer, kind=kind)
+        .annotate(same=ExpressionWrapper(Q(**fields), output_field=BooleanField()))
+        .order_by("-same", "pk")
+        .first()
+    )
+    if first is not None and first.same:
+        return first
+    return Address.objects.create(customer=customer, kind=kind, is_default=first is None, **fields)

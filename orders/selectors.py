@@ -15,9 +15,10 @@ from inventory.selectors import user_sees_all_locations
 from .models import Allocation, ApiKey, Channel, ChannelLocation, Order, OrderEvent, OrderLine
 
 
-def order_detail_queryset():
-    """An order with everything its detail page and API answer show, in a fixed number of queries."""
-    return Order.objects.select_related("channel", "customer", "pickup_location").prefetch_related(
+def order_detail_queryset(*, timeline: bool = True):
+    """An order with everything its detail page and API answer show, in a fixed number of queries
+    (4; 3 without the timeline, which the answer to a creation does not show)."""
+    queryset = Order.objects.select_related("channel", "customer", "pickup_location").prefetch_related(
         Prefetch(
             "lines",
             queryset=OrderLine.objects.order_by("line_no").prefetch_related(
@@ -26,13 +27,52 @@ def order_detail_queryset():
                     queryset=Allocation.objects.select_related("location", "incoming").order_by("pk"),
                 )
             ),
-        ),
-        Prefetch("events", queryset=OrderEvent.objects.select_related("actor").order_by("-at", "-pk")),
+        )
     )
+    if timeline:
+        queryset = queryset.prefetch_related(
+            Prefetch("events", queryset=OrderEvent.objects.select_related("actor").order_by("-at", "-pk"))
+        )
+    return queryset
 
 
-def order_get_for_channel(*, channel, number: str) -> Order | None:
-    return order_detail_queryset().filter(channel=channel, number=number).first()
+def order_get_for_channel(*, channel, number: str, timeline: bool = True) -> Order | None:
+    return order_detail_queryset(timeline=timeline).filter(channel=channel, number=number).first()
+
+
+ORDER_LIST_COUNT_CAP = 1_000
+
+
+def order_list_count(queryset: QuerySet[Order], *, cap: int = ORDER_LIST_COUNT_CAP) -> tuple[int, bool]:
+    """How many orders a list holds, counted up to ``cap``: ``(count, exact)``; ``(cap, False)`` means
+    "more than cap". Costs at most ``cap`` matching rows whatever the table's size."""
+    counted = queryset.order_by().values("pk")[: cap + 1].count()
+    return (counted, True) if counted <= cap else (cap, False)
+
+
+def order_list_page(queryset: QuerySet[Order], *, after: str = "", size: int = 50) -> tuple[list[Order], str]:
+    """One page of a newest-first order queryset after the cursor ``after`` (keyset pagination: the same
+    cost on page 1 and page 10,000). Returns the orders and the next page's cursor ("" on the last page).
+    A malformed cursor gives the first page."""
+    created_at, pk = _parse_cursor(after)
+    if created_at is not None:
+        queryset = queryset.filter(created_at__lte=created_at).filter(
+            Q(created_at__lt=created_at) | Q(pk__lt=pk)
+        )
+    rows = list(queryset[: size + 1])
+    if len(rows) <= size:
+        return rows, ""
+    last = rows[size - 1]
+    return rows[:size], f"{int(last.created_at.timestamp() * 1_000_000)}-{last.pk}"
+
+
+def _parse_cursor(cursor: str) -> tuple[dt.datetime | None, int | None]:
+    try:
+        micros, pk = (int(part) for part in cursor.split("-", 1))
+        created_at = dt.datetime.fromtimestamp(micros / 1_000_000, tz=dt.UTC)
+    except (ValueError, OverflowError, OSError):
+        return None, None
+    return created_at.replace(microsecond=micros % 1_000_000), pk
 
 
 def reservation_differences() -> list[dict]:

@@ -1,0 +1,764 @@
+"""Order intake benchmark: ``POST /api/v1/orders/`` against gunicorn, beside pgbench on the same server.
+
+    .venv/bin/python bench/intake.py                 # 8 clients, 20 s, then pgbench for 20 s
+    .venv/bin/python bench/intake.py --scarce        # 10 units of one SKU, everyone buys it
+    .venv/bin/python bench/intake.py --help
+
+What it does, in one run (so that the ratio compares figures taken under the same conditions):
+
+1. drops and re-creates the database ``oms_bench_intake`` on the local Postgres, migrates it, seeds a
+   channel with 5 locations, 200 products with plenty of stock (through the inventory services, so the
+   ledger is real) and an API key;
+2. starts gunicorn (4 sync workers, ``oms.settings.production``, no DEBUG) on 127.0.0.1;
+3. sends orders (the DESIGN.md body, 1-3 lines of random SKUs, a unique external_id, half of them with
+   an ``Idempotency-Key``) from N client threads for a fixed time, and prints orders/s, p50/p95/p99
+   latency, the answers by status and error code, and how the 2 cores were shared;
+4. runs pgbench (TPC-B like, scale 10, same clients, same seconds) on a separate database and prints its
+   TPS and the ratio orders/s / pgbench TPS (target: >= 0.10);
+5. checks: no stock level with reserved > on_hand, ``manage.py stock_audit`` passes, orders in the
+   database = 201 answers (scarce: exactly as many orders as units);
+6. profiles N more orders in process (Django test client): queries per order, time per layer.
+
+Exit status: 0 when every check passes (the throughput target is reported, not enforced), 1 when a check
+fails, 3 when the run exceeded its time budget. All traffic goes to 127.0.0.1.
+"""
+
+import argparse
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _support as support  # noqa: E402
+
+TARGET_RATIO = 0.10
+SCARCE_SKU = "SCARCE-1"
+FIRST_NAMES = ["Ana", "Louis", "Chloé", "Hugo", "Léa", "Jules", "Manon", "Arthur", "Inès", "Nathan"]
+LAST_NAMES = ["Roux", "Martin", "Bernard", "Dubois", "Lefèvre", "Moreau", "Laurent", "Simon", "Michel"]
+CITIES = [
+    ("69003", "Lyon"),
+    ("75011", "Paris"),
+    ("13002", "Marseille"),
+    ("33000", "Bordeaux"),
+    ("59000", "Lille"),
+]
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--clients", type=int, default=8, help="concurrent client threads (default 8)")
+    parser.add_argument(
+        "--seconds", type=float, default=20, help="measured load time, and pgbench's -T (default 20)"
+    )
+    parser.add_argument("--warmup", type=float, default=3, help="unmeasured load before (default 3 s)")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers (default 4)")
+    parser.add_argument("--port", type=int, default=8030, help="gunicorn port on 127.0.0.1 (default 8030)")
+    parser.add_argument("--db", default="oms_bench_intake", help="database, dropped and re-created")
+    parser.add_argument("--pgbench-db", default="oms_bench_pgbench", help="pgbench's database (re-created)")
+    parser.add_argument("--scale", type=int, default=10, help="pgbench -i -s (default 10)")
+    parser.add_argument("--no-pgbench", action="store_true", help="skip pgbench (no ratio)")
+    parser.add_argument("--scarce", action="store_true", help="10 units of one SKU, every order buys one")
+    parser.add_argument("--units", type=int, default=10, help="units of the scarce SKU (default 10)")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=200,
+        metavar="N",
+        help="orders profiled in process after the run (0: none)",
+    )
+    parser.add_argument(
+        "--cprofile",
+        action="store_true",
+        help="also print the top functions (cProfile) of the profiled orders",
+    )
+    parser.add_argument(
+        "--redis-db", type=int, default=5, help="Redis db for the server's cache and broker (-1: no Redis)"
+    )
+    parser.add_argument("--seed", type=int, default=2026, help="random seed")
+    parser.add_argument(
+        "--budget", type=float, default=900, help="hard limit on the whole run, seconds (default 900)"
+    )
+    return parser.parse_args()
+
+
+# --- set-up --------------------------------------------------------------------------------------------
+
+
+def seed(*, scarce_units: int) -> tuple[str, list[str]]:
+    """Channel, 5 locations, 200 products with stock, an API key. Returns (raw key, SKUs)."""
+    from django.db import transaction
+
+    from inventory import services as inventory_services
+    from inventory.models import Location, Product
+    from orders.models import Channel, ChannelLocation
+    from orders.services.api_keys import api_key_create
+
+    with transaction.atomic():
+        channel = Channel.objects.create(code="bench", name="Bench shop", kind=Channel.Kind.WEB)
+        locations = []
+        for priority, (code, name, kind, line1, postcode, city, lat, lng) in enumerate(support.LOCATIONS):
+            location = Location.objects.create(
+                code=code,
+                name=name,
+                kind=kind,
+                address_line1=line1,
+                postcode=postcode,
+                city=city,
+                latitude=Decimal(lat),
+                longitude=Decimal(lng),
+                is_pickup_point=kind == "store",
+            )
+            ChannelLocation.objects.create(channel=channel, location=location, priority=priority)
+            locations.append(location)
+        rates = [Decimal("20.0")] * 6 + [Decimal("10.0"), Decimal("5.5")]
+        products = [
+            inventory_services.product_create(
+                data={
+                    "sku": f"BENCH-{i:04d}",
+                    "name": f"Article de test {i}",
+                    "weight_g": 100 + i,
+                    "price": Decimal(f"{5 + i % 90}.90"),
+                    "vat_rate": rates[i % len(rates)],
+                }
+            )
+            for i in range(1, 201)
+        ]
+        # Plenty of stock, through the service (each receipt writes its ledger movement).
+        for product in products:
+            for location in locations:
+                inventory_services.stock_receive(
+                    product=product, location=location, quantity=1_000_000, reference="bench"
+                )
+        scarce = inventory_services.product_create(
+            data={
+                "sku": SCARCE_SKU,
+                "name": "Édition limitée",
+                "price": Decimal("99.00"),
+                "vat_rate": Decimal("20.0"),
+            }
+        )
+        inventory_services.stock_receive(
+            product=scarce, location=locations[0], quantity=scarce_units, reference="bench"
+        )
+        _, raw_key = api_key_create(channel=channel, scopes=["orders"], name="bench")
+    return raw_key, [p.sku for p in Product.objects.filter(sku__startswith="BENCH-").order_by("sku")]
+
+
+class Server:
+    """gunicorn on 127.0.0.1, stopped by its own PID."""
+
+    def __init__(self, *, port: int, workers: int, env: dict, log: Path):
+        self.port = port
+        self.log = log.open("w")
+        self.proc = subprocess.Popen(
+            [
+                str(support.VENV_BIN / "gunicorn"),
+                "oms.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--worker-class",
+                "sync",
+                "--timeout",
+                "30",
+                "--graceful-timeout",
+                "5",
+                "--log-level",
+                "warning",
+            ],
+            cwd=support.ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}: see {self.log.name}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("gunicorn did not answer /healthz in time")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self.log.close()
+
+
+# --- load ----------------------------------------------------------------------------------------------
+
+
+class Payloads:
+    def __init__(self, *, skus: list[str], scarce: bool, rng: random.Random, prefix: str):
+        self.skus = skus
+        self.scarce = scarce
+        self.rng = rng
+        self.prefix = prefix
+        self.count = 0
+
+    def next(self) -> tuple[str, dict | None]:
+        rng = self.rng
+        self.count += 1
+        if self.scarce:
+            lines = [{"sku": SCARCE_SKU, "quantity": 1, "unit_price": "99.00"}]
+        else:
+            lines = [
+                {"sku": sku, "quantity": rng.randint(1, 3), "unit_price": f"{rng.randint(5, 95)}.90"}
+                for sku in rng.sample(self.skus, rng.randint(1, 3))
+            ]
+        n = rng.randrange(20_000)  # a pool of customers: some come back, most are new at first
+        postcode, city = rng.choice(CITIES)
+        first, last = FIRST_NAMES[n % len(FIRST_NAMES)], LAST_NAMES[n % len(LAST_NAMES)]
+        body = {
+            "external_id": f"{self.prefix}-{self.count}",
+            "customer": {
+                "email": f"client{n}@example.fr",
+                "first_name": first,
+                "last_name": last,
+                "phone": "+33612345678",
+            },
+            "delivery": {
+                "mode": "home",
+                "address": {
+                    "line1": f"{n % 150 + 1} rue de la République",
+                    "postcode": postcode,
+                    "city": city,
+                    "country": "FR",
+                },
+            },
+            "lines": lines,
+            "allow_preorder": True,
+        }
+        headers = {"Content-Type": "application/json"}
+        if self.count % 2:
+            headers["Idempotency-Key"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        return json.dumps(body), headers
+
+
+class Results:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.latencies: list[float] = []  # seconds, of every answer
+        self.created_latencies: list[float] = []
+        self.statuses: Counter = Counter()  # "201", "409 out_of_stock", "exc ConnectError"
+        self.created = 0
+
+    def add(self, *, latency: float, key: str, created: bool) -> None:
+        with self.lock:
+            self.latencies.append(latency)
+            self.statuses[key] += 1
+            if created:
+                self.created += 1
+                self.created_latencies.append(latency)
+
+
+def run_load(
+    *,
+    base_url: str,
+    raw_key: str,
+    skus: list[str],
+    clients: int,
+    seconds: float,
+    scarce: bool,
+    seed_value: int,
+    phase: str,
+) -> tuple[Results, float]:
+    """``clients`` threads, each a loop of POSTs until the deadline. Returns the results and the wall time
+    from the start to the last answer."""
+    import httpx
+
+    results = Results()
+    start = time.perf_counter()
+    deadline = start + seconds
+
+    def client(index: int) -> None:
+        payloads = Payloads(
+            skus=skus, scarce=scarce, rng=random.Random(seed_value * 1000 + index), prefix=f"{phase}-{index}"
+        )
+        with httpx.Client(
+            base_url=base_url, headers={"Authorization": f"Bearer {raw_key}"}, timeout=30
+        ) as http:
+            while time.perf_counter() < deadline:
+                body, headers = payloads.next()
+                t0 = time.perf_counter()
+                try:
+                    response = http.post("/api/v1/orders/", content=body, headers=headers)
+                except httpx.HTTPError as exc:
+                    results.add(
+                        latency=time.perf_counter() - t0, key=f"exc {type(exc).__name__}", created=False
+                    )
+                    continue
+                latency = time.perf_counter() - t0
+                if response.status_code == 201:
+                    results.add(latency=latency, key="201", created=True)
+                else:
+                    try:
+                        code = response.json()["error"]["code"]
+                    except (ValueError, KeyError, TypeError):
+                        code = "?"
+                    results.add(latency=latency, key=f"{response.status_code} {code}", created=False)
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=seconds + 60)
+    return results, time.perf_counter() - start
+
+
+# --- pgbench -------------------------------------------------------------------------------------------
+
+
+def run_pgbench(*, db: str, scale: int, clients: int, seconds: float) -> tuple[float, dict]:
+    """TPC-B like pgbench; returns (TPS, cores used while it ran)."""
+    env = support.pg_env()
+    support.recreate_database(db)
+    subprocess.run(
+        ["pgbench", "-i", "-q", "-s", str(scale), db], env=env, check=True, capture_output=True, timeout=300
+    )
+    proc = subprocess.Popen(
+        ["pgbench", "-c", str(clients), "-j", "2", "-T", str(int(seconds)), db],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    time.sleep(1)
+    before = support.CpuSnapshot(None)
+    time.sleep(max(0.5, seconds - 2))
+    after = support.CpuSnapshot(None)
+    out, _ = proc.communicate(timeout=seconds + 60)
+    match = re.search(
+        r"tps = ([\d.]+) \((?:without initial connection time|excluding connections establishing)\)", out
+    )
+    if proc.returncode != 0 or not match:
+        raise RuntimeError(f"pgbench failed:\n{out}")
+    return float(match.group(1)), support.cpu_report(before, after)
+
+
+# --- checks --------------------------------------------------------------------------------------------
+
+
+def verify(*, db: str, created: int, scarce: bool, units: int, statuses: Counter) -> list[str]:
+    """The invariants after the run. Returns the failures (empty: all good)."""
+    from django.db.models import F
+
+    from inventory.models import StockLevel
+    from orders.models import Order
+
+    failures = []
+    over = StockLevel.objects.filter(reserved__gt=F("on_hand")).count()
+    print(f"  stock levels with reserved > on_hand: {over}")
+    if over:
+        failures.append(f"{over} stock level(s) with reserved > on_hand")
+    orders = Order.objects.count()
+    print(f"  orders in the database: {orders}; 201 answers: {created}")
+    if orders != created:
+        failures.append(f"{orders} orders in the database but {created} answers 201")
+    audit = support.manage("stock_audit", env=support.server_env(db))
+    said = audit.stdout.strip().splitlines()[-1] if audit.stdout.strip() else audit.stderr.strip()[-300:]
+    print(f"  manage.py stock_audit: exit {audit.returncode}: {said}")
+    if audit.returncode != 0:
+        failures.append("stock_audit found differences:\n" + audit.stdout[-2000:] + audit.stderr[-2000:])
+    unexpected = {
+        k: v for k, v in statuses.items() if k != "201" and not (scarce and k == "409 out_of_stock")
+    }
+    if unexpected:
+        failures.append(f"unexpected answers: {dict(unexpected)}")
+    if scarce:
+        level = StockLevel.objects.get(product__sku=SCARCE_SKU, reserved__gt=0) if created else None
+        print(
+            f"  scarce SKU: {created} orders for {units} units; reserved {level.reserved if level else 0} of "
+            f"{level.on_hand if level else units}; "
+            f"{statuses.get('409 out_of_stock', 0)} answers 409 out_of_stock"
+        )
+        if created != units:
+            failures.append(f"scarce: {created} orders for {units} units")
+    return failures
+
+
+# --- in-process profile --------------------------------------------------------------------------------
+
+
+class LayerProfiler:
+    """Wall time and queries per layer: each patched function is a layer; time and queries are charged to the
+    innermost layer running (self time), the rest of the request to "django + drf (rest)"."""
+
+    def __init__(self):
+        self.stack: list[str] = []
+        self.self_time: dict[str, float] = defaultdict(float)
+        self.db_time: dict[str, float] = defaultdict(float)
+        self.queries: dict[str, int] = defaultdict(int)
+        self.calls: dict[str, int] = defaultdict(int)
+        self.sql: Counter = Counter()
+        self._child = [0.0]
+
+    def wrap(self, label: str, func):
+        profiler = self
+
+        def wrapper(*args, **kwargs):
+            profiler.calls[label] += 1
+            profiler.stack.append(label)
+            profiler._child.append(0.0)
+            t0 = time.perf_counter()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                elapsed = time.perf_counter() - t0
+                children = profiler._child.pop()
+                profiler.stack.pop()
+                profiler.self_time[label] += elapsed - children
+                profiler._child[-1] += elapsed
+
+        return wrapper
+
+    def execute_wrapper(self, execute, sql, params, many, context):
+        label = self.stack[-1] if self.stack else "django + drf (rest)"
+        t0 = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.db_time[label] += time.perf_counter() - t0
+            self.queries[label] += 1
+            self.sql[_sql_shape(sql)] += 1
+
+
+def _sql_shape(sql: str) -> str:
+    sql = " ".join(sql.split())
+    verb = sql.split(" ", 1)[0].upper()
+    table = re.search(r'(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', sql)
+    return f"{verb} {table.group(1) if table else ''}".strip()
+
+
+@contextmanager
+def patched(profiler: LayerProfiler):
+    """Patch the layers of the intake path with timing wrappers (this process only)."""
+    from customers import services as customer_services
+    from orders import api, api_auth
+    from orders.services import intake
+
+    patches = [
+        (api_auth.ApiKeyAuthentication, "authenticate", "api key authentication"),
+        (api.OrderCreateInput, "is_valid", "input serializer"),
+        (api, "idempotency_claim", "idempotency claim"),
+        (api, "order_create", "intake service (rest)"),
+        (intake, "_validate", "intake: validate (products)"),
+        (intake, "plan_allocations", "intake: plan allocations"),
+        # the sourcing release's names, profiled when they are there
+        (intake, "decide", "intake: sourcing decision"),
+        (intake, "_book_capacity", "intake: picking capacity"),
+        (intake, "_reserve", "intake: reserve (compare-and-set)"),
+        (customer_services, "customer_get_or_create", "intake: customer"),
+        (customer_services, "address_remember", "intake: address book"),
+        (intake, "next_order_number", "intake: order number"),
+        (intake, "_write_timeline", "intake: timeline + status"),
+        (api, "idempotency_complete", "idempotency store"),
+        (api, "order_get_for_channel", "re-read order (prefetch)"),
+    ]
+    originals = []
+    for owner, name, label in patches:
+        if not hasattr(owner, name):  # the intake changed shape: profile what is there
+            print(f"  (profile: no {getattr(owner, '__name__', owner)}.{name} any more: {label!r} skipped)")
+            continue
+        own = name in vars(owner)  # else inherited: delete the patch afterwards
+        original = getattr(owner, name)
+        originals.append((owner, name, original, own))
+        setattr(owner, name, profiler.wrap(label, original))
+    data_prop = api.OrderOutput.data
+    api.OrderOutput.data = property(profiler.wrap("output serializer", data_prop.fget))
+    try:
+        yield
+    finally:
+        del api.OrderOutput.data
+        for owner, name, original, own in originals:
+            if own:
+                setattr(owner, name, original)
+            else:
+                delattr(owner, name)
+
+
+def profile_orders(*, raw_key: str, skus: list[str], count: int, use_cprofile: bool, seed_value: int) -> dict:
+    from django.db import connection
+    from django.test import Client
+
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    payloads = Payloads(skus=skus, scarce=False, rng=random.Random(seed_value), prefix="profile")
+    for _ in range(20):  # warm the process (imports, caches) before measuring
+        body, headers = payloads.next()
+        client.post(
+            "/api/v1/orders/",
+            data=body,
+            content_type="application/json",
+            headers={k: v for k, v in headers.items() if k != "Content-Type"},
+        )
+    profiler = LayerProfiler()
+    total = 0.0
+    statuses = Counter()
+    prof = None
+    if use_cprofile:
+        import cProfile
+
+        prof = cProfile.Profile()
+    with patched(profiler), connection.execute_wrapper(profiler.execute_wrapper):
+        for _ in range(count):
+            body, headers = payloads.next()
+            t0 = time.perf_counter()
+            if prof:
+                prof.enable()
+            response = client.post(
+                "/api/v1/orders/",
+                data=body,
+                content_type="application/json",
+                headers={k: v for k, v in headers.items() if k != "Content-Type"},
+            )
+            if prof:
+                prof.disable()
+            total += time.perf_counter() - t0
+            statuses[response.status_code] += 1
+    layers = dict(profiler.self_time)
+    layers["django + drf (rest)"] = total - sum(layers.values())
+    return {
+        "count": count,
+        "total": total,
+        "statuses": statuses,
+        "profiler": profiler,
+        "layers": layers,
+        "cprofile": prof,
+    }
+
+
+def print_profile(result: dict) -> None:
+    n = result["count"]
+    profiler: LayerProfiler = result["profiler"]
+    queries = sum(profiler.queries.values())
+    db = sum(profiler.db_time.values())
+    print(
+        f"\nProfile of {n} orders in process (Django test client, one at a time, no concurrency): "
+        f"{result['total'] / n * 1000:.2f} ms per order, {queries / n:.1f} queries per order, "
+        f"{db / n * 1000:.2f} ms of it waiting for the database; answers {dict(result['statuses'])}"
+    )
+    print(f"  {'layer':36} {'ms/order':>9} {'of it DB':>9} {'queries':>8}")
+    order = sorted(result["layers"], key=lambda k: -result["layers"][k])
+    for label in order:
+        print(
+            f"  {label:36} {result['layers'][label] / n * 1000:9.3f} "
+            f"{profiler.db_time.get(label, 0) / n * 1000:9.3f} "
+            f"{profiler.queries.get(label, 0) / n:8.2f}"
+        )
+    print("  queries per order by statement:")
+    for shape, count in profiler.sql.most_common():
+        print(f"    {count / n:6.2f}  {shape}")
+    if result["cprofile"] is not None:
+        import io
+        import pstats
+
+        out = io.StringIO()
+        pstats.Stats(result["cprofile"], stream=out).sort_stats(
+            os.environ.get("BENCH_SORT", "tottime")
+        ).print_stats(int(os.environ.get("BENCH_TOP", "25")))
+        print("\n  cProfile, top functions by own time:")
+        print(
+            "\n".join(
+                "    " + line
+                for line in out.getvalue().splitlines()[: int(os.environ.get("BENCH_TOP", "25")) + 10]
+            )
+        )
+
+
+# --- main ----------------------------------------------------------------------------------------------
+
+
+def summarize(results: Results, elapsed: float) -> dict:
+    lat = sorted(results.latencies)
+    return {
+        "orders_per_s": results.created / elapsed,
+        "answers_per_s": len(lat) / elapsed,
+        "p50": support.percentile(lat, 50) * 1000,
+        "p95": support.percentile(lat, 95) * 1000,
+        "p99": support.percentile(lat, 99) * 1000,
+        "max": (lat[-1] if lat else 0) * 1000,
+    }
+
+
+def main() -> int:
+    args = parse_args()
+    server: Server | None = None
+
+    def cleanup():
+        if server is not None:
+            server.stop()
+
+    support.watchdog(args.budget, cleanup)
+    redis_url = ""
+    if args.redis_db >= 0:
+        redis_url = f"redis://127.0.0.1:6379/{args.redis_db}"
+    extra = (
+        {"REDIS_URL": redis_url, "SITE_URL": f"http://127.0.0.1:{args.port}"}
+        if redis_url
+        else {"SITE_URL": f"http://127.0.0.1:{args.port}"}
+    )
+
+    t0 = time.perf_counter()
+    print(
+        f"== intake benchmark{' (scarce stock)' if args.scarce else ''}: {args.clients} clients, "
+        f"{args.seconds:.0f} s, "
+        f"gunicorn {args.workers} workers, database {args.db}; load average {os.getloadavg()[0]:.2f}"
+    )
+    support.recreate_database(args.db)
+    support.django_setup(args.db, **extra)
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    raw_key, skus = seed(scarce_units=args.units)
+    connection.close()
+    print(
+        f"set-up: database migrated and seeded in {time.perf_counter() - t0:.1f} s "
+        f"({len(skus)} products x 5 locations, channel 'bench', API key)"
+    )
+
+    log = support.ROOT / "var" / "bench-intake-gunicorn.log"
+    log.parent.mkdir(exist_ok=True)
+    failures: list[str] = []
+    try:
+        server = Server(
+            port=args.port, workers=args.workers, env=support.server_env(args.db, **extra), log=log
+        )
+        server.wait_ready()
+        base_url = f"http://127.0.0.1:{args.port}"
+        warm = None
+        if args.warmup > 0 and not args.scarce:
+            warm, _ = run_load(
+                base_url=base_url,
+                raw_key=raw_key,
+                skus=skus,
+                clients=args.clients,
+                seconds=args.warmup,
+                scarce=False,
+                seed_value=args.seed + 1,
+                phase="warmup",
+            )
+            print(f"warm-up: {args.warmup:.0f} s, {warm.created} orders, answers {dict(warm.statuses)}")
+        before = support.CpuSnapshot(server.proc.pid)
+        results, elapsed = run_load(
+            base_url=base_url,
+            raw_key=raw_key,
+            skus=skus,
+            clients=args.clients,
+            seconds=args.seconds,
+            scarce=args.scarce,
+            seed_value=args.seed,
+            phase="run",
+        )
+        after = support.CpuSnapshot(server.proc.pid)
+    finally:
+        cleanup()
+        server = None
+    cpu = support.cpu_report(before, after)
+    figures = summarize(results, elapsed)
+    print(
+        f"\nPOST /api/v1/orders/: {results.created} orders in {elapsed:.1f} s = "
+        f"{figures['orders_per_s']:.1f} orders/s "
+        f"({figures['answers_per_s']:.1f} answers/s)"
+    )
+    print(
+        f"  latency of every answer: p50 {figures['p50']:.1f} ms, p95 {figures['p95']:.1f} ms, "
+        f"p99 {figures['p99']:.1f} ms, max {figures['max']:.1f} ms"
+    )
+    print(f"  answers: {dict(sorted(results.statuses.items()))}")
+    print(f"  cores used during the load (of 2): {support.format_cpu(cpu)}")
+    if results.latencies:
+        what, count = ("answer", len(results.latencies)) if args.scarce else ("order", results.created)
+        per_order = elapsed / count * 1000
+        print(
+            f"  CPU per {what}: gunicorn {cpu['server'] * per_order:.1f} ms, "
+            f"postgres {cpu['postgres'] * per_order:.1f} ms, "
+            f"client {cpu['client'] * per_order:.1f} ms"
+        )
+    if cpu["other"] > 0.2:
+        print(
+            f"  WARNING: other processes used {cpu['other']:.2f} cores meanwhile: the figures are not clean"
+        )
+
+    tps = None
+    if not args.no_pgbench:
+        tps, pg_cpu = run_pgbench(
+            db=args.pgbench_db, scale=args.scale, clients=args.clients, seconds=args.seconds
+        )
+        print(
+            f"\npgbench TPC-B (scale {args.scale}, -c {args.clients} -j 2 -T {args.seconds:.0f}): "
+            f"{tps:.0f} TPS"
+        )
+        print(f"  cores used during pgbench (of 2): {support.format_cpu(pg_cpu)}")
+        if pg_cpu["other"] > 0.2:
+            print(f"  WARNING: other processes used {pg_cpu['other']:.2f} cores meanwhile: figures not clean")
+
+    print("\nChecks:")
+    created_total = results.created + (warm.created if warm else 0)
+    statuses = results.statuses + (warm.statuses if warm else Counter())
+    failures += verify(
+        db=args.db, created=created_total, scarce=args.scarce, units=args.units, statuses=statuses
+    )
+
+    if args.profile and not args.scarce:
+        result = profile_orders(
+            raw_key=raw_key,
+            skus=skus,
+            count=args.profile,
+            use_cprofile=args.cprofile,
+            seed_value=args.seed + 2,
+        )
+        print_profile(result)
+        if set(result["statuses"]) != {201}:
+            failures.append(f"profiled orders answered {dict(result['statuses'])}")
+
+    print("\nSummary:")
+    print(
+        f"  orders/s {figures['orders_per_s']:.1f}, p50 {figures['p50']:.1f} ms, "
+        f"p95 {figures['p95']:.1f} ms, "
+        f"answers other than 201: {sum(v for k, v in results.statuses.items() if k != '201')}"
+    )
+    if tps and not args.scarce:
+        ratio = figures["orders_per_s"] / tps
+        met = ratio >= TARGET_RATIO and not failures and (args.scarce or set(results.statuses) == {"201"})
+        print(
+            f"  pgbench {tps:.0f} TPS; ratio orders/s / pgbench TPS = {ratio:.3f} "
+            f"(target >= {TARGET_RATIO:.2f}: {'MET' if met else 'NOT MET'})"
+        )
+    if failures:
+        print("  FAILED checks:\n    " + "\n    ".join(failures))
+        return 1
+    print(f"  all checks passed (run took {time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""The answer to ``POST /api/v1/orders/``: read back once, stored as is for the Idempotency-Key replay, and
+in a fixed number of queries (the intake benchmark's figures depend on it)."""
+
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import translation
+
+from inventory import services as inventory_services
+from orders.models import Channel, ChannelLocation, IdempotencyKey, Order
+from orders.services.api_keys import api_key_create
+from tests.inventory.factories import LocationFactory
+
+BODY = {
+    "external_id": "SHOP-1001",
+    "customer": {"email": "a@example.fr", "first_name": "Ana", "last_name": "Roux", "phone": "+33612345678"},
+    "delivery": {
+        "mode": "home",
+        "address": {"line1": "3 rue X", "postcode": "69003", "city": "Lyon", "country": "FR"},
+    },
+    "lines": [{"sku": "TSHIRT-M", "quantity": 2, "unit_price": "19.90"}, {"sku": "MUG", "quantity": 1}],
+    "allow_preorder": True,
+}
+
+
+def _queries(client, body, key=None) -> tuple[int, object]:
+    with CaptureQueriesContext(connection) as ctx:
+        response = _post(client, body, key=key)
+    assert response.status_code == 201, response.content
+    return len(ctx.captured_queries), response
+
+
+def _body(external_id: str, skus) -> dict:
+    return {**BODY, "external_id": external_id, "lines": [{"sku": sku, "quantity": 1} for sku in skus]}
+
+
+@pytest.fixture
+def api(db):
+    translation.activate("en")
+    location = LocationFactory(code="lyon")
+    channel = Channel.objects.create(code="web", name="Web")
+    ChannelLocation.objects.create(channel=channel, location=location, priority=0)
+    for sku, price in (("TSHIRT-M", "19.90"), ("MUG", "9.50"), ("CAP", "12.00")):
+        product = inventory_services.product_create(
+            data={"sku": sku, "name": sku.title(), "price": Decimal(price), "vat_rate": Decimal("20.0")}
+        )
+        inventory_services.stock_receive(product=product, location=location, quantity=10)
+    _, raw = api_key_create(channel=channel, scopes=["orders"])
+    return Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+
+
+def _post(client, body, key=None):
+    headers = {"Idempotency-Key": key} if key else {}
+    return client.post("/api/v1/orders/", data=body, content_type="application/json", headers=headers)
+
+
+def test_created_answer_is_the_stored_replay(api):
+    # when
+    created = _post(api, BODY, key="k-1")
+    replay = _post(api, BODY, key="k-1")
+    # then
+    assert created.status_code == 201
+    assert replay.status_code == 201
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.json() == created.json()
+    body = created.json()
+    assert body["external_id"] == "SHOP-1001"
+    assert body["status"] == "allocated"
+    assert body["total_incl_vat"] == "49.30"
+    assert [(line["sku"], line["quantity"], line["allocations"]) for line in body["lines"]] == [
+        ("TSHIRT-M", 2, [{"location": "lyon", "quantity": 2, "kind": "stock", "expected_on": None}]),
+        ("MUG", 1, [{"location": "lyon", "quantity": 1, "kind": "stock", "expected_on": None}]),
+    ]
+    assert Order.objects.count() == 1
+    assert IdempotencyKey.objects.get(key="k-1").response_body == body
+
+
+def test_the_answer_costs_a_fixed_number_of_queries(api):
+    # given: a first order, so that the customer and the address exist for all the measured ones
+    _post(api, _body("WARM", ["MUG"]))
+    # when
+    one_line, _ = _queries(api, _body("A", ["MUG"]))
+    three_lines, _ = _queries(api, _body("B", ["MUG", "TSHIRT-M", "CAP"]))
+    one_line_key, _ = _queries(api, _body("C", ["MUG"]), key="k-c")
+    three_lines_key, answer = _queries(api, _body("D", ["MUG", "TSHIRT-M", "CAP"]), key="k-d")
+    # then: two more lines cost their two compare-and-set reservations, nothing per line or allocation
+    # for the answer; a key costs its claim and its store (and the claim's savepoint in tests), whatever
+    # the size of the order (the stored answer is the one sent, read once).
+    assert three_lines - one_line == 2
+    assert three_lines_key - one_line_key == 2
+    assert one_line_key - one_line == 4
+    assert len(answer.json()["lines"]) == 3
+
+
+def test_created_answer_without_key(api):
+    # when
+    created = _post(api, BODY)
+    # then
+    assert created.status_code == 201
+    order = Order.objects.get()
+    body = created.json()
+    assert body["number"] == order.number
+    assert body["tracking_url"].endswith(f"/track/{order.tracking_token}/")
+    assert [line["line"] for line in body["lines"]] == [1, 2]
+    assert "timeline" not in body
+    assert IdempotencyKey.objects.count() == 0
+
+
+def test_detail_still_has_the_timeline(api):
+    # given
+    number = _post(api, BODY).json()["number"]
+    # when
+    detail = api.get(f"/api/v1/orders/{number}/")
+    # then
+    assert detail.status_code == 200
+    types = [event["type"] for event in detail.json()["timeline"]]
+    assert types[-1] == "created"  # newest first
+    assert {"reserved", "status_changed"} <= set(types)

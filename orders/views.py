@@ -477,5 +477,6 @@ class SourcingWhatIfView(BackofficeMixin, View):
                 channel=form.cleaned_data.get("channel"),
                 limit=2000,
             ).as_dict()
+            report["strategy_label"] = Channel.Strategy(report["strategy"]).label
         status = 400 if form.is_bound and not form.is_valid() else 200
         return render(request, "orders/whatif.html", {"form": form, "report": report}, status=status)

@@ -311,10 +311,13 @@ OPEN_STATUSES = ("allocated", "awaiting_stock", "in_preparation")
 
 def late_risk_orders(*, location_ids=None, today=None):
     """Orders whose promise can no longer be met, or soon not: not shipped and past their planned ship
-    date, or waiting for stock expected after it. Annotated with ``risk`` (``overdue`` | ``stock_late``)
-    and ``stock_expected_on``; a fixed number of queries."""
+    date, waiting for stock expected after it, or allocated where pickers are planned but no shift had room
+    for its lines (capacity overrun). Annotated with ``risk`` (``overdue`` | ``stock_late`` |
+    ``no_capacity``) and ``stock_expected_on``; a fixed number of queries."""
     from django.db.models import Case, CharField, Exists, Max, OuterRef, Q, Value, When
     from django.utils import timezone
+
+    from fulfillment.models import CapacityBooking, PickerShift
 
     today = today or timezone.localdate()
     late_stock = Allocation.objects.filter(
@@ -322,14 +325,24 @@ def late_risk_orders(*, location_ids=None, today=None):
         kind=Allocation.Kind.INCOMING,
         incoming__expected_on__gt=OuterRef("planned_ship_date"),
     )
+    booked = CapacityBooking.objects.filter(order=OuterRef("pk"))
+    planned = PickerShift.objects.filter(
+        location__allocations__line__order=OuterRef("pk"),
+        date__gte=OuterRef("created_at__date"),
+        date__lte=OuterRef("planned_ship_date"),
+    )
     qs = (
         Order.objects.filter(status__in=OPEN_STATUSES, planned_ship_date__isnull=False)
-        .annotate(stock_late=Exists(late_stock))
-        .filter(Q(planned_ship_date__lt=today) | Q(stock_late=True))
+        .annotate(
+            stock_late=Exists(late_stock),
+            no_capacity=Q(status="allocated") & ~Exists(booked) & Exists(planned),
+        )
+        .filter(Q(planned_ship_date__lt=today) | Q(stock_late=True) | Q(no_capacity=True))
         .annotate(
             risk=Case(
                 When(planned_ship_date__lt=today, then=Value("overdue")),
-                default=Value("stock_late"),
+                When(stock_late=True, then=Value("stock_late")),
+                default=Value("no_capacity"),
                 output_field=CharField(),
             ),
             stock_expected_on=Max("lines__allocations__incoming__expected_on"),

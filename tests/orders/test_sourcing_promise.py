@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.test import override_settings
+from django.utils import translation
 
 from fulfillment.models import PickerShift
 from fulfillment.services import shift_save
@@ -256,7 +257,8 @@ def test_cost_breakdown_and_explanation(net):
     assert lille.lateness == Decimal("1.00")  # delivered in 2 days × 0.50
     assert lille.total == Decimal("4.50")
     assert lyon.total == Decimal("5.70")  # 0.50 + 5.00 − 0.30 + 0.50
-    text = decision.explanation()
+    with translation.override("en"):
+        text = decision.explanation()
     assert "Lille: 3.50 € (storage −3.00, handling 0.50, Colissimo Domicile 6.00)" in text
     assert "Compared with: Lyon 5.70 €" in text
     assert decision.record()["chosen"]["parcels"][0]["location"] == "lille"
@@ -349,3 +351,22 @@ def test_late_risk_lists_overdue_orders_and_late_stock(net):
     risky = {o.number: o.risk for o in late_risk_orders(today=date(2026, 11, 25))}
     assert risky == {on_time.number: "overdue", preorder.number: "stock_late"}
     assert list(late_risk_orders(today=date(2026, 11, 25), location_ids=[net["lille"].pk])) == []
+
+
+def test_late_risk_flags_an_order_no_shift_had_room_for(net):
+    from orders.selectors import late_risk_orders
+
+    stock(net, "lyon", "A", 5)
+    _shift(net["lyon"], date(2026, 11, 24), time(13), time(14), rate=1, booked=1)  # full
+    address = {"mode": "home", "address": {"line1": "1 rue", "postcode": "69003", "city": "Lyon"}}
+    with time_machine.travel(at(2026, 11, 24, 10, 0), tick=False):
+        order = order_create(
+            channel=net["channel"],
+            data=OrderInput(
+                external_id="C-1", customer={"email": "a@b.fr"}, delivery=address, lines=[LineInput("A", 1)]
+            ),
+        )
+    assert not order.capacity_bookings.exists()
+    assert {o.number: o.risk for o in late_risk_orders(today=date(2026, 11, 24))} == {
+        order.number: "no_capacity"
+    }

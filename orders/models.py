@@ -385,3 +385,29 @@ class OrderCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}={self.value}"
+
+
+class OrderLocation(models.Model):
+    """Where an order is handled (its stock or incoming allocations, its pickup store), with the order's
+    status and date copied: location-scoped lists (warehouse and store staff) read this small indexed table
+    instead of walking lines and allocations. Kept by the intake, the status transitions and re-sourcing;
+    rows stay when reservations are released, so a cancelled order stays visible where it was."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="order_locations")
+    location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=20, choices=OrderStatus.choices)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("order location")
+        verbose_name_plural = _("order locations")
+        constraints = [models.UniqueConstraint(fields=["order", "location"], name="orderlocation_unique")]
+        indexes = [
+            models.Index(
+                fields=["location", "status", "-created_at", "-order"], name="orderloc_loc_status_idx"
+            ),
+            models.Index(fields=["location", "-created_at", "-order"], name="orderloc_loc_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}@{self.location_id}"

@@ -24,7 +24,7 @@ from inventory.models import Location, Product
 from inventory.selectors import availability
 
 from ..exceptions import DuplicateOrder, InvalidOrder, UnknownLocation, UnknownProduct
-from ..models import Allocation, Channel, DeliveryMode, Order, OrderCounter, OrderLine
+from ..models import Allocation, Channel, DeliveryMode, Order, OrderCounter, OrderLine, OrderLocation
 from ..signals import order_created
 from . import lifecycle
 from .events import event_add
@@ -384,6 +384,16 @@ def _create(*, channel, data, products, store, decision, actor, source, on_creat
                         incoming_id=p.incoming_id,
                     )
                     for p in plan
+                ]
+            )
+            OrderLocation.objects.bulk_create(
+                [
+                    OrderLocation(
+                        order=order, location_id=location_id, status=order.status, created_at=order.created_at
+                    )
+                    for location_id in sorted(
+                        {p.location_id for p in plan} | ({store.pk} if store else set())
+                    )
                 ]
             )
             _write_timeline(

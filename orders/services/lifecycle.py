@@ -10,7 +10,7 @@ from fulfillment.services import capacity_release
 from inventory import services as inventory_services
 
 from ..exceptions import InvalidTransition
-from ..models import CANCELLABLE, ORDER_TRANSITIONS, Allocation, Order, OrderStatus
+from ..models import CANCELLABLE, ORDER_TRANSITIONS, Allocation, Order, OrderLocation, OrderStatus
 from ..signals import order_cancelled, order_status_changed
 from .events import event_add
 
@@ -29,6 +29,7 @@ def _transition(
         raise InvalidTransition(
             "The order changed meanwhile; reload it.", details={"number": order.number, "to": to}
         )
+    OrderLocation.objects.filter(order_id=order.pk).update(status=to)
     order.status = to
     event_add(
         order=order,

@@ -8,7 +8,7 @@ import factory
 
 from customers.models import Customer
 from inventory import services as inventory_services
-from orders.models import Allocation, ApiKey, Channel, ChannelLocation, Order, OrderLine
+from orders.models import Allocation, ApiKey, Channel, ChannelLocation, Order, OrderLine, OrderLocation
 from orders.services.intake import LineInput, OrderInput, order_create
 from tests.inventory.factories import LocationFactory, ProductFactory
 
@@ -82,6 +82,21 @@ class OrderFactory(factory.django.DjangoModelFactory):
             )
             if location is not None:
                 Allocation.objects.create(line=line, location=location, quantity=quantity)
+
+    @factory.post_generation
+    def order_locations(self, create, extracted, **kwargs):
+        """What the intake records beside the allocations: where the order is handled."""
+        if not create:
+            return
+        ids = set(Allocation.objects.filter(line__order=self).values_list("location_id", flat=True))
+        if self.pickup_location_id:
+            ids.add(self.pickup_location_id)
+        OrderLocation.objects.bulk_create(
+            [
+                OrderLocation(order=self, location_id=i, status=self.status, created_at=self.created_at)
+                for i in ids
+            ]
+        )
 
 
 def stock(product, location, quantity: int):

@@ -644,7 +644,7 @@ def measure_all(args) -> list[Measure]:
                 order.customer.full_name,
                 order.status,
                 order.total_incl_vat,
-                order.line_count,
+                order.lines_count,
                 order.created_at,
             )
         order_list_count(queryset)

@@ -287,12 +287,7 @@ class _Context:
         self.lateness_per_day = Decimal(str(settings.SOURCING_LATENESS_COST_PER_DAY))
         self.storage_days = Decimal(settings.SOURCING_STORAGE_DAYS)
         self.max_parcels = settings.SOURCING_MAX_PARCELS
-        self.has_services = bool(
-            self.network.quotes(mode=self._service_mode(None), weight_g=0, distance_km=0)
-        )
-
-    def _service_mode(self, location) -> str:
-        return "store" if self.mode == "store" else self.mode
+        self.has_services = bool(self.network.quotes(mode=self.mode, weight_g=0, distance_km=0))
 
     def needed(self) -> dict[int, int]:
         needed: dict[int, int] = {}

@@ -8,8 +8,10 @@ from .selectors import network_changed
 
 
 def _changed(sender, **kwargs):
-    transaction.on_commit(network_changed)
+    # Now, for this process inside the transaction; and again after commit, so that a process that read
+    # the network between the two (still seeing the old rows) reloads it.
     network_changed()
+    transaction.on_commit(network_changed)
 
 
 for _model in (Carrier, CarrierService, ServiceRate, ServiceTransit):

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test venv lint translations clean
+.PHONY: run test venv lint translations messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ venv: $(STAMP)
 
 translations: venv
 	$(BIN)/python manage.py compile_translations -v0 > /dev/null
+
+# Extract the strings to translate (without source locations, so the catalogues only change with the text).
+messages: venv
+	$(BIN)/python manage.py makemessages -l fr -l en --no-location -i ".venv/*" -i "tests/*" -i "bench/*" -i "var/*"
 
 run: venv translations
 	mkdir -p var

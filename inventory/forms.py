@@ -28,8 +28,12 @@ class LocationForm(forms.ModelForm):
             "country",
             "latitude",
             "longitude",
+            "is_pickup_point",
+            "opening_hours",
+            "aisle_order",
             "active",
         ]
+        widgets = {"opening_hours": forms.Textarea(attrs={"rows": 3})}
 
 
 def domain_error_message(exc: DomainError) -> str:

@@ -39,6 +39,11 @@ class Location(models.Model):
         blank=True,
         help_text=_("Aisles in walking order, comma separated (e.g. A,B,D,C). Empty: alphabetical."),
     )
+    opening_hours = models.TextField(
+        _("opening hours"),
+        blank=True,
+        help_text=_("Shown to customers collecting an order here, e.g. Mon–Sat 10:00–19:00."),
+    )
 
     class Meta:
         ordering = ["code"]

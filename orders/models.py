@@ -170,6 +170,13 @@ class DeliveryMode(models.TextChoices):
     STORE = "store", _("Store pickup")
 
 
+PICKUP_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a counter
+
+
+def new_pickup_code() -> str:
+    return "".join(secrets.choice(PICKUP_CODE_ALPHABET) for _ in range(6))
+
+
 def new_tracking_token() -> str:
     return secrets.token_urlsafe(24)  # 192 bits
 
@@ -221,6 +228,13 @@ class Order(models.Model):
         help_text=_("The day the last parcel must leave to keep the promise."),
     )
     tracking_token = models.CharField(max_length=64, unique=True, default=new_tracking_token, editable=False)
+    pickup_code = models.CharField(
+        _("pickup code"),
+        max_length=6,
+        default=new_pickup_code,
+        editable=False,
+        help_text=_("Given by the customer at the counter to collect a click & collect order."),
+    )
     purchase_order = models.CharField(_("purchase order number"), max_length=100, blank=True)
     note = models.TextField(_("note"), blank=True)
     cancel_reason = models.CharField(_("cancellation reason"), max_length=255, blank=True)

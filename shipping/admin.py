@@ -4,7 +4,15 @@ from django import forms
 from django.contrib import admin
 
 from .forms import CarrierServiceForm
-from .models import Carrier, CarrierService, ServiceRate, ServiceTransit
+from .models import (
+    Carrier,
+    CarrierService,
+    ServiceRate,
+    ServiceTransit,
+    Shipment,
+    ShipmentLine,
+    TrackingEvent,
+)
 
 
 class ServiceRateForm(forms.ModelForm):
@@ -88,3 +96,23 @@ class ServiceTransitAdmin(admin.ModelAdmin):
     list_filter = ("service__carrier", "service")
     list_select_related = ("service__carrier",)
     ordering = ("service__carrier__name", "service__name", "max_distance_km")
+
+
+class ShipmentLineInline(admin.TabularInline):
+    model = ShipmentLine
+    extra = 0
+    raw_id_fields = ("order_line", "product")
+
+
+class TrackingEventInline(admin.TabularInline):
+    model = TrackingEvent
+    extra = 0
+
+
+@admin.register(Shipment)
+class ShipmentAdmin(admin.ModelAdmin):
+    list_display = ("number", "order", "location", "service", "status", "tracking_number", "created_at")
+    list_filter = ("status", "location", "service__carrier")
+    search_fields = ("number", "tracking_number", "order__number")
+    raw_id_fields = ("order", "created_by")
+    inlines = [ShipmentLineInline, TrackingEventInline]

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -111,3 +112,124 @@ class ServiceTransit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service_id} ≤{self.max_distance_km} km: {self.transit_days} d"
+
+
+class ShipmentStatus(models.TextChoices):
+    CREATED = "created", _("Packed, no label yet")
+    LABELLED = "labelled", _("Label ready")
+    LABEL_FAILED = "label_failed", _("Label failed")
+    HANDED_OVER = "handed_over", _("Handed to the carrier")
+    IN_TRANSIT = "in_transit", _("In transit")
+    OUT_FOR_DELIVERY = "out_for_delivery", _("Out for delivery")
+    AVAILABLE_FOR_PICKUP = "available_for_pickup", _("Available for pickup")
+    DELIVERED = "delivered", _("Delivered")
+    EXCEPTION = "exception", _("Delivery problem")
+    RETURNED = "returned", _("Returned to sender")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Shipment(models.Model):
+    """One parcel of an order, from the moment it is closed at the pack station: its contents, box, weight,
+    carrier service, label and tracking. Created by ``fulfillment`` through ``shipping.services``."""
+
+    Status = ShipmentStatus
+    FINAL = frozenset({ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED, ShipmentStatus.CANCELLED})
+
+    number = models.CharField(_("parcel number"), max_length=40, unique=True)
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.PROTECT, related_name="shipments", verbose_name=_("order")
+    )
+    location = models.ForeignKey(
+        "inventory.Location", on_delete=models.PROTECT, related_name="shipments", verbose_name=_("ships from")
+    )
+    service = models.ForeignKey(
+        CarrierService,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="shipments",
+        verbose_name=_("carrier service"),
+    )
+    status = models.CharField(
+        _("status"), max_length=24, choices=ShipmentStatus.choices, default=ShipmentStatus.CREATED
+    )
+    box = models.CharField(_("box"), max_length=32, blank=True)
+    weight_g = models.PositiveIntegerField(_("weight (g)"))
+    tracking_number = models.CharField(_("tracking number"), max_length=64, blank=True, db_index=True)
+    label_pdf = models.FileField(_("label (PDF)"), upload_to="labels/%Y/%m/", blank=True)
+    label_zpl = models.FileField(_("label (ZPL)"), upload_to="labels/%Y/%m/", blank=True)
+    label_error = models.TextField(_("label error"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("packed at"), auto_now_add=True)
+    shipped_at = models.DateTimeField(_("handed over at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    last_event_at = models.DateTimeField(_("last carrier event at"), null=True, blank=True)
+    next_check_at = models.DateTimeField(_("next tracking check"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("shipment")
+        verbose_name_plural = _("shipments")
+        constraints = [
+            models.CheckConstraint(condition=Q(weight_g__gt=0), name="shipment_weight_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["location", "status", "-created_at"], name="shipment_location_status_idx"),
+            models.Index(fields=["status", "next_check_at"], name="shipment_tracking_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def carrier(self):
+        return self.service.carrier if self.service_id else None
+
+
+class ShipmentLine(models.Model):
+    """Units of an order line in a parcel."""
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="lines")
+    order_line = models.ForeignKey(
+        "orders.OrderLine", on_delete=models.PROTECT, related_name="shipment_lines"
+    )
+    product = models.ForeignKey("inventory.Product", on_delete=models.PROTECT, related_name="+")
+    sku = models.CharField(_("SKU"), max_length=64)
+    quantity = models.PositiveIntegerField(_("quantity"))
+
+    class Meta:
+        ordering = ["shipment", "pk"]
+        verbose_name = _("parcel line")
+        verbose_name_plural = _("parcel lines")
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="shipmentline_quantity_positive"),
+            models.UniqueConstraint(fields=["shipment", "order_line"], name="shipmentline_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.sku}"
+
+
+class TrackingEvent(models.Model):
+    """A carrier's tracking event for a parcel, stored once (carrier code + time)."""
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="events")
+    code = models.CharField(_("carrier code"), max_length=32)
+    status = models.CharField(_("status"), max_length=24, choices=ShipmentStatus.choices)
+    label = models.CharField(_("description"), max_length=255)
+    at = models.DateTimeField(_("at"))
+    place = models.CharField(_("place"), max_length=120, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["shipment", "-at"]
+        verbose_name = _("tracking event")
+        verbose_name_plural = _("tracking events")
+        constraints = [
+            models.UniqueConstraint(fields=["shipment", "code", "at"], name="trackingevent_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shipment_id} {self.code} {self.at:%Y-%m-%d %H:%M}"

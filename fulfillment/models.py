@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -70,3 +71,333 @@ class CapacityBooking(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id}: {self.lines} lines in {self.shift_id}"
+
+
+class WaveSettings(models.Model):
+    """How a location's waves are cut: at most ``max_orders`` orders, released by hand or automatically
+    ``release_minutes_before_cutoff`` before each carrier cut-off."""
+
+    location = models.OneToOneField(
+        "inventory.Location",
+        on_delete=models.CASCADE,
+        related_name="wave_settings",
+        verbose_name=_("location"),
+    )
+    max_orders = models.PositiveSmallIntegerField(_("orders per wave"), default=20)
+    auto_release = models.BooleanField(_("release automatically before each cut-off"), default=True)
+    release_minutes_before_cutoff = models.PositiveSmallIntegerField(
+        _("minutes before the cut-off"), default=120
+    )
+
+    class Meta:
+        verbose_name = _("wave settings")
+        verbose_name_plural = _("wave settings")
+        constraints = [
+            models.CheckConstraint(condition=Q(max_orders__gt=0), name="wavesettings_max_orders_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.location_id}: {self.max_orders}"
+
+
+class Wave(models.Model):
+    """Orders of one location picked together, for one carrier cut-off."""
+
+    class Status(models.TextChoices):
+        RELEASED = "released", _("To pick")
+        PICKING = "picking", _("Picking")
+        DONE = "done", _("Picked")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    location = models.ForeignKey(
+        "inventory.Location", on_delete=models.PROTECT, related_name="waves", verbose_name=_("location")
+    )
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.RELEASED)
+    cutoff = models.TimeField(_("cut-off"), null=True, blank=True)
+    ship_by = models.DateField(_("ships on"), null=True, blank=True)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    released_at = models.DateTimeField(_("released at"), auto_now_add=True)
+    picker = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("picker"),
+    )
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("completed at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-released_at", "-id"]
+        verbose_name = _("wave")
+        verbose_name_plural = _("waves")
+        indexes = [models.Index(fields=["location", "status"], name="wave_location_status_idx")]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def code(self) -> str:
+        return f"W{self.pk:05d}"
+
+
+class PreparationStatus(models.TextChoices):
+    TO_PICK = "to_pick", _("To pick")
+    WAVED = "waved", _("In a wave")
+    PICKING = "picking", _("Picking")
+    TO_PACK = "to_pack", _("To pack")
+    PACKED = "packed", _("Packed")
+    READY = "ready", _("Ready for pickup")
+    COLLECTED = "collected", _("Collected")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class Preparation(models.Model):
+    """What one location prepares for one order: the order's lines allocated from its stock, picked in a
+    wave, then packed into parcels (``ship``) or set aside for the customer (``pickup``, click & collect).
+    ``orders`` hands the work over through ``preparation_sync``; this app never reads orders' tables."""
+
+    Status = PreparationStatus
+    OPEN = frozenset({PreparationStatus.TO_PICK, PreparationStatus.WAVED, PreparationStatus.PICKING})
+
+    class Kind(models.TextChoices):
+        SHIP = "ship", _("To ship")
+        PICKUP = "pickup", _("Click & collect here")
+
+    order = models.ForeignKey("orders.Order", on_delete=models.CASCADE, related_name="preparations")
+    order_number = models.CharField(_("order"), max_length=32, db_index=True)
+    location = models.ForeignKey(
+        "inventory.Location",
+        on_delete=models.PROTECT,
+        related_name="preparations",
+        verbose_name=_("location"),
+    )
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.SHIP)
+    status = models.CharField(
+        _("status"), max_length=12, choices=PreparationStatus.choices, default=PreparationStatus.TO_PICK
+    )
+    service = models.ForeignKey(
+        "shipping.CarrierService",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("carrier service"),
+    )
+    express = models.BooleanField(_("express"), default=False)
+    cutoff = models.TimeField(_("cut-off"), null=True, blank=True)
+    ship_by = models.DateField(_("ships on"), null=True, blank=True)
+    promised_latest = models.DateField(_("promised by"), null=True, blank=True)
+    customer_name = models.CharField(_("customer"), max_length=200, blank=True)
+    pickup_code = models.CharField(_("pickup code"), max_length=6, blank=True)
+    wave = models.ForeignKey(
+        Wave, on_delete=models.SET_NULL, null=True, blank=True, related_name="preparations"
+    )
+    tote = models.PositiveSmallIntegerField(_("tote"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    picked_at = models.DateTimeField(_("picked at"), null=True, blank=True)
+    packed_at = models.DateTimeField(_("packed at"), null=True, blank=True)
+    ready_at = models.DateTimeField(_("ready at"), null=True, blank=True)
+    collected_at = models.DateTimeField(_("collected at"), null=True, blank=True)
+    uncollected_flagged_at = models.DateTimeField(_("flagged as not collected"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["ship_by", "cutoff", "-express", "promised_latest", "created_at", "pk"]
+        verbose_name = _("preparation")
+        verbose_name_plural = _("preparations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "location"],
+                condition=~Q(status="cancelled"),
+                name="preparation_one_open_per_order_location",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["location", "status"], name="prep_location_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_number} @ {self.location_id}"
+
+    @property
+    def tote_code(self) -> str:
+        return f"{self.wave.code}-T{self.tote}" if self.wave_id and self.tote else ""
+
+
+class PreparationLine(models.Model):
+    """Units of an order line to prepare at the location: picked, reported short, packed."""
+
+    preparation = models.ForeignKey(Preparation, on_delete=models.CASCADE, related_name="lines")
+    order_line = models.ForeignKey("orders.OrderLine", on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey("inventory.Product", on_delete=models.PROTECT, related_name="+")
+    sku = models.CharField(_("SKU"), max_length=64)
+    name = models.CharField(_("name"), max_length=200)
+    ean = models.CharField(_("EAN"), max_length=13, blank=True)
+    bin_code = models.CharField(_("bin"), max_length=32, blank=True)
+    weight_g = models.PositiveIntegerField(_("unit weight (g)"), default=0)
+    quantity = models.PositiveIntegerField(_("to prepare"))
+    picked = models.PositiveIntegerField(_("picked"), default=0)
+    short = models.PositiveIntegerField(_("short"), default=0)
+    packed = models.PositiveIntegerField(_("packed"), default=0)
+
+    class Meta:
+        ordering = ["preparation", "pk"]
+        verbose_name = _("preparation line")
+        verbose_name_plural = _("preparation lines")
+        constraints = [
+            models.UniqueConstraint(fields=["preparation", "order_line"], name="preparationline_unique"),
+            models.CheckConstraint(condition=Q(picked__lte=F("quantity")), name="preparationline_picked_max"),
+            models.CheckConstraint(condition=Q(packed__lte=F("picked")), name="preparationline_packed_max"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.sku}"
+
+    @property
+    def to_pick(self) -> int:
+        return self.quantity - self.picked
+
+    @property
+    def to_pack(self) -> int:
+        return self.picked - self.packed
+
+
+class Box(models.Model):
+    """A carton size at the pack station."""
+
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    length_mm = models.PositiveIntegerField(_("length (mm)"))
+    width_mm = models.PositiveIntegerField(_("width (mm)"))
+    height_mm = models.PositiveIntegerField(_("height (mm)"))
+    tare_g = models.PositiveIntegerField(_("empty weight (g)"), default=0)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["length_mm", "width_mm", "height_mm"]
+        verbose_name = _("box")
+        verbose_name_plural = _("boxes")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.length_mm}×{self.width_mm}×{self.height_mm} mm)"
+
+
+class Parcel(models.Model):
+    """A parcel being packed at the pack station; closing it creates the shipment."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Being packed")
+        CLOSED = "closed", _("Closed")
+
+    preparation = models.ForeignKey(Preparation, on_delete=models.CASCADE, related_name="parcels")
+    seq = models.PositiveSmallIntegerField(_("parcel"))
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.OPEN)
+    box = models.ForeignKey(Box, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    weight_g = models.PositiveIntegerField(_("weight (g)"), null=True, blank=True)
+    shipment = models.OneToOneField(
+        "shipping.Shipment", on_delete=models.PROTECT, null=True, blank=True, related_name="parcel"
+    )
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["preparation", "seq"]
+        verbose_name = _("parcel")
+        verbose_name_plural = _("parcels")
+        constraints = [
+            models.UniqueConstraint(fields=["preparation", "seq"], name="parcel_seq_unique"),
+            # one parcel open at a time per preparation: two packers cannot fill two open parcels
+            models.UniqueConstraint(
+                fields=["preparation"], condition=Q(status="open"), name="parcel_one_open"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open") | (Q(shipment__isnull=False) & Q(weight_g__gt=0)),
+                name="parcel_closed_has_shipment",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.preparation.order_number} #{self.seq}"
+
+
+class ParcelItem(models.Model):
+    parcel = models.ForeignKey(Parcel, on_delete=models.CASCADE, related_name="items")
+    line = models.ForeignKey(PreparationLine, on_delete=models.CASCADE, related_name="parcel_items")
+    quantity = models.PositiveIntegerField(_("quantity"))
+
+    class Meta:
+        ordering = ["parcel", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["parcel", "line"], name="parcelitem_unique"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="parcelitem_quantity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.line_id}"
+
+
+class ScanEvent(models.Model):
+    """Every accepted scan of the pick and pack screens, so the last one can be undone and work audited."""
+
+    class Action(models.TextChoices):
+        PICK = "pick", _("Picked")
+        SHORT = "short", _("Reported short")
+        PACK = "pack", _("Packed")
+
+    line = models.ForeignKey(PreparationLine, on_delete=models.CASCADE, related_name="scans")
+    action = models.CharField(_("action"), max_length=8, choices=Action.choices)
+    quantity = models.PositiveIntegerField(_("quantity"))
+    parcel = models.ForeignKey(Parcel, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    reason = models.CharField(_("reason"), max_length=16, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("scan")
+        verbose_name_plural = _("scans")
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.quantity} × {self.line_id}"
+
+
+class DocumentJob(models.Model):
+    """A long print job (pick lists, packing slips, labels) run by a Celery task, its progress polled."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    kind = models.CharField(_("kind"), max_length=32)
+    params = models.JSONField(default=dict)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.PENDING)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    file = models.FileField(upload_to="documents/%Y/%m/", blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("print job")
+        verbose_name_plural = _("print jobs")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.status}"
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.done / self.total) if self.total else (100 if self.status == "done" else 0)

@@ -1,13 +1,15 @@
 """Read side of the pickers' schedule: a location's week, day by day, with its capacity and bookings."""
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 
+from inventory.selectors import locations_for_user
 from shipping.calendar import is_public_holiday
 
-from .models import PickerShift
+from .models import Parcel, PickerShift, Preparation, PreparationLine, PreparationStatus, Wave
 
 
 def monday_of(day: date) -> date:
@@ -75,3 +77,237 @@ def planning_week(*, location, monday: date, today: date) -> PlanningWeek:
     for shift in shifts_in_week(location=location, monday=monday):
         days[(shift.date - monday).days].shifts.append(shift)
     return PlanningWeek(monday=monday, days=days)
+
+
+# --- Waves, picking, packing -------------------------------------------------------------------------------
+
+
+def _part_key(part: str) -> tuple:
+    return (0, int(part), "") if part.isdigit() else (1, 0, part)
+
+
+def bin_walk_key(bin_code: str, aisle_order: list[str]) -> tuple:
+    """Walking order of a bin like ``A-03-2`` (aisle, rack, level): aisles in the location's order (then
+    alphabetical), racks and levels numerically; products without a bin come last."""
+    if not bin_code:
+        return (1,)
+    parts = [p for p in re.split(r"[-./ _]+", bin_code.strip().upper()) if p]
+    if not parts:
+        return (1,)
+    aisle = parts[0]
+    rank = aisle_order.index(aisle) if aisle in aisle_order else len(aisle_order)
+    return (0, rank, aisle, tuple(_part_key(p) for p in parts[1:]))
+
+
+def aisle_order_of(location) -> list[str]:
+    return [a.strip().upper() for a in (location.aisle_order or "").split(",") if a.strip()]
+
+
+@dataclass
+class PickTarget:
+    line_id: int
+    preparation_id: int
+    order_number: str
+    tote: int | None
+    quantity: int
+    picked: int
+    short: int
+
+    @property
+    def left(self) -> int:
+        return self.quantity - self.picked
+
+
+@dataclass
+class PickStep:
+    product_id: int
+    sku: str
+    name: str
+    ean: str
+    bin_code: str
+    targets: list[PickTarget] = field(default_factory=list)
+
+    @property
+    def quantity(self) -> int:
+        return sum(t.quantity for t in self.targets)
+
+    @property
+    def picked(self) -> int:
+        return sum(t.picked for t in self.targets)
+
+    @property
+    def short(self) -> int:
+        return sum(t.short for t in self.targets)
+
+    @property
+    def left(self) -> int:
+        return self.quantity - self.picked
+
+    @property
+    def done(self) -> bool:
+        return self.left <= 0
+
+
+def wave_pick_steps(*, wave: Wave) -> list[PickStep]:
+    """The wave's pick list: its lines grouped by product, in walking order of the bins, each with the
+    totes (orders) its units go to."""
+    lines = (
+        PreparationLine.objects.filter(wave_filter(wave))
+        .select_related("preparation")
+        .order_by("preparation__tote", "pk")
+    )
+    steps: dict[int, PickStep] = {}
+    for line in lines:
+        step = steps.get(line.product_id)
+        if step is None:
+            step = steps[line.product_id] = PickStep(
+                product_id=line.product_id, sku=line.sku, name=line.name, ean=line.ean, bin_code=line.bin_code
+            )
+        if line.quantity == 0 and not line.short:
+            continue
+        step.targets.append(
+            PickTarget(
+                line_id=line.pk,
+                preparation_id=line.preparation_id,
+                order_number=line.preparation.order_number,
+                tote=line.preparation.tote,
+                quantity=line.quantity,
+                picked=line.picked,
+                short=line.short,
+            )
+        )
+    aisles = aisle_order_of(wave.location)
+    return sorted(
+        (s for s in steps.values() if s.targets), key=lambda s: (bin_walk_key(s.bin_code, aisles), s.sku)
+    )
+
+
+def wave_filter(wave: Wave) -> Q:
+    return Q(preparation__wave=wave) & ~Q(preparation__status=PreparationStatus.CANCELLED)
+
+
+@dataclass
+class WaveProgress:
+    units: int
+    picked: int
+    short: int
+    orders: int
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.picked / self.units) if self.units else 100
+
+
+def wave_progress(*, wave: Wave) -> WaveProgress:
+    totals = PreparationLine.objects.filter(wave_filter(wave)).aggregate(
+        units=Sum("quantity"), picked=Sum("picked"), short=Sum("short")
+    )
+    orders = wave.preparations.exclude(status=PreparationStatus.CANCELLED).count()
+    return WaveProgress(totals["units"] or 0, totals["picked"] or 0, totals["short"] or 0, orders)
+
+
+def waves_for_user(*, user, statuses=None) -> QuerySet[Wave]:
+    qs = Wave.objects.filter(location__in=locations_for_user(user=user)).select_related("location", "picker")
+    if statuses:
+        qs = qs.filter(status__in=statuses)
+    return qs.annotate(
+        order_count=Count("preparations", filter=~Q(preparations__status=PreparationStatus.CANCELLED))
+    )
+
+
+def preparations_to_wave(*, user, location=None) -> QuerySet[Preparation]:
+    qs = Preparation.objects.filter(
+        location__in=locations_for_user(user=user),
+        status=PreparationStatus.TO_PICK,
+        kind=Preparation.Kind.SHIP,
+    ).select_related("location", "service__carrier")
+    if location is not None:
+        qs = qs.filter(location=location)
+    return qs
+
+
+def preparations_to_pack(*, user, location=None) -> QuerySet[Preparation]:
+    qs = Preparation.objects.filter(
+        location__in=locations_for_user(user=user),
+        kind=Preparation.Kind.SHIP,
+        status=PreparationStatus.TO_PACK,
+    ).select_related("location", "wave", "service__carrier")
+    if location is not None:
+        qs = qs.filter(location=location)
+    return qs
+
+
+def preparation_for_user(*, user, pk: int) -> Preparation | None:
+    return (
+        Preparation.objects.filter(pk=pk, location__in=locations_for_user(user=user))
+        .select_related("location", "wave", "service__carrier")
+        .first()
+    )
+
+
+def wave_for_user(*, user, pk: int) -> Wave | None:
+    return (
+        Wave.objects.filter(pk=pk, location__in=locations_for_user(user=user))
+        .select_related("location")
+        .first()
+    )
+
+
+@dataclass
+class LocationFigures:
+    location: object
+    to_pick: int = 0
+    picking: int = 0
+    to_pack: int = 0
+    packed_today: int = 0
+    late: int = 0
+    capacity_left: int = 0
+    capacity_today: int = 0
+    to_collect: int = 0
+
+
+def dashboard_figures(*, locations, today: date, day_start, day_end) -> list[LocationFigures]:
+    """Per location: orders to pick, in picking, to pack, parcels packed today, open work late versus the
+    promise, and the picking capacity left in today's shifts."""
+    ids = [loc.pk for loc in locations]
+    figures = {loc.pk: LocationFigures(location=loc) for loc in locations}
+    rows = (
+        Preparation.objects.filter(location_id__in=ids)
+        .exclude(status__in=[PreparationStatus.CANCELLED, PreparationStatus.COLLECTED])
+        .values("location_id")
+        .annotate(
+            to_pick=Count("pk", filter=Q(status__in=[PreparationStatus.TO_PICK, PreparationStatus.WAVED])),
+            picking=Count("pk", filter=Q(status=PreparationStatus.PICKING)),
+            to_pack=Count("pk", filter=Q(status=PreparationStatus.TO_PACK, kind=Preparation.Kind.SHIP)),
+            to_collect=Count("pk", filter=Q(status=PreparationStatus.READY)),
+            late=Count(
+                "pk",
+                filter=Q(status__in=[*Preparation.OPEN, PreparationStatus.TO_PACK])
+                & (Q(promised_latest__lt=today) | Q(ship_by__lt=today)),
+            ),
+        )
+    )
+    for row in rows:
+        f = figures[row["location_id"]]
+        f.to_pick, f.picking, f.to_pack = row["to_pick"], row["picking"], row["to_pack"]
+        f.to_collect, f.late = row["to_collect"], row["late"]
+    for row in (
+        Parcel.objects.filter(
+            preparation__location_id__in=ids,
+            status=Parcel.Status.CLOSED,
+            closed_at__gte=day_start,
+            closed_at__lt=day_end,
+        )
+        .values("preparation__location_id")
+        .annotate(n=Count("pk"))
+    ):
+        figures[row["preparation__location_id"]].packed_today = row["n"]
+    for row in (
+        PickerShift.objects.filter(location_id__in=ids, date=today)
+        .values("location_id")
+        .annotate(capacity=Sum("capacity_lines"), booked=Sum("lines_booked"))
+    ):
+        f = figures[row["location_id"]]
+        f.capacity_today = row["capacity"] or 0
+        f.capacity_left = max(0, (row["capacity"] or 0) - (row["booked"] or 0))
+    return [figures[i] for i in ids]

@@ -192,6 +192,7 @@ class StockMovement(models.Model):
         TRANSFER_IN = "transfer_in", _("Transfer in")
         SHIPMENT = "shipment", _("Shipped")
         RETURN = "return", _("Customer return")
+        UNPACKED = "unpacked", _("Put back from a cancelled parcel")
 
     class AdjustmentCode(models.TextChoices):
         COUNT = "count", _("Inventory count")

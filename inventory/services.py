@@ -336,6 +336,52 @@ def incoming_release(*, incoming_id: int, quantity: int) -> None:
 
 
 @transaction.atomic
+def stock_write_off_reserved(
+    *, product_id: int, location_id: int, quantity: int, reason_code: str, actor=None, reference="", note=""
+) -> StockMovement:
+    """Reserved units found missing or damaged while picking: they leave on hand and their reservation in
+    one movement (the order that held them is re-sourced by its owner)."""
+    _check_quantity(quantity)
+    if reason_code not in StockMovement.AdjustmentCode.values:
+        raise InvalidQuantity(
+            "Unknown adjustment reason.",
+            code="invalid_reason",
+            details={"reason_code": reason_code, "allowed": StockMovement.AdjustmentCode.values},
+        )
+    movement = _move(
+        product_id=product_id,
+        location_id=location_id,
+        delta=-quantity,
+        reason=Reason.ADJUSTMENT,
+        reason_code=reason_code,
+        actor=actor,
+        reference=reference,
+        note=note,
+        release_reserved=quantity,
+    )
+    _notify_availability([product_id])
+    return movement
+
+
+@transaction.atomic
+def stock_put_back(
+    *, product_id: int, location_id: int, quantity: int, actor=None, reference=""
+) -> StockMovement:
+    """Units of a parcel that will not leave (its order was cancelled after packing) go back on the shelf."""
+    _check_quantity(quantity)
+    movement = _move(
+        product_id=product_id,
+        location_id=location_id,
+        delta=quantity,
+        reason=Reason.UNPACKED,
+        actor=actor,
+        reference=reference,
+    )
+    _notify_availability([product_id])
+    return movement
+
+
+@transaction.atomic
 def stock_consume(
     *, product_id: int, location_id: int, quantity: int, actor=None, reference: str = ""
 ) -> StockMovement:

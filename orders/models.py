@@ -411,6 +411,12 @@ class OrderLocation(models.Model):
     location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=20, choices=OrderStatus.choices)
     created_at = models.DateTimeField()
+    # What sourcing planned for the parcel leaving this location: its carrier service and ship day
+    # (the pick waves are cut by the service's cut-off).
+    service = models.ForeignKey(
+        "shipping.CarrierService", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    ship_by = models.DateField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("order location")

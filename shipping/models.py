@@ -134,6 +134,12 @@ class Shipment(models.Model):
 
     Status = ShipmentStatus
     FINAL = frozenset({ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED, ShipmentStatus.CANCELLED})
+    IN_FLIGHT = (
+        ShipmentStatus.HANDED_OVER,
+        ShipmentStatus.IN_TRANSIT,
+        ShipmentStatus.OUT_FOR_DELIVERY,
+        ShipmentStatus.AVAILABLE_FOR_PICKUP,
+    )
 
     number = models.CharField(_("parcel number"), max_length=40, unique=True)
     order = models.ForeignKey(

@@ -4,6 +4,7 @@ A grid edit is all-or-nothing: every rule is checked before anything is written,
 locked so two managers editing one grid queue up, and the grid is never left half-replaced."""
 
 import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
@@ -11,7 +12,15 @@ from django.utils.translation import gettext as _
 
 from common.exceptions import DomainError
 
-from .models import Carrier, CarrierService, ServiceRate, ServiceTransit
+from .models import (
+    Carrier,
+    CarrierService,
+    ServiceRate,
+    ServiceTransit,
+    Shipment,
+    ShipmentLine,
+    ShipmentStatus,
+)
 
 MAX_PRICE = Decimal("999999.99")  # price_excl_vat: 8 digits, 2 decimals
 MAX_TRANSIT_DAYS = 60
@@ -248,3 +257,74 @@ def transit_band_delete(*, service: CarrierService, max_distance_km: int) -> Non
     ).delete()
     if not deleted:
         raise InvalidGrid([_("The band up to %(km)s km no longer exists.") % {"km": max_distance_km}])
+
+
+# --- Shipments -------------------------------------------------------------------------------------------
+
+
+class ShipmentError(DomainError):
+    code = "invalid_shipment"
+    status_code = 409
+
+
+@dataclass(frozen=True)
+class ShipmentLineSpec:
+    order_line_id: int
+    product_id: int
+    sku: str
+    quantity: int
+
+
+@transaction.atomic
+def shipment_create(
+    *,
+    number: str,
+    order_id: int,
+    location_id: int,
+    service_id: int | None,
+    weight_g: int,
+    box: str = "",
+    lines: list[ShipmentLineSpec],
+    actor=None,
+) -> Shipment:
+    """A parcel closed at the pack station: the shipment waits for its label (carriers) and hand-over."""
+    if not lines or any(line.quantity <= 0 for line in lines):
+        raise ShipmentError(_("A parcel holds at least one unit."), code="empty_parcel")
+    if not isinstance(weight_g, int) or weight_g <= 0:
+        raise ShipmentError(_("A parcel weighs more than 0 g."), code="invalid_weight")
+    shipment = Shipment.objects.create(
+        number=number,
+        order_id=order_id,
+        location_id=location_id,
+        service_id=service_id,
+        weight_g=weight_g,
+        box=box[:32],
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+    ShipmentLine.objects.bulk_create(
+        [
+            ShipmentLine(
+                shipment=shipment,
+                order_line_id=line.order_line_id,
+                product_id=line.product_id,
+                sku=line.sku,
+                quantity=line.quantity,
+            )
+            for line in lines
+        ]
+    )
+    return shipment
+
+
+@transaction.atomic
+def shipments_cancel(*, order_id: int) -> list[Shipment]:
+    """Cancel an order's parcels that have not left (its order was cancelled after packing)."""
+    shipments = list(
+        Shipment.objects.select_for_update()
+        .filter(order_id=order_id, status__in=[ShipmentStatus.CREATED, ShipmentStatus.LABELLED])
+        .prefetch_related("lines")
+    )
+    for shipment in shipments:
+        shipment.status = ShipmentStatus.CANCELLED
+        shipment.save(update_fields=["status"])
+    return shipments

@@ -213,6 +213,7 @@ SOURCING_LATENESS_COST_PER_DAY = env.float("SOURCING_LATENESS_COST_PER_DAY", def
 SOURCING_MAX_PARCELS = env.int("SOURCING_MAX_PARCELS", default=3)
 SOURCING_STORAGE_DAYS = env.int("SOURCING_STORAGE_DAYS", default=30)  # storage saved = units × rate × days
 PROMISE_MARGIN_DAYS = env.int("PROMISE_MARGIN_DAYS", default=1)  # latest = earliest + margin working days
+PICKUP_HOLD_DAYS = env.int("PICKUP_HOLD_DAYS", default=10)  # click & collect orders waiting longer are flagged
 
 # --- Logging --------------------------------------------------------------------------------------
 LOGGING = {

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from ..models import Allocation, Order, OrderStatus
 from . import lifecycle
 from .events import event_add
+from .handover import PREPARING, preparations_sync
 
 
 @transaction.atomic
@@ -56,4 +57,6 @@ def allocations_convert_incoming(*, incoming_id: int, location_id: int, converte
                 message=_("Replenishment received for: %(detail)s."),
                 params={"detail": detail},
             )
+            if order.status in PREPARING:  # e.g. a short-picked line of an order being prepared
+                preparations_sync(order=order)
     return ready

@@ -386,10 +386,19 @@ def _create(*, channel, data, products, store, decision, actor, source, on_creat
                     for p in plan
                 ]
             )
+            planned = {
+                parcel.location.pk: (parcel.quote.service_id if parcel.quote else None, parcel.ship_date)
+                for parcel in decision.plan.parcels
+            }
             OrderLocation.objects.bulk_create(
                 [
                     OrderLocation(
-                        order=order, location_id=location_id, status=order.status, created_at=order.created_at
+                        order=order,
+                        location_id=location_id,
+                        status=order.status,
+                        created_at=order.created_at,
+                        service_id=planned.get(location_id, (None, None))[0],
+                        ship_by=planned.get(location_id, (None, None))[1],
                     )
                     for location_id in sorted(
                         {p.location_id for p in plan} | ({store.pk} if store else set())

@@ -6,13 +6,15 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from fulfillment.services import capacity_release
+from fulfillment.services import capacity_release, preparations_cancel
 from inventory import services as inventory_services
+from shipping import services as shipping_services
 
 from ..exceptions import InvalidTransition
 from ..models import CANCELLABLE, ORDER_TRANSITIONS, Allocation, Order, OrderLocation, OrderStatus
 from ..signals import order_cancelled, order_status_changed
 from .events import event_add
+from .handover import preparations_sync
 
 
 def _transition(
@@ -44,9 +46,10 @@ def _transition(
 
 
 def order_mark_allocated(*, order: Order, actor=None, message=None, params=None, data=None) -> Order:
-    return _transition(
-        order=order, to=OrderStatus.ALLOCATED, actor=actor, message=message, params=params, data=data
-    )
+    """Allocated from stock: the locations holding the stock get the order to prepare."""
+    _transition(order=order, to=OrderStatus.ALLOCATED, actor=actor, message=message, params=params, data=data)
+    preparations_sync(order=order)
+    return order
 
 
 def order_mark_awaiting_stock(*, order: Order, actor=None, message=None, params=None, data=None) -> Order:
@@ -133,7 +136,28 @@ def order_cancel(*, order: Order, reason: str = "", actor=None) -> Order:
             details={"number": order.number, "status": order.status, "to": OrderStatus.CANCELLED},
         )
     allocations = list(Allocation.objects.filter(line__order=order).select_related("line", "location"))
-    released = allocations_release(allocations=allocations)
+    packed = [a for a in allocations if a.consumed_at is not None]
+    released = allocations_release(allocations=[a for a in allocations if a.consumed_at is None])
+    # Parcels closed but not handed over: cancelled, their units go back on the shelf.
+    shipping_services.shipments_cancel(order_id=order.pk)
+    for allocation in sorted(packed, key=lambda a: (a.line.product_id, a.location_id)):
+        inventory_services.stock_put_back(
+            product_id=allocation.line.product_id,
+            location_id=allocation.location_id,
+            quantity=allocation.quantity,
+            actor=actor,
+            reference=order.number,
+        )
+        released.append(
+            {
+                "sku": allocation.line.sku,
+                "location": allocation.location.code,
+                "quantity": allocation.quantity,
+                "kind": "packed",
+            }
+        )
+    Allocation.objects.filter(pk__in=[a.pk for a in packed]).delete()
+    preparations_cancel(order_id=order.pk)
     capacity_release(order_id=order.pk)
     order.cancel_reason = reason[:255]
     order.save(update_fields=["cancel_reason", "updated_at"])

@@ -258,7 +258,17 @@ class _Context:
     """Everything a decision reads, loaded once (a fixed number of queries)."""
 
     def __init__(
-        self, *, channel, lines, destination, mode, pickup_location, now, network=None, extra_free=None
+        self,
+        *,
+        channel,
+        lines,
+        destination,
+        mode,
+        pickup_location,
+        now,
+        network=None,
+        extra_free=None,
+        exclude_location_ids=(),
     ):
         self.channel = channel
         self.lines = lines
@@ -269,6 +279,7 @@ class _Context:
         ids = channel_location_ids(channel=channel)
         if pickup_location is not None:
             ids = [pickup_location.pk] + [i for i in ids if i != pickup_location.pk]
+        ids = [i for i in ids if i not in set(exclude_location_ids)]
         locations = {loc.pk: loc for loc in Location.objects.filter(pk__in=ids)}
         self.locations = [locations[i] for i in ids if i in locations]
         product_ids = {line.product_id for line in lines}
@@ -514,6 +525,7 @@ def decide(
     strategy: str | None = None,
     network: ShippingNetwork | None = None,
     extra_free: dict | None = None,
+    exclude_location_ids=(),
 ) -> Decision:
     """Choose where every line ships from. Raises OutOfStock when no plan can serve the order."""
     strategy = strategy or channel.sourcing_strategy or "cost"
@@ -526,6 +538,7 @@ def decide(
         now=now or timezone.now(),
         network=network,
         extra_free=extra_free,
+        exclude_location_ids=exclude_location_ids,
     )
     plans = _candidates(ctx, strategy, allow_preorder)
     if not plans:

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from common.exceptions import DomainError
 
-from .models import CapacityBooking, PickerShift
+from ..models import CapacityBooking, PickerShift
 
 HORIZON_DAYS = 14
 

@@ -1,0 +1,256 @@
+"""The pack station: find the order (its number or its tote), scan every unit into the open parcel,
+close the parcel with a box and a weight. Closing creates the shipment in ``shipping`` and, through
+``parcel_closed``, moves the units from reserved to consumed stock in the same transaction."""
+
+import re
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from common.exceptions import DomainError
+from inventory.selectors import product_by_code, user_may_act_at
+from shipping import services as shipping_services
+
+from ..models import Box, Parcel, ParcelItem, Preparation, PreparationLine, PreparationStatus, ScanEvent
+from ..signals import parcel_closed
+from .preparation import preparation_refresh
+
+TOTE_CODE = re.compile(r"^W(\d+)-T(\d+)$")
+MAX_WEIGHT_G = 70_000
+
+
+class PackRefused(DomainError):
+    code = "pack_refused"
+    status_code = 422
+
+
+def _actor(actor):
+    return actor if getattr(actor, "pk", None) else None
+
+
+def pack_lookup(*, code: str, user) -> Preparation:
+    """The preparation a scanned order number or tote code designates, at the user's locations."""
+    scanned = (code or "").strip().upper()
+    if not scanned:
+        raise PackRefused(_("Scan an order number or a tote."), code="empty_scan")
+    match = TOTE_CODE.match(scanned)
+    if match:
+        preps = Preparation.objects.filter(wave_id=int(match[1]), tote=int(match[2]))
+    else:
+        preps = Preparation.objects.filter(order_number=scanned)
+    preps = list(preps.exclude(status=PreparationStatus.CANCELLED).select_related("location").order_by("-pk"))
+    if not preps:
+        raise PackRefused(_("No order to pack is known by %(code)s.") % {"code": scanned}, code="not_found")
+    mine = [p for p in preps if user_may_act_at(user=user, location_id=p.location_id)]
+    if not mine:
+        raise PackRefused(
+            _("Order %(order)s is prepared at %(location)s, not at your locations.")
+            % {"order": preps[0].order_number, "location": preps[0].location.name},
+            code="other_location",
+        )
+    prep = mine[0]
+    if prep.kind == Preparation.Kind.PICKUP:
+        raise PackRefused(
+            _(
+                "Order %(order)s is collected in this store: no parcel. "
+                "Set it aside from the click & collect page."
+            )
+            % {"order": prep.order_number},
+            code="pickup_order",
+        )
+    if prep.status in Preparation.OPEN:
+        raise PackRefused(
+            _("Order %(order)s is not fully picked yet.") % {"order": prep.order_number}, code="not_picked"
+        )
+    if prep.status == PreparationStatus.PACKED:
+        raise PackRefused(
+            _("Order %(order)s is already packed.") % {"order": prep.order_number}, code="already_packed"
+        )
+    return prep
+
+
+def _locked(*, preparation: Preparation, actor) -> Preparation:
+    prep = Preparation.objects.select_for_update().select_related("location").get(pk=preparation.pk)
+    if actor is not None and not user_may_act_at(user=actor, location_id=prep.location_id):
+        raise PackRefused(
+            _("Order %(order)s is prepared at %(location)s, not at your locations.")
+            % {"order": prep.order_number, "location": prep.location.name},
+            code="other_location",
+        )
+    if prep.status == PreparationStatus.CANCELLED:
+        raise PackRefused(
+            _("Order %(order)s was cancelled: put its units back in their bins.")
+            % {"order": prep.order_number},
+            code="cancelled",
+        )
+    if prep.status == PreparationStatus.PACKED:
+        raise PackRefused(
+            _("Order %(order)s is already packed.") % {"order": prep.order_number}, code="already_packed"
+        )
+    if prep.status in Preparation.OPEN:
+        raise PackRefused(
+            _("Order %(order)s is not fully picked yet.") % {"order": prep.order_number}, code="not_picked"
+        )
+    return prep
+
+
+def open_parcel(*, preparation: Preparation) -> Parcel | None:
+    return preparation.parcels.filter(status=Parcel.Status.OPEN).first()
+
+
+@transaction.atomic
+def pack_scan(*, preparation: Preparation, code: str, quantity: int = 1, actor=None) -> ParcelItem:
+    """A unit scanned into the open parcel (opened on the first scan). Refused when the product is not in
+    the order or every unit of it is already packed."""
+    prep = _locked(preparation=preparation, actor=actor)
+    scanned = (code or "").strip().upper()
+    if not scanned:
+        raise PackRefused(_("Scan a product."), code="empty_scan")
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
+        raise PackRefused(_("Pack at least one unit."), code="invalid_quantity")
+    product = product_by_code(code=scanned)
+    lines = list(prep.lines.select_for_update().filter(product=product)) if product else []
+    if not lines:
+        raise PackRefused(
+            _("%(code)s is not in order %(order)s. Put it aside.")
+            % {"code": product.sku if product else scanned, "order": prep.order_number},
+            code="not_in_order",
+        )
+    line = next((x for x in lines if x.picked - x.packed > 0), None)
+    left = sum(x.picked - x.packed for x in lines)
+    if line is None or quantity > left:
+        raise PackRefused(
+            _("Every unit of %(sku)s in order %(order)s is already packed (%(left)s left to pack).")
+            % {"sku": lines[0].sku, "order": prep.order_number, "left": left},
+            code="over_pack",
+            details={"left": left},
+        )
+    parcel = open_parcel(preparation=prep)
+    if parcel is None:
+        seq = (prep.parcels.aggregate(m=Max("seq"))["m"] or 0) + 1
+        parcel = Parcel.objects.create(preparation=prep, seq=seq, opened_by=_actor(actor))
+    remaining = quantity
+    item = None
+    for line in lines:
+        take = min(remaining, line.picked - line.packed)
+        if take <= 0:
+            continue
+        PreparationLine.objects.filter(pk=line.pk).update(packed=F("packed") + take)
+        item, created = ParcelItem.objects.get_or_create(
+            parcel=parcel, line=line, defaults={"quantity": take}
+        )
+        if not created:
+            ParcelItem.objects.filter(pk=item.pk).update(quantity=F("quantity") + take)
+            item.refresh_from_db()
+        ScanEvent.objects.create(
+            line=line, action=ScanEvent.Action.PACK, quantity=take, parcel=parcel, actor=_actor(actor)
+        )
+        remaining -= take
+        if remaining == 0:
+            break
+    return item
+
+
+@transaction.atomic
+def pack_undo(*, preparation: Preparation, actor=None) -> ScanEvent:
+    """Take the last unit the user scanned back out of the open parcel."""
+    prep = _locked(preparation=preparation, actor=actor)
+    parcel = open_parcel(preparation=prep)
+    scan = (
+        ScanEvent.objects.select_for_update()
+        .filter(parcel=parcel, action=ScanEvent.Action.PACK, undone_at__isnull=True, actor=_actor(actor))
+        .first()
+        if parcel
+        else None
+    )
+    if scan is None:
+        raise PackRefused(_("There is no scan of yours to undo in the open parcel."), code="nothing_to_undo")
+    PreparationLine.objects.filter(pk=scan.line_id).update(packed=F("packed") - scan.quantity)
+    item = ParcelItem.objects.get(parcel=parcel, line_id=scan.line_id)
+    if item.quantity == scan.quantity:
+        item.delete()
+    else:
+        ParcelItem.objects.filter(pk=item.pk).update(quantity=F("quantity") - scan.quantity)
+    scan.undone_at = timezone.now()
+    scan.save(update_fields=["undone_at"])
+    if not parcel.items.exists():
+        parcel.delete()
+    return scan
+
+
+def estimated_weight(*, parcel: Parcel, box: Box | None) -> int:
+    weight = sum(item.line.weight_g * item.quantity for item in parcel.items.select_related("line"))
+    return weight + (box.tare_g if box else 0)
+
+
+@transaction.atomic
+def parcel_close(*, preparation: Preparation, box: Box | None, weight_g: int | None, actor=None):
+    """Close the open parcel: its shipment is created (the label follows with the carrier), the units move
+    from reserved to consumed stock (``orders`` receives ``parcel_closed``), and the preparation is packed
+    when nothing is left. Two packers closing at once: the second finds no open parcel and is refused."""
+    prep = _locked(preparation=preparation, actor=actor)
+    parcel = Parcel.objects.select_for_update().filter(preparation=prep, status=Parcel.Status.OPEN).first()
+    if parcel is None:
+        raise PackRefused(
+            _("There is no open parcel for order %(order)s: it was closed already.")
+            % {"order": prep.order_number},
+            code="already_closed",
+        )
+    items = list(parcel.items.select_related("line"))
+    if not items:
+        raise PackRefused(_("The parcel is empty: scan its units first."), code="empty_parcel")
+    if box is not None and not box.active:
+        raise PackRefused(_("This box is no longer used."), code="invalid_box")
+    if weight_g is None:
+        weight_g = estimated_weight(parcel=parcel, box=box)
+    if (
+        not isinstance(weight_g, int)
+        or isinstance(weight_g, bool)
+        or weight_g <= 0
+        or weight_g > MAX_WEIGHT_G
+    ):
+        raise PackRefused(
+            _("Enter the parcel's weight in grams (1 to %(max)s).") % {"max": MAX_WEIGHT_G},
+            code="invalid_weight",
+        )
+    lines = [
+        shipping_services.ShipmentLineSpec(
+            order_line_id=item.line.order_line_id,
+            product_id=item.line.product_id,
+            sku=item.line.sku,
+            quantity=item.quantity,
+        )
+        for item in items
+    ]
+    try:
+        with transaction.atomic():
+            shipment = shipping_services.shipment_create(
+                number=f"{prep.order_number}-{prep.location_id}-{parcel.seq}",
+                order_id=prep.order_id,
+                location_id=prep.location_id,
+                service_id=prep.service_id,
+                weight_g=weight_g,
+                box=box.code if box else "",
+                lines=lines,
+                actor=actor,
+            )
+    except IntegrityError as exc:
+        raise PackRefused(_("This parcel was closed already."), code="already_closed") from exc
+    parcel.status = Parcel.Status.CLOSED
+    parcel.box = box
+    parcel.weight_g = weight_g
+    parcel.shipment = shipment
+    parcel.closed_at = timezone.now()
+    parcel.save(update_fields=["status", "box", "weight_g", "shipment", "closed_at"])
+    parcel_closed.send(
+        sender=Preparation,
+        order_id=prep.order_id,
+        location_id=prep.location_id,
+        shipment=shipment,
+        lines=[(item.line.order_line_id, item.line.product_id, item.quantity) for item in items],
+        actor=actor,
+    )
+    preparation_refresh(preparation=prep)
+    return shipment

@@ -1,0 +1,296 @@
+"""The picking screen's operations: scan the bin, then the product (or type a quantity); report units
+missing or damaged; undo the last scan. Every refusal is a ``PickRefused`` with a code and a sentence the
+screen shows as it is."""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from common.exceptions import DomainError
+from inventory import services as inventory_services
+from inventory.models import StockMovement
+from inventory.selectors import product_by_code, user_may_act_at
+
+from ..models import Preparation, PreparationLine, PreparationStatus, ScanEvent, Wave
+from ..selectors import PickStep, wave_pick_steps
+from ..signals import pick_shorted, preparation_picked, preparation_started
+from .preparation import preparation_refresh
+
+SHORT_REASONS = {
+    "missing": StockMovement.AdjustmentCode.LOST,
+    "damaged": StockMovement.AdjustmentCode.DAMAGED,
+}
+
+
+class PickRefused(DomainError):
+    code = "pick_refused"
+    status_code = 422
+
+
+@dataclass
+class PickOutcome:
+    kind: str  # "bin" (bin confirmed) | "pick" (units picked) | "short"
+    message: str
+    step: PickStep | None
+    quantity: int = 0
+    totes: list[tuple[int | None, str, int]] | None = None  # (tote, order number, units) put in each tote
+    wave_done: bool = False
+
+
+def _check(*, wave: Wave, actor) -> Wave:
+    wave = Wave.objects.select_for_update().select_related("location").get(pk=wave.pk)
+    if actor is not None and not user_may_act_at(user=actor, location_id=wave.location_id):
+        raise PickRefused(
+            _("This wave is picked at %(location)s, not at your locations.")
+            % {"location": wave.location.name},
+            code="other_location",
+        )
+    if wave.status in (Wave.Status.DONE, Wave.Status.CANCELLED):
+        raise PickRefused(
+            _("Wave %(wave)s is closed: nothing left to pick.") % {"wave": wave.code}, code="wave_closed"
+        )
+    return wave
+
+
+def current_step(*, wave: Wave) -> PickStep | None:
+    return next((s for s in wave_pick_steps(wave=wave) if not s.done), None)
+
+
+def _normalise(code: str) -> str:
+    return (code or "").strip().upper()
+
+
+def _start(*, wave: Wave, preps: set[int], actor) -> None:
+    now = timezone.now()
+    if wave.status == Wave.Status.RELEASED:
+        wave.status = Wave.Status.PICKING
+        wave.started_at = now
+        wave.picker = actor if getattr(actor, "pk", None) else None
+        wave.save(update_fields=["status", "started_at", "picker"])
+    for prep in Preparation.objects.filter(pk__in=preps, status=PreparationStatus.WAVED):
+        prep.status = PreparationStatus.PICKING
+        prep.save(update_fields=["status"])
+        preparation_started.send(
+            sender=Preparation, order_id=prep.order_id, location_id=prep.location_id, actor=actor
+        )
+
+
+def _finish(*, wave: Wave, preps: set[int], actor) -> bool:
+    """Move the touched preparations on; close the wave when nothing is left to pick. True when closed."""
+    for prep in Preparation.objects.filter(pk__in=preps).select_for_update():
+        before = prep.status
+        prep = preparation_refresh(preparation=prep)
+        if prep is not None and before in Preparation.OPEN and prep.status not in Preparation.OPEN:
+            preparation_picked.send(
+                sender=Preparation, order_id=prep.order_id, location_id=prep.location_id, actor=actor
+            )
+    if current_step(wave=wave) is None:
+        wave.status = Wave.Status.DONE
+        wave.completed_at = timezone.now()
+        wave.save(update_fields=["status", "completed_at"])
+        return True
+    return False
+
+
+@transaction.atomic
+def pick_scan(
+    *, wave: Wave, code: str, quantity: int = 1, bin_confirmed: str = "", actor=None
+) -> PickOutcome:
+    """One scan on the picking screen. The bin of the current step confirms the bin; the product's EAN (or
+    SKU) then picks ``quantity`` units into the totes that need them, in tote order."""
+    wave = _check(wave=wave, actor=actor)
+    step = current_step(wave=wave)
+    if step is None:
+        raise PickRefused(_("Wave %(wave)s is fully picked.") % {"wave": wave.code}, code="wave_closed")
+    scanned = _normalise(code)
+    if not scanned:
+        raise PickRefused(_("Scan a bin or a product."), code="empty_scan")
+    if step.bin_code and scanned == step.bin_code.upper():
+        return PickOutcome(
+            kind="bin",
+            message=_("Bin %(bin)s confirmed: now scan %(sku)s.") % {"bin": step.bin_code, "sku": step.sku},
+            step=step,
+        )
+    steps = wave_pick_steps(wave=wave)
+    if any(s.bin_code and s.bin_code.upper() == scanned for s in steps):
+        raise PickRefused(
+            _("This is bin %(scanned)s. Go to bin %(bin)s first for %(sku)s.")
+            % {"scanned": scanned, "bin": step.bin_code or "—", "sku": step.sku},
+            code="wrong_bin",
+            details={"expected": step.bin_code, "scanned": scanned},
+        )
+    product = product_by_code(code=scanned)
+    if product is None:
+        raise PickRefused(
+            _("Nothing is known by the code %(code)s. Scan the bin or the product's barcode.")
+            % {"code": scanned},
+            code="unknown_code",
+        )
+    if product.pk != step.product_id:
+        if product.pk in {s.product_id for s in steps}:
+            message = _("This is %(scanned)s. Pick %(sku)s from bin %(bin)s first.")
+        else:
+            message = _("%(scanned)s is not in this wave. Pick %(sku)s from bin %(bin)s.")
+        raise PickRefused(
+            message % {"scanned": product.sku, "sku": step.sku, "bin": step.bin_code or "—"},
+            code="wrong_product",
+            details={"expected": step.sku, "scanned": product.sku},
+        )
+    if step.bin_code and _normalise(bin_confirmed) != step.bin_code.upper():
+        raise PickRefused(
+            _("Scan bin %(bin)s first, then the product.") % {"bin": step.bin_code}, code="scan_bin_first"
+        )
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
+        raise PickRefused(_("Pick at least one unit."), code="invalid_quantity")
+    if quantity > step.left:
+        raise PickRefused(
+            _("Only %(left)s × %(sku)s are left to pick in this wave, not %(quantity)s.")
+            % {"left": step.left, "sku": step.sku, "quantity": quantity},
+            code="over_pick",
+            details={"left": step.left, "quantity": quantity},
+        )
+    remaining = quantity
+    totes = []
+    touched = set()
+    lines = PreparationLine.objects.select_for_update().in_bulk([t.line_id for t in step.targets])
+    for target in step.targets:
+        if remaining == 0:
+            break
+        line = lines[target.line_id]
+        take = min(remaining, line.quantity - line.picked)
+        if take <= 0:
+            continue
+        line.picked += take
+        line.save(update_fields=["picked"])
+        ScanEvent.objects.create(
+            line=line,
+            action=ScanEvent.Action.PICK,
+            quantity=take,
+            actor=actor if getattr(actor, "pk", None) else None,
+        )
+        totes.append((target.tote, target.order_number, take))
+        touched.add(line.preparation_id)
+        remaining -= take
+    _start(wave=wave, preps=touched, actor=actor)
+    done = _finish(wave=wave, preps=touched, actor=actor)
+    text = "; ".join(
+        _("%(units)s in tote %(tote)s (%(order)s)") % {"units": u, "tote": t, "order": o} for t, o, u in totes
+    )
+    return PickOutcome(
+        kind="pick",
+        message=_("%(quantity)s × %(sku)s picked: %(where)s.")
+        % {"quantity": quantity, "sku": step.sku, "where": text},
+        step=step,
+        quantity=quantity,
+        totes=totes,
+        wave_done=done,
+    )
+
+
+@transaction.atomic
+def pick_short(*, wave: Wave, product_id: int, quantity: int, reason: str, actor=None) -> PickOutcome:
+    """Units of the current product are missing or damaged: they are written off the location's stock
+    (with the reason in the ledger) and their orders' lines are re-sourced by ``orders`` (another location,
+    or awaiting stock), the timeline saying so."""
+    wave = _check(wave=wave, actor=actor)
+    if reason not in SHORT_REASONS:
+        raise PickRefused(_("Say whether the units are missing or damaged."), code="invalid_reason")
+    step = next((s for s in wave_pick_steps(wave=wave) if s.product_id == product_id), None)
+    if step is None or step.done:
+        raise PickRefused(_("Nothing of this product is left to pick in this wave."), code="nothing_to_pick")
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0 or quantity > step.left:
+        raise PickRefused(
+            _("Report between 1 and %(left)s unit(s) short.") % {"left": step.left},
+            code="invalid_quantity",
+            details={"left": step.left},
+        )
+    remaining = quantity
+    touched = set()
+    lines = (
+        PreparationLine.objects.select_for_update()
+        .select_related("preparation")
+        .in_bulk([t.line_id for t in step.targets])
+    )
+    for target in reversed(step.targets):  # the last totes give up their units first
+        if remaining == 0:
+            break
+        line = lines[target.line_id]
+        take = min(remaining, line.quantity - line.picked)
+        if take <= 0:
+            continue
+        inventory_services.stock_write_off_reserved(
+            product_id=line.product_id,
+            location_id=wave.location_id,
+            quantity=take,
+            reason_code=SHORT_REASONS[reason],
+            actor=actor,
+            reference=line.preparation.order_number,
+            note=_("Short pick in wave %(wave)s") % {"wave": wave.code},
+        )
+        line.short += take
+        line.save(update_fields=["short"])
+        ScanEvent.objects.create(
+            line=line,
+            action=ScanEvent.Action.SHORT,
+            quantity=take,
+            reason=reason,
+            actor=actor if getattr(actor, "pk", None) else None,
+        )
+        pick_shorted.send(
+            sender=Preparation,
+            order_id=line.preparation.order_id,
+            order_line_id=line.order_line_id,
+            location_id=wave.location_id,
+            quantity=take,
+            reason=reason,
+            actor=actor,
+        )
+        touched.add(line.preparation_id)
+        remaining -= take
+    _start(wave=wave, preps=set(), actor=actor)
+    done = _finish(wave=wave, preps=touched, actor=actor)
+    return PickOutcome(
+        kind="short",
+        message=_("%(quantity)s × %(sku)s reported %(reason)s; the order is re-sourced.")
+        % {
+            "quantity": quantity,
+            "sku": step.sku,
+            "reason": _("missing") if reason == "missing" else _("damaged"),
+        },
+        step=step,
+        quantity=quantity,
+        wave_done=done,
+    )
+
+
+@transaction.atomic
+def pick_undo(*, wave: Wave, actor=None) -> ScanEvent | None:
+    """Undo the user's last pick in this wave (a short pick cannot be undone: the stock was written off)."""
+    wave = _check(wave=wave, actor=actor)
+    scan = (
+        ScanEvent.objects.select_for_update()
+        .filter(
+            line__preparation__wave=wave,
+            action=ScanEvent.Action.PICK,
+            undone_at__isnull=True,
+            actor=actor if getattr(actor, "pk", None) else None,
+        )
+        .select_related("line__preparation")
+        .first()
+    )
+    if scan is None:
+        raise PickRefused(_("There is no pick of yours to undo in this wave."), code="nothing_to_undo")
+    line = PreparationLine.objects.select_for_update().get(pk=scan.line_id)
+    if line.picked - scan.quantity < line.packed:
+        raise PickRefused(_("These units are already packed."), code="already_packed")
+    line.picked -= scan.quantity
+    line.save(update_fields=["picked"])
+    scan.undone_at = timezone.now()
+    scan.save(update_fields=["undone_at"])
+    prep = line.preparation
+    if prep.status not in Preparation.OPEN:
+        prep.status = PreparationStatus.PICKING
+        prep.save(update_fields=["status"])
+    return scan

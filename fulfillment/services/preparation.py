@@ -1,0 +1,191 @@
+"""Hand-over of work from ``orders``: which units each location prepares for an order.
+
+``orders`` calls ``preparation_sync`` whenever an order's stock allocations at a location change (the
+order is allocated, a short pick is re-sourced, a replenishment arrives) and ``preparations_cancel`` when
+the order is cancelled. This app keeps its own rows and never reads the orders' tables."""
+
+from dataclasses import dataclass
+from datetime import date, time
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from common.exceptions import DomainError
+from inventory.models import Product, StockLevel
+
+from ..models import Parcel, Preparation, PreparationLine, PreparationStatus
+
+
+class PreparationError(DomainError):
+    code = "invalid_preparation"
+    status_code = 409
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    order_line_id: int
+    product_id: int
+    sku: str
+    name: str
+    quantity: int  # units allocated from the location's stock for this line (shipped ones included)
+
+
+@dataclass(frozen=True)
+class PreparationSpec:
+    order_id: int
+    order_number: str
+    location_id: int
+    kind: str  # Preparation.Kind
+    lines: list[LineSpec]
+    service_id: int | None = None
+    express: bool = False
+    cutoff: time | None = None
+    ship_by: date | None = None
+    promised_latest: date | None = None
+    customer_name: str = ""
+    pickup_code: str = ""
+
+
+def _bins(*, product_ids, location_id) -> dict[int, str]:
+    return dict(
+        StockLevel.objects.filter(product_id__in=product_ids, location_id=location_id).values_list(
+            "product_id", "bin_code"
+        )
+    )
+
+
+@transaction.atomic
+def preparation_sync(*, spec: PreparationSpec) -> Preparation | None:
+    """Make the location's preparation of the order hold exactly the units allocated there: created (to
+    pick) when new, lines added or raised (a preparation already picked goes back to picking for the new
+    units), lowered for units no longer allocated (never below what was picked), cancelled when nothing is
+    left. Returns the preparation, or None when there is none."""
+    prep = (
+        Preparation.objects.select_for_update()
+        .filter(order_id=spec.order_id, location_id=spec.location_id)
+        .exclude(status=PreparationStatus.CANCELLED)
+        .first()
+    )
+    wanted = {line.order_line_id: line for line in spec.lines if line.quantity > 0}
+    if prep is None:
+        if not wanted:
+            return None
+        prep = Preparation.objects.create(
+            order_id=spec.order_id,
+            order_number=spec.order_number,
+            location_id=spec.location_id,
+            kind=spec.kind,
+            service_id=spec.service_id,
+            express=spec.express,
+            cutoff=spec.cutoff,
+            ship_by=spec.ship_by,
+            promised_latest=spec.promised_latest,
+            customer_name=spec.customer_name[:200],
+            pickup_code=spec.pickup_code,
+        )
+    else:
+        for field in ("service_id", "express", "cutoff", "ship_by", "promised_latest"):
+            setattr(prep, field, getattr(spec, field))
+        prep.save(update_fields=["service", "express", "cutoff", "ship_by", "promised_latest"])
+
+    existing = {line.order_line_id: line for line in prep.lines.select_for_update()}
+    products = Product.objects.in_bulk(
+        [w.product_id for w in wanted.values() if w.order_line_id not in existing]
+    )
+    bins = _bins(product_ids=[w.product_id for w in wanted.values()], location_id=spec.location_id)
+    grew = False
+    new_lines = []
+    for order_line_id, want in wanted.items():
+        line = existing.get(order_line_id)
+        if line is None:
+            product = products[want.product_id]
+            new_lines.append(
+                PreparationLine(
+                    preparation=prep,
+                    order_line_id=order_line_id,
+                    product_id=want.product_id,
+                    sku=want.sku,
+                    name=want.name[:200],
+                    ean=product.ean,
+                    weight_g=product.weight_g,
+                    bin_code=bins.get(want.product_id, ""),
+                    quantity=want.quantity,
+                )
+            )
+            grew = True
+        elif line.quantity != want.quantity:
+            if want.quantity < line.picked:
+                raise PreparationError(
+                    _("%(picked)s × %(sku)s are already picked for order %(order)s; put them back first.")
+                    % {"picked": line.picked, "sku": line.sku, "order": prep.order_number},
+                    code="already_picked",
+                    details={"sku": line.sku, "picked": line.picked, "wanted": want.quantity},
+                )
+            grew = grew or want.quantity > line.quantity
+            line.quantity = want.quantity
+            line.save(update_fields=["quantity"])
+    for order_line_id, line in existing.items():
+        if order_line_id in wanted:
+            continue
+        if line.picked:
+            raise PreparationError(
+                _("%(picked)s × %(sku)s are already picked for order %(order)s; put them back first.")
+                % {"picked": line.picked, "sku": line.sku, "order": prep.order_number},
+                code="already_picked",
+                details={"sku": line.sku, "picked": line.picked, "wanted": 0},
+            )
+        line.delete()
+    PreparationLine.objects.bulk_create(new_lines)
+    return preparation_refresh(preparation=prep, reopened=grew)
+
+
+def preparation_refresh(*, preparation: Preparation, reopened: bool = False) -> Preparation | None:
+    """Set the preparation's status from its lines (after a sync, a pick, a short pick or a pack)."""
+    prep = preparation
+    lines = list(prep.lines.all())
+    if not lines:
+        if prep.parcels.exists():
+            prep.status = PreparationStatus.PACKED
+        else:
+            prep.status = PreparationStatus.CANCELLED
+            prep.wave = None
+        prep.save(update_fields=["status", "wave"])
+        return prep if prep.status != PreparationStatus.CANCELLED else None
+    all_picked = all(line.picked >= line.quantity for line in lines)
+    all_packed = all(line.packed >= line.quantity for line in lines)
+    status = prep.status
+    if not all_picked:
+        if reopened and status not in Preparation.OPEN:
+            status = PreparationStatus.TO_PICK
+            prep.wave = None
+            prep.tote = None
+    elif prep.kind == Preparation.Kind.PICKUP:
+        if status in Preparation.OPEN:
+            status = PreparationStatus.TO_PACK
+            prep.picked_at = prep.picked_at or timezone.now()
+    elif all_packed and not prep.parcels.filter(status=Parcel.Status.OPEN).exists():
+        status = PreparationStatus.PACKED
+        prep.packed_at = prep.packed_at or timezone.now()
+    elif status in Preparation.OPEN or status == PreparationStatus.PACKED:
+        status = PreparationStatus.TO_PACK
+        prep.picked_at = prep.picked_at or timezone.now()
+    prep.status = status
+    prep.save(update_fields=["status", "wave", "tote", "picked_at", "packed_at"])
+    return prep
+
+
+@transaction.atomic
+def preparations_cancel(*, order_id: int) -> list[Preparation]:
+    """The order was cancelled: its preparations stop (units already picked go back to their bins; the
+    pick screens say so)."""
+    preps = list(
+        Preparation.objects.select_for_update()
+        .filter(order_id=order_id)
+        .exclude(status__in=[PreparationStatus.CANCELLED, PreparationStatus.COLLECTED])
+    )
+    for prep in preps:
+        prep.status = PreparationStatus.CANCELLED
+        prep.save(update_fields=["status"])
+        prep.parcels.filter(status=Parcel.Status.OPEN).delete()
+    return preps

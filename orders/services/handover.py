@@ -1,0 +1,81 @@
+"""Hand an order's stock allocations to the locations that prepare them (fulfillment keeps its own rows and
+never reads the orders' tables)."""
+
+from django.db.models import Sum
+
+from fulfillment import services as fulfillment_services
+from fulfillment.models import Preparation, PreparationStatus
+from shipping.models import CarrierService
+
+from ..models import Allocation, DeliveryMode, Order, OrderLocation, OrderStatus
+
+# Orders whose new stock allocations go straight to the locations' preparation.
+PREPARING = frozenset(
+    {
+        OrderStatus.ALLOCATED,
+        OrderStatus.IN_PREPARATION,
+        OrderStatus.PARTIALLY_SHIPPED,
+    }
+)
+
+
+def preparations_sync(*, order: Order) -> list:
+    """Tell each location which units of the order it prepares (its stock allocations, shipped ones
+    included), with the carrier service, cut-off and ship day planned by sourcing."""
+    if order.status not in PREPARING and not Preparation.objects.filter(order_id=order.pk).exists():
+        return []
+    rows = (
+        Allocation.objects.filter(line__order=order, kind=Allocation.Kind.STOCK)
+        .values("location_id", "line_id", "line__product_id", "line__sku", "line__name")
+        .annotate(quantity=Sum("quantity"))
+        .order_by("location_id", "line_id")
+    )
+    per_location: dict[int, list] = {}
+    for row in rows:
+        per_location.setdefault(row["location_id"], []).append(
+            fulfillment_services.LineSpec(
+                order_line_id=row["line_id"],
+                product_id=row["line__product_id"],
+                sku=row["line__sku"],
+                name=row["line__name"],
+                quantity=row["quantity"],
+            )
+        )
+    # locations that prepared something before and have nothing now (their lines were re-sourced)
+    for location_id in (
+        Preparation.objects.filter(order_id=order.pk)
+        .exclude(status=PreparationStatus.CANCELLED)
+        .values_list("location_id", flat=True)
+    ):
+        per_location.setdefault(location_id, [])
+    if order.status not in PREPARING:  # waiting for stock: only shrink the work already handed over
+        existing = set(Preparation.objects.filter(order_id=order.pk).values_list("location_id", flat=True))
+        per_location = {k: v for k, v in per_location.items() if k in existing}
+    planned = {
+        ol.location_id: ol for ol in OrderLocation.objects.filter(order=order).select_related("service")
+    }
+    customer = order.customer
+    result = []
+    for location_id, lines in sorted(per_location.items()):
+        plan = planned.get(location_id)
+        service: CarrierService | None = plan.service if plan else None
+        pickup_here = order.delivery_mode == DeliveryMode.STORE and order.pickup_location_id == location_id
+        prep = fulfillment_services.preparation_sync(
+            spec=fulfillment_services.PreparationSpec(
+                order_id=order.pk,
+                order_number=order.number,
+                location_id=location_id,
+                kind=Preparation.Kind.PICKUP if pickup_here else Preparation.Kind.SHIP,
+                lines=lines,
+                service_id=service.pk if service else None,
+                express=bool(service and service.is_express),
+                cutoff=service.cutoff_time if service else None,
+                ship_by=(plan.ship_by if plan else None) or order.planned_ship_date,
+                promised_latest=order.promised_latest,
+                customer_name=customer.full_name or customer.email,
+                pickup_code=order.pickup_code if pickup_here else "",
+            )
+        )
+        if prep is not None:
+            result.append(prep)
+    return result

@@ -192,6 +192,7 @@ class Preparation(models.Model):
     ship_by = models.DateField(_("ships on"), null=True, blank=True)
     promised_latest = models.DateField(_("promised by"), null=True, blank=True)
     customer_name = models.CharField(_("customer"), max_length=200, blank=True)
+    ship_to = models.TextField(_("ship to"), blank=True, help_text=_("The address on the packing slip."))
     pickup_code = models.CharField(_("pickup code"), max_length=6, blank=True)
     wave = models.ForeignKey(
         Wave, on_delete=models.SET_NULL, null=True, blank=True, related_name="preparations"
@@ -263,6 +264,10 @@ class PreparationLine(models.Model):
     @property
     def to_pack(self) -> int:
         return self.picked - self.packed
+
+    @property
+    def unpacked(self) -> int:
+        return self.quantity - self.packed
 
 
 class Box(models.Model):

@@ -31,7 +31,7 @@ urlpatterns = [
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("", include("inventory.urls")),  # locations/ and stock/ (one "inventory" namespace)
     path("settings/carriers/", include("shipping.urls")),
-    path("planning/", include("fulfillment.urls")),
+    path("", include("fulfillment.urls")),  # planning/, picking/, packing/, print-jobs/
     path("", include("orders.urls")),  # orders/ and settings/channels/
     path("admin/", admin.site.urls),
     path("api/v1/", include("inventory.api_urls")),

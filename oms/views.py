@@ -1,10 +1,14 @@
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.urls import reverse_lazy
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 
 from common.views import BackofficeMixin
+from fulfillment.selectors import dashboard_figures
 from inventory.selectors import location_list
 
 
@@ -14,7 +18,13 @@ class DashboardView(BackofficeMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["locations"] = location_list(user=self.request.user)
+        locations = list(location_list(user=self.request.user))
+        now = timezone.localtime()
+        start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        context["locations"] = locations
+        context["figures"] = dashboard_figures(
+            locations=locations, today=now.date(), day_start=start, day_end=start + timedelta(days=1)
+        )
         return context
 
 

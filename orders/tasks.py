@@ -7,3 +7,11 @@ from .services.idempotency import idempotency_purge
 def purge_idempotency_keys() -> int:
     """Forget Idempotency-Key answers older than 24 h (beat, hourly)."""
     return idempotency_purge()
+
+
+@shared_task(name="orders.flag_uncollected_pickups", acks_late=True)
+def flag_uncollected_pickups() -> int:
+    """Beat, daily: click & collect orders waiting longer than PICKUP_HOLD_DAYS are flagged."""
+    from .services.fulfilment import pickups_flag_uncollected
+
+    return pickups_flag_uncollected()

@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from . import views
+from . import views, views_pickup
 
 app_name = "orders"
 
@@ -13,6 +13,11 @@ urlpatterns = [
     path("orders/late/", views.LateRiskView.as_view(), name="late_risk"),
     path("orders/<str:number>/", views.OrderDetailView.as_view(), name="order_detail"),
     path("orders/<str:number>/cancel/", views.OrderCancelView.as_view(), name="order_cancel"),
+    path("pickup/", views_pickup.PickupListView.as_view(), name="pickup_list"),
+    path("pickup/<str:number>/", views_pickup.PickupOrderView.as_view(), name="pickup_order"),
+    path(
+        "pickup/<str:number>/<slug:action>/", views_pickup.PickupActionView.as_view(), name="pickup_action"
+    ),
     path("settings/sourcing/", views.SourcingWhatIfView.as_view(), name="sourcing_whatif"),
     path("settings/channels/", views.ChannelListView.as_view(), name="channel_list"),
     path("settings/channels/<slug:code>/", views.ChannelDetailView.as_view(), name="channel_detail"),

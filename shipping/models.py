@@ -178,6 +178,7 @@ class Shipment(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = _("shipment")
         verbose_name_plural = _("shipments")
+        permissions = [("handover", _("Can hand parcels over to carriers"))]
         constraints = [
             models.CheckConstraint(condition=Q(weight_g__gt=0), name="shipment_weight_positive"),
         ]

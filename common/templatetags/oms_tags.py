@@ -11,8 +11,19 @@ register = template.Library()
 
 # One colour per status family, the same everywhere (UI.md): the word is always printed too.
 STATUS_FAMILIES = {
-    "waiting": {"received", "awaiting_stock", "requested", "pending", "draft", "inactive"},
-    "action": {"allocated", "ready_for_pickup", "label_sent", "on_hold", "to_check"},
+    "waiting": {"received", "awaiting_stock", "requested", "pending", "draft", "inactive", "to_pick"},
+    "action": {
+        "allocated",
+        "ready_for_pickup",
+        "label_sent",
+        "on_hold",
+        "to_check",
+        "waved",
+        "released",
+        "to_pack",
+        "ready",
+        "available_for_pickup",
+    },
     "progress": {
         "in_preparation",
         "partially_shipped",
@@ -20,9 +31,25 @@ STATUS_FAMILIES = {
         "out_for_delivery",
         "in_transit",
         "received_return",
+        "picking",
+        "running",
+        "created",
+        "labelled",
+        "handed_over",
     },
-    "done": {"delivered", "refunded", "issued", "sent", "active", "ok", "returned"},
-    "problem": {"cancelled", "rejected", "failed", "exception", "down", "late"},
+    "done": {
+        "delivered",
+        "refunded",
+        "issued",
+        "sent",
+        "active",
+        "ok",
+        "returned",
+        "packed",
+        "collected",
+        "done",
+    },
+    "problem": {"cancelled", "rejected", "failed", "exception", "down", "late", "label_failed"},
 }
 
 

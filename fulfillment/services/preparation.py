@@ -44,6 +44,7 @@ class PreparationSpec:
     ship_by: date | None = None
     promised_latest: date | None = None
     customer_name: str = ""
+    ship_to: str = ""
     pickup_code: str = ""
 
 
@@ -82,12 +83,13 @@ def preparation_sync(*, spec: PreparationSpec) -> Preparation | None:
             ship_by=spec.ship_by,
             promised_latest=spec.promised_latest,
             customer_name=spec.customer_name[:200],
+            ship_to=spec.ship_to,
             pickup_code=spec.pickup_code,
         )
     else:
-        for field in ("service_id", "express", "cutoff", "ship_by", "promised_latest"):
+        for field in ("service_id", "express", "cutoff", "ship_by", "promised_latest", "ship_to"):
             setattr(prep, field, getattr(spec, field))
-        prep.save(update_fields=["service", "express", "cutoff", "ship_by", "promised_latest"])
+        prep.save(update_fields=["service", "express", "cutoff", "ship_by", "promised_latest", "ship_to"])
 
     existing = {line.order_line_id: line for line in prep.lines.select_for_update()}
     products = Product.objects.in_bulk(

@@ -21,6 +21,7 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhos
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 # Absolute links in emails and API answers (tracking_url) are built on this base.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+MERCHANT_NAME = env("MERCHANT_NAME", default="Maison Demo")  # shown on slips, portal and emails
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -174,6 +175,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 # change or add schedules.
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "orders.purge_idempotency_keys", "schedule": 3600.0},
+    "release-due-waves": {"task": "fulfillment.release_due_waves", "schedule": 300.0},
+    "flag-uncollected-pickups": {"task": "orders.flag_uncollected_pickups", "schedule": 6 * 3600.0},
 }
 
 # --- REST API -------------------------------------------------------------------------------------
@@ -213,7 +216,8 @@ SOURCING_LATENESS_COST_PER_DAY = env.float("SOURCING_LATENESS_COST_PER_DAY", def
 SOURCING_MAX_PARCELS = env.int("SOURCING_MAX_PARCELS", default=3)
 SOURCING_STORAGE_DAYS = env.int("SOURCING_STORAGE_DAYS", default=30)  # storage saved = units × rate × days
 PROMISE_MARGIN_DAYS = env.int("PROMISE_MARGIN_DAYS", default=1)  # latest = earliest + margin working days
-PICKUP_HOLD_DAYS = env.int("PICKUP_HOLD_DAYS", default=10)  # click & collect orders waiting longer are flagged
+# Click & collect orders waiting at the store longer than this are flagged for return to stock.
+PICKUP_HOLD_DAYS = env.int("PICKUP_HOLD_DAYS", default=10)
 
 # --- Logging --------------------------------------------------------------------------------------
 LOGGING = {

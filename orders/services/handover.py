@@ -55,6 +55,21 @@ def preparations_sync(*, order: Order) -> list:
         ol.location_id: ol for ol in OrderLocation.objects.filter(order=order).select_related("service")
     }
     customer = order.customer
+    relay = order.relay_point or {}
+    ship_to = "\n".join(
+        part
+        for part in [
+            order.ship_name,
+            order.ship_company,
+            f"{relay.get('name', '')} ({relay.get('id', '')})" if relay else "",
+            order.ship_line1,
+            order.ship_line2,
+            f"{order.ship_postcode} {order.ship_city}".strip(),
+            order.ship_country,
+            order.ship_phone,
+        ]
+        if part
+    )
     result = []
     for location_id, lines in sorted(per_location.items()):
         plan = planned.get(location_id)
@@ -73,6 +88,7 @@ def preparations_sync(*, order: Order) -> list:
                 ship_by=(plan.ship_by if plan else None) or order.planned_ship_date,
                 promised_latest=order.promised_latest,
                 customer_name=customer.full_name or customer.email,
+                ship_to=ship_to,
                 pickup_code=order.pickup_code if pickup_here else "",
             )
         )

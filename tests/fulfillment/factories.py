@@ -28,3 +28,39 @@ class PickerShiftFactory(factory.django.DjangoModelFactory):
             PickerShift.objects.filter(pk=shift.pk).update(lines_booked=lines_booked)
             shift.lines_booked = lines_booked
         return shift
+
+
+def floor_matrix_objects(*, manager):
+    """What the role matrix opens on the warehouse floor: the matrix order's preparation at lyon in wave
+    990301, picked, one parcel closed (990301), and a finished print job 990301 of the manager's."""
+    from django.core.files.base import ContentFile
+
+    from fulfillment.models import DocumentJob, Parcel, Preparation, PreparationLine, Wave
+    from inventory.models import Location
+    from orders.models import Order
+    from shipping.models import Shipment
+
+    order = Order.objects.get(number="CMD-MATRIX-1")
+    lyon = Location.objects.get(code="lyon")
+    line = order.lines.get()
+    wave = Wave.objects.create(pk=990301, location=lyon, status=Wave.Status.DONE)
+    prep = Preparation.objects.create(
+        pk=990301, order=order, order_number=order.number, location=lyon, status="to_pack", wave=wave, tote=1
+    )
+    PreparationLine.objects.create(
+        preparation=prep,
+        order_line=line,
+        product=line.product,
+        sku=line.sku,
+        name=line.name,
+        quantity=2,
+        picked=2,
+    )
+    shipment = Shipment.objects.create(number="CMD-MATRIX-1-1", order=order, location=lyon, weight_g=300)
+    Parcel.objects.create(
+        pk=990301, preparation=prep, seq=1, status="closed", weight_g=300, shipment=shipment
+    )
+    job = DocumentJob.objects.create(
+        pk=990301, kind="pick_lists", status="done", created_by=manager, total=1, done=1
+    )
+    job.file.save("matrix.pdf", ContentFile(b"%PDF-1.4 matrix"), save=True)

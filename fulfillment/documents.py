@@ -1,0 +1,90 @@
+"""PDF documents of the warehouse: pick lists (a wave's walk, with barcodes of bins, products and totes)
+and packing slips (one page per parcel). Rendered by WeasyPrint with the system's DejaVu fonts."""
+
+import io
+
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from common.barcodes import code128_data_uri
+
+from .models import Parcel, Wave
+from .selectors import wave_pick_steps, wave_progress
+
+
+def _pdf(html: str) -> bytes:
+    from weasyprint import HTML  # imported lazily: it loads pango, which pages never need
+
+    return HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf()
+
+
+def pick_list_html(*, wave: Wave) -> str:
+    steps = wave_pick_steps(wave=wave)
+    rows = [
+        {
+            "step": step,
+            "bin_barcode": code128_data_uri(step.bin_code) if step.bin_code else "",
+            "ean_barcode": code128_data_uri(step.ean or step.sku),
+        }
+        for step in steps
+    ]
+    totes = [
+        {"prep": prep, "barcode": code128_data_uri(prep.tote_code)}
+        for prep in wave.preparations.exclude(status="cancelled").order_by("tote")
+    ]
+    return render_to_string(
+        "fulfillment/pdf/pick_list.html",
+        {
+            "wave": wave,
+            "rows": rows,
+            "totes": totes,
+            "progress": wave_progress(wave=wave),
+            "wave_barcode": code128_data_uri(wave.code),
+            "printed_at": timezone.localtime(),
+        },
+    )
+
+
+def pick_lists_pdf(*, waves) -> bytes:
+    with translation.override(settings.LANGUAGE_CODE):
+        return merge_pdfs([_pdf(pick_list_html(wave=w)) for w in waves])
+
+
+def packing_slips_html(*, parcels) -> str:
+    pages = []
+    for parcel in parcels:
+        prep = parcel.preparation
+        count = prep.parcels.filter(status=Parcel.Status.CLOSED).count()
+        pages.append(
+            {
+                "parcel": parcel,
+                "prep": prep,
+                "count": count,
+                "items": list(parcel.items.select_related("line")),
+                "barcode": code128_data_uri(
+                    parcel.shipment.number if parcel.shipment_id else prep.order_number
+                ),
+            }
+        )
+    return render_to_string(
+        "fulfillment/pdf/packing_slip.html", {"pages": pages, "merchant": settings.MERCHANT_NAME}
+    )
+
+
+def packing_slips_pdf(*, parcels) -> bytes:
+    with translation.override(settings.LANGUAGE_CODE):
+        return _pdf(packing_slips_html(parcels=parcels))
+
+
+def merge_pdfs(pdfs: list[bytes]) -> bytes:
+    if len(pdfs) == 1:
+        return pdfs[0]
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    for pdf in pdfs:
+        writer.append(io.BytesIO(pdf))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

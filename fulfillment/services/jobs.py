@@ -1,0 +1,79 @@
+"""Long print jobs (a wave's pick lists, its packing slips): queued as a Celery task after commit, their
+progress polled by the page every second, the PDF kept for download."""
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from common.exceptions import DomainError
+
+from ..models import DocumentJob, Parcel, Wave
+
+KINDS = ("pick_lists", "slips")
+
+
+class JobError(DomainError):
+    code = "invalid_job"
+    status_code = 422
+
+
+def document_job_start(*, kind: str, params: dict, user) -> DocumentJob:
+    from ..tasks import render_document_job
+
+    if kind not in KINDS:
+        raise JobError(_("Unknown print job."), details={"kind": kind})
+    if not params.get("waves"):
+        raise JobError(_("Select at least one wave."), code="nothing_selected")
+    with transaction.atomic():
+        job = DocumentJob.objects.create(kind=kind, params=params, created_by=user)
+        transaction.on_commit(lambda: render_document_job.delay(job.pk))
+    return job
+
+
+def _units(job: DocumentJob) -> list:
+    waves = list(Wave.objects.filter(pk__in=job.params["waves"]).select_related("location").order_by("pk"))
+    if job.kind == "pick_lists":
+        return waves
+    return list(
+        Parcel.objects.filter(preparation__wave__in=waves, status=Parcel.Status.CLOSED)
+        .select_related("preparation", "shipment", "box")
+        .order_by("preparation__wave_id", "preparation__tote", "seq")
+    )
+
+
+def document_job_run(*, job_id: int) -> DocumentJob:
+    """Render the job's PDF, one document at a time, counting progress. Idempotent: a finished job is
+    left as it is; a job interrupted midway starts again from the beginning."""
+    from .. import documents
+
+    claimed = DocumentJob.objects.filter(
+        pk=job_id, status__in=[DocumentJob.Status.PENDING, DocumentJob.Status.RUNNING]
+    ).update(status=DocumentJob.Status.RUNNING, done=0)
+    job = DocumentJob.objects.get(pk=job_id)
+    if not claimed:
+        return job
+    try:
+        units = _units(job)
+        DocumentJob.objects.filter(pk=job.pk).update(total=len(units))
+        parts = []
+        for index, unit in enumerate(units, start=1):
+            if job.kind == "pick_lists":
+                parts.append(documents.pick_lists_pdf(waves=[unit]))
+            else:
+                parts.append(documents.packing_slips_pdf(parcels=[unit]))
+            DocumentJob.objects.filter(pk=job.pk).update(done=index)
+        if not parts:
+            raise JobError(_("Nothing to print: the selected waves have no closed parcel yet."))
+        pdf = documents.merge_pdfs(parts)
+        job.refresh_from_db()
+        job.file.save(f"{job.kind}-{job.pk}.pdf", ContentFile(pdf), save=False)
+        job.status = DocumentJob.Status.DONE
+        job.finished_at = timezone.now()
+        job.save(update_fields=["file", "status", "finished_at"])
+    except DomainError as exc:
+        DocumentJob.objects.filter(pk=job.pk).update(
+            status=DocumentJob.Status.FAILED, error=exc.message, finished_at=timezone.now()
+        )
+    job.refresh_from_db()
+    return job

@@ -6,10 +6,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from common.exceptions import DomainError
 from customers.models import Customer
+from fulfillment.models import Box, Preparation, PreparationLine
 from inventory import services as inventory_services
 from inventory.models import IncomingStock, Location, Product, StockLevel, ean13_check_digit
 from oms.demo_network import seed_network, seed_shifts
@@ -222,6 +224,36 @@ def _consume(order: Order) -> None:
         )
         allocation.consumed_at = timezone.now()
         allocation.save(update_fields=["consumed_at"])
+    # the demo skips the floor: its preparations are done
+    PreparationLine.objects.filter(preparation__order=order).update(
+        picked=F("quantity"), packed=F("quantity")
+    )
+    Preparation.objects.filter(order=order).exclude(status="cancelled").update(
+        status="packed", picked_at=timezone.now(), packed_at=timezone.now()
+    )
+
+
+BOXES = [
+    # code, name, length, width, height (mm), empty weight (g)
+    ("s", "S", 250, 180, 100, 120),
+    ("m", "M", 350, 250, 150, 220),
+    ("l", "L", 500, 350, 250, 400),
+    ("mailer", "Enveloppe matelassée", 320, 230, 30, 40),
+]
+
+
+def seed_boxes() -> None:
+    for code, name, length, width, height, tare in BOXES:
+        Box.objects.update_or_create(
+            code=code,
+            defaults={
+                "name": name,
+                "length_mm": length,
+                "width_mm": width,
+                "height_mm": height,
+                "tare_g": tare,
+            },
+        )
 
 
 # How far each demo order travels along the status machine.
@@ -367,5 +399,6 @@ def seed_all() -> dict:
     seed_network()
     seed_shifts()
     seed_customers_b2b()
+    seed_boxes()
     orders = seed_orders(rng, channels, products)
     return {"products": len(products), "orders_created": orders}

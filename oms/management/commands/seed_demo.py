@@ -132,6 +132,8 @@ class Command(BaseCommand):
                     "storage_cost_per_unit_day": Decimal(storage),
                     "handling_cost_per_line": Decimal(handling),
                     "is_pickup_point": kind == "store",
+                    "opening_hours": "Lun.–sam. 10:00–19:30" if kind == "store" else "",
+                    "aisle_order": "A,B,C,D" if kind == "warehouse" else "",
                     "name": name,
                     "kind": kind,
                     "address_line1": line1,

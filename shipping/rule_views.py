@@ -80,4 +80,3 @@ class RuleDeleteView(SettingsMixin, View):
         rule_delete(rule=rule)
         messages.success(request, _("Shipping rule “%(name)s” deleted.") % {"name": rule.name})
         return redirect("shipping:rule_list")
-

@@ -225,3 +225,14 @@ def relay_point_search(
 
 def rule_list() -> QuerySet[ShippingRule]:
     return ShippingRule.objects.select_related("channel", "service__carrier").order_by("position", "pk")
+
+
+def carrier_for_relay(value: str) -> Carrier | None:
+    """The carrier an order's ``relay_point.carrier`` names: a carrier code ("mondial-relay", what the relay
+    API and picker give) or, for orders from channels that name the adapter, an adapter ("mondial_relay")."""
+    if not value:
+        return None
+    return (
+        Carrier.objects.filter(code=value).first()
+        or Carrier.objects.filter(adapter=value).order_by("pk").first()
+    )

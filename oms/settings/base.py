@@ -227,7 +227,9 @@ COLISSIMO_API_KEY = env("COLISSIMO_API_KEY", default="")  # instead of contract 
 LAPOSTE_OKAPI_KEY = env("LAPOSTE_OKAPI_KEY", default="")  # Suivi v2: Colissimo and Chronopost tracking
 MONDIAL_RELAY_ENSEIGNE = env("MONDIAL_RELAY_ENSEIGNE", default="")
 MONDIAL_RELAY_PRIVATE_KEY = env("MONDIAL_RELAY_PRIVATE_KEY", default="")
-MONDIAL_RELAY_COLLECTION_MODE = env("MONDIAL_RELAY_COLLECTION_MODE", default="CCC")  # CCC pickup, REL drop-off
+MONDIAL_RELAY_COLLECTION_MODE = env(
+    "MONDIAL_RELAY_COLLECTION_MODE", default="CCC"
+)  # CCC pickup, REL drop-off
 DHL_API_KEY = env("DHL_API_KEY", default="")
 # Sandbox carrier: share of parcels (0 to 1) that fail delivery, chosen by their tracking number's hash.
 SANDBOX_CARRIER_FAILURE_RATE = env.float("SANDBOX_CARRIER_FAILURE_RATE", default=0.0)

@@ -159,8 +159,12 @@ class ColissimoAdapter(LaPosteTrackingMixin, CarrierAdapter):
     def product_code(self, request: LabelRequest) -> str:
         code = request.service_code
         product = code if code.isupper() else PRODUCT_CODES.get(code, "")
-        if request.relay_id and product not in RELAY_PRODUCTS:
-            product = request.relay_kind if request.relay_kind in RELAY_PRODUCTS else "A2P"
+        if request.relay_id:
+            # The product of a relay delivery is the point's type (post office, shop, locker...).
+            if request.relay_kind in RELAY_PRODUCTS:
+                product = request.relay_kind
+            elif product not in RELAY_PRODUCTS:
+                product = "A2P"
         if not product:
             raise PermanentCarrierError(
                 f"No Colissimo product for the service {code!r}.", carrier=self.code, code="unknown_service"

@@ -178,7 +178,9 @@ def service_grids(*, service: CarrierService) -> ServiceGrids:
 
 # Relay points: the local directory (never the carrier) searched by distance.
 
-RELAY_SEARCH_BOXES = (0.6, 2.0, None)  # degrees of latitude around the origin; None = the whole country
+# Degrees of latitude around the origin, widened when too few points are found; beyond the last box (about
+# 220 km) a relay point is no use to the customer, so none is offered.
+RELAY_SEARCH_BOXES = (0.6, 2.0)
 
 
 def relay_point_search(
@@ -193,7 +195,7 @@ def relay_point_search(
     """The active relay points nearest to a postcode (or coordinates), nearest first, each with
     ``distance_km``. ``carrier`` filters on the carrier's code or adapter ("mondial-relay" or
     "mondial_relay"). The origin is the postcode's département (shipping/geo.py) unless coordinates are
-    given; the search widens until ``limit`` points are found (1 to 3 queries)."""
+    given; the search widens until ``limit`` points are found, up to about 220 km (1 or 2 queries)."""
     country = (country or "FR").upper()
     origin = geo.place(postcode=postcode, country=country, latitude=latitude, longitude=longitude)
     if origin is None:
@@ -205,14 +207,13 @@ def relay_point_search(
         rows = rows.filter(Q(carrier__code=carrier) | Q(carrier__adapter=carrier))
     found: list[RelayPoint] = []
     for box in RELAY_SEARCH_BOXES:
-        candidates = rows
-        if box is not None:
-            lon_box = box * 1.5  # a degree of longitude is shorter than one of latitude in France
-            candidates = rows.filter(
+        lon_box = box * 1.5  # a degree of longitude is shorter than one of latitude in France
+        found = list(
+            rows.filter(
                 latitude__range=(origin.latitude - box, origin.latitude + box),
                 longitude__range=(origin.longitude - lon_box, origin.longitude + lon_box),
             )
-        found = list(candidates)
+        )
         if len(found) >= limit:
             break
     for point in found:

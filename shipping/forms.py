@@ -6,7 +6,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .models import Carrier, CarrierService, ShippingRule
-from .rule_services import RuleInput
+from .rule_services import RuleInput, rule_errors
 from .services import InvalidService, weekdays_normalise
 
 
@@ -246,10 +246,20 @@ class ShippingRuleForm(forms.ModelForm):
     def clean_country(self):
         return (self.cleaned_data.get("country") or "").strip().upper()
 
+    def clean(self):
+        """The rule's checks across fields are the service's (``rule_errors``); each message goes on its
+        field, which also keeps Django's generic "constraint violated" message away."""
+        cleaned = super().clean()
+        if cleaned.get("service"):
+            for field, message in rule_errors(self.rule_input()).items():
+                if field not in self.errors:
+                    self.add_error(field if field in self.fields else None, message)
+        return cleaned
+
     def rule_input(self) -> RuleInput:
         c = self.cleaned_data
         return RuleInput(
-            name=c["name"],
+            name=c.get("name") or "",
             service=c["service"],
             channel_id=c["channel"].pk if c.get("channel") else None,
             delivery_mode=c.get("delivery_mode") or "",

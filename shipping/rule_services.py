@@ -88,7 +88,8 @@ def rule_choose(
     return service, None
 
 
-def _errors(data: RuleInput) -> dict[str, str]:
+def rule_errors(data: RuleInput) -> dict[str, str]:
+    """Every problem of a rule, by field (empty: the rule can be saved)."""
     errors = {}
     if not data.name.strip():
         errors["name"] = _("Give the rule a name.")
@@ -129,7 +130,7 @@ def _errors(data: RuleInput) -> dict[str, str]:
 def rule_save(*, rule: ShippingRule | None = None, data: RuleInput) -> ShippingRule:
     """Create (``rule`` None: placed last) or update a rule; every problem is reported at once and nothing
     is written when there is one."""
-    errors = _errors(data)
+    errors = rule_errors(data)
     if errors:
         raise InvalidRule(next(iter(errors.values())), details=errors)
     if rule is None:

@@ -14,10 +14,11 @@ from customers.models import Customer
 from fulfillment.models import Box, Preparation, PreparationLine
 from inventory import services as inventory_services
 from inventory.models import IncomingStock, Location, Product, StockLevel, ean13_check_digit
-from oms.demo_network import seed_network, seed_shifts
+from oms.demo_network import seed_network, seed_relay_points, seed_shifts
 from orders.models import Allocation, Channel, ChannelLocation, Order, OrderStatus
 from orders.services import lifecycle
 from orders.services.intake import LineInput, OrderInput, order_create
+from shipping.selectors import relay_point_search
 
 # family, VAT rate, price range (EUR incl. VAT), weight range (g), variants
 FAMILIES = [
@@ -308,18 +309,28 @@ def seed_orders(rng: random.Random, channels: list[Channel], products: list[Prod
         if target == "store_ready":
             delivery = {"mode": "store", "store": rng.choice(stores).code}
         elif index % 7 == 3:
-            delivery = {
-                "mode": "relay",
-                "relay_point": {
-                    "carrier": "mondial_relay",
-                    "id": f"FR-{rng.randint(10000, 99999)}",
-                    "name": "Relais Tabac Presse",
-                    "line1": f"{rng.randint(1, 90)} {rng.choice(STREETS)}",
-                    "postcode": postcode,
-                    "city": city,
-                    "country": "FR",
-                },
+            # A relay point of the directory near the customer (the same random draws as before, so the
+            # rest of the demo data stays as it was).
+            relay = {
+                "carrier": "mondial-relay",
+                "id": f"FR-{rng.randint(10000, 99999)}",
+                "name": "Relais Tabac Presse",
+                "line1": f"{rng.randint(1, 90)} {rng.choice(STREETS)}",
+                "postcode": postcode,
+                "city": city,
+                "country": "FR",
             }
+            nearby = relay_point_search(postcode=postcode, country="FR", carrier="mondial-relay", limit=3)
+            if nearby:
+                point = nearby[index % len(nearby)]
+                relay.update(
+                    id=point.external_id,
+                    name=point.name,
+                    line1=point.line1,
+                    postcode=point.postcode,
+                    city=point.city,
+                )
+            delivery = {"mode": "relay", "relay_point": relay}
         else:
             delivery = {
                 "mode": "home",
@@ -397,6 +408,7 @@ def seed_all() -> dict:
     seed_stock(rng, products)
     channels = seed_channels()
     seed_network()
+    seed_relay_points()
     seed_shifts()
     seed_customers_b2b()
     seed_boxes()

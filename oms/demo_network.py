@@ -1,5 +1,8 @@
 """Demo carrier network and picker schedule: realistic French services (prices excl. VAT are
-illustrative, in the range of 2026 public B2C rates) and two shifts a day in the warehouses."""
+illustrative, in the range of 2026 public B2C rates) and two shifts a day in the warehouses.
+
+The demo carriers use the sandbox adapter (labels made locally, tracking that advances by itself): no
+carrier account is needed. Their relay points come from the sandbox network, loaded into the directory."""
 
 from datetime import time, timedelta
 from decimal import Decimal
@@ -10,7 +13,9 @@ from django.utils import timezone
 from fulfillment.models import PickerShift
 from fulfillment.services import shift_save
 from inventory.models import Location
+from shipping.carriers import adapter_config
 from shipping.models import Carrier, CarrierService, ServiceRate, ServiceTransit
+from shipping.relay_services import relay_points_load_sandbox
 
 WEIGHTS = [250, 500, 1000, 2000, 5000, 10000, 30000]
 DISTANCES = [300, 700, 1200, 10000]  # km; the last band covers Corsica and overseas
@@ -21,7 +26,7 @@ SERVICES = [
     (
         "colissimo",
         "Colissimo",
-        "colissimo",
+        "sandbox",
         "domicile",
         "Domicile",
         "home",
@@ -37,7 +42,7 @@ SERVICES = [
     (
         "colissimo",
         "Colissimo",
-        "colissimo",
+        "sandbox",
         "point-retrait",
         "Point Retrait",
         "relay",
@@ -53,7 +58,7 @@ SERVICES = [
     (
         "chronopost",
         "Chronopost",
-        "chronopost",
+        "sandbox",
         "chrono13",
         "Chrono 13",
         "home",
@@ -69,7 +74,7 @@ SERVICES = [
     (
         "mondial-relay",
         "Mondial Relay",
-        "mondial_relay",
+        "sandbox",
         "point-relais",
         "Point Relais",
         "relay",
@@ -123,6 +128,11 @@ def seed_network() -> int:
         carrier, _ = Carrier.objects.get_or_create(
             code=carrier_code, defaults={"name": carrier_name, "adapter": adapter}
         )
+        if carrier.adapter != adapter and not any(adapter_config(carrier.adapter).values()):
+            # A demo database seeded before the sandbox existed: its carriers had real adapters without
+            # credentials, which could make no label. Settings with credentials keep the real adapter.
+            carrier.adapter = adapter
+            carrier.save(update_fields=["adapter"])
         service, was_created = CarrierService.objects.get_or_create(
             carrier=carrier,
             code=code,
@@ -149,6 +159,17 @@ def seed_network() -> int:
         for distance, days in zip(DISTANCES, transits, strict=True):
             ServiceTransit.objects.create(service=service, max_distance_km=distance, transit_days=days)
     return created
+
+
+def seed_relay_points() -> int:
+    """The sandbox relay network in the directory of every sandbox carrier with a relay service
+    (an upsert: running it again changes nothing)."""
+    loaded = 0
+    carriers = Carrier.objects.filter(adapter="sandbox", services__delivery_mode="relay").distinct()
+    for carrier in carriers:
+        result = relay_points_load_sandbox(carrier=carrier)
+        loaded += result.created + result.updated + result.unchanged
+    return loaded
 
 
 def seed_shifts(days: int = 21) -> int:

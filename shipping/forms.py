@@ -5,7 +5,8 @@ from django import forms
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from .models import Carrier, CarrierService
+from .models import Carrier, CarrierService, ShippingRule
+from .rule_services import RuleInput, rule_errors
 from .services import InvalidService, weekdays_normalise
 
 
@@ -194,3 +195,78 @@ class RateGridTextForm(forms.Form):
         if errors:
             raise forms.ValidationError(errors)
         return distances, rows
+
+
+class ShippingRuleForm(forms.ModelForm):
+    """A shipping rule's conditions and the service it chooses. The rules across fields (the service's mode
+    is the rule's, ranges in order) are the service's (``rule_services.rule_save``) and come back on
+    their fields."""
+
+    class Meta:
+        model = ShippingRule
+        fields = [
+            "name",
+            "channel",
+            "delivery_mode",
+            "country",
+            "min_weight_g",
+            "max_weight_g",
+            "min_order_value",
+            "max_order_value",
+            "service",
+            "active",
+        ]
+        widgets = {
+            "country": forms.TextInput(
+                attrs={"maxlength": 2, "autocomplete": "off", "class": "input--short"}
+            ),
+            "min_weight_g": forms.NumberInput(attrs={"min": 0}),
+            "max_weight_g": forms.NumberInput(attrs={"min": 0}),
+            "min_order_value": forms.TextInput(attrs={"inputmode": "decimal", "class": "input--price"}),
+            "max_order_value": forms.TextInput(attrs={"inputmode": "decimal", "class": "input--price"}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["channel"].empty_label = gettext("Every channel")
+        self.fields["delivery_mode"].choices = [
+            ("", gettext("Every delivery mode")),
+            *CarrierService.Mode.choices,
+        ]
+        services = CarrierService.objects.select_related("carrier").filter(carrier__active=True)
+        if self.instance.pk is None:
+            services = services.filter(active=True)
+        self.fields["service"].queryset = services.order_by("carrier__name", "name")
+        self.fields["service"].label_from_instance = lambda s: f"{s} ({s.get_delivery_mode_display()})"
+        self.fields["service"].empty_label = None
+        for name in ("min_order_value", "max_order_value"):
+            self.fields[name].localize = True
+            self.fields[name].widget.is_localized = True
+
+    def clean_country(self):
+        return (self.cleaned_data.get("country") or "").strip().upper()
+
+    def clean(self):
+        """The rule's checks across fields are the service's (``rule_errors``); each message goes on its
+        field, which also keeps Django's generic "constraint violated" message away."""
+        cleaned = super().clean()
+        if cleaned.get("service"):
+            for field, message in rule_errors(self.rule_input()).items():
+                if field not in self.errors:
+                    self.add_error(field if field in self.fields else None, message)
+        return cleaned
+
+    def rule_input(self) -> RuleInput:
+        c = self.cleaned_data
+        return RuleInput(
+            name=c.get("name") or "",
+            service=c["service"],
+            channel_id=c["channel"].pk if c.get("channel") else None,
+            delivery_mode=c.get("delivery_mode") or "",
+            country=c.get("country") or "",
+            min_weight_g=c.get("min_weight_g"),
+            max_weight_g=c.get("max_weight_g"),
+            min_order_value=c.get("min_order_value"),
+            max_order_value=c.get("max_order_value"),
+            active=c.get("active", False),
+        )

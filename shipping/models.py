@@ -240,3 +240,115 @@ class TrackingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.shipment_id} {self.code} {self.at:%Y-%m-%d %H:%M}"
+
+
+class RelayPoint(models.Model):
+    """A carrier's relay point (point relais, locker, post office) in the local directory. Searches read this
+    table, never the carrier: it is refreshed daily by a Celery task per carrier (``relay_points_refresh``).
+    A point the carrier no longer lists is kept inactive, so orders that chose it still show it."""
+
+    carrier = models.ForeignKey(Carrier, on_delete=models.CASCADE, related_name="relay_points")
+    external_id = models.CharField(_("carrier's id"), max_length=64)
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("type"), max_length=16, blank=True)
+    line1 = models.CharField(_("address"), max_length=200)
+    line2 = models.CharField(_("address (continued)"), max_length=200, blank=True)
+    postcode = models.CharField(_("postcode"), max_length=16)
+    city = models.CharField(_("city"), max_length=120)
+    country = models.CharField(_("country"), max_length=2, default="FR")
+    latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True)
+    opening_hours = models.JSONField(
+        _("opening hours"),
+        default=dict,
+        blank=True,
+        help_text=_('Per ISO weekday (1 = Monday), the opening intervals: {"1": [["09:00", "12:30"]]}.'),
+    )
+    active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["carrier", "postcode", "name"]
+        verbose_name = _("relay point")
+        verbose_name_plural = _("relay points")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["carrier", "external_id"], name="relaypoint_carrier_external_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["country", "postcode"], name="relaypoint_postcode_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.postcode} {self.city})"
+
+
+class ShippingRule(models.Model):
+    """Which carrier service ships a parcel: rules are tried by ``position`` and the first whose every
+    condition holds wins; an empty condition matches anything. No rule matching → the service sourcing
+    chose. Conditions on weight and order value are inclusive ranges."""
+
+    position = models.PositiveIntegerField(_("position"), default=0)
+    name = models.CharField(_("name"), max_length=100)
+    channel = models.ForeignKey(
+        "orders.Channel",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("channel"),
+        help_text=_("Empty: every channel."),
+    )
+    delivery_mode = models.CharField(
+        _("delivery mode"),
+        max_length=8,
+        choices=CarrierService.Mode.choices,
+        blank=True,
+        help_text=_("Empty: every delivery mode."),
+    )
+    country = models.CharField(
+        _("destination country"),
+        max_length=2,
+        blank=True,
+        help_text=_("Two-letter code, e.g. FR. Empty: every country."),
+    )
+    min_weight_g = models.PositiveIntegerField(_("from weight (g)"), null=True, blank=True)
+    max_weight_g = models.PositiveIntegerField(_("up to weight (g)"), null=True, blank=True)
+    min_order_value = models.DecimalField(
+        _("from order value (EUR)"), max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    max_order_value = models.DecimalField(
+        _("up to order value (EUR)"), max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    service = models.ForeignKey(
+        CarrierService, on_delete=models.PROTECT, related_name="rules", verbose_name=_("ship with")
+    )
+    active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        verbose_name = _("shipping rule")
+        verbose_name_plural = _("shipping rules")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(min_weight_g__isnull=True)
+                | Q(max_weight_g__isnull=True)
+                | Q(min_weight_g__lte=models.F("max_weight_g")),
+                name="shippingrule_weight_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_order_value__isnull=True)
+                | Q(max_order_value__isnull=True)
+                | Q(min_order_value__lte=models.F("max_order_value")),
+                name="shippingrule_value_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_order_value__isnull=True) | Q(min_order_value__gte=0),
+                name="shippingrule_min_value_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -6,9 +6,10 @@ from datetime import time
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
-from .models import Carrier, CarrierService, ServiceRate, ServiceTransit
+from . import geo
+from .models import Carrier, CarrierService, RelayPoint, ServiceRate, ServiceTransit, ShippingRule
 
 NETWORK_VERSION_KEY = "shipping:network:version"
 NETWORK_MAX_AGE = 300.0  # seconds: a process re-reads the grids at least this often
@@ -173,3 +174,66 @@ def service_grids(*, service: CarrierService) -> ServiceGrids:
         .values_list("max_distance_km", "transit_days")
     )
     return ServiceGrids(distances=distances, rates=rates, transits=transits)
+
+
+# Relay points: the local directory (never the carrier) searched by distance.
+
+# Degrees of latitude around the origin, widened when too few points are found; beyond the last box (about
+# 220 km) a relay point is no use to the customer, so none is offered.
+RELAY_SEARCH_BOXES = (0.6, 2.0)
+
+
+def relay_point_search(
+    *,
+    postcode: str,
+    country: str = "FR",
+    carrier: str = "",
+    limit: int = 10,
+    latitude=None,
+    longitude=None,
+) -> list[RelayPoint]:
+    """The active relay points nearest to a postcode (or coordinates), nearest first, each with
+    ``distance_km``. ``carrier`` filters on the carrier's code or adapter ("mondial-relay" or
+    "mondial_relay"). The origin is the postcode's département (shipping/geo.py) unless coordinates are
+    given; the search widens until ``limit`` points are found, up to about 220 km (1 or 2 queries)."""
+    country = (country or "FR").upper()
+    origin = geo.place(postcode=postcode, country=country, latitude=latitude, longitude=longitude)
+    if origin is None:
+        return []
+    rows = RelayPoint.objects.filter(
+        active=True, country=country, carrier__active=True, latitude__isnull=False, longitude__isnull=False
+    ).select_related("carrier")
+    if carrier:
+        rows = rows.filter(Q(carrier__code=carrier) | Q(carrier__adapter=carrier))
+    found: list[RelayPoint] = []
+    for box in RELAY_SEARCH_BOXES:
+        lon_box = box * 1.5  # a degree of longitude is shorter than one of latitude in France
+        found = list(
+            rows.filter(
+                latitude__range=(origin.latitude - box, origin.latitude + box),
+                longitude__range=(origin.longitude - lon_box, origin.longitude + lon_box),
+            )
+        )
+        if len(found) >= limit:
+            break
+    for point in found:
+        point.distance_km = geo.haversine_km(
+            origin.latitude, origin.longitude, float(point.latitude), float(point.longitude)
+        )
+    found.sort(key=lambda p: (p.distance_km, p.pk))
+    return found[:limit]
+
+
+def rule_list() -> QuerySet[ShippingRule]:
+    return ShippingRule.objects.select_related("channel", "service__carrier").order_by("position", "pk")
+
+
+def carrier_for_relay(value: str) -> Carrier | None:
+    """The carrier an order's ``relay_point.carrier`` names: a carrier code ("mondial-relay", what the relay
+    API and picker give) or, for orders from channels that name the adapter, an adapter ("mondial_relay")."""
+    if not value:
+        return None
+    return (
+        Carrier.objects.filter(code=value).first()
+        or Carrier.objects.filter(adapter=value).order_by("pk").first()
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import relay_views, rule_views, views
 
 app_name = "shipping"
 
@@ -11,4 +11,9 @@ urlpatterns = [
     path("services/new/", views.ServiceEditView.as_view(), name="service_create"),
     path("services/<int:pk>/edit/", views.ServiceEditView.as_view(), name="service_edit"),
     path("services/<int:pk>/grids/", views.ServiceGridsView.as_view(), name="service_grids"),
+    path("rules/", rule_views.RuleListView.as_view(), name="rule_list"),
+    path("rules/new/", rule_views.RuleEditView.as_view(), name="rule_create"),
+    path("rules/<int:pk>/edit/", rule_views.RuleEditView.as_view(), name="rule_edit"),
+    path("rules/<int:pk>/delete/", rule_views.RuleDeleteView.as_view(), name="rule_delete"),
+    path("relay-points/search/", relay_views.RelayPointSearchView.as_view(), name="relay_point_search"),
 ]

@@ -8,6 +8,7 @@ process that queues them. Both together make ``make run`` work on a machine with
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -177,6 +178,11 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "orders.purge_idempotency_keys", "schedule": 3600.0},
     "release-due-waves": {"task": "fulfillment.release_due_waves", "schedule": 300.0},
     "flag-uncollected-pickups": {"task": "orders.flag_uncollected_pickups", "schedule": 6 * 3600.0},
+    # The local relay-point directory, from each carrier with relay services (pages never call carriers).
+    "relay-points-refresh": {
+        "task": "shipping.relay_points_refresh_all",
+        "schedule": crontab(hour=3, minute=40),
+    },
 }
 
 # --- REST API -------------------------------------------------------------------------------------
@@ -218,6 +224,23 @@ SOURCING_STORAGE_DAYS = env.int("SOURCING_STORAGE_DAYS", default=30)  # storage 
 PROMISE_MARGIN_DAYS = env.int("PROMISE_MARGIN_DAYS", default=1)  # latest = earliest + margin working days
 # Click & collect orders waiting at the store longer than this are flagged for return to stock.
 PICKUP_HOLD_DAYS = env.int("PICKUP_HOLD_DAYS", default=10)
+
+# --- Carriers (shipping/carriers/): credentials, read by the adapters at call time -------------------------
+COLISSIMO_CONTRACT_NUMBER = env("COLISSIMO_CONTRACT_NUMBER", default="")
+COLISSIMO_PASSWORD = env("COLISSIMO_PASSWORD", default="")
+COLISSIMO_API_KEY = env("COLISSIMO_API_KEY", default="")  # instead of contract number + password
+LAPOSTE_OKAPI_KEY = env("LAPOSTE_OKAPI_KEY", default="")  # Suivi v2: Colissimo and Chronopost tracking
+MONDIAL_RELAY_ENSEIGNE = env("MONDIAL_RELAY_ENSEIGNE", default="")
+MONDIAL_RELAY_PRIVATE_KEY = env("MONDIAL_RELAY_PRIVATE_KEY", default="")
+MONDIAL_RELAY_COLLECTION_MODE = env(
+    "MONDIAL_RELAY_COLLECTION_MODE", default="CCC"
+)  # CCC pickup, REL drop-off
+DHL_API_KEY = env("DHL_API_KEY", default="")
+# Sandbox carrier: share of parcels (0 to 1) that fail delivery, chosen by their tracking number's hash.
+SANDBOX_CARRIER_FAILURE_RATE = env.float("SANDBOX_CARRIER_FAILURE_RATE", default=0.0)
+SANDBOX_WEBHOOK_SECRET = env("SANDBOX_WEBHOOK_SECRET", default="")
+# A relay point that area searches have not returned for this many days is deactivated.
+RELAY_POINT_STALE_DAYS = env.int("RELAY_POINT_STALE_DAYS", default=14)
 
 # --- Logging --------------------------------------------------------------------------------------
 LOGGING = {

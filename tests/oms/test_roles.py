@@ -33,6 +33,12 @@ MATRIX = {
     "shipping:service_create": ({}, {MANAGER}),
     "shipping:service_edit": ({"pk": 990201}, {MANAGER}),
     "shipping:service_grids": ({"pk": 990201}, {MANAGER}),
+    "shipping:rule_list": ({}, {MANAGER}),
+    "shipping:rule_create": ({}, {MANAGER}),
+    "shipping:rule_edit": ({"pk": 990201}, {MANAGER}),
+    "shipping:rule_delete": ({"pk": 990201}, {MANAGER}),
+    # The relay-point picker (a fragment of the order form): any staff.
+    "shipping:relay_point_search": ({}, ALL_STAFF),
     "fulfillment:planning": ({}, {MANAGER}),
     "fulfillment:shift_create": ({}, {MANAGER}),
     "fulfillment:shift_edit": ({"pk": 990201}, {MANAGER}),
@@ -116,19 +122,21 @@ def inventory_matrix_objects(request):
 
 @pytest.fixture(autouse=True)
 def network_matrix_objects(request):
-    """The objects the carrier and planning pages of MATRIX show: carrier, service and shift 990201."""
+    """The objects the carrier and planning pages of MATRIX show: carrier, service, shipping rule and shift
+    990201."""
     if "role_users" not in request.fixturenames:
         return
     request.getfixturevalue("role_users")  # autouse fixtures run first: set the database up
     from datetime import date, time
 
     from fulfillment.models import PickerShift
-    from shipping.models import Carrier, CarrierService
+    from shipping.models import Carrier, CarrierService, ShippingRule
 
     carrier = Carrier.objects.create(pk=990201, code="matrix", name="Matrix")
-    CarrierService.objects.create(
+    service = CarrierService.objects.create(
         pk=990201, carrier=carrier, code="home", name="Home", delivery_mode="home", cutoff_time=time(16)
     )
+    ShippingRule.objects.create(pk=990201, name="Matrix rule", service=service)
     PickerShift.objects.create(
         pk=990201,
         location=request.getfixturevalue("warehouse"),

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('shipping', '0002_shipments'),
+        ('shipping', '0003_relay_points_and_rules'),
     ]
 
     operations = [

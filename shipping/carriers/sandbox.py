@@ -1,0 +1,401 @@
+"""The sandbox carrier: everything a real carrier does, made locally, for demos and tests.
+
+- Labels: a real A6 PDF (WeasyPrint) with a Code 128 barcode of the tracking number (python-barcode), and
+  the same label in ZPL. The tracking number is derived from the reference, so asking twice for the same
+  parcel gives the same number (idempotent, as a retried Celery task needs).
+- Relay points: the invented network of ``shipping/data/sandbox_relay_points.csv``, nearest first.
+- Tracking: advances with time from the shipment's hand-over (``Shipment.shipped_at``), deterministically:
+  taken in charge, in transit, arrived at the delivery site, then out for delivery and delivered (home) or
+  available at the relay and collected (relay). ``SANDBOX_CARRIER_FAILURE_RATE`` (0 to 1) makes that share
+  of parcels fail delivery (chosen by the tracking number's hash, so a test knows which ones): the parcel
+  is then undeliverable and goes back to the sender.
+- Webhooks: ``{"tracking_number", "events": [{"code", "at", "label", "place"}]}`` signed with
+  HMAC-SHA256 of the raw body by ``SANDBOX_WEBHOOK_SECRET`` in the ``X-Sandbox-Signature`` header (hex).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import hmac
+import io
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
+
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from .. import geo
+from ..models import ShipmentStatus
+from .base import (
+    CANCEL_LABEL,
+    LABEL,
+    LABEL_PDF,
+    LABEL_ZPL,
+    RELAY_DIRECTORY,
+    RELAY_SEARCH,
+    RETURN_LABEL,
+    TRACKING,
+    WEBHOOK,
+    CarrierAdapter,
+    CarrierEvent,
+    Label,
+    LabelRequest,
+    OpeningHours,
+    PermanentCarrierError,
+    RelayPoint,
+    RelaySearch,
+    TrackingUpdate,
+    WebhookRejected,
+)
+
+RELAY_DATA = Path(__file__).resolve().parent.parent / "data" / "sandbox_relay_points.csv"
+SIGNATURE_HEADER = "X-Sandbox-Signature"
+
+# The sandbox's event codes (La Poste's, prefixed), our status, and the carrier's text.
+EVENTS = {
+    "SBX_PC": (ShipmentStatus.HANDED_OVER, "Colis pris en charge par le transporteur"),
+    "SBX_ET1": (ShipmentStatus.IN_TRANSIT, "Colis en cours d'acheminement"),
+    "SBX_ET2": (ShipmentStatus.IN_TRANSIT, "Colis arrivé sur le site de livraison"),
+    "SBX_MD": (ShipmentStatus.OUT_FOR_DELIVERY, "Colis en cours de livraison"),
+    "SBX_DI": (ShipmentStatus.DELIVERED, "Colis livré"),
+    "SBX_AG": (ShipmentStatus.AVAILABLE_FOR_PICKUP, "Colis disponible dans le point relais"),
+    "SBX_DR": (ShipmentStatus.DELIVERED, "Colis retiré au point relais"),
+    "SBX_ND": (ShipmentStatus.EXCEPTION, "Colis non distribuable : destinataire absent, adresse incomplète"),
+    "SBX_RE": (ShipmentStatus.RETURNED, "Colis retourné à l'expéditeur"),
+}
+FINAL_CODES = {"SBX_DI", "SBX_DR", "SBX_RE"}
+
+
+def number_hash(tracking_number: str) -> int:
+    return int(hashlib.sha256(tracking_number.encode()).hexdigest()[:12], 16)
+
+
+def fails_delivery(tracking_number: str, failure_rate: float) -> bool:
+    """Whether this parcel fails delivery at this failure rate: a parcel whose hash fraction is below the
+    rate fails, so raising the rate only adds failures."""
+    fraction = (number_hash(tracking_number) % 10_000) / 10_000
+    return fraction < failure_rate
+
+
+def timeline(
+    tracking_number: str, *, handed_over_at: datetime, mode: str = "home", failure_rate: float = 0.0
+) -> list[tuple[datetime, str]]:
+    """Every event the parcel will ever have, ``(at, code)`` oldest first, from its hand-over."""
+    h = number_hash(tracking_number)
+    jitter = timedelta(minutes=h % 47)
+    taken = handed_over_at + timedelta(hours=1) + jitter
+    in_transit = taken + timedelta(hours=5)
+    arrived = in_transit + timedelta(hours=12 + (h >> 8) % 6)
+    presented = arrived + timedelta(hours=8)
+    steps = [(taken, "SBX_PC"), (in_transit, "SBX_ET1"), (arrived, "SBX_ET2")]
+    if fails_delivery(tracking_number, failure_rate):
+        steps += [
+            (presented, "SBX_MD"),
+            (presented + timedelta(hours=5), "SBX_ND"),
+            (presented + timedelta(days=3), "SBX_RE"),
+        ]
+    elif mode == "relay":
+        collected = presented + timedelta(days=1 + (h >> 16) % 3, hours=2)
+        steps += [(presented, "SBX_AG"), (collected, "SBX_DR")]
+    else:
+        steps += [(presented, "SBX_MD"), (presented + timedelta(hours=3, minutes=(h >> 4) % 120), "SBX_DI")]
+    return steps
+
+
+def update_at(
+    tracking_number: str,
+    *,
+    handed_over_at: datetime | None,
+    mode: str,
+    now: datetime,
+    failure_rate: float = 0.0,
+    place: str = "",
+) -> TrackingUpdate:
+    """What the sandbox carrier reports at ``now``: the events of the timeline that have happened."""
+    if handed_over_at is None:
+        return TrackingUpdate(tracking_number=tracking_number)
+    steps = timeline(tracking_number, handed_over_at=handed_over_at, mode=mode, failure_rate=failure_rate)
+    events = [
+        CarrierEvent(code=code, status=EVENTS[code][0], label=EVENTS[code][1], at=at, place=place)
+        for at, code in steps
+        if at <= now
+    ]
+    final = bool(events) and events[-1].code in FINAL_CODES
+    estimated = None if final else steps[-1][0] if mode == "home" else steps[-2][0]
+    return TrackingUpdate(
+        tracking_number=tracking_number, events=events, final=final, estimated_delivery=estimated
+    )
+
+
+def parse_hours(spec: str) -> OpeningHours:
+    """``"1-5 09:00-12:30 14:00-19:00|6 09:00-12:00"`` → opening hours per ISO weekday."""
+    days: dict[int, list[tuple[str, str]]] = {}
+    for group in filter(None, (g.strip() for g in (spec or "").split("|"))):
+        day_part, *spans = group.split()
+        first, _, last = day_part.partition("-")
+        for day in range(int(first), int(last or first) + 1):
+            days[day] = [tuple(span.split("-", 1)) for span in spans]
+    return OpeningHours(days=days)
+
+
+@cache
+def relay_network() -> tuple[RelayPoint, ...]:
+    with RELAY_DATA.open(encoding="utf-8") as handle:
+        rows = csv.DictReader(line for line in handle if not line.startswith("#"))
+        return tuple(
+            RelayPoint(
+                id=row["id"],
+                name=row["name"],
+                line1=row["line1"],
+                postcode=row["postcode"],
+                city=row["city"],
+                country="FR",
+                latitude=float(row["latitude"]),
+                longitude=float(row["longitude"]),
+                opening_hours=parse_hours(row["hours"]),
+            )
+            for row in rows
+        )
+
+
+def _barcode_svg(value: str) -> str:
+    import barcode
+    from barcode.writer import SVGWriter
+
+    buffer = io.BytesIO()
+    barcode.get("code128", value, writer=SVGWriter()).write(
+        buffer, options={"module_height": 18.0, "module_width": 0.3, "quiet_zone": 2.0, "write_text": False}
+    )
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _zpl_text(value: str) -> str:
+    """ZPL field data: ``^`` and ``~`` are commands, so they are dropped; accents are kept (``^CI28``)."""
+    return " ".join(str(value or "").replace("^", " ").replace("~", " ").split())
+
+
+class SandboxAdapter(CarrierAdapter):
+    code = "sandbox"
+    name = "Sandbox"
+    supports = frozenset(
+        {
+            LABEL,
+            LABEL_PDF,
+            LABEL_ZPL,
+            CANCEL_LABEL,
+            RETURN_LABEL,
+            RELAY_SEARCH,
+            RELAY_DIRECTORY,
+            TRACKING,
+            WEBHOOK,
+        }
+    )
+    tracking_batch_size = 100
+    tracking_url_template = ""
+
+    def __init__(self, *, config: Mapping | None = None, client=None, now=None):
+        super().__init__(config=config, client=client)
+        self._now = now or timezone.now
+
+    @property
+    def failure_rate(self) -> float:
+        return min(1.0, max(0.0, float(self.config.get("failure_rate") or 0)))
+
+    # Labels
+
+    def tracking_number_for(self, reference: str, *, kind: str = "out") -> str:
+        digest = int(hashlib.sha256(f"{kind}:{reference}".encode()).hexdigest()[:16], 16)
+        return f"{'SR' if kind == 'return' else 'SB'}{digest % 10**11:011d}FR"
+
+    def create_label(self, request: LabelRequest) -> Label:
+        return self._label(request, kind="out")
+
+    def create_return_label(self, request: LabelRequest) -> Label:
+        return self._label(request, kind="return")
+
+    def _label(self, request: LabelRequest, *, kind: str) -> Label:
+        self._validate(request)
+        number = self.tracking_number_for(request.reference, kind=kind)
+        context = {
+            "request": request,
+            "number": number,
+            "kind": kind,
+            "weight_kg": f"{request.weight_g / 1000:.2f}",
+            "barcode": _barcode_svg(number),
+        }
+        pdf = zpl = None
+        if "pdf" in request.formats:
+            from weasyprint import HTML
+
+            html = render_to_string("shipping/labels/sandbox_label.html", context)
+            pdf = HTML(string=html).write_pdf()
+        if "zpl" in request.formats:
+            zpl = self._zpl(request, number, kind)
+        return Label(tracking_number=number, pdf=pdf, zpl=zpl, carrier_reference=request.reference)
+
+    def _validate(self, request: LabelRequest) -> None:
+        errors = {}
+        if request.weight_g <= 0:
+            errors["weight_g"] = "The weight must be above zero."
+        elif request.weight_g > 30000:
+            errors["weight_g"] = "The sandbox carrier takes parcels up to 30 kg."
+        for role, address in (("recipient", request.recipient), ("sender", request.sender)):
+            for name in ("name", "line1", "postcode", "city"):
+                if not getattr(address, name):
+                    errors[f"{role}.{name}"] = "Required."
+        if not set(request.formats) & {"pdf", "zpl"}:
+            errors["formats"] = "Ask for pdf or zpl."
+        if errors:
+            raise PermanentCarrierError(
+                "The label request is incomplete.",
+                carrier=self.code,
+                code="invalid_request",
+                status=None,
+                details=errors,
+            )
+
+    def _zpl(self, request: LabelRequest, number: str, kind: str) -> str:
+        to, sender = request.recipient, request.sender
+        lines = [
+            "^XA",
+            "^CI28",
+            "^PW812^LL1218",
+            "^FO40,40^A0N,40,40^FDSANDBOX^FS",
+            f"^FO500,40^A0N,30,30^FD{_zpl_text(request.service_code)}^FS",
+            "^FO40,110^A0N,24,24^FDExpediteur / Sender^FS",
+            f"^FO40,140^A0N,26,26^FD{_zpl_text(sender.company or sender.name)}^FS",
+            f"^FO40,170^A0N,26,26^FD{_zpl_text(sender.postcode)} {_zpl_text(sender.city)}^FS",
+            "^FO40,230^GB732,3,3^FS",
+            "^FO40,250^A0N,24,24^FDDestinataire / Recipient^FS",
+            f"^FO40,285^A0N,40,40^FD{_zpl_text(to.name)}^FS",
+        ]
+        y = 335
+        for text in (to.company, to.line1, to.line2):
+            if text:
+                lines.append(f"^FO40,{y}^A0N,34,34^FD{_zpl_text(text)}^FS")
+                y += 42
+        lines.append(f"^FO40,{y}^A0N,48,48^FD{_zpl_text(to.postcode)} {_zpl_text(to.city).upper()}^FS")
+        if request.relay_id:
+            lines.append(f"^FO40,{y + 60}^A0N,30,30^FDRelais {_zpl_text(request.relay_id)}^FS")
+        lines += [
+            "^FO40,640^GB732,3,3^FS",
+            f"^FO40,670^A0N,28,28^FDRef. {_zpl_text(request.reference)}^FS",
+            f"^FO500,670^A0N,28,28^FD{request.weight_g / 1000:.2f} kg^FS",
+            f"^FO60,730^BY3^BCN,220,Y,N,N^FD{number}^FS",
+            "^FO40,1040^A0N,24,24^FD" + ("RETOUR / RETURN" if kind == "return" else "") + "^FS",
+            "^XZ",
+        ]
+        return "\n".join(lines) + "\n"
+
+    def cancel_label(self, tracking_number: str) -> None:
+        """Nothing is billed in the sandbox: cancelling a label the sandbox made always works."""
+        if not tracking_number.startswith(("SB", "SR")) or not tracking_number.endswith("FR"):
+            raise PermanentCarrierError(
+                f"Unknown parcel {tracking_number}.", carrier=self.code, code="unknown_parcel"
+            )
+
+    # Relay points
+
+    def list_relay_points(self) -> list[RelayPoint]:
+        return list(relay_network())
+
+    def search_relay_points(self, search: RelaySearch) -> list[RelayPoint]:
+        if search.country.upper() != "FR":
+            return []
+        point = geo.place(
+            postcode=search.postcode,
+            country=search.country,
+            latitude=search.latitude,
+            longitude=search.longitude,
+        )
+        if point is None:
+            return []
+        ranked = sorted(
+            (
+                round(geo.haversine_km(point.latitude, point.longitude, r.latitude, r.longitude) * 1000),
+                r.id,
+                r,
+            )
+            for r in relay_network()
+        )
+        return [
+            RelayPoint(**{**relay.__dict__, "distance_m": metres})
+            for metres, _id, relay in ranked[: search.limit]
+        ]
+
+    # Tracking
+
+    def track(self, tracking_numbers: Iterable[str]) -> list[TrackingUpdate]:
+        """Reads the hand-over time and delivery mode of each parcel from ``Shipment`` (the sandbox's
+        "carrier system" is our own database); a number no shipment carries is unknown."""
+        from ..models import Shipment
+
+        numbers = list(dict.fromkeys(n for n in tracking_numbers if n))
+        known = {
+            row["tracking_number"]: row
+            for row in Shipment.objects.filter(tracking_number__in=numbers).values(
+                "tracking_number", "shipped_at", "service__delivery_mode"
+            )
+        }
+        now = self._now()
+        updates = []
+        for number in numbers:
+            row = known.get(number)
+            if row is None:
+                updates.append(TrackingUpdate(tracking_number=number, error="Unknown parcel."))
+                continue
+            updates.append(
+                update_at(
+                    number,
+                    handed_over_at=row["shipped_at"],
+                    mode=row["service__delivery_mode"] or "home",
+                    now=now,
+                    failure_rate=self.failure_rate,
+                )
+            )
+        return updates
+
+    # Webhooks
+
+    def sign(self, body: bytes) -> str:
+        secret = str(self.config.get("webhook_secret") or "")
+        return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+    def parse_webhook(self, *, headers: Mapping[str, str], body: bytes) -> list[TrackingUpdate]:
+        if not self.config.get("webhook_secret"):
+            raise WebhookRejected(
+                "SANDBOX_WEBHOOK_SECRET is not set.", carrier=self.code, code="not_configured"
+            )
+        given = {k.lower(): v for k, v in headers.items()}.get(SIGNATURE_HEADER.lower(), "")
+        if not hmac.compare_digest(given, self.sign(body)):
+            raise WebhookRejected("Bad signature.", carrier=self.code, code="bad_signature", status=401)
+        try:
+            payload = json.loads(body)
+            number = str(payload["tracking_number"])
+            events = []
+            for item in payload["events"]:
+                code = str(item["code"])
+                at = parse_datetime(str(item["at"]))
+                if at is None or timezone.is_naive(at):
+                    raise ValueError("at must be an ISO 8601 time with its offset")
+                status, label = EVENTS.get(code, ("", ""))
+                events.append(
+                    CarrierEvent(
+                        code=code,
+                        status=status,
+                        label=str(item.get("label") or label),
+                        at=at,
+                        place=str(item.get("place") or ""),
+                    )
+                )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise WebhookRejected(f"Unreadable webhook: {exc}", carrier=self.code, code="malformed") from exc
+        events.sort(key=lambda e: e.at)
+        final = bool(events) and events[-1].code in FINAL_CODES
+        return [TrackingUpdate(tracking_number=number, events=events, final=final)]

@@ -1,0 +1,66 @@
+"""Celery tasks of the shipping app: the daily refresh of the relay-point directory from each carrier."""
+
+import logging
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from . import carriers
+from .models import Carrier
+from .relay_services import relay_carriers, relay_points_fetch, relay_points_store
+
+logger = logging.getLogger(__name__)
+
+REFRESH_LOCK_SECONDS = 60 * 60
+
+
+@shared_task(
+    name="shipping.relay_points_refresh",
+    bind=True,
+    acks_late=True,
+    autoretry_for=(carriers.RetryableCarrierError,),
+    retry_backoff=60,
+    retry_backoff_max=60 * 60,
+    retry_jitter=True,
+    max_retries=6,
+)
+def relay_points_refresh(self, carrier_id: int) -> dict:
+    """Fetch a carrier's relay points and store them in the directory. Idempotent (an upsert by the
+    carrier's ids); one refresh per carrier at a time (a cache lock); carrier errors that may pass
+    (timeout, 5xx, quota) are retried with exponential backoff."""
+    carrier = Carrier.objects.filter(pk=carrier_id, active=True).first()
+    if carrier is None:
+        return {"skipped": "no such active carrier"}
+    lock = f"shipping:relay-refresh:{carrier.pk}"
+    if not cache.add(lock, self.request.id or "local", timeout=REFRESH_LOCK_SECONDS):
+        return {"skipped": "a refresh of this carrier is running"}
+    try:
+        adapter = carriers.get_adapter(carrier)
+        fetched = relay_points_fetch(adapter=adapter)
+        stale_days = getattr(settings, "RELAY_POINT_STALE_DAYS", 14)
+        result = relay_points_store(
+            carrier=carrier,
+            points=fetched.points,
+            complete=fetched.complete,
+            stale_before=None if fetched.failed_areas else timezone.now() - timedelta(days=stale_days),
+        )
+    except carriers.PermanentCarrierError as exc:
+        logger.warning("relay points of %s not refreshed: %s", carrier.code, exc)
+        return {"carrier": carrier.code, "error": str(exc)}
+    finally:
+        cache.delete(lock)
+    if fetched.failed_areas:
+        logger.warning("relay points of %s: areas refused: %s", carrier.code, ", ".join(fetched.failed_areas))
+    return {"carrier": carrier.code, **result.__dict__, "failed_areas": fetched.failed_areas}
+
+
+@shared_task(name="shipping.relay_points_refresh_all", acks_late=True)
+def relay_points_refresh_all() -> list[int]:
+    """Beat, daily: queue one refresh per active carrier that has an active relay service."""
+    ids = list(relay_carriers().values_list("pk", flat=True))
+    for carrier_id in ids:
+        relay_points_refresh.delay(carrier_id)
+    return ids

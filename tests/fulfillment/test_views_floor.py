@@ -1,0 +1,139 @@
+"""The floor's pages over HTTP: htmx scans answer the panel (422 with the refusal), PDFs are PDFs, print
+jobs run and can be downloaded, and nobody acts outside their locations."""
+
+import pytest
+from django.urls import reverse
+
+from fulfillment import services
+from fulfillment.models import DocumentJob, Preparation, Wave
+from orders.models import Order
+
+HTMX = {"HTTP_HX_REQUEST": "true", "HTTP_ACCEPT_LANGUAGE": "en"}
+
+
+@pytest.fixture
+def picker_client(client, floor):
+    client.force_login(floor.picker)
+    return client
+
+
+def test_release_then_pick_by_scanning(picker_client, floor):
+    order = floor.order([("MUG", 1)])
+    response = picker_client.post(reverse("fulfillment:wave_release"), {"location": "lyon", "size": "5"})
+    wave = Wave.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "fulfillment:wave_pick", args=[wave.pk]
+    )
+    url = reverse("fulfillment:wave_pick", args=[wave.pk])
+    assert "B-01-1" in picker_client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    refused = picker_client.post(url, {"code": floor.mug.ean, "quantity": "1"}, **HTMX)
+    assert refused.status_code == 422 and "Scan bin B-01-1 first" in refused.content.decode()
+    ok = picker_client.post(url, {"code": "B-01-1"}, **HTMX)
+    assert ok.status_code == 200 and 'name="bin_ok" value="B-01-1"' in ok.content.decode()
+    done = picker_client.post(url, {"code": floor.mug.ean, "bin_ok": "B-01-1", "quantity": "1"}, **HTMX)
+    assert done.status_code == 200 and "pick-done" in done.content.decode()
+    order.refresh_from_db()
+    assert order.status == Order.Status.IN_PREPARATION
+    bad_quantity = picker_client.post(url, {"code": "x", "quantity": "two"}, **HTMX)
+    assert bad_quantity.status_code == 422
+
+
+def test_release_refuses_a_wrong_size_and_other_locations(picker_client, floor):
+    floor.order([("MUG", 1)])
+    url = reverse("fulfillment:wave_release")
+    response = picker_client.post(url, {"location": "lyon", "size": "0"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert Wave.objects.count() == 0
+    html = picker_client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "between 1 and 500" in html
+    picker_client.post(url, {"location": "paris"})
+    assert Wave.objects.count() == 0
+
+
+def test_pick_list_and_slip_are_pdfs(picker_client, floor):
+    floor.order([("MUG", 1)])
+    wave = services.wave_release(location=floor.lyon)
+    pdf = picker_client.get(reverse("fulfillment:wave_pdf", args=[wave.pk]))
+    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    services.pick_scan(wave=wave, code=floor.mug.ean, bin_confirmed="B-01-1", actor=floor.picker)
+    prep = Preparation.objects.get()
+    services.pack_scan(preparation=prep, code=floor.mug.ean, actor=floor.picker)
+    shipment = services.parcel_close(preparation=prep, box=None, weight_g=420, actor=floor.picker)
+    slip = picker_client.get(reverse("fulfillment:slip_pdf", args=[shipment.parcel.pk]))
+    assert slip.content.startswith(b"%PDF")
+    import io
+
+    from pypdf import PdfReader
+
+    text = PdfReader(io.BytesIO(slip.content)).pages[0].extract_text()
+    assert prep.order_number in text and "MUG" in text and "Lyon" in text
+
+
+def test_bulk_print_job_runs_and_downloads(picker_client, floor, django_capture_on_commit_callbacks):
+    floor.order([("MUG", 1)])
+    floor.order([("SHIRT", 1)])
+    first = services.wave_release(location=floor.lyon, max_orders=1)
+    second = services.wave_release(location=floor.lyon, max_orders=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = picker_client.post(
+            reverse("fulfillment:print_start"), {"kind": "pick_lists", "waves": [first.pk, second.pk]}, **HTMX
+        )
+    assert response.status_code == 200
+    job = DocumentJob.objects.get()  # tasks run eagerly in tests
+    assert (job.status, job.done, job.total) == ("done", 2, 2)
+    assert 'hx-trigger="every 1s"' in response.content.decode()  # the page polls the job
+    assert "download" in picker_client.get(reverse("fulfillment:job", args=[job.pk]), **HTMX).content.decode()
+    download = picker_client.get(reverse("fulfillment:job_download", args=[job.pk]))
+    import io
+
+    from pypdf import PdfReader
+
+    assert len(PdfReader(io.BytesIO(b"".join(download.streaming_content))).pages) == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        nothing = picker_client.post(
+            reverse("fulfillment:print_start"), {"kind": "slips", "waves": [first.pk]}, **HTMX
+        )
+    assert nothing.status_code == 200
+    failed = DocumentJob.objects.latest("pk")
+    assert failed.status == "failed" and "no closed parcel" in failed.error
+    empty = picker_client.post(reverse("fulfillment:print_start"), {"kind": "slips"}, **HTMX)
+    assert empty.status_code == 422
+
+
+def test_pack_station_lookup(picker_client, floor):
+    response = picker_client.post(reverse("fulfillment:pack_station"), {"code": "CMD-NOPE"}, **HTMX)
+    assert response.status_code == 422 and "No order to pack" in response.content.decode()
+    order = floor.order([("MUG", 1)])
+    wave = services.wave_release(location=floor.lyon)
+    services.pick_scan(wave=wave, code=floor.mug.ean, bin_confirmed="B-01-1", actor=floor.picker)
+    prep = Preparation.objects.get()
+    response = picker_client.post(reverse("fulfillment:pack_station"), {"code": order.number}, **HTMX)
+    assert response.status_code == 204 and response["HX-Redirect"] == reverse(
+        "fulfillment:pack", args=[prep.pk]
+    )
+    scan = picker_client.post(reverse("fulfillment:pack", args=[prep.pk]), {"code": floor.cap.ean}, **HTMX)
+    assert scan.status_code == 422 and "is not in order" in scan.content.decode()
+    picker_client.post(reverse("fulfillment:pack", args=[prep.pk]), {"code": floor.mug.ean}, **HTMX)
+    close = picker_client.post(
+        reverse("fulfillment:parcel_close", args=[prep.pk]), {"weight_g": "heavy"}, **HTMX
+    )
+    assert close.status_code == 422
+    close = picker_client.post(
+        reverse("fulfillment:parcel_close", args=[prep.pk]), {"weight_g": "450"}, **HTMX
+    )
+    assert close.status_code == 200 and "slip.pdf" in close.content.decode()
+
+
+def test_store_staff_cannot_open_a_warehouse_preparation(client, floor):
+    floor.order([("MUG", 1)])
+    prep = Preparation.objects.get()
+    client.force_login(floor.seller)
+    assert client.get(reverse("fulfillment:pack", args=[prep.pk])).status_code == 403
+    wave = services.wave_release(location=floor.lyon)
+    assert client.get(reverse("fulfillment:wave_pick", args=[wave.pk])).status_code == 404
+
+
+def test_dashboard_shows_the_floor_figures(picker_client, floor):
+    floor.order([("MUG", 1)])
+    floor.order([("SHIRT", 1)])
+    html = picker_client.get(reverse("dashboard"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "To pick</dt><dd>2</dd>" in html

@@ -94,6 +94,7 @@ class Notification(models.Model):
         DELAY = "delay", _("Delivery delayed")
         RETURN_ACCEPTED = "return_accepted", _("Return accepted")
         REFUND_ISSUED = "refund_issued", _("Refund issued")
+        CANCELLED = "cancelled", _("Order cancelled")
 
     class Channel(models.TextChoices):
         EMAIL = "email", _("Email")

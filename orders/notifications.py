@@ -35,7 +35,10 @@ STATUS_KINDS = {
     OrderStatus.OUT_FOR_DELIVERY: Kind.OUT_FOR_DELIVERY,
     OrderStatus.READY_FOR_PICKUP: Kind.READY_FOR_PICKUP,
     OrderStatus.DELIVERED: Kind.DELIVERED,
+    OrderStatus.CANCELLED: Kind.CANCELLED,
 }
+# Moves made by the intake itself: the "order received" message tells them.
+INTAKE_STATUSES = frozenset({OrderStatus.ALLOCATED, OrderStatus.AWAITING_STOCK})
 
 # Text messages, for customers who agreed to them, only where timing matters.
 SMS_KINDS = frozenset({Kind.SHIPPED, Kind.OUT_FOR_DELIVERY, Kind.READY_FOR_PICKUP, Kind.DELAY})
@@ -55,6 +58,7 @@ def _subject(kind: str, **params) -> str:
         Kind.DELAY: _("Your order %(number)s: a new delivery date"),
         Kind.RETURN_ACCEPTED: _("Your return %(reference)s is accepted"),
         Kind.REFUND_ISSUED: _("Your refund for order %(number)s"),
+        Kind.CANCELLED: _("Your order %(number)s is cancelled"),
     }
     if kind == Kind.SHIPPED and params.get("partial"):
         return _("Part of your order %(number)s has shipped") % params
@@ -198,7 +202,7 @@ def _queue(*, order: Order, kind: str, event: str, extra: dict | None = None, sm
             "customer": customer,
             "merchant": _merchant(),
             "tracking_url": order.tracking_url,
-            "steps": _steps(order),
+            "steps": _steps(order) if order.status != OrderStatus.CANCELLED else [],
             "kind": kind,
             **(extra or {}),
         }
@@ -257,7 +261,7 @@ def order_notify_created(*, order: Order) -> None:
 def order_notify_status(*, order: Order, old_status: str, new_status: str) -> None:
     """The message of a status change, if it has one (see STATUS_KINDS)."""
     kind = STATUS_KINDS.get(new_status)
-    if kind is None or old_status == OrderStatus.RECEIVED:
+    if kind is None or (old_status == OrderStatus.RECEIVED and new_status in INTAKE_STATUSES):
         return  # no message, or the intake's own move: "order received" tells it
     order = _fresh(order)
     if kind == Kind.AWAITING_STOCK:

@@ -327,15 +327,22 @@ def test_text_messages_only_for_customers_who_agreed(shop, django_capture_on_com
     assert Notification.objects.get(channel="sms").status == "sent"
 
 
-def test_no_message_for_statuses_without_one(shop, django_capture_on_commit_callbacks):
+def test_no_message_for_preparation_and_a_message_for_cancellation(shop, django_capture_on_commit_callbacks):
     channel, _product = shop
     order = _place(channel)
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         lifecycle.order_start_preparation(order=order)
-        lifecycle.order_cancel(order=order, reason="test")
     assert mail.outbox == []
-    assert list(Notification.objects.filter(order=order).values_list("kind", flat=True)) == ["order_received"]
+    with django_capture_on_commit_callbacks(execute=True):
+        lifecycle.order_cancel(order=order, reason="internal: fraud suspicion")
+    [message] = mail.outbox
+    assert message.subject == f"Your order {order.number} is cancelled"
+    assert "fraud" not in message.body  # the staff's reason is internal
+    assert list(Notification.objects.filter(order=order).values_list("kind", flat=True)) == [
+        "cancelled",
+        "order_received",
+    ]
 
 
 def test_message_times_are_recent(shop):

@@ -13,6 +13,22 @@ urlpatterns = [
     path("orders/late/", views.LateRiskView.as_view(), name="late_risk"),
     path("orders/<str:number>/", views.OrderDetailView.as_view(), name="order_detail"),
     path("orders/<str:number>/cancel/", views.OrderCancelView.as_view(), name="order_cancel"),
+    path(
+        "orders/<str:number>/notifications/",
+        views.OrderNotificationsView.as_view(),
+        name="order_notifications",
+    ),
+    path(
+        "orders/<str:number>/notifications/<int:pk>/",
+        views.NotificationDetailView.as_view(),
+        name="notification_detail",
+    ),
+    path(
+        "orders/<str:number>/notifications/<int:pk>/resend/",
+        views.NotificationResendView.as_view(),
+        name="notification_resend",
+    ),
+    path("notifications/", views.NotificationListView.as_view(), name="notification_list"),
     path("settings/sourcing/", views.SourcingWhatIfView.as_view(), name="sourcing_whatif"),
     path("settings/channels/", views.ChannelListView.as_view(), name="channel_list"),
     path("settings/channels/<slug:code>/", views.ChannelDetailView.as_view(), name="channel_detail"),

@@ -20,6 +20,7 @@ STATUS_FAMILIES = {
         "out_for_delivery",
         "in_transit",
         "received_return",
+        "sending",
     },
     "done": {"delivered", "refunded", "issued", "sent", "active", "ok", "returned"},
     "problem": {"cancelled", "rejected", "failed", "exception", "down", "late"},

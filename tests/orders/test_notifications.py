@@ -13,8 +13,12 @@ from customers import sms
 from customers.models import Customer, Notification
 from inventory.models import IncomingStock
 from orders.models import OrderStatus
-from orders.notifications import notify_delay, notify_refund_issued, notify_return_accepted
-from orders.notifications import order_notify_parcels_shipped
+from orders.notifications import (
+    notify_delay,
+    notify_refund_issued,
+    notify_return_accepted,
+    order_notify_parcels_shipped,
+)
 from orders.services import lifecycle
 from shipping.models import Carrier, CarrierService, ServiceRate, ServiceTransit, Shipment
 from tests.inventory.factories import ProductFactory
@@ -202,7 +206,9 @@ def test_replayed_status_signal_does_not_queue_twice(shop, django_capture_on_com
     assert Notification.objects.filter(order=order, kind="out_for_delivery").count() == 1
 
 
-def test_ready_for_pickup_at_the_store_gives_code_address_and_hours(shop, store, django_capture_on_commit_callbacks):
+def test_ready_for_pickup_at_the_store_gives_code_address_and_hours(
+    shop, store, django_capture_on_commit_callbacks
+):
     channel, _product = shop
     order = _place(channel, language="en", delivery={"mode": "store", "store": store.code})
     mail.outbox.clear()
@@ -297,7 +303,9 @@ def test_delay_return_and_refund_messages(shop, django_capture_on_commit_callbac
         notify_delay(order=order, old_latest=dt.date(2030, 1, 7), new_latest=dt.date(2030, 1, 10))
         notify_delay(order=order, old_latest=dt.date(2030, 1, 7), new_latest=dt.date(2030, 1, 10))  # replay
         notify_delay(order=order, old_latest=dt.date(2030, 1, 10), new_latest=dt.date(2030, 1, 9))  # earlier
-        notify_return_accepted(order=order, return_reference="RET-2030-0001", label_url="https://x.test/l.pdf")
+        notify_return_accepted(
+            order=order, return_reference="RET-2030-0001", label_url="https://x.test/l.pdf"
+        )
         notify_refund_issued(order=order, credit_note_number="AV-2030-000045", amount=Decimal("19.90"))
     delay, returned, refund = mail.outbox
     assert delay.subject == f"Your order {order.number}: a new delivery date"

@@ -86,11 +86,11 @@ class Notification(models.Model):
 
     class Kind(models.TextChoices):
         ORDER_RECEIVED = "order_received", _("Order received")
-        AWAITING_STOCK = "awaiting_stock", _("Awaiting stock")
-        SHIPPED = "shipped", _("Shipped")
-        OUT_FOR_DELIVERY = "out_for_delivery", _("Out for delivery")
-        READY_FOR_PICKUP = "ready_for_pickup", _("Ready for pickup")
-        DELIVERED = "delivered", _("Delivered")
+        AWAITING_STOCK = "awaiting_stock", _("Order awaiting stock")
+        SHIPPED = "shipped", _("Order shipped")
+        OUT_FOR_DELIVERY = "out_for_delivery", _("Order out for delivery")
+        READY_FOR_PICKUP = "ready_for_pickup", _("Order ready for pickup")
+        DELIVERED = "delivered", _("Order delivered")
         DELAY = "delay", _("Delivery delayed")
         RETURN_ACCEPTED = "return_accepted", _("Return accepted")
         REFUND_ISSUED = "refund_issued", _("Refund issued")

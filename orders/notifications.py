@@ -192,23 +192,30 @@ def _key(*parts) -> str:
     return key
 
 
+def build_email(*, order: Order, kind: str, extra: dict | None = None) -> tuple[str, str, str]:
+    """The email of ``kind`` about ``order`` in the active language: (subject, plain text, HTML)."""
+    extra = extra or {}
+    context = {
+        "order": order,
+        "customer": order.customer,
+        "merchant": _merchant(),
+        "tracking_url": order.tracking_url,
+        "steps": _steps(order) if order.status != OrderStatus.CANCELLED else [],
+        "kind": kind,
+        **extra,
+    }
+    subject = _subject(kind, number=order.number, **extra)
+    context["subject"] = subject
+    html, text = _render(kind, context)
+    return subject, text, html
+
+
 def _queue(*, order: Order, kind: str, event: str, extra: dict | None = None, sms_params: dict | None = None):
     """Build the email (and the text message where it applies) in the customer's language and queue it."""
     customer = order.customer
     language = customer.language or settings.LANGUAGE_CODE
     with translation.override(language):
-        context = {
-            "order": order,
-            "customer": customer,
-            "merchant": _merchant(),
-            "tracking_url": order.tracking_url,
-            "steps": _steps(order) if order.status != OrderStatus.CANCELLED else [],
-            "kind": kind,
-            **(extra or {}),
-        }
-        subject = _subject(kind, number=order.number, **(extra or {}))
-        context["subject"] = subject
-        html, text = _render(kind, context)
+        subject, text, html = build_email(order=order, kind=kind, extra=extra)
         customer_services.notification_queue(
             customer=customer,
             order=order,

@@ -26,11 +26,11 @@ def customer(db):
 
 
 def _queue(customer, key="order:1:shipped:x:email", **kwargs):
+    kwargs.setdefault("recipient", customer.email)
     with transaction.atomic():
         return services.notification_queue(
             customer=customer,
             kind="shipped",
-            recipient=customer.email,
             subject="Your order has shipped",
             body_text="Text part",
             body_html="<p>HTML part</p>",
@@ -202,7 +202,7 @@ def test_resend_refused_while_the_message_is_on_its_way(customer):
 def test_resend_of_a_text_message_needs_consent(customer):
     customer.phone = "+33612345678"
     customer.save()
-    notification = _queue(customer, channel="sms", key="order:1:shipped:x:sms")
+    notification = _queue(customer, channel="sms", recipient=customer.phone, key="order:1:shipped:x:sms")
     send_notification(notification.pk)
     with pytest.raises(SmsNotAllowed):
         services.notification_resend(notification=notification)
@@ -269,3 +269,41 @@ def test_two_concurrent_transactions_queue_one_message():
         thread.join()
     assert sorted(r is None for r in results) == [False, True]
     assert Notification.objects.filter(dedup_key="order:9:delivered:delivered:email").count() == 1
+
+
+def test_the_log_sms_backend_writes_the_message_to_the_log(caplog):
+    from customers.sms import LogBackend
+
+    with caplog.at_level("INFO", logger="customers.sms"):
+        assert LogBackend().send(to="+33612345678", text="Votre commande", reference="notification-7") == (
+            "log-notification-7"
+        )
+    assert "SMS to +33612345678 (notification-7): Votre commande" in caplog.text
+
+
+def test_an_sms_provider_error_is_retried_unless_permanent(customer, settings):
+    from customers.sms import SmsError
+
+    customer.phone = "+33612345678"
+    customer.save()
+    notification = _queue(customer, channel="sms", recipient="+33612345678", key="k:sms")
+    with mock.patch("customers.sms.LocmemBackend.send", side_effect=SmsError("503 from provider")):
+        assert services.notification_send(notification_id=notification.pk) == "retry"
+    _make_due(notification)
+    with mock.patch(
+        "customers.sms.LocmemBackend.send", side_effect=SmsError("invalid number", permanent=True)
+    ):
+        assert dispatch_due_notifications() == 1
+    notification.refresh_from_db()
+    assert (notification.status, notification.attempts) == ("failed", 2)
+    assert "invalid number" in notification.last_error
+
+
+def test_admin_lists_notifications_read_only(admin_client, customer):
+    from django.urls import reverse
+
+    _queue(customer)
+    response = admin_client.get(reverse("admin:customers_notification_changelist"))
+    assert response.status_code == 200
+    assert customer.email in response.content.decode()
+    assert admin_client.get(reverse("admin:customers_notification_add")).status_code == 403

@@ -132,7 +132,9 @@ def notification_dispatch(*, notification_id: int) -> bool:
     from .tasks import send_notification as send_notification_task
 
     try:
-        send_notification_task.apply_async(args=[notification_id])
+        # No publish retries: the caller (a request, after its commit) must not wait on a dead broker;
+        # the outbox row is the retry.
+        send_notification_task.apply_async(args=[notification_id], retry=False)
     except Exception:
         logger.warning(
             "Notification %s not queued (broker unavailable?); beat will retry it.",

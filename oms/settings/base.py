@@ -198,7 +198,16 @@ CELERY_TASK_QUEUES_NAMES = ("default", "tracking", "documents", "notifications")
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Publishing to a broker that is down gives up within a second instead of kombu's default of several:
+# a request that queues a task after its commit never hangs on Redis. What must not be lost is in an
+# outbox table (customers.Notification) that beat queues again.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
 # Fixed schedules; the DatabaseScheduler copies them into django-celery-beat's tables, where admins can
 # change or add schedules.
 CELERY_BEAT_SCHEDULE = {

@@ -307,3 +307,38 @@ def test_admin_lists_notifications_read_only(admin_client, customer):
     assert response.status_code == 200
     assert customer.email in response.content.decode()
     assert admin_client.get(reverse("admin:customers_notification_add")).status_code == 403
+
+
+def _fresh_broker_pools(app):
+    """Make Celery open new connections with the current broker URL (it caches its pools); the old pools
+    are dropped, not closed, as something may still hold them."""
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+def test_a_real_unreachable_broker_loses_nothing(customer, django_capture_on_commit_callbacks, settings):
+    """Not a mock: the task really goes to a Redis broker that refuses connections (nothing listens on
+    port 1); the commit still succeeds, the row waits, and beat sends it once the broker is back."""
+    from oms.celery import app
+
+    old = (app.conf.task_always_eager, app.conf.broker_url)
+    app.conf.task_always_eager = False
+    app.conf.broker_url = "redis://127.0.0.1:1/0"
+    _fresh_broker_pools(app)
+    started = time.monotonic()
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            notification = _queue(customer)
+    finally:
+        app.conf.task_always_eager, app.conf.broker_url = old
+        _fresh_broker_pools(app)
+    assert time.monotonic() - started < 2  # the committing request does not hang on the dead broker
+    notification.refresh_from_db()
+    assert (notification.status, notification.attempts) == ("pending", 0)
+    assert mail.outbox == []
+
+    _make_due(notification)
+    assert dispatch_due_notifications() == 1  # eager again: the "worker" runs it
+    notification.refresh_from_db()
+    assert notification.status == "sent"
+    assert len(mail.outbox) == 1

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Address, Customer
+from .models import Address, Customer, Notification
 
 
 class AddressInline(admin.TabularInline):
@@ -10,8 +10,8 @@ class AddressInline(admin.TabularInline):
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ("email", "first_name", "last_name", "company", "language", "created_at")
-    list_filter = ("language", "created_at")
+    list_display = ("email", "first_name", "last_name", "company", "language", "sms_opt_in", "created_at")
+    list_filter = ("language", "sms_opt_in", "created_at")
     search_fields = ("email", "first_name", "last_name", "company", "siren", "vat_number", "phone")
     inlines = [AddressInline]
 
@@ -22,3 +22,20 @@ class AddressAdmin(admin.ModelAdmin):
     list_filter = ("kind", "country")
     search_fields = ("customer__email", "line1", "postcode", "city")
     raw_id_fields = ("customer",)
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """The outbox, read-only: messages are written by the services and resent from the order page."""
+
+    list_display = ("created_at", "kind", "channel", "recipient", "status", "attempts", "sent_at")
+    list_filter = ("status", "kind", "channel", "language")
+    search_fields = ("recipient", "subject", "dedup_key", "order__number")
+    raw_id_fields = ("customer", "order", "resend_of", "created_by")
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -19,6 +20,13 @@ class Customer(models.Model):
     company = models.CharField(_("company"), max_length=200, blank=True)
     siren = models.CharField(_("SIREN"), max_length=9, blank=True)
     vat_number = models.CharField(_("VAT number"), max_length=20, blank=True)
+    # Emails about an order are transactional and always sent; text messages only with consent.
+    sms_opt_in = models.BooleanField(
+        _("text messages about orders"),
+        default=False,
+        help_text=_("The customer agreed to receive text messages about their orders."),
+    )
+    sms_opt_in_at = models.DateTimeField(_("text messages agreed on"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -69,3 +77,105 @@ class Address(models.Model):
 
     def __str__(self) -> str:
         return f"{self.line1}, {self.postcode} {self.city}"
+
+
+class Notification(models.Model):
+    """One message to a customer (an email or a text message): the transactional outbox. Written in the
+    transaction that changed the order, sent after commit by a Celery task, retried by beat; the dedup key
+    is unique, so a replayed event never queues a second message."""
+
+    class Kind(models.TextChoices):
+        ORDER_RECEIVED = "order_received", _("Order received")
+        AWAITING_STOCK = "awaiting_stock", _("Order awaiting stock")
+        SHIPPED = "shipped", _("Order shipped")
+        OUT_FOR_DELIVERY = "out_for_delivery", _("Order out for delivery")
+        READY_FOR_PICKUP = "ready_for_pickup", _("Order ready for pickup")
+        DELIVERED = "delivered", _("Order delivered")
+        DELAY = "delay", _("Delivery delayed")
+        RETURN_ACCEPTED = "return_accepted", _("Return accepted")
+        REFUND_ISSUED = "refund_issued", _("Refund issued")
+        CANCELLED = "cancelled", _("Order cancelled")
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("Email")
+        SMS = "sms", _("Text message")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="notifications", verbose_name=_("customer")
+    )
+    order = models.ForeignKey(
+        "orders.Order",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+        verbose_name=_("order"),
+    )
+    kind = models.CharField(_("event"), max_length=32, choices=Kind.choices)
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices, default=Channel.EMAIL)
+    language = models.CharField(_("language"), max_length=2, choices=Customer.Language.choices)
+    recipient = models.CharField(_("recipient"), max_length=254)
+    subject = models.CharField(_("subject"), max_length=255, blank=True)
+    body_text = models.TextField(_("text"))
+    body_html = models.TextField(_("HTML"), blank=True)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    dedup_key = models.CharField(
+        _("deduplication key"),
+        max_length=200,
+        unique=True,
+        help_text=_("The event this message is for: the same event never queues twice."),
+    )
+    resend_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="resends",
+        verbose_name=_("resend of"),
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    next_attempt_at = models.DateTimeField(
+        _("next attempt at"), null=True, blank=True, help_text=_("When beat tries again if still unsent.")
+    )
+    claimed_at = models.DateTimeField(_("sending since"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        permissions = [("resend_notification", _("Can resend notifications"))]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(sent_at__isnull=False), name="notification_sent_has_sent_at"
+            ),
+        ]
+        indexes = [
+            # Beat's scan for what is due: pending or stuck in sending, by time.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="notification_due_idx",
+                condition=Q(status__in=["pending", "sending"]),
+            ),
+            models.Index(fields=["order", "-created_at"], name="notification_order_idx"),
+            models.Index(fields=["status", "-created_at"], name="notification_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} → {self.recipient} ({self.status})"

@@ -1,9 +1,20 @@
 """Write operations of the customers app."""
 
-from django.db import IntegrityError, transaction
-from django.db.models import BooleanField, ExpressionWrapper, Q
+import datetime as dt
+import functools
+import logging
+import smtplib
+from email.utils import parseaddr
 
-from .models import Address, Customer
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.db.models import BooleanField, ExpressionWrapper, F, Q
+from django.utils import timezone
+
+from . import sms
+from .exceptions import NotificationNotResendable, SmsNotAllowed
+from .models import Address, Customer, Notification
 
 PROFILE_FIELDS = ("first_name", "last_name", "phone", "company", "siren", "vat_number", "language")
 
@@ -46,3 +57,254 @@ def address_remember(*, customer: Customer, address: dict, kind: str = Address.K
     if first is not None and first.same:
         return first
     return Address.objects.create(customer=customer, kind=kind, is_default=first is None, **fields)
+
+
+# --- Notifications: the transactional outbox ------------------------------------------------------------
+#
+# ``notification_queue`` writes the message in the caller's transaction and, once it commits, queues the
+# Celery task that sends it. If the broker is down at that moment nothing is lost: the row stays pending
+# and beat (``notifications_dispatch_due``) queues it again a minute later, then with backoff after each
+# failed attempt. A sender first claims the row (row lock with SKIP LOCKED, then a conditional UPDATE), so
+# two workers given the same message send it once; a row already sent is skipped.
+
+logger = logging.getLogger(__name__)
+
+# SMTP errors that another attempt cannot fix: the address is refused.
+PERMANENT_EMAIL_ERRORS = (smtplib.SMTPRecipientsRefused,)
+
+
+def _seconds(name: str, default: int) -> dt.timedelta:
+    return dt.timedelta(seconds=getattr(settings, name, default))
+
+
+def notification_queue(
+    *,
+    customer: Customer,
+    kind: str,
+    recipient: str,
+    body_text: str,
+    dedup_key: str,
+    order=None,
+    channel: str = Notification.Channel.EMAIL,
+    language: str | None = None,
+    subject: str = "",
+    body_html: str = "",
+    resend_of: Notification | None = None,
+    created_by=None,
+) -> Notification | None:
+    """Write a message to send once the current transaction commits. Returns None, writing nothing, when a
+    message with this ``dedup_key`` already exists (the event was already notified)."""
+    if not recipient:
+        return None  # no address or phone number: nobody to tell
+    dedup_key = dedup_key[:200]
+    if Notification.objects.filter(dedup_key=dedup_key).exists():
+        return None
+    try:
+        with transaction.atomic():
+            notification = Notification.objects.create(
+                customer=customer,
+                order=order,
+                kind=kind,
+                channel=channel,
+                language=language or customer.language,
+                recipient=recipient[:254],
+                subject=subject[:255],
+                body_text=body_text,
+                body_html=body_html,
+                dedup_key=dedup_key,
+                resend_of=resend_of,
+                created_by=created_by,
+                # The task queued on commit sends it at once; beat only takes what is still pending then.
+                next_attempt_at=timezone.now() + _seconds("NOTIFICATION_FIRST_WAIT_SECONDS", 60),
+            )
+    except IntegrityError:
+        # Queued by a concurrent transaction since our read: the unique key kept it to one.
+        if Notification.objects.filter(dedup_key=dedup_key).exists():
+            return None
+        raise
+    transaction.on_commit(functools.partial(notification_dispatch, notification_id=notification.pk))
+    return notification
+
+
+def notification_dispatch(*, notification_id: int) -> bool:
+    """Hand the message to the broker (after commit). A broker outage is logged, not raised: the row is
+    pending and beat will queue it again."""
+    from .tasks import send_notification as send_notification_task
+
+    try:
+        # No publish retries: the caller (a request, after its commit) must not wait on a dead broker;
+        # the outbox row is the retry.
+        send_notification_task.apply_async(args=[notification_id], retry=False)
+    except Exception:
+        logger.warning(
+            "Notification %s not queued (broker unavailable?); beat will retry it.",
+            notification_id,
+            exc_info=True,
+        )
+        return False
+    return True
+
+
+def _claim(*, notification_id: int) -> Notification | None:
+    """Take the message for this sender: pending, or stuck in ``sending`` longer than the timeout (its
+    worker died). Locked rows are skipped: another sender has them."""
+    now = timezone.now()
+    stuck = now - _seconds("NOTIFICATION_SENDING_TIMEOUT_SECONDS", 600)
+    with transaction.atomic():
+        notification = (
+            Notification.objects.select_for_update(skip_locked=True)
+            .filter(pk=notification_id)
+            .filter(
+                Q(status=Notification.Status.PENDING)
+                | Q(status=Notification.Status.SENDING, claimed_at__lt=stuck)
+            )
+            .select_related("customer")
+            .first()
+        )
+        if notification is None:
+            return None
+        # Compare-and-set as well: databases without row locks (SQLite) still let one sender through.
+        claimed = Notification.objects.filter(
+            pk=notification.pk, status=notification.status, attempts=notification.attempts
+        ).update(
+            status=Notification.Status.SENDING,
+            attempts=F("attempts") + 1,
+            claimed_at=now,
+            next_attempt_at=now + _seconds("NOTIFICATION_SENDING_TIMEOUT_SECONDS", 600),
+        )
+        if not claimed:
+            return None
+    notification.status = Notification.Status.SENDING
+    notification.attempts += 1
+    notification.claimed_at = now
+    return notification
+
+
+def _deliver(notification: Notification) -> None:
+    if notification.channel == Notification.Channel.SMS:
+        sms.get_backend().send(
+            to=notification.recipient,
+            text=notification.body_text,
+            reference=f"notification-{notification.pk}",
+        )
+        return
+    from_email = settings.DEFAULT_FROM_EMAIL
+    domain = parseaddr(from_email)[1].rpartition("@")[2] or "oms.localhost"
+    message = EmailMultiAlternatives(
+        subject=notification.subject,
+        body=notification.body_text,
+        from_email=from_email,
+        to=[notification.recipient],
+        # The same Message-ID on every attempt: a receiving server that saw it already may drop a retry.
+        headers={"Message-ID": f"<notification.{notification.pk}@{domain}>"},
+    )
+    if notification.body_html:
+        message.attach_alternative(notification.body_html, "text/html")
+    message.send(fail_silently=False)
+
+
+def notification_send(*, notification_id: int) -> str:
+    """Send one message if it is still to be sent. Returns ``sent``, ``skipped`` (sent, failed for good, or
+    being sent by another worker), ``retry`` (failed, beat tries again later) or ``failed`` (given up)."""
+    notification = _claim(notification_id=notification_id)
+    if notification is None:
+        return "skipped"
+    try:
+        _deliver(notification)
+    except Exception as exc:  # every failure is recorded on the row; none is lost
+        permanent = isinstance(exc, PERMANENT_EMAIL_ERRORS) or getattr(exc, "permanent", False)
+        return _attempt_failed(notification=notification, error=exc, permanent=permanent)
+    Notification.objects.filter(
+        pk=notification.pk, status=Notification.Status.SENDING, attempts=notification.attempts
+    ).update(status=Notification.Status.SENT, sent_at=timezone.now(), next_attempt_at=None)
+    return "sent"
+
+
+def _attempt_failed(*, notification: Notification, error: Exception, permanent: bool) -> str:
+    max_attempts = getattr(settings, "NOTIFICATION_MAX_ATTEMPTS", 10)
+    error_text = f"{type(error).__name__}: {error}"[:2000]
+    given_up = permanent or notification.attempts >= max_attempts
+    now = timezone.now()
+    if given_up:
+        changes = {"status": Notification.Status.FAILED, "next_attempt_at": None}
+    else:
+        base = getattr(settings, "NOTIFICATION_RETRY_BASE_SECONDS", 60)
+        cap = getattr(settings, "NOTIFICATION_RETRY_MAX_SECONDS", 3600)
+        delay = min(base * 2 ** (notification.attempts - 1), cap)
+        changes = {
+            "status": Notification.Status.PENDING,
+            "next_attempt_at": now + dt.timedelta(seconds=delay),
+        }
+    Notification.objects.filter(
+        pk=notification.pk, status=Notification.Status.SENDING, attempts=notification.attempts
+    ).update(last_error=error_text, **changes)
+    logger.warning(
+        "Notification %s attempt %s failed%s: %s",
+        notification.pk,
+        notification.attempts,
+        " for good" if given_up else "",
+        error_text,
+    )
+    return "failed" if given_up else "retry"
+
+
+def notifications_dispatch_due(*, limit: int = 200) -> int:
+    """Beat: queue again what is still unsent and due (pending past its first minute or its backoff, or
+    stuck in ``sending``). Each row gets a lease of a few minutes first, so the next beat run does not queue
+    it a second time while it waits in the broker. Returns how many were queued."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Notification.objects.select_for_update(skip_locked=True)
+            .filter(
+                status__in=[Notification.Status.PENDING, Notification.Status.SENDING],
+                next_attempt_at__lte=now,
+            )
+            .order_by("next_attempt_at", "pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        Notification.objects.filter(pk__in=ids).update(
+            next_attempt_at=now + _seconds("NOTIFICATION_LEASE_SECONDS", 300)
+        )
+    queued = 0
+    for notification_id in ids:
+        queued += notification_dispatch(notification_id=notification_id)
+    return queued
+
+
+def notification_resend(*, notification: Notification, actor=None) -> Notification:
+    """Send a message again (customer service: "I did not get the email"). A new row is written, a copy of
+    the original's content addressed to the customer's current email or phone, linked to the original and
+    to the user who asked; the original keeps its own history."""
+    with transaction.atomic():
+        original = Notification.objects.select_for_update().select_related("customer").get(pk=notification.pk)
+        if original.status in (Notification.Status.PENDING, Notification.Status.SENDING):
+            raise NotificationNotResendable(
+                "This message has not been sent yet: it is still being sent.",
+                details={"notification": original.pk, "status": original.status},
+            )
+        customer = original.customer
+        if original.channel == Notification.Channel.SMS:
+            if not (customer.sms_opt_in and customer.phone):
+                raise SmsNotAllowed(
+                    "The customer no longer accepts text messages.", details={"notification": original.pk}
+                )
+            recipient = customer.phone
+        else:
+            recipient = customer.email
+        count = Notification.objects.filter(resend_of=original).count()
+        resent = notification_queue(
+            customer=customer,
+            order=original.order,
+            kind=original.kind,
+            channel=original.channel,
+            language=original.language,
+            recipient=recipient,
+            subject=original.subject,
+            body_text=original.body_text,
+            body_html=original.body_html,
+            dedup_key=f"resend:{original.pk}:{count + 1}",
+            resend_of=original,
+            created_by=actor,
+        )
+    return resent

@@ -8,6 +8,7 @@ NAVIGATION = [
     (_("Dashboard"), "dashboard", "oms.access_backoffice"),
     (_("Orders"), "orders:order_list", "orders.view_order"),
     (_("Late risk"), "orders:late_risk", "orders.view_order"),
+    (_("Notifications"), "orders:notification_list", "customers.view_notification"),
     (_("Stock"), "inventory:product_list", "inventory.view_stock"),
     (_("Locations"), "inventory:location_list", "inventory.view_location"),
     (_("Picking"), "fulfillment:picking", "fulfillment.pick"),

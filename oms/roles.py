@@ -48,6 +48,8 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "inventory.view_product",
         "customers.view_customer",
         "customers.change_customer",
+        "customers.view_notification",
+        "customers.resend_notification",
         "orders.view_order",
         "orders.add_order",
         "orders.change_order",

@@ -5,8 +5,11 @@ from django.dispatch import receiver
 from fulfillment import signals as fulfillment_signals
 from inventory.signals import incoming_stock_received
 
+from . import notifications
+from .models import Order
 from .services import fulfilment
 from .services.allocation import allocations_convert_incoming
+from .signals import order_created, order_status_changed
 
 
 @receiver(incoming_stock_received, dispatch_uid="orders.incoming_stock_received")
@@ -47,3 +50,15 @@ def on_parcel_closed(sender, *, order_id, location_id, shipment, lines, actor=No
 @receiver(fulfillment_signals.pickup_ready, dispatch_uid="orders.pickup_ready")
 def on_pickup_ready(sender, *, order_id, location_id, actor=None, **kwargs):
     fulfilment.pickup_ready(order_id=order_id, location_id=location_id, actor=actor)
+
+
+# The customer is told at every step: the message is written in the transaction that changed the order
+# (these signals are sent inside it) and sent after commit (orders/notifications.py).
+@receiver(order_created, sender=Order, dispatch_uid="orders.notify_created")
+def on_order_created_notify(sender, *, order, **kwargs):
+    notifications.order_notify_created(order=order)
+
+
+@receiver(order_status_changed, sender=Order, dispatch_uid="orders.notify_status")
+def on_order_status_changed_notify(sender, *, order, old_status, new_status, **kwargs):
+    notifications.order_notify_status(order=order, old_status=old_status, new_status=new_status)

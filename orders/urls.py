@@ -18,6 +18,22 @@ urlpatterns = [
     path(
         "pickup/<str:number>/<slug:action>/", views_pickup.PickupActionView.as_view(), name="pickup_action"
     ),
+    path(
+        "orders/<str:number>/notifications/",
+        views.OrderNotificationsView.as_view(),
+        name="order_notifications",
+    ),
+    path(
+        "orders/<str:number>/notifications/<int:pk>/",
+        views.NotificationDetailView.as_view(),
+        name="notification_detail",
+    ),
+    path(
+        "orders/<str:number>/notifications/<int:pk>/resend/",
+        views.NotificationResendView.as_view(),
+        name="notification_resend",
+    ),
+    path("notifications/", views.NotificationListView.as_view(), name="notification_list"),
     path("settings/sourcing/", views.SourcingWhatIfView.as_view(), name="sourcing_whatif"),
     path("settings/channels/", views.ChannelListView.as_view(), name="channel_list"),
     path("settings/channels/<slug:code>/", views.ChannelDetailView.as_view(), name="channel_detail"),

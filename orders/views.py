@@ -18,6 +18,10 @@ from django.views.decorators.cache import never_cache
 
 from common.exceptions import DomainError
 from common.views import BackofficeMixin
+from customers.exceptions import NotificationNotResendable, SmsNotAllowed
+from customers.models import Notification
+from customers.selectors import notification_get, notification_list, notification_list_for_order
+from customers.services import notification_resend
 from inventory.models import Location
 
 from .exceptions import InvalidTransition
@@ -480,3 +484,115 @@ class SourcingWhatIfView(BackofficeMixin, View):
             report["strategy_label"] = Channel.Strategy(report["strategy"]).label
         status = 400 if form.is_bound and not form.is_valid() else 200
         return render(request, "orders/whatif.html", {"form": form, "report": report}, status=status)
+
+
+# --- Customer notifications (the outbox of customers, shown per order) ------------------------------------
+
+RESENDABLE = (Notification.Status.SENT, Notification.Status.FAILED)
+
+
+def _notification_or_404(order, pk):
+    notification = notification_get(pk=pk, order_id=order.pk)
+    if notification is None:
+        raise Http404(_("No such message."))
+    return notification
+
+
+class OrderNotificationsView(BackofficeMixin, View):
+    """The order's messages to the customer: an htmx fragment of the order page, or a page of its own."""
+
+    permission_required = "customers.view_notification"
+
+    def get(self, request, number):
+        order = _order_or_404(request, number)
+        context = {
+            "order": order,
+            "notifications": notification_list_for_order(order_id=order.pk),
+            "can_resend": request.user.has_perm("customers.resend_notification"),
+        }
+        if request.htmx:
+            return render(request, "orders/_order_notifications.html", context)
+        return render(request, "orders/order_notifications.html", context)
+
+
+class NotificationDetailView(BackofficeMixin, View):
+    """One message as the customer got it: subject, recipient, HTML and text parts, attempts and errors."""
+
+    permission_required = "customers.view_notification"
+
+    def get(self, request, number, pk):
+        order = _order_or_404(request, number)
+        notification = _notification_or_404(order, pk)
+        return render(
+            request,
+            "orders/notification_detail.html",
+            {
+                "order": order,
+                "notification": notification,
+                "resends": list(notification.resends.order_by("created_at")),
+                "can_resend": request.user.has_perm("customers.resend_notification")
+                and notification.status in RESENDABLE,
+            },
+        )
+
+
+class NotificationResendView(BackofficeMixin, View):
+    """Send a message again: a new message (a copy, to the customer's current address) is queued; the
+    original stays as it was, with its own history."""
+
+    permission_required = "customers.resend_notification"
+
+    def get(self, request, number, pk):
+        order = _order_or_404(request, number)
+        notification = _notification_or_404(order, pk)
+        return render(
+            request,
+            "orders/notification_resend.html",
+            {"order": order, "notification": notification, "resendable": notification.status in RESENDABLE},
+        )
+
+    def post(self, request, number, pk):
+        order = _order_or_404(request, number)
+        notification = _notification_or_404(order, pk)
+        try:
+            resent = notification_resend(notification=notification, actor=request.user)
+        except NotificationNotResendable:
+            messages.error(request, _("This message is still being sent: wait for it, then send it again."))
+        except SmsNotAllowed:
+            messages.error(request, _("The customer does not accept text messages any more."))
+        else:
+            messages.success(
+                request,
+                _("The message “%(subject)s” will be sent again to %(recipient)s.")
+                % {"subject": resent.subject or resent.get_kind_display(), "recipient": resent.recipient},
+            )
+        return redirect(reverse("orders:order_detail", kwargs={"number": order.number}) + "#notifications")
+
+
+class NotificationListView(BackofficeMixin, View):
+    """Every message to customers, newest first; customer service watches the failed ones."""
+
+    permission_required = "customers.view_notification"
+    per_page = 50
+
+    def get(self, request):
+        status = request.GET.get("status", "")
+        if status not in Notification.Status.values:
+            status = ""
+        qs = notification_list(status=status)
+        location_ids = order_scope_location_ids(user=request.user)
+        if location_ids is not None:  # a user who does not see every order sees their orders' messages
+            qs = qs.filter(order__order_locations__location_id__in=location_ids).distinct()
+        page = Paginator(qs, self.per_page).get_page(request.GET.get("page"))
+        return render(
+            request,
+            "orders/notification_list.html",
+            {
+                "page": page,
+                "notifications": page.object_list,
+                "page_links": page_links(page),
+                "status": status,
+                "statuses": Notification.Status.choices,
+                "query": f"status={status}" if status else "",
+            },
+        )

@@ -36,6 +36,7 @@ STATUS_FAMILIES = {
         "created",
         "labelled",
         "handed_over",
+        "sending",
     },
     "done": {
         "delivered",

@@ -146,13 +146,42 @@ STORAGES = {
 }
 
 # --- Email ----------------------------------------------------------------------------------------
-EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
-EMAIL_HOST = env("EMAIL_HOST", default="localhost")
-EMAIL_PORT = env.int("EMAIL_PORT", default=25)
-EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
-EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
-EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+# Either one EMAIL_URL (smtp+tls://user:password@smtp.example.com:587, smtp+ssl://...:465, consolemail://)
+# or the separate EMAIL_HOST / EMAIL_PORT / EMAIL_HOST_USER / EMAIL_HOST_PASSWORD / EMAIL_USE_TLS. With
+# neither, emails are printed on the console (development); tests use the locmem backend.
+_email = env.email_url("EMAIL_URL") if env("EMAIL_URL", default="") else {}
+EMAIL_BACKEND = env(
+    "EMAIL_BACKEND",
+    default=_email.get("EMAIL_BACKEND")
+    or (
+        "django.core.mail.backends.smtp.EmailBackend"
+        if env("EMAIL_HOST", default="")
+        else "django.core.mail.backends.console.EmailBackend"
+    ),
+)
+EMAIL_HOST = env("EMAIL_HOST", default=_email.get("EMAIL_HOST") or "localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=_email.get("EMAIL_PORT") or 25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default=_email.get("EMAIL_HOST_USER") or "")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default=_email.get("EMAIL_HOST_PASSWORD") or "")
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=env("EMAIL_URL", default="").startswith("smtp+ssl:"))
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=bool(_email.get("EMAIL_USE_TLS")) and not EMAIL_USE_SSL)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)  # seconds: a hung SMTP server never blocks a worker
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="OMS <no-reply@oms.localhost>")
+# Text messages: the adapter class (customers/sms.py). The log backend writes them to the log.
+SMS_BACKEND = env("SMS_BACKEND", default="customers.sms.LogBackend")
+
+# --- Customer notifications (customers/services.py, orders/notifications.py) -------------------------
+# The merchant shown in emails: name, logo (an absolute URL: mail clients fetch it), accent colour.
+MERCHANT_NAME = env("MERCHANT_NAME", default="OMS Boutique")
+MERCHANT_LOGO_URL = env("MERCHANT_LOGO_URL", default="")
+MERCHANT_COLOR = env("MERCHANT_COLOR", default="#1f5fbf")
+MERCHANT_SUPPORT_EMAIL = env("MERCHANT_SUPPORT_EMAIL", default="")
+NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=10)  # then "failed"
+NOTIFICATION_RETRY_BASE_SECONDS = 60  # backoff: 1, 2, 4, 8... minutes
+NOTIFICATION_RETRY_MAX_SECONDS = 3600  # ... at most an hour between attempts
+NOTIFICATION_FIRST_WAIT_SECONDS = 60  # beat leaves a new message to its on-commit task this long
+NOTIFICATION_SENDING_TIMEOUT_SECONDS = 600  # a message "sending" longer than this had its worker die
+NOTIFICATION_LEASE_SECONDS = 300  # beat does not queue a message again within this time
 
 # --- Celery ---------------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"
@@ -171,7 +200,16 @@ CELERY_TASK_QUEUES_NAMES = ("default", "tracking", "documents", "notifications")
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Publishing to a broker that is down gives up within a second instead of kombu's default of several:
+# a request that queues a task after its commit never hangs on Redis. What must not be lost is in an
+# outbox table (customers.Notification) that beat queues again.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
 # Fixed schedules; the DatabaseScheduler copies them into django-celery-beat's tables, where admins can
 # change or add schedules.
 CELERY_BEAT_SCHEDULE = {
@@ -183,6 +221,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "shipping.relay_points_refresh_all",
         "schedule": crontab(hour=3, minute=40),
     },
+    "dispatch-due-notifications": {"task": "customers.dispatch_due_notifications", "schedule": 60.0},
 }
 
 # --- REST API -------------------------------------------------------------------------------------

@@ -50,6 +50,11 @@ MATRIX = {
     "orders:order_detail": ({"number": MATRIX_ORDER}, ALL_STAFF),
     "orders:order_create": ({}, {CUSTOMER_SERVICE, MANAGER}),
     "orders:order_cancel": ({"number": MATRIX_ORDER}, {CUSTOMER_SERVICE, MANAGER}),
+    # The customer's messages: customer service and managers (notification 990301 of MATRIX_ORDER, sent).
+    "orders:notification_list": ({}, {CUSTOMER_SERVICE, MANAGER}),
+    "orders:order_notifications": ({"number": MATRIX_ORDER}, {CUSTOMER_SERVICE, MANAGER}),
+    "orders:notification_detail": ({"number": MATRIX_ORDER, "pk": 990301}, {CUSTOMER_SERVICE, MANAGER}),
+    "orders:notification_resend": ({"number": MATRIX_ORDER, "pk": 990301}, {CUSTOMER_SERVICE, MANAGER}),
     "orders:channel_list": ({}, {MANAGER}),
     "orders:channel_detail": ({"code": "web"}, {MANAGER}),
     "orders:api_key_create": ({"code": "web"}, {MANAGER}),
@@ -192,9 +197,31 @@ def test_the_four_roles_exist_with_permissions(db):
 
 @pytest.fixture
 def matrix_objects(role_users):
-    """The objects the matrix's URLs name (order, channel, key; the floor's wave, parcel and print job)."""
+    """The objects the matrix's URLs name (order, channel, key, a message to the customer; the floor's wave,
+    parcel and print job)."""
     role_matrix_objects()
     floor_matrix_objects(manager=role_users[MANAGER])
+    from django.utils import timezone
+
+    from customers.models import Notification
+    from orders.models import Order
+
+    order = Order.objects.get(number=MATRIX_ORDER)
+    Notification.objects.create(
+        pk=990301,
+        customer=order.customer,
+        order=order,
+        kind="order_received",
+        language="en",
+        recipient=order.customer.email,
+        subject="We have received your order",
+        body_text="Text",
+        body_html="<p>HTML</p>",
+        dedup_key="matrix",
+        status="sent",
+        attempts=1,
+        sent_at=timezone.now(),
+    )
 
 
 @pytest.mark.parametrize("url_name", sorted(MATRIX))

@@ -174,6 +174,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 # change or add schedules.
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "orders.purge_idempotency_keys", "schedule": 3600.0},
+    # Channel connectors (orders/channels): PrestaShop has no webhooks; the stock push runs on every
+    # availability change (debounced) and this sweep catches any push that was lost.
+    "channels-prestashop-poll": {"task": "channels.prestashop_poll_all", "schedule": 120.0},
+    "channels-stock-push-sweep": {"task": "channels.stock_push_all", "schedule": 300.0},
+    "channels-purge-changes": {"task": "channels.purge_availability_changes", "schedule": 86400.0},
 }
 
 # --- REST API -------------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ The cursor is opaque to callers: ``v1.<lo>.<hi>.<after_xid>.<after_id>.<issued u
 import base64
 import binascii
 import time
-from datetime import timedelta
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import connection
 from django.db.models import Q
@@ -105,8 +105,7 @@ def changes_read(*, cursor: str, limit: int = 500) -> tuple[list[int], str, bool
     rows = AvailabilityChange.objects.filter(**{f"{key}__gte": current.lo, f"{key}__lt": hi})
     if current.after_id:
         rows = rows.filter(
-            Q(**{f"{key}__gt": current.after_key})
-            | Q(**{key: current.after_key, "id__gt": current.after_id})
+            Q(**{f"{key}__gt": current.after_key}) | Q(**{key: current.after_key, "id__gt": current.after_id})
         )
     page = list(rows.order_by(key, "id").values_list(key, "id", "product_id")[: limit + 1])
     more = len(page) > limit

@@ -36,6 +36,8 @@ def send(client_: httpx.Client, method: str, url: str, **kwargs) -> httpx.Respon
         raise ChannelUnavailable(f"{url} answered {response.status_code}.")
     if response.status_code >= 400:
         raise ChannelError(
-            f"{method} {url} answered {response.status_code}.", status=response.status_code, body=response.text
+            f"{method} {url} answered {response.status_code}.",
+            status=response.status_code,
+            body=response.text,
         )
     return response

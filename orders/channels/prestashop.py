@@ -34,7 +34,7 @@ def _by_ids(http, resource: str, ids, display: str) -> dict[str, dict]:
         http,
         "GET",
         f"/{resource}",
-        params={"output_format": "JSON", "display": display, f"filter[id]": "[" + "|".join(ids) + "]"},
+        params={"output_format": "JSON", "display": display, "filter[id]": "[" + "|".join(ids) + "]"},
     )
     return {str(row["id"]): row for row in _list(response.json(), resource)}
 
@@ -57,9 +57,13 @@ def orders_changed(connection, *, since: str, until: str) -> list[dict]:
             },
         )
         orders = _list(response.json(), "orders")
-        customers = _by_ids(http, "customers", [o.get("id_customer") for o in orders], "[id,email,firstname,lastname]")
+        customers = _by_ids(
+            http, "customers", [o.get("id_customer") for o in orders], "[id,email,firstname,lastname]"
+        )
         addresses = _by_ids(http, "addresses", [o.get("id_address_delivery") for o in orders], "full")
-        countries = _by_ids(http, "countries", [a.get("id_country") for a in addresses.values()], "[id,iso_code]")
+        countries = _by_ids(
+            http, "countries", [a.get("id_country") for a in addresses.values()], "[id,iso_code]"
+        )
         carriers = _by_ids(http, "carriers", [o.get("id_carrier") for o in orders], "[id,name]")
     for order in orders:
         address = addresses.get(str(order.get("id_address_delivery")), {})
@@ -90,15 +94,26 @@ def order_input(order: dict, *, modes: dict) -> tuple[OrderInput, str]:
     for index, row in enumerate(rows):
         sku = str(row.get("product_reference") or "").strip()
         if not sku:
-            raise InvalidOrder(f"Order row {row.get('id')} ({row.get('product_name', '')}) has no reference.",
-                               details={"order_rows": {str(index): {"product_reference": ["Required."]}}})
+            raise InvalidOrder(
+                f"Order row {row.get('id')} ({row.get('product_name', '')}) has no reference.",
+                details={"order_rows": {str(index): {"product_reference": ["Required."]}}},
+            )
         try:
             quantity = int(row.get("product_quantity"))
         except (TypeError, ValueError):
-            raise InvalidOrder(f"Order row {row.get('id')}: quantity {row.get('product_quantity')!r} is not a "
-                               "whole number.", details={"order_rows": {str(index): {"quantity": ["Invalid."]}}})
-        lines.append(LineInput(sku=sku, quantity=quantity, unit_price=money(
-            row.get("unit_price_tax_incl", "0"), field=f"order_rows[{index}].unit_price_tax_incl")))
+            raise InvalidOrder(
+                f"Order row {row.get('id')}: quantity {row.get('product_quantity')!r} is not a whole number.",
+                details={"order_rows": {str(index): {"quantity": ["Invalid."]}}},
+            ) from None
+        lines.append(
+            LineInput(
+                sku=sku,
+                quantity=quantity,
+                unit_price=money(
+                    row.get("unit_price_tax_incl", "0"), field=f"order_rows[{index}].unit_price_tax_incl"
+                ),
+            )
+        )
     delivery, mapping = delivery_for(modes=modes, method=order.get("_carrier", ""), address=address)
     data = OrderInput(
         external_id=str(order["id"]),
@@ -126,18 +141,30 @@ def stock_availables(connection, skus: list[str]) -> dict[str, dict]:
             chunk = [s for s in skus[start : start + PAGE] if "|" not in s and "]" not in s]
             if not chunk:
                 continue
-            response = send(http, "GET", "/products", params={
-                "output_format": "JSON", "display": "[id,reference]", "filter[reference]": "[" + "|".join(chunk) + "]"
-            })
+            response = send(
+                http,
+                "GET",
+                "/products",
+                params={
+                    "output_format": "JSON",
+                    "display": "[id,reference]",
+                    "filter[reference]": "[" + "|".join(chunk) + "]",
+                },
+            )
             products = {str(p["id"]): p["reference"] for p in _list(response.json(), "products")}
             if not products:
                 continue
-            response = send(http, "GET", "/stock_availables", params={
-                "output_format": "JSON",
-                "display": "full",
-                "filter[id_product]": "[" + "|".join(products) + "]",
-                "filter[id_product_attribute]": "[0]",
-            })
+            response = send(
+                http,
+                "GET",
+                "/stock_availables",
+                params={
+                    "output_format": "JSON",
+                    "display": "full",
+                    "filter[id_product]": "[" + "|".join(products) + "]",
+                    "filter[id_product_attribute]": "[0]",
+                },
+            )
             for row in _list(response.json(), "stock_availables"):
                 sku = products.get(str(row.get("id_product")))
                 if sku:
@@ -145,8 +172,17 @@ def stock_availables(connection, skus: list[str]) -> dict[str, dict]:
     return found
 
 
-FIELDS = ("id", "id_product", "id_product_attribute", "id_shop", "id_shop_group", "quantity",
-          "depends_on_stock", "out_of_stock", "location")
+FIELDS = (
+    "id",
+    "id_product",
+    "id_product_attribute",
+    "id_shop",
+    "id_shop_group",
+    "quantity",
+    "depends_on_stock",
+    "out_of_stock",
+    "location",
+)
 
 
 def stock_set(connection, rows: list[tuple[dict, int]]) -> None:
@@ -156,8 +192,17 @@ def stock_set(connection, rows: list[tuple[dict, int]]) -> None:
             values = {**row, "quantity": quantity, "depends_on_stock": 0}
             inner = "".join(
                 f"<{f}><![CDATA[{str(values.get(f, '') or '').replace(']]>', '')}]]></{f}>"
-                for f in FIELDS if f in values
+                for f in FIELDS
+                if f in values
             )
-            body = f'<?xml version="1.0" encoding="UTF-8"?><prestashop><stock_available>{inner}</stock_available></prestashop>'
-            send(http, "PUT", f"/stock_availables/{row['id']}", content=body.encode(),
-                 headers={"Content-Type": "application/xml"})
+            body = (
+                '<?xml version="1.0" encoding="UTF-8"?>'
+                f"<prestashop><stock_available>{inner}</stock_available></prestashop>"
+            )
+            send(
+                http,
+                "PUT",
+                f"/stock_availables/{row['id']}",
+                content=body.encode(),
+                headers={"Content-Type": "application/xml"},
+            )

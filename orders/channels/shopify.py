@@ -23,9 +23,7 @@ RELAY_ATTRIBUTES = {"relay_point_id", "relay_id", "pickup_point_id", "point_rela
 
 def _address(source: dict | None) -> dict:
     source = source or {}
-    name = source.get("name") or " ".join(
-        p for p in (source.get("first_name"), source.get("last_name")) if p
-    )
+    name = source.get("name") or " ".join(p for p in (source.get("first_name"), source.get("last_name")) if p)
     return {
         "name": clip(name, 200),
         "company": clip(source.get("company"), 200),
@@ -42,12 +40,16 @@ def _unit_price(item: dict, *, taxes_included: bool, index: int) -> Decimal:
     quantity = int(item.get("quantity") or 0) or 1
     price = money(item.get("price", "0"), field=f"line_items[{index}].price")
     if not taxes_included:
-        taxes = sum((money(t.get("price", "0"), field="tax_lines.price") for t in item.get("tax_lines") or []),
-                    Decimal("0"))
+        taxes = sum(
+            (money(t.get("price", "0"), field="tax_lines.price") for t in item.get("tax_lines") or []),
+            Decimal("0"),
+        )
         price += taxes / quantity
     discounts = sum(
-        (money(d.get("amount", "0"), field="discount_allocations.amount")
-         for d in item.get("discount_allocations") or []),
+        (
+            money(d.get("amount", "0"), field="discount_allocations.amount")
+            for d in item.get("discount_allocations") or []
+        ),
         Decimal("0"),
     )
     return max(Decimal("0"), price - discounts / quantity).quantize(CENT)
@@ -59,8 +61,9 @@ def order_input(payload: dict, *, modes: dict) -> tuple[OrderInput, str]:
         raise InvalidOrder("The payload is not a Shopify order (no id).", details={"id": ["Required."]})
     currency = payload.get("currency") or "EUR"
     if currency != "EUR":
-        raise InvalidOrder(f"Only orders in EUR are taken (this one is in {currency}).",
-                           details={"currency": [currency]})
+        raise InvalidOrder(
+            f"Only orders in EUR are taken (this one is in {currency}).", details={"currency": [currency]}
+        )
     customer = payload.get("customer") or {}
     shipping = payload.get("shipping_address") or payload.get("billing_address") or {}
     address = _address(shipping)
@@ -76,8 +79,10 @@ def order_input(payload: dict, *, modes: dict) -> tuple[OrderInput, str]:
             )
         quantity = item.get("quantity")
         if not isinstance(quantity, int) or isinstance(quantity, bool):
-            raise InvalidOrder(f"Line item {item.get('id')}: quantity {quantity!r} is not a whole number.",
-                               details={"line_items": {str(index): {"quantity": [str(quantity)]}}})
+            raise InvalidOrder(
+                f"Line item {item.get('id')}: quantity {quantity!r} is not a whole number.",
+                details={"line_items": {str(index): {"quantity": [str(quantity)]}}},
+            )
         lines.append(
             LineInput(
                 sku=str(item["sku"]).strip(),
@@ -139,8 +144,10 @@ def graphql(connection, query: str, variables: dict) -> dict:
     if errors:
         if any((e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors):
             raise ChannelUnavailable("Shopify throttled the request.")
-        raise ChannelError("Shopify refused the query: " + "; ".join(str(e.get("message")) for e in errors),
-                           body=response.text)
+        raise ChannelError(
+            "Shopify refused the query: " + "; ".join(str(e.get("message")) for e in errors),
+            body=response.text,
+        )
     return body.get("data") or {}
 
 
@@ -196,7 +203,9 @@ def stock_set(connection, rows: list[tuple[str, int]], *, key: str) -> None:
     data = graphql(connection, SET_QUANTITIES, variables)
     errors = (data.get("inventorySetQuantities") or {}).get("userErrors") or []
     if errors:
-        raise ChannelError("Shopify refused the quantities: " + "; ".join(e.get("message", "") for e in errors))
+        raise ChannelError(
+            "Shopify refused the quantities: " + "; ".join(e.get("message", "") for e in errors)
+        )
 
 
 FULFILLMENT_ORDERS = """
@@ -246,10 +255,18 @@ def fulfil(connection, *, order_id: str, items: list[tuple[str, int]], tracking:
     result = graphql(
         connection,
         FULFILLMENT_CREATE,
-        {"fulfillment": {"lineItemsByFulfillmentOrder": groups, "trackingInfo": tracking, "notifyCustomer": True}},
+        {
+            "fulfillment": {
+                "lineItemsByFulfillmentOrder": groups,
+                "trackingInfo": tracking,
+                "notifyCustomer": True,
+            }
+        },
     )
     payload = result.get("fulfillmentCreate") or {}
     if payload.get("userErrors"):
-        raise ChannelError("Shopify refused the fulfilment: "
-                           + "; ".join(e.get("message", "") for e in payload["userErrors"]))
+        raise ChannelError(
+            "Shopify refused the fulfilment: "
+            + "; ".join(e.get("message", "") for e in payload["userErrors"])
+        )
     return (payload.get("fulfillment") or {}).get("id")

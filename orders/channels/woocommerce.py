@@ -47,8 +47,9 @@ def order_input(payload: dict, *, modes: dict) -> tuple[OrderInput, str]:
         raise InvalidOrder("The payload is not a WooCommerce order (no id).", details={"id": ["Required."]})
     currency = payload.get("currency") or "EUR"
     if currency != "EUR":
-        raise InvalidOrder(f"Only orders in EUR are taken (this one is in {currency}).",
-                           details={"currency": [currency]})
+        raise InvalidOrder(
+            f"Only orders in EUR are taken (this one is in {currency}).", details={"currency": [currency]}
+        )
     billing = payload.get("billing") or {}
     shipping = payload.get("shipping") or {}
     if not shipping.get("address_1"):
@@ -63,10 +64,13 @@ def order_input(payload: dict, *, modes: dict) -> tuple[OrderInput, str]:
             )
         quantity = item.get("quantity")
         if not isinstance(quantity, int) or isinstance(quantity, bool):
-            raise InvalidOrder(f"Line item {item.get('id')}: quantity {quantity!r} is not a whole number.",
-                               details={"line_items": {str(index): {"quantity": [str(quantity)]}}})
-        lines.append(LineInput(sku=str(item["sku"]).strip(), quantity=quantity,
-                               unit_price=_unit_price(item, index)))
+            raise InvalidOrder(
+                f"Line item {item.get('id')}: quantity {quantity!r} is not a whole number.",
+                details={"line_items": {str(index): {"quantity": [str(quantity)]}}},
+            )
+        lines.append(
+            LineInput(sku=str(item["sku"]).strip(), quantity=quantity, unit_price=_unit_price(item, index))
+        )
     shipping_lines = payload.get("shipping_lines") or []
     method = shipping_lines[0].get("method_title", "") if shipping_lines else ""
     meta = {str(m.get("key", "")).lower(): str(m.get("value", "")) for m in payload.get("meta_data") or []}
@@ -94,7 +98,9 @@ def reference(payload: dict) -> str:
 
 def _client(connection):
     if not connection.base_url or not connection.api_key or not connection.api_secret:
-        raise ChannelError("The shop address, consumer key and consumer secret must be set on the connector page.")
+        raise ChannelError(
+            "The shop address, consumer key and consumer secret must be set on the connector page."
+        )
     return client(
         base_url=connection.base_url.rstrip("/") + "/wp-json/wc/v3",
         auth=httpx.BasicAuth(connection.api_key, connection.api_secret),
@@ -124,8 +130,9 @@ def stock_set(connection, rows: list[tuple[str, int]]) -> None:
         )
     refused = [p for p in response.json().get("update", []) if p.get("error")]
     if refused:
-        raise ChannelError("WooCommerce refused some products: "
-                           + "; ".join(str(p["error"].get("message")) for p in refused))
+        raise ChannelError(
+            "WooCommerce refused some products: " + "; ".join(str(p["error"].get("message")) for p in refused)
+        )
 
 
 def order_shipped(connection, *, order_id: str, note: str, marker: str, complete: bool) -> str:

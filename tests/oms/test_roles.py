@@ -109,6 +109,8 @@ NOT_BACKOFFICE = {
     "api-schema",
     "api-docs",
     "api-redoc",
+    "webhook-shopify",
+    "webhook-woocommerce",
 }
 
 

@@ -4,6 +4,7 @@
 from django.urls import path
 
 from . import views
+from .channels.urls import urlpatterns as connector_urlpatterns
 
 app_name = "orders"
 
@@ -23,3 +24,5 @@ urlpatterns = [
         name="api_key_revoke",
     ),
 ]
+
+urlpatterns += connector_urlpatterns  # connectors: settings/channels/<code>/connector/, imports...

@@ -306,7 +306,6 @@ def stock_reserve(*, product_id: int, location_id: int, quantity: int) -> None:
     ).update(reserved=F("reserved") + quantity, updated_at=timezone.now())
     if not updated:
         raise OutOfStock(details={"product": product_id, "location": location_id, "quantity": quantity})
-    _notify_availability([product_id])
 
 
 def stock_release(*, product_id: int, location_id: int, quantity: int) -> None:
@@ -316,7 +315,6 @@ def stock_release(*, product_id: int, location_id: int, quantity: int) -> None:
     ).update(reserved=F("reserved") - quantity, updated_at=timezone.now())
     if not updated:
         raise InsufficientStock("Fewer units are reserved than released.", details={"quantity": quantity})
-    _notify_availability([product_id])
 
 
 def incoming_reserve(*, incoming_id: int, quantity: int) -> None:
@@ -326,7 +324,6 @@ def incoming_reserve(*, incoming_id: int, quantity: int) -> None:
     ).update(reserved=F("reserved") + quantity)
     if not updated:
         raise OutOfStock(details={"incoming": incoming_id, "quantity": quantity})
-    _notify_availability(IncomingStock.objects.filter(pk=incoming_id).values_list("product_id", flat=True))
 
 
 def incoming_release(*, incoming_id: int, quantity: int) -> None:
@@ -336,7 +333,6 @@ def incoming_release(*, incoming_id: int, quantity: int) -> None:
     )
     if not updated:
         raise InsufficientStock("Fewer units are reserved than released.", details={"quantity": quantity})
-    _notify_availability(IncomingStock.objects.filter(pk=incoming_id).values_list("product_id", flat=True))
 
 
 @transaction.atomic

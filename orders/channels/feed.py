@@ -3,9 +3,10 @@
 A reader may not trust ids or timestamps alone: two transactions take ids 10 and 11, 11 commits first, a
 reader sees 11 and moves its cursor past 10, which commits a moment later and is never read. Here every
 row carries its transaction's id (``pg_current_xact_id()``), and a read covers the transactions between
-the previous read's snapshot xmin and the current one: every transaction below the current xmin has ended
-(committed rows are visible, rolled-back ones never will be), and any transaction still running is above
-it, so it falls in a later window. A long transaction only delays the feed; it never loses a change.
+the previous read's horizon and the current one, the horizon being the oldest transaction of this
+database still running: every transaction below it has ended (committed rows are visible, rolled-back
+ones never will be), and any transaction still running is at or above it, so it falls in a later window.
+A long transaction only delays the feed; it never loses a change.
 
 The cursor is opaque to callers: ``v1.<lo>.<hi>.<after_xid>.<after_id>.<issued unix time>`` in base64.
 """
@@ -53,11 +54,25 @@ def changes_record(*, product_ids) -> None:
         AvailabilityChange.objects.bulk_create([AvailabilityChange(product_id=p) for p in product_ids])
 
 
+# The oldest transaction of this database still running (every older one has ended), or the next
+# transaction id when none runs. The snapshot's own xmin would do too, but it counts every database of the
+# cluster: a long transaction elsewhere would hold the feed back.
+_HORIZON_SQL = """
+WITH s AS (SELECT pg_current_snapshot() AS snap)
+SELECT LEAST(
+    (SELECT pg_snapshot_xmax(snap)::text::bigint FROM s),
+    (SELECT min(x::text::bigint) FROM s, pg_snapshot_xip(s.snap) AS x
+     WHERE mod(x::text::bigint, 4294967296) IN (
+         SELECT backend_xid::text::bigint FROM pg_stat_activity
+         WHERE datname = current_database() AND backend_xid IS NOT NULL)))
+"""
+
+
 def _horizon() -> int:
-    """The upper end (exclusive) of what can be read now."""
+    """The upper end (exclusive) of what can be read now: no transaction below it can still commit."""
     if _postgres():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+            cursor.execute(_HORIZON_SQL)
             return int(cursor.fetchone()[0])
     last = AvailabilityChange.objects.order_by("-id").values_list("id", flat=True).first() or 0
     return last + 1

@@ -7,8 +7,8 @@ from django.dispatch import receiver
 
 from inventory.signals import availability_changed
 
-from ..models import Channel, OrderStatus
-from ..signals import order_status_changed
+from ..models import Channel, OrderLine, OrderStatus
+from ..signals import order_cancelled, order_created, order_status_changed
 from .feed import changes_record
 
 PUSHING_KEY = "channels:pushing-channels"
@@ -18,6 +18,15 @@ PUSHING_KEY = "channels:pushing-channels"
 def on_availability_changed(sender, *, product_ids, **kwargs):
     changes_record(product_ids=product_ids)
     transaction.on_commit(_schedule_push)
+
+
+@receiver(order_created, dispatch_uid="orders.channels.order_created")
+@receiver(order_cancelled, dispatch_uid="orders.channels.order_cancelled")
+def on_reservations_changed(sender, *, order, **kwargs):
+    """Reservations are compare-and-set updates that send no signal of their own (one per line would cost
+    a write per line): the order's creation and cancellation stand for them, once per order."""
+    product_ids = set(OrderLine.objects.filter(order_id=order.pk).values_list("product_id", flat=True))
+    on_availability_changed(sender, product_ids=product_ids)
 
 
 def _schedule_push() -> None:

@@ -491,7 +491,7 @@ def stock_push(*, channel_id: int, full: bool = False) -> dict:
             except (CursorExpired, CursorInvalid):
                 cursor = cursor_now()
                 product_ids = list(Product.objects.filter(active=True).values_list("pk", flat=True))
-        result = _push_products(connection=connection, product_ids=product_ids, window=(start, cursor))
+        result = _push_products(connection=connection, product_ids=product_ids, window=start)
         ChannelConnection.objects.filter(pk=connection.pk).update(
             stock_cursor=cursor, last_stock_push_at=timezone.now(), last_error=""
         )

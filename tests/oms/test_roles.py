@@ -47,6 +47,14 @@ MATRIX = {
     "orders:channel_detail": ({"code": "web"}, {MANAGER}),
     "orders:api_key_create": ({"code": "web"}, {MANAGER}),
     "orders:api_key_revoke": ({"code": "web", "pk": MATRIX_KEY_ID}, {MANAGER}),
+    # Channel connectors: managers only (connector_matrix_objects: delivery and import 990301 of web).
+    "orders:connector": ({"code": "web"}, {MANAGER}),
+    "orders:connector_sync": ({"code": "web"}, {MANAGER}),
+    "orders:delivery_list": ({"code": "web"}, {MANAGER}),
+    "orders:delivery_detail": ({"code": "web", "pk": 990301}, {MANAGER}),
+    "orders:import": ({"code": "web"}, {MANAGER}),
+    "orders:import_detail": ({"code": "web", "pk": 990301}, {MANAGER}),
+    "orders:import_progress": ({"code": "web", "pk": 990301}, {MANAGER}),
 }
 
 
@@ -145,6 +153,21 @@ def test_the_four_roles_exist_with_permissions(db):
 def matrix_objects(role_users):
     """The objects the matrix's URLs name (order, channel, key)."""
     role_matrix_objects()
+
+
+@pytest.fixture(autouse=True)
+def connector_matrix_objects(request):
+    """What the connector pages of MATRIX show: a failed delivery and a finished dry run of channel web."""
+    if "matrix_objects" not in request.fixturenames:
+        return
+    request.getfixturevalue("matrix_objects")
+    from orders.models import Channel, ImportJob, WebhookDelivery
+
+    channel = Channel.objects.get(code="web")
+    WebhookDelivery.objects.create(
+        pk=990301, channel=channel, delivery_id="matrix", topic="orders/create", payload="{}", status="failed"
+    )
+    ImportJob.objects.create(pk=990301, channel=channel, filename="matrix.csv", status="done")
 
 
 @pytest.mark.parametrize("url_name", sorted(MATRIX))

@@ -126,6 +126,13 @@ class ConnectionForm(forms.Form):
                         label=_("Erase the stored %(name)s") % {"name": self.fields[name].label},
                         required=False,
                     )
+        order = []
+        for name in self.fields:
+            if not name.startswith("clear_"):
+                order.append(name)
+                if f"clear_{name}" in self.fields:
+                    order.append(f"clear_{name}")
+        self.order_fields(order)
         if not self.is_bound:
             for name in self.fields:
                 if name in ChannelConnection.SECRET_FIELDS or name.startswith("clear_"):

@@ -71,8 +71,6 @@ def connection_save(*, channel: Channel, data: dict) -> ChannelConnection:
             setattr(connection, field, "")
         elif data.get(field):
             setattr(connection, field, data[field])
-    if "push_stock" in data and data["push_stock"] and not connection.stock_cursor:
-        connection.stock_cursor = ""  # the first push sends every product (full sync)
     connection.save()
     transaction.on_commit(lambda: cache.delete("channels:pushing-channels"))
     return connection

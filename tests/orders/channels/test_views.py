@@ -70,3 +70,14 @@ def test_bad_settings_are_refused_on_the_form(client, manager, shopify_channel):
         URL, form(delivery_modes="Retrait = store:nowhere"), HTTP_ACCEPT_LANGUAGE="en"
     )
     assert unknown_store.status_code == 400 and "nowhere" in unknown_store.content.decode()
+
+
+def test_admin_shows_deliveries_and_connections_without_secrets(client, shopify_channel):
+    from django.urls import reverse
+
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    for model in ("webhookdelivery", "importjob", "channelconnection"):
+        assert client.get(reverse(f"admin:orders_{model}_changelist")).status_code == 200
+    connection = ChannelConnection.objects.get(channel=shopify_channel)
+    page = client.get(reverse("admin:orders_channelconnection_change", args=[connection.pk])).content.decode()
+    assert SECRET not in page and "shpat_test" not in page

@@ -33,6 +33,7 @@ urlpatterns = [
     path("settings/carriers/", include("shipping.urls")),
     path("", include("fulfillment.urls")),  # planning/, picking/, packing/, print-jobs/
     path("", include("orders.urls")),  # orders/ and settings/channels/
+    path("webhooks/", include("orders.channels.webhook_urls")),  # Shopify, WooCommerce (signed)
     path("admin/", admin.site.urls),
     path("api/v1/", include("inventory.api_urls")),
     path("api/v1/", include("orders.api_urls")),

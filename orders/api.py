@@ -1,9 +1,17 @@
 """REST API of the orders app: availability, promise, orders (create with Idempotency-Key, read, cancel)."""
 
+import hashlib
+import json
 import re
 
 from django.db import transaction
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -59,9 +67,26 @@ class AvailabilityApi(APIView):
                 required=True,
                 description="Repeat for several SKUs (1 to 100).",
                 examples=[OpenApiExample("Two SKUs", value=["TSHIRT-M", "MUG"])],
-            )
+            ),
+            OpenApiParameter(
+                "If-None-Match",
+                str,
+                OpenApiParameter.HEADER,
+                description="The ETag of a previous answer: 304 without a body when nothing changed.",
+            ),
+            OpenApiParameter(
+                "ETag",
+                str,
+                OpenApiParameter.HEADER,
+                response=[200, 304],
+                description="Names this answer; send it back in If-None-Match.",
+            ),
         ],
-        responses={200: AvailabilityOutput, **error_responses(403, 422)},
+        responses={
+            200: OpenApiResponse(AvailabilityOutput, description="Availability for the key's channel."),
+            304: OpenApiResponse(description="Not modified: the answer is the one of the ETag sent."),
+            **error_responses(403, 422),
+        },
     )
     def get(self, request):
         skus = [s.strip() for s in request.query_params.getlist("sku") if s.strip()]
@@ -88,7 +113,22 @@ class AvailabilityApi(APIView):
             ],
             "unknown_skus": [s for s in dict.fromkeys(skus) if s not in result],
         }
-        return Response(AvailabilityOutput(body).data)
+        data = AvailabilityOutput(body).data
+        digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+        etag = f'"{digest[:32]}"'
+        headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Authorization"}
+        if _etag_matches(request.headers.get("If-None-Match", ""), etag):
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
+        return Response(data, headers=headers)
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    """If-None-Match uses the weak comparison (RFC 9110 13.1.2): ``W/`` prefixes are ignored."""
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    return any(tag.strip().removeprefix("W/") == etag for tag in header.split(","))
 
 
 class PromiseOptionOutput(serializers.Serializer):

@@ -431,3 +431,14 @@ class OrderLocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id}@{self.location_id}"
+
+
+# The channel connectors' models (webhook deliveries, stock push, imports) belong to this app too.
+from .channels.models import (  # noqa: E402, F401
+    AvailabilityChange,
+    ChannelConnection,
+    ChannelFulfillment,
+    ChannelListing,
+    ImportJob,
+    WebhookDelivery,
+)

@@ -1,5 +1,6 @@
 from celery import shared_task
 
+from .channels import tasks as channel_tasks  # noqa: F401 - registers the connectors' tasks
 from .services.idempotency import idempotency_purge
 
 

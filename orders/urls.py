@@ -4,6 +4,7 @@
 from django.urls import path
 
 from . import views, views_pickup
+from .channels.urls import urlpatterns as connector_urlpatterns
 
 app_name = "orders"
 
@@ -15,9 +16,7 @@ urlpatterns = [
     path("orders/<str:number>/cancel/", views.OrderCancelView.as_view(), name="order_cancel"),
     path("pickup/", views_pickup.PickupListView.as_view(), name="pickup_list"),
     path("pickup/<str:number>/", views_pickup.PickupOrderView.as_view(), name="pickup_order"),
-    path(
-        "pickup/<str:number>/<slug:action>/", views_pickup.PickupActionView.as_view(), name="pickup_action"
-    ),
+    path("pickup/<str:number>/<slug:action>/", views_pickup.PickupActionView.as_view(), name="pickup_action"),
     path(
         "orders/<str:number>/notifications/",
         views.OrderNotificationsView.as_view(),
@@ -44,3 +43,5 @@ urlpatterns = [
         name="api_key_revoke",
     ),
 ]
+
+urlpatterns += connector_urlpatterns  # connectors: settings/channels/<code>/connector/, imports...

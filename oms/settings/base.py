@@ -222,6 +222,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=40),
     },
     "dispatch-due-notifications": {"task": "customers.dispatch_due_notifications", "schedule": 60.0},
+    # Channel connectors (orders/channels): PrestaShop has no webhooks; the stock push runs on every
+    # availability change (debounced) and this sweep catches any push that was lost.
+    "channels-prestashop-poll": {"task": "channels.prestashop_poll_all", "schedule": 120.0},
+    "channels-stock-push-sweep": {"task": "channels.stock_push_all", "schedule": 300.0},
+    "channels-purge-changes": {"task": "channels.purge_availability_changes", "schedule": 86400.0},
 }
 
 # --- REST API -------------------------------------------------------------------------------------

@@ -248,10 +248,13 @@ def order_create(
     actor=None,
     source: str = "api",
     on_created: Callable[[Order], None] | None = None,
+    durable: bool = True,
 ) -> Order:
     """Take an order: validate, find or create the customer, reserve every line (stock, else incoming when
     pre-orders are allowed), record allocations and the timeline. Raises a DomainError and writes nothing
-    when the order cannot be taken. ``on_created`` runs inside the transaction (idempotency store)."""
+    when the order cannot be taken. ``on_created`` runs inside the transaction (idempotency store).
+    ``durable=False`` lets a caller take several orders in its own transaction (a file import, all or
+    nothing): the order's writes then run in a savepoint."""
     products, store = _validate(channel=channel, data=data)
     if Order.objects.filter(channel=channel, external_id=data.external_id).exists():
         raise _duplicate(channel=channel, external_id=data.external_id)
@@ -282,6 +285,7 @@ def order_create(
                 actor=actor,
                 source=source,
                 on_created=on_created,
+                durable=durable,
             )
         except _StockMoved:
             continue  # stock moved between planning and reserving: plan again with fresh figures
@@ -328,11 +332,11 @@ def _book_capacity(*, order: Order, decision: Decision) -> None:
             )
 
 
-def _create(*, channel, data, products, store, decision, actor, source, on_created) -> Order:
+def _create(*, channel, data, products, store, decision, actor, source, on_created, durable=True) -> Order:
     plan = decision.allocations
     promise = decision.promise
     try:
-        with transaction.atomic(durable=True):
+        with transaction.atomic(durable=durable):
             customer_data = dict(data.customer)
             customer, _created = customer_services.customer_get_or_create(
                 email=customer_data.pop("email"), data=customer_data

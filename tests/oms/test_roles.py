@@ -101,6 +101,14 @@ MATRIX = {
         {STORE_STAFF, MANAGER},
         {"ok": 405},
     ),
+    # Channel connectors: managers only (connector_matrix_objects: delivery and import 990301 of web).
+    "orders:connector": ({"code": "web"}, {MANAGER}),
+    "orders:connector_sync": ({"code": "web"}, {MANAGER}),
+    "orders:delivery_list": ({"code": "web"}, {MANAGER}),
+    "orders:delivery_detail": ({"code": "web", "pk": 990301}, {MANAGER}),
+    "orders:import": ({"code": "web"}, {MANAGER}),
+    "orders:import_detail": ({"code": "web", "pk": 990301}, {MANAGER}),
+    "orders:import_progress": ({"code": "web", "pk": 990301}, {MANAGER}),
 }
 
 
@@ -165,6 +173,8 @@ NOT_BACKOFFICE = {
     "api-schema",
     "api-docs",
     "api-redoc",
+    "webhook-shopify",
+    "webhook-woocommerce",
 }
 
 
@@ -222,6 +232,21 @@ def matrix_objects(role_users):
         attempts=1,
         sent_at=timezone.now(),
     )
+
+
+@pytest.fixture(autouse=True)
+def connector_matrix_objects(request):
+    """What the connector pages of MATRIX show: a failed delivery and a finished dry run of channel web."""
+    if "matrix_objects" not in request.fixturenames:
+        return
+    request.getfixturevalue("matrix_objects")
+    from orders.models import Channel, ImportJob, WebhookDelivery
+
+    channel = Channel.objects.get(code="web")
+    WebhookDelivery.objects.create(
+        pk=990301, channel=channel, delivery_id="matrix", topic="orders/create", payload="{}", status="failed"
+    )
+    ImportJob.objects.create(pk=990301, channel=channel, filename="matrix.csv", status="done")
 
 
 @pytest.mark.parametrize("url_name", sorted(MATRIX))

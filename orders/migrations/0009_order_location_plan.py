@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('orders', '0007_order_pickup_code'),
+        ('orders', '0008_channel_connectors'),
         ('shipping', '0002_shipments'),
     ]
 

@@ -1,0 +1,64 @@
+"""What every connector shares to turn a channel's order into the intake's ``OrderInput``."""
+
+from decimal import Decimal, InvalidOperation
+
+from ..exceptions import InvalidOrder
+from ..models import DeliveryMode
+
+CENT = Decimal("0.01")
+
+
+def money(value, *, field: str) -> Decimal:
+    try:
+        amount = Decimal(str(value)).quantize(CENT)
+    except (InvalidOperation, TypeError, ValueError):
+        raise InvalidOrder(f"{field} is not an amount: {value!r}.", details={field: [str(value)]}) from None
+    if not amount.is_finite():
+        raise InvalidOrder(f"{field} is not an amount: {value!r}.", details={field: [str(value)]})
+    return amount
+
+
+def parse_mode(value: str) -> tuple[str, str]:
+    """``home`` | ``relay:<carrier>`` | ``store:<store code>`` → (mode, argument)."""
+    mode, _sep, argument = (value or "").strip().partition(":")
+    mode = mode.strip().lower()
+    if mode not in DeliveryMode.values:
+        raise ValueError(value)
+    if mode == DeliveryMode.STORE and not argument.strip():
+        raise ValueError(value)
+    return mode, argument.strip()
+
+
+def delivery_for(
+    *, modes: dict, method: str, address: dict, relay_id: str = "", relay_name: str = ""
+) -> tuple[dict, str]:
+    """The intake's ``delivery`` for a shipping method title, by the channel's mapping (case-insensitive;
+    ``*`` is the default; without a match: home). Returns (delivery, the mapping value used)."""
+    lookup = {str(k).strip().lower(): v for k, v in (modes or {}).items()}
+    value = lookup.get((method or "").strip().lower()) or lookup.get("*") or DeliveryMode.HOME
+    try:
+        mode, argument = parse_mode(value)
+    except ValueError:
+        raise InvalidOrder(
+            f"The delivery mode mapped to {method!r} is not valid: {value!r}.",
+            details={"shipping_method": method, "mapping": value},
+        ) from None
+    if mode == DeliveryMode.STORE:
+        return {"mode": mode, "store": argument}, value
+    if mode == DeliveryMode.RELAY:
+        relay = {
+            "carrier": argument or "relay",
+            "id": relay_id,
+            "name": relay_name or address.get("company") or address.get("name", ""),
+            "line1": address.get("line1", ""),
+            "line2": address.get("line2", ""),
+            "postcode": address.get("postcode", ""),
+            "city": address.get("city", ""),
+            "country": address.get("country", "FR"),
+        }
+        return {"mode": mode, "relay_point": relay}, value
+    return {"mode": mode, "address": address}, value
+
+
+def clip(value, size: int) -> str:
+    return ("" if value is None else str(value)).strip()[:size]

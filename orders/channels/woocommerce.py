@@ -1,0 +1,147 @@
+"""WooCommerce: webhook payloads (the REST order resource) to orders, and the REST API v3 for stock and
+completed orders. Auth: HTTP Basic with the consumer key and secret (over HTTPS)."""
+
+from decimal import Decimal
+
+import httpx
+
+from ..exceptions import InvalidOrder
+from ..services.intake import LineInput, OrderInput
+from .http import ChannelError, client, send
+from .mapping import CENT, clip, delivery_for, money
+
+TOPICS = {"order.created", "order.updated", "order.deleted", "order.restored"}
+# Orders taken as they come (paid, or on hold waiting for a bank transfer); others wait for an update.
+IMPORT_STATUSES = {"processing", "on-hold", "completed"}
+CANCEL_STATUSES = {"cancelled", "refunded", "failed"}
+BATCH = 100  # products/batch takes at most 100 objects
+RELAY_META = {"relay_point_id", "_relay_point_id", "mondial_relay_id", "_pickup_point_id", "pickup_point_id"}
+
+
+def _address(source: dict, *, phone: str = "") -> dict:
+    name = " ".join(p for p in (source.get("first_name"), source.get("last_name")) if p)
+    return {
+        "name": clip(name, 200),
+        "company": clip(source.get("company"), 200),
+        "line1": clip(source.get("address_1"), 200),
+        "line2": clip(source.get("address_2"), 200),
+        "postcode": clip(source.get("postcode"), 16),
+        "city": clip(source.get("city"), 120),
+        "country": clip(source.get("country") or "FR", 2).upper(),
+        "phone": clip(source.get("phone") or phone, 32),
+    }
+
+
+def _unit_price(item: dict, index: int) -> Decimal:
+    quantity = int(item.get("quantity") or 0) or 1
+    if item.get("total") is not None:
+        total = money(item.get("total"), field=f"line_items[{index}].total") + money(
+            item.get("total_tax") or "0", field=f"line_items[{index}].total_tax"
+        )
+        return (total / quantity).quantize(CENT)
+    return money(item.get("price", "0"), field=f"line_items[{index}].price")
+
+
+def order_input(payload: dict, *, modes: dict) -> tuple[OrderInput, str]:
+    if not isinstance(payload, dict) or not payload.get("id"):
+        raise InvalidOrder("The payload is not a WooCommerce order (no id).", details={"id": ["Required."]})
+    currency = payload.get("currency") or "EUR"
+    if currency != "EUR":
+        raise InvalidOrder(
+            f"Only orders in EUR are taken (this one is in {currency}).", details={"currency": [currency]}
+        )
+    billing = payload.get("billing") or {}
+    shipping = payload.get("shipping") or {}
+    if not shipping.get("address_1"):
+        shipping = billing
+    address = _address(shipping, phone=billing.get("phone", ""))
+    lines = []
+    for index, item in enumerate(payload.get("line_items") or []):
+        if not item.get("sku"):
+            raise InvalidOrder(
+                f"Line item {item.get('id')} ({item.get('name', '')}) has no SKU.",
+                details={"line_items": {str(index): {"sku": ["Required."]}}},
+            )
+        quantity = item.get("quantity")
+        if not isinstance(quantity, int) or isinstance(quantity, bool):
+            raise InvalidOrder(
+                f"Line item {item.get('id')}: quantity {quantity!r} is not a whole number.",
+                details={"line_items": {str(index): {"quantity": [str(quantity)]}}},
+            )
+        lines.append(
+            LineInput(sku=str(item["sku"]).strip(), quantity=quantity, unit_price=_unit_price(item, index))
+        )
+    shipping_lines = payload.get("shipping_lines") or []
+    method = shipping_lines[0].get("method_title", "") if shipping_lines else ""
+    meta = {str(m.get("key", "")).lower(): str(m.get("value", "")) for m in payload.get("meta_data") or []}
+    relay_id = next((meta[k] for k in RELAY_META if meta.get(k)), "")
+    delivery, mapping = delivery_for(modes=modes, method=method, address=address, relay_id=relay_id)
+    data = OrderInput(
+        external_id=str(payload["id"]),
+        customer={
+            "email": clip(billing.get("email"), 254),
+            "first_name": clip(billing.get("first_name") or shipping.get("first_name"), 100),
+            "last_name": clip(billing.get("last_name") or shipping.get("last_name"), 100),
+            "phone": clip(billing.get("phone"), 32),
+            "company": clip(billing.get("company"), 200),
+        },
+        delivery=delivery,
+        lines=lines,
+        note=clip(payload.get("customer_note"), 2000),
+    )
+    return data, f"{method or '-'} → {mapping}"
+
+
+def reference(payload: dict) -> str:
+    return str(payload.get("number") or payload.get("id") or "")
+
+
+def _client(connection):
+    if not connection.base_url or not connection.api_key or not connection.api_secret:
+        raise ChannelError(
+            "The shop address, consumer key and consumer secret must be set on the connector page."
+        )
+    return client(
+        base_url=connection.base_url.rstrip("/") + "/wp-json/wc/v3",
+        auth=httpx.BasicAuth(connection.api_key, connection.api_secret),
+    )
+
+
+def products_by_sku(connection, skus: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    with _client(connection) as http:
+        for start in range(0, len(skus), BATCH):
+            chunk = skus[start : start + BATCH]
+            response = send(http, "GET", "/products", params={"sku": ",".join(chunk), "per_page": BATCH})
+            for product in response.json():
+                if product.get("sku") in chunk:
+                    found[product["sku"]] = str(product["id"])
+    return found
+
+
+def stock_set(connection, rows: list[tuple[str, int]]) -> None:
+    """Absolute quantities: sending the same batch twice leaves the same stock (idempotent by nature)."""
+    with _client(connection) as http:
+        response = send(
+            http,
+            "POST",
+            "/products/batch",
+            json={"update": [{"id": int(pid), "manage_stock": True, "stock_quantity": q} for pid, q in rows]},
+        )
+    refused = [p for p in response.json().get("update", []) if p.get("error")]
+    if refused:
+        raise ChannelError(
+            "WooCommerce refused some products: " + "; ".join(str(p["error"].get("message")) for p in refused)
+        )
+
+
+def order_shipped(connection, *, order_id: str, note: str, marker: str, complete: bool) -> str:
+    """Add a customer note with the tracking (once: skipped when a note already names ``marker``) and mark
+    the order completed when every parcel left."""
+    with _client(connection) as http:
+        notes = send(http, "GET", f"/orders/{order_id}/notes").json()
+        if not any(marker in (n.get("note") or "") for n in notes):
+            send(http, "POST", f"/orders/{order_id}/notes", json={"note": note, "customer_note": True})
+        if complete:
+            send(http, "PUT", f"/orders/{order_id}", json={"status": "completed"})
+    return marker

@@ -1,0 +1,382 @@
+"""Shopify and WooCommerce webhooks: signature, one delivery per id, processing through the intake,
+cancellation, updates, failure and replay."""
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from inventory.models import StockLevel
+from oms.roles import MANAGER
+from orders.channels import shopify
+from orders.models import Order, OrderEvent, OrderStatus, WebhookDelivery
+from tests.inventory.factories import ProductFactory
+from tests.oms.factories import UserFactory
+from tests.orders.factories import stock
+
+from .conftest import post_shopify, post_woo, shopify_order, woo_order
+
+pytestmark = pytest.mark.django_db
+
+
+def reserved(product, location) -> int:
+    return StockLevel.objects.get(product=product, location=location).reserved
+
+
+def test_shopify_order_create_is_stored_answered_and_taken_through_the_intake(
+    client, shopify_channel, products, lyon, django_capture_on_commit_callbacks
+):
+    # when
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_shopify(client, "shopify", shopify_order())
+
+    # then: 200 at once, one delivery, processed by the task into one order
+    assert response.status_code == 200
+    assert response.json()["duplicate"] is False
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.topic, delivery.delivery_id, delivery.status) == ("orders/create", "wh-1", "processed")
+    assert delivery.headers["X-Shopify-Shop-Domain"] == "demo-shop.myshopify.com"
+    order = Order.objects.get()
+    assert delivery.order == order
+    assert (order.channel, order.external_id, order.status) == (
+        shopify_channel,
+        "820982911946154508",
+        OrderStatus.ALLOCATED,
+    )
+    assert order.customer.email == "jon@example.fr"
+    assert (order.delivery_mode, order.ship_name, order.ship_line1, order.ship_line2) == (
+        "home",
+        "Jon Doe",
+        "3 rue de la République",
+        "Bât. B",
+    )
+    assert (order.ship_postcode, order.ship_city, order.ship_country, order.ship_phone) == (
+        "69002",
+        "Lyon",
+        "FR",
+        "+33611223344",
+    )
+    assert [(line.sku, line.quantity, line.unit_price) for line in order.lines.order_by("line_no")] == [
+        ("TSHIRT-M", 2, Decimal("19.90")),
+        ("MUG", 1, Decimal("8.50")),
+    ]
+    assert order.total_incl_vat == Decimal("48.30")
+    assert reserved(products["TSHIRT-M"], lyon) == 2
+    assert reserved(products["MUG"], lyon) == 1
+    stamp = OrderEvent.objects.get(order=order, type="channel")
+    assert stamp.data["reference"] == "#1001"
+
+
+def test_a_bad_hmac_is_refused_and_nothing_is_stored(
+    client, shopify_channel, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        wrong_secret = post_shopify(client, "shopify", shopify_order(), secret="not-the-secret")
+        no_signature = post_shopify(client, "shopify", shopify_order(), signature="")
+
+    assert wrong_secret.status_code == 401
+    assert wrong_secret.json()["error"]["code"] == "invalid_signature"
+    assert no_signature.status_code == 401
+    assert WebhookDelivery.objects.count() == 0
+    assert Order.objects.count() == 0
+
+
+def test_a_tampered_body_is_refused(client, shopify_channel):
+    body = json.dumps(shopify_order()).encode()
+    from .conftest import sign
+
+    response = client.post(
+        "/webhooks/shopify/shopify/",
+        data=body.replace(b'"quantity": 2', b'"quantity": 9'),
+        content_type="application/json",
+        headers={
+            "X-Shopify-Topic": "orders/create",
+            "X-Shopify-Hmac-Sha256": sign(body),
+            "X-Shopify-Webhook-Id": "x",
+        },
+    )
+    assert response.status_code == 401
+    assert WebhookDelivery.objects.count() == 0
+
+
+def test_a_duplicate_delivery_is_acknowledged_and_not_processed_again(
+    client, shopify_channel, products, lyon, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        first = post_shopify(client, "shopify", shopify_order(), webhook_id="wh-dup")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        second = post_shopify(client, "shopify", shopify_order(), webhook_id="wh-dup")
+
+    assert first.status_code == second.status_code == 200
+    assert second.json()["duplicate"] is True
+    assert callbacks == []  # no task queued for the duplicate
+    assert WebhookDelivery.objects.count() == 1
+    assert Order.objects.count() == 1
+    assert reserved(products["TSHIRT-M"], lyon) == 2
+
+
+def test_the_same_order_under_another_webhook_id_makes_no_second_order(
+    client, shopify_channel, products, lyon, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        post_shopify(client, "shopify", shopify_order(), webhook_id="wh-a")
+        post_shopify(client, "shopify", shopify_order(), webhook_id="wh-b")
+
+    assert Order.objects.count() == 1
+    second = WebhookDelivery.objects.get(delivery_id="wh-b")
+    assert (second.status, second.error_code, second.order) == (
+        "processed",
+        "duplicate_order",
+        Order.objects.get(),
+    )
+    assert reserved(products["TSHIRT-M"], lyon) == 2
+
+
+def test_a_failed_delivery_keeps_its_payload_and_is_replayed_after_the_fix(
+    client, shopify_channel, lyon, django_capture_on_commit_callbacks
+):
+    payload = shopify_order()
+    payload["line_items"][1]["sku"] = "POSTER"  # not in the catalogue yet
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_shopify(client, "shopify", payload, webhook_id="wh-fail")
+
+    # then: answered 200 (Shopify must not retry a business refusal), failed with the reason
+    assert response.status_code == 200
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.error_code, delivery.error_details) == (
+        "failed",
+        "unknown_sku",
+        {"skus": ["POSTER"]},
+    )
+    assert json.loads(delivery.payload)["line_items"][1]["sku"] == "POSTER"
+    assert Order.objects.count() == 0
+
+    # the manager sees it with its payload
+    manager = UserFactory(role=MANAGER)
+    client.force_login(manager)
+    page = client.get(f"/settings/channels/shopify/deliveries/{delivery.pk}/", HTTP_ACCEPT_LANGUAGE="en")
+    assert page.status_code == 200
+    assert b"POSTER" in page.content and b"unknown_sku" in page.content
+
+    # when: the product is created, then the delivery replayed
+    poster = ProductFactory(sku="POSTER", price="12.00")
+    stock(poster, lyon, 4)
+    with django_capture_on_commit_callbacks(execute=True):
+        replay = client.post(
+            f"/settings/channels/shopify/deliveries/{delivery.pk}/", HTTP_ACCEPT_LANGUAGE="en"
+        )
+
+    assert replay.status_code == 302
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.error_code, delivery.attempts) == ("processed", "", 2)
+    order = Order.objects.get()
+    assert delivery.order == order
+    assert sorted(order.lines.values_list("sku", "quantity")) == [("POSTER", 1), ("TSHIRT-M", 2)]
+
+
+def test_a_processed_delivery_cannot_be_replayed(client, shopify_channel, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        post_shopify(client, "shopify", shopify_order())
+    delivery = WebhookDelivery.objects.get()
+    client.force_login(UserFactory(role=MANAGER))
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/settings/channels/shopify/deliveries/{delivery.pk}/", HTTP_ACCEPT_LANGUAGE="en")
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("processed", 1)
+    assert Order.objects.count() == 1
+
+
+def test_out_of_stock_fails_the_delivery_and_writes_nothing(
+    client, shopify_channel, products, lyon, django_capture_on_commit_callbacks
+):
+    payload = shopify_order()
+    payload["line_items"][1]["quantity"] = 50
+    with django_capture_on_commit_callbacks(execute=True):
+        post_shopify(client, "shopify", payload)
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.error_code) == ("failed", "out_of_stock")
+    assert Order.objects.count() == 0
+    assert reserved(products["TSHIRT-M"], lyon) == 0
+
+
+def test_shopify_cancelled_cancels_and_releases(
+    client, shopify_channel, products, lyon, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        post_shopify(client, "shopify", shopify_order())
+        post_shopify(
+            client,
+            "shopify",
+            shopify_order(cancelled_at="2026-03-02T11:00:00+01:00", cancel_reason="customer"),
+            topic="orders/cancelled",
+            webhook_id="wh-cancel",
+        )
+    order = Order.objects.get()
+    assert order.status == OrderStatus.CANCELLED
+    assert "customer" in order.cancel_reason
+    assert reserved(products["TSHIRT-M"], lyon) == 0
+    assert WebhookDelivery.objects.get(delivery_id="wh-cancel").status == "processed"
+
+
+def test_shopify_updated_applies_a_street_change_and_records_what_it_does_not_apply(
+    client, shopify_channel, products, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        post_shopify(client, "shopify", shopify_order())
+    changed = shopify_order(note="Sonner deux fois")
+    changed["shipping_address"]["address2"] = "Bât. C"
+    changed["line_items"][0]["quantity"] = 3
+    with django_capture_on_commit_callbacks(execute=True):
+        post_shopify(client, "shopify", changed, topic="orders/updated", webhook_id="wh-upd")
+
+    order = Order.objects.get()
+    assert (order.ship_line2, order.note) == ("Bât. C", "Sonner deux fois")
+    assert order.lines.get(sku="TSHIRT-M").quantity == 2  # lines are not changed from the channel
+    events = {
+        e.data.get("applied") and "applied" or "refused": e.data
+        for e in order.events.filter(type="channel_update")
+    }
+    assert events["applied"]["applied"]["address"] == {"line2": {"before": "Bât. B", "after": "Bât. C"}}
+    assert events["applied"]["applied"]["note"]["after"] == "Sonner deux fois"
+    assert events["refused"]["refused"]["lines"] == {
+        "before": {"MUG": 1, "TSHIRT-M": 2},
+        "after": {"MUG": 1, "TSHIRT-M": 3},
+    }
+
+
+def test_shopify_updated_does_not_move_the_destination(
+    client, shopify_channel, products, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        post_shopify(client, "shopify", shopify_order())
+    moved = shopify_order()
+    moved["shipping_address"].update(zip="13001", city="Marseille")
+    with django_capture_on_commit_callbacks(execute=True):
+        post_shopify(client, "shopify", moved, topic="orders/updated", webhook_id="wh-move")
+    order = Order.objects.get()
+    assert (order.ship_postcode, order.ship_city) == ("69002", "Lyon")
+    refused = order.events.get(type="channel_update").data["refused"]
+    assert refused["address"]["postcode"] == {"before": "69002", "after": "13001"}
+
+
+def test_an_update_with_nothing_new_adds_nothing_to_the_timeline(
+    client, shopify_channel, products, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        post_shopify(client, "shopify", shopify_order())
+        post_shopify(client, "shopify", shopify_order(), topic="orders/updated", webhook_id="wh-same")
+    assert not OrderEvent.objects.filter(type="channel_update").exists()
+    assert WebhookDelivery.objects.get(delivery_id="wh-same").error_code == "no_change"
+
+
+def test_the_shipping_line_title_maps_to_store_pickup(
+    client, shopify_channel, paris, products, django_capture_on_commit_callbacks
+):
+    payload = shopify_order(
+        shipping_lines=[{"title": "Retrait en magasin", "code": "pickup", "price": "0.00"}]
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        post_shopify(client, "shopify", payload)
+    order = Order.objects.get()
+    assert (order.delivery_mode, order.pickup_location) == ("store", paris)
+
+
+def test_prices_without_taxes_and_with_discounts_become_unit_prices_incl_vat():
+    payload = shopify_order(taxes_included=False)
+    payload["line_items"][0].update(
+        price="16.58", tax_lines=[{"price": "6.64", "rate": 0.2}], discount_allocations=[{"amount": "2.00"}]
+    )
+    data, mapping = shopify.order_input(payload, modes={"colissimo": "home"})
+    # (16.58 + 6.64 / 2 - 2.00 / 2) = 18.90
+    assert data.lines[0].unit_price == Decimal("18.90")
+    assert mapping == "Colissimo → home"
+
+
+def test_an_order_in_another_currency_is_refused(client, shopify_channel, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        post_shopify(client, "shopify", shopify_order(currency="USD"))
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.error_code) == ("failed", "validation_error")
+    assert Order.objects.count() == 0
+
+
+def test_an_unknown_channel_is_404(client, db):
+    assert post_shopify(client, "nope", shopify_order()).status_code == 404
+
+
+# --- WooCommerce ------------------------------------------------------------------------------------
+
+
+def test_woocommerce_ping_is_answered_without_signature(client, woo_channel):
+    response = client.post(
+        "/webhooks/woocommerce/woo/", data=b"webhook_id=12", content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 200
+    assert WebhookDelivery.objects.count() == 0
+
+
+def test_woocommerce_order_created(client, woo_channel, products, lyon, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_woo(client, "woo", woo_order())
+    assert response.status_code == 200
+    order = Order.objects.get()
+    assert (order.external_id, order.customer.email, order.ship_line1) == (
+        "727",
+        "ana@example.fr",
+        "5 quai Rambaud",
+    )
+    # (14.17 + 0.78) / 2
+    assert [(line.sku, line.quantity, line.unit_price) for line in order.lines.all()] == [
+        ("MUG", 2, Decimal("7.48"))
+    ]
+    assert reserved(products["MUG"], lyon) == 2
+    assert WebhookDelivery.objects.get().delivery_id == "order.created:727:2026-03-02T10:00:00"
+
+
+def test_woocommerce_bad_signature(client, woo_channel):
+    response = post_woo(client, "woo", woo_order(), secret="wrong")
+    assert response.status_code == 401
+    assert WebhookDelivery.objects.count() == 0
+
+
+def test_woocommerce_retry_of_the_same_order_version_is_a_duplicate(
+    client, woo_channel, products, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        post_woo(client, "woo", woo_order(), delivery="a")
+        again = post_woo(client, "woo", woo_order(), delivery="b")
+    assert again.json()["duplicate"] is True
+    assert WebhookDelivery.objects.count() == 1
+    assert Order.objects.count() == 1
+
+
+def test_woocommerce_pending_order_waits_for_payment_then_is_taken(
+    client, woo_channel, products, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        post_woo(client, "woo", woo_order(status="pending"))
+    assert WebhookDelivery.objects.get().status == "ignored"
+    assert Order.objects.count() == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        post_woo(
+            client,
+            "woo",
+            woo_order(status="processing", date_modified_gmt="2026-03-02T10:05:00"),
+            topic="order.updated",
+        )
+    assert Order.objects.get().external_id == "727"
+
+
+def test_woocommerce_cancelled_update_cancels(
+    client, woo_channel, products, lyon, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        post_woo(client, "woo", woo_order())
+        post_woo(
+            client,
+            "woo",
+            woo_order(status="cancelled", date_modified_gmt="2026-03-02T11:00:00"),
+            topic="order.updated",
+        )
+    assert Order.objects.get().status == OrderStatus.CANCELLED
+    assert reserved(products["MUG"], lyon) == 0

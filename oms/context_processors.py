@@ -8,11 +8,13 @@ NAVIGATION = [
     (_("Dashboard"), "dashboard", "oms.access_backoffice"),
     (_("Orders"), "orders:order_list", "orders.view_order"),
     (_("Late risk"), "orders:late_risk", "orders.view_order"),
+    (_("Invoices"), "invoicing:document_list", "invoicing.view_invoice"),
     (_("Stock"), "inventory:product_list", "inventory.view_stock"),
     (_("Locations"), "inventory:location_list", "inventory.view_location"),
     (_("Planning"), "fulfillment:planning", "fulfillment.plan_shifts"),
     (_("Carriers"), "shipping:service_list", "oms.manage_settings"),
     (_("Channels"), "orders:channel_list", "oms.manage_settings"),
+    (_("Invoicing"), "invoicing:settings", "oms.manage_settings"),
     (_("What-if"), "orders:sourcing_whatif", "oms.manage_settings"),
 ]
 

@@ -172,7 +172,7 @@ class CreditNoteCreateView(BackofficeMixin, View):
             raise Http404(_("Only an invoice can be credited."))
         form = self._form(document)
         if request.GET.get("all"):
-            for line, left, name in form.lines:
+            for _line, left, name in form.lines:
                 form.initial[name] = left
         return render(request, self.template_name, {"doc": document, "form": form})
 

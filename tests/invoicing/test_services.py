@@ -226,7 +226,7 @@ def test_a_whole_credit_note_repeats_the_invoice_amounts_exactly(entity):
 def test_shipping_lines_follow_include_shipping(entity):
     order = order_with_lines(lines=[("A", "10.00", "20.0", 1)])
     line = order.lines.get()
-    # An invoice with a shipping line (orders carry no shipping charge yet: issued through the internal helper).
+    # Orders carry no shipping charge yet: an invoice with a shipping line, through the internal helper.
     invoice = issue._document_create(
         kind="invoice",
         legal_entity=entity,

@@ -51,7 +51,7 @@ def export_documents(
         qs = qs.filter(channel_id=channel_id)
     if legal_entity_id:
         qs = qs.filter(legal_entity_id=legal_entity_id)
-    return qs.order_by("legal_entity_id", "issue_date", "kind", "sequence_number")
+    return qs.order_by("legal_entity_id", "issue_date", "id")
 
 
 def documents_for_token(*, token: str) -> tuple[object, list[Invoice]] | None:

@@ -223,7 +223,9 @@ def main() -> int:
         p50, p95 = percentile(per_doc, 50) * 1000, percentile(per_doc, 95) * 1000
         print(
             f"{processes} process(es): {len(per_doc)} PDFs in {wall:.1f} s = "
-            f"{len(per_doc) / wall:.2f} PDFs/s in all, {statistics.mean(per_process):.2f} PDFs/s per process; per PDF p50 {p50:.0f} ms, "
+            f"{len(per_doc) / wall:.2f} PDFs/s in all, "
+            f"{statistics.mean(per_process):.2f} PDFs/s per process; "
+            f"per PDF p50 {p50:.0f} ms, "
             f"p95 {p95:.0f} ms; {cpu_per_pdf * 1000:.0f} ms of CPU per PDF, i.e. at most "
             f"{1 / cpu_per_pdf:.2f} PDFs/s per process on a free core (processes start cold)"
         )

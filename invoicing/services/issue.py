@@ -284,12 +284,6 @@ def invoice_issue_for_order(*, order: Order, scope: str = "shipped", actor=None)
         .select_related("customer", "pickup_location")
         .get(pk=order.pk)
     )
-    legal_entity, _policy = billing_for_channel(channel_id=order.channel_id)
-    if legal_entity is None:
-        raise NoLegalEntity(
-            "No legal entity invoices this channel: set one in the invoicing settings.",
-            details={"order": order.number, "channel": order.channel_id},
-        )
     lines = list(OrderLine.objects.filter(order=order).order_by("line_no"))
     already = invoiced_quantities(order_id=order.pk)
     if scope == "shipped":
@@ -314,6 +308,12 @@ def invoice_issue_for_order(*, order: Order, scope: str = "shipped", actor=None)
             )
     if not drafts:
         raise NothingToInvoice("Every unit due is already invoiced.", details={"order": order.number})
+    legal_entity, _policy = billing_for_channel(channel_id=order.channel_id)
+    if legal_entity is None:
+        raise NoLegalEntity(
+            "No legal entity invoices this channel: set one in the invoicing settings.",
+            details={"order": order.number, "channel": order.channel_id},
+        )
     return _document_create(
         kind=DocumentKind.INVOICE,
         legal_entity=legal_entity,

@@ -279,3 +279,25 @@ def test_portal_fragment_and_download_by_token(client, rendered):
             reverse("invoicing:portal_documents", args=[other.tracking_token]), **EN
         ).content.decode()
     )
+
+
+def test_admin_shows_documents_read_only(client, rendered):
+    from django.contrib.auth import get_user_model
+
+    invoice, _note = rendered
+    admin_user = get_user_model().objects.create_superuser("root", "root@example.fr", "pw-12345678")
+    client.force_login(admin_user)
+    change_url = reverse("admin:invoicing_invoice_change", args=[invoice.pk])
+    page = client.get(change_url, **EN)
+    assert page.status_code == 200 and invoice.number in page.content.decode()
+    assert client.post(change_url, {"buyer_name": "X"}, **EN).status_code == 403
+    assert (
+        client.post(
+            reverse("admin:invoicing_invoice_delete", args=[invoice.pk]), {"post": "yes"}, **EN
+        ).status_code
+        == 403
+    )
+    assert client.get(reverse("admin:invoicing_invoice_add"), **EN).status_code == 403
+    invoice.refresh_from_db()
+    assert invoice.buyer_name == "Ana Roux"
+    assert client.get(reverse("admin:invoicing_legalentity_changelist"), **EN).status_code == 200

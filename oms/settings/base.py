@@ -150,6 +150,7 @@ EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)  # seconds; emails are sent from Celery tasks, which retry
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="OMS <no-reply@oms.localhost>")
 
 # --- Celery ---------------------------------------------------------------------------------------

@@ -6,3 +6,6 @@ class InvoicingConfig(AppConfig):
     name = "invoicing"
     verbose_name = _("Invoicing")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import receivers  # noqa: F401 - connects the receivers

@@ -1,1 +1,525 @@
-"""Models of this app arrive with the issue that needs them (see DESIGN.md)."""
+"""Invoices and credit notes (avoirs) as French law and the EN 16931 e-invoicing reform want them.
+
+- ``LegalEntity``: the seller (one or several companies); ``ChannelBilling`` says which entity invoices a
+  channel's orders and when (the issue policy).
+- ``NumberSequence``: one row per (entity, series, year), locked in the transaction that issues a document, so
+  numbers are unique, chronological and without gaps (a rollback gives its number back).
+- ``Invoice``: an invoice or a credit note (``kind``), with ``InvoiceLine`` rows; ``CreditNote`` is the proxy
+  of the credit notes. Everything that is on the document is frozen at issue time: the amounts, the lines, the
+  seller and buyer snapshots. Only the rendering state (status, files, sending) changes afterwards. The model
+  refuses other changes and deletion; on PostgreSQL a trigger refuses them too (migration 0002).
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from common.exceptions import DomainError
+
+siren_validator = RegexValidator(r"^[0-9]{9}$", _("A SIREN is 9 digits."))
+siret_validator = RegexValidator(r"^[0-9]{14}$", _("A SIRET is 14 digits."))
+vat_validator = RegexValidator(
+    r"^[A-Z]{2}[0-9A-Z]{2,13}$", _("An intra-EU VAT number starts with the country code, e.g. FR40552100554.")
+)
+prefix_validator = RegexValidator(r"^[A-Z]{1,6}$", _("1 to 6 capital letters, e.g. FA."))
+
+
+class IssuePolicy(models.TextChoices):
+    SHIPPED = "shipped", _("When the order ships (what shipped)")
+    PLACED = "placed", _("When the order is placed")
+    DELIVERED = "delivered", _("When the order is delivered")
+
+
+class LegalEntity(models.Model):
+    """A seller: the company whose name, identifiers and bank details are printed on its documents."""
+
+    name = models.CharField(_("company name"), max_length=200)
+    legal_form = models.CharField(_("legal form"), max_length=60, help_text=_("e.g. SAS, SARL, SA."))
+    share_capital = models.DecimalField(
+        _("share capital (EUR)"), max_digits=14, decimal_places=2, validators=[MinValueValidator(0)]
+    )
+    address_line1 = models.CharField(_("head office address"), max_length=200)
+    address_line2 = models.CharField(_("address (continued)"), max_length=200, blank=True)
+    postcode = models.CharField(_("postcode"), max_length=16)
+    city = models.CharField(_("city"), max_length=120)
+    country = models.CharField(_("country"), max_length=2, default="FR")
+    siren = models.CharField(_("SIREN"), max_length=9, validators=[siren_validator])
+    siret = models.CharField(_("SIRET"), max_length=14, validators=[siret_validator])
+    rcs_city = models.CharField(_("RCS city"), max_length=80, help_text=_("Registry of the RCS, e.g. Lyon."))
+    vat_number = models.CharField(_("VAT number"), max_length=20, validators=[vat_validator])
+    email = models.EmailField(_("billing email"), blank=True)
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    website = models.CharField(_("website"), max_length=200, blank=True)
+    logo = models.ImageField(_("logo"), upload_to="invoicing/logos/", blank=True)
+    payment_terms_days = models.PositiveSmallIntegerField(
+        _("payment term (days)"), default=30, help_text=_("Due date = issue date + these days.")
+    )
+    payment_terms = models.CharField(
+        _("payment terms"),
+        max_length=255,
+        blank=True,
+        help_text=_("Printed as is, e.g. “Payment by bank transfer within 30 days”."),
+    )
+    late_penalty_rate = models.DecimalField(
+        _("late-payment penalty rate (% a year)"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("12.00"),
+        help_text=_("At least three times the legal interest rate (B2B invoices)."),
+    )
+    bank_name = models.CharField(_("bank"), max_length=120, blank=True)
+    iban = models.CharField(_("IBAN"), max_length=34, blank=True)
+    bic = models.CharField(_("BIC"), max_length=11, blank=True)
+    invoice_prefix = models.CharField(
+        _("invoice prefix"), max_length=6, default="FA", validators=[prefix_validator]
+    )
+    credit_note_prefix = models.CharField(
+        _("credit note prefix"), max_length=6, default="AV", validators=[prefix_validator]
+    )
+    footer = models.CharField(_("footer note"), max_length=255, blank=True)
+    email_documents = models.BooleanField(
+        _("email documents to customers"),
+        default=True,
+        help_text=_("Send each invoice and credit note to the customer by email once it is rendered."),
+    )
+    is_default = models.BooleanField(
+        _("default entity"),
+        default=False,
+        help_text=_("Invoices the channels that have no entity of their own."),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["-is_default", "name"]
+        verbose_name = _("legal entity")
+        verbose_name_plural = _("legal entities")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="one_default_entity"
+            ),
+            models.UniqueConstraint(fields=["siret"], name="legalentity_siret_unique"),
+            models.CheckConstraint(
+                condition=~Q(invoice_prefix=F("credit_note_prefix")), name="entity_prefixes_differ"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def rcs(self) -> str:
+        return f"RCS {self.rcs_city} {self.siren}"
+
+    def snapshot(self) -> dict:
+        """What its documents print about the seller, frozen at issue time."""
+        return {
+            "name": self.name,
+            "legal_form": self.legal_form,
+            "share_capital": str(self.share_capital),
+            "address_line1": self.address_line1,
+            "address_line2": self.address_line2,
+            "postcode": self.postcode,
+            "city": self.city,
+            "country": self.country,
+            "siren": self.siren,
+            "siret": self.siret,
+            "rcs_city": self.rcs_city,
+            "vat_number": self.vat_number,
+            "email": self.email,
+            "phone": self.phone,
+            "website": self.website,
+            "logo": self.logo.name if self.logo else "",
+            "payment_terms_days": self.payment_terms_days,
+            "payment_terms": self.payment_terms,
+            "late_penalty_rate": str(self.late_penalty_rate),
+            "bank_name": self.bank_name,
+            "iban": self.iban,
+            "bic": self.bic,
+            "footer": self.footer,
+        }
+
+
+class ChannelBilling(models.Model):
+    """Which entity invoices a channel's orders, and when. A channel without one uses the default entity and
+    invoices what shipped."""
+
+    channel = models.OneToOneField(
+        "orders.Channel", on_delete=models.CASCADE, related_name="billing", verbose_name=_("channel")
+    )
+    legal_entity = models.ForeignKey(
+        LegalEntity,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="channels",
+        verbose_name=_("legal entity"),
+        help_text=_("Empty: the default entity."),
+    )
+    issue_policy = models.CharField(
+        _("issue the invoice"), max_length=16, choices=IssuePolicy.choices, default=IssuePolicy.SHIPPED
+    )
+
+    class Meta:
+        verbose_name = _("channel billing")
+        verbose_name_plural = _("channel billing")
+
+    def __str__(self) -> str:
+        return f"{self.channel_id}: {self.issue_policy}"
+
+
+class NumberSequence(models.Model):
+    """The last number given in a series (prefix) of an entity for a year. Locked with SELECT ... FOR UPDATE
+    by the transaction that issues a document: the next issuer waits for its commit or rollback."""
+
+    legal_entity = models.ForeignKey(LegalEntity, on_delete=models.PROTECT, related_name="sequences")
+    series = models.CharField(_("series"), max_length=6)
+    year = models.PositiveSmallIntegerField(_("year"))
+    last_number = models.PositiveIntegerField(_("last number"), default=0)
+
+    class Meta:
+        ordering = ["legal_entity", "series", "year"]
+        verbose_name = _("number sequence")
+        verbose_name_plural = _("number sequences")
+        constraints = [
+            models.UniqueConstraint(fields=["legal_entity", "series", "year"], name="sequence_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.series}-{self.year}: {self.last_number}"
+
+
+class DocumentKind(models.TextChoices):
+    INVOICE = "invoice", _("Invoice")
+    CREDIT_NOTE = "credit_note", _("Credit note")
+
+
+class DocumentStatus(models.TextChoices):
+    PENDING = "pending", _("Rendering")
+    ISSUED = "issued", _("Issued")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Rendering failed")
+
+
+class ImmutableDocument(DomainError):
+    """An issued invoice or credit note cannot be changed or deleted: issue a credit note instead."""
+
+    code = "document_immutable"
+
+
+class InvoiceQuerySet(models.QuerySet):
+    def delete(self):
+        raise ImmutableDocument("Issued invoices and credit notes are never deleted.")
+
+    def update(self, **kwargs):
+        frozen = set(kwargs) - set(Invoice.MUTABLE_FIELDS)
+        if frozen:
+            raise ImmutableDocument(
+                "Issued invoices and credit notes are never changed.", details={"fields": sorted(frozen)}
+            )
+        return super().update(**kwargs)
+
+    def invoices(self):
+        return self.filter(kind=DocumentKind.INVOICE)
+
+    def credit_notes(self):
+        return self.filter(kind=DocumentKind.CREDIT_NOTE)
+
+
+class Invoice(models.Model):
+    """An invoice or a credit note: numbered, dated, its amounts and both parties frozen when issued."""
+
+    Kind = DocumentKind
+    Status = DocumentStatus
+    # What may change after issue: the rendering and sending state. Everything else is the document.
+    MUTABLE_FIELDS = ("status", "pdf", "xml", "rendered_at", "render_error", "sent_at")
+
+    kind = models.CharField(
+        _("type"), max_length=16, choices=DocumentKind.choices, default=DocumentKind.INVOICE
+    )
+    number = models.CharField(_("number"), max_length=32)
+    series = models.CharField(_("series"), max_length=6)
+    year = models.PositiveSmallIntegerField(_("year"))
+    sequence_number = models.PositiveIntegerField(_("sequence number"))
+    legal_entity = models.ForeignKey(
+        LegalEntity, on_delete=models.PROTECT, related_name="documents", verbose_name=_("seller")
+    )
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.PROTECT, related_name="invoicing_documents", verbose_name=_("order")
+    )
+    channel = models.ForeignKey(
+        "orders.Channel", on_delete=models.PROTECT, related_name="+", verbose_name=_("channel")
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="+", verbose_name=_("customer")
+    )
+    corrects = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="credit_notes",
+        verbose_name=_("corrected invoice"),
+    )
+    reason = models.CharField(_("reason"), max_length=255, blank=True)
+    issue_date = models.DateField(_("issue date"))
+    delivery_date = models.DateField(_("date of sale or delivery"))
+    due_date = models.DateField(_("due date"))
+    language = models.CharField(_("language"), max_length=2, default="fr")
+    currency = models.CharField(max_length=3, default="EUR")
+    is_b2b = models.BooleanField(_("business customer"), default=False)
+    purchase_order = models.CharField(_("purchase order number"), max_length=100, blank=True)
+    buyer_name = models.CharField(_("buyer"), max_length=200)
+    buyer_email = models.EmailField(_("buyer email"), max_length=254)
+    seller = models.JSONField(_("seller snapshot"))
+    buyer = models.JSONField(_("buyer snapshot"))
+    vat_breakdown = models.JSONField(_("VAT breakdown"), default=list)
+    total_excl_vat = models.DecimalField(_("total excl. VAT"), max_digits=12, decimal_places=2)
+    total_vat = models.DecimalField(_("VAT"), max_digits=12, decimal_places=2)
+    total_incl_vat = models.DecimalField(_("total incl. VAT"), max_digits=12, decimal_places=2)
+    status = models.CharField(
+        _("status"), max_length=16, choices=DocumentStatus.choices, default=DocumentStatus.PENDING
+    )
+    pdf = models.FileField(_("PDF"), upload_to="invoicing/%Y/%m/", blank=True)
+    xml = models.FileField(_("Factur-X XML"), upload_to="invoicing/%Y/%m/", blank=True)
+    rendered_at = models.DateTimeField(_("rendered at"), null=True, blank=True)
+    render_error = models.TextField(_("rendering error"), blank=True)
+    sent_at = models.DateTimeField(_("last sent at"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("issued at"), auto_now_add=True)
+
+    objects = InvoiceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("invoice")
+        verbose_name_plural = _("invoices")
+        constraints = [
+            models.UniqueConstraint(fields=["legal_entity", "number"], name="document_number_unique"),
+            models.UniqueConstraint(
+                fields=["legal_entity", "series", "year", "sequence_number"], name="document_sequence_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(total_incl_vat=F("total_excl_vat") + F("total_vat")),
+                name="document_totals_add_up",
+            ),
+            models.CheckConstraint(
+                condition=Q(total_excl_vat__gte=0, total_vat__gte=0), name="document_amounts_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind="invoice") & Q(corrects__isnull=True))
+                | (Q(kind="credit_note") & Q(corrects__isnull=False)),
+                name="credit_note_corrects_an_invoice",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["issue_date", "id"], name="document_issue_date_idx"),
+            models.Index(fields=["channel", "issue_date"], name="document_channel_date_idx"),
+            models.Index(fields=["buyer_email"], name="document_buyer_email_idx"),
+        ]
+        permissions = [
+            ("issue_credit_note", _("Can issue credit notes")),
+            ("send_invoice", _("Can send invoices to customers")),
+            ("export_invoices", _("Can export invoices for the accountant")),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            update_fields = kwargs.get("update_fields")
+            if update_fields is None or set(update_fields) - set(self.MUTABLE_FIELDS):
+                raise ImmutableDocument(
+                    "Issued invoices and credit notes are never changed: issue a credit note.",
+                    details={"number": self.number},
+                )
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableDocument(
+            "Issued invoices and credit notes are never deleted.", details={"number": self.number}
+        )
+
+    @property
+    def is_credit_note(self) -> bool:
+        return self.kind == DocumentKind.CREDIT_NOTE
+
+    @property
+    def type_code(self) -> str:
+        """EN 16931 BT-3 (UNTDID 1001): 380 commercial invoice, 381 credit note."""
+        return "381" if self.is_credit_note else "380"
+
+    @property
+    def filename(self) -> str:
+        return f"{self.number}.pdf"
+
+
+class CreditNoteManager(models.Manager.from_queryset(InvoiceQuerySet)):
+    def get_queryset(self):
+        return super().get_queryset().filter(kind=DocumentKind.CREDIT_NOTE)
+
+
+class CreditNote(Invoice):
+    """The credit notes (avoirs): type code 381, referring to the invoice they correct."""
+
+    objects = CreditNoteManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = _("credit note")
+        verbose_name_plural = _("credit notes")
+
+    def save(self, *args, **kwargs):
+        self.kind = DocumentKind.CREDIT_NOTE
+        super().save(*args, **kwargs)
+
+
+class InvoiceLine(models.Model):
+    """A line of a document: a product line of the order (or shipping), its quantity and amounts."""
+
+    class Kind(models.TextChoices):
+        PRODUCT = "product", _("Product")
+        SHIPPING = "shipping", _("Shipping")
+
+    document = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
+    position = models.PositiveSmallIntegerField(_("line"))
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.PRODUCT)
+    order_line = models.ForeignKey(
+        "orders.OrderLine", on_delete=models.PROTECT, null=True, blank=True, related_name="invoice_lines"
+    )
+    invoice_line = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="credited_by",
+        help_text=_("On a credit note: the invoice line it credits."),
+    )
+    sku = models.CharField(_("SKU"), max_length=64, blank=True)
+    description = models.CharField(_("description"), max_length=255)
+    quantity = models.PositiveIntegerField(_("quantity"))
+    unit_price_incl_vat = models.DecimalField(_("unit price incl. VAT"), max_digits=10, decimal_places=2)
+    unit_price_excl_vat = models.DecimalField(_("unit price excl. VAT"), max_digits=12, decimal_places=4)
+    vat_rate = models.DecimalField(_("VAT rate (%)"), max_digits=4, decimal_places=1)
+    total_excl_vat = models.DecimalField(_("total excl. VAT"), max_digits=12, decimal_places=2)
+    total_vat = models.DecimalField(_("VAT"), max_digits=12, decimal_places=2)
+    total_incl_vat = models.DecimalField(_("total incl. VAT"), max_digits=12, decimal_places=2)
+
+    class Meta:
+        ordering = ["document", "position"]
+        verbose_name = _("document line")
+        verbose_name_plural = _("document lines")
+        constraints = [
+            models.UniqueConstraint(fields=["document", "position"], name="documentline_position_unique"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="documentline_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(total_incl_vat=F("total_excl_vat") + F("total_vat")),
+                name="documentline_totals_add_up",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document_id}/{self.position} {self.quantity} × {self.description}"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise ImmutableDocument("The lines of an issued document are never changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableDocument("The lines of an issued document are never deleted.")
+
+
+class DocumentDelivery(models.Model):
+    """One email of a document to the customer (first sending or a re-send): the task that sends it checks
+    it was not sent already, so a retried task never sends twice."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Queued")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    document = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="deliveries")
+    email = models.EmailField(_("email"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(_("error"), blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("document email")
+        verbose_name_plural = _("document emails")
+
+    def __str__(self) -> str:
+        return f"{self.document_id} → {self.email} ({self.status})"
+
+
+class InvoiceExport(models.Model):
+    """An export of a period for the accountant: CSV and XLSX (one row per document and VAT rate) and a ZIP
+    of the PDFs, built by a Celery task that reports its progress."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Queued")
+        RUNNING = "running", _("In progress")
+        DONE = "done", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    date_from = models.DateField(_("from"))
+    date_to = models.DateField(_("to"))
+    channel = models.ForeignKey(
+        "orders.Channel",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("channel"),
+    )
+    legal_entity = models.ForeignKey(
+        LegalEntity,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("seller"),
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    total = models.PositiveIntegerField(_("documents"), default=0)
+    done = models.PositiveIntegerField(_("processed"), default=0)
+    csv = models.FileField(upload_to="invoicing/exports/", blank=True)
+    xlsx = models.FileField(upload_to="invoicing/exports/", blank=True)
+    zip = models.FileField(upload_to="invoicing/exports/", blank=True)
+    error = models.TextField(_("error"), blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("requested at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("invoice export")
+        verbose_name_plural = _("invoice exports")
+        constraints = [
+            models.CheckConstraint(condition=Q(date_from__lte=F("date_to")), name="export_period_ordered"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date_from}…{self.date_to} ({self.status})"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return int(self.done * 100 / self.total) if self.total else 0

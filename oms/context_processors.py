@@ -9,6 +9,7 @@ NAVIGATION = [
     (_("Orders"), "orders:order_list", "orders.view_order"),
     (_("Late risk"), "orders:late_risk", "orders.view_order"),
     (_("Notifications"), "orders:notification_list", "customers.view_notification"),
+    (_("Invoices"), "invoicing:document_list", "invoicing.view_invoice"),
     (_("Stock"), "inventory:product_list", "inventory.view_stock"),
     (_("Locations"), "inventory:location_list", "inventory.view_location"),
     (_("Picking"), "fulfillment:picking", "fulfillment.pick"),
@@ -17,6 +18,7 @@ NAVIGATION = [
     (_("Planning"), "fulfillment:planning", "fulfillment.plan_shifts"),
     (_("Carriers"), "shipping:service_list", "oms.manage_settings"),
     (_("Channels"), "orders:channel_list", "oms.manage_settings"),
+    (_("Invoicing"), "invoicing:settings", "oms.manage_settings"),
     (_("What-if"), "orders:sourcing_whatif", "oms.manage_settings"),
 ]
 

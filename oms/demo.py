@@ -14,6 +14,7 @@ from customers.models import Customer
 from fulfillment.models import Box, Preparation, PreparationLine
 from inventory import services as inventory_services
 from inventory.models import IncomingStock, Location, Product, StockLevel, ean13_check_digit
+from invoicing.models import LegalEntity
 from oms.demo_network import seed_network, seed_relay_points, seed_shifts
 from orders.models import Allocation, Channel, ChannelLocation, Order, OrderStatus
 from orders.services import lifecycle
@@ -402,6 +403,37 @@ def seed_customers_b2b() -> None:
     )
 
 
+def seed_legal_entity() -> LegalEntity:
+    """The demo shop's company, default seller of every channel, so shipped demo orders are invoiced."""
+    entity, _created = LegalEntity.objects.get_or_create(
+        siret="73282932000074",
+        defaults={
+            "name": "Maison Démo",
+            "legal_form": "SAS",
+            "share_capital": Decimal("50000.00"),
+            "address_line1": "12 rue du Dauphiné",
+            "postcode": "69800",
+            "city": "Saint-Priest",
+            "siren": "732829320",
+            "rcs_city": "Lyon",
+            "vat_number": "FR44732829320",
+            "email": "factures@maison-demo.fr",
+            "phone": "+33478000001",
+            "website": "maison-demo.fr",
+            "payment_terms_days": 30,
+            "payment_terms": "Paiement comptant à la commande ; virement à 30 jours pour les professionnels.",
+            "late_penalty_rate": Decimal("12.00"),
+            "bank_name": "Banque Démo",
+            "iban": "FR7630006000011234567890189",
+            "bic": "AGRIFRPPXXX",
+            # The demo prints emails on the console: don't send each invoice there.
+            "email_documents": False,
+            "is_default": not LegalEntity.objects.filter(is_default=True).exists(),
+        },
+    )
+    return entity
+
+
 def seed_all() -> dict:
     rng = random.Random(20261125)  # noqa: S311 - demo data, not security
     products = seed_catalogue(rng)
@@ -412,5 +444,6 @@ def seed_all() -> dict:
     seed_shifts()
     seed_customers_b2b()
     seed_boxes()
+    seed_legal_entity()
     orders = seed_orders(rng, channels, products)
     return {"products": len(products), "orders_created": orders}

@@ -57,6 +57,9 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "orders.manage_returns",
         "shipping.view_shipment",
         "invoicing.view_invoice",
+        "invoicing.view_creditnote",
+        "invoicing.issue_credit_note",
+        "invoicing.send_invoice",
     ),
     MANAGER: ("*",),
 }

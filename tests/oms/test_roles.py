@@ -109,6 +109,18 @@ MATRIX = {
     "orders:import": ({"code": "web"}, {MANAGER}),
     "orders:import_detail": ({"code": "web", "pk": 990301}, {MANAGER}),
     "orders:import_progress": ({"code": "web", "pk": 990301}, {MANAGER}),
+    # Invoices (invoicing_matrix_objects: invoice and export 990301 of CMD-MATRIX-1, entity 990301).
+    "invoicing:document_list": ({}, {CUSTOMER_SERVICE, MANAGER}),
+    "invoicing:document_detail": ({"pk": 990301}, {CUSTOMER_SERVICE, MANAGER}),
+    "invoicing:document_file": ({"pk": 990301, "fmt": "pdf"}, {CUSTOMER_SERVICE, MANAGER}),
+    "invoicing:document_send": ({"pk": 990301}, {CUSTOMER_SERVICE, MANAGER}),
+    "invoicing:credit_note_create": ({"pk": 990301}, {CUSTOMER_SERVICE, MANAGER}),
+    "invoicing:export_create": ({}, {MANAGER}),
+    "invoicing:export_detail": ({"pk": 990301}, {MANAGER}),
+    "invoicing:export_download": ({"pk": 990301, "fmt": "csv"}, {MANAGER}),
+    "invoicing:settings": ({}, {MANAGER}),
+    "invoicing:entity_create": ({}, {MANAGER}),
+    "invoicing:entity_edit": ({"pk": 990301}, {MANAGER}),
 }
 
 
@@ -175,6 +187,9 @@ NOT_BACKOFFICE = {
     "api-redoc",
     "webhook-shopify",
     "webhook-woocommerce",
+    # The customer portal's invoice fragment and downloads: by tracking token, no login (tests/invoicing).
+    "invoicing:portal_documents",
+    "invoicing:portal_document_pdf",
 }
 
 
@@ -206,11 +221,13 @@ def test_the_four_roles_exist_with_permissions(db):
 
 
 @pytest.fixture
-def matrix_objects(role_users):
+def matrix_objects(role_users, settings, tmp_path):
     """The objects the matrix's URLs name (order, channel, key, a message to the customer; the floor's wave,
-    parcel and print job)."""
+    parcel and print job; invoice and export)."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
     role_matrix_objects()
     floor_matrix_objects(manager=role_users[MANAGER])
+    invoicing_matrix_objects()
     from django.utils import timezone
 
     from customers.models import Notification
@@ -247,6 +264,64 @@ def connector_matrix_objects(request):
         pk=990301, channel=channel, delivery_id="matrix", topic="orders/create", payload="{}", status="failed"
     )
     ImportJob.objects.create(pk=990301, channel=channel, filename="matrix.csv", status="done")
+
+
+def invoicing_matrix_objects():
+    """Legal entity, invoice and export 990301 (the invoice of CMD-MATRIX-1, its PDF and XML on disk)."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.core.files.base import ContentFile
+
+    from invoicing.models import Invoice, InvoiceExport, InvoiceLine
+    from orders.models import Order
+    from tests.invoicing.factories import LegalEntityFactory
+
+    entity = LegalEntityFactory(pk=990301)
+    order = Order.objects.get(number=MATRIX_ORDER)
+    today = dt.date(2026, 11, 25)
+    invoice = Invoice(
+        pk=990301,
+        number="FA-2026-000001",
+        series="FA",
+        year=2026,
+        sequence_number=1,
+        legal_entity=entity,
+        order=order,
+        channel_id=order.channel_id,
+        customer_id=order.customer_id,
+        issue_date=today,
+        delivery_date=today,
+        due_date=today,
+        buyer_name="Ana Roux",
+        buyer_email="ana@example.fr",
+        seller=entity.snapshot(),
+        buyer={"name": "Ana Roux", "address": {"line1": "3 rue X", "postcode": "69003", "city": "Lyon"}},
+        vat_breakdown=[{"rate": "20.0", "base": "20.75", "vat": "4.15", "gross": "24.90"}],
+        total_excl_vat=Decimal("20.75"),
+        total_vat=Decimal("4.15"),
+        total_incl_vat=Decimal("24.90"),
+        status=Invoice.Status.ISSUED,
+    )
+    invoice.pdf.save("matrix.pdf", ContentFile(b"%PDF-1.7 matrix"), save=False)
+    invoice.xml.save("matrix.xml", ContentFile(b"<xml/>"), save=False)
+    invoice.save()
+    InvoiceLine.objects.create(
+        document=invoice,
+        position=1,
+        order_line=order.lines.first(),
+        description="Matrix",
+        quantity=1,
+        unit_price_incl_vat=Decimal("24.90"),
+        unit_price_excl_vat=Decimal("20.75"),
+        vat_rate=Decimal("20.0"),
+        total_excl_vat=Decimal("20.75"),
+        total_vat=Decimal("4.15"),
+        total_incl_vat=Decimal("24.90"),
+    )
+    export = InvoiceExport(pk=990301, date_from=today, date_to=today, status=InvoiceExport.Status.DONE)
+    export.csv.save("matrix.csv", ContentFile(b"number\r\n"), save=False)
+    export.save()
 
 
 @pytest.mark.parametrize("url_name", sorted(MATRIX))

@@ -2,6 +2,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from inventory.models import Location, Product, StockMovement
+from invoicing.models import Invoice, LegalEntity
 from orders.models import ApiKey, Channel, Order
 
 
@@ -15,6 +16,8 @@ def _snapshot():
         sorted(Order.objects.values_list("number", "status")),
         Channel.objects.count(),
         ApiKey.objects.count(),
+        sorted(Invoice.objects.values_list("number", "order__number", "total_incl_vat")),
+        LegalEntity.objects.count(),
     )
 
 
@@ -42,3 +45,9 @@ def test_seed_demo_is_idempotent(db, capsys):
         "partially_shipped",
     }
     call_command("stock_audit")
+    # A legal entity invoices the demo: every shipped order has its invoice.
+    assert LegalEntity.objects.filter(is_default=True).count() == 1
+    shipped = Order.objects.filter(status__in=["shipped", "out_for_delivery", "delivered", "returned"])
+    assert shipped.exists()
+    invoiced = set(Invoice.objects.values_list("order_id", flat=True))
+    assert invoiced == set(shipped.values_list("pk", flat=True))

@@ -1,0 +1,25 @@
+"""Receivers of the orders' signals: each a short call into this app's services. They run inside the
+sender's transaction, so an invoice commits or rolls back with the shipment or status change."""
+
+from django.dispatch import receiver
+from django.utils.translation import gettext_lazy as _
+
+from orders.signals import order_cancelled, order_created, order_status_changed
+
+from .services.issue import credit_notes_for_order, on_order_event
+
+
+@receiver(order_created, dispatch_uid="invoicing.order_created")
+def on_order_created(sender, *, order, **kwargs):
+    on_order_event(order=order, event="created")
+
+
+@receiver(order_status_changed, dispatch_uid="invoicing.order_status_changed")
+def on_order_status_changed(sender, *, order, old_status, new_status, actor=None, **kwargs):
+    on_order_event(order=order, event=new_status, actor=actor)
+
+
+@receiver(order_cancelled, dispatch_uid="invoicing.order_cancelled")
+def on_order_cancelled(sender, *, order, **kwargs):
+    # An order invoiced when it was placed and then cancelled: credit what was invoiced.
+    credit_notes_for_order(order=order, reason=_("Order cancelled."))

@@ -1,0 +1,454 @@
+"""Issuing invoices and credit notes: what to invoice, the number, the frozen document.
+
+Every function here runs inside the caller's transaction when there is one (the receivers of the orders'
+signals run inside the packing or status transaction, so the invoice commits or rolls back with the
+shipment); the number comes from a ``NumberSequence`` row locked in that same transaction, so a rollback
+gives the number back and nobody else can take the next one meanwhile.
+"""
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Max, Sum
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
+
+from orders.models import Allocation, Order, OrderLine
+from orders.services.events import event_add
+
+from ..amounts import LineIn, compute
+from ..exceptions import CreditExceedsInvoice, NoLegalEntity, NothingToCredit, NothingToInvoice
+from ..models import (
+    ChannelBilling,
+    DocumentKind,
+    Invoice,
+    InvoiceLine,
+    IssuePolicy,
+    LegalEntity,
+    NumberSequence,
+)
+
+logger = logging.getLogger(__name__)
+
+
+# --- Settings of a channel -------------------------------------------------------------------------------
+
+
+def billing_for_channel(*, channel_id: int) -> tuple[LegalEntity | None, str]:
+    """(legal entity, issue policy) of a channel: its own, else the default entity and "when shipped"."""
+    billing = ChannelBilling.objects.select_related("legal_entity").filter(channel_id=channel_id).first()
+    policy = billing.issue_policy if billing else IssuePolicy.SHIPPED
+    entity = billing.legal_entity if billing and billing.legal_entity_id else None
+    if entity is None:
+        entity = LegalEntity.objects.filter(is_default=True).first()
+    return entity, policy
+
+
+# --- Numbering -------------------------------------------------------------------------------------------
+
+
+def sequence_next(*, legal_entity: LegalEntity, series: str, year: int) -> int:
+    """The next number of a series, from its row locked until the end of the caller's transaction."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("sequence_next must run inside the transaction that creates the document")
+    # INSERT ... ON CONFLICT DO NOTHING: the first document of a year creates the row without racing.
+    NumberSequence.objects.bulk_create(
+        [NumberSequence(legal_entity=legal_entity, series=series, year=year, last_number=0)],
+        ignore_conflicts=True,
+    )
+    sequence = NumberSequence.objects.select_for_update().get(
+        legal_entity=legal_entity, series=series, year=year
+    )
+    sequence.last_number += 1
+    sequence.save(update_fields=["last_number"])
+    return sequence.last_number
+
+
+def format_number(series: str, year: int, number: int) -> str:
+    return f"{series}-{year}-{number:06d}"
+
+
+# --- Snapshots -------------------------------------------------------------------------------------------
+
+
+def _address(obj, prefix: str = "") -> dict:
+    return {
+        "line1": getattr(obj, f"{prefix}line1", ""),
+        "line2": getattr(obj, f"{prefix}line2", ""),
+        "postcode": getattr(obj, f"{prefix}postcode", ""),
+        "city": getattr(obj, f"{prefix}city", ""),
+        "country": getattr(obj, f"{prefix}country", "") or "FR",
+    }
+
+
+def buyer_snapshot(order: Order) -> dict:
+    """What the documents print about the buyer: name, company and identifiers, billing address (the address
+    book's billing address, else the delivery address of a home delivery) and the delivery address."""
+    customer = order.customer
+    billing = customer.addresses.filter(kind="billing").order_by("-is_default", "-created_at").first() or (
+        None
+        if order.delivery_mode == "home"
+        else customer.addresses.order_by("-is_default", "-created_at").first()
+    )
+    delivery = _address(order, "ship_")
+    delivery["name"] = order.ship_name
+    delivery["company"] = order.ship_company
+    if order.delivery_mode == "relay" and order.relay_point:
+        delivery["name"] = order.relay_point.get("name", "") or delivery["name"]
+    elif order.delivery_mode == "store" and order.pickup_location_id:
+        store = order.pickup_location
+        delivery = {
+            "name": store.name,
+            "company": "",
+            "line1": store.address_line1,
+            "line2": "",
+            "postcode": store.postcode,
+            "city": store.city,
+            "country": store.country or "FR",
+        }
+    address = (
+        _address(billing) if billing else {k: v for k, v in delivery.items() if k not in ("name", "company")}
+    )
+    return {
+        "name": customer.company or customer.full_name or customer.email,
+        "contact": customer.full_name,
+        "company": customer.company,
+        "email": customer.email,
+        "phone": customer.phone,
+        "siren": customer.siren,
+        "vat_number": customer.vat_number,
+        "address": address,
+        "delivery": delivery,
+        "delivery_mode": order.delivery_mode,
+        "delivery_differs": any(address.get(k) != delivery.get(k) for k in ("line1", "postcode", "city")),
+    }
+
+
+# --- Documents -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DraftLine:
+    description: str
+    quantity: int
+    unit_price_incl_vat: Decimal
+    vat_rate: Decimal
+    sku: str = ""
+    kind: str = InvoiceLine.Kind.PRODUCT
+    order_line_id: int | None = None
+    invoice_line_id: int | None = None
+
+
+def _schedule_render(document_id: int) -> None:
+    from ..tasks import render_document as render_document_task
+
+    transaction.on_commit(lambda: render_document_task.delay(document_id), robust=True)
+
+
+def _document_create(
+    *,
+    kind: str,
+    legal_entity: LegalEntity,
+    order: Order,
+    lines: list[DraftLine],
+    delivery_date: dt.date,
+    corrects: Invoice | None = None,
+    reason: str = "",
+    actor=None,
+) -> Invoice:
+    language = order.customer.language if order.customer.language in ("fr", "en") else "fr"
+    with translation.override(language):
+        reason = str(reason)
+    amounts = compute([LineIn(line.unit_price_incl_vat, line.quantity, line.vat_rate) for line in lines])
+    customer = order.customer
+    buyer = buyer_snapshot(order)
+    series = (
+        legal_entity.credit_note_prefix if kind == DocumentKind.CREDIT_NOTE else legal_entity.invoice_prefix
+    )
+    # The number last, right before the insert: the sequence row stays locked as briefly as possible.
+    issue_date = timezone.localdate()
+    number = sequence_next(legal_entity=legal_entity, series=series, year=issue_date.year)
+    document = Invoice(
+        kind=kind,
+        number=format_number(series, issue_date.year, number),
+        series=series,
+        year=issue_date.year,
+        sequence_number=number,
+        legal_entity=legal_entity,
+        order=order,
+        channel_id=order.channel_id,
+        customer=customer,
+        corrects=corrects,
+        reason=reason[:255],
+        issue_date=issue_date,
+        delivery_date=delivery_date,
+        due_date=issue_date + dt.timedelta(days=legal_entity.payment_terms_days),
+        language=language,
+        currency=order.currency,
+        is_b2b=customer.is_business,
+        purchase_order=order.purchase_order,
+        buyer_name=buyer["name"][:200],
+        buyer_email=customer.email,
+        seller=legal_entity.snapshot(),
+        buyer=buyer,
+        vat_breakdown=[rate.as_json() for rate in amounts.rates],
+        total_excl_vat=amounts.total_excl_vat,
+        total_vat=amounts.total_vat,
+        total_incl_vat=amounts.total_incl_vat,
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+    if kind == DocumentKind.CREDIT_NOTE:
+        document.kind = DocumentKind.CREDIT_NOTE
+    document.save()
+    InvoiceLine.objects.bulk_create(
+        [
+            InvoiceLine(
+                document=document,
+                position=position,
+                kind=draft.kind,
+                order_line_id=draft.order_line_id,
+                invoice_line_id=draft.invoice_line_id,
+                sku=draft.sku,
+                description=draft.description[:255],
+                quantity=draft.quantity,
+                unit_price_incl_vat=computed.unit_price_incl_vat,
+                unit_price_excl_vat=computed.unit_price_excl_vat,
+                vat_rate=computed.vat_rate,
+                total_excl_vat=computed.total_excl_vat,
+                total_vat=computed.total_vat,
+                total_incl_vat=computed.total_incl_vat,
+            )
+            for position, (draft, computed) in enumerate(zip(lines, amounts.lines, strict=True), start=1)
+        ]
+    )
+    if kind == DocumentKind.CREDIT_NOTE:
+        message = _("Credit note %(number)s issued for invoice %(invoice)s: %(amount)s EUR incl. VAT.")
+        params = {"number": document.number, "invoice": corrects.number, "amount": document.total_incl_vat}
+        event_type = "credit_note_issued"
+    else:
+        message = _("Invoice %(number)s issued: %(amount)s EUR incl. VAT.")
+        params = {"number": document.number, "amount": document.total_incl_vat}
+        event_type = "invoice_issued"
+    event_add(
+        order=order,
+        type=event_type,
+        message=message,
+        params=params,
+        actor=actor,
+        data={
+            "document": document.pk,
+            "number": document.number,
+            "total_incl_vat": str(document.total_incl_vat),
+        },
+    )
+    _schedule_render(document.pk)
+    return document
+
+
+def invoiced_quantities(*, order_id: int) -> dict[int, int]:
+    """Units of each order line already on an invoice of the order."""
+    rows = (
+        InvoiceLine.objects.filter(document__order_id=order_id, document__kind=DocumentKind.INVOICE)
+        .exclude(order_line=None)
+        .values("order_line_id")
+        .annotate(quantity=Sum("quantity"))
+    )
+    return {row["order_line_id"]: row["quantity"] for row in rows}
+
+
+def shipped_quantities(*, order_id: int) -> tuple[dict[int, int], dt.datetime | None]:
+    """Units of each order line that left with a parcel (allocations consumed), and when the last did."""
+    rows = (
+        Allocation.objects.filter(line__order_id=order_id, consumed_at__isnull=False)
+        .values("line_id")
+        .annotate(quantity=Sum("quantity"), last=Max("consumed_at"))
+    )
+    shipped = {row["line_id"]: row["quantity"] for row in rows}
+    last = max((row["last"] for row in rows), default=None)
+    return shipped, last
+
+
+@transaction.atomic
+def invoice_issue_for_order(*, order: Order, scope: str = "shipped", actor=None) -> Invoice:
+    """Invoice the units of an order that are due and not invoiced yet.
+
+    ``scope`` "shipped": the units that left with a parcel (consumed allocations); "all": every unit of the
+    order (issue on placement, or on delivery). Units already invoiced are never invoiced again: a second
+    partial shipment invoices only the rest. Raises NothingToInvoice when nothing is left, NoLegalEntity when
+    no entity invoices the channel."""
+    order = (
+        Order.objects.select_for_update(of=("self",))
+        .select_related("customer", "pickup_location")
+        .get(pk=order.pk)
+    )
+    lines = list(OrderLine.objects.filter(order=order).order_by("line_no"))
+    already = invoiced_quantities(order_id=order.pk)
+    if scope == "shipped":
+        due, last_shipped = shipped_quantities(order_id=order.pk)
+        delivery_date = timezone.localdate(last_shipped) if last_shipped else timezone.localdate()
+    else:
+        due = {line.pk: line.quantity for line in lines}
+        delivery_date = timezone.localdate()
+    drafts = []
+    for line in lines:
+        quantity = min(due.get(line.pk, 0), line.quantity) - already.get(line.pk, 0)
+        if quantity > 0:
+            drafts.append(
+                DraftLine(
+                    description=line.name,
+                    sku=line.sku,
+                    quantity=quantity,
+                    unit_price_incl_vat=line.unit_price,
+                    vat_rate=line.vat_rate,
+                    order_line_id=line.pk,
+                )
+            )
+    if not drafts:
+        raise NothingToInvoice("Every unit due is already invoiced.", details={"order": order.number})
+    legal_entity, _policy = billing_for_channel(channel_id=order.channel_id)
+    if legal_entity is None:
+        raise NoLegalEntity(
+            "No legal entity invoices this channel: set one in the invoicing settings.",
+            details={"order": order.number, "channel": order.channel_id},
+        )
+    return _document_create(
+        kind=DocumentKind.INVOICE,
+        legal_entity=legal_entity,
+        order=order,
+        lines=drafts,
+        delivery_date=delivery_date,
+        actor=actor,
+    )
+
+
+def credited_quantities(*, invoice_id: int) -> dict[int, int]:
+    """Units of each line of an invoice already credited by its credit notes."""
+    rows = (
+        InvoiceLine.objects.filter(document__corrects_id=invoice_id, document__kind=DocumentKind.CREDIT_NOTE)
+        .values("invoice_line_id")
+        .annotate(quantity=Sum("quantity"))
+    )
+    return {row["invoice_line_id"]: row["quantity"] for row in rows}
+
+
+@transaction.atomic
+def credit_note_issue(
+    *,
+    invoice: Invoice,
+    quantities: dict[int, int] | None = None,
+    include_shipping: bool = True,
+    reason: str = "",
+    actor=None,
+) -> Invoice:
+    """Issue a credit note (avoir) for an invoice: the whole of what is not credited yet (``quantities``
+    None), or ``{invoice line id: units}`` (product lines; shipping lines follow ``include_shipping``).
+
+    The returns feature calls this when a return is refunded. Raises CreditExceedsInvoice when more would be
+    credited than a line holds (earlier credit notes counted), NothingToCredit when nothing would be."""
+    invoice = (
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("legal_entity", "order")
+        .get(pk=invoice.pk)
+    )
+    if invoice.kind != DocumentKind.INVOICE:
+        raise NothingToCredit("Only an invoice can be credited.", details={"number": invoice.number})
+    lines = list(invoice.lines.order_by("position"))
+    credited = credited_quantities(invoice_id=invoice.pk)
+    wanted = dict(quantities or {})
+    unknown = set(wanted) - {line.pk for line in lines}
+    if unknown:
+        raise CreditExceedsInvoice(
+            "These lines are not lines of the invoice.",
+            details={"lines": sorted(unknown), "number": invoice.number},
+        )
+    drafts = []
+    for line in lines:
+        left = line.quantity - credited.get(line.pk, 0)
+        if line.pk in wanted:
+            quantity = int(wanted[line.pk])
+        elif line.kind == InvoiceLine.Kind.SHIPPING:
+            quantity = left if include_shipping else 0
+        else:
+            quantity = left if quantities is None else 0
+        if quantity < 0 or quantity > left:
+            raise CreditExceedsInvoice(
+                f"Line {line.position} has {left} unit(s) left to credit, not {quantity}.",
+                details={"line": line.pk, "position": line.position, "left": left, "asked": quantity},
+            )
+        if quantity:
+            drafts.append(
+                DraftLine(
+                    description=line.description,
+                    sku=line.sku,
+                    kind=line.kind,
+                    quantity=quantity,
+                    unit_price_incl_vat=line.unit_price_incl_vat,
+                    vat_rate=line.vat_rate,
+                    order_line_id=line.order_line_id,
+                    invoice_line_id=line.pk,
+                )
+            )
+    if not drafts:
+        raise NothingToCredit("Nothing left to credit on this invoice.", details={"number": invoice.number})
+    order = Order.objects.select_related("customer", "pickup_location").get(pk=invoice.order_id)
+    return _document_create(
+        kind=DocumentKind.CREDIT_NOTE,
+        legal_entity=invoice.legal_entity,
+        order=order,
+        lines=drafts,
+        delivery_date=invoice.delivery_date,
+        corrects=invoice,
+        reason=reason,
+        actor=actor,
+    )
+
+
+def credit_notes_for_order(*, order: Order, reason: str = "", actor=None) -> list[Invoice]:
+    """Credit everything still invoiced on an order (a cancelled order invoiced when placed)."""
+    notes = []
+    for invoice in Invoice.objects.invoices().filter(order=order).order_by("pk"):
+        credited = credited_quantities(invoice_id=invoice.pk)
+        if any(line.quantity > credited.get(line.pk, 0) for line in invoice.lines.all()):
+            notes.append(credit_note_issue(invoice=invoice, reason=reason, actor=actor))
+    return notes
+
+
+# --- What the orders' signals trigger ------------------------------------------------------------------
+
+
+def _issue_quietly(*, order: Order, scope: str, actor=None) -> Invoice | None:
+    """Issue what is due, in a savepoint: a missing legal entity or nothing left to invoice never stops the
+    order's own change (it is written on the timeline instead)."""
+    try:
+        with transaction.atomic():
+            return invoice_issue_for_order(order=order, scope=scope, actor=actor)
+    except NothingToInvoice:
+        return None
+    except NoLegalEntity:
+        logger.warning("order %s: no legal entity invoices channel %s", order.number, order.channel_id)
+        event_add(
+            order=order,
+            type="invoice_not_issued",
+            message=_("No invoice issued: no legal entity invoices this channel (invoicing settings)."),
+            actor=actor,
+        )
+        return None
+
+
+def on_order_event(*, order: Order, event: str, actor=None) -> Invoice | None:
+    """What an order event means for invoicing, by the channel's issue policy. ``event`` is "created", or
+    the order's new status."""
+    _entity, policy = billing_for_channel(channel_id=order.channel_id)
+    if event == "created" and policy == IssuePolicy.PLACED:
+        return _issue_quietly(order=order, scope="all", actor=actor)
+    if event in ("partially_shipped", "shipped") and policy == IssuePolicy.SHIPPED:
+        return _issue_quietly(order=order, scope="shipped", actor=actor)
+    if event == "delivered" and policy == IssuePolicy.DELIVERED:
+        return _issue_quietly(order=order, scope="all", actor=actor)
+    if event == "delivered" and policy == IssuePolicy.SHIPPED:
+        # A store pickup or a parcel whose shipping was not recorded unit by unit: catch up what shipped.
+        return _issue_quietly(order=order, scope="shipped", actor=actor)
+    return None

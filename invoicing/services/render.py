@@ -1,0 +1,148 @@
+"""Rendering a document: the CII XML (checked against the Factur-X EN16931 XSD before anything is kept), the
+HTML template through WeasyPrint as PDF/A-3b, then factur-x embeds the XML as ``factur-x.xml`` with its XMP
+metadata. Idempotent: a document already rendered is left alone."""
+
+import logging
+from decimal import Decimal
+from pathlib import Path
+
+import facturx
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from common.templatetags.oms_tags import money
+
+from ..models import DocumentStatus, Invoice
+from .cii import build_cii
+
+logger = logging.getLogger(__name__)
+
+FACTURX_LEVEL = "en16931"
+FONT_FILES = {"regular": "fonts/Lato-Regular.ttf", "bold": "fonts/Lato-Bold.ttf"}
+
+
+def _file_uri(path) -> str:
+    return Path(path).resolve().as_uri()
+
+
+def _fonts() -> dict:
+    found = {}
+    for name, relative in FONT_FILES.items():
+        path = finders.find(relative)
+        if path is None:
+            raise FileNotFoundError(f"font {relative} not found in the static files")
+        found[name] = _file_uri(path)
+    return found
+
+
+def document_context(document: Invoice) -> dict:
+    lines = list(document.lines.all())
+    logo = document.seller.get("logo")
+    logo_uri = ""
+    if logo:
+        path = Path(settings.MEDIA_ROOT) / logo
+        if path.exists():
+            logo_uri = _file_uri(path)
+    seller = document.seller
+    legal_line = _(
+        "%(name)s, %(form)s with a share capital of %(capital)s · %(address)s · "
+        "RCS %(rcs)s %(siren)s · SIRET %(siret)s · VAT %(vat)s"
+    ) % {
+        "name": seller["name"],
+        "form": seller["legal_form"],
+        "capital": money(Decimal(seller["share_capital"])),
+        "address": f"{seller['address_line1']}, {seller['postcode']} {seller['city']}",
+        "rcs": seller["rcs_city"],
+        "siren": seller["siren"],
+        "siret": seller["siret"],
+        "vat": seller["vat_number"],
+    }
+    return {
+        "legal_line": legal_line,
+        "page_label": _("Page"),
+        "doc": document,
+        "seller": document.seller,
+        "buyer": document.buyer,
+        "lines": lines,
+        "rates": document.vat_breakdown,
+        "fonts": _fonts(),
+        "logo_uri": logo_uri,
+        "corrects": document.corrects,
+    }
+
+
+def render_html(document: Invoice) -> str:
+    with translation.override(document.language or "fr"):
+        return render_to_string("invoicing/pdf/document.html", document_context(document))
+
+
+def render_pdf(document: Invoice, xml: bytes) -> bytes:
+    from weasyprint import HTML
+    from weasyprint.text.fonts import FontConfiguration
+
+    html = render_html(document)
+    font_config = FontConfiguration()
+    pdf = HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf(
+        pdf_variant="pdf/a-3b", font_config=font_config, uncompressed_pdf=False
+    )
+    seller = document.seller
+    with translation.override(document.language or "fr"):
+        title = str(document.get_kind_display())
+    return facturx.generate_from_binary(
+        pdf,
+        xml,
+        flavor="factur-x",
+        level=FACTURX_LEVEL,
+        check_xsd=True,
+        pdf_metadata={
+            "author": seller["name"],
+            "keywords": "Factur-X",
+            "title": f"{seller['name']}: {title} {document.number}",
+            "subject": f"{title} {document.number}",
+        },
+        lang=document.language or "fr",
+    )
+
+
+def document_render(*, document_id: int) -> Invoice:
+    """Render the PDF and XML of a document once. A failure is recorded on the document (status failed, the
+    error), nothing half-written is kept, and the error is raised again for the task's log."""
+    with transaction.atomic():
+        document = (
+            Invoice.objects.select_for_update(of=("self",))
+            .select_related("corrects", "legal_entity")
+            .get(pk=document_id)
+        )
+        if document.pdf and document.status != DocumentStatus.FAILED:
+            return document
+        try:
+            xml = build_cii(document)
+            facturx.xml_check_xsd(xml, flavor="factur-x", level=FACTURX_LEVEL)
+            pdf = render_pdf(document, xml)
+        except Exception as exc:
+            logger.exception("rendering %s failed", document.number)
+            document.status = DocumentStatus.FAILED
+            document.render_error = f"{type(exc).__name__}: {exc}"[:2000]
+            document.save(update_fields=["status", "render_error"])
+            failure = exc
+        else:
+            failure = None
+            stem = f"{document.number}-{document.legal_entity_id}"
+            document.pdf.save(f"{stem}.pdf", ContentFile(pdf), save=False)
+            document.xml.save(f"{stem}.xml", ContentFile(xml), save=False)
+            document.status = DocumentStatus.ISSUED
+            document.rendered_at = timezone.now()
+            document.render_error = ""
+            document.save(update_fields=["pdf", "xml", "status", "rendered_at", "render_error"])
+            if document.legal_entity.email_documents and document.buyer_email:
+                from .delivery import delivery_request
+
+                delivery_request(document=document, email=document.buyer_email)
+    if failure is not None:
+        raise failure
+    return document

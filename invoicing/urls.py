@@ -1,0 +1,32 @@
+"""Pages of the invoicing app: documents under ``invoices/``, settings under ``settings/invoicing/``, and the
+customer portal's fragment under ``track/<token>/invoices/``. Included once at the root by oms/urls.py."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "invoicing"
+
+urlpatterns = [
+    path("invoices/", views.DocumentListView.as_view(), name="document_list"),
+    path("invoices/export/", views.ExportCreateView.as_view(), name="export_create"),
+    path("invoices/export/<int:pk>/", views.ExportDetailView.as_view(), name="export_detail"),
+    path(
+        "invoices/export/<int:pk>/<str:fmt>/",
+        views.ExportDownloadView.as_view(),
+        name="export_download",
+    ),
+    path("invoices/<int:pk>/", views.DocumentDetailView.as_view(), name="document_detail"),
+    path("invoices/<int:pk>/file/<str:fmt>/", views.DocumentFileView.as_view(), name="document_file"),
+    path("invoices/<int:pk>/send/", views.DocumentSendView.as_view(), name="document_send"),
+    path("invoices/<int:pk>/credit/", views.CreditNoteCreateView.as_view(), name="credit_note_create"),
+    path("settings/invoicing/", views.InvoicingSettingsView.as_view(), name="settings"),
+    path("settings/invoicing/entities/new/", views.LegalEntityEditView.as_view(), name="entity_create"),
+    path("settings/invoicing/entities/<int:pk>/", views.LegalEntityEditView.as_view(), name="entity_edit"),
+    path("track/<str:token>/invoices/", views.PortalDocumentsView.as_view(), name="portal_documents"),
+    path(
+        "track/<str:token>/invoices/<str:number>.pdf",
+        views.PortalDocumentPdfView.as_view(),
+        name="portal_document_pdf",
+    ),
+]

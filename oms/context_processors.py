@@ -14,6 +14,7 @@ NAVIGATION = [
     (_("Locations"), "inventory:location_list", "inventory.view_location"),
     (_("Picking"), "fulfillment:picking", "fulfillment.pick"),
     (_("Packing"), "fulfillment:pack_station", "fulfillment.pack"),
+    (_("Dispatch"), "dispatch:handover", "shipping.handover"),
     (_("Click & collect"), "orders:pickup_list", "fulfillment.store_pickup"),
     (_("Planning"), "fulfillment:planning", "fulfillment.plan_shifts"),
     (_("Carriers"), "shipping:service_list", "oms.manage_settings"),

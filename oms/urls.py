@@ -7,6 +7,8 @@ from django.utils.translation import gettext_lazy as _
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from shipping.handover_views import CarrierWebhookView as shipping_webhook
+
 from . import health, views
 
 # Under /api/, a refused request and a URL that no endpoint serves answer in the API's error format.
@@ -31,6 +33,12 @@ urlpatterns = [
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("", include("inventory.urls")),  # locations/ and stock/ (one "inventory" namespace)
     path("settings/carriers/", include("shipping.urls")),
+    path("shipping/", include("shipping.handover_urls")),  # the outgoing dock: hand-over, manifests, labels
+    path(
+        "webhooks/carriers/<slug:code>/",
+        shipping_webhook.as_view(),
+        name="webhook-carrier",
+    ),
     path("", include("fulfillment.urls")),  # planning/, picking/, packing/, print-jobs/
     path("", include("orders.urls")),  # orders/ and settings/channels/
     path("webhooks/", include("orders.channels.webhook_urls")),  # Shopify, WooCommerce (signed)

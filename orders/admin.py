@@ -114,4 +114,6 @@ class IdempotencyKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("state", "channel")
     search_fields = ("key",)
     show_full_result_count = False
+
+
 from .channels import admin as channels_admin  # noqa: E402, F401 - the connectors' admin pages

@@ -4,6 +4,7 @@ from django.dispatch import receiver
 
 from fulfillment import signals as fulfillment_signals
 from inventory.signals import incoming_stock_received
+from shipping import signals as shipping_signals
 
 from . import notifications
 from .models import Order
@@ -62,3 +63,13 @@ def on_order_created_notify(sender, *, order, **kwargs):
 @receiver(order_status_changed, sender=Order, dispatch_uid="orders.notify_status")
 def on_order_status_changed_notify(sender, *, order, old_status, new_status, **kwargs):
     notifications.order_notify_status(order=order, old_status=old_status, new_status=new_status)
+
+
+@receiver(shipping_signals.parcels_handed_over, dispatch_uid="orders.parcels_handed_over")
+def on_parcels_handed_over(sender, *, manifest, shipments, **kwargs):
+    fulfilment.parcels_handed_over(shipments=shipments, actor=manifest.created_by)
+
+
+@receiver(shipping_signals.shipment_status_changed, dispatch_uid="orders.shipment_status_changed")
+def on_shipment_status_changed(sender, *, shipment, old_status, new_status, event=None, **kwargs):
+    fulfilment.shipment_moved(shipment=shipment, old_status=old_status, new_status=new_status, event=event)

@@ -165,6 +165,20 @@ class Shipment(models.Model):
     label_pdf = models.FileField(_("label (PDF)"), upload_to="labels/%Y/%m/", blank=True)
     label_zpl = models.FileField(_("label (ZPL)"), upload_to="labels/%Y/%m/", blank=True)
     label_error = models.TextField(_("label error"), blank=True)
+    label_attempts = models.PositiveSmallIntegerField(_("label attempts"), default=0)
+    tracking_url = models.URLField(_("carrier tracking page"), max_length=300, blank=True)
+    # The label's addresses, copied from the order when the parcel was closed (shipping never reads orders).
+    recipient = models.JSONField(_("recipient"), default=dict, blank=True)
+    relay_id = models.CharField(_("relay point"), max_length=64, blank=True)
+    manifest = models.ForeignKey(
+        "Manifest", on_delete=models.PROTECT, null=True, blank=True, related_name="shipments"
+    )
+    alert = models.CharField(
+        _("alert"),
+        max_length=24,
+        blank=True,
+        help_text=_("A problem staff must look at: label failed, delivery failed, returned, no news."),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -352,3 +366,26 @@ class ShippingRule(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Manifest(models.Model):
+    """Parcels of one carrier handed to its driver at a location: they are shipped from then on."""
+
+    location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="manifests")
+    carrier = models.ForeignKey(Carrier, on_delete=models.PROTECT, related_name="manifests")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("handed over at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("manifest")
+        verbose_name_plural = _("manifests")
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def code(self) -> str:
+        return f"M{self.pk:05d}"

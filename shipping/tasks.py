@@ -64,3 +64,28 @@ def relay_points_refresh_all() -> list[int]:
     for carrier_id in ids:
         relay_points_refresh.delay(carrier_id)
     return ids
+
+
+@shared_task(
+    name="shipping.shipment_label",
+    queue="documents",
+    acks_late=True,
+    autoretry_for=(carriers.RetryableCarrierError,),
+    retry_backoff=30,
+    retry_backoff_max=30 * 60,
+    retry_jitter=True,
+    max_retries=5,
+)
+def shipment_label(shipment_id: int) -> str:
+    """The parcel's label from its carrier, right after packing (retried with backoff; see label_create)."""
+    from .shipments import label_create
+
+    return label_create(shipment_id=shipment_id).status
+
+
+@shared_task(name="shipping.tracking_poll", queue="tracking", acks_late=True)
+def tracking_poll() -> dict:
+    """Beat, every 10 minutes: the carriers' news of the parcels due for a check."""
+    from .shipments import tracking_poll as poll
+
+    return poll()

@@ -214,6 +214,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # change or add schedules.
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "orders.purge_idempotency_keys", "schedule": 3600.0},
+    "tracking-poll": {"task": "shipping.tracking_poll", "schedule": 600.0},
     "release-due-waves": {"task": "fulfillment.release_due_waves", "schedule": 300.0},
     "flag-uncollected-pickups": {"task": "orders.flag_uncollected_pickups", "schedule": 6 * 3600.0},
     # The local relay-point directory, from each carrier with relay services (pages never call carriers).
@@ -283,6 +284,8 @@ DHL_API_KEY = env("DHL_API_KEY", default="")
 # Sandbox carrier: share of parcels (0 to 1) that fail delivery, chosen by their tracking number's hash.
 SANDBOX_CARRIER_FAILURE_RATE = env.float("SANDBOX_CARRIER_FAILURE_RATE", default=0.0)
 SANDBOX_WEBHOOK_SECRET = env("SANDBOX_WEBHOOK_SECRET", default="")
+# A parcel in transit without carrier news for this many days raises an alert on the dashboard.
+TRACKING_NO_NEWS_DAYS = env.int("TRACKING_NO_NEWS_DAYS", default=4)
 # A relay point that area searches have not returned for this many days is deactivated.
 RELAY_POINT_STALE_DAYS = env.int("RELAY_POINT_STALE_DAYS", default=14)
 

@@ -8,6 +8,7 @@ click & collect order set aside becomes ready for pickup; ``order_hand_over`` ch
 import hmac
 
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -16,6 +17,8 @@ from fulfillment.models import Preparation, PreparationStatus
 from inventory import services as inventory_services
 from inventory.exceptions import OutOfStock
 from inventory.models import Location
+from shipping import rule_services
+from shipping import shipments as shipping_shipments
 from shipping.models import Shipment
 
 from ..exceptions import InvalidTransition
@@ -233,6 +236,7 @@ def parcel_closed(*, order_id: int, location_id: int, shipment: Shipment, lines,
                 details={"order_line": order_line_id, "extra": remaining},
             )
         detail.append(f"{quantity} × {OrderLine.objects.values_list('sku', flat=True).get(pk=order_line_id)}")
+    _choose_carrier(order=order, shipment=shipment, actor=actor)
     event_add(
         order=order,
         type="packed",
@@ -394,3 +398,133 @@ def pickups_flag_uncollected() -> int:
             params={"days": (timezone.now() - prep.ready_at).days, "store": prep.location.name},
         )
     return len(preps)
+
+
+def _choose_carrier(*, order: Order, shipment: Shipment, actor=None) -> None:
+    """The parcel's carrier service: the first shipping rule that matches (channel, mode, country,
+    weight, order value), else the one sourcing chose; the label is asked for after commit."""
+    service, rule = rule_services.rule_choose(
+        channel_id=order.channel_id,
+        delivery_mode=order.delivery_mode,
+        country=order.ship_country,
+        weight_g=shipment.weight_g,
+        order_value=order.total_incl_vat,
+        default_service_id=shipment.service_id,
+    )
+    relay = order.relay_point or {}
+    shipping_shipments.shipment_prepare(
+        shipment=shipment,
+        recipient={
+            "name": order.ship_name,
+            "company": order.ship_company,
+            "line1": order.ship_line1,
+            "line2": order.ship_line2,
+            "postcode": order.ship_postcode,
+            "city": order.ship_city,
+            "country": order.ship_country,
+            "phone": order.ship_phone or order.customer.phone,
+            "email": order.customer.email,
+        },
+        relay_id=str(relay.get("id", "")) if order.delivery_mode == DeliveryMode.RELAY else "",
+        service_id=service.pk if service else None,
+    )
+    if rule is not None:
+        event_add(
+            order=order,
+            type="shipping_rule",
+            actor=actor,
+            message=_("Shipping rule “%(rule)s” chose %(service)s for parcel %(parcel)s."),
+            params={"rule": rule.name, "service": str(service), "parcel": shipment.number},
+            data={"rule": rule.pk, "service": service.pk, "shipment": shipment.number},
+        )
+
+
+def _all_shipped(order: Order) -> bool:
+    """Every unit of the order left: consumed from stock and in a parcel handed to its carrier."""
+    for line in order.lines.all():
+        consumed = Allocation.objects.filter(line=line, consumed_at__isnull=False).aggregate(
+            n=Sum("quantity")
+        )
+        if (consumed["n"] or 0) < line.quantity:
+            return False
+    return not Shipment.objects.filter(
+        order=order,
+        status__in=[Shipment.Status.CREATED, Shipment.Status.LABELLED, Shipment.Status.LABEL_FAILED],
+    ).exists()
+
+
+def parcels_handed_over(*, shipments, actor=None) -> None:
+    """Parcels left with their carrier's driver: each order becomes shipped, or partially shipped while
+    units are still to come (the customer is told each time parcels leave)."""
+    from ..notifications import order_notify_parcels_shipped
+
+    for order_id in sorted({s.order_id for s in shipments}):
+        order = _order(order_id)
+        numbers = ", ".join(s.number for s in shipments if s.order_id == order_id)
+        complete = _all_shipped(order)
+        params = {"parcels": numbers}
+        if complete and order.status in (OrderStatus.IN_PREPARATION, OrderStatus.PARTIALLY_SHIPPED):
+            lifecycle.order_mark_shipped(
+                order=order,
+                actor=actor,
+                message=_("Shipped: parcel(s) %(parcels)s handed to the carrier."),
+                params=params,
+            )
+        elif order.status == OrderStatus.IN_PREPARATION:
+            lifecycle.order_mark_partially_shipped(
+                order=order,
+                actor=actor,
+                message=_(
+                    "Partially shipped: parcel(s) %(parcels)s handed to the carrier, the rest follows."
+                ),
+                params=params,
+            )
+        else:
+            event_add(
+                order=order,
+                type="handed_over",
+                actor=actor,
+                message=_("Parcel(s) %(parcels)s handed to the carrier."),
+                params=params,
+            )
+            order_notify_parcels_shipped(order=order)
+
+
+def shipment_moved(*, shipment: Shipment, old_status: str, new_status: str, event=None) -> None:
+    """A carrier's news moves the order: out for delivery, ready for pickup (relay or counter), delivered
+    once every parcel is; a delivery problem or a return goes on the timeline (and the dashboard)."""
+    if new_status == Shipment.Status.HANDED_OVER:
+        return  # the hand-over moves orders once per manifest (parcels_handed_over)
+    order = _order(shipment.order_id)
+    label = event.label if event is not None else ""
+    event_add(
+        order=order,
+        type="tracking",
+        message=_("Parcel %(parcel)s: %(status)s. %(label)s"),
+        params={"parcel": shipment.number, "status": Shipment.Status(new_status).label, "label": label},
+        data={"shipment": shipment.number, "status": new_status, "code": getattr(event, "code", "")},
+    )
+    status = order.status
+    if new_status == Shipment.Status.OUT_FOR_DELIVERY and status == OrderStatus.SHIPPED:
+        lifecycle.order_mark_out_for_delivery(order=order)
+    elif new_status == Shipment.Status.AVAILABLE_FOR_PICKUP and status in (
+        OrderStatus.SHIPPED,
+        OrderStatus.OUT_FOR_DELIVERY,
+    ):
+        lifecycle.order_mark_ready_for_pickup(
+            order=order,
+            message=_("Parcel %(parcel)s is waiting at the relay point."),
+            params={"parcel": shipment.number},
+        )
+    elif new_status == Shipment.Status.DELIVERED and status in (
+        OrderStatus.SHIPPED,
+        OrderStatus.OUT_FOR_DELIVERY,
+        OrderStatus.READY_FOR_PICKUP,
+    ):
+        undelivered = (
+            Shipment.objects.filter(order=order)
+            .exclude(status__in=[Shipment.Status.DELIVERED, Shipment.Status.CANCELLED])
+            .exists()
+        )
+        if not undelivered:
+            lifecycle.order_mark_delivered(order=order)

@@ -56,7 +56,26 @@ def floor_matrix_objects(*, manager):
         quantity=2,
         picked=2,
     )
-    shipment = Shipment.objects.create(number="CMD-MATRIX-1-1", order=order, location=lyon, weight_g=300)
+    from datetime import time
+
+    from shipping.models import Carrier, CarrierService, Manifest
+
+    carrier = Carrier.objects.create(pk=990301, code="matrix-floor", name="Matrix floor")
+    service = CarrierService.objects.create(
+        pk=990301, carrier=carrier, code="home", name="Home", delivery_mode="home", cutoff_time=time(16)
+    )
+    manifest = Manifest.objects.create(pk=990301, location=lyon, carrier=carrier)
+    shipment = Shipment.objects.create(
+        pk=990301,
+        number="CMD-MATRIX-1-1",
+        order=order,
+        location=lyon,
+        weight_g=300,
+        service=service,
+        status="handed_over",
+        manifest=manifest,
+    )
+    shipment.label_pdf.save("matrix-label.pdf", ContentFile(b"%PDF-1.4 label"), save=True)
     Parcel.objects.create(
         pk=990301, preparation=prep, seq=1, status="closed", weight_g=300, shipment=shipment
     )

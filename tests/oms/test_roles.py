@@ -94,6 +94,11 @@ MATRIX = {
         {MANAGER},
         {WAREHOUSE_STAFF: 404, STORE_STAFF: 404, CUSTOMER_SERVICE: 404},
     ),
+    # The outgoing dock (floor_matrix_objects: parcel and manifest 990301 at lyon, a PDF label).
+    "dispatch:handover": ({}, {WAREHOUSE_STAFF, MANAGER}),
+    "dispatch:manifest": ({"pk": 990301}, {WAREHOUSE_STAFF, MANAGER}),
+    "dispatch:label": ({"pk": 990301, "fmt": "pdf"}, {WAREHOUSE_STAFF, MANAGER}),
+    "dispatch:label_retry": ({"pk": 990301}, {WAREHOUSE_STAFF, MANAGER}, {"ok": 405}),
     "orders:pickup_list": ({}, {STORE_STAFF, MANAGER}),
     "orders:pickup_order": ({"number": MATRIX_ORDER}, {STORE_STAFF, MANAGER}),
     "orders:pickup_action": (
@@ -186,6 +191,7 @@ NOT_BACKOFFICE = {
     "api-docs",
     "api-redoc",
     "webhook-shopify",
+    "webhook-carrier",
     "webhook-woocommerce",
     # The customer portal's invoice fragment and downloads: by tracking token, no login (tests/invoicing).
     "invoicing:portal_documents",

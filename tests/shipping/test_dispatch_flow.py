@@ -1,0 +1,163 @@
+"""From a closed parcel to a delivered order: the shipping rule chooses the service, the label comes from
+the carrier in a task (sandbox), the hand-over writes the manifest and ships the order, tracking (polled or
+pushed) moves it to delivered; failures are kept with the carrier's message."""
+
+import hashlib
+import hmac
+import json
+from datetime import time, timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from fulfillment import services as fulfillment
+from fulfillment.models import Preparation
+from orders.models import Order
+from shipping import carriers, shipments
+from shipping.carriers.sandbox import SandboxAdapter
+from shipping.models import Carrier, CarrierService, Shipment, ShippingRule, TrackingEvent
+from tests.fulfillment.conftest import Floor
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def floor(db):
+    floor = Floor()
+    carrier = Carrier.objects.create(code="sbx", name="Sandbox Express", adapter="sandbox")
+    floor.service = CarrierService.objects.create(
+        carrier=carrier, code="home", name="Domicile", delivery_mode="home", cutoff_time=time(16)
+    )
+    floor.carrier = carrier
+    ShippingRule.objects.create(
+        position=1, name="Everything home by sandbox", delivery_mode="home", service=floor.service
+    )
+    return floor
+
+
+def packed(floor, lines, django_capture_on_commit_callbacks, parcels=1, execute=True):
+    order = floor.order(lines)
+    wave = fulfillment.wave_release(location=floor.lyon)
+    while (step := fulfillment.current_step(wave=wave)) is not None:
+        fulfillment.pick_scan(wave=wave, code=step.bin_code, actor=floor.picker)
+        fulfillment.pick_scan(
+            wave=wave, code=step.ean, quantity=step.left, bin_confirmed=step.bin_code, actor=floor.picker
+        )
+    prep = Preparation.objects.get(order=order)
+    result = []
+    for line in prep.lines.all():
+        with django_capture_on_commit_callbacks(execute=execute):
+            fulfillment.pack_scan(preparation=prep, code=line.ean, quantity=line.quantity, actor=floor.picker)
+            if parcels > 1 or line == prep.lines.last():
+                result.append(
+                    fulfillment.parcel_close(preparation=prep, box=None, weight_g=500, actor=floor.picker)
+                )
+    order.refresh_from_db()
+    return order, result
+
+
+def test_rule_label_handover_tracking_to_delivered(floor, django_capture_on_commit_callbacks):
+    order, (shipment,) = packed(floor, [("MUG", 1)], django_capture_on_commit_callbacks)
+    shipment.refresh_from_db()
+    assert shipment.service == floor.service  # chosen by the rule
+    assert order.events.filter(type="shipping_rule").exists()
+    assert shipment.status == Shipment.Status.LABELLED and shipment.tracking_number
+    assert shipment.label_pdf.read().startswith(b"%PDF") and shipment.label_zpl.read().startswith(b"^XA")
+    assert shipment.recipient["postcode"] == "69003"
+
+    manifest = shipments.manifest_create(location=floor.lyon, carrier=floor.carrier, actor=floor.picker)
+    assert list(manifest.shipments.all()) == [shipment]
+    order.refresh_from_db()
+    assert order.status == Order.Status.SHIPPED
+    with pytest.raises(shipments.ShipmentRefused):
+        shipments.manifest_create(location=floor.lyon, carrier=floor.carrier, actor=floor.picker)
+
+    # three days later the sandbox carrier says delivered
+    Shipment.objects.filter(pk=shipment.pk).update(
+        shipped_at=timezone.now() - timedelta(days=3), next_check_at=timezone.now() - timedelta(minutes=1)
+    )
+    result = shipments.tracking_poll(now=timezone.now())
+    assert result["checked"] == 1
+    shipment.refresh_from_db()
+    order.refresh_from_db()
+    assert shipment.status == Shipment.Status.DELIVERED and shipment.next_check_at is None
+    assert order.status == Order.Status.DELIVERED
+    codes = list(shipment.events.values_list("code", flat=True))
+    assert "SBX_DI" in codes and len(codes) == len(set(codes))
+    # a second poll stores nothing twice (and the parcel is no longer due)
+    shipments.tracking_poll(now=timezone.now())
+    assert TrackingEvent.objects.filter(shipment=shipment).count() == len(codes)
+
+
+def test_two_parcels_partial_then_full_shipment(floor, django_capture_on_commit_callbacks):
+    order, parcels = packed(floor, [("MUG", 1), ("SHIRT", 1)], django_capture_on_commit_callbacks, parcels=2)
+    assert len(parcels) == 2
+    first, second = parcels
+    Shipment.objects.filter(pk=second.pk).update(status=Shipment.Status.LABEL_FAILED)  # held back
+    shipments.manifest_create(location=floor.lyon, carrier=floor.carrier, actor=floor.picker)
+    order.refresh_from_db()
+    assert order.status == Order.Status.PARTIALLY_SHIPPED
+    Shipment.objects.filter(pk=second.pk).update(status=Shipment.Status.LABELLED)
+    shipments.manifest_create(location=floor.lyon, carrier=floor.carrier, actor=floor.picker)
+    order.refresh_from_db()
+    assert order.status == Order.Status.SHIPPED
+
+
+def test_a_refused_label_keeps_the_carriers_message(floor, monkeypatch, django_capture_on_commit_callbacks):
+    def refuse(self, request):
+        raise carriers.PermanentCarrierError("Code postal du destinataire invalide")
+
+    monkeypatch.setattr(SandboxAdapter, "create_label", refuse)
+    _order, (shipment,) = packed(floor, [("MUG", 1)], django_capture_on_commit_callbacks)
+    shipment.refresh_from_db()
+    assert shipment.status == Shipment.Status.LABEL_FAILED
+    assert shipment.alert == "label_failed" and "Code postal" in shipment.label_error
+    assert shipments.ready_to_hand_over(location_ids=[floor.lyon.pk]) == []
+
+
+def test_a_passing_carrier_failure_is_retried(floor, monkeypatch, django_capture_on_commit_callbacks):
+    calls = []
+    real = SandboxAdapter.create_label
+
+    def flaky(self, request):
+        calls.append(1)
+        if len(calls) == 1:
+            raise carriers.RetryableCarrierError("timeout")
+        return real(self, request)
+
+    monkeypatch.setattr(SandboxAdapter, "create_label", flaky)
+    _order, (shipment,) = packed(floor, [("MUG", 1)], django_capture_on_commit_callbacks, execute=False)
+    with pytest.raises(carriers.RetryableCarrierError):  # the task retries it with backoff
+        shipments.label_create(shipment_id=shipment.pk)
+    shipment.refresh_from_db()
+    assert shipment.status == Shipment.Status.CREATED and shipment.label_error == "timeout"
+    shipments.label_create(shipment_id=shipment.pk)  # the retry
+    shipment.refresh_from_db()
+    assert shipment.status == Shipment.Status.LABELLED and shipment.label_error == ""
+    assert shipment.label_attempts == 2
+
+
+def test_carrier_webhook(client, floor, settings, django_capture_on_commit_callbacks):
+    settings.SANDBOX_WEBHOOK_SECRET = "s3cret"
+    order, (shipment,) = packed(floor, [("MUG", 1)], django_capture_on_commit_callbacks)
+    shipments.manifest_create(location=floor.lyon, carrier=floor.carrier, actor=floor.picker)
+    shipment.refresh_from_db()
+    url = reverse("webhook-carrier", kwargs={"code": "sbx"})
+    body = json.dumps(
+        {
+            "tracking_number": shipment.tracking_number,
+            "events": [{"code": "SBX_MD", "at": timezone.now().isoformat()}],
+        }
+    ).encode()
+    bad = client.post(url, body, content_type="application/json", HTTP_X_SANDBOX_SIGNATURE="nope")
+    assert bad.status_code == 401 and bad.json()["error"]["code"] == "invalid_signature"
+    signature = hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    ok = client.post(url, body, content_type="application/json", HTTP_X_SANDBOX_SIGNATURE=signature)
+    assert ok.status_code == 200, ok.content
+    order.refresh_from_db()
+    assert order.status == Order.Status.OUT_FOR_DELIVERY

@@ -399,12 +399,44 @@ class OrderOutput(serializers.Serializer):
         return body
 
 
-class OrderDetailOutput(OrderOutput):
-    shipments = serializers.SerializerMethodField()
-    timeline = TimelineOutput(many=True, source="events.all")
+class ShipmentLineOutput(serializers.Serializer):
+    sku = serializers.CharField()
+    quantity = serializers.IntegerField()
 
-    def get_shipments(self, order) -> list[dict]:
-        return []  # filled by the shipping release (shipments, parcels, tracking events)
+
+class TrackingEventOutput(serializers.Serializer):
+    code = serializers.CharField()
+    status = serializers.CharField()
+    label = serializers.CharField()
+    at = serializers.DateTimeField()
+    place = serializers.CharField()
+
+
+class ShipmentOutput(serializers.Serializer):
+    number = serializers.CharField()
+    location = serializers.CharField(source="location.code")
+    carrier = serializers.SerializerMethodField()
+    service = serializers.SerializerMethodField()
+    status = serializers.CharField()
+    tracking_number = serializers.CharField()
+    tracking_url = serializers.CharField()
+    weight_g = serializers.IntegerField()
+    packed_at = serializers.DateTimeField(source="created_at")
+    shipped_at = serializers.DateTimeField(allow_null=True)
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    lines = ShipmentLineOutput(many=True, source="lines.all")
+    events = TrackingEventOutput(many=True, source="events.all")
+
+    def get_carrier(self, shipment) -> str | None:
+        return shipment.service.carrier.code if shipment.service_id else None
+
+    def get_service(self, shipment) -> str | None:
+        return shipment.service.code if shipment.service_id else None
+
+
+class OrderDetailOutput(OrderOutput):
+    shipments = ShipmentOutput(many=True, source="shipments.all")
+    timeline = TimelineOutput(many=True, source="events.all")
 
 
 def _order_input(data: dict) -> OrderInput:

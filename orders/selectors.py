@@ -11,13 +11,15 @@ from django.db.models.functions import Coalesce, Lower
 from customers.models import Customer
 from inventory.models import Location, Product, StockLevel
 from inventory.selectors import user_sees_all_locations
+from shipping.models import Shipment
 
 from .models import Allocation, ApiKey, Channel, ChannelLocation, Order, OrderEvent, OrderLine, OrderLocation
 
 
 def order_detail_queryset(*, timeline: bool = True):
     """An order with everything its detail page and API answer show, in a fixed number of queries
-    (4; 3 without the timeline, which the answer to a creation does not show)."""
+    (7 with the timeline and the parcels, their lines and tracking events; 3 without, as in the answer to
+    a creation)."""
     queryset = Order.objects.select_related("channel", "customer", "pickup_location").prefetch_related(
         Prefetch(
             "lines",
@@ -31,7 +33,14 @@ def order_detail_queryset(*, timeline: bool = True):
     )
     if timeline:
         queryset = queryset.prefetch_related(
-            Prefetch("events", queryset=OrderEvent.objects.select_related("actor").order_by("-at", "-pk"))
+            Prefetch("events", queryset=OrderEvent.objects.select_related("actor").order_by("-at", "-pk")),
+            Prefetch(
+                "shipments",
+                queryset=Shipment.objects.select_related("service__carrier", "location")
+                .exclude(status=Shipment.Status.CANCELLED)
+                .order_by("pk")
+                .prefetch_related("lines", "events"),
+            ),
         )
     return queryset
 

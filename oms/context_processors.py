@@ -14,6 +14,7 @@ NAVIGATION = [
     (_("Carriers"), "shipping:service_list", "oms.manage_settings"),
     (_("Channels"), "orders:channel_list", "oms.manage_settings"),
     (_("What-if"), "orders:sourcing_whatif", "oms.manage_settings"),
+    (_("Reports"), "reports:sales", "orders.view_reports"),
 ]
 
 

@@ -33,6 +33,7 @@ urlpatterns = [
     path("settings/carriers/", include("shipping.urls")),
     path("planning/", include("fulfillment.urls")),
     path("", include("orders.urls")),  # orders/ and settings/channels/
+    path("reports/", include("orders.reports.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("inventory.api_urls")),
     path("api/v1/", include("orders.api_urls")),

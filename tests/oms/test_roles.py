@@ -47,6 +47,15 @@ MATRIX = {
     "orders:channel_detail": ({"code": "web"}, {MANAGER}),
     "orders:api_key_create": ({"code": "web"}, {MANAGER}),
     "orders:api_key_revoke": ({"code": "web", "pk": MATRIX_KEY_ID}, {MANAGER}),
+    # Reports and the sales forecast: managers only (orders.view_reports).
+    "reports:sales": ({}, {MANAGER}),
+    "reports:delivery": ({}, {MANAGER}),
+    "reports:fulfilment": ({}, {MANAGER}),
+    "reports:returns": ({}, {MANAGER}),
+    "reports:forecast": ({}, {MANAGER}),
+    "reports:forecast_run": ({}, {MANAGER}),
+    "reports:forecast_detail": ({"sku": "MATRIX-1"}, {MANAGER}),
+    "reports:reorder": ({}, {MANAGER}),
 }
 
 

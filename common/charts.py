@@ -63,14 +63,9 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     raw = (high - low) / max(count, 1)
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    start = math.floor(low / step) * step
-    ticks = []
-    value = start
-    while value < high + step * 0.5 and len(ticks) < 50:
-        ticks.append(round(value, 10))
-        if value >= high:
-            break
-        value += step
+    ticks = [round(math.floor(low / step) * step, 10)]
+    while ticks[-1] < high - step * 1e-9 and len(ticks) < 50:
+        ticks.append(round(ticks[-1] + step, 10))
     return ticks
 
 

@@ -2,58 +2,19 @@
 
 import datetime as dt
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from orders.models import Allocation, Order, OrderEvent, OrderLine
+from orders.models import Allocation, OrderLine
 from orders.reports import selectors
 from orders.reports.forms import Period
-from shipping.models import Carrier, CarrierService, Shipment
-from tests.inventory.factories import ProductFactory
-from tests.orders.factories import ChannelFactory, OrderFactory
+from tests.orders.conftest import at, placed
+from tests.orders.factories import OrderFactory
 
-PARIS = ZoneInfo("Europe/Paris")
 MARCH = Period(start=dt.date(2026, 3, 1), end=dt.date(2026, 3, 31))
 
 
-def at(day: str, hour: int = 12, minute: int = 0) -> dt.datetime:
-    return dt.datetime.combine(dt.date.fromisoformat(day), dt.time(hour, minute), tzinfo=PARIS)
-
-
-def placed(order: Order, when: dt.datetime) -> Order:
-    Order.objects.filter(pk=order.pk).update(created_at=when)
-    order.refresh_from_db()
-    return order
-
-
-@pytest.fixture
-def products(db):
-    return {
-        # 24.00 incl. 20 % VAT = 20.00 excl.; 10.55 incl. 5.5 % VAT = 10.00 excl.
-        "tee": ProductFactory(sku="TEE", name="Tee-shirt", price=Decimal("24.00"), vat_rate=Decimal("20.0")),
-        "tea": ProductFactory(sku="TEA", name="Thé vert", price=Decimal("10.55"), vat_rate=Decimal("5.5")),
-    }
-
-
-@pytest.fixture
-def sales(db, products, warehouse, store):
-    tee, tea = products["tee"], products["tea"]
-    web = ChannelFactory(code="web", name="Web")
-    shop = ChannelFactory(code="shop", name="Shop")
-    placed(OrderFactory(channel=web, lines=[(tee, 2, warehouse), (tea, 1, warehouse)]), at("2026-03-02", 10))
-    # 00:30 in Paris on the 4th is still the 3rd in UTC: the report counts it on the 4th.
-    placed(OrderFactory(channel=shop, lines=[(tee, 1, store)]), at("2026-03-04", 0, 30))
-    placed(OrderFactory(channel=web, lines=[(tea, 4, warehouse)]), at("2026-03-10", 18))
-    # Not sales of March: cancelled, and April.
-    placed(
-        OrderFactory(channel=web, status=Order.Status.CANCELLED, lines=[(tee, 5, warehouse)]),
-        at("2026-03-02"),
-    )
-    placed(OrderFactory(channel=web, lines=[(tee, 7, warehouse)]), at("2026-04-01", 0, 5))
-
-
-def test_sales_totals(sales):
+def test_sales_totals(report_sales):
     assert selectors.sales_totals(period=MARCH) == {
         "orders": 3,
         "units": 8,
@@ -62,7 +23,7 @@ def test_sales_totals(sales):
     }
 
 
-def test_sales_by_day_in_paris_time_with_empty_days(sales):
+def test_sales_by_day_in_paris_time_with_empty_days(report_sales):
     rows = selectors.sales_by_period(period=MARCH, grain="day")
     assert len(rows) == 31
     by_day = {row["period"]: row for row in rows if row["orders"]}
@@ -98,7 +59,7 @@ def test_sales_by_day_in_paris_time_with_empty_days(sales):
     }
 
 
-def test_sales_by_week_and_month(sales):
+def test_sales_by_week_and_month(report_sales):
     weeks = selectors.sales_by_period(period=MARCH, grain="week")
     # ISO weeks meeting March 2026: from Monday 23 February to Monday 30 March.
     assert [w["period"] for w in weeks] == [
@@ -123,7 +84,7 @@ def test_sales_by_week_and_month(sales):
     ]
 
 
-def test_sales_by_channel(sales):
+def test_sales_by_channel(report_sales):
     rows = selectors.sales_by_channel(period=MARCH)
     assert [(r["channel"], r["orders"], r["units"], r["revenue_excl"], r["revenue_incl"]) for r in rows] == [
         ("Web", 2, 7, Decimal("90.00"), Decimal("100.75")),
@@ -131,7 +92,7 @@ def test_sales_by_channel(sales):
     ]
 
 
-def test_sales_by_product(sales):
+def test_sales_by_product(report_sales):
     rows = selectors.sales_by_product(period=MARCH)
     assert [
         (r["sku"], r["product_name"], r["orders"], r["units"], r["revenue_excl"], r["revenue_incl"])
@@ -142,7 +103,7 @@ def test_sales_by_product(sales):
     ]
 
 
-def test_sales_by_location(sales, warehouse, store):
+def test_sales_by_location(report_sales, warehouse, store):
     rows = selectors.sales_by_location(period=MARCH)
     assert [
         (r["location_code"], r["orders"], r["units"], r["revenue_excl"], r["revenue_incl"]) for r in rows
@@ -152,8 +113,8 @@ def test_sales_by_location(sales, warehouse, store):
     ]
 
 
-def test_a_line_split_between_locations_counts_at_each(products, warehouse, other_warehouse):
-    order = placed(OrderFactory(lines=[(products["tee"], 3, warehouse)]), at("2026-03-20"))
+def test_a_line_split_between_locations_counts_at_each(report_products, warehouse, other_warehouse):
+    order = placed(OrderFactory(lines=[(report_products["tee"], 3, warehouse)]), at("2026-03-20"))
     line = OrderLine.objects.get(order=order)
     Allocation.objects.filter(line=line).update(quantity=2)
     Allocation.objects.create(line=line, location=other_warehouse, quantity=1)
@@ -167,71 +128,7 @@ def test_a_line_split_between_locations_counts_at_each(products, warehouse, othe
 # --- Delivery performance -----------------------------------------------------------------------------
 
 
-def delivered(order: Order, when: dt.datetime, *, old: str = "shipped") -> None:
-    event = OrderEvent.objects.create(
-        order=order, type="status_changed", message="…", data={"from": old, "to": "delivered"}
-    )
-    OrderEvent.objects.filter(pk=event.pk).update(at=when)
-
-
-def parcel(order, service, location, *, shipped, delivered_at, number):
-    return Shipment.objects.create(
-        number=number,
-        order=order,
-        location=location,
-        service=service,
-        status="delivered",
-        weight_g=500,
-        shipped_at=shipped,
-        delivered_at=delivered_at,
-    )
-
-
-@pytest.fixture
-def deliveries(db, products, warehouse):
-    colissimo = Carrier.objects.create(code="colissimo", name="Colissimo")
-    chrono = Carrier.objects.create(code="chronopost", name="Chronopost")
-    home = CarrierService.objects.create(
-        carrier=colissimo, code="home", name="Domicile", delivery_mode="home", cutoff_time=dt.time(16)
-    )
-    express = CarrierService.objects.create(
-        carrier=chrono, code="c13", name="Chrono 13", delivery_mode="home", cutoff_time=dt.time(18)
-    )
-    tee = products["tee"]
-    on_time = placed(
-        OrderFactory(lines=[(tee, 1, warehouse)], promised_latest=dt.date(2026, 3, 5)), at("2026-03-02", 10)
-    )
-    late = placed(
-        OrderFactory(lines=[(tee, 1, warehouse)], promised_latest=dt.date(2026, 3, 4)), at("2026-03-02", 10)
-    )
-    no_promise = placed(OrderFactory(lines=[(tee, 1, warehouse)]), at("2026-03-09", 10))
-    april = placed(
-        OrderFactory(lines=[(tee, 1, warehouse)], promised_latest=dt.date(2026, 4, 2)), at("2026-03-30")
-    )
-    delivered(on_time, at("2026-03-04", 15))  # 2 days 5 hours
-    delivered(late, at("2026-03-06", 10), old="out_for_delivery")  # 4 days
-    delivered(no_promise, at("2026-03-10", 10))  # 1 day
-    delivered(april, at("2026-04-01", 10))
-    parcel(
-        on_time, home, warehouse, shipped=at("2026-03-03", 8), delivered_at=at("2026-03-04", 15), number="P1"
-    )
-    parcel(
-        late, express, warehouse, shipped=at("2026-03-05", 10), delivered_at=at("2026-03-06", 10), number="P2"
-    )
-    parcel(
-        no_promise,
-        home,
-        warehouse,
-        shipped=at("2026-03-09", 18),
-        delivered_at=at("2026-03-10", 10),
-        number="P3",
-    )
-    parcel(
-        april, home, warehouse, shipped=at("2026-03-31", 18), delivered_at=at("2026-04-01", 10), number="P4"
-    )
-
-
-def test_delivery_summary(deliveries):
+def test_delivery_summary(report_deliveries):
     summary = selectors.delivery_summary(period=MARCH)
     assert summary["delivered"] == 3
     assert summary["with_promise"] == 2
@@ -244,7 +141,7 @@ def test_delivery_summary(deliveries):
     assert weeks[dt.date(2026, 3, 16)]["delivered"] == 0
 
 
-def test_delivery_by_carrier_service(deliveries):
+def test_delivery_by_carrier_service(report_deliveries):
     rows = selectors.delivery_by_service(period=MARCH)
     assert [(r["carrier"], r["service"], r["parcels"], r["on_time_share"]) for r in rows] == [
         ("Chronopost", "Chrono 13", 1, 0.0),
@@ -260,34 +157,7 @@ def test_delivery_by_carrier_service(deliveries):
 # --- Fulfilment ---------------------------------------------------------------------------------------
 
 
-def event(order, type_, when, data):
-    made = OrderEvent.objects.create(order=order, type=type_, message="…", data=data)
-    OrderEvent.objects.filter(pk=made.pk).update(at=when)
-
-
-@pytest.fixture
-def work(db, products, warehouse, store):
-    order = OrderFactory(lines=[(products["tee"], 1, warehouse)])
-    event(order, "picked", at("2026-03-02", 9, 10), {"location": "lyon"})
-    event(order, "picked", at("2026-03-02", 9, 40), {"location": "lyon"})
-    event(order, "picked", at("2026-03-02", 10, 5), {"location": "lyon"})
-    event(order, "picked", at("2026-03-03", 14), {"location": "paris"})
-    event(order, "picked", at("2026-04-03", 14), {"location": "paris"})  # outside
-    short = {"sku": "TEE", "location": "lyon", "quantity": 2, "reason": "not_found"}
-    event(order, "short_pick", at("2026-03-02", 9), short)
-    event(order, "short_pick", at("2026-03-05", 9), short)
-    event(
-        order,
-        "short_pick",
-        at("2026-03-05", 9),
-        {"sku": "TEA", "location": "lyon", "quantity": 1, "reason": "damaged"},
-    )
-    for number, minute in (("S1", 30), ("S2", 45)):
-        shipment = Shipment.objects.create(number=number, order=order, location=warehouse, weight_g=300)
-        Shipment.objects.filter(pk=shipment.pk).update(created_at=at("2026-03-02", 10, minute))
-
-
-def test_fulfilment_by_location(work):
+def test_fulfilment_by_location(report_work):
     rows = {w.code: w for w in selectors.fulfilment_by_location(period=MARCH)}
     assert rows["lyon"].as_row() == {
         "location_code": "lyon",
@@ -305,7 +175,7 @@ def test_fulfilment_by_location(work):
     assert rows["paris"].parcels_per_hour is None
 
 
-def test_short_picks_by_sku_location_reason(work):
+def test_short_picks_by_sku_location_reason(report_work):
     assert selectors.short_picks(period=MARCH) == [
         {"sku": "TEE", "location_code": "lyon", "reason": "not_found", "count": 2, "units": 4},
         {"sku": "TEA", "location_code": "lyon", "reason": "damaged", "count": 1, "units": 1},

@@ -152,8 +152,8 @@ def line_chart(
     description: str = "",
     value_format: Callable[[float], str] = default_format,
     unit: str = "",
-    width: int = 760,
-    height: int = 260,
+    width: int = 960,
+    height: int = 280,
 ) -> SafeString:
     """A line chart of one or more series over the same x labels (days, weeks, hours…)."""
     frame = _Frame(
@@ -237,7 +237,7 @@ def bar_chart(
     value_format: Callable[[float], str] = default_format,
     unit: str = "",
     horizontal: bool = False,
-    width: int = 760,
+    width: int = 960,
     height: int | None = None,
 ) -> SafeString:
     """Bars, one per label: vertical for a time axis, horizontal for named categories (channels,

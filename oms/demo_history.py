@@ -79,6 +79,7 @@ WAREHOUSES = {
     "shopify": {"lille": 5, "lyon": 3, "bordeaux": 2},
 }
 SHORT_REASONS = ("not_found", "damaged")
+LATE_SHARE = {"express": 0.03, "home": 0.07, "relay": 0.14}  # parcels delivered 1–2 days late
 
 
 def _poisson(rng: random.Random, lam: float) -> int:
@@ -226,18 +227,26 @@ def seed_history(rng: random.Random, *, today: date | None = None) -> int:
             created = _at(day, rng.choices(range(24), weights=HOURS)[0] + rng.random(), tz)
             picked = _working_time(created + timedelta(hours=1 + rng.random() * 6), tz, rng)
             shipped = picked + timedelta(hours=0.5 + rng.random() * 2)
+            late = rng.random() < LATE_SHARE[service.delivery_mode if not service.is_express else "express"]
             delivered = _at(
-                shipped.astimezone(tz).date() + timedelta(days=transit + (1 if rng.random() < 0.12 else 0)),
+                shipped.astimezone(tz).date()
+                + timedelta(days=transit + (rng.choice((1, 1, 2)) if late else 0)),
                 9 + rng.random() * 9,
                 tz,
             )
             if delivered.weekday() == 6:
                 delivered += timedelta(days=1)
-            promised = created.astimezone(tz).date() + timedelta(days=transit + 2)
-            # Yesterday's orders: nothing happens in the future.
+            promised = shipped.astimezone(tz).date() + timedelta(days=transit)
+            if promised.weekday() == 6:
+                promised += timedelta(days=1)
+            # Yesterday's late orders are not picked yet: no "picked" event; their parcel times stay in
+            # the past (the history is imported as shipped).
             span = now - created
-            picked = min(picked, created + span * 0.5)
-            shipped = min(shipped, created + span * 0.75)
+            pick_recorded = picked < now - timedelta(minutes=10)
+            if pick_recorded:
+                shipped = min(shipped, max(picked, now - timedelta(minutes=5)))
+            else:
+                picked, shipped = created + span * 0.5, created + span * 0.75
             cancelled = rng.random() < 0.02
             is_delivered = delivered < now - timedelta(minutes=5) and not cancelled
             customer = rng.choice(customers)
@@ -280,7 +289,9 @@ def seed_history(rng: random.Random, *, today: date | None = None) -> int:
                 steps.append(("in_preparation", "shipped", shipped))
                 if is_delivered:
                     steps.append(("shipped", "delivered", delivered))
-            timeline.append((order, steps, picked if not cancelled else None, location, lines))
+            timeline.append(
+                (order, steps, picked if pick_recorded and not cancelled else None, location, lines)
+            )
             if not cancelled:
                 parcels.append(
                     (order, location, service, picked, shipped, delivered if is_delivered else None, lines)

@@ -141,6 +141,12 @@ class ReorderForm(forms.Form):
     )
     q = forms.CharField(label=_("SKU or name"), required=False, max_length=100)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        default = f"{settings.REORDER_SERVICE_LEVEL:g}"
+        if default in dict(SERVICE_LEVELS):
+            self.fields["service_level"].initial = default
+
     def values(self) -> dict:
         data = self.cleaned_data if self.is_bound and self.is_valid() else {}
         return {

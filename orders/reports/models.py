@@ -62,7 +62,7 @@ class SalesForecast(models.Model):
     of daily demand per location (for safety stock). One row per product, replaced by each run."""
 
     class Method(models.TextChoices):
-        HOLT_WINTERS = "holt_winters", _("Holt-Winters (trend and weekly season)")
+        HOLT_WINTERS = "holt_winters", _("Holt-Winters")
         MOVING_AVERAGE = "moving_average", _("Moving average")
         NO_SALES = "no_sales", _("No sales")
 

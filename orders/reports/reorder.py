@@ -199,5 +199,14 @@ def reorder_suggestions(
             if line.daily_demand <= 0 or (only_reorder and line.suggested <= 0):
                 continue
             lines.append(line)
-    lines.sort(key=lambda line: (line.suggested <= 0, line.days_of_cover or 0, line.sku, line.location_code))
+    # To order first; among them the least covered, then the fastest sellers.
+    lines.sort(
+        key=lambda line: (
+            line.suggested <= 0,
+            line.days_of_cover or 0,
+            -line.daily_demand,
+            line.sku,
+            line.location_code,
+        )
+    )
     return lines

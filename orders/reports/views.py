@@ -3,6 +3,7 @@
 ``?export=xlsx`` for files of the same figures."""
 
 import datetime as dt
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -12,6 +13,7 @@ from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views import View
@@ -30,6 +32,22 @@ from .services import daily_units, forecast_run_start
 from .tables import DATE, INT, MONEY, MONTH, NUMBER, PERCENT, Column, Table, display
 
 PERMISSION = "orders.view_reports"
+
+
+@dataclass
+class Figure:
+    """A chart and its visible caption (the SVG carries the same title for screen readers)."""
+
+    title: str
+    svg: SafeString
+
+    def __str__(self) -> str:
+        return self.svg
+
+
+def figure(builder, **kwargs) -> Figure:
+    return Figure(title=kwargs["title"], svg=builder(**kwargs))
+
 
 TABS = [
     ("sales", gettext_lazy("Sales"), "reports:sales"),
@@ -105,8 +123,13 @@ class ReportView(BackofficeMixin, View):
 
 def _bucket_label(start: dt.date, grain: str) -> str:
     if grain == "month":
-        return date_format(start, "YEAR_MONTH_FORMAT")
-    return date_format(start, "MONTH_DAY_FORMAT")
+        return date_format(start, "M Y")
+    return short_day(start)
+
+
+def short_day(day: dt.date) -> str:
+    """An x-axis label: "2 Sep" / "2 sept." (the table beneath has the full date)."""
+    return date_format(day, "j M")
 
 
 def _sales_columns(first: Column) -> list[Column]:
@@ -175,7 +198,8 @@ class SalesReportView(ReportView):
         ]
         labels = [_bucket_label(row["period"], grain) for row in by_period]
         charts = {
-            "by_period": line_chart(
+            "by_period": figure(
+                line_chart,
                 chart_id="sales-period",
                 title=_("Revenue per period"),
                 description=_(
@@ -189,14 +213,16 @@ class SalesReportView(ReportView):
                 value_format=money,
                 unit="€",
             ),
-            "units": bar_chart(
+            "units": figure(
+                bar_chart,
                 chart_id="sales-units",
                 title=_("Units sold per period"),
                 labels=labels,
                 values=[r["units"] for r in by_period],
                 height=180,
             ),
-            "by_channel": bar_chart(
+            "by_channel": figure(
+                bar_chart,
                 chart_id="sales-channel",
                 title=_("Revenue incl. VAT per channel"),
                 labels=[r["channel"] for r in by_channel],
@@ -204,7 +230,8 @@ class SalesReportView(ReportView):
                 value_format=money,
                 horizontal=True,
             ),
-            "by_product": bar_chart(
+            "by_product": figure(
+                bar_chart,
                 chart_id="sales-product",
                 title=_("Top products by revenue incl. VAT"),
                 labels=[f"{r['sku']} · {r['product_name']}" for r in by_product[:15]],
@@ -212,7 +239,8 @@ class SalesReportView(ReportView):
                 value_format=money,
                 horizontal=True,
             ),
-            "by_location": bar_chart(
+            "by_location": figure(
+                bar_chart,
                 chart_id="sales-location",
                 title=_("Revenue incl. VAT per location"),
                 labels=[r["location_name"] for r in by_location],
@@ -272,7 +300,8 @@ class DeliveryReportView(ReportView):
         ]
         weekly = summary["weekly"]
         charts = {
-            "weekly": line_chart(
+            "weekly": figure(
+                line_chart,
                 chart_id="delivery-weekly",
                 title=_("Share delivered by the promised date, per week"),
                 labels=[_bucket_label(w["period"], "week") for w in weekly],
@@ -288,7 +317,8 @@ class DeliveryReportView(ReportView):
                 value_format=_percent_format,
                 unit="%",
             ),
-            "by_service": bar_chart(
+            "by_service": figure(
+                bar_chart,
                 chart_id="delivery-service",
                 title=_("Average days from order to delivery per carrier service"),
                 labels=[row["name"] for row in services],
@@ -345,7 +375,8 @@ class FulfilmentReportView(ReportView):
         ]
         picking = [w for w in work if w.picked]
         charts = {
-            "by_hour": line_chart(
+            "by_hour": figure(
+                line_chart,
                 chart_id="fulfilment-hours",
                 title=_("Orders picked per hour of the day"),
                 description=_("Orders whose picking finished in each hour of the day, per location."),
@@ -354,7 +385,8 @@ class FulfilmentReportView(ReportView):
             )
             if picking
             else None,
-            "per_hour": bar_chart(
+            "per_hour": figure(
+                bar_chart,
                 chart_id="fulfilment-rate",
                 title=_("Orders picked per hour with picking"),
                 labels=[w.name for w in picking],
@@ -426,8 +458,8 @@ def _forecast_row(forecast: SalesForecast) -> dict:
     }
 
 
-def forecast_table(forecasts) -> Table:
-    return Table(
+def forecast_table(forecasts, *, with_time: bool = True) -> Table:
+    table = Table(
         "forecast",
         _("Sales forecast"),
         [
@@ -443,6 +475,9 @@ def forecast_table(forecasts) -> Table:
         ],
         [_forecast_row(f) for f in forecasts],
     )
+    if not with_time:  # the page says when the run computed them, once
+        table.columns = [c for c in table.columns if c.key != "computed_at"]
+    return table
 
 
 def latest_run():
@@ -454,7 +489,8 @@ class ForecastListView(BackofficeMixin, View):
 
     def get(self, request):
         form = ForecastFilterForm(request.GET or None)
-        forecasts = SalesForecast.objects.select_related("product").order_by("product__sku")
+        # Best sellers first: the forecasts that matter most.
+        forecasts = SalesForecast.objects.select_related("product").order_by("-units_sold", "product__sku")
         if form.is_valid():
             if q := form.cleaned_data.get("q", "").strip():
                 forecasts = forecasts.filter(Q(product__sku__icontains=q) | Q(product__name__icontains=q))
@@ -465,7 +501,7 @@ class ForecastListView(BackofficeMixin, View):
             if answer is not None:
                 return answer
         page = Paginator(forecasts, 50).get_page(request.GET.get("page"))
-        table = forecast_table(page.object_list)
+        table = forecast_table(page.object_list, with_time=False)
         return render(
             request,
             "reports/forecast_list.html",
@@ -520,8 +556,9 @@ class ForecastDetailView(BackofficeMixin, View):
         history = [float(by_day.get(day, 0)) for day in days]
         future = forecast.daily if forecast else []
         future_days = [last + dt.timedelta(days=i + 1) for i in range(len(future))]
-        labels = [date_format(d, "MONTH_DAY_FORMAT") for d in days + future_days]
-        chart = line_chart(
+        labels = [short_day(d) for d in days + future_days]
+        chart = figure(
+            line_chart,
             chart_id="forecast",
             title=_("Units sold per day and forecast"),
             description=_("The last 12 weeks of daily sales, then the forecast (dashed)."),
@@ -602,7 +639,7 @@ def reorder_table(lines) -> Table:
             Column("location_code", _("Location")),
             Column("available", _("Available"), INT),
             Column("incoming", _("Incoming"), INT),
-            Column("daily_demand", _("Forecast units per day"), NUMBER),
+            Column("weekly_demand", _("Forecast units per week"), NUMBER),
             Column("days_of_cover", _("Days of cover"), NUMBER),
             Column("lead_time_days", _("Lead time (days)"), INT),
             Column("safety_stock", _("Safety stock"), NUMBER),
@@ -618,7 +655,7 @@ def reorder_table(lines) -> Table:
                 "location_code": line.location_code,
                 "available": line.available,
                 "incoming": line.incoming,
-                "daily_demand": line.daily_demand,
+                "weekly_demand": line.daily_demand * 7,
                 "days_of_cover": line.days_of_cover,
                 "lead_time_days": line.lead_time_days,
                 "safety_stock": line.safety_stock,
@@ -651,6 +688,10 @@ class ReorderView(BackofficeMixin, View):
                 "form": form,
                 "table": table,
                 "lines": lines,
+                "rows": [
+                    (line, {column.key: value for column, value in cells})
+                    for line, cells in zip(lines, table.display_rows(), strict=True)
+                ],
                 "options": options,
                 "to_order": sum(1 for line in lines if line.suggested),
                 "units": sum(line.suggested for line in lines),

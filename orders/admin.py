@@ -114,3 +114,6 @@ class IdempotencyKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("state", "channel")
     search_fields = ("key",)
     show_full_result_count = False
+
+
+from .reports import admin as reports_admin  # noqa: E402, F401 - registers the forecast's models

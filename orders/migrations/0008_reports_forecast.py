@@ -52,7 +52,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('computed_at', models.DateTimeField(verbose_name='computed at')),
-                ('method', models.CharField(choices=[('holt_winters', 'Holt-Winters (trend and weekly season)'), ('moving_average', 'Moving average'), ('no_sales', 'No sales')], max_length=16, verbose_name='method')),
+                ('method', models.CharField(choices=[('holt_winters', 'Holt-Winters'), ('moving_average', 'Moving average'), ('no_sales', 'No sales')], max_length=16, verbose_name='method')),
                 ('history_start', models.DateField(verbose_name='history from')),
                 ('history_end', models.DateField(verbose_name='history to')),
                 ('units_sold', models.PositiveIntegerField(verbose_name='units sold in the history')),

@@ -149,7 +149,7 @@ class SalesReportView(ReportView):
     title = gettext_lazy("Sales")
 
     def build(self, *, form, period):
-        grain = form.grain_for(period) if form.is_bound and form.is_valid() else SalesForm().grain_for(period)
+        grain = form.grain_for(period)
         totals = selectors.sales_totals(period=period)
         by_period = selectors.sales_by_period(period=period, grain=grain)
         by_channel = selectors.sales_by_channel(period=period)

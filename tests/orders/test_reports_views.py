@@ -226,3 +226,26 @@ def test_reports_are_for_managers_only(client, role_users):
     client.force_login(role_users[CUSTOMER_SERVICE])
     assert client.post(reverse("reports:forecast_run")).status_code == 403
     assert ForecastRun.objects.count() == 0
+
+
+def test_forecast_and_reorder_pages_cost_a_fixed_number_of_queries(
+    manager_client, forecast, warehouse, django_assert_max_num_queries
+):
+    from tests.inventory.factories import ProductFactory
+
+    for n in range(30):
+        SalesForecast.objects.create(
+            product=ProductFactory(sku=f"MORE-{n}"),
+            computed_at=timezone.now(),
+            method="moving_average",
+            history_start=dt.date(2026, 1, 1),
+            history_end=dt.date(2026, 3, 1),
+            units_sold=10,
+            forecast_start=dt.date(2026, 3, 2),
+            daily=[1.0] * 28,
+            locations={str(warehouse.pk): {"share": 1.0, "sigma": 1.0}},
+        )
+    with django_assert_max_num_queries(12):
+        assert manager_client.get(reverse("reports:forecast")).status_code == 200
+    with django_assert_max_num_queries(14):
+        assert manager_client.get(reverse("reports:reorder")).status_code == 200

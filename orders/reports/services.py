@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 STALE_AFTER = dt.timedelta(minutes=15)  # a run without progress for this long died with its worker
 LOCATION_WINDOW_DAYS = 56  # recent weeks that split a SKU's demand between locations
-PROGRESS_EVERY = 5
+PROGRESS_EVERY = 1  # one small UPDATE per SKU: the progress bar moves with each
 
 
 def _tz() -> ZoneInfo:

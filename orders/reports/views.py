@@ -526,7 +526,12 @@ class ForecastRunView(BackofficeMixin, View):
     permission_required = PERMISSION
 
     def get(self, request):
-        return render(request, "reports/_forecast_run.html", {"run": latest_run()})
+        run = latest_run()
+        response = render(request, "reports/_forecast_run.html", {"run": run})
+        if request.htmx and run is not None and run.status != ForecastRun.Status.RUNNING:
+            # The poll saw the run end: reload the page so its tables show the new figures.
+            response["HX-Refresh"] = "true"
+        return response
 
     def post(self, request):
         run, created = forecast_run_start(actor=request.user)
@@ -537,7 +542,10 @@ class ForecastRunView(BackofficeMixin, View):
                 messages.info(request, _("A computation is already running."))
             return redirect("reports:forecast")
         run.refresh_from_db()
-        return render(request, "reports/_forecast_run.html", {"run": run, "just_started": created})
+        response = render(request, "reports/_forecast_run.html", {"run": run})
+        if run.status != ForecastRun.Status.RUNNING:  # computed in the request (no broker): show it
+            response["HX-Refresh"] = "true"
+        return response
 
 
 HISTORY_SHOWN_DAYS = 84

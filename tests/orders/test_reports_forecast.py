@@ -282,3 +282,31 @@ def test_higher_service_level_orders_more(stored):
     high = reorder_suggestions(service_level=0.99)[0]
     assert high.safety_stock > low.safety_stock
     assert high.suggested > low.suggested
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_recomputes_start_a_single_run(monkeypatch):
+    import threading
+
+    from django.db import connection
+
+    monkeypatch.setattr("orders.reports.tasks.reports_forecast.delay", lambda run_id: None)
+    barrier = threading.Barrier(4)
+    results = []
+
+    def click():
+        try:
+            barrier.wait()
+            results.append(forecast_run_start())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=click) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert ForecastRun.objects.count() == 1
+    assert sorted(created for _run, created in results) == [False, False, False, True]
+    assert {run.pk for run, _created in results} == {ForecastRun.objects.get().pk}

@@ -167,7 +167,7 @@ def test_forecast_list_and_export(manager_client, forecast):
     assert rows[1][:8] == [
         "CAFE-1",
         "Café",
-        "Holt-Winters (trend and weekly season)",
+        "Holt-Winters",
         str(forecast.history_days),
         "420",
         "35.0",
@@ -208,8 +208,11 @@ def test_recompute_button_starts_a_run_and_the_panel_polls_while_it_runs(manager
     html = response.content.decode()
     assert 'hx-trigger="every 1s"' in html and "<progress" in html
     ForecastRun.objects.filter(pk=run.pk).update(status="done", total=3, done=3, finished_at=timezone.now())
-    html = manager_client.get(reverse("reports:forecast_run"), **EN).content.decode()
+    response = manager_client.get(reverse("reports:forecast_run"), HTTP_HX_REQUEST="true", **EN)
+    html = response.content.decode()
     assert "every 1s" not in html and "Up to date" in html and "Recompute now" in html
+    assert response["HX-Refresh"] == "true"  # the page reloads to show the new figures
+    assert "HX-Refresh" not in manager_client.get(reverse("reports:forecast_run"))
 
 
 def test_recompute_without_htmx_redirects_with_a_message(manager_client, db):

@@ -1,4 +1,4 @@
-"""Demo sales history for the reports and the forecast: 26 weeks of delivered orders up to yesterday, as
+"""Demo sales history for the reports and the forecast: 22 weeks of delivered orders up to yesterday, as
 if imported from the merchant's previous system. A dozen steady sellers sell every day with a weekly
 pattern (coffee and tea on weekdays, clothes and gifts at the weekend) and a trend; a long tail of SKUs
 sells now and then. Each order has its parcel (carrier service, packed / handed over / delivered times),
@@ -27,7 +27,7 @@ from orders.models import Allocation, Channel, Order, OrderEvent, OrderLine, Ord
 from orders.services.intake import next_order_number
 from shipping.models import CarrierService, Shipment, ShipmentLine, ShipmentStatus
 
-HISTORY_DAYS = 182
+HISTORY_DAYS = 154  # 22 weeks
 PREFIX = "HIST-"
 
 # SKU, base units per day, weekly profile, growth over the history (0.3 = +30 %)
@@ -197,7 +197,7 @@ def seed_history(rng: random.Random, *, today: date | None = None) -> int:
         lines = by_day.get(day, [])
         rng.shuffle(lines)
         while lines:
-            size = min(len(lines), rng.choice((1, 1, 2, 2, 3, 3, 4)))
+            size = min(len(lines), rng.choice((1, 2, 2, 3, 3, 4)))
             chosen, lines = lines[:size], lines[size:]
             merged: dict[int, list] = {}
             for product, quantity in chosen:  # one line per SKU in an order

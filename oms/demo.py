@@ -15,6 +15,7 @@ from fulfillment.models import Box, Preparation, PreparationLine
 from inventory import services as inventory_services
 from inventory.models import IncomingStock, Location, Product, StockLevel, ean13_check_digit
 from invoicing.models import LegalEntity
+from oms.demo_history import seed_history
 from oms.demo_network import seed_network, seed_relay_points, seed_shifts
 from orders.models import Allocation, Channel, ChannelLocation, Order, OrderStatus
 from orders.services import lifecycle
@@ -446,4 +447,21 @@ def seed_all() -> dict:
     seed_boxes()
     seed_legal_entity()
     orders = seed_orders(rng, channels, products)
-    return {"products": len(products), "orders_created": orders}
+    history = seed_history(random.Random(20260601))  # noqa: S311 - demo data, not security
+    seed_forecast()
+    return {"products": len(products), "orders_created": orders, "history_orders_created": history}
+
+
+def seed_forecast() -> None:
+    """Compute the sales forecast once, so the forecast pages show something right after seeding (the
+    nightly beat entry and the page's button recompute it later)."""
+    from orders.reports.models import ForecastRun, SalesForecast
+    from orders.reports.services import forecast_run_execute
+
+    if (
+        SalesForecast.objects.exists()
+        or ForecastRun.objects.filter(status=ForecastRun.Status.RUNNING).exists()
+    ):
+        return
+    run = ForecastRun.objects.create(trigger=ForecastRun.Trigger.MANUAL, heartbeat_at=timezone.now())
+    forecast_run_execute(run_id=run.pk)

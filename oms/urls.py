@@ -43,6 +43,7 @@ urlpatterns = [
     path("", include("orders.urls")),  # orders/ and settings/channels/
     path("webhooks/", include("orders.channels.webhook_urls")),  # Shopify, WooCommerce (signed)
     path("", include("invoicing.urls")),  # invoices/, settings/invoicing/, track/<token>/invoices/
+    path("reports/", include("orders.reports.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("inventory.api_urls")),
     path("api/v1/", include("orders.api_urls")),

@@ -359,7 +359,11 @@ class OrderEvent(models.Model):
         ordering = ["-at", "-id"]
         verbose_name = _("order event")
         verbose_name_plural = _("order events")
-        indexes = [models.Index(fields=["order", "-at"], name="orderevent_order_at_idx")]
+        indexes = [
+            models.Index(fields=["order", "-at"], name="orderevent_order_at_idx"),
+            # Reports read events of one type over a period (picked, short_pick, status_changed).
+            models.Index(fields=["type", "at"], name="orderevent_type_at_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.type}"
@@ -442,3 +446,6 @@ from .channels.models import (  # noqa: E402, F401
     ImportJob,
     WebhookDelivery,
 )
+
+# The forecast's stored results live beside the reports' code (orders/reports/models.py).
+from .reports.models import ForecastRun, ReorderPolicy, SalesForecast  # noqa: E402, F401

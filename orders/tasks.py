@@ -16,3 +16,8 @@ def flag_uncollected_pickups() -> int:
     from .services.fulfilment import pickups_flag_uncollected
 
     return pickups_flag_uncollected()
+
+
+# The forecast's tasks live with the reports; importing them here registers them (autodiscovery reads
+# orders.tasks only).
+from .reports.tasks import reports_forecast, reports_forecast_nightly  # noqa: E402, F401

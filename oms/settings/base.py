@@ -228,7 +228,25 @@ CELERY_BEAT_SCHEDULE = {
     "channels-prestashop-poll": {"task": "channels.prestashop_poll_all", "schedule": 120.0},
     "channels-stock-push-sweep": {"task": "channels.stock_push_all", "schedule": 300.0},
     "channels-purge-changes": {"task": "channels.purge_availability_changes", "schedule": 86400.0},
+    # Every SKU's sales forecast, at night when nobody waits for it (reports).
+    "reports-forecast-nightly": {
+        "task": "orders.reports_forecast_nightly",
+        "schedule": crontab(hour=2, minute=30),
+    },
 }
+
+# --- Reports: sales forecast and reorder suggestions ----------------------------------------------------
+FORECAST_HISTORY_DAYS = env.int("FORECAST_HISTORY_DAYS", default=365)  # daily sales history read
+FORECAST_HORIZON_DAYS = env.int("FORECAST_HORIZON_DAYS", default=28)  # days forecast ahead
+REORDER_SERVICE_LEVEL = env.float("REORDER_SERVICE_LEVEL", default=0.95)  # default of the reorder page
+# Lead time (days from ordering to units on the shelf) by location kind, when the location has no
+# reorder policy of its own (admin: Reorder policies): warehouses buy from suppliers, stores are
+# replenished by transfers from a warehouse.
+REORDER_LEAD_TIME_DAYS = {
+    "warehouse": env.int("REORDER_LEAD_TIME_WAREHOUSE_DAYS", default=10),
+    "store": env.int("REORDER_LEAD_TIME_STORE_DAYS", default=3),
+}
+REORDER_REVIEW_DAYS = env.int("REORDER_REVIEW_DAYS", default=7)  # days between two purchase lists
 
 # --- REST API -------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

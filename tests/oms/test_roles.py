@@ -126,6 +126,15 @@ MATRIX = {
     "invoicing:settings": ({}, {MANAGER}),
     "invoicing:entity_create": ({}, {MANAGER}),
     "invoicing:entity_edit": ({"pk": 990301}, {MANAGER}),
+    # Reports and the sales forecast: managers only (orders.view_reports).
+    "reports:sales": ({}, {MANAGER}),
+    "reports:delivery": ({}, {MANAGER}),
+    "reports:fulfilment": ({}, {MANAGER}),
+    "reports:returns": ({}, {MANAGER}),
+    "reports:forecast": ({}, {MANAGER}),
+    "reports:forecast_run": ({}, {MANAGER}),
+    "reports:forecast_detail": ({"sku": "MATRIX-1"}, {MANAGER}),
+    "reports:reorder": ({}, {MANAGER}),
 }
 
 

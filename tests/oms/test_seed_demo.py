@@ -26,6 +26,7 @@ def test_seed_demo_is_idempotent(db, capsys):
     first = _snapshot()
     out = capsys.readouterr().out
     assert "manager / demo-manager-2026" in out
+    _assert_history_and_forecast()
     call_command("seed_demo")
     assert _snapshot() == first
     assert Location.objects.filter(kind="warehouse").count() == 3
@@ -51,3 +52,26 @@ def test_seed_demo_is_idempotent(db, capsys):
     assert shipped.exists()
     invoiced = set(Invoice.objects.values_list("order_id", flat=True))
     assert invoiced == set(shipped.values_list("pk", flat=True))
+
+
+def _assert_history_and_forecast():
+    """The reports' demo: 22 weeks of daily sales up to yesterday, a weekly pattern, a stored forecast."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from orders.reports.models import SalesForecast
+    from orders.reports.services import daily_units
+
+    yesterday = timezone.localdate() - dt.timedelta(days=1)
+    first = yesterday - dt.timedelta(days=153)
+    coffee = Product.objects.get(sku="CAFE-ETHIOPIE")
+    by_day = daily_units(first=first, last=yesterday, product_ids=[coffee.pk])[coffee.pk]
+    assert len(by_day) >= 145  # sells nearly every day of the 22 weeks
+    weekday = [0.0] * 7
+    for day, units in by_day.items():
+        weekday[day.weekday()] += units
+    assert weekday[0] > 1.3 * weekday[5]  # coffee sells more on Mondays than on Saturdays
+    forecast = SalesForecast.objects.get(product=coffee)
+    assert forecast.method == "holt_winters" and forecast.mape is not None
+    assert SalesForecast.objects.filter(method="moving_average").exists()

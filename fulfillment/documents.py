@@ -88,3 +88,28 @@ def merge_pdfs(pdfs: list[bytes]) -> bytes:
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+A4 = (595.28, 841.89)  # points
+
+
+def four_up_a4(pdfs: list[bytes]) -> bytes:
+    """Labels (A6 or any size) four to an A4 page, each scaled to fit its quarter, for office printers."""
+    from pypdf import PageObject, PdfReader, PdfWriter, Transformation
+
+    pages = [page for pdf in pdfs for page in PdfReader(io.BytesIO(pdf)).pages]
+    writer = PdfWriter()
+    width, height = A4
+    cell_w, cell_h = width / 2, height / 2
+    for start in range(0, len(pages), 4):
+        sheet = PageObject.create_blank_page(width=width, height=height)
+        for slot, page in enumerate(pages[start : start + 4]):
+            box = page.mediabox
+            scale = min(cell_w / float(box.width), cell_h / float(box.height))
+            x = (slot % 2) * cell_w + (cell_w - float(box.width) * scale) / 2
+            y = height - (slot // 2 + 1) * cell_h + (cell_h - float(box.height) * scale) / 2
+            sheet.merge_transformed_page(page, Transformation().scale(scale).translate(x, y))
+        writer.add_page(sheet)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

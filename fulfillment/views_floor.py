@@ -276,9 +276,10 @@ class PrintJobDownloadView(BackofficeMixin, View):
 
     def get(self, request, pk):
         job = _job(request, pk, status=DocumentJob.Status.DONE)
-        return FileResponse(
-            job.file.open("rb"), content_type="application/pdf", filename=f"{job.kind}-{job.pk}.pdf"
-        )
+        extension = job.file.name.rsplit(".", 1)[-1]
+        content_type = "application/pdf" if extension == "pdf" else "application/octet-stream"
+        filename = f"{job.kind}-{job.pk}.{extension}"
+        return FileResponse(job.file.open("rb"), content_type=content_type, filename=filename)
 
 
 class WaveSettingsView(BackofficeMixin, View):

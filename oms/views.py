@@ -10,6 +10,7 @@ from django.views.generic import TemplateView
 from common.views import BackofficeMixin
 from fulfillment.selectors import dashboard_figures
 from inventory.selectors import location_list
+from shipping.selectors import shipment_alerts
 
 
 class DashboardView(BackofficeMixin, TemplateView):
@@ -22,6 +23,7 @@ class DashboardView(BackofficeMixin, TemplateView):
         now = timezone.localtime()
         start = now.replace(hour=0, minute=0, second=0, microsecond=0)
         context["locations"] = locations
+        context["alerts"] = list(shipment_alerts(location_ids=[loc.pk for loc in locations]))
         context["figures"] = dashboard_figures(
             locations=locations, today=now.date(), day_start=start, day_end=start + timedelta(days=1)
         )

@@ -8,6 +8,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from inventory.models import Location
+from shipping.models import RelayPoint
+from shipping.selectors import carrier_for_relay
 
 from .models import ApiKey, Channel, DeliveryMode, OrderStatus
 from .selectors import SORTS, products_for_codes, stores_for_pickup
@@ -170,21 +172,17 @@ class ManualOrderForm(forms.Form):
         required=False,
         empty_label=_("Choose a store"),
     )
-    # Relay point
-    relay_carrier = forms.ChoiceField(
-        label=_("Carrier"),
-        required=False,
-        choices=[
-            ("mondial_relay", "Mondial Relay"),
-            ("colissimo", "Colissimo"),
-            ("chronopost", "Chronopost"),
-        ],
+    # Relay point: filled by the relay-point picker (shipping/_relay_picker.html) from the local directory.
+    relay_carrier = forms.CharField(
+        label=_("Carrier"), max_length=32, required=False, widget=forms.HiddenInput
     )
-    relay_id = forms.CharField(label=_("Relay point id"), max_length=64, required=False)
-    relay_name = forms.CharField(label=_("Relay point name"), max_length=200, required=False)
-    relay_line1 = forms.CharField(label=_("Relay point address"), max_length=200, required=False)
-    relay_postcode = forms.CharField(label=_("Relay point postcode"), max_length=16, required=False)
-    relay_city = forms.CharField(label=_("Relay point city"), max_length=120, required=False)
+    relay_id = forms.CharField(
+        label=_("Relay point"), max_length=64, required=False, widget=forms.HiddenInput
+    )
+    relay_name = forms.CharField(max_length=200, required=False, widget=forms.HiddenInput)
+    relay_line1 = forms.CharField(max_length=200, required=False, widget=forms.HiddenInput)
+    relay_postcode = forms.CharField(max_length=16, required=False, widget=forms.HiddenInput)
+    relay_city = forms.CharField(max_length=120, required=False, widget=forms.HiddenInput)
 
     allow_preorder = forms.BooleanField(
         label=_("Allow pre-order"),
@@ -198,7 +196,7 @@ class ManualOrderForm(forms.Form):
     REQUIRED_BY_MODE = {
         DeliveryMode.HOME: ("line1", "postcode", "city"),
         DeliveryMode.STORE: ("store",),
-        DeliveryMode.RELAY: ("relay_carrier", "relay_id", "relay_name"),
+        DeliveryMode.RELAY: ("relay_id",),
     }
 
     def __init__(self, *args, **kwargs):
@@ -223,8 +221,27 @@ class ManualOrderForm(forms.Form):
         mode = cleaned.get("delivery_mode")
         for name in self.REQUIRED_BY_MODE.get(mode, ()):
             if not cleaned.get(name):
-                self.add_error(name, _("Required for this delivery mode."))
+                message = (
+                    _("Search a postcode and choose a relay point in the list.")
+                    if name == "relay_id"
+                    else _("Required for this delivery mode.")
+                )
+                self.add_error(name, message)
+        if mode == DeliveryMode.RELAY and cleaned.get("relay_id"):
+            carrier = carrier_for_relay(cleaned.get("relay_carrier", ""))
+            if carrier is None:
+                self.add_error("relay_id", _("Choose a relay point in the list."))
+            else:
+                cleaned["relay_carrier"] = carrier.code
         return cleaned
+
+    def relay_chosen(self):
+        """The relay point chosen (to show it again when the form comes back with an error)."""
+        data = self.data if self.is_bound else self.initial
+        carrier = carrier_for_relay(data.get("relay_carrier", ""))
+        if carrier is None or not data.get("relay_id"):
+            return None
+        return RelayPoint.objects.filter(carrier=carrier, external_id=data.get("relay_id")).first()
 
     def delivery(self) -> dict:
         c = self.cleaned_data

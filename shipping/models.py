@@ -173,10 +173,17 @@ class Shipment(models.Model):
     manifest = models.ForeignKey(
         "Manifest", on_delete=models.PROTECT, null=True, blank=True, related_name="shipments"
     )
+    class Alert(models.TextChoices):
+        LABEL_FAILED = "label_failed", _("Label failed")
+        DELIVERY_FAILED = "delivery_failed", _("Delivery failed")
+        RETURNED = "returned", _("Returned to sender")
+        NO_NEWS = "no_news", _("No carrier news")
+
     alert = models.CharField(
         _("alert"),
         max_length=24,
         blank=True,
+        choices=Alert.choices,
         help_text=_("A problem staff must look at: label failed, delivery failed, returned, no news."),
     )
     created_by = models.ForeignKey(

@@ -237,3 +237,16 @@ def carrier_for_relay(value: str) -> Carrier | None:
         Carrier.objects.filter(code=value).first()
         or Carrier.objects.filter(adapter=value).order_by("pk").first()
     )
+
+
+def shipment_alerts(*, location_ids, limit: int = 20):
+    """Parcels staff must look at (label failed, delivery failed, returned, no news), newest first."""
+    from .models import Shipment
+
+    return (
+        Shipment.objects.filter(location_id__in=list(location_ids))
+        .exclude(alert="")
+        .exclude(status=Shipment.Status.CANCELLED)
+        .select_related("order", "service__carrier", "location")
+        .order_by("-last_event_at", "-created_at")[:limit]
+    )

@@ -7,10 +7,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.exceptions import DomainError
+from shipping.models import Shipment
 
 from ..models import DocumentJob, Parcel, Wave
 
-KINDS = ("pick_lists", "slips")
+KINDS = ("pick_lists", "slips", "labels", "labels_a4", "labels_zpl")
+LABEL_KINDS = ("labels", "labels_a4", "labels_zpl")
 
 
 class JobError(DomainError):
@@ -35,6 +37,14 @@ def _units(job: DocumentJob) -> list:
     waves = list(Wave.objects.filter(pk__in=job.params["waves"]).select_related("location").order_by("pk"))
     if job.kind == "pick_lists":
         return waves
+    if job.kind in LABEL_KINDS:
+        field = "label_zpl" if job.kind == "labels_zpl" else "label_pdf"
+        return list(
+            Shipment.objects.filter(parcel__preparation__wave__in=waves)
+            .exclude(**{field: ""})
+            .exclude(status=Shipment.Status.CANCELLED)
+            .order_by("parcel__preparation__wave_id", "parcel__preparation__tote", "pk")
+        )
     return list(
         Parcel.objects.filter(preparation__wave__in=waves, status=Parcel.Status.CLOSED)
         .select_related("preparation", "shipment", "box")
@@ -60,14 +70,27 @@ def document_job_run(*, job_id: int) -> DocumentJob:
         for index, unit in enumerate(units, start=1):
             if job.kind == "pick_lists":
                 parts.append(documents.pick_lists_pdf(waves=[unit]))
-            else:
+            elif job.kind == "slips":
                 parts.append(documents.packing_slips_pdf(parcels=[unit]))
+            elif job.kind == "labels_zpl":
+                with unit.label_zpl.open("rb") as f:
+                    parts.append(f.read())
+            else:
+                with unit.label_pdf.open("rb") as f:
+                    parts.append(f.read())
             DocumentJob.objects.filter(pk=job.pk).update(done=index)
         if not parts:
+            if job.kind in LABEL_KINDS:
+                raise JobError(_("Nothing to print: no parcel of the selected waves has its label yet."))
             raise JobError(_("Nothing to print: the selected waves have no closed parcel yet."))
-        pdf = documents.merge_pdfs(parts)
+        if job.kind == "labels_zpl":
+            content, extension = b"\n".join(parts), "zpl"
+        elif job.kind == "labels_a4":
+            content, extension = documents.four_up_a4(parts), "pdf"
+        else:
+            content, extension = documents.merge_pdfs(parts), "pdf"
         job.refresh_from_db()
-        job.file.save(f"{job.kind}-{job.pk}.pdf", ContentFile(pdf), save=False)
+        job.file.save(f"{job.kind}-{job.pk}.{extension}", ContentFile(content), save=False)
         job.status = DocumentJob.Status.DONE
         job.finished_at = timezone.now()
         job.save(update_fields=["file", "status", "finished_at"])

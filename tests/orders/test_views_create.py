@@ -138,6 +138,15 @@ def test_store_pickup_and_relay_point(service_client, catalogue, store):
     assert pickup.pickup_location == store
     assert [a.location.code for a in Allocation.objects.filter(line__order=pickup)] == ["paris"]
 
+    from shipping.models import Carrier
+
+    Carrier.objects.create(code="mondial-relay", name="Mondial Relay", adapter="mondial_relay")
+    unknown = form_data(
+        service_client, [("TEE", "1", "")], delivery_mode="relay", relay_carrier="nope", relay_id="020123"
+    )
+    assert service_client.post(URL, unknown).status_code == 400
+    missing = form_data(service_client, [("TEE", "1", "")], delivery_mode="relay")
+    assert service_client.post(URL, missing).status_code == 400
     data = form_data(
         service_client,
         [("TEE", "1", "")],
@@ -153,7 +162,7 @@ def test_store_pickup_and_relay_point(service_client, catalogue, store):
     relay = Order.objects.exclude(pk=pickup.pk).get()
     assert relay.delivery_mode == "relay"
     assert relay.relay_point["id"] == "020123"
-    assert relay.relay_point["carrier"] == "mondial_relay"
+    assert relay.relay_point["carrier"] == "mondial-relay"  # the carrier's code, as the relay picker gives
     assert relay.ship_name == "Tabac du Centre"
 
 
@@ -206,7 +215,7 @@ def test_unknown_sku_writes_nothing(service_client, catalogue):
     [
         ({"line1": ""}, "line1"),
         ({"delivery_mode": "store"}, "store"),
-        ({"delivery_mode": "relay", "relay_id": "X"}, "relay_name"),
+        ({"delivery_mode": "relay", "relay_id": "X"}, "relay_id"),  # no carrier: not from the picker
         ({"email": "not-an-email"}, "email"),
         ({"channel": "nope"}, "channel"),
         ({"external_id": "SHOP-1"}, "external_id"),

@@ -4,7 +4,7 @@ sender's transaction, so an invoice commits or rolls back with the shipment or s
 from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
 
-from orders.signals import order_cancelled, order_created, order_status_changed
+from orders.signals import order_cancelled, order_created, order_parcels_shipped, order_status_changed
 
 from .services.issue import credit_notes_for_order, on_order_event
 
@@ -23,3 +23,9 @@ def on_order_status_changed(sender, *, order, old_status, new_status, actor=None
 def on_order_cancelled(sender, *, order, **kwargs):
     # An order invoiced when it was placed and then cancelled: credit what was invoiced.
     credit_notes_for_order(order=order, reason=_("Order cancelled."))
+
+
+@receiver(order_parcels_shipped, dispatch_uid="invoicing.order_parcels_shipped")
+def on_order_parcels_shipped(sender, *, order, **kwargs):
+    # A second partial shipment: the order stays partially shipped, its new units are invoiced now.
+    on_order_event(order=order, event="partially_shipped")

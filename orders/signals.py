@@ -8,3 +8,6 @@ order_created = Signal()
 order_status_changed = Signal()
 # kwargs: order (its reservations are released)
 order_cancelled = Signal()
+# More parcels of an order left while its status did not change (a second partial shipment).
+# kwargs: order, shipments
+order_parcels_shipped = Signal()

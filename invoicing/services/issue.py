@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from orders.models import Allocation, Order, OrderLine
 from orders.services.events import event_add
+from shipping.models import ShipmentLine, ShipmentStatus
 
 from ..amounts import LineIn, compute
 from ..exceptions import CreditExceedsInvoice, NoLegalEntity, NothingToCredit, NothingToInvoice
@@ -260,13 +261,29 @@ def invoiced_quantities(*, order_id: int) -> dict[int, int]:
 
 
 def shipped_quantities(*, order_id: int) -> tuple[dict[int, int], dt.datetime | None]:
-    """Units of each order line that left with a parcel (allocations consumed), and when the last did."""
+    """Units of each order line that left: consumed from stock (packed, or handed over at a store counter)
+    minus those in parcels still waiting at the dock (not handed to their carrier yet), and when the last
+    left."""
     rows = (
         Allocation.objects.filter(line__order_id=order_id, consumed_at__isnull=False)
         .values("line_id")
         .annotate(quantity=Sum("quantity"), last=Max("consumed_at"))
     )
     shipped = {row["line_id"]: row["quantity"] for row in rows}
+    waiting = (
+        ShipmentLine.objects.filter(
+            shipment__order_id=order_id,
+            shipment__status__in=[
+                ShipmentStatus.CREATED,
+                ShipmentStatus.LABELLED,
+                ShipmentStatus.LABEL_FAILED,
+            ],
+        )
+        .values("order_line_id")
+        .annotate(quantity=Sum("quantity"))
+    )
+    for row in waiting:
+        shipped[row["order_line_id"]] = shipped.get(row["order_line_id"], 0) - row["quantity"]
     last = max((row["last"] for row in rows), default=None)
     return shipped, last
 

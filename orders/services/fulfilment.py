@@ -23,6 +23,7 @@ from shipping.models import Shipment
 
 from ..exceptions import InvalidTransition
 from ..models import Allocation, DeliveryMode, Order, OrderLine, OrderLocation, OrderStatus
+from ..signals import order_parcels_shipped
 from . import lifecycle
 from .events import event_add
 from .handover import preparations_sync
@@ -488,6 +489,9 @@ def parcels_handed_over(*, shipments, actor=None) -> None:
                 params=params,
             )
             order_notify_parcels_shipped(order=order)
+            order_parcels_shipped.send(
+                sender=Order, order=order, shipments=[s for s in shipments if s.order_id == order_id]
+            )
 
 
 def shipment_moved(*, shipment: Shipment, old_status: str, new_status: str, event=None) -> None:

@@ -161,3 +161,23 @@ def test_carrier_webhook(client, floor, settings, django_capture_on_commit_callb
     assert ok.status_code == 200, ok.content
     order.refresh_from_db()
     assert order.status == Order.Status.OUT_FOR_DELIVERY
+
+
+def test_each_hand_over_invoices_what_left(floor, django_capture_on_commit_callbacks):
+    from invoicing.models import Invoice
+    from tests.invoicing.factories import LegalEntityFactory
+
+    LegalEntityFactory(is_default=True)
+    order, parcels = packed(
+        floor, [("MUG", 1), ("SHIRT", 1), ("CAP", 1)], django_capture_on_commit_callbacks, parcels=3
+    )
+    held = [p.pk for p in parcels[1:]]
+    Shipment.objects.filter(pk__in=held).update(status=Shipment.Status.LABEL_FAILED)
+    for release in ([], held[:1], held[1:]):
+        Shipment.objects.filter(pk__in=release).update(status=Shipment.Status.LABELLED)
+        shipments.manifest_create(location=floor.lyon, carrier=floor.carrier, actor=floor.picker)
+    order.refresh_from_db()
+    assert order.status == Order.Status.SHIPPED
+    invoices = Invoice.objects.filter(order=order, kind="invoice")
+    assert invoices.count() == 3  # one per hand-over, each unit once
+    assert sorted(line.sku for inv in invoices for line in inv.lines.all()) == ["CAP", "MUG", "SHIRT"]

@@ -28,6 +28,9 @@ vat_validator = RegexValidator(
 prefix_validator = RegexValidator(r"^[A-Z]{1,6}$", _("1 to 6 capital letters, e.g. FA."))
 
 
+HALF_MILLI = Decimal("0.001")
+
+
 class IssuePolicy(models.TextChoices):
     SHIPPED = "shipped", _("When the order ships (what shipped)")
     PLACED = "placed", _("When the order is placed")
@@ -306,7 +309,10 @@ class Invoice(models.Model):
                 fields=["legal_entity", "series", "year", "sequence_number"], name="document_sequence_unique"
             ),
             models.CheckConstraint(
-                condition=Q(total_incl_vat=F("total_excl_vat") + F("total_vat")),
+                # Within a tenth of a cent rather than "=": SQLite (make run) compares decimals as floats;
+                # on PostgreSQL's numeric(…, 2) both mean the same.
+                condition=Q(total_incl_vat__gte=F("total_excl_vat") + F("total_vat") - HALF_MILLI)
+                & Q(total_incl_vat__lte=F("total_excl_vat") + F("total_vat") + HALF_MILLI),
                 name="document_totals_add_up",
             ),
             models.CheckConstraint(
@@ -420,7 +426,10 @@ class InvoiceLine(models.Model):
             models.UniqueConstraint(fields=["document", "position"], name="documentline_position_unique"),
             models.CheckConstraint(condition=Q(quantity__gt=0), name="documentline_quantity_positive"),
             models.CheckConstraint(
-                condition=Q(total_incl_vat=F("total_excl_vat") + F("total_vat")),
+                # Within a tenth of a cent rather than "=": SQLite (make run) compares decimals as floats;
+                # on PostgreSQL's numeric(…, 2) both mean the same.
+                condition=Q(total_incl_vat__gte=F("total_excl_vat") + F("total_vat") - HALF_MILLI)
+                & Q(total_incl_vat__lte=F("total_excl_vat") + F("total_vat") + HALF_MILLI),
                 name="documentline_totals_add_up",
             ),
         ]

@@ -86,5 +86,7 @@ def world(db):
 
 
 def delivered_event(order, at):
-    event = OrderEvent.objects.create(order=order, type="status_changed", message="x", data={"to": "delivered"})
+    event = OrderEvent.objects.create(
+        order=order, type="status_changed", message="x", data={"to": "delivered"}
+    )
     OrderEvent.objects.filter(pk=event.pk).update(at=at)

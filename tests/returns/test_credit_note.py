@@ -49,6 +49,7 @@ def test_a_second_return_credits_only_what_is_left(world, django_capture_on_comm
             services.return_accept(ret=ret)
         services.return_receive(ret=ret, location=world.lyon, results={ret.lines.get().pk: (1, 0)})
         services.return_refund(ret=ret, reference="PAY")
-    assert list(
-        InvoiceLine.objects.filter(document__kind="credit_note").values_list("sku", "quantity")
-    ) == [("TSHIRT", 1), ("TSHIRT", 1)]
+    assert list(InvoiceLine.objects.filter(document__kind="credit_note").values_list("sku", "quantity")) == [
+        ("TSHIRT", 1),
+        ("TSHIRT", 1),
+    ]

@@ -171,7 +171,9 @@ def test_receive_restocks_and_writes_off(world, django_capture_on_commit_callbac
 
     assert world.on_hand(world.tshirt) == before + 1
     movements = list(
-        StockMovement.objects.filter(reference=ret.number).order_by("pk").values_list("delta", "reason", "reason_code")
+        StockMovement.objects.filter(reference=ret.number)
+        .order_by("pk")
+        .values_list("delta", "reason", "reason_code")
     )
     assert movements == [(1, "return", ""), (1, "return", ""), (-1, "adjustment", "damaged")]
     line.refresh_from_db()

@@ -8,6 +8,7 @@ order_created = Signal()
 order_status_changed = Signal()
 # kwargs: order (its reservations are released)
 order_cancelled = Signal()
-# kwargs: ret (the Return), order, quantities ({order line id: units}), include_shipping, reason, actor.
+# kwargs: ret (the Return), order, quantities ({order line id: units}), include_shipping, amount (the
+# refund, Decimal), reason, actor.
 # Sent when staff refund a return; invoicing answers with the credit notes it issued (list of numbers).
 return_refunded = Signal()

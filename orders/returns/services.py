@@ -163,8 +163,10 @@ def _return_location(order: Order, method: str, store: Location | None) -> Locat
 
 
 def return_stores():
-    """Stores where a customer may drop a return: the pickup points."""
-    return Location.objects.filter(active=True, kind="store").order_by("name")
+    """Stores where a customer may drop a return: the pickup points (every store when none is marked)."""
+    stores = Location.objects.filter(active=True, kind="store").order_by("name")
+    pickup = stores.filter(is_pickup_point=True)
+    return pickup if pickup.exists() else stores
 
 
 # --- Request ----------------------------------------------------------------------------------------------

@@ -280,3 +280,19 @@ def test_partially_received_line_refunds_what_came_back(world, django_capture_on
     services.return_receive(ret=ret, location=world.lyon, results={ret.lines.get().pk: (1, 0)})
     assert services.refund_quote(ret).total == Decimal("19.90")
     assert ReturnLine.objects.get().received == 1
+
+
+def test_store_choice_among_pickup_points(world):
+    from tests.inventory.factories import LocationFactory
+
+    other = LocationFactory(code="mrs", kind="store", city="Marseille", postcode="13001")
+    # No store marked as pickup point: any store takes returns.
+    assert set(services.return_stores()) == {world.paris, other}
+    world.paris.is_pickup_point = True
+    world.paris.save(update_fields=["is_pickup_point"])
+
+    assert list(services.return_stores()) == [world.paris]
+    with pytest.raises(ReturnRefused) as exc:
+        world.request(method="store", store=other)
+    assert exc.value.code == "invalid_store"
+    assert not Return.objects.exists()

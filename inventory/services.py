@@ -398,3 +398,49 @@ def stock_consume(
     )
     _notify_availability([product_id])
     return movement
+
+
+@transaction.atomic
+def stock_return(
+    *, product_id: int, location_id: int, quantity: int, actor=None, reference: str = ""
+) -> StockMovement:
+    """Units a customer sent back, inspected and sellable: on hand goes up (ledger reason ``return``)."""
+    _check_quantity(quantity)
+    movement = _move(
+        product_id=product_id,
+        location_id=location_id,
+        delta=quantity,
+        reason=Reason.RETURN,
+        actor=actor,
+        reference=reference,
+    )
+    _notify_availability([product_id])
+    return movement
+
+
+@transaction.atomic
+def stock_return_write_off(
+    *, product_id: int, location_id: int, quantity: int, actor=None, reference: str = "", note: str = ""
+) -> tuple[StockMovement, StockMovement]:
+    """Units a customer sent back that cannot be sold again: received (reason ``return``) and written off
+    as damaged (an adjustment) in the ledger, so on hand ends where it was and the ledger tells the story."""
+    _check_quantity(quantity)
+    received = _move(
+        product_id=product_id,
+        location_id=location_id,
+        delta=quantity,
+        reason=Reason.RETURN,
+        actor=actor,
+        reference=reference,
+    )
+    written_off = _move(
+        product_id=product_id,
+        location_id=location_id,
+        delta=-quantity,
+        reason=Reason.ADJUSTMENT,
+        reason_code=StockMovement.AdjustmentCode.DAMAGED,
+        actor=actor,
+        reference=reference,
+        note=note or "Customer return written off",
+    )
+    return received, written_off

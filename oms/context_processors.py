@@ -3,12 +3,14 @@
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-# (label, url name, permission needed). Later issues add their pages here.
+# (label, url name, permission needed or a tuple of permissions any of which will do). Later issues add
+# their pages here.
 NAVIGATION = [
     (_("Dashboard"), "dashboard", "oms.access_backoffice"),
     (_("Orders"), "orders:order_list", "orders.view_order"),
     (_("Late risk"), "orders:late_risk", "orders.view_order"),
     (_("Notifications"), "orders:notification_list", "customers.view_notification"),
+    (_("Returns"), "returns:list", ("orders.manage_returns", "orders.receive_return")),
     (_("Invoices"), "invoicing:document_list", "invoicing.view_invoice"),
     (_("Stock"), "inventory:product_list", "inventory.view_stock"),
     (_("Locations"), "inventory:location_list", "inventory.view_location"),
@@ -32,7 +34,8 @@ def backoffice(request):
     items = []
     current = request.path
     for label, url_name, perm in NAVIGATION:
-        if not user.has_perm(perm):
+        perms = perm if isinstance(perm, tuple) else (perm,)
+        if not any(user.has_perm(p) for p in perms):
             continue
         url = reverse(url_name)
         active = current == url if url == "/" else current.startswith(url)

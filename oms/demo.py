@@ -17,7 +17,17 @@ from inventory.models import IncomingStock, Location, Product, StockLevel, ean13
 from invoicing.models import LegalEntity
 from oms.demo_history import seed_history
 from oms.demo_network import seed_network, seed_relay_points, seed_shifts
-from orders.models import Allocation, Channel, ChannelLocation, Order, OrderStatus
+from orders.models import (
+    Allocation,
+    Channel,
+    ChannelLocation,
+    Order,
+    OrderStatus,
+    Return,
+    ReturnReason,
+    ReturnRule,
+)
+from orders.returns import services as returns
 from orders.services import lifecycle
 from orders.services.intake import LineInput, OrderInput, order_create
 from shipping.selectors import relay_point_search
@@ -449,6 +459,7 @@ def seed_all() -> dict:
     orders = seed_orders(rng, channels, products)
     history = seed_history(random.Random(20260601))  # noqa: S311 - demo data, not security
     seed_forecast()
+    seed_returns()
     return {"products": len(products), "orders_created": orders, "history_orders_created": history}
 
 
@@ -465,3 +476,44 @@ def seed_forecast() -> None:
         return
     run = ForecastRun.objects.create(trigger=ForecastRun.Trigger.MANUAL, heartbeat_at=timezone.now())
     forecast_run_execute(run_id=run.pk)
+
+
+def seed_returns() -> None:
+    """A return policy for the web channel (30 days, a photo for damaged items) and a few returns at each
+    step (requested, accepted in store, received, refunded), through the returns' services. Idempotent."""
+    web = Channel.objects.filter(code="web").first()
+    if web is not None:
+        rule, _created = ReturnRule.objects.get_or_create(channel=web, defaults={"window_days": 30})
+        rule.photo_reasons.add(*ReturnReason.objects.filter(code="damaged"))
+    if Return.objects.exists():
+        return
+    store = returns.return_stores().first()
+    reasons = {r.code: r for r in ReturnReason.objects.all()}
+    steps = ["requested", "label_sent", "received", "refunded"]
+    candidates = Order.objects.filter(status=OrderStatus.DELIVERED).order_by("-created_at")[:60]
+    for order in candidates:
+        if not steps or store is None:
+            break
+        state = returns.returnable(order)
+        if state.refusal:
+            continue
+        line_id, units = next(iter(state.lines.items()))
+        step = steps.pop(0)
+        reason = reasons["wrong_size" if step != "received" else "changed_mind"]
+        ret = returns.return_request(
+            order=order,
+            lines=[
+                returns.LineRequest(order_line=order.lines.get(pk=line_id), quantity=units, reason=reason)
+            ],
+            method="store",
+            store=store,
+        )
+        if step == "requested":
+            continue
+        returns.return_accept(ret=ret)
+        if step == "label_sent":
+            continue
+        line = ret.lines.get()
+        returns.return_receive(ret=ret, location=store, results={line.pk: (line.quantity, 0)})
+        if step == "refunded":
+            returns.return_refund(ret=ret, reference="DEMO-REFUND-1")

@@ -26,6 +26,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "inventory.transfer_stock",
         "inventory.view_product",
         "orders.view_order",
+        "orders.receive_return",
         "fulfillment.pick",
         "fulfillment.pack",
         "shipping.view_shipment",

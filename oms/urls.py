@@ -40,6 +40,7 @@ urlpatterns = [
         name="webhook-carrier",
     ),
     path("", include("fulfillment.urls")),  # planning/, picking/, packing/, print-jobs/
+    path("", include("orders.returns.urls")),  # returns/, orders/<n>/returns/new/, track/<token>/returns/
     path("", include("orders.urls")),  # orders/ and settings/channels/
     path("webhooks/", include("orders.channels.webhook_urls")),  # Shopify, WooCommerce (signed)
     path("", include("invoicing.urls")),  # invoices/, settings/invoicing/, track/<token>/invoices/

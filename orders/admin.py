@@ -118,3 +118,4 @@ class IdempotencyKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 from .channels import admin as channels_admin  # noqa: E402, F401 - the connectors' admin pages
 from .reports import admin as reports_admin  # noqa: E402, F401 - registers the forecast's models
+from .returns import admin as returns_admin  # noqa: E402, F401 - return rules, reasons and returns

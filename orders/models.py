@@ -449,3 +449,6 @@ from .channels.models import (  # noqa: E402, F401
 
 # The forecast's stored results live beside the reports' code (orders/reports/models.py).
 from .reports.models import ForecastRun, ReorderPolicy, SalesForecast  # noqa: E402, F401
+
+# Returns (RMA): rules, reasons, returns and their lines (orders/returns/models.py).
+from .returns.models import Return, ReturnLine, ReturnReason, ReturnRule  # noqa: E402, F401, I001

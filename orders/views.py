@@ -37,6 +37,7 @@ from .forms import (
     WhatIfForm,
 )
 from .models import CANCELLABLE, ApiKey, Channel
+from .returns.services import RETURNABLE_STATUSES
 from .selectors import (
     api_key_list,
     channel_get,
@@ -196,6 +197,9 @@ class OrderDetailView(BackofficeMixin, View):
                 "events": events,
                 "sourcing": sourcing_table(sourcing.data) if sourcing else None,
                 "can_cancel": order.status in CANCELLABLE and request.user.has_perm("orders.cancel_order"),
+                "can_return": order.status in RETURNABLE_STATUSES
+                and request.user.has_perm("orders.manage_returns"),
+                "returns": list(order.returns.all()),
             },
         )
 

@@ -433,6 +433,43 @@ def credit_notes_for_order(*, order: Order, reason: str = "", actor=None) -> lis
     return notes
 
 
+def credit_notes_for_return(
+    *, order: Order, quantities: dict[int, int], include_shipping: bool, reason: str = "", actor=None
+) -> list[Invoice]:
+    """Credit the returned units (``{order line id: units}``) on the order's invoices, oldest first, each
+    invoice up to what it still holds; the shipping lines too when ``include_shipping`` (our fault). An
+    order without invoice (not invoiced yet, no legal entity) gets no credit note."""
+    wanted = {line_id: int(units) for line_id, units in quantities.items() if units}
+    notes = []
+    shipping_done = not include_shipping
+    for invoice in Invoice.objects.invoices().filter(order=order).order_by("pk"):
+        credited = credited_quantities(invoice_id=invoice.pk)
+        per_line = {}
+        has_shipping_left = False
+        for line in invoice.lines.order_by("position"):
+            left = line.quantity - credited.get(line.pk, 0)
+            if line.kind == InvoiceLine.Kind.SHIPPING:
+                has_shipping_left = has_shipping_left or left > 0
+                continue
+            units = min(left, wanted.get(line.order_line_id, 0))
+            if units > 0:
+                per_line[line.pk] = units
+                wanted[line.order_line_id] -= units
+        credit_shipping = not shipping_done and has_shipping_left
+        if per_line or credit_shipping:
+            notes.append(
+                credit_note_issue(
+                    invoice=invoice,
+                    quantities=per_line,
+                    include_shipping=credit_shipping,
+                    reason=reason,
+                    actor=actor,
+                )
+            )
+            shipping_done = shipping_done or credit_shipping
+    return notes
+
+
 # --- What the orders' signals trigger ------------------------------------------------------------------
 
 

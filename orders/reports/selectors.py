@@ -20,7 +20,7 @@ from django.db.models.functions import Coalesce, TruncDay, TruncHour, TruncMonth
 from inventory.models import Location
 from shipping.models import Shipment, ShipmentStatus
 
-from ..models import Allocation, OrderEvent, OrderLine, OrderStatus
+from ..models import Allocation, OrderEvent, OrderLine, OrderStatus, Return, ReturnLine, ReturnReason
 from .forms import Period
 
 CENT = Decimal("0.01")
@@ -378,12 +378,39 @@ class ReturnsReport:
 
 
 def returns_report(*, period: Period) -> ReturnsReport:
-    """THE ONE PLACE TO FILL when returns are recorded (DESIGN.md: ``Return`` records with a status and
-    reasons; issue "returns"). Until the ``Return`` model exists there is nothing to count: the report
-    says so instead of guessing from order statuses. To fill it: count the period's sold orders
-    (``sales_totals``), the orders with a return requested in the period, and group the returned lines by
-    reason (returns and units), then return ``ReturnsReport(recorded=True, ...)``."""
-    return ReturnsReport(recorded=False)
+    """For the orders placed in the period (cancelled ones aside): how many had a return (rejected returns
+    do not count), and the returned lines grouped by reason (returns and units). ``recorded`` is False while
+    the system holds no return at all, so the page says so instead of showing a 0 % rate."""
+    if not Return.objects.exists():
+        return ReturnsReport(recorded=False)
+    orders = sales_totals(period=period)["orders"]
+    lines = (
+        ReturnLine.objects.filter(
+            ret__order__created_at__gte=period.start_at, ret__order__created_at__lt=period.end_before
+        )
+        .exclude(ret__status=Return.Status.REJECTED)
+        .exclude(ret__order__status=OrderStatus.CANCELLED)
+    )
+    returned_orders = lines.values("ret__order_id").distinct().count()
+    reasons = {reason.pk: str(reason) for reason in ReturnReason.objects.all()}
+    rows = (
+        lines.values("reason_id")
+        .annotate(returns=Count("ret_id", distinct=True), units=Sum("quantity"))
+        .order_by("-units", "reason_id")
+    )
+    return ReturnsReport(
+        recorded=True,
+        orders=orders,
+        returned_orders=returned_orders,
+        reasons=[
+            {
+                "reason": reasons.get(row["reason_id"], ""),
+                "returns": row["returns"],
+                "units": int(row["units"] or 0),
+            }
+            for row in rows
+        ],
+    )
 
 
 def has_sales(*, period: Period) -> bool:

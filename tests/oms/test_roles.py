@@ -126,6 +126,22 @@ MATRIX = {
     "invoicing:settings": ({}, {MANAGER}),
     "invoicing:entity_create": ({}, {MANAGER}),
     "invoicing:entity_edit": ({"pk": 990301}, {MANAGER}),
+    # Returns (returns_matrix_objects): RET-MATRIX-1 comes back to store paris (accepted), RET-MATRIX-2 to
+    # warehouse lyon by post with its label. Staff who receive see only returns coming to their locations.
+    "returns:list": ({}, ALL_STAFF),
+    "returns:detail": ({"number": "RET-MATRIX-1"}, ALL_STAFF, {WAREHOUSE_STAFF: 404}),
+    "returns:receive": (
+        {"number": "RET-MATRIX-1"},
+        {WAREHOUSE_STAFF, STORE_STAFF, MANAGER},
+        {WAREHOUSE_STAFF: 404},
+    ),
+    "returns:label": ({"number": "RET-MATRIX-2"}, ALL_STAFF, {STORE_STAFF: 404}),
+    "returns:action": (
+        {"number": "RET-MATRIX-1", "action": "accept"},
+        {CUSTOMER_SERVICE, MANAGER},
+        {"ok": 405},
+    ),
+    "returns:create": ({"number": MATRIX_ORDER}, {CUSTOMER_SERVICE, MANAGER}),
     # Reports and the sales forecast: managers only (orders.view_reports).
     "reports:sales": ({}, {MANAGER}),
     "reports:delivery": ({}, {MANAGER}),
@@ -205,6 +221,10 @@ NOT_BACKOFFICE = {
     # The customer portal's invoice fragment and downloads: by tracking token, no login (tests/invoicing).
     "invoicing:portal_documents",
     "invoicing:portal_document_pdf",
+    # The customer's return request and its follow-up: by tracking token, no login (tests/returns).
+    "returns:request",
+    "returns:portal_detail",
+    "returns:portal_label",
 }
 
 
@@ -243,6 +263,7 @@ def matrix_objects(role_users, settings, tmp_path):
     role_matrix_objects()
     floor_matrix_objects(manager=role_users[MANAGER])
     invoicing_matrix_objects()
+    returns_matrix_objects()
     from django.utils import timezone
 
     from customers.models import Notification
@@ -279,6 +300,31 @@ def connector_matrix_objects(request):
         pk=990301, channel=channel, delivery_id="matrix", topic="orders/create", payload="{}", status="failed"
     )
     ImportJob.objects.create(pk=990301, channel=channel, filename="matrix.csv", status="done")
+
+
+def returns_matrix_objects():
+    """Returns RET-MATRIX-1 (to store paris, accepted) and RET-MATRIX-2 (by post to lyon, with its label) of
+    CMD-MATRIX-1."""
+    from django.core.files.base import ContentFile
+
+    from inventory.models import Location
+    from orders.models import Order, Return, ReturnLine, ReturnReason
+
+    order = Order.objects.get(number=MATRIX_ORDER)
+    reason = ReturnReason.objects.get(code="wrong_size")
+    for number, method, code in (("RET-MATRIX-1", "store", "paris"), ("RET-MATRIX-2", "post", "lyon")):
+        ret = Return(
+            number=number,
+            order=order,
+            method=method,
+            source="portal",
+            status="label_sent",
+            location=Location.objects.get(code=code),
+        )
+        if method == "post":
+            ret.label_pdf.save("matrix-return.pdf", ContentFile(b"%PDF-1.7 matrix"), save=False)
+        ret.save()
+        ReturnLine.objects.create(ret=ret, order_line=order.lines.first(), quantity=1, reason=reason)
 
 
 def invoicing_matrix_objects():

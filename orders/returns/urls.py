@@ -1,0 +1,24 @@
+"""Returns: back-office pages under ``returns/`` (and ``orders/<number>/returns/new/``), the customer's
+pages under ``track/<token>/returns/``. Included once at the root by oms/urls.py (namespace ``returns``)."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "returns"
+
+urlpatterns = [
+    path("returns/", views.ReturnListView.as_view(), name="list"),
+    path("returns/<str:number>/", views.ReturnDetailView.as_view(), name="detail"),
+    path("returns/<str:number>/receive/", views.ReturnReceiveView.as_view(), name="receive"),
+    path("returns/<str:number>/label.pdf", views.ReturnLabelView.as_view(), name="label"),
+    path("returns/<str:number>/<slug:action>/", views.ReturnActionView.as_view(), name="action"),
+    path("orders/<str:number>/returns/new/", views.ReturnCreateView.as_view(), name="create"),
+    path("track/<str:token>/returns/new/", views.PortalRequestView.as_view(), name="request"),
+    path("track/<str:token>/returns/<str:number>/", views.PortalDetailView.as_view(), name="portal_detail"),
+    path(
+        "track/<str:token>/returns/<str:number>/label.pdf",
+        views.PortalLabelView.as_view(),
+        name="portal_label",
+    ),
+]

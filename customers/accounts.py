@@ -112,7 +112,9 @@ def account_link_send(*, email: str, link_for: Callable[[str], str]) -> bool:
         },
     }
     with translation.override(language):
-        subject = translation.gettext("Your sign-in link for %(merchant)s") % {"merchant": settings.MERCHANT_NAME}
+        subject = translation.gettext("Your sign-in link for %(merchant)s") % {
+            "merchant": settings.MERCHANT_NAME
+        }
         context["subject"] = subject
         text = render_to_string("customers/emails/account_link.txt", context)
         html = render_to_string("customers/emails/account_link.html", context)
@@ -162,7 +164,7 @@ def account_get(*, customer: Customer) -> CustomerAccount:
     return account
 
 
-# --- Address book ------------------------------------------------------------------------------------------
+# --- Address book -----------------------------------------------------------------------------------------
 
 ADDRESS_FIELDS = ("kind", "name", "company", "line1", "line2", "postcode", "city", "country", "phone")
 
@@ -207,7 +209,7 @@ def address_delete(*, customer: Customer, address: Address) -> None:
                 Address.objects.filter(pk=nxt.pk).update(is_default=True)
 
 
-# --- Preferences ---------------------------------------------------------------------------------------------
+# --- Preferences ------------------------------------------------------------------------------------------
 
 
 def delivery_preferences_update(
@@ -224,7 +226,13 @@ def delivery_preferences_update(
     account.relay_point_name = relay_point_name or ""
     account.preferred_store = preferred_store
     account.save(
-        update_fields=["preferred_mode", "relay_point_id", "relay_point_name", "preferred_store", "updated_at"]
+        update_fields=[
+            "preferred_mode",
+            "relay_point_id",
+            "relay_point_name",
+            "preferred_store",
+            "updated_at",
+        ]
     )
     return account
 
@@ -242,7 +250,7 @@ def notification_preferences_update(*, customer: Customer, sms_opt_in: bool, pho
     return customer
 
 
-# --- Erasure (RGPD) -----------------------------------------------------------------------------------------
+# --- Erasure (RGPD) ---------------------------------------------------------------------------------------
 
 
 def customer_anonymise(*, customer: Customer) -> Customer:
@@ -262,9 +270,9 @@ def customer_anonymise(*, customer: Customer) -> Customer:
         Address.objects.filter(customer=customer).delete()
         CustomerAccount.objects.filter(customer=customer).delete()
         notifications = Notification.objects.filter(customer=customer)
-        notifications.filter(
-            status__in=[Notification.Status.PENDING, Notification.Status.SENDING]
-        ).update(status=Notification.Status.FAILED, next_attempt_at=None, last_error="customer data erased")
+        notifications.filter(status__in=[Notification.Status.PENDING, Notification.Status.SENDING]).update(
+            status=Notification.Status.FAILED, next_attempt_at=None, last_error="customer data erased"
+        )
         notifications.update(recipient=placeholder, body_text="", body_html="")
     logger.info("Customer %s anonymised at their request at %s", customer.pk, timezone.now().isoformat())
     return customer
@@ -272,4 +280,3 @@ def customer_anonymise(*, customer: Customer) -> Customer:
 
 def is_anonymised(customer: Customer) -> bool:
     return customer.email.endswith("@" + ANONYMISED_DOMAIN)
-

@@ -5,6 +5,7 @@ from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext as _
 
 from customers.models import Address, Customer, CustomerAccount, Notification
+from shipping.models import Shipment, TrackingEvent
 
 from ..models import DeliveryMode, Order, OrderLine, OrderStatus
 
@@ -18,8 +19,6 @@ def order_for_token(*, token: str) -> Order | None:
     """The order a tracking link opens, with what its page shows (a fixed number of queries)."""
     if not token or len(token) > 64:
         return None
-    from shipping.models import Shipment, TrackingEvent
-
     shipments = (
         Shipment.objects.exclude(status__in=NOT_SHIPPED)
         .select_related("service__carrier")
@@ -52,15 +51,41 @@ def order_steps(order: Order) -> list[dict]:
         (_("Delivered"), {OrderStatus.DELIVERED, OrderStatus.RETURNED}),
     ]
     current = next((i for i, (_label, statuses) in enumerate(steps) if order.status in statuses), 0)
+    finished = order.status in (OrderStatus.DELIVERED, OrderStatus.RETURNED)
     return [
         {
             "label": label,
-            "state": "done" if i < current or order.status in (OrderStatus.DELIVERED, OrderStatus.RETURNED)
-            and i == current
-            else "current" if i == current else "todo",
+            "state": "done"
+            if i < current or (finished and i == current)
+            else "current"
+            if i == current
+            else "todo",
         }
         for i, (label, _statuses) in enumerate(steps)
     ]
+
+
+def order_headline(order: Order) -> str:
+    """One sentence for where the order is, in the words of the emails' headings."""
+    return {
+        OrderStatus.RECEIVED: _("We have received your order"),
+        OrderStatus.ALLOCATED: _("We have received your order"),
+        OrderStatus.AWAITING_STOCK: _("Your order is awaiting stock"),
+        OrderStatus.IN_PREPARATION: _("Your order is being prepared"),
+        OrderStatus.PARTIALLY_SHIPPED: _("Part of your order has shipped"),
+        OrderStatus.SHIPPED: _("Your order has shipped"),
+        OrderStatus.OUT_FOR_DELIVERY: _("Your order is out for delivery"),
+        OrderStatus.READY_FOR_PICKUP: _("Your order is ready for pickup"),
+        OrderStatus.DELIVERED: _("Your order has been delivered"),
+        OrderStatus.RETURNED: _("Your order has been returned"),
+        OrderStatus.CANCELLED: _("Your order is cancelled"),
+    }.get(order.status, order.get_status_display())
+
+
+def delivered_on(order: Order):
+    """When the last parcel was delivered (for a delivered order), from its parcels."""
+    dates = [s.delivered_at for s in getattr(order, "portal_shipments", []) if s.delivered_at]
+    return max(dates) if dates else None
 
 
 def order_place(order: Order) -> dict:
@@ -83,7 +108,11 @@ def order_place(order: Order) -> dict:
             "kind": "relay",
             "name": relay.get("name") or relay.get("id", "") or order.ship_name,
             "lines": [x for x in (relay.get("line1") or order.ship_line1, relay.get("line2")) if x],
-            "city": f"{relay.get('postcode') or order.ship_postcode} {relay.get('city') or order.ship_city}".strip(),
+            "city": " ".join(
+                x
+                for x in (relay.get("postcode") or order.ship_postcode, relay.get("city") or order.ship_city)
+                if x
+            ),
             "hours": _hours(relay.get("opening_hours")),
             "code": "",
         }
@@ -107,9 +136,7 @@ def _hours(value) -> list[str]:
         out = []
         for day, slots in value.items():
             if isinstance(slots, list | tuple):
-                slots = ", ".join(
-                    "–".join(s) if isinstance(s, list | tuple) else str(s) for s in slots if s
-                )
+                slots = ", ".join("–".join(s) if isinstance(s, list | tuple) else str(s) for s in slots if s)
             out.append(f"{day} : {slots}" if slots else str(day))
         return out
     if isinstance(value, list | tuple):

@@ -186,7 +186,9 @@ def address_save(*, customer: Customer, data: dict, address: Address | None = No
         address.is_default = bool(data.get("is_default")) or not others.filter(is_default=True).exists()
         address.save()
         if address.is_default:
-            others.filter(is_default=True).update(is_default=False)
+            Address.objects.filter(customer=customer, kind=address.kind, is_default=True).exclude(
+                pk=address.pk
+            ).update(is_default=False)
     return address
 
 

@@ -258,3 +258,17 @@ def test_language_by_browser_and_by_lang_parameter(client, order):
 
 def test_only_get_is_allowed(client, order):
     assert client.post(order.tracking_path).status_code == 405
+
+
+def test_anything_but_the_exact_token_is_a_404(client, order):
+    other = OrderFactory()
+    token = order.tracking_token
+    guesses = [token[:-1], token.upper() if token.upper() != token else token.lower(), order.number, str(order.pk)]
+    guesses += [order.pickup_code, f"{token}x", other.number]
+
+    for guess in guesses:
+        response = client.get(f"/track/{guess}/", **EN)
+        assert response.status_code == 404, guess
+        assert "3 rue X" not in response.content.decode()
+    # The invoices fragment (served by invoicing) answers the same.
+    assert client.get(f"/track/{token[:-1]}/invoices/", **EN).status_code == 404

@@ -8,6 +8,8 @@ last sign-in): using a link signs in and updates ``last_login``, which changes t
 works once. Using one locks the customer row, so two clicks at the same moment sign in once.
 """
 
+import functools
+import hashlib
 import logging
 import secrets
 from collections.abc import Callable
@@ -16,6 +18,8 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core import signing
+from django.core.cache import cache
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -23,7 +27,6 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from .exceptions import AccountLinkInvalid
 from .models import Address, Customer, CustomerAccount, Notification
-from .services import notification_queue
 
 logger = logging.getLogger(__name__)
 
@@ -92,25 +95,46 @@ def account_link_check(*, token: str) -> Customer:
 
 
 def account_link_send(*, email: str, link_for: Callable[[str], str]) -> bool:
-    """Email a one-time sign-in link to the customer with this address, through the notification outbox
-    (sent after commit by the notifications worker, never inside the request). ``link_for(token)`` builds
-    the absolute URL. Returns False, sending nothing, when no customer has this address: the caller
-    answers the same either way."""
+    """Email a one-time sign-in link to the customer with this address: a Celery task on the
+    ``notifications`` queue sends it after commit, never the request. ``link_for(token)`` builds the
+    absolute URL. Returns False, sending nothing, when no customer has this address: the caller answers the
+    same either way. The link does not go through the notification outbox on purpose: its rows are shown
+    to customer service, who must not be able to sign in as the customer."""
     customer = Customer.objects.filter(email__iexact=(email or "").strip()).first()
-    if customer is None or customer.email.endswith("@" + ANONYMISED_DOMAIN):
+    if customer is None or is_anonymised(customer):
         return False
     url = link_for(account_link_make(customer=customer))
+    transaction.on_commit(functools.partial(_queue_link, customer_id=customer.pk, url=url))
+    return True
+
+
+def _queue_link(*, customer_id: int, url: str) -> None:
+    from .tasks import send_account_link as send_account_link_task
+
+    try:
+        send_account_link_task.apply_async(args=[customer_id, url], retry=False)
+    except Exception:  # broker down: the customer sees the same answer and can ask again
+        logger.warning(
+            "Sign-in link for customer %s not queued (broker unavailable?)", customer_id, exc_info=True
+        )
+
+
+def account_link_deliver(*, customer_id: int, url: str) -> str:
+    """Send the sign-in email (the Celery task). At most once per link: a redelivered task finds the
+    link's key in the cache and skips; a failed send frees the key so the retry can send."""
+    customer = Customer.objects.filter(pk=customer_id).first()
+    if customer is None or is_anonymised(customer):
+        return "skipped"
+    guard = "account-link-sent:" + hashlib.sha256(url.encode()).hexdigest()
+    if not cache.add(guard, 1, timeout=_max_age() + 60):
+        return "skipped"
     language = customer.language or settings.LANGUAGE_CODE
-    context = {
-        "customer": customer,
-        "url": url,
-        "minutes": _max_age() // 60,
-        "merchant": {
-            "name": settings.MERCHANT_NAME,
-            "logo_url": getattr(settings, "MERCHANT_LOGO_URL", ""),
-            "color": getattr(settings, "MERCHANT_COLOR", "#1f5fbf"),
-        },
+    merchant = {
+        "name": settings.MERCHANT_NAME,
+        "logo_url": getattr(settings, "MERCHANT_LOGO_URL", ""),
+        "color": getattr(settings, "MERCHANT_COLOR", "#1f5fbf"),
     }
+    context = {"customer": customer, "url": url, "minutes": _max_age() // 60, "merchant": merchant}
     with translation.override(language):
         subject = translation.gettext("Your sign-in link for %(merchant)s") % {
             "merchant": settings.MERCHANT_NAME
@@ -118,18 +142,16 @@ def account_link_send(*, email: str, link_for: Callable[[str], str]) -> bool:
         context["subject"] = subject
         text = render_to_string("customers/emails/account_link.txt", context)
         html = render_to_string("customers/emails/account_link.html", context)
-    with transaction.atomic():
-        notification_queue(
-            customer=customer,
-            kind=Notification.Kind.ACCOUNT_LINK,
-            recipient=customer.email,
-            language=language,
-            subject=subject,
-            body_text=text,
-            body_html=html,
-            dedup_key=f"account-link:{customer.pk}:{secrets.token_hex(8)}",
-        )
-    return True
+    message = EmailMultiAlternatives(
+        subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[customer.email]
+    )
+    message.attach_alternative(html, "text/html")
+    try:
+        message.send(fail_silently=False)
+    except Exception:
+        cache.delete(guard)
+        raise
+    return "sent"
 
 
 def account_link_use(*, token: str, password: str = "") -> Customer:

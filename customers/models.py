@@ -95,7 +95,6 @@ class Notification(models.Model):
         RETURN_ACCEPTED = "return_accepted", _("Return accepted")
         REFUND_ISSUED = "refund_issued", _("Refund issued")
         CANCELLED = "cancelled", _("Order cancelled")
-        ACCOUNT_LINK = "account_link", _("Sign-in link")
 
     class Channel(models.TextChoices):
         EMAIL = "email", _("Email")

@@ -77,26 +77,39 @@ def test_changing_the_password_spends_links_sent_before(customer):
         accounts.account_link_check(token=token)
 
 
-def test_link_is_queued_through_the_outbox_not_sent_in_the_request(
-    customer, django_capture_on_commit_callbacks
-):
+def test_link_is_emailed_by_a_task_after_commit_once(customer, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         sent = accounts.account_link_send(
             email="ANA.ROUX@example.fr", link_for=lambda t: f"https://shop/a/{t}/"
         )
 
-    assert sent is True
-    notification = Notification.objects.get()
-    assert notification.kind == "account_link" and notification.recipient == "ana.roux@example.fr"
-    assert notification.status == "pending" and len(mail.outbox) == 0
-    assert "https://shop/a/" in notification.body_text and "https://shop/a/" in notification.body_html
-    assert notification.subject.startswith("Your sign-in link")
-    assert len(callbacks) == 1  # the send is queued after commit
+    assert sent is True and len(callbacks) == 1
+    assert len(mail.outbox) == 0  # nothing is sent inside the request
+    callbacks[0]()  # commit: the task runs (eagerly in tests)
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["ana.roux@example.fr"] and message.subject.startswith("Your sign-in link")
+    url = next(word for word in message.body.split() if word.startswith("https://shop/a/"))
+    assert url in message.alternatives[0][0]
+    assert not Notification.objects.exists()  # not in the outbox that customer service reads
+
+    assert accounts.account_link_deliver(customer_id=customer.pk, url=url) == "skipped"  # a redelivered task
+    assert len(mail.outbox) == 1
 
 
-def test_link_request_for_an_unknown_email_sends_nothing(customer):
-    assert accounts.account_link_send(email="nobody@example.fr", link_for=lambda t: t) is False
-    assert not Notification.objects.exists()
+def test_a_failed_send_can_be_retried(customer):
+    with mock.patch("django.core.mail.EmailMultiAlternatives.send", side_effect=OSError("down")):
+        with pytest.raises(OSError):
+            accounts.account_link_deliver(customer_id=customer.pk, url="https://shop/a/x/")
+
+    assert accounts.account_link_deliver(customer_id=customer.pk, url="https://shop/a/x/") == "sent"
+    assert len(mail.outbox) == 1
+
+
+def test_link_request_for_an_unknown_email_sends_nothing(customer, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert accounts.account_link_send(email="nobody@example.fr", link_for=lambda t: t) is False
+    assert callbacks == [] and mail.outbox == []
 
 
 def test_password_sign_in(customer):

@@ -63,8 +63,8 @@ def safe_next(request, default: str) -> str:
 
 def portal_page(view):
     """Every portal and account page: ``?lang=fr|en`` chooses the language (kept in the language cookie,
-    the browser's preference otherwise), and the answer is kept out of search engines, referrers and
-    shared caches (the URL of a tracking page is its secret)."""
+    the browser's preference otherwise), and the answer is kept out of search engines, other sites'
+    referrers and shared caches."""
 
     @functools.wraps(view)
     def wrapped(request, *args, **kwargs):
@@ -76,7 +76,10 @@ def portal_page(view):
         response = view(request, *args, **kwargs)
         if chosen:
             response.set_cookie(settings.LANGUAGE_COOKIE_NAME, chosen, samesite="Lax", max_age=365 * 86400)
-        response["Referrer-Policy"] = "no-referrer"
+        # Pages with a secret in their URL (a tracking page) send no referrer at all; the others keep it
+        # to this site, since browsers send ``Origin: null`` on form posts from a no-referrer page, which
+        # CSRF protection refuses.
+        response.setdefault("Referrer-Policy", "same-origin")
         response["X-Robots-Tag"] = "noindex, nofollow"
         response["Cache-Control"] = "private, no-store"
         return response

@@ -27,7 +27,13 @@ def render_portal(request, template: str, context: dict | None = None, status: i
 
 
 def not_found(request):
-    return render_portal(request, "orders/portal/404.html", status=404)
+    return _no_referrer(render_portal(request, "orders/portal/404.html", status=404))
+
+
+def _no_referrer(response):
+    """The tracking page's URL is its secret: no referrer, not even to this site (the page has no form)."""
+    response["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 @portal_page
@@ -54,7 +60,7 @@ def track(request, token: str):
         not in (OrderStatus.DELIVERED, OrderStatus.RETURNED, OrderStatus.CANCELLED)
         and order.promised_latest is not None,
     }
-    return render_portal(request, "orders/portal/track.html", context)
+    return _no_referrer(render_portal(request, "orders/portal/track.html", context))
 
 
 def _number_key(group, request):

@@ -84,7 +84,7 @@ def test_signed_in_customer_sees_every_page(ana_client, url):
     response = ana_client.get(url, **EN)
 
     assert response.status_code == 200
-    assert response["X-Robots-Tag"].startswith("noindex") and response["Referrer-Policy"] == "no-referrer"
+    assert response["X-Robots-Tag"].startswith("noindex") and response["Referrer-Policy"] == "same-origin"
 
 
 def test_a_staff_session_does_not_sign_into_the_account_space(client):

@@ -84,3 +84,21 @@ def test_tracking_page_at_390_px_has_no_horizontal_scroll(page, live_server, ord
     font_size = page.evaluate("parseFloat(getComputedStyle(document.querySelector('.p-lines li')).fontSize)")
     assert font_size >= 16  # readable without zooming
     screenshot("portal-tracking")
+
+
+def test_customer_signs_in_and_opens_an_order_from_the_account(page, live_server, order, screenshot):
+    from customers import accounts
+
+    accounts.account_set_password(customer=order.customer, password="correct-horse-battery-staple-42")
+    page.set_viewport_size({"width": 390, "height": 844})
+
+    page.goto(f"{live_server.url}/account/")  # not signed in: the sign-in page
+    page.fill("#id_email", "ana.roux@example.fr")
+    page.fill("#id_password", "correct-horse-battery-staple-42")
+    page.locator("form:has(input[value=password]) button[type=submit]").click()
+
+    expect(page.locator(".p-orders__item")).to_have_count(1)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot("portal-account-orders")
+    page.locator(".p-orders__item a").click()
+    expect(page).to_have_url(f"{live_server.url}{order.tracking_path}")

@@ -37,6 +37,9 @@ def test_form_page(client):
     assert response.status_code == 200
     assert 'name="number"' in response.content.decode() and 'name="email"' in response.content.decode()
     assert response["X-Robots-Tag"].startswith("noindex")
+    # A form page: the referrer stays on this site (browsers send "Origin: null" from no-referrer pages,
+    # which the CSRF check refuses).
+    assert response["Referrer-Policy"] == "same-origin"
 
 
 def test_number_and_email_lead_to_the_tracking_page(client, order):

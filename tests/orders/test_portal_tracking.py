@@ -79,6 +79,7 @@ def test_tracking_page_headers_keep_it_private(client, order):
     response = client.get(order.tracking_path, **EN)
 
     assert response["Referrer-Policy"] == "no-referrer"
+    assert '<meta name="referrer" content="no-referrer">' in response.content.decode()
     assert "noindex" in response["X-Robots-Tag"]
     assert "no-store" in response["Cache-Control"]
 
@@ -107,6 +108,7 @@ def test_unknown_token_is_a_portal_404(client, order):
     response = client.get("/track/not-a-real-token-at-all/", **EN)
 
     assert response.status_code == 404
+    assert response["Referrer-Policy"] == "no-referrer"
     html = response.content.decode()
     assert "Order not found" in html and "p-header" in html
     assert response["X-Robots-Tag"].startswith("noindex")

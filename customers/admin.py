@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import Address, Customer, Notification
+from .models import Address, Customer, CustomerAccount, Notification
 
 
 class AddressInline(admin.TabularInline):
@@ -39,3 +39,16 @@ class NotificationAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(CustomerAccount)
+class CustomerAccountAdmin(admin.ModelAdmin):
+    """Sign-ins to the account space. The password hash is never shown or edited here: customers set it
+    themselves from a sign-in link."""
+
+    list_display = ("customer", "last_login", "preferred_mode", "created_at")
+    list_filter = ("preferred_mode",)
+    search_fields = ("customer__email",)
+    raw_id_fields = ("customer", "preferred_store")
+    exclude = ("password",)
+    readonly_fields = ("last_login", "created_at", "updated_at")

@@ -13,3 +13,10 @@ class SmsNotAllowed(DomainError):
 
     code = "sms_not_allowed"
     status_code = 409
+
+
+class AccountLinkInvalid(DomainError):
+    """A sign-in link that is forged, expired or already used."""
+
+    code = "account_link_invalid"
+    status_code = 400

@@ -179,3 +179,45 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} → {self.recipient} ({self.status})"
+
+
+class CustomerAccount(models.Model):
+    """A customer's sign-in to the account space ("espace client"), apart from ``Customer`` (which every
+    buyer has, from intake): only customers who signed in once have one. The password is a Django hash
+    (``make_password``); there is no ``User`` row, so a customer can never reach the back office, and a
+    staff session never signs anyone into the account space. Delivery preferences live here as well."""
+
+    class Mode(models.TextChoices):
+        HOME = "home", _("Home delivery")
+        RELAY = "relay", _("Relay point")
+        STORE = "store", _("Store pickup")
+
+    customer = models.OneToOneField(
+        Customer, on_delete=models.CASCADE, related_name="account", verbose_name=_("customer")
+    )
+    password = models.CharField(_("password"), max_length=128, blank=True)
+    last_login = models.DateTimeField(_("last sign-in"), null=True, blank=True)
+    preferred_mode = models.CharField(_("preferred delivery"), max_length=8, choices=Mode.choices, blank=True)
+    relay_point_id = models.CharField(_("relay point id"), max_length=64, blank=True)
+    relay_point_name = models.CharField(_("relay point name"), max_length=200, blank=True)
+    preferred_store = models.ForeignKey(
+        "inventory.Location",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("preferred store"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("customer account")
+        verbose_name_plural = _("customer accounts")
+
+    def __str__(self) -> str:
+        return str(self.customer_id)
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password)

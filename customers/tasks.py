@@ -1,8 +1,10 @@
 """Celery tasks of the customers app: sending the notification outbox (queue ``notifications``)."""
 
+import smtplib
+
 from celery import shared_task
 
-from . import services
+from . import accounts, services
 
 
 @shared_task(name="customers.send_notification", queue="notifications", acks_late=True, ignore_result=True)
@@ -16,3 +18,20 @@ def send_notification(notification_id: int) -> str:
 def dispatch_due_notifications() -> int:
     """Beat, every minute: queue the messages still unsent (broker or mail outage, dead worker)."""
     return services.notifications_dispatch_due()
+
+
+@shared_task(
+    name="customers.send_account_link",
+    queue="notifications",
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(smtplib.SMTPException, OSError),
+    retry_backoff=10,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=5,
+)
+def send_account_link(customer_id: int, url: str) -> str:
+    """Email a sign-in link (not through the outbox: the link would stay readable in the back office's
+    message list while it is valid). Sent at most once per link; retried with backoff on mail errors."""
+    return accounts.account_link_deliver(customer_id=customer_id, url=url)

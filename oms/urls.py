@@ -43,6 +43,7 @@ urlpatterns = [
     path("", include("orders.returns.urls")),  # returns/, orders/<n>/returns/new/, track/<token>/returns/
     path("", include("orders.urls")),  # orders/ and settings/channels/
     path("webhooks/", include("orders.channels.webhook_urls")),  # Shopify, WooCommerce (signed)
+    path("", include("orders.portal.urls")),  # the customer's side: track/ and account/
     path("", include("invoicing.urls")),  # invoices/, settings/invoicing/, track/<token>/invoices/
     path("reports/", include("orders.reports.urls")),
     path("admin/", admin.site.urls),

@@ -49,3 +49,10 @@ class IdempotencyKeyInProgress(DomainError):
 
     code = "idempotency_key_in_progress"
     status_code = 409
+
+
+class AccountHasOpenOrders(DomainError):
+    """The customer asked to erase their data while orders are still on their way."""
+
+    code = "account_has_open_orders"
+    status_code = 409

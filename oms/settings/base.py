@@ -176,6 +176,15 @@ MERCHANT_NAME = env("MERCHANT_NAME", default="OMS Boutique")
 MERCHANT_LOGO_URL = env("MERCHANT_LOGO_URL", default="")
 MERCHANT_COLOR = env("MERCHANT_COLOR", default="#1f5fbf")
 MERCHANT_SUPPORT_EMAIL = env("MERCHANT_SUPPORT_EMAIL", default="")
+# Customer portal (orders/portal/): limits of the order lookup and the account sign-in (django-ratelimit on
+# the default cache, Redis in production), and the lifetime of a sign-in link sent by email.
+PORTAL_LOOKUP_RATE_PER_IP = env("PORTAL_LOOKUP_RATE_PER_IP", default="20/h")
+PORTAL_LOOKUP_RATE_PER_ORDER = env("PORTAL_LOOKUP_RATE_PER_ORDER", default="5/15m")
+ACCOUNT_SIGNIN_RATE = env("ACCOUNT_SIGNIN_RATE", default="10/15m")
+ACCOUNT_LINK_MAX_AGE = 15 * 60  # seconds
+# The client's address for those limits: behind a reverse proxy, set it to the header the proxy fills
+# (e.g. HTTP_X_REAL_IP), or every customer shares the proxy's address and its limit.
+RATELIMIT_IP_META_KEY = env("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
 NOTIFICATION_MAX_ATTEMPTS = env.int("NOTIFICATION_MAX_ATTEMPTS", default=10)  # then "failed"
 NOTIFICATION_RETRY_BASE_SECONDS = 60  # backoff: 1, 2, 4, 8... minutes
 NOTIFICATION_RETRY_MAX_SECONDS = 3600  # ... at most an hour between attempts

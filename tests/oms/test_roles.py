@@ -225,6 +225,24 @@ NOT_BACKOFFICE = {
     "returns:request",
     "returns:portal_detail",
     "returns:portal_label",
+    # The customer's side (orders/portal/): tracking pages by token, the account space by customer session
+    # (tests/orders/test_portal*.py, tests/customers/test_account*.py).
+    "portal:lookup",
+    "portal:track",
+    "portal:account",
+    "portal:account_signin",
+    "portal:account_signout",
+    "portal:account_link",
+    "portal:account_addresses",
+    "portal:account_address_create",
+    "portal:account_address_edit",
+    "portal:account_address_delete",
+    "portal:account_address_default",
+    "portal:account_preferences",
+    "portal:account_password",
+    "portal:account_data",
+    "portal:account_export",
+    "portal:account_delete",
 }
 
 

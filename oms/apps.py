@@ -9,6 +9,12 @@ def _sync_roles(sender, **kwargs):
     sync_roles()
 
 
+def _ensure_return_reasons(sender, **kwargs):
+    from orders.returns.defaults import return_reasons_ensure
+
+    return_reasons_ensure()
+
+
 class OmsConfig(AppConfig):
     name = "oms"
     verbose_name = _("Back office")
@@ -17,3 +23,4 @@ class OmsConfig(AppConfig):
     def ready(self) -> None:
         # The data migration creates the roles; this keeps them after a test flush or a new permission.
         post_migrate.connect(_sync_roles, sender=self, dispatch_uid="oms.sync_roles")
+        post_migrate.connect(_ensure_return_reasons, sender=self, dispatch_uid="oms.return_reasons")

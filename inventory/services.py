@@ -39,6 +39,15 @@ def _check_quantity(quantity) -> None:
         )
 
 
+def _check_reason_code(reason_code: str) -> None:
+    if reason_code not in StockMovement.AdjustmentCode.values:
+        raise InvalidQuantity(
+            "Unknown adjustment reason.",
+            code="invalid_reason",
+            details={"reason_code": reason_code, "allowed": StockMovement.AdjustmentCode.values},
+        )
+
+
 def _notify_availability(product_ids) -> None:
     availability_changed.send(sender=StockLevel, product_ids=sorted(set(product_ids)))
 
@@ -135,12 +144,7 @@ def stock_adjust(
         raise InvalidQuantity(
             "An adjustment is a whole number of units, not zero.", details={"quantity": delta}
         )
-    if reason_code not in StockMovement.AdjustmentCode.values:
-        raise InvalidQuantity(
-            "Unknown adjustment reason.",
-            code="invalid_reason",
-            details={"reason_code": reason_code, "allowed": StockMovement.AdjustmentCode.values},
-        )
+    _check_reason_code(reason_code)
     movement = _move(
         product_id=product.pk,
         location_id=location.pk,
@@ -342,12 +346,7 @@ def stock_write_off_reserved(
     """Reserved units found missing or damaged while picking: they leave on hand and their reservation in
     one movement (the order that held them is re-sourced by its owner)."""
     _check_quantity(quantity)
-    if reason_code not in StockMovement.AdjustmentCode.values:
-        raise InvalidQuantity(
-            "Unknown adjustment reason.",
-            code="invalid_reason",
-            details={"reason_code": reason_code, "allowed": StockMovement.AdjustmentCode.values},
-        )
+    _check_reason_code(reason_code)
     movement = _move(
         product_id=product_id,
         location_id=location_id,
@@ -368,12 +367,24 @@ def stock_put_back(
     *, product_id: int, location_id: int, quantity: int, actor=None, reference=""
 ) -> StockMovement:
     """Units of a parcel that will not leave (its order was cancelled after packing) go back on the shelf."""
+    return _back_on_shelf(
+        product_id=product_id,
+        location_id=location_id,
+        quantity=quantity,
+        reason=Reason.UNPACKED,
+        actor=actor,
+        reference=reference,
+    )
+
+
+def _back_on_shelf(*, product_id: int, location_id: int, quantity: int, reason: str, actor, reference: str):
+    """Units coming back to sellable stock (put back from a parcel, or a customer return): on hand goes up."""
     _check_quantity(quantity)
     movement = _move(
         product_id=product_id,
         location_id=location_id,
         delta=quantity,
-        reason=Reason.UNPACKED,
+        reason=reason,
         actor=actor,
         reference=reference,
     )
@@ -405,17 +416,14 @@ def stock_return(
     *, product_id: int, location_id: int, quantity: int, actor=None, reference: str = ""
 ) -> StockMovement:
     """Units a customer sent back, inspected and sellable: on hand goes up (ledger reason ``return``)."""
-    _check_quantity(quantity)
-    movement = _move(
+    return _back_on_shelf(
         product_id=product_id,
         location_id=location_id,
-        delta=quantity,
+        quantity=quantity,
         reason=Reason.RETURN,
         actor=actor,
         reference=reference,
     )
-    _notify_availability([product_id])
-    return movement
 
 
 @transaction.atomic

@@ -101,7 +101,8 @@ def pick_scan(
     """One scan on the picking screen. The bin of the current step confirms the bin; the product's EAN (or
     SKU) then picks ``quantity`` units into the totes that need them, in tote order."""
     wave = _check(wave=wave, actor=actor)
-    step = current_step(wave=wave)
+    steps = wave_pick_steps(wave=wave)  # read once: the current step and the wrong-scan checks use it
+    step = next((s for s in steps if not s.done), None)
     if step is None:
         raise PickRefused(_("Wave %(wave)s is fully picked.") % {"wave": wave.code}, code="wave_closed")
     scanned = _normalise(code)
@@ -113,7 +114,6 @@ def pick_scan(
             message=_("Bin %(bin)s confirmed: now scan %(sku)s.") % {"bin": step.bin_code, "sku": step.sku},
             step=step,
         )
-    steps = wave_pick_steps(wave=wave)
     if any(s.bin_code and s.bin_code.upper() == scanned for s in steps):
         raise PickRefused(
             _("This is bin %(scanned)s. Go to bin %(bin)s first for %(sku)s.")

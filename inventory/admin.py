@@ -3,7 +3,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .models import IncomingStock, Location, Product, StaffProfile, StockLevel, StockMovement
+from .models import Allocation, IncomingStock, Location, Product, StaffProfile, StockLevel, StockMovement
 
 
 @admin.register(Location)
@@ -125,4 +125,24 @@ class IncomingStockAdmin(_NoDeleteAdmin):
     )
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Allocation)
+class AllocationAdmin(admin.ModelAdmin):
+    """Read-only: reservations change only through inventory's services, which keep the counters right."""
+
+    list_display = ("order", "line", "product", "location", "quantity", "kind", "incoming", "consumed_at")
+    list_filter = ("kind", "location")
+    list_select_related = ("order", "line", "product", "location", "incoming")
+    search_fields = ("order__number", "product__sku")
+    show_full_result_count = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False

@@ -290,3 +290,65 @@ class IncomingStock(models.Model):
     @property
     def free(self) -> int:
         return self.quantity - self.reserved
+
+
+class Allocation(models.Model):
+    """Units of an order line held for it: reserved stock at a location, or units of a replenishment on its
+    way (a pre-order). Inventory owns these rows and is the only code that writes them and the ``reserved``
+    counters they stand for (``inventory/services/reservations.py``). ``consumed_at`` is set when the units
+    left the stock with a parcel or at a store counter. The table keeps its name from when it lived in
+    ``orders``."""
+
+    class Kind(models.TextChoices):
+        STOCK = "stock", _("Stock")
+        INCOMING = "incoming", _("Incoming")
+
+    order = models.ForeignKey("orders.Order", on_delete=models.CASCADE, related_name="allocations")
+    line = models.ForeignKey("orders.OrderLine", on_delete=models.CASCADE, related_name="allocations")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="allocations")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="allocations")
+    quantity = models.PositiveIntegerField(_("quantity"))
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.STOCK)
+    incoming = models.ForeignKey(
+        IncomingStock, on_delete=models.PROTECT, null=True, blank=True, related_name="allocations"
+    )
+    consumed_at = models.DateTimeField(
+        _("shipped at"), null=True, blank=True, help_text=_("Set when the units left with a parcel.")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        db_table = "orders_allocation"
+        ordering = ["line", "pk"]
+        verbose_name = _("allocation")
+        verbose_name_plural = _("allocations")
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="allocation_quantity_positive"),
+            models.CheckConstraint(
+                condition=(Q(kind="stock") & Q(incoming__isnull=True))
+                | (Q(kind="incoming") & Q(incoming__isnull=False)),
+                name="allocation_kind_matches_incoming",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["incoming", "created_at"], name="allocation_incoming_idx"),
+            # What is held at a location for a product (the audit; consuming at the pack station).
+            models.Index(
+                fields=["product", "location"],
+                name="allocation_open_stock_idx",
+                condition=Q(kind="stock", consumed_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} @ {self.location_id} ({self.kind})"
+
+    def save(self, *args, **kwargs):
+        # The order and product are copies of the line's (set by the services; filled here for a row made
+        # one at a time without them).
+        if self.line_id and (self.order_id is None or self.product_id is None):
+            line_model = self._meta.get_field("line").related_model
+            self.order_id, self.product_id = line_model.objects.values_list("order_id", "product_id").get(
+                pk=self.line_id
+            )
+        super().save(*args, **kwargs)

@@ -6,19 +6,18 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from common.exceptions import DomainError
 from customers.models import Customer
 from fulfillment.models import Box, Preparation, PreparationLine
 from inventory import services as inventory_services
-from inventory.models import IncomingStock, Location, Product, StockLevel, ean13_check_digit
+from inventory.models import Allocation, IncomingStock, Location, Product, StockLevel, ean13_check_digit
 from invoicing.models import LegalEntity
 from oms.demo_history import seed_history
 from oms.demo_network import seed_network, seed_relay_points, seed_shifts
 from orders.models import (
-    Allocation,
     Channel,
     ChannelLocation,
     Order,
@@ -226,17 +225,19 @@ def seed_channels() -> list[Channel]:
 
 
 def _consume(order: Order) -> None:
-    for allocation in Allocation.objects.filter(
-        line__order=order, kind="stock", consumed_at__isnull=True
-    ).select_related("line"):
-        inventory_services.stock_consume(
-            product_id=allocation.line.product_id,
-            location_id=allocation.location_id,
-            quantity=allocation.quantity,
+    held = (
+        Allocation.objects.filter(order=order, kind="stock", consumed_at__isnull=True)
+        .values("line_id", "location_id")
+        .annotate(quantity=Sum("quantity"))
+        .order_by("line_id", "location_id")
+    )
+    for row in held:
+        inventory_services.allocations_consume(
+            line_id=row["line_id"],
+            location_id=row["location_id"],
+            quantity=row["quantity"],
             reference=f"{order.number} (demo)",
         )
-        allocation.consumed_at = timezone.now()
-        allocation.save(update_fields=["consumed_at"])
     # the demo skips the floor: its preparations are done
     PreparationLine.objects.filter(preparation__order=order).update(
         picked=F("quantity"), packed=F("quantity")

@@ -21,9 +21,10 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from common.models import DomainEvent
 from customers.models import Customer
-from inventory.models import Location, Product
-from orders.models import Allocation, Channel, Order, OrderEvent, OrderLine, OrderLocation, OrderStatus
+from inventory.models import Allocation, Location, Product
+from orders.models import Channel, Order, OrderLine, OrderLocation, OrderStatus
 from orders.services.intake import next_order_number
 from shipping.models import CarrierService, Shipment, ShipmentLine, ShipmentStatus
 
@@ -213,7 +214,6 @@ def seed_history(rng: random.Random, *, today: date | None = None) -> int:
             Order._meta.get_field("created_at"),
             Order._meta.get_field("updated_at"),
             Allocation._meta.get_field("created_at"),
-            OrderEvent._meta.get_field("at"),
             Shipment._meta.get_field("created_at"),
         ),
     ):
@@ -329,7 +329,9 @@ def seed_history(rng: random.Random, *, today: date | None = None) -> int:
             for line in lines_of[order.pk]:
                 allocations.append(
                     Allocation(
+                        order=order,
                         line=line,
+                        product_id=line.product_id,
                         location=location,
                         quantity=line.quantity,
                         consumed_at=shipped,
@@ -341,51 +343,63 @@ def seed_history(rng: random.Random, *, today: date | None = None) -> int:
         events = []
         for order, steps, picked, location, lines in timeline:
             events.append(
-                OrderEvent(
-                    order=order,
-                    type="created",
-                    at=order.created_at,
-                    message="Commande reprise de l'historique (démo).",
-                    data={"source": "history"},
+                DomainEvent(
+                    order_id=order.pk,
+                    code="order.created",
+                    created_at=order.created_at,
+                    xid=None,
+                    payload={
+                        "channel": order.channel.name,
+                        "source": "history",
+                        "count": len(lines),
+                        "total": str(order.total_incl_vat),
+                    },
                 )
             )
             for old, new, at in steps:
                 events.append(
-                    OrderEvent(
-                        order=order,
-                        type="status_changed",
-                        at=at,
-                        message=f"Statut : {OrderStatus(old).label} → {OrderStatus(new).label}.",
-                        data={"from": old, "to": new},
+                    DomainEvent(
+                        order_id=order.pk,
+                        code="order.status_changed",
+                        created_at=at,
+                        xid=None,
+                        payload={"from": old, "to": new},
                     )
                 )
             if picked is not None:
                 if rng.random() < 0.015:
                     product, _quantity = lines[0]
                     events.append(
-                        OrderEvent(
-                            order=order,
-                            type="short_pick",
-                            at=picked - timedelta(minutes=5),
-                            message=f"Manquant : 1 × {product.sku} à {location.code}.",
-                            data={
+                        DomainEvent(
+                            order_id=order.pk,
+                            code="order.resourced",
+                            created_at=picked - timedelta(minutes=5),
+                            xid=None,
+                            payload={
                                 "sku": product.sku,
-                                "location": location.code,
+                                "location": location.name,
+                                "location_code": location.code,
                                 "quantity": 1,
                                 "reason": rng.choice(SHORT_REASONS),
+                                "placed": [],
+                                "unallocated": 1,
                             },
                         )
                     )
                 events.append(
-                    OrderEvent(
-                        order=order,
-                        type="picked",
-                        at=picked,
-                        message=f"Préparée à {location.code}.",
-                        data={"location": location.code},
+                    DomainEvent(
+                        order_id=order.pk,
+                        code="preparation.picked",
+                        created_at=picked,
+                        xid=None,
+                        payload={
+                            "location_id": location.pk,
+                            "location": location.name,
+                            "location_code": location.code,
+                        },
                     )
                 )
-        OrderEvent.objects.bulk_create(events, batch_size=5000)
+        DomainEvent.objects.bulk_create(events, batch_size=5000)
 
         shipments = []
         for n, (order, location, service, picked, shipped, delivered, lines) in enumerate(parcels, start=1):

@@ -14,7 +14,7 @@ MANAGER = "Manager"
 ROLE_NAMES = (WAREHOUSE_STAFF, STORE_STAFF, CUSTOMER_SERVICE, MANAGER)
 
 # Our apps: a manager has every permission of these.
-PROJECT_APPS = ("oms", "inventory", "customers", "shipping", "fulfillment", "orders", "invoicing")
+PROJECT_APPS = ("oms", "common", "inventory", "customers", "shipping", "fulfillment", "orders", "invoicing")
 
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     WAREHOUSE_STAFF: (

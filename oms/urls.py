@@ -22,6 +22,12 @@ admin.site.index_title = _("Data and settings")
 urlpatterns = [
     path("", views.DashboardView.as_view(), name="dashboard"),
     path("healthz", health.healthz, name="healthz"),
+    path("settings/events/", views.EventConsumersView.as_view(), name="event_consumers"),
+    path(
+        "settings/events/<int:pk>/<slug:action>/",
+        views.EventFailureActionView.as_view(),
+        name="event_failure_action",
+    ),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

@@ -2,14 +2,20 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.views import View
 from django.views.generic import TemplateView
 
+from common import eventlog
+from common.models import ConsumerFailure
 from common.views import BackofficeMixin
 from fulfillment.selectors import dashboard_figures
 from inventory.selectors import location_list
+from orders.models import Order
 from shipping.selectors import shipment_alerts
 
 
@@ -37,3 +43,51 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     def form_valid(self, form):
         messages.success(self.request, _("Your password has been changed."))
         return super().form_valid(form)
+
+
+class EventConsumersView(BackofficeMixin, TemplateView):
+    """Managers: each consumer of the domain event log (how far it has read, what waits for it, its last
+    error), and the events parked after their retries, to replay or discard."""
+
+    template_name = "oms/event_consumers.html"
+    permission_required = "common.manage_event_consumers"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["consumers"] = eventlog.consumers_state()
+        failures = list(
+            ConsumerFailure.objects.filter(
+                status__in=[ConsumerFailure.Status.PARKED, ConsumerFailure.Status.HELD]
+            )
+            .select_related("event")
+            .order_by("consumer", "event_id")[:200]
+        )
+        numbers = dict(
+            Order.objects.filter(pk__in={f.order_id for f in failures if f.order_id}).values_list(
+                "pk", "number"
+            )
+        )
+        context["failures"] = [(f, numbers.get(f.order_id)) for f in failures]
+        return context
+
+
+class EventFailureActionView(BackofficeMixin, View):
+    """POST: replay or discard a parked event."""
+
+    permission_required = "common.manage_event_consumers"
+
+    def post(self, request, pk: int, action: str):
+        failure = get_object_or_404(ConsumerFailure, pk=pk)
+        if action == "replay":
+            try:
+                count = eventlog.failure_replay(failure=failure, actor=request.user)
+            except eventlog.ReplayFailed as exc:
+                messages.error(request, _("The event failed again: %(error)s") % {"error": exc.message})
+            else:
+                messages.success(request, _("%(count)s event(s) handled.") % {"count": count})
+        elif action == "discard":
+            eventlog.failure_discard(failure=failure, actor=request.user)
+            messages.success(request, _("The event was discarded; do by hand what it should have done."))
+        else:
+            raise Http404
+        return redirect("event_consumers")

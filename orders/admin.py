@@ -1,12 +1,12 @@
-"""Django admin of the orders app, for superusers. Orders change only through the services: their lines,
-allocations and timeline are read-only here, and API keys are created by the channel page or the
-``create_api_key`` command (only their fingerprint is stored)."""
+"""Django admin of the orders app, for superusers. Orders change only through the services: their lines
+are read-only here (allocations are inventory's, the timeline is the event log's), and API keys are
+created by the channel page or the ``create_api_key`` command (only their fingerprint is stored)."""
 
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .models import Allocation, ApiKey, Channel, ChannelLocation, IdempotencyKey, Order, OrderEvent, OrderLine
+from .models import ApiKey, Channel, ChannelLocation, IdempotencyKey, Order, OrderLine
 from .services.api_keys import api_key_revoke
 
 
@@ -67,14 +67,6 @@ class OrderLineInline(ReadOnlyAdminMixin, admin.TabularInline):
     extra = 0
 
 
-class OrderEventInline(ReadOnlyAdminMixin, admin.TabularInline):
-    model = OrderEvent
-    fields = ("at", "type", "message", "actor")
-    readonly_fields = fields
-    extra = 0
-    ordering = ("-at", "-id")
-
-
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: an order changes through its services (intake, transitions, cancel), which keep the
@@ -86,26 +78,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("number", "external_id", "customer__email")
     date_hierarchy = "created_at"
     show_full_result_count = False  # no COUNT(*) over every order on each page
-    inlines = [OrderLineInline, OrderEventInline]
-
-
-@admin.register(OrderEvent)
-class OrderEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("order", "at", "type", "actor")
-    list_filter = ("type",)
-    list_select_related = ("order", "actor")
-    search_fields = ("order__number", "message")
-    date_hierarchy = "at"
-    show_full_result_count = False
-
-
-@admin.register(Allocation)
-class AllocationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("line", "location", "quantity", "kind", "incoming", "consumed_at", "created_at")
-    list_filter = ("kind", "location")
-    list_select_related = ("line", "location", "incoming")
-    search_fields = ("line__order__number", "line__sku")
-    show_full_result_count = False
+    inlines = [OrderLineInline]
 
 
 @admin.register(IdempotencyKey)

@@ -18,9 +18,10 @@ from rest_framework.views import APIView
 
 from common.api import HasScope, error_response, error_responses
 from common.exceptions import DomainError
+from inventory.models import Allocation
 from inventory.selectors import availability
 
-from .models import Allocation, DeliveryMode, Order, OrderStatus
+from .models import DeliveryMode, Order, OrderStatus
 from .selectors import order_get_for_channel
 from .services.idempotency import (
     Replay,
@@ -436,7 +437,7 @@ class ShipmentOutput(serializers.Serializer):
 
 class OrderDetailOutput(OrderOutput):
     shipments = ShipmentOutput(many=True, source="shipments.all")
-    timeline = TimelineOutput(many=True, source="events.all")
+    timeline = TimelineOutput(many=True)
 
 
 def _order_input(data: dict) -> OrderInput:

@@ -8,5 +8,5 @@ class OrdersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401 - connects the receivers
-        from .channels import receivers as channel_receivers  # noqa: F401
+        from . import events  # noqa: F401 - registers the orders' consumers of the event log
+        from .channels import events as channel_events  # noqa: F401

@@ -306,69 +306,6 @@ class OrderLine(models.Model):
         return self.unit_price * self.quantity
 
 
-class Allocation(models.Model):
-    """Where units of a line come from: reserved stock at a location, or a replenishment on its way."""
-
-    class Kind(models.TextChoices):
-        STOCK = "stock", _("Stock")
-        INCOMING = "incoming", _("Incoming")
-
-    line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="allocations")
-    location = models.ForeignKey("inventory.Location", on_delete=models.PROTECT, related_name="allocations")
-    quantity = models.PositiveIntegerField(_("quantity"))
-    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.STOCK)
-    incoming = models.ForeignKey(
-        "inventory.IncomingStock", on_delete=models.PROTECT, null=True, blank=True, related_name="allocations"
-    )
-    consumed_at = models.DateTimeField(
-        _("shipped at"), null=True, blank=True, help_text=_("Set when the units left with a parcel.")
-    )
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-
-    class Meta:
-        ordering = ["line", "pk"]
-        verbose_name = _("allocation")
-        verbose_name_plural = _("allocations")
-        constraints = [
-            models.CheckConstraint(condition=Q(quantity__gt=0), name="allocation_quantity_positive"),
-            models.CheckConstraint(
-                condition=(Q(kind="stock") & Q(incoming__isnull=True))
-                | (Q(kind="incoming") & Q(incoming__isnull=False)),
-                name="allocation_kind_matches_incoming",
-            ),
-        ]
-        indexes = [models.Index(fields=["incoming", "created_at"], name="allocation_incoming_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.quantity} @ {self.location_id} ({self.kind})"
-
-
-class OrderEvent(models.Model):
-    """The order's timeline: every change, who made it and when."""
-
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
-    type = models.CharField(_("type"), max_length=32)
-    message = models.TextField(_("message"))
-    data = models.JSONField(default=dict, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    at = models.DateTimeField(_("at"), auto_now_add=True)
-
-    class Meta:
-        ordering = ["-at", "-id"]
-        verbose_name = _("order event")
-        verbose_name_plural = _("order events")
-        indexes = [
-            models.Index(fields=["order", "-at"], name="orderevent_order_at_idx"),
-            # Reports read events of one type over a period (picked, short_pick, status_changed).
-            models.Index(fields=["type", "at"], name="orderevent_type_at_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.order_id} {self.type}"
-
-
 class IdempotencyKey(models.Model):
     """The first answer to an ``Idempotency-Key``, replayed for 24 h (Stripe's semantics)."""
 

@@ -1,14 +1,11 @@
 """What the customer is told at each step of their order, and when.
 
 The content (subject, HTML and plain text, in the customer's language) is built here because it needs the
-order's data; it is queued through ``customers.services.notification_queue`` in the transaction that
-changed the order (the transactional outbox of ``customers``), so a rolled-back change sends nothing and a
-committed one is never lost. Each message has a dedup key naming its event: a replayed signal queues
-nothing new, a second partial shipment (another set of parcels) does.
-
-Entry points: the receivers of ``order_created`` / ``order_status_changed`` (orders/receivers.py) call
-``order_notify_created`` and ``order_notify_status``; re-sourcing calls ``notify_delay``; returns and
-credit notes will call ``notify_return_accepted`` and ``notify_refund_issued`` with plain values.
+order's data; it is queued through ``customers.services.notification_queue`` (the transactional outbox of
+``customers``) by the consumer ``orders.notifications`` of the domain event log (``orders/events.py``),
+in the transaction that moves that consumer's progress: an event is told once, and a committed change is
+never lost. Each message has a dedup key naming its event: a replayed event queues nothing new, a second
+partial shipment (another set of parcels) does.
 """
 
 import hashlib
@@ -21,8 +18,9 @@ from django.utils.translation import gettext as _
 
 from customers import services as customer_services
 from customers.models import Notification
+from inventory.models import Allocation
 
-from .models import Allocation, DeliveryMode, Order, OrderStatus
+from .models import DeliveryMode, Order, OrderStatus
 
 Kind = Notification.Kind
 

@@ -186,8 +186,8 @@ class OrderDetailView(BackofficeMixin, View):
     def get(self, request, number):
         order = _order_or_404(request, number)
         lines = list(order.lines.all())
-        events = list(order.events.all())
-        sourcing = next((e for e in events if e.type == "sourcing" and e.data.get("chosen")), None)
+        events = order.timeline
+        sourcing = next((e for e in events if e.type == "order.sourced" and e.data.get("chosen")), None)
         return render(
             request,
             self.template_name,

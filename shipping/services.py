@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.exceptions import DomainError
 
+from .locks import lock_shipments
 from .models import (
     Carrier,
     CarrierService,
@@ -319,12 +321,34 @@ def shipment_create(
 @transaction.atomic
 def shipments_cancel(*, order_id: int) -> list[Shipment]:
     """Cancel an order's parcels that have not left (its order was cancelled after packing)."""
-    shipments = list(
-        Shipment.objects.select_for_update()
-        .filter(order_id=order_id, status__in=[ShipmentStatus.CREATED, ShipmentStatus.LABELLED])
-        .prefetch_related("lines")
+    shipments = lock_shipments(
+        order_id=order_id,
+        statuses=[ShipmentStatus.CREATED, ShipmentStatus.LABELLED, ShipmentStatus.LABEL_FAILED],
     )
     for shipment in shipments:
         shipment.status = ShipmentStatus.CANCELLED
+        shipment.save(update_fields=["status"])
+    return shipments
+
+
+@transaction.atomic
+def shipments_collected(*, order_id: int, location_id: int | None = None) -> list[Shipment]:
+    """The customer took the order at a store counter: its parcels there (a warehouse's, come to the store)
+    are delivered."""
+    shipments = lock_shipments(order_id=order_id, statuses=Shipment.IN_FLIGHT)
+    now = timezone.now()
+    for shipment in shipments:
+        shipment.status = ShipmentStatus.DELIVERED
+        shipment.delivered_at = now
+        shipment.save(update_fields=["status", "delivered_at"])
+    return shipments
+
+
+@transaction.atomic
+def shipments_arrived_at_store(*, order_id: int) -> list[Shipment]:
+    """A warehouse's parcels for a click & collect order arrived at the store."""
+    shipments = lock_shipments(order_id=order_id, statuses=Shipment.IN_FLIGHT)
+    for shipment in shipments:
+        shipment.status = ShipmentStatus.AVAILABLE_FOR_PICKUP
         shipment.save(update_fields=["status"])
     return shipments

@@ -17,9 +17,9 @@ from django.utils.translation import gettext as _
 from common.exceptions import DomainError
 from inventory.models import Location
 
-from . import carriers
+from . import carriers, events
+from .locks import lock_shipment, lock_shipments
 from .models import Carrier, Manifest, Shipment, ShipmentStatus, TrackingEvent
-from .signals import parcels_handed_over, shipment_status_changed
 
 LABEL_MAX_ATTEMPTS = 6
 TRACKED = (
@@ -192,11 +192,7 @@ def manifest_create(*, location: Location, carrier: Carrier, actor=None) -> Mani
         for s in ready_to_hand_over(location_ids=[location.pk])
         if s.service_id and s.service.carrier_id == carrier.pk
     ]
-    locked = list(
-        Shipment.objects.select_for_update()
-        .filter(pk__in=[s.pk for s in ready], manifest__isnull=True)
-        .order_by("pk")
-    )
+    locked = [s for s in lock_shipments(ids=[s.pk for s in ready]) if s.manifest_id is None]
     if not locked:
         raise ShipmentRefused(
             _("No parcel of %(carrier)s is waiting at %(location)s.")
@@ -208,16 +204,12 @@ def manifest_create(*, location: Location, carrier: Carrier, actor=None) -> Mani
     )
     now = timezone.now()
     for shipment in locked:
-        old = shipment.status
         shipment.status = ShipmentStatus.HANDED_OVER
         shipment.manifest = manifest
         shipment.shipped_at = now
         shipment.next_check_at = now + timedelta(hours=2)
         shipment.save(update_fields=["status", "manifest", "shipped_at", "next_check_at"])
-        shipment_status_changed.send(
-            sender=Shipment, shipment=shipment, old_status=old, new_status=shipment.status, event=None
-        )
-    parcels_handed_over.send(sender=Manifest, manifest=manifest, shipments=locked)
+    events.handed_over(manifest=manifest, shipments=locked, actor=actor)
     return manifest
 
 
@@ -242,7 +234,7 @@ def tracking_apply(*, shipment_id: int, update: "carriers.TrackingUpdate", now=N
     """Store a carrier's events for one parcel (each once: unique carrier code + time) and move the parcel
     to the newest status, never backwards; ``orders`` moves the order on."""
     now = now or timezone.now()
-    shipment = Shipment.objects.select_for_update().get(pk=shipment_id)
+    shipment = lock_shipment(shipment_id)
     new_events = []
     for event in update.events:
         try:
@@ -284,9 +276,7 @@ def tracking_apply(*, shipment_id: int, update: "carriers.TrackingUpdate", now=N
     shipment.next_check_at = None if final else next_check(shipment=shipment, now=now)
     shipment.save()
     if moved_by is not None:
-        shipment_status_changed.send(
-            sender=Shipment, shipment=shipment, old_status=old, new_status=shipment.status, event=moved_by
-        )
+        events.status_changed(shipment=shipment, old_status=old, event=moved_by)
     return shipment
 
 

@@ -73,3 +73,43 @@ def _fresh_caches():
     selectors._cached["network"] = None
     yield
     selectors._cached["network"] = None
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _event_consumers_after_service_transactions():
+    """A test runs inside a transaction that never commits, so the domain event log's after-commit
+    consumers would never run. When the outermost transaction a service opened inside the test ends
+    without error (the moment it would have committed), the events it wrote are handled by every consumer,
+    as ``common.eventlog`` does after a real commit. Tests marked ``transaction=True`` commit for real and
+    go through the real path."""
+    from django.db import connections
+    from django.db.transaction import Atomic
+
+    from common import eventlog
+
+    original_exit = Atomic.__exit__
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        result = original_exit(self, exc_type, exc_value, traceback)
+        if exc_type is None and not getattr(self, "_from_testcase", False):
+            conn = connections[self.using or "default"]
+            if (
+                conn.in_atomic_block
+                and all(getattr(block, "_from_testcase", False) for block in conn.atomic_blocks)
+                and getattr(conn, "_eventlog_uncommitted", None)
+            ):
+                eventlog.process_uncommitted()
+        return result
+
+    Atomic.__exit__ = __exit__
+    yield
+    Atomic.__exit__ = original_exit
+
+
+@pytest.fixture(autouse=True)
+def _no_events_left_from_other_tests():
+    from django.db import connection
+
+    connection._eventlog_uncommitted = []
+    yield
+    connection._eventlog_uncommitted = []

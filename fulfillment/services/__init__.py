@@ -18,7 +18,13 @@ from .capacity import (
 )
 from .packing import PackRefused, pack_lookup, pack_scan, pack_undo, parcel_close
 from .picking import PickRefused, current_step, pick_scan, pick_short, pick_undo
-from .pickup import PickupRefused, pickup_collected, pickup_mark_ready, pickups_flag_uncollected
+from .pickup import (
+    PickupRefused,
+    pickup_collected,
+    pickup_mark_ready,
+    pickup_returned,
+    pickups_flag_uncollected,
+)
 from .preparation import (
     LineSpec,
     PreparationError,
@@ -62,6 +68,7 @@ __all__ = [
     "pick_undo",
     "pickup_collected",
     "pickup_mark_ready",
+    "pickup_returned",
     "pickups_flag_uncollected",
     "preparation_refresh",
     "preparation_sync",

@@ -1,6 +1,7 @@
 """The pack station: find the order (its number or its tote), scan every unit into the open parcel,
-close the parcel with a box and a weight. Closing creates the shipment in ``shipping`` and, through
-``parcel_closed``, moves the units from reserved to consumed stock in the same transaction."""
+close the parcel with a box and a weight. Closing creates the shipment in ``shipping`` and has inventory
+move the units from reserved to consumed stock, in the same transaction; ``parcel.closed`` tells the
+order's owner after commit (carrier choice by the shipping rules, label, timeline)."""
 
 import re
 
@@ -10,11 +11,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.exceptions import DomainError
+from inventory import services as inventory_services
 from inventory.selectors import product_by_code, user_may_act_at
 from shipping import services as shipping_services
 
+from ..events import preparation_event
+from ..locks import lock_open_parcel, lock_preparation
 from ..models import Box, Parcel, ParcelItem, Preparation, PreparationLine, PreparationStatus, ScanEvent
-from ..signals import parcel_closed
 from .preparation import preparation_refresh
 
 TOTE_CODE = re.compile(r"^W(\d+)-T(\d+)$")
@@ -72,7 +75,7 @@ def pack_lookup(*, code: str, user) -> Preparation:
 
 
 def _locked(*, preparation: Preparation, actor) -> Preparation:
-    prep = Preparation.objects.select_for_update().select_related("location").get(pk=preparation.pk)
+    prep = lock_preparation(preparation.pk)
     if actor is not None and not user_may_act_at(user=actor, location_id=prep.location_id):
         raise PackRefused(
             _("Order %(order)s is prepared at %(location)s, not at your locations.")
@@ -191,7 +194,7 @@ def parcel_close(*, preparation: Preparation, box: Box | None, weight_g: int | N
     from reserved to consumed stock (``orders`` receives ``parcel_closed``), and the preparation is packed
     when nothing is left. Two packers closing at once: the second finds no open parcel and is refused."""
     prep = _locked(preparation=preparation, actor=actor)
-    parcel = Parcel.objects.select_for_update().filter(preparation=prep, status=Parcel.Status.OPEN).first()
+    parcel = lock_open_parcel(prep.pk)
     if parcel is None:
         raise PackRefused(
             _("There is no open parcel for order %(order)s: it was closed already.")
@@ -244,13 +247,23 @@ def parcel_close(*, preparation: Preparation, box: Box | None, weight_g: int | N
     parcel.shipment = shipment
     parcel.closed_at = timezone.now()
     parcel.save(update_fields=["status", "box", "weight_g", "shipment", "closed_at"])
-    parcel_closed.send(
-        sender=Preparation,
-        order_id=prep.order_id,
-        location_id=prep.location_id,
-        shipment=shipment,
-        lines=[(item.line.order_line_id, item.line.product_id, item.quantity) for item in items],
+    # The units leave the stock now (lock order: preparation, shipment, then allocations and stock levels).
+    for item in sorted(items, key=lambda i: i.line.order_line_id):
+        inventory_services.allocations_consume(
+            line_id=item.line.order_line_id,
+            location_id=prep.location_id,
+            quantity=item.quantity,
+            actor=actor,
+            reference=prep.order_number,
+        )
+    preparation_event(
+        "parcel.closed",
+        prep=prep,
         actor=actor,
+        shipment_id=shipment.pk,
+        parcel=shipment.number,
+        weight_g=weight_g,
+        lines=[{"line_id": i.line.order_line_id, "sku": i.line.sku, "quantity": i.quantity} for i in items],
     )
     preparation_refresh(preparation=prep)
     return shipment

@@ -13,9 +13,10 @@ from inventory import services as inventory_services
 from inventory.models import StockMovement
 from inventory.selectors import product_by_code, user_may_act_at
 
+from ..events import preparation_event
+from ..locks import lock_lines, lock_preparations, lock_wave, lock_wave_preparations
 from ..models import Preparation, PreparationLine, PreparationStatus, ScanEvent, Wave
 from ..selectors import PickStep, wave_pick_steps
-from ..signals import pick_shorted, preparation_picked, preparation_started
 from .preparation import preparation_refresh
 
 SHORT_REASONS = {
@@ -40,7 +41,7 @@ class PickOutcome:
 
 
 def _check(*, wave: Wave, actor) -> Wave:
-    wave = Wave.objects.select_for_update().select_related("location").get(pk=wave.pk)
+    wave = lock_wave(wave.pk)
     if actor is not None and not user_may_act_at(user=actor, location_id=wave.location_id):
         raise PickRefused(
             _("This wave is picked at %(location)s, not at your locations.")
@@ -51,6 +52,7 @@ def _check(*, wave: Wave, actor) -> Wave:
         raise PickRefused(
             _("Wave %(wave)s is closed: nothing left to pick.") % {"wave": wave.code}, code="wave_closed"
         )
+    lock_wave_preparations(wave.pk)  # before their lines, as the lock order wants
     return wave
 
 
@@ -69,23 +71,21 @@ def _start(*, wave: Wave, preps: set[int], actor) -> None:
         wave.started_at = now
         wave.picker = actor if getattr(actor, "pk", None) else None
         wave.save(update_fields=["status", "started_at", "picker"])
-    for prep in Preparation.objects.filter(pk__in=preps, status=PreparationStatus.WAVED):
+    for prep in Preparation.objects.filter(pk__in=preps, status=PreparationStatus.WAVED).select_related(
+        "location"
+    ):
         prep.status = PreparationStatus.PICKING
         prep.save(update_fields=["status"])
-        preparation_started.send(
-            sender=Preparation, order_id=prep.order_id, location_id=prep.location_id, actor=actor
-        )
+        preparation_event("preparation.started", prep=prep, actor=actor)
 
 
 def _finish(*, wave: Wave, preps: set[int], actor) -> bool:
     """Move the touched preparations on; close the wave when nothing is left to pick. True when closed."""
-    for prep in Preparation.objects.filter(pk__in=preps).select_for_update():
+    for prep in lock_preparations(ids=preps):
         before = prep.status
         prep = preparation_refresh(preparation=prep)
         if prep is not None and before in Preparation.OPEN and prep.status not in Preparation.OPEN:
-            preparation_picked.send(
-                sender=Preparation, order_id=prep.order_id, location_id=prep.location_id, actor=actor
-            )
+            preparation_event("preparation.picked", prep=prep, actor=actor)
     if current_step(wave=wave) is None:
         wave.status = Wave.Status.DONE
         wave.completed_at = timezone.now()
@@ -154,7 +154,7 @@ def pick_scan(
     remaining = quantity
     totes = []
     touched = set()
-    lines = PreparationLine.objects.select_for_update().in_bulk([t.line_id for t in step.targets])
+    lines = lock_lines([t.line_id for t in step.targets])
     for target in step.targets:
         if remaining == 0:
             break
@@ -208,11 +208,7 @@ def pick_short(*, wave: Wave, product_id: int, quantity: int, reason: str, actor
         )
     remaining = quantity
     touched = set()
-    lines = (
-        PreparationLine.objects.select_for_update()
-        .select_related("preparation")
-        .in_bulk([t.line_id for t in step.targets])
-    )
+    lines = lock_lines([t.line_id for t in step.targets])
     for target in reversed(step.targets):  # the last totes give up their units first
         if remaining == 0:
             break
@@ -220,8 +216,8 @@ def pick_short(*, wave: Wave, product_id: int, quantity: int, reason: str, actor
         take = min(remaining, line.quantity - line.picked)
         if take <= 0:
             continue
-        inventory_services.stock_write_off_reserved(
-            product_id=line.product_id,
+        inventory_services.allocations_short(
+            line_id=line.order_line_id,
             location_id=wave.location_id,
             quantity=take,
             reason_code=SHORT_REASONS[reason],
@@ -229,8 +225,11 @@ def pick_short(*, wave: Wave, product_id: int, quantity: int, reason: str, actor
             reference=line.preparation.order_number,
             note=_("Short pick in wave %(wave)s") % {"wave": wave.code},
         )
+        # The units are no longer this line's to pick (inventory shrank the allocation here in this same
+        # transaction); the order's owner re-sources them after commit and re-syncs the preparations.
         line.short += take
-        line.save(update_fields=["short"])
+        line.quantity -= take
+        line.save(update_fields=["short", "quantity"])
         ScanEvent.objects.create(
             line=line,
             action=ScanEvent.Action.SHORT,
@@ -238,14 +237,14 @@ def pick_short(*, wave: Wave, product_id: int, quantity: int, reason: str, actor
             reason=reason,
             actor=actor if getattr(actor, "pk", None) else None,
         )
-        pick_shorted.send(
-            sender=Preparation,
-            order_id=line.preparation.order_id,
-            order_line_id=line.order_line_id,
-            location_id=wave.location_id,
+        preparation_event(
+            "pick.shorted",
+            prep=line.preparation,
+            actor=actor,
+            line_id=line.order_line_id,
+            sku=line.sku,
             quantity=take,
             reason=reason,
-            actor=actor,
         )
         touched.add(line.preparation_id)
         remaining -= take

@@ -11,8 +11,9 @@ from django.utils.translation import gettext as _
 from common.exceptions import DomainError
 from inventory.selectors import user_may_act_at
 
+from ..events import preparation_event
+from ..locks import lock_preparation, lock_preparations
 from ..models import Preparation, PreparationStatus
-from ..signals import pickup_ready
 
 
 class PickupRefused(DomainError):
@@ -22,7 +23,7 @@ class PickupRefused(DomainError):
 
 @transaction.atomic
 def pickup_mark_ready(*, preparation: Preparation, actor=None) -> Preparation:
-    prep = Preparation.objects.select_for_update().select_related("location").get(pk=preparation.pk)
+    prep = lock_preparation(preparation.pk)
     if actor is not None and not user_may_act_at(user=actor, location_id=prep.location_id):
         raise PickupRefused(_("This order is collected at another store."), code="other_location")
     if prep.kind != Preparation.Kind.PICKUP:
@@ -39,22 +40,29 @@ def pickup_mark_ready(*, preparation: Preparation, actor=None) -> Preparation:
     prep.status = PreparationStatus.READY
     prep.ready_at = timezone.now()
     prep.save(update_fields=["status", "ready_at"])
-    pickup_ready.send(sender=Preparation, order_id=prep.order_id, location_id=prep.location_id, actor=actor)
+    preparation_event("pickup.ready", prep=prep, actor=actor)
     return prep
 
 
 @transaction.atomic
 def pickup_collected(*, order_id: int, location_id: int) -> list[Preparation]:
     """The customer took the order (``orders`` checked the code and consumed the stock)."""
-    preps = list(
-        Preparation.objects.select_for_update().filter(
-            order_id=order_id, location_id=location_id, status=PreparationStatus.READY
-        )
-    )
+    preps = lock_preparations(order_id=order_id, location_id=location_id, statuses=[PreparationStatus.READY])
     for prep in preps:
         prep.status = PreparationStatus.COLLECTED
         prep.collected_at = timezone.now()
         prep.save(update_fields=["status", "collected_at"])
+    return preps
+
+
+@transaction.atomic
+def pickup_returned(*, order_id: int, location_id: int) -> list[Preparation]:
+    """Nobody came for the order: what was set aside at the store is put back (``orders`` released the
+    reservations); the preparation ends."""
+    preps = lock_preparations(order_id=order_id, location_id=location_id, statuses=[PreparationStatus.READY])
+    for prep in preps:
+        prep.status = PreparationStatus.CANCELLED
+        prep.save(update_fields=["status"])
     return preps
 
 

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from common.exceptions import DomainError
 from inventory.models import Product, StockLevel
 
+from ..locks import lock_preparations
 from ..models import Parcel, Preparation, PreparationLine, PreparationStatus
 
 
@@ -145,7 +146,7 @@ def preparation_sync(*, spec: PreparationSpec) -> Preparation | None:
 def preparation_refresh(*, preparation: Preparation, reopened: bool = False) -> Preparation | None:
     """Set the preparation's status from its lines (after a sync, a pick, a short pick or a pack)."""
     prep = preparation
-    lines = list(prep.lines.all())
+    lines = [line for line in prep.lines.all() if line.quantity > 0]  # a line fully short is done
     if not lines:
         if prep.parcels.exists():
             prep.status = PreparationStatus.PACKED
@@ -181,10 +182,8 @@ def preparation_refresh(*, preparation: Preparation, reopened: bool = False) -> 
 def preparations_cancel(*, order_id: int) -> list[Preparation]:
     """The order was cancelled: its preparations stop (units already picked go back to their bins; the
     pick screens say so)."""
-    preps = list(
-        Preparation.objects.select_for_update()
-        .filter(order_id=order_id)
-        .exclude(status__in=[PreparationStatus.CANCELLED, PreparationStatus.COLLECTED])
+    preps = lock_preparations(
+        order_id=order_id, exclude_statuses=[PreparationStatus.CANCELLED, PreparationStatus.COLLECTED]
     )
     for prep in preps:
         prep.status = PreparationStatus.CANCELLED

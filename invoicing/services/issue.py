@@ -1,9 +1,9 @@
 """Issuing invoices and credit notes: what to invoice, the number, the frozen document.
 
-Every function here runs inside the caller's transaction when there is one (the receivers of the orders'
-signals run inside the packing or status transaction, so the invoice commits or rolls back with the
-shipment); the number comes from a ``NumberSequence`` row locked in that same transaction, so a rollback
-gives the number back and nobody else can take the next one meanwhile.
+Every function here runs inside the caller's transaction when there is one (the consumer ``invoicing.issue``
+of the domain event log, after the order's change committed; the staff's pages); the number comes from a
+``NumberSequence`` row locked in that same transaction, so a rollback gives the number back and nobody else
+can take the next one meanwhile.
 """
 
 import datetime as dt
@@ -14,9 +14,9 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Max, Sum
 from django.utils import timezone, translation
-from django.utils.translation import gettext_lazy as _
 
-from orders.models import Allocation, Order, OrderLine
+from inventory.models import Allocation
+from orders.models import Order, OrderLine
 from orders.services.events import event_add
 from shipping.models import ShipmentLine, ShipmentStatus
 
@@ -159,6 +159,7 @@ def _document_create(
     corrects: Invoice | None = None,
     reason: str = "",
     actor=None,
+    event_extra: dict | None = None,
 ) -> Invoice:
     language = order.customer.language if order.customer.language in ("fr", "en") else "fr"
     with translation.override(language):
@@ -225,25 +226,15 @@ def _document_create(
             for position, (draft, computed) in enumerate(zip(lines, amounts.lines, strict=True), start=1)
         ]
     )
-    if kind == DocumentKind.CREDIT_NOTE:
-        message = _("Credit note %(number)s issued for invoice %(invoice)s: %(amount)s EUR incl. VAT.")
-        params = {"number": document.number, "invoice": corrects.number, "amount": document.total_incl_vat}
-        event_type = "credit_note_issued"
-    else:
-        message = _("Invoice %(number)s issued: %(amount)s EUR incl. VAT.")
-        params = {"number": document.number, "amount": document.total_incl_vat}
-        event_type = "invoice_issued"
     event_add(
         order=order,
-        type=event_type,
-        message=message,
-        params=params,
+        code="credit_note.issued" if kind == DocumentKind.CREDIT_NOTE else "invoice.issued",
         actor=actor,
-        data={
-            "document": document.pk,
-            "number": document.number,
-            "total_incl_vat": str(document.total_incl_vat),
-        },
+        document=document.pk,
+        number=document.number,
+        invoice=corrects.number if corrects else None,
+        total_incl_vat=document.total_incl_vat,
+        **(event_extra or {}),
     )
     _schedule_render(document.pk)
     return document
@@ -265,7 +256,7 @@ def shipped_quantities(*, order_id: int) -> tuple[dict[int, int], dt.datetime | 
     minus those in parcels still waiting at the dock (not handed to their carrier yet), and when the last
     left."""
     rows = (
-        Allocation.objects.filter(line__order_id=order_id, consumed_at__isnull=False)
+        Allocation.objects.filter(order_id=order_id, consumed_at__isnull=False)
         .values("line_id")
         .annotate(quantity=Sum("quantity"), last=Max("consumed_at"))
     )
@@ -359,6 +350,7 @@ def credit_note_issue(
     include_shipping: bool = True,
     reason: str = "",
     actor=None,
+    event_extra: dict | None = None,
 ) -> Invoice:
     """Issue a credit note (avoir) for an invoice: the whole of what is not credited yet (``quantities``
     None), or ``{invoice line id: units}`` (product lines; shipping lines follow ``include_shipping``).
@@ -420,6 +412,7 @@ def credit_note_issue(
         corrects=invoice,
         reason=reason,
         actor=actor,
+        event_extra=event_extra,
     )
 
 
@@ -434,7 +427,13 @@ def credit_notes_for_order(*, order: Order, reason: str = "", actor=None) -> lis
 
 
 def credit_notes_for_return(
-    *, order: Order, quantities: dict[int, int], include_shipping: bool, reason: str = "", actor=None
+    *,
+    order: Order,
+    quantities: dict[int, int],
+    include_shipping: bool,
+    reason: str = "",
+    actor=None,
+    event_extra: dict | None = None,
 ) -> list[Invoice]:
     """Credit the returned units (``{order line id: units}``) on the order's invoices, oldest first, each
     invoice up to what it still holds; the shipping lines too when ``include_shipping`` (our fault). An
@@ -464,13 +463,14 @@ def credit_notes_for_return(
                     include_shipping=credit_shipping,
                     reason=reason,
                     actor=actor,
+                    event_extra=event_extra,
                 )
             )
             shipping_done = shipping_done or credit_shipping
     return notes
 
 
-# --- What the orders' signals trigger ------------------------------------------------------------------
+# --- What the orders' events trigger (consumer invoicing.issue) ---------------------------------------
 
 
 def _issue_quietly(*, order: Order, scope: str, actor=None) -> Invoice | None:
@@ -483,12 +483,7 @@ def _issue_quietly(*, order: Order, scope: str, actor=None) -> Invoice | None:
         return None
     except NoLegalEntity:
         logger.warning("order %s: no legal entity invoices channel %s", order.number, order.channel_id)
-        event_add(
-            order=order,
-            type="invoice_not_issued",
-            message=_("No invoice issued: no legal entity invoices this channel (invoicing settings)."),
-            actor=actor,
-        )
+        event_add(order=order, code="invoice.not_issued", actor=actor, reason="no_legal_entity")
         return None
 
 

@@ -232,6 +232,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=3, minute=40),
     },
     "dispatch-due-notifications": {"task": "customers.dispatch_due_notifications", "schedule": 60.0},
+    # The domain event log's consumers (common/eventlog.py): after-commit queueing is the fast path, this
+    # sweep the safety net (broker down at commit time, a lost message, a consumer waiting to retry).
+    "events-sweep": {"task": "common.events_sweep", "schedule": 30.0},
     # Channel connectors (orders/channels): PrestaShop has no webhooks; the stock push runs on every
     # availability change (debounced) and this sweep catches any push that was lost.
     "channels-prestashop-poll": {"task": "channels.prestashop_poll_all", "schedule": 120.0},
@@ -243,6 +246,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=2, minute=30),
     },
 }
+
+# --- Domain event log (common/eventlog.py) -------------------------------------------------------------
+EVENTS_MAX_ATTEMPTS = env.int("EVENTS_MAX_ATTEMPTS", default=6)  # then the event is parked for a manager
+EVENTS_RETRY_BASE_SECONDS = env.int("EVENTS_RETRY_BASE_SECONDS", default=2)  # 2, 4, 8, 16, 32 s...
 
 # --- Reports: sales forecast and reorder suggestions ----------------------------------------------------
 FORECAST_HISTORY_DAYS = env.int("FORECAST_HISTORY_DAYS", default=365)  # daily sales history read

@@ -254,17 +254,12 @@ def _create(*, delivery, connection, payload, adapter) -> WebhookDelivery:
     def stamp(order: Order) -> None:
         event_add(
             order=order,
-            type="channel",
-            message=_(
-                "Received from %(channel)s as %(reference)s (delivery %(delivery)s); shipping: %(mapping)s."
-            ),
-            params={
-                "channel": channel.name,
-                "reference": adapter.reference(payload),
-                "delivery": delivery.delivery_id,
-                "mapping": mapping,
-            },
-            data={"delivery": delivery.pk, "reference": adapter.reference(payload)},
+            code="order.channel_received",
+            channel=channel.name,
+            reference=adapter.reference(payload),
+            delivery=delivery.delivery_id,
+            delivery_id=delivery.pk,
+            mapping=str(mapping),
         )
 
     try:
@@ -374,39 +369,20 @@ def _update(*, delivery, connection, payload, adapter) -> WebhookDelivery:
         if applied:
             event_add(
                 order=order,
-                type="channel_update",
-                message=_("Changed on %(channel)s and applied: %(what)s."),
-                params={"channel": delivery.channel.name, "what": _describe(applied)},
-                data={"applied": applied, "delivery": delivery.pk},
+                code="order.channel_update",
+                channel=delivery.channel.name,
+                applied=applied,
+                delivery_id=delivery.pk,
             )
         if refused:
             event_add(
                 order=order,
-                type="channel_update",
-                message=_(
-                    "Changed on %(channel)s but not applied (edit the order by hand if needed): %(what)s."
-                ),
-                params={"channel": delivery.channel.name, "what": _describe(refused)},
-                data={"refused": refused, "delivery": delivery.pk},
+                code="order.channel_update",
+                channel=delivery.channel.name,
+                refused=refused,
+                delivery_id=delivery.pk,
             )
     return _finish(delivery, status=Status.PROCESSED, order=order)
-
-
-def _describe(changes: dict) -> str:
-    parts = []
-    for key, change in changes.items():
-        if key == "address":
-            parts.extend(f"{k} {v['before'] or '∅'} → {v['after'] or '∅'}" for k, v in change.items())
-        elif key == "lines":
-            parts.append(
-                "lines "
-                + ", ".join(f"{q} × {s}" for s, q in sorted(change["before"].items()))
-                + " → "
-                + ", ".join(f"{q} × {s}" for s, q in sorted(change["after"].items()))
-            )
-        else:
-            parts.append(f"{key} {change['before'] or '∅'} → {change['after'] or '∅'}")
-    return "; ".join(parts)
 
 
 # --- PrestaShop polling ----------------------------------------------------------------------------------
@@ -608,10 +584,12 @@ def fulfilment_send(*, order_id: int) -> int:
         )
         event_add(
             order=order,
-            type="channel_fulfilment",
-            message=_("Parcel %(parcel)s (%(tracking)s) reported to %(channel)s."),
-            params={"parcel": shipment.number, "tracking": shipment.tracking_number, "channel": channel.name},
-            data={"shipment": shipment.pk, "remote_id": remote or ""},
+            code="order.channel_fulfilment",
+            parcel=shipment.number,
+            tracking=shipment.tracking_number,
+            channel=channel.name,
+            shipment=shipment.pk,
+            remote_id=remote or "",
         )
         sent += 1
     return sent

@@ -17,10 +17,11 @@ from django.db.models import Count, DecimalField, ExpressionWrapper, F, Min, Sum
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, TruncDay, TruncHour, TruncMonth, TruncWeek
 
-from inventory.models import Location
+from common.models import DomainEvent
+from inventory.models import Allocation, Location
 from shipping.models import Shipment, ShipmentStatus
 
-from ..models import Allocation, OrderEvent, OrderLine, OrderStatus, Return, ReturnLine, ReturnReason
+from ..models import Order, OrderLine, OrderStatus, Return, ReturnLine, ReturnReason
 from .forms import Period
 
 CENT = Decimal("0.01")
@@ -149,17 +150,33 @@ def delivered_orders(*, period: Period) -> list[dict]:
     """Orders delivered during the period (the timeline's move to "delivered"), with their promise:
     ``{"order_id", "created_at", "delivered_at", "promised_latest", "on_time"}`` (on_time is None
     for an order without a promised date)."""
-    rows = (
-        OrderEvent.objects.filter(
-            type="status_changed",
-            data__to=OrderStatus.DELIVERED,
-            at__gte=period.start_at,
-            at__lt=period.end_before,
+    delivered = (
+        DomainEvent.objects.filter(
+            code="order.status_changed",
+            payload__to=OrderStatus.DELIVERED,
+            created_at__gte=period.start_at,
+            created_at__lt=period.end_before,
         )
-        .values("order_id", "order__created_at", "order__promised_latest")
-        .annotate(delivered_at=Min("at"))
+        .values("order_id")
+        .annotate(delivered_at=Min("created_at"))
         .order_by("delivered_at")
     )
+    delivered = list(delivered)
+    orders = {
+        o["pk"]: o
+        for o in Order.objects.filter(pk__in=[row["order_id"] for row in delivered]).values(
+            "pk", "created_at", "promised_latest"
+        )
+    }
+    rows = [
+        {
+            **row,
+            "order__created_at": orders[row["order_id"]]["created_at"],
+            "order__promised_latest": orders[row["order_id"]]["promised_latest"],
+        }
+        for row in delivered
+        if row["order_id"] in orders
+    ]
     result = []
     for row in rows:
         delivered_day = row["delivered_at"].astimezone(period.tz).date()
@@ -309,8 +326,13 @@ def fulfilment_by_location(*, period: Period) -> list[LocationWork]:
         return work.setdefault(code, LocationWork(code=code, name=names.get(code, code)))
 
     picked = (
-        OrderEvent.objects.filter(type="picked", at__gte=period.start_at, at__lt=period.end_before)
-        .annotate(location=KeyTextTransform("location", "data"), hour=TruncHour("at", tzinfo=period.tz))
+        DomainEvent.objects.filter(
+            code="preparation.picked", created_at__gte=period.start_at, created_at__lt=period.end_before
+        )
+        .annotate(
+            location=KeyTextTransform("location_code", "payload"),
+            hour=TruncHour("created_at", tzinfo=period.tz),
+        )
         .values("location", "hour")
         .annotate(n=Count("id"))
     )
@@ -330,8 +352,10 @@ def fulfilment_by_location(*, period: Period) -> list[LocationWork]:
         item.parcels += row["n"]
         item.pack_hours += 1
     shorts = (
-        OrderEvent.objects.filter(type="short_pick", at__gte=period.start_at, at__lt=period.end_before)
-        .annotate(location=KeyTextTransform("location", "data"))
+        DomainEvent.objects.filter(
+            code="order.resourced", created_at__gte=period.start_at, created_at__lt=period.end_before
+        )
+        .annotate(location=KeyTextTransform("location_code", "payload"))
         .values("location")
         .annotate(n=Count("id"))
     )
@@ -342,12 +366,12 @@ def fulfilment_by_location(*, period: Period) -> list[LocationWork]:
 
 def short_picks(*, period: Period) -> list[dict]:
     """Short picks by SKU, location and reason: how often and how many units were missing."""
-    events = OrderEvent.objects.filter(
-        type="short_pick", at__gte=period.start_at, at__lt=period.end_before
-    ).values_list("data", flat=True)
+    events = DomainEvent.objects.filter(
+        code="order.resourced", created_at__gte=period.start_at, created_at__lt=period.end_before
+    ).values_list("payload", flat=True)
     groups: dict[tuple, dict] = {}
     for data in events:
-        key = (str(data.get("sku", "")), str(data.get("location", "")), str(data.get("reason", "")))
+        key = (str(data.get("sku", "")), str(data.get("location_code", "")), str(data.get("reason", "")))
         group = groups.setdefault(
             key, {"sku": key[0], "location_code": key[1], "reason": key[2], "count": 0, "units": 0}
         )

@@ -18,7 +18,9 @@ from django.db.models import Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from ..models import Allocation, OrderLine, OrderStatus
+from inventory.models import Allocation
+
+from ..models import OrderLine, OrderStatus
 from .forecast import forecast_series
 from .models import ForecastRun, SalesForecast
 

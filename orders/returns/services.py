@@ -16,16 +16,15 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from common.models import DomainEvent
 from inventory import services as inventory_services
-from inventory.models import Location
+from inventory.models import Allocation, Location
 from shipping import carriers
 from shipping.models import Shipment
 
-from ..models import ORDER_TRANSITIONS, Allocation, Order, OrderCounter, OrderEvent, OrderLine, OrderStatus
-from ..notifications import notify_return_accepted
+from ..models import ORDER_TRANSITIONS, Order, OrderCounter, OrderLine, OrderStatus
 from ..services import lifecycle
 from ..services.events import event_add
-from ..signals import return_refunded
 from .exceptions import InvalidReturnTransition, ReturnRefused
 from .models import RETURN_TRANSITIONS, Return, ReturnLine, ReturnReason, ReturnRule, ReturnStatus
 
@@ -78,7 +77,7 @@ def photo_reason_ids(rule: ReturnRule) -> set[int]:
 
 def shipped_units(order: Order) -> dict[int, int]:
     rows = (
-        Allocation.objects.filter(line__order=order, consumed_at__isnull=False)
+        Allocation.objects.filter(order=order, consumed_at__isnull=False)
         .values("line_id")
         .annotate(units=Sum("quantity"))
     )
@@ -99,11 +98,13 @@ def delivered_at(order: Order):
     if at is not None:
         return at.delivered_at
     event = (
-        OrderEvent.objects.filter(order=order, type="status_changed", data__to=OrderStatus.DELIVERED)
-        .order_by("-at")
+        DomainEvent.objects.filter(
+            order_id=order.pk, code="order.status_changed", payload__to=OrderStatus.DELIVERED
+        )
+        .order_by("-created_at")
         .first()
     )
-    return event.at if event else None
+    return event.created_at if event else None
 
 
 def returnable(order: Order, *, now=None) -> Returnable:
@@ -157,7 +158,7 @@ def _return_location(order: Order, method: str, store: Location | None) -> Locat
     if shipment is not None:
         return shipment.location
     allocation = (
-        Allocation.objects.filter(line__order=order).select_related("location").order_by("pk").first()
+        Allocation.objects.filter(order=order).select_related("location").order_by("pk").first()
     )
     return allocation.location
 
@@ -239,15 +240,11 @@ def return_request(
         return_line.save()
     event_add(
         order=order,
-        type="return_requested",
-        message=_("Return %(number)s requested: %(units)s item(s), %(method)s."),
-        params={
-            "number": ret.number,
-            "units": sum(line.quantity for line in lines),
-            "method": ret.get_method_display(),
-        },
+        code="return.requested",
         actor=actor,
-        data={"return": ret.number},
+        number=ret.number,
+        units=sum(line.quantity for line in lines),
+        method=ret.method,
     )
     return ret
 
@@ -305,25 +302,17 @@ def return_accept(*, ret: Return, actor=None) -> Return:
     _move(ret, ReturnStatus.LABEL_SENT, accepted_at=timezone.now(), carrier=carrier)
     order = ret.order
     if ret.method == Return.Method.POST:
-        event_add(
-            order=order,
-            type="return_accepted",
-            message=_("Return %(number)s accepted: the return label is being made."),
-            params={"number": ret.number},
-            actor=actor,
-            data={"return": ret.number},
-        )
+        event_add(order=order, code="return.accepted", actor=actor, number=ret.number, method=ret.method)
         transaction.on_commit(lambda: return_label_task.delay(ret.pk))
     else:
         event_add(
             order=order,
-            type="return_accepted",
-            message=_("Return %(number)s accepted: the customer drops the items at %(store)s."),
-            params={"number": ret.number, "store": ret.location.name},
+            code="return.accepted",
             actor=actor,
-            data={"return": ret.number},
+            number=ret.number,
+            method=ret.method,
+            store=ret.location.name,
         )
-        notify_return_accepted(order=order, return_reference=ret.number)
     return ret
 
 
@@ -333,14 +322,7 @@ def return_reject(*, ret: Return, reason: str, actor=None) -> Return:
     if not reason:
         raise ReturnRefused(str(_("Say why the return is rejected.")), code="reason_required")
     _move(ret, ReturnStatus.REJECTED, reject_reason=reason[:255], closed_at=timezone.now())
-    event_add(
-        order=ret.order,
-        type="return_rejected",
-        message=_("Return %(number)s rejected: %(reason)s"),
-        params={"number": ret.number, "reason": reason},
-        actor=actor,
-        data={"return": ret.number},
-    )
+    event_add(order=ret.order, code="return.rejected", actor=actor, number=ret.number, reason=reason)
     return ret
 
 
@@ -388,13 +370,7 @@ def label_create(*, return_id: int) -> Return:
         raise
     except carriers.CarrierError as exc:
         Return.objects.filter(pk=ret.pk).update(label_error=str(exc)[:2000])
-        event_add(
-            order=order,
-            type="return_label_failed",
-            message=_("Return %(number)s: the carrier refused the return label: %(error)s"),
-            params={"number": ret.number, "error": str(exc)},
-            data={"return": ret.number},
-        )
+        event_add(order=order, code="return.label_failed", number=ret.number, error=str(exc))
         return Return.objects.get(pk=ret.pk)
     with transaction.atomic():
         locked = Return.objects.select_for_update().get(pk=ret.pk)
@@ -407,13 +383,10 @@ def label_create(*, return_id: int) -> Return:
         locked.save(update_fields=["label_pdf", "tracking_number", "label_error"])
         event_add(
             order=order,
-            type="return_label",
-            message=_("Return %(number)s: return label %(tracking)s sent to the customer."),
-            params={"number": locked.number, "tracking": label.tracking_number},
-            data={"return": locked.number},
-        )
-        notify_return_accepted(
-            order=order, return_reference=locked.number, label_url=f"{settings.SITE_URL}{locked.label_path}"
+            code="return.label_sent",
+            number=locked.number,
+            tracking=label.tracking_number,
+            label_url=f"{settings.SITE_URL}{locked.label_path}",
         )
     return locked
 
@@ -506,19 +479,13 @@ def return_receive(
     restocked = sum(line.restocked for line in lines)
     event_add(
         order=ret.order,
-        type="return_received",
-        message=_(
-            "Return %(number)s received at %(location)s: %(restocked)s item(s) restocked, "
-            "%(written_off)s written off."
-        ),
-        params={
-            "number": ret.number,
-            "location": location.name,
-            "restocked": restocked,
-            "written_off": total - restocked,
-        },
+        code="return.received",
         actor=actor,
-        data={"return": ret.number, "location": location.code},
+        number=ret.number,
+        location=location.name,
+        location_code=location.code,
+        restocked=restocked,
+        written_off=total - restocked,
     )
     _order_returned_if_complete(order=ret.order, actor=actor)
     return ret
@@ -534,11 +501,7 @@ def _order_returned_if_complete(*, order: Order, actor=None) -> None:
     )
     order.refresh_from_db(fields=["status"])
     if ordered and received >= ordered and OrderStatus.RETURNED in ORDER_TRANSITIONS.get(order.status, ()):
-        lifecycle.order_mark_returned(
-            order=order,
-            actor=actor,
-            message=_("Every item came back: the order is returned."),
-        )
+        lifecycle.order_mark_returned(order=order, actor=actor, reason="all_returned")
 
 
 # --- Refund -----------------------------------------------------------------------------------------------
@@ -577,8 +540,9 @@ def refund_quote(ret: Return) -> RefundQuote:
 
 @transaction.atomic
 def return_refund(*, ret: Return, reference: str, actor=None) -> Return:
-    """Record the refund made in the merchant's payment system (its reference typed by staff); invoicing
-    issues the credit note (``return_refunded`` signal) and tells the customer."""
+    """Record the refund made in the merchant's payment system (its reference typed by staff). Invoicing
+    issues the credit note after commit (``return.refunded``, consumer ``invoicing.issue``), records its
+    number on the return and the customer is told."""
     reference = (reference or "").strip()
     if not reference:
         raise ReturnRefused(str(_("Type the payment system's refund reference.")), code="reference_required")
@@ -591,26 +555,24 @@ def return_refund(*, ret: Return, reference: str, actor=None) -> Return:
         refund_reference=reference[:100],
         refunded_at=timezone.now(),
     )
-    responses = return_refunded.send(
-        sender=Return,
-        ret=ret,
-        order=ret.order,
-        quantities=quote.quantities,
-        include_shipping=quote.our_fault,
-        amount=quote.total,
-        reason=str(_("Return %(number)s")) % {"number": ret.number},
-        actor=actor,
-    )
-    numbers = [number for _receiver, answer in responses for number in (answer or [])]
-    if numbers:
-        ret.credit_notes = ", ".join(numbers)[:200]
-        Return.objects.filter(pk=ret.pk).update(credit_notes=ret.credit_notes)
     event_add(
         order=ret.order,
-        type="return_refunded",
-        message=_("Return %(number)s refunded: %(amount)s € (payment reference %(reference)s)."),
-        params={"number": ret.number, "amount": quote.total, "reference": reference},
+        code="return.refunded",
         actor=actor,
-        data={"return": ret.number, "amount": str(quote.total), "credit_notes": numbers},
+        number=ret.number,
+        **{"return": ret.number},
+        return_id=ret.pk,
+        amount=quote.total,
+        reference=reference,
+        quantities={str(k): v for k, v in quote.quantities.items()},
+        include_shipping=quote.our_fault,
+        reason=str(_("Return %(number)s")) % {"number": ret.number},
     )
     return ret
+
+
+@transaction.atomic
+def return_credit_notes_record(*, return_id: int, numbers: list[str]) -> None:
+    """Invoicing issued the credit notes of a refunded return: the return shows their numbers."""
+    if numbers:
+        Return.objects.filter(pk=return_id).update(credit_notes=", ".join(numbers)[:200])

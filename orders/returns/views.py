@@ -16,6 +16,7 @@ from common.views import BackofficeMixin
 from inventory.selectors import locations_for_user, user_sees_all_locations
 
 from ..models import Channel, Order
+from ..timeline import order_timeline
 from . import services
 from .models import Return, ReturnReason, ReturnStatus
 
@@ -225,7 +226,11 @@ class ReturnDetailView(ReturnsMixin, View):
                 and ret.status == ReturnStatus.LABEL_SENT
                 and ret.method == Return.Method.POST
                 and not ret.label_pdf,
-                "events": ret.order.events.filter(data__return=ret.number),
+                "events": [
+                    entry
+                    for entry in order_timeline(order=ret.order)
+                    if entry.type.startswith("return.") and entry.data.get("number") == ret.number
+                ],
             },
         )
 

@@ -5,9 +5,10 @@ from django.db.models import Sum
 
 from fulfillment import services as fulfillment_services
 from fulfillment.models import Preparation, PreparationStatus
+from inventory.models import Allocation
 from shipping.models import CarrierService
 
-from ..models import Allocation, DeliveryMode, Order, OrderLocation, OrderStatus
+from ..models import DeliveryMode, Order, OrderLocation, OrderStatus
 
 # Orders whose new stock allocations go straight to the locations' preparation.
 PREPARING = frozenset(
@@ -21,11 +22,14 @@ PREPARING = frozenset(
 
 def preparations_sync(*, order: Order) -> list:
     """Tell each location which units of the order it prepares (its stock allocations, shipped ones
-    included), with the carrier service, cut-off and ship day planned by sourcing."""
+    included), with the carrier service, cut-off and ship day planned by sourcing. The caller holds the
+    order's lock (a cancellation cannot slip in between)."""
+    if order.status == OrderStatus.CANCELLED:
+        return []
     if order.status not in PREPARING and not Preparation.objects.filter(order_id=order.pk).exists():
         return []
     rows = (
-        Allocation.objects.filter(line__order=order, kind=Allocation.Kind.STOCK)
+        Allocation.objects.filter(order=order, kind=Allocation.Kind.STOCK)
         .values("location_id", "line_id", "line__product_id", "line__sku", "line__name")
         .annotate(quantity=Sum("quantity"))
         .order_by("location_id", "line_id")

@@ -10,25 +10,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
-from django.utils import timezone, translation
-from django.utils.translation import gettext_lazy as _
+from django.utils import timezone
 
 from customers import services as customer_services
-from fulfillment.services import capacity_book_lines
 from inventory import services as inventory_services
+from inventory.events import availability_event
 from inventory.exceptions import InvalidQuantity, OutOfStock
-from inventory.models import Location, Product
+from inventory.models import Allocation, Location, Product
 from inventory.selectors import availability
 
 from ..exceptions import DuplicateOrder, InvalidOrder, UnknownLocation, UnknownProduct
-from ..models import Allocation, Channel, DeliveryMode, Order, OrderCounter, OrderLine, OrderLocation
-from ..signals import order_created
-from . import lifecycle
-from .events import event_add
-from .sourcing import Decision, LineRequest, PlannedAllocation, channel_location_ids, decide, destination_of
+from ..models import Channel, DeliveryMode, Order, OrderCounter, OrderLine, OrderLocation, OrderStatus
+from .events import events_write, order_event
+from .sourcing import Decision, LineRequest, channel_location_ids, decide, destination_of
 
 MAX_ATTEMPTS = 4
 CENT = Decimal("0.01")
@@ -221,26 +217,6 @@ def _out_of_stock(*, channel: Channel, data: OrderInput) -> OutOfStock:
     return OutOfStock(message, details={"lines": short})
 
 
-def _reserve(plan: list[PlannedAllocation]) -> None:
-    """Compare-and-set reservations in a fixed order (no deadlock between concurrent orders)."""
-    stock: dict[tuple[int, int], int] = {}
-    incoming: dict[int, int] = {}
-    for p in plan:
-        if p.kind == Allocation.Kind.STOCK:
-            stock[(p.product_id, p.location_id)] = stock.get((p.product_id, p.location_id), 0) + p.quantity
-        else:
-            incoming[p.incoming_id] = incoming.get(p.incoming_id, 0) + p.quantity
-    try:
-        for (product_id, location_id), quantity in sorted(stock.items()):
-            inventory_services.stock_reserve(
-                product_id=product_id, location_id=location_id, quantity=quantity
-            )
-        for incoming_id, quantity in sorted(incoming.items()):
-            inventory_services.incoming_reserve(incoming_id=incoming_id, quantity=quantity)
-    except OutOfStock as exc:
-        raise _StockMoved from exc
-
-
 def order_create(
     *,
     channel: Channel,
@@ -289,7 +265,6 @@ def order_create(
             )
         except _StockMoved:
             continue  # stock moved between planning and reserving: plan again with fresh figures
-        _book_capacity(order=order, decision=decision)
         return order
     raise _out_of_stock(channel=channel, data=data)
 
@@ -319,22 +294,14 @@ def _destination(data: OrderInput):
     )
 
 
-def _book_capacity(*, order: Order, decision: Decision) -> None:
-    """Book the pickers' capacity the promise was built on (after the order committed: capacity is a
-    forecast, not an invariant, and booking must not serialise concurrent orders)."""
-    for parcel in decision.plan.parcels:
-        if parcel.slots:
-            capacity_book_lines(
-                order_id=order.pk,
-                location_id=parcel.location.pk,
-                lines=sum(s.lines for s in parcel.slots),
-                slots=parcel.slots,
-            )
-
-
 def _create(*, channel, data, products, store, decision, actor, source, on_created, durable=True) -> Order:
+    """The order's rows, its reservations and its events, in one transaction. Nothing else happens here:
+    the hand-over to the locations, the customer's message, the address book, the pickers' capacity,
+    invoicing and the channels' feeds are consumers of the events, after commit."""
     plan = decision.allocations
     promise = decision.promise
+    waiting = any(p.kind == Allocation.Kind.INCOMING for p in plan)
+    status = OrderStatus.AWAITING_STOCK if waiting else OrderStatus.ALLOCATED
     try:
         with transaction.atomic(durable=durable):
             customer_data = dict(data.customer)
@@ -347,6 +314,7 @@ def _create(*, channel, data, products, store, decision, actor, source, on_creat
                 channel=channel,
                 external_id=str(data.external_id)[:100],
                 customer=customer,
+                status=status,
                 allow_preorder=data.allow_preorder,
                 total_incl_vat=total,
                 purchase_order=(data.purchase_order or "")[:100],
@@ -358,9 +326,6 @@ def _create(*, channel, data, products, store, decision, actor, source, on_creat
                 note=data.note or "",
                 **_delivery_fields(data=data, customer=customer, store=store),
             )
-            if data.delivery["mode"] == DeliveryMode.HOME:
-                customer_services.address_remember(customer=customer, address=data.delivery["address"])
-            _reserve(plan)
             order_lines = OrderLine.objects.bulk_create(
                 [
                     OrderLine(
@@ -378,18 +343,23 @@ def _create(*, channel, data, products, store, decision, actor, source, on_creat
                     for index, line in enumerate(data.lines, start=1)
                 ]
             )
-            Allocation.objects.bulk_create(
-                [
-                    Allocation(
-                        line=order_lines[p.line_index],
-                        location_id=p.location_id,
-                        quantity=p.quantity,
-                        kind=p.kind,
-                        incoming_id=p.incoming_id,
-                    )
-                    for p in plan
-                ]
-            )
+            try:
+                inventory_services.allocations_reserve(
+                    reservations=[
+                        inventory_services.Reservation(
+                            order_id=order.pk,
+                            line_id=order_lines[p.line_index].pk,
+                            product_id=p.product_id,
+                            location_id=p.location_id,
+                            quantity=p.quantity,
+                            incoming_id=p.incoming_id,
+                        )
+                        for p in plan
+                    ],
+                    announce=False,
+                )
+            except OutOfStock as exc:
+                raise _StockMoved from exc
             planned = {
                 parcel.location.pk: (parcel.quote.service_id if parcel.quote else None, parcel.ship_date)
                 for parcel in decision.plan.parcels
@@ -409,16 +379,18 @@ def _create(*, channel, data, products, store, decision, actor, source, on_creat
                     )
                 ]
             )
-            _write_timeline(
-                order=order,
-                channel=channel,
-                plan=plan,
-                order_lines=order_lines,
-                actor=actor,
-                source=source,
-                decision=decision,
+            events_write(
+                _events(
+                    order=order,
+                    channel=channel,
+                    data=data,
+                    plan=plan,
+                    order_lines=order_lines,
+                    actor=actor,
+                    source=source,
+                    decision=decision,
+                )
             )
-            order_created.send(sender=Order, order=order)
             if on_created is not None:
                 on_created(order)
             return order
@@ -428,116 +400,118 @@ def _create(*, channel, data, products, store, decision, actor, source, on_creat
         raise
 
 
-def _write_timeline(*, order, channel, plan, order_lines, actor, source, decision) -> None:
-    codes = dict(Location.objects.filter(pk__in={p.location_id for p in plan}).values_list("pk", "code"))
-    event_add(
-        order=order,
-        type="created",
-        actor=actor,
-        message=_("Order received from %(channel)s (%(source)s): %(count)s line(s), %(total)s € incl. VAT."),
-        params={
-            "channel": channel.name,
-            "source": source,
-            "count": len(order_lines),
-            "total": order.total_incl_vat,
-        },
-        data={"source": source},
-    )
-    with translation.override(settings.LANGUAGE_CODE):
-        explanation = decision.explanation()
-    event_add(order=order, type="sourcing", actor=actor, message=explanation, data=decision.record())
+def _events(*, order, channel, data, plan, order_lines, actor, source, decision) -> list:
+    """What the intake tells the log, written in one statement: the order taken (with what the address book
+    and the customer's message need), how it was sourced and promised, what was reserved, its first
+    status, and the change of availability of its products."""
+    locations = {parcel.location.pk: parcel.location for parcel in decision.plan.parcels}
+    product_ids = sorted({line.product_id for line in order_lines})
+    events = [
+        order_event(
+            order,
+            "order.created",
+            actor=actor,
+            channel=channel.name,
+            channel_code=channel.code,
+            source=source,
+            count=len(order_lines),
+            total=order.total_incl_vat,
+            currency=order.currency,
+            status=order.status,
+            lines=[
+                {"line_id": ol.pk, "product_id": ol.product_id, "sku": ol.sku, "quantity": ol.quantity}
+                for ol in order_lines
+            ],
+            product_ids=product_ids,
+            delivery={
+                "mode": order.delivery_mode,
+                "address": data.delivery.get("address") if order.delivery_mode == DeliveryMode.HOME else None,
+            },
+        ),
+        order_event(order, "order.sourced", actor=actor, **decision.record()),
+    ]
     if order.promised_earliest:
-        event_add(
-            order=order,
-            type="promise",
-            actor=actor,
-            message=_("Delivery promised between %(earliest)s and %(latest)s (%(how)s)."),
-            params={
-                "earliest": f"{order.promised_earliest:%d/%m/%Y}",
-                "latest": f"{order.promised_latest:%d/%m/%Y}",
-                "how": _promise_how(decision),
-            },
-            data={
-                "earliest": order.promised_earliest.isoformat(),
-                "latest": order.promised_latest.isoformat(),
-            },
-        )
-    stock = [p for p in plan if p.kind == Allocation.Kind.STOCK]
-    incoming = [p for p in plan if p.kind == Allocation.Kind.INCOMING]
-    if stock:
-        text = ", ".join(
-            f"{p.quantity} × {order_lines[p.line_index].sku} @ {codes[p.location_id]}" for p in stock
-        )
-        event_add(
-            order=order,
-            type="reserved",
-            actor=actor,
-            message=_("Stock reserved: %(detail)s."),
-            params={"detail": text},
-            data={
-                "allocations": [
+        events.append(
+            order_event(
+                order,
+                "order.promised",
+                actor=actor,
+                earliest=order.promised_earliest,
+                latest=order.promised_latest,
+                parcels=_promise_parcels(decision),
+                capacity=[
                     {
-                        "sku": order_lines[p.line_index].sku,
-                        "location": codes[p.location_id],
-                        "quantity": p.quantity,
+                        "location_id": parcel.location.pk,
+                        "lines": sum(slot.lines for slot in parcel.slots),
+                        "slots": [
+                            {
+                                "shift_id": slot.shift_id,
+                                "date": slot.date,
+                                "start": slot.start,
+                                "end": slot.end,
+                                "lines": slot.lines,
+                            }
+                            for slot in parcel.slots
+                        ],
                     }
-                    for p in stock
-                ]
-            },
+                    for parcel in decision.plan.parcels
+                    if parcel.slots
+                ],
+            )
         )
-    if incoming:
-        text = ", ".join(
-            f"{p.quantity} × {order_lines[p.line_index].sku} @ {codes[p.location_id]} "
-            f"({p.expected_on:%d/%m/%Y})"
-            for p in incoming
-        )
-        lifecycle.order_mark_awaiting_stock(
-            order=order,
+    events.append(
+        order_event(
+            order,
+            "stock.reserved",
             actor=actor,
-            message=_("Pre-ordered, awaiting stock: %(detail)s."),
-            params={"detail": text},
-        )
-    else:
-        lifecycle.order_mark_allocated(order=order, actor=actor)
-
-
-def _promise_how(decision: Decision) -> str:
-    parts = []
-    with translation.override(settings.LANGUAGE_CODE):
-        for parcel in decision.plan.parcels:
-            if parcel.quote is None:
-                parts.append(
-                    str(_("ready at %(store)s on %(day)s"))
-                    % {"store": parcel.location.name, "day": f"{parcel.delivery_date:%d/%m}"}
-                )
-                continue
-            slot = parcel.slots[-1] if parcel.slots else None
-            picked = (
-                (
-                    str(_("picked in the %(start)s–%(end)s shift of %(day)s"))
-                    % {
-                        "start": f"{timezone.localtime(slot.start):%H:%M}",
-                        "end": f"{timezone.localtime(slot.end):%H:%M}",
-                        "day": f"{slot.date:%d/%m}",
-                    }
-                )
-                if slot
-                else str(_("no picking schedule planned"))
-            )
-            parts.append(
-                str(
-                    _(
-                        "%(location)s: %(picked)s, leaves %(ship)s (cut-off %(cutoff)s), "
-                        "%(service)s %(days)s working day(s)"
-                    )
-                )
-                % {
-                    "location": parcel.location.name,
-                    "picked": picked,
-                    "ship": f"{parcel.ship_date:%d/%m}",
-                    "cutoff": f"{parcel.quote.cutoff_time:%H:%M}",
-                    "service": parcel.quote.name,
-                    "days": parcel.quote.transit_days,
+            allocations=[
+                {
+                    "sku": order_lines[p.line_index].sku,
+                    "line_id": order_lines[p.line_index].pk,
+                    "location": locations[p.location_id].code
+                    if p.location_id in locations
+                    else str(p.location_id),
+                    "location_name": locations[p.location_id].name if p.location_id in locations else "",
+                    "quantity": p.quantity,
+                    "kind": p.kind,
+                    "expected_on": p.expected_on,
                 }
-            )
-    return "; ".join(parts)
+                for p in plan
+            ],
+        )
+    )
+    events.append(
+        order_event(
+            order, "order.status_changed", actor=actor, **{"from": OrderStatus.RECEIVED, "to": order.status}
+        )
+    )
+    events.append(availability_event(product_ids=product_ids))
+    return events
+
+
+def _promise_parcels(decision: Decision) -> list[dict]:
+    """How each parcel's date was found, for the timeline (rendered in the reader's language)."""
+    parts = []
+    for parcel in decision.plan.parcels:
+        if parcel.quote is None:
+            parts.append({"kind": "store", "location": parcel.location.name, "day": parcel.delivery_date})
+            continue
+        slot = parcel.slots[-1] if parcel.slots else None
+        parts.append(
+            {
+                "kind": "ship",
+                "location": parcel.location.name,
+                "slot": {
+                    "start": timezone.localtime(slot.start).strftime("%H:%M"),
+                    "end": timezone.localtime(slot.end).strftime("%H:%M"),
+                    "day": slot.date,
+                }
+                if slot
+                else None,
+                "ship": parcel.ship_date,
+                "cutoff": parcel.quote.cutoff_time.strftime("%H:%M"),
+                "service": parcel.quote.name,
+                "days": parcel.quote.transit_days,
+            }
+        )
+    return parts

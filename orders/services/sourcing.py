@@ -165,6 +165,7 @@ class Plan:
             "parcels": [
                 {
                     "location": p.location.code,
+                    "location_name": p.location.name,
                     "cost": str(p.cost.quantize(CENT)),
                     "storage": str(p.storage),
                     "handling": str(p.handling),

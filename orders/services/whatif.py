@@ -11,9 +11,10 @@ from decimal import Decimal
 from django.utils import timezone
 
 from common.exceptions import DomainError
+from inventory.models import Allocation
 from shipping.selectors import ShippingNetwork
 
-from ..models import Allocation, DeliveryMode, Order, OrderStatus
+from ..models import DeliveryMode, Order, OrderStatus
 from .sourcing import LineRequest, decide, destination_of, score_allocations
 
 

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import pytest
 from django.test import Client
 
+from common.models import DomainEvent
 from customers.models import Customer
-from inventory.models import IncomingStock, Product, StockLevel, StockMovement
-from orders.models import Allocation, IdempotencyKey, Order, OrderEvent, OrderLine
+from inventory.models import Allocation, IncomingStock, Product, StockLevel, StockMovement
+from orders.models import IdempotencyKey, Order, OrderLine
 from tests.inventory.factories import LocationFactory
 
 from .factories import ChannelFactory, ProductFactory, api_key, channel_serves, stock
@@ -107,7 +108,7 @@ def db_state() -> dict:
         "orders": Order.objects.count(),
         "lines": OrderLine.objects.count(),
         "allocations": sorted(Allocation.objects.values_list("line_id", "location_id", "quantity", "kind")),
-        "events": OrderEvent.objects.count(),
+        "events": DomainEvent.objects.count(),
         "movements": StockMovement.objects.count(),
         "levels": sorted(StockLevel.objects.values_list("product_id", "location_id", "on_hand", "reserved")),
         "incoming": sorted(

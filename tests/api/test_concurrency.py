@@ -11,8 +11,8 @@ from django.core.management import call_command
 from django.db import connection, connections
 from django.test import Client
 
-from inventory.models import StockLevel
-from orders.models import Allocation, IdempotencyKey, Order
+from inventory.models import Allocation, StockLevel
+from orders.models import IdempotencyKey, Order
 from tests.inventory.factories import LocationFactory
 
 from .factories import ChannelFactory, ProductFactory, api_key, channel_serves, stock

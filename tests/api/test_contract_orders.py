@@ -10,9 +10,10 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from inventory import services as inventory_services
-from inventory.models import IncomingStock
-from orders.models import Allocation, IdempotencyKey, Order
+from inventory.models import Allocation, IncomingStock
+from orders.models import IdempotencyKey, Order
 from orders.services.idempotency import request_fingerprint
+from orders.timeline import order_timeline
 
 from .conftest import db_state, level, order_body
 
@@ -453,7 +454,12 @@ def test_get_adds_shipments_and_timeline(api, shop, django_assert_max_num_querie
     body = response.json()
     assert {k: v for k, v in body.items() if k not in ("shipments", "timeline")} == created
     assert body["shipments"] == []
-    assert [e["type"] for e in body["timeline"]] == ["status_changed", "reserved", "sourcing", "created"]
+    assert [e["type"] for e in body["timeline"]] == [
+        "order.status_changed",
+        "stock.reserved",
+        "order.sourced",
+        "order.created",
+    ]
     for event in body["timeline"]:
         assert set(event) == {"type", "at", "message"}
         assert isinstance(event["message"], str) and event["message"]
@@ -509,7 +515,7 @@ def test_cancel_releases_every_reservation(api, shop):
     body = response.json()
     assert body["status"] == "cancelled"
     assert [line["allocations"] for line in body["lines"]] == [[], [], []]
-    assert body["timeline"][0]["type"] == "status_changed"
+    assert [e["type"] for e in body["timeline"][:2]] == ["order.cancelled", "order.status_changed"]
     assert "customer changed their mind" in body["timeline"][0]["message"]
     assert (level(shop.tshirt, shop.lyon), level(shop.tshirt, shop.lille), level(shop.mug, shop.lyon)) == (
         (10, 0),
@@ -538,7 +544,7 @@ def test_cancel_with_an_empty_body_or_a_bad_reason(api, shop):
     assert db_state() == before
     response = api.post(f"/orders/{number}/cancel/", raw="")
     assert (response.status_code, response.json()["status"]) == (200, "cancelled")
-    assert "cancelled by the channel" in Order.objects.get().events.order_by("-pk").first().message
+    assert "cancelled by the channel" in order_timeline(order=Order.objects.get())[0].message
 
 
 # --- pre-orders -------------------------------------------------------------------------------------------
@@ -572,7 +578,7 @@ def test_preorder_awaits_stock_with_an_incoming_allocation(api, shop, poster_inc
     assert (poster_incoming.quantity, poster_incoming.reserved) == (5, 2)
     assert level(shop.poster, shop.lyon) == (0, 0)
     timeline = api.get(f"/orders/{created['number']}/").json()["timeline"]
-    assert timeline[0]["type"] == "status_changed"
+    assert timeline[0]["type"] == "order.status_changed"
 
 
 def test_preorder_mixes_stock_and_incoming(api, shop, poster_incoming):
@@ -649,7 +655,7 @@ def test_receiving_allocates_waiting_orders_in_order_of_arrival(api, shop, poste
         ("incoming", 1),
         ("stock", 1),
     ]
-    assert b["timeline"][0]["type"] == "stock_arrived"
+    assert b["timeline"][0]["type"] == "stock.incoming_received"
 
     # The rest: the second order is allocated, one unit is free stock.
     inventory_services.incoming_receive(incoming=poster_incoming)

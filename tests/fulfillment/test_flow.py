@@ -10,11 +10,12 @@ from django.utils import timezone, translation
 from fulfillment import services
 from fulfillment.models import Parcel, Preparation, PreparationStatus, Wave
 from fulfillment.selectors import wave_pick_steps
-from inventory.models import StockMovement
-from orders.models import Allocation, Order
+from inventory.models import Allocation, StockMovement
+from orders.models import Order
 from orders.services import fulfilment as order_fulfilment
 from orders.services.lifecycle import order_cancel
 from shipping.models import Shipment
+from tests.events import events_of
 from tests.orders.factories import stock
 
 
@@ -126,7 +127,7 @@ def test_picking_refusals_and_progress(floor):
     assert outcome.wave_done
     prep = Preparation.objects.get(order=order)
     assert prep.status == PreparationStatus.TO_PACK
-    assert order.events.filter(type="picked", data__location="lyon").exists()
+    assert events_of(order, "preparation.picked", location_code="lyon").exists()
     with pytest.raises(services.PickRefused) as exc:
         services.pick_scan(wave=wave, code="A-03-2", actor=floor.picker)
     assert refused(exc) == "wave_closed"
@@ -177,8 +178,9 @@ def test_short_pick_writes_off_and_resources_at_another_location(floor):
     )
     assert allocations == [("lyon", 1), ("paris", 2)]
     assert floor.level(floor.shirt, floor.paris).reserved == 2
-    event = order.events.get(type="short_pick")
-    assert event.data["resourced"] == [{"location": "paris", "quantity": 2, "kind": "stock"}]
+    event = events_of(order, "order.resourced").get()
+    placed = [(p["location"], p["quantity"], p["kind"]) for p in event.payload["placed"]]
+    assert placed == [("paris", 2, "stock")]
     lyon_prep = Preparation.objects.get(order=order, location=floor.lyon)
     assert lyon_prep.lines.get(sku="SHIRT").quantity == 1
     paris_prep = Preparation.objects.get(order=order, location=floor.paris)
@@ -191,7 +193,7 @@ def test_short_pick_without_stock_anywhere_waits_for_stock(floor):
     services.pick_short(wave=wave, product_id=floor.cap.pk, quantity=1, reason="missing", actor=floor.picker)
     order.refresh_from_db()
     assert order.status == Order.Status.AWAITING_STOCK
-    assert order.events.get(type="short_pick").data["unallocated"] == 1
+    assert events_of(order, "order.resourced").get().payload["unallocated"] == 1
     assert Preparation.objects.get(order=order).status == PreparationStatus.CANCELLED
     assert Wave.objects.get(pk=wave.pk).status == Wave.Status.DONE
 
@@ -247,7 +249,7 @@ def test_pack_into_two_parcels_consumes_the_stock(floor):
     assert second.weight_g == 200  # estimated from the units
     prep.refresh_from_db()
     assert prep.status == PreparationStatus.PACKED
-    assert order.events.filter(type="packed").count() == 2
+    assert events_of(order, "parcel.closed").count() == 2
     with pytest.raises(services.PackRefused) as exc:
         services.parcel_close(preparation=prep, box=None, weight_g=100, actor=floor.picker)
     assert refused(exc) == "already_packed"
@@ -327,7 +329,7 @@ def test_uncollected_orders_are_flagged_then_returned_to_stock(floor, settings):
     assert order_fulfilment.pickups_flag_uncollected() == 0
     Preparation.objects.filter(pk=prep.pk).update(ready_at=timezone.now() - timedelta(days=4))
     assert order_fulfilment.pickups_flag_uncollected() == 1
-    assert order.events.filter(type="not_collected").exists()
+    assert events_of(order, "order.not_collected").exists()
     assert order_fulfilment.pickups_flag_uncollected() == 0  # flagged once
     order_fulfilment.order_return_uncollected(order=order, location=floor.paris, actor=floor.seller)
     order.refresh_from_db()

@@ -15,7 +15,7 @@ def _admin(client):
 
 def test_changelists_render(client, stocked):
     _admin(client)
-    for model in ("product", "stocklevel", "stockmovement", "incomingstock"):
+    for model in ("product", "stocklevel", "stockmovement", "incomingstock", "allocation"):
         response = client.get(reverse(f"admin:inventory_{model}_changelist"))
         assert response.status_code == 200, model
     response = client.get(reverse("admin:inventory_product_changelist"), {"q": "3760000000017"})

@@ -106,6 +106,22 @@ class StockMachine(RuleBasedStateMachine):
         if self._attempt(
             positive(q), lambda: services.stock_receive(product=product, location=location, quantity=q)
         ):
+            # Units this location expects of the product are received against those replenishments first
+            # (all expected on the same day here: oldest first), their reserved units becoming reserved stock.
+            left = q
+            for pk in sorted(self.incoming):
+                row = self.incoming[pk]
+                if left and row["status"] == "open" and (row["product"], row["location"]) == (
+                    product.pk,
+                    location.pk,
+                ):
+                    take = min(left, row["quantity"])
+                    converted = min(row["reserved"], take)
+                    level[1] += converted
+                    row["quantity"] -= take
+                    row["reserved"] -= converted
+                    row["status"] = "open" if row["quantity"] else "received"
+                    left -= take
             level[0] += q
 
     @rule(p=st.integers(0, 1), loc=st.integers(0, 1), q=quantities)

@@ -6,8 +6,8 @@ import factory
 from django.utils import timezone
 
 from customers.models import Address
+from inventory.models import Allocation
 from invoicing.models import ChannelBilling, LegalEntity
-from orders.models import Allocation
 from tests.inventory.factories import LocationFactory, ProductFactory
 from tests.orders.factories import ChannelFactory, CustomerFactory, OrderFactory
 

@@ -56,6 +56,9 @@ MATRIX = {
     "orders:notification_detail": ({"number": MATRIX_ORDER, "pk": 990301}, {CUSTOMER_SERVICE, MANAGER}),
     "orders:notification_resend": ({"number": MATRIX_ORDER, "pk": 990301}, {CUSTOMER_SERVICE, MANAGER}),
     "orders:channel_list": ({}, {MANAGER}),
+    # The event log's consumers and their parked events: managers (replay and discard are POST only).
+    "event_consumers": ({}, {MANAGER}),
+    "event_failure_action": ({"pk": 990401, "action": "replay"}, {MANAGER}, {"ok": 405}),
     "orders:channel_detail": ({"code": "web"}, {MANAGER}),
     "orders:api_key_create": ({"code": "web"}, {MANAGER}),
     "orders:api_key_revoke": ({"code": "web", "pk": MATRIX_KEY_ID}, {MANAGER}),

@@ -6,8 +6,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from orders.models import Order, OrderEvent
+from orders.models import Order
 from shipping.models import Carrier, CarrierService, Shipment
+from tests.events import log_event
 from tests.inventory.factories import ProductFactory
 from tests.orders.factories import ChannelFactory, OrderFactory
 
@@ -25,10 +26,7 @@ def placed(order: Order, when: dt.datetime) -> Order:
 
 
 def delivered(order: Order, when: dt.datetime, *, old: str = "shipped") -> None:
-    event = OrderEvent.objects.create(
-        order=order, type="status_changed", message="…", data={"from": old, "to": "delivered"}
-    )
-    OrderEvent.objects.filter(pk=event.pk).update(at=when)
+    log_event(order, "order.status_changed", when, {"from": old, "to": "delivered"})
 
 
 def parcel(order, service, location, *, shipped, delivered_at, number):
@@ -44,9 +42,14 @@ def parcel(order, service, location, *, shipped, delivered_at, number):
     )
 
 
+CODES = {"picked": "preparation.picked", "short_pick": "order.resourced"}
+
+
 def event(order, type_, when, data):
-    made = OrderEvent.objects.create(order=order, type=type_, message="…", data=data)
-    OrderEvent.objects.filter(pk=made.pk).update(at=when)
+    data = dict(data)
+    if "location" in data:
+        data["location_code"] = data.pop("location")
+    log_event(order, CODES.get(type_, type_), when, data)
 
 
 @pytest.fixture

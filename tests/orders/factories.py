@@ -8,7 +8,8 @@ import factory
 
 from customers.models import Customer
 from inventory import services as inventory_services
-from orders.models import Allocation, ApiKey, Channel, ChannelLocation, Order, OrderLine, OrderLocation
+from inventory.models import Allocation
+from orders.models import ApiKey, Channel, ChannelLocation, Order, OrderLine, OrderLocation
 from orders.services.intake import LineInput, OrderInput, order_create
 from tests.inventory.factories import LocationFactory, ProductFactory
 

@@ -8,7 +8,7 @@ from orders.services.api_keys import api_key_create
 from tests.oms.factories import UserFactory
 from tests.orders.factories import role_matrix_objects
 
-MODELS = ["channel", "apikey", "order", "orderevent", "allocation", "idempotencykey"]
+MODELS = ["channel", "apikey", "order", "idempotencykey"]
 
 
 @pytest.fixture

@@ -117,5 +117,5 @@ def test_detail_still_has_the_timeline(api):
     # then
     assert detail.status_code == 200
     types = [event["type"] for event in detail.json()["timeline"]]
-    assert types[-1] == "created"  # newest first
-    assert {"reserved", "status_changed"} <= set(types)
+    assert types[-1] == "order.created"  # newest first
+    assert {"stock.reserved", "order.status_changed"} <= set(types)

@@ -5,7 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from orders.models import Allocation, OrderLine
+from inventory.models import Allocation
+from orders.models import OrderLine
 from orders.reports import selectors
 from orders.reports.forms import Period
 from tests.orders.conftest import at, placed

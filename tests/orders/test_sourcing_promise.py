@@ -17,6 +17,7 @@ from orders.models import Channel, ChannelLocation
 from orders.services.intake import LineInput, OrderInput, order_create
 from orders.services.sourcing import LineRequest, decide, destination_of
 from shipping.models import Carrier, CarrierService, ServiceRate, ServiceTransit
+from tests.events import events_of
 from tests.inventory.factories import LocationFactory
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -217,7 +218,7 @@ def test_order_books_capacity_and_cancel_gives_it_back(net):
     shift.refresh_from_db()
     assert shift.lines_booked == 1
     assert (order.promised_earliest, order.promised_latest) == (date(2026, 11, 26), date(2026, 11, 27))
-    assert order.events.filter(type="promise").exists()
+    assert events_of(order, "order.promised").exists()
     order_cancel(order=order, reason="test")
     shift.refresh_from_db()
     assert shift.lines_booked == 0

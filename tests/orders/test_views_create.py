@@ -10,11 +10,13 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import translation
 
+from common.models import DomainEvent
 from customers.models import Address, Customer
 from inventory import services as inventory_services
-from inventory.models import StockLevel, StockMovement
+from inventory.models import Allocation, StockLevel, StockMovement
 from oms.roles import CUSTOMER_SERVICE, MANAGER, WAREHOUSE_STAFF
-from orders.models import Allocation, Order, OrderEvent, OrderLine
+from orders.models import Order, OrderLine
+from tests.events import events_of
 from tests.inventory.factories import ProductFactory
 from tests.orders.factories import ChannelFactory, stock
 
@@ -80,7 +82,7 @@ def snapshot():
         "orders": Order.objects.count(),
         "lines": OrderLine.objects.count(),
         "allocations": Allocation.objects.count(),
-        "events": OrderEvent.objects.count(),
+        "events": DomainEvent.objects.count(),
         "customers": Customer.objects.count(),
         "addresses": Address.objects.count(),
         "movements": StockMovement.objects.count(),
@@ -122,8 +124,8 @@ def test_a_phone_order_is_taken(service_client, role_users, catalogue, warehouse
     ]
     assert order.total_incl_vat == Decimal("64.30")
     assert StockLevel.objects.get(product=catalogue["tee"], location=warehouse).reserved == 3
-    created = order.events.get(type="created")
-    assert created.data == {"source": "manual"}
+    created = events_of(order, "order.created").get()
+    assert created.payload["source"] == "manual"
     assert created.actor == role_users[CUSTOMER_SERVICE]
     assert [m.level_tag for m in get_messages(response.wsgi_request)] == ["success"]
 

@@ -4,10 +4,11 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone, translation
 
-from inventory.models import StockLevel
-from orders.models import Allocation, OrderEvent, ReturnReason
+from inventory.models import Allocation, StockLevel
+from orders.models import ReturnReason
 from orders.returns import services
 from shipping.models import Carrier, CarrierService, Shipment
+from tests.events import log_event
 from tests.inventory.factories import LocationFactory, ProductFactory
 from tests.orders.factories import ChannelFactory, OrderFactory
 
@@ -86,7 +87,4 @@ def world(db):
 
 
 def delivered_event(order, at):
-    event = OrderEvent.objects.create(
-        order=order, type="status_changed", message="x", data={"to": "delivered"}
-    )
-    OrderEvent.objects.filter(pk=event.pk).update(at=at)
+    log_event(order, "order.status_changed", at, {"to": "delivered"})

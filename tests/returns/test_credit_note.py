@@ -6,6 +6,7 @@ from customers.models import Notification
 from invoicing.models import CreditNote, InvoiceLine
 from invoicing.services.issue import invoice_issue_for_order
 from orders.returns import services
+from tests.events import events_of
 from tests.invoicing.factories import LegalEntityFactory
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +38,7 @@ def test_refund_issues_the_credit_note_through_the_signal(world, django_capture_
     assert ret.refund_amount == Decimal("31.90")
     refund = Notification.objects.get(order=world.order, kind="refund_issued")
     assert note.number in refund.body_text
-    assert world.order.events.filter(type="return_refunded", data__credit_notes=[note.number]).exists()
+    assert events_of(world.order, "return.credited", credit_notes=[note.number]).exists()
 
 
 def test_a_second_return_credits_only_what_is_left(world, django_capture_on_commit_callbacks):

@@ -10,6 +10,7 @@ from inventory.models import StockMovement
 from orders.models import Order, Return, ReturnLine, ReturnRule
 from orders.returns import services
 from orders.returns.exceptions import InvalidReturnTransition, ReturnRefused
+from tests.events import events_of
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +30,7 @@ def test_request_numbers_the_return_and_writes_the_timeline(world):
     assert ret.number == f"RET-{year}-000001"
     assert ret.status == "requested" and ret.method == "post" and ret.location == world.lyon
     assert sorted(ret.lines.values_list("order_line__sku", "quantity")) == [("MUG", 1), ("TSHIRT", 2)]
-    assert world.order.events.filter(type="return_requested", data__return=ret.number).count() == 1
+    assert events_of(world.order, "return.requested", number=ret.number).count() == 1
     other = world.make_order()
     assert world.request(order=other).number == f"RET-{year}-000002"
 
@@ -133,7 +134,7 @@ def test_accept_by_post_makes_the_return_label_and_emails_it(world, django_captu
     assert ret.tracking_number
     note = Notification.objects.get(order=world.order, kind="return_accepted")
     assert ret.label_path in note.body_text
-    assert world.order.events.filter(type="return_label").exists()
+    assert events_of(world.order, "return.label_sent").exists()
     # Idempotent: a second run leaves the label alone.
     before = ret.label_pdf.name
     assert services.label_create(return_id=ret.pk).label_pdf.name == before
@@ -226,7 +227,7 @@ def test_order_becomes_returned_when_every_unit_came_back(world, django_capture_
 
     world.order.refresh_from_db()
     assert world.order.status == Order.Status.RETURNED
-    assert world.order.events.filter(type="status_changed", data__to="returned").count() == 1
+    assert events_of(world.order, "order.status_changed", to="returned").count() == 1
 
 
 def test_refund_amount_lines_minus_fee_unless_our_fault(world, django_capture_on_commit_callbacks):

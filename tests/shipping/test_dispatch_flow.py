@@ -17,6 +17,7 @@ from orders.models import Order
 from shipping import carriers, shipments
 from shipping.carriers.sandbox import SandboxAdapter
 from shipping.models import Carrier, CarrierService, Shipment, ShippingRule, TrackingEvent
+from tests.events import events_of
 from tests.fulfillment.conftest import Floor
 
 
@@ -65,7 +66,7 @@ def test_rule_label_handover_tracking_to_delivered(floor, django_capture_on_comm
     order, (shipment,) = packed(floor, [("MUG", 1)], django_capture_on_commit_callbacks)
     shipment.refresh_from_db()
     assert shipment.service == floor.service  # chosen by the rule
-    assert order.events.filter(type="shipping_rule").exists()
+    assert events_of(order, "order.shipping_rule").exists()
     assert shipment.status == Shipment.Status.LABELLED and shipment.tracking_number
     assert shipment.label_pdf.read().startswith(b"%PDF") and shipment.label_zpl.read().startswith(b"^XA")
     assert shipment.recipient["postcode"] == "69003"

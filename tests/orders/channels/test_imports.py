@@ -10,6 +10,7 @@ from inventory.models import StockLevel
 from oms.roles import MANAGER
 from orders.channels.imports import import_run
 from orders.models import Channel, ImportJob, Order
+from tests.events import events_of
 from tests.oms.factories import UserFactory
 from tests.orders.factories import ChannelFactory, OrderFactory
 
@@ -155,7 +156,7 @@ def test_an_import_takes_grouped_lines_skips_known_orders(
         ("MUG", 1, "8.50"),
         ("TSHIRT-M", 2, "19.90"),
     ]
-    assert d1.events.filter(type="created", data__source="import").exists()
+    assert events_of(d1, "order.created", source="import").exists()
     d2 = Order.objects.get(external_id="D2")
     assert (d2.delivery_mode, d2.pickup_location.code) == ("store", "paris")
     assert StockLevel.objects.get(product=products["MUG"], location=lyon).reserved == 2

@@ -13,6 +13,7 @@ from orders.models import ChannelConnection, ChannelFulfillment, Order, OrderSta
 from orders.services import lifecycle
 from orders.services.intake import LineInput, OrderInput, order_create
 from shipping.models import Shipment, ShipmentLine
+from tests.events import events_of
 from tests.shipping.factories import CarrierFactory, CarrierServiceFactory
 
 pytestmark = pytest.mark.django_db
@@ -255,7 +256,7 @@ def test_shipping_a_shopify_order_posts_a_fulfilment_with_the_tracking_number(
         assert len(calls) == 2
     record = ChannelFulfillment.objects.get(shipment=shipment)
     assert (record.state, record.remote_id) == ("done", "gid://shopify/Fulfillment/99")
-    assert order.events.filter(type="channel_fulfilment").count() == 1
+    assert events_of(order, "order.channel_fulfilment").count() == 1
 
 
 def test_shipping_a_woocommerce_order_adds_a_note_and_completes_it(

@@ -6,10 +6,12 @@ from decimal import Decimal
 
 import pytest
 
+from common.models import DomainEvent
 from inventory.models import StockLevel
 from oms.roles import MANAGER
 from orders.channels import shopify
-from orders.models import Order, OrderEvent, OrderStatus, WebhookDelivery
+from orders.models import Order, OrderStatus, WebhookDelivery
+from tests.events import events_of
 from tests.inventory.factories import ProductFactory
 from tests.oms.factories import UserFactory
 from tests.orders.factories import stock
@@ -63,8 +65,8 @@ def test_shopify_order_create_is_stored_answered_and_taken_through_the_intake(
     assert order.total_incl_vat == Decimal("48.30")
     assert reserved(products["TSHIRT-M"], lyon) == 2
     assert reserved(products["MUG"], lyon) == 1
-    stamp = OrderEvent.objects.get(order=order, type="channel")
-    assert stamp.data["reference"] == "#1001"
+    stamp = events_of(order, "order.channel_received").get()
+    assert stamp.payload["reference"] == "#1001"
 
 
 def test_a_bad_hmac_is_refused_and_nothing_is_stored(
@@ -233,8 +235,8 @@ def test_shopify_updated_applies_a_street_change_and_records_what_it_does_not_ap
     assert (order.ship_line2, order.note) == ("Bât. C", "Sonner deux fois")
     assert order.lines.get(sku="TSHIRT-M").quantity == 2  # lines are not changed from the channel
     events = {
-        e.data.get("applied") and "applied" or "refused": e.data
-        for e in order.events.filter(type="channel_update")
+        e.payload.get("applied") and "applied" or "refused": e.payload
+        for e in events_of(order, "order.channel_update")
     }
     assert events["applied"]["applied"]["address"] == {"line2": {"before": "Bât. B", "after": "Bât. C"}}
     assert events["applied"]["applied"]["note"]["after"] == "Sonner deux fois"
@@ -255,7 +257,7 @@ def test_shopify_updated_does_not_move_the_destination(
         post_shopify(client, "shopify", moved, topic="orders/updated", webhook_id="wh-move")
     order = Order.objects.get()
     assert (order.ship_postcode, order.ship_city) == ("69002", "Lyon")
-    refused = order.events.get(type="channel_update").data["refused"]
+    refused = events_of(order, "order.channel_update").get().payload["refused"]
     assert refused["address"]["postcode"] == {"before": "69002", "after": "13001"}
 
 
@@ -265,7 +267,7 @@ def test_an_update_with_nothing_new_adds_nothing_to_the_timeline(
     with django_capture_on_commit_callbacks(execute=True):
         post_shopify(client, "shopify", shopify_order())
         post_shopify(client, "shopify", shopify_order(), topic="orders/updated", webhook_id="wh-same")
-    assert not OrderEvent.objects.filter(type="channel_update").exists()
+    assert not DomainEvent.objects.filter(code="order.channel_update").exists()
     assert WebhookDelivery.objects.get(delivery_id="wh-same").error_code == "no_change"
 
 

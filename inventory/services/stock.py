@@ -7,9 +7,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .exceptions import IncomingStockClosed, InsufficientStock, InvalidQuantity, OutOfStock
-from .models import IncomingStock, Location, Product, StockLevel, StockMovement
-from .signals import availability_changed, incoming_stock_received
+from ..events import availability_changed, incoming_received
+from ..exceptions import IncomingStockClosed, InsufficientStock, InvalidQuantity, OutOfStock
+from ..locks import lock_allocations, lock_incoming, lock_level
+from ..models import Allocation, IncomingStock, Location, Product, StockLevel, StockMovement
 
 Reason = StockMovement.Reason
 
@@ -49,12 +50,11 @@ def _check_reason_code(reason_code: str) -> None:
 
 
 def _notify_availability(product_ids) -> None:
-    availability_changed.send(sender=StockLevel, product_ids=sorted(set(product_ids)))
+    availability_changed(product_ids=product_ids)
 
 
 def _locked_level(*, product_id: int, location_id: int) -> StockLevel:
-    StockLevel.objects.get_or_create(product_id=product_id, location_id=location_id)
-    return StockLevel.objects.select_for_update().get(product_id=product_id, location_id=location_id)
+    return lock_level(product_id=product_id, location_id=location_id)
 
 
 def _move(
@@ -112,19 +112,39 @@ def stock_receive(
     reference: str = "",
     bin_code: str = "",
 ) -> StockMovement:
-    """Goods received at a location: on hand goes up, the ledger says so."""
+    """Goods received at a location: on hand goes up, the ledger says so. Units of a SKU expected at this
+    location (open purchase orders or transfers) are received against those first, oldest expected first,
+    so the pre-orders waiting on them are allocated in order of arrival whichever way the goods are
+    reported; only what nobody expected is a plain receipt. Returns the last movement written."""
     _check_quantity(quantity)
-    movement = _move(
-        product_id=product.pk,
-        location_id=location.pk,
-        delta=quantity,
-        reason=Reason.RECEIPT,
-        actor=actor,
-        reference=reference,
+    remaining = quantity
+    movement = None
+    expected = (
+        IncomingStock.objects.filter(product=product, location=location, status=IncomingStock.Status.OPEN)
+        .order_by("expected_on", "pk")
+        .values_list("pk", "quantity")
     )
+    for incoming_id, still_expected in expected:
+        if remaining <= 0:
+            break
+        take = min(remaining, still_expected)
+        if take > 0:
+            movement = _incoming_receive(
+                incoming_id=incoming_id, quantity=take, actor=actor, reference=reference
+            )
+            remaining -= take
+    if remaining > 0:
+        movement = _move(
+            product_id=product.pk,
+            location_id=location.pk,
+            delta=remaining,
+            reason=Reason.RECEIPT,
+            actor=actor,
+            reference=reference,
+        )
+        _notify_availability([product.pk])
     if bin_code:
         StockLevel.objects.filter(product=product, location=location).update(bin_code=bin_code)
-    _notify_availability([product.pk])
     return movement
 
 
@@ -245,9 +265,24 @@ def stock_transfer(
 
 @transaction.atomic
 def incoming_receive(*, incoming: IncomingStock, quantity: int | None = None, actor=None) -> StockMovement:
-    """Units of a replenishment arrived. What was reserved for pre-orders becomes reserved stock, and
-    ``incoming_stock_received`` lets the orders waiting on it be allocated in order of arrival."""
-    incoming = IncomingStock.objects.select_for_update().get(pk=incoming.pk)
+    """Units of a replenishment arrived (all that is still expected, or ``quantity``). What was reserved
+    for pre-orders becomes reserved stock, in order of arrival of the orders (``stock.incoming_received``
+    tells their owner which lines are now served from stock); the rest becomes free stock."""
+    return _incoming_receive(incoming_id=incoming.pk, quantity=quantity, actor=actor)
+
+
+def _incoming_receive(
+    *, incoming_id: int, quantity: int | None, actor=None, reference: str = ""
+) -> StockMovement:
+    # Lock order: the allocations waiting on it, then the stock level, then the replenishment itself.
+    waiting = lock_allocations(
+        Allocation.objects.filter(incoming_id=incoming_id, kind=Allocation.Kind.INCOMING)
+    )
+    product_id, location_id = IncomingStock.objects.values_list("product_id", "location_id").get(
+        pk=incoming_id
+    )
+    lock_level(product_id=product_id, location_id=location_id)
+    incoming = lock_incoming(incoming_id)
     if incoming.status != IncomingStock.Status.OPEN:
         raise IncomingStockClosed(details={"incoming": incoming.pk, "status": incoming.status})
     quantity = incoming.quantity if quantity is None else quantity
@@ -266,7 +301,7 @@ def incoming_receive(*, incoming: IncomingStock, quantity: int | None = None, ac
         reason=Reason.TRANSFER_IN if is_transfer else Reason.RECEIPT,
         actor=actor,
         add_reserved=converted,
-        reference=incoming.reference or f"incoming #{incoming.pk}",
+        reference=reference or incoming.reference or f"incoming #{incoming.pk}",
     )
     remaining = incoming.quantity - quantity
     IncomingStock.objects.filter(pk=incoming.pk).update(
@@ -275,15 +310,41 @@ def incoming_receive(*, incoming: IncomingStock, quantity: int | None = None, ac
         status=IncomingStock.Status.OPEN if remaining else IncomingStock.Status.RECEIVED,
         received_at=timezone.now(),
     )
-    incoming_stock_received.send(
-        sender=IncomingStock,
-        incoming_id=incoming.pk,
-        product_id=incoming.product_id,
+    served = _convert_waiting(
+        waiting=sorted(waiting, key=lambda a: (a.created_at, a.pk)),
         location_id=incoming.location_id,
-        converted=converted,
+        units=converted,
     )
+    incoming_received(incoming=incoming, quantity=quantity, served=served, actor=actor)
     _notify_availability([incoming.product_id])
     return movement
+
+
+def _convert_waiting(*, waiting: list[Allocation], location_id: int, units: int) -> list[dict]:
+    """Turn ``units`` of the oldest pre-order allocations into stock allocations (a partial arrival splits
+    an allocation). What each order line got, for the owner of the orders."""
+    served: list[dict] = []
+    now = timezone.now()
+    for allocation in waiting:
+        if units <= 0:
+            break
+        take = min(units, allocation.quantity)
+        if take == allocation.quantity:
+            Allocation.objects.filter(pk=allocation.pk).update(kind=Allocation.Kind.STOCK, incoming=None)
+        else:
+            Allocation.objects.filter(pk=allocation.pk).update(quantity=allocation.quantity - take)
+            Allocation.objects.create(
+                order_id=allocation.order_id,
+                line_id=allocation.line_id,
+                product_id=allocation.product_id,
+                location_id=location_id,
+                quantity=take,
+                kind=Allocation.Kind.STOCK,
+                created_at=now,
+            )
+        units -= take
+        served.append({"order_id": allocation.order_id, "line_id": allocation.line_id, "quantity": take})
+    return served
 
 
 @transaction.atomic
@@ -339,44 +400,6 @@ def incoming_release(*, incoming_id: int, quantity: int) -> None:
         raise InsufficientStock("Fewer units are reserved than released.", details={"quantity": quantity})
 
 
-@transaction.atomic
-def stock_write_off_reserved(
-    *, product_id: int, location_id: int, quantity: int, reason_code: str, actor=None, reference="", note=""
-) -> StockMovement:
-    """Reserved units found missing or damaged while picking: they leave on hand and their reservation in
-    one movement (the order that held them is re-sourced by its owner)."""
-    _check_quantity(quantity)
-    _check_reason_code(reason_code)
-    movement = _move(
-        product_id=product_id,
-        location_id=location_id,
-        delta=-quantity,
-        reason=Reason.ADJUSTMENT,
-        reason_code=reason_code,
-        actor=actor,
-        reference=reference,
-        note=note,
-        release_reserved=quantity,
-    )
-    _notify_availability([product_id])
-    return movement
-
-
-@transaction.atomic
-def stock_put_back(
-    *, product_id: int, location_id: int, quantity: int, actor=None, reference=""
-) -> StockMovement:
-    """Units of a parcel that will not leave (its order was cancelled after packing) go back on the shelf."""
-    return _back_on_shelf(
-        product_id=product_id,
-        location_id=location_id,
-        quantity=quantity,
-        reason=Reason.UNPACKED,
-        actor=actor,
-        reference=reference,
-    )
-
-
 def _back_on_shelf(*, product_id: int, location_id: int, quantity: int, reason: str, actor, reference: str):
     """Units coming back to sellable stock (put back from a parcel, or a customer return): on hand goes up."""
     _check_quantity(quantity)
@@ -396,7 +419,9 @@ def _back_on_shelf(*, product_id: int, location_id: int, quantity: int, reason: 
 def stock_consume(
     *, product_id: int, location_id: int, quantity: int, actor=None, reference: str = ""
 ) -> StockMovement:
-    """Reserved units leave with a shipment: on hand and reserved both go down, the ledger says so."""
+    """Reserved units leave with a shipment: on hand and reserved both go down, the ledger says so. The
+    counters' primitive: other apps consume through ``allocations_consume``, which keeps the allocations
+    right as well."""
     _check_quantity(quantity)
     movement = _move(
         product_id=product_id,

@@ -1,0 +1,493 @@
+"""The domain event log: what happened is written down, not broadcast.
+
+**Writing.** A service that changes something others care about calls ``emit`` (or ``emit_many``) inside
+its transaction: one ``DomainEvent`` row per fact, committed or rolled back with the change. Nothing else
+happens inside the transaction.
+
+**Consuming.** Every side effect that need not be atomic with the change is a *consumer*: a function
+registered with ``@consumer(name, codes=...)`` in an app's ``events.py``. After the writer commits, the
+log is read by each consumer in turn (a Celery task per consumer; right after commit, in process, when
+tasks run eagerly). A consumer handles each event in a savepoint of a transaction that also moves its
+progress row (``ConsumerProgress``), so its database writes and its progress commit together: an event is
+never handled twice, and a worker killed in the middle rolls both back, so it is never lost either. A
+handler must therefore only write to the database and queue work after commit (an email outbox row, a
+webhook delivery row); it never calls another system itself.
+
+**Never skipping a late commit.** Ids are taken when rows are inserted, not when they commit: a reader
+that moved past id 11 would never see id 10 committed a moment later. Each row carries its transaction's
+id (``xid``) and a consumer reads the log by windows of transaction ids ``[lo, hi)``, ``hi`` being the
+oldest transaction of this database still running: every transaction below it has ended, and any still
+running falls in a later window (the same technique as the channels' availability feed). Within a
+window rows are read in id order; events of one order are written under that order's lock, so they keep
+their order. On SQLite, whose writers are serialised, the row id is the key.
+
+**Failures.** A handler that raises is retried with exponential backoff (the consumer waits, keeping its
+place); after ``EVENTS_MAX_ATTEMPTS`` (or at once for a ``DomainError``, a business refusal that a retry
+will not change) the event is *parked* (``ConsumerFailure``) and the consumer moves on. For an ordered
+consumer, the later events of the same order are held behind the parked one, so that an order's events
+are never applied out of order. Managers see parked events (the "Event consumers" page) and replay or
+discard them.
+
+**Nothing lost when the broker is down.** Queuing the consumers' task after commit never raises; beat's
+``common.events_sweep`` runs every consumer that has something to read.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .exceptions import DomainError
+from .models import ConsumerFailure, ConsumerProgress, DomainEvent
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Consumer:
+    name: str
+    codes: frozenset[str]
+    handler: Callable[[DomainEvent], None]
+    ordered: bool = True
+    queue: str = "default"
+
+
+_registry: dict[str, Consumer] = {}
+
+
+def consumer(name: str, *, codes: Iterable[str], ordered: bool = True, queue: str = "default"):
+    """Register ``handler(event)`` as the consumer ``name`` of the events whose code is in ``codes``.
+    ``ordered``: a parked event of an order holds the consumer's later events of that order."""
+
+    def register(handler):
+        _registry[name] = Consumer(name, frozenset(codes), handler, ordered, queue)
+        return handler
+
+    return register
+
+
+def consumers() -> dict[str, Consumer]:
+    return dict(_registry)
+
+
+# --- Writing ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class NewEvent:
+    code: str
+    payload: dict = field(default_factory=dict)
+    order_id: int | None = None
+    subject: str = ""
+    actor: object = None
+    version: int = 1
+
+
+def emit(
+    code: str,
+    *,
+    payload: dict | None = None,
+    order_id: int | None = None,
+    subject: str = "",
+    actor=None,
+    version: int = 1,
+) -> DomainEvent:
+    """Write one event in the caller's transaction."""
+    return emit_many([NewEvent(code, payload or {}, order_id, subject, actor, version)])[0]
+
+
+def emit_many(events: list[NewEvent]) -> list[DomainEvent]:
+    """Write several events in one statement, in the caller's transaction."""
+    now = timezone.now()
+    rows = DomainEvent.objects.bulk_create(
+        [
+            DomainEvent(
+                code=e.code,
+                version=e.version,
+                payload=e.payload,
+                order_id=e.order_id,
+                subject=e.subject[:100],
+                actor_id=getattr(e.actor, "pk", None),
+                created_at=now,
+            )
+            for e in events
+        ]
+    )
+    _after_commit_kick()
+    if _in_test_transaction():
+        pending = getattr(connection, "_eventlog_uncommitted", None)
+        if pending is None:
+            pending = connection._eventlog_uncommitted = []
+        pending.extend(row.pk for row in rows)
+        if not _service_block_open():
+            process_uncommitted()  # written outside any service transaction: as if committed now
+    return rows
+
+
+def _after_commit_kick() -> None:
+    """Queue the consumers once per transaction, after it commits."""
+    if connection.in_atomic_block and any(func is kick for _sids, func, _robust in connection.run_on_commit):
+        return
+    transaction.on_commit(kick, robust=True)
+
+
+# --- Dispatching -------------------------------------------------------------------------------------------
+
+_local = threading.local()
+
+
+def kick() -> None:
+    """Something was written: have every consumer read the log. Never raises (the sweep catches up)."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        consume_all()
+        return
+    from .tasks import consume_events
+
+    for c in _registry.values():
+        try:
+            consume_events.apply_async(args=[c.name], queue=c.queue, retry=False)
+        except Exception:  # noqa: BLE001 - broker down: beat's sweep runs the consumers later
+            logger.warning("event log: could not queue consumer %s; the sweep will run it", c.name)
+
+
+def consume_all(*, limit: int = 200, rounds: int = 50) -> int:
+    """Run every consumer until none has anything left (eager mode and the sweep). Re-entrant calls (a
+    consumer's own events, committed inside this loop) are folded into the running loop."""
+    if getattr(_local, "consuming", False):
+        _local.again = True
+        return 0
+    _local.consuming = True
+    total = 0
+    try:
+        for _round in range(rounds):
+            _local.again = False
+            busy = False
+            for name in list(_registry):
+                done = consume(name, limit=limit)
+                total += done
+                busy = busy or done >= limit
+            if not busy and not _local.again:
+                break
+    finally:
+        _local.consuming = False
+    return total
+
+
+def _key() -> str:
+    return "xid" if connection.vendor == "postgresql" else "id"
+
+
+# The oldest transaction of this database still running (every older one has ended), or the next
+# transaction id when none runs. The snapshot's own xmin would do, but it counts every database of the
+# cluster: a long transaction elsewhere would hold the log back.
+_HORIZON_SQL = """
+WITH s AS (SELECT pg_current_snapshot() AS snap)
+SELECT LEAST(
+    (SELECT pg_snapshot_xmax(snap)::text::bigint FROM s),
+    (SELECT min(x::text::bigint) FROM s, pg_snapshot_xip(s.snap) AS x
+     WHERE mod(x::text::bigint, 4294967296) IN (
+         SELECT backend_xid::text::bigint FROM pg_stat_activity
+         WHERE datname = current_database() AND backend_xid IS NOT NULL)))
+"""
+
+
+def horizon() -> int:
+    """The upper end (exclusive) of what can be read now: no transaction below it can still commit."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_HORIZON_SQL)
+            return int(cursor.fetchone()[0])
+    last = DomainEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    return last + 1
+
+
+def progress_ensure(*, names: Iterable[str] | None = None) -> None:
+    """Create the progress rows of consumers that have none, starting at the present: a consumer added
+    to a running system handles what happens from now on (replay older events by hand if needed)."""
+    names = list(names if names is not None else _registry)
+    existing = set(ConsumerProgress.objects.filter(name__in=names).values_list("name", flat=True))
+    missing = [n for n in names if n not in existing]
+    if missing:
+        start = horizon()
+        ConsumerProgress.objects.bulk_create(
+            [ConsumerProgress(name=n, lo=start) for n in missing], ignore_conflicts=True
+        )
+
+
+def _max_attempts() -> int:
+    return getattr(settings, "EVENTS_MAX_ATTEMPTS", 6)
+
+
+def _backoff(attempts: int) -> timedelta:
+    base = getattr(settings, "EVENTS_RETRY_BASE_SECONDS", 2)
+    return timedelta(seconds=min(base * 2 ** (attempts - 1), 3600))
+
+
+def consume(name: str, *, limit: int = 200) -> int:
+    """Handle the next events of consumer ``name``; the number handled (or parked). Safe to call from
+    several workers at once: the progress row is taken with SKIP LOCKED, so one of them works."""
+    c = _registry[name]
+    if _in_test_transaction():
+        return 0  # inside a test's transaction the uncommitted events are handled by process_uncommitted
+    progress_ensure(names=[name])
+    with transaction.atomic():
+        progress = ConsumerProgress.objects.select_for_update(skip_locked=True).filter(name=name).first()
+        if progress is None:
+            return 0  # another worker is reading for this consumer
+        now = timezone.now()
+        if progress.retry_at and progress.retry_at > now:
+            return 0
+        key = _key()
+        hi = progress.hi if progress.hi is not None else horizon()
+        if hi <= progress.lo:
+            return 0
+        events = list(
+            DomainEvent.objects.filter(
+                **{f"{key}__gte": progress.lo, f"{key}__lt": hi},
+                id__gt=progress.after_id,
+                code__in=c.codes,
+            )
+            .select_related("actor")
+            .order_by("id")[:limit]
+        )
+        held = _held_orders(c) if c.ordered and events else set()
+        handled = 0
+        stopped = False
+        for event in events:
+            if c.ordered and event.order_id is not None and event.order_id in held:
+                _park(c, event, status=ConsumerFailure.Status.HELD, attempts=0, error="")
+            else:
+                error, permanent = _run(c, event)
+                if error is not None:
+                    attempts = progress.attempts + 1
+                    if permanent or attempts >= _max_attempts():
+                        _park(c, event, status=ConsumerFailure.Status.PARKED, attempts=attempts, error=error)
+                        if event.order_id is not None:
+                            held.add(event.order_id)
+                    else:
+                        progress.attempts = attempts
+                        progress.retry_at = now + _backoff(attempts)
+                        progress.last_error = error[-4000:]
+                        stopped = True
+                        break
+            progress.after_id = event.pk
+            progress.attempts = 0
+            progress.retry_at = None
+            progress.processed += 1
+            progress.last_event_at = event.created_at
+            handled += 1
+        if not stopped and len(events) < limit:
+            progress.lo, progress.hi, progress.after_id = hi, None, 0
+        elif not stopped:
+            progress.hi = hi
+        progress.save()
+    return handled
+
+
+def _run(c: Consumer, event: DomainEvent) -> tuple[str | None, bool]:
+    """Run the handler in a savepoint. ``(None, _)`` on success, else the error and whether it is final."""
+    try:
+        with transaction.atomic():
+            c.handler(event)
+    except DomainError as exc:
+        logger.warning("event log: %s refused event #%s (%s): %s", c.name, event.pk, event.code, exc)
+        return f"{exc.__class__.__name__}: {exc.message}", True
+    except Exception as exc:  # noqa: BLE001 - any failure is retried, then parked for a manager
+        if getattr(settings, "EVENTS_RAISE", False):
+            raise
+        logger.exception("event log: %s failed on event #%s (%s)", c.name, event.pk, event.code)
+        return "".join(traceback.format_exception_only(exc)).strip() + "\n" + traceback.format_exc(), False
+    return None, False
+
+
+def _park(c: Consumer, event: DomainEvent, *, status: str, attempts: int, error: str) -> None:
+    ConsumerFailure.objects.update_or_create(
+        consumer=c.name,
+        event=event,
+        defaults={"order_id": event.order_id, "status": status, "attempts": attempts, "error": error},
+    )
+
+
+def _held_orders(c: Consumer) -> set[int]:
+    return set(
+        ConsumerFailure.objects.filter(
+            consumer=c.name,
+            status__in=[ConsumerFailure.Status.PARKED, ConsumerFailure.Status.HELD],
+            order_id__isnull=False,
+        ).values_list("order_id", flat=True)
+    )
+
+
+# --- Parked events ---------------------------------------------------------------------------------------
+
+
+class ReplayFailed(DomainError):
+    code = "replay_failed"
+    status_code = 409
+
+
+@transaction.atomic
+def failure_replay(*, failure: ConsumerFailure, actor=None) -> int:
+    """Run a parked event again (and then the events of its order held behind it, in order). Raises
+    ``ReplayFailed`` with the handler's error if it fails again (the event stays parked)."""
+    failure = ConsumerFailure.objects.select_for_update().get(pk=failure.pk)
+    if failure.status not in (ConsumerFailure.Status.PARKED, ConsumerFailure.Status.HELD):
+        return 0
+    c = _registry.get(failure.consumer)
+    if c is None:
+        raise ReplayFailed(f"No consumer is named {failure.consumer}.")
+    queue = [failure]
+    if failure.order_id is not None:
+        queue += list(
+            ConsumerFailure.objects.select_for_update()
+            .filter(
+                consumer=failure.consumer,
+                order_id=failure.order_id,
+                status__in=[ConsumerFailure.Status.PARKED, ConsumerFailure.Status.HELD],
+                event_id__gt=failure.event_id,
+            )
+            .order_by("event_id")
+        )
+    replayed = 0
+    for item in queue:
+        event = DomainEvent.objects.select_related("actor").get(pk=item.event_id)
+        error, _permanent = _run(c, event)
+        if error is not None:
+            item.attempts += 1
+            item.error = error
+            item.status = ConsumerFailure.Status.PARKED
+            item.save(update_fields=["attempts", "error", "status"])
+            if item is failure:
+                raise ReplayFailed(error.splitlines()[0], details={"event": event.pk})
+            break
+        item.status = ConsumerFailure.Status.REPLAYED
+        item.resolved_at = timezone.now()
+        item.resolved_by = actor if getattr(actor, "pk", None) else None
+        item.save(update_fields=["status", "resolved_at", "resolved_by"])
+        replayed += 1
+    return replayed
+
+
+@transaction.atomic
+def failure_discard(*, failure: ConsumerFailure, actor=None) -> ConsumerFailure:
+    """Give up on a parked event (what it should have done will be done by hand); the events held behind
+    it are released and replayed."""
+    failure = ConsumerFailure.objects.select_for_update().get(pk=failure.pk)
+    if failure.status in (ConsumerFailure.Status.PARKED, ConsumerFailure.Status.HELD):
+        failure.status = ConsumerFailure.Status.DISCARDED
+        failure.resolved_at = timezone.now()
+        failure.resolved_by = actor if getattr(actor, "pk", None) else None
+        failure.save(update_fields=["status", "resolved_at", "resolved_by"])
+        following = (
+            ConsumerFailure.objects.filter(
+                consumer=failure.consumer,
+                order_id=failure.order_id,
+                status=ConsumerFailure.Status.HELD,
+                event_id__gt=failure.event_id,
+            )
+            .order_by("event_id")
+            .first()
+            if failure.order_id is not None
+            else None
+        )
+        if following is not None:
+            try:
+                with transaction.atomic():
+                    failure_replay(failure=following, actor=actor)
+            except ReplayFailed:
+                pass  # it stays parked with its error
+    return failure
+
+
+# --- Inside a test's transaction -------------------------------------------------------------------------
+# pytest-django wraps a test in a transaction that never commits, so after-commit callbacks never run. The
+# test suite (tests/conftest.py) calls ``process_uncommitted`` when the outermost service transaction of a
+# test ends, which is when it would have committed: the events it wrote are handled then, in order, by
+# every consumer, exactly as a commit would have had them handled.
+
+
+def _in_test_transaction() -> bool:
+    blocks = connection.atomic_blocks if connection.in_atomic_block else []
+    return bool(blocks) and getattr(blocks[0], "_from_testcase", False)
+
+
+def _service_block_open() -> bool:
+    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
+
+
+def process_uncommitted() -> int:
+    """Handle, in order, the events written in the test's transaction since the last call."""
+    pending = getattr(connection, "_eventlog_uncommitted", None)
+    if not pending or getattr(_local, "consuming", False):
+        return 0
+    _local.consuming = True
+    handled = 0
+    try:
+        while pending:
+            ids = sorted(pending)
+            pending.clear()
+            events = {e.pk: e for e in DomainEvent.objects.filter(pk__in=ids).select_related("actor")}
+            for event_id in ids:
+                event = events.get(event_id)
+                if event is None:
+                    continue  # rolled back with its savepoint
+                for c in list(_registry.values()):
+                    if event.code not in c.codes:
+                        continue
+                    if c.ordered and event.order_id is not None and event.order_id in _held_orders(c):
+                        _park(c, event, status=ConsumerFailure.Status.HELD, attempts=0, error="")
+                        continue
+                    error, permanent = _run(c, event)
+                    if error is not None:
+                        _park(c, event, status=ConsumerFailure.Status.PARKED, attempts=1, error=error)
+                    handled += 1
+    finally:
+        _local.consuming = False
+    return handled
+
+
+# --- For the managers' page ------------------------------------------------------------------------------
+
+
+@dataclass
+class ConsumerState:
+    name: str
+    codes: list[str]
+    progress: ConsumerProgress | None
+    pending: int  # events of its codes written after its place in the log (an estimate while it reads)
+    parked: int
+
+
+def consumers_state() -> list[ConsumerState]:
+    """Every consumer with its progress, how many events wait for it and how many are parked."""
+    from django.db.models import Count, Q
+
+    progress = {p.name: p for p in ConsumerProgress.objects.all()}
+    parked = dict(
+        ConsumerFailure.objects.filter(
+            status__in=[ConsumerFailure.Status.PARKED, ConsumerFailure.Status.HELD]
+        )
+        .values_list("consumer")
+        .annotate(n=Count("id"))
+    )
+    key = _key()
+    states = []
+    for name, c in sorted(_registry.items()):
+        p = progress.get(name)
+        pending = 0
+        if p is not None:
+            pending = DomainEvent.objects.filter(
+                Q(**{f"{key}__gte": p.lo})
+                & Q(code__in=c.codes)
+                & (Q(id__gt=p.after_id) | Q(**{f"{key}__gt": p.lo}))
+            ).count()
+        states.append(ConsumerState(name, sorted(c.codes), p, pending, parked.get(name, 0)))
+    return states

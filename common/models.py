@@ -1,0 +1,128 @@
+"""The domain event log and its consumers' bookkeeping (see ``common/eventlog.py``).
+
+The log lives in the bottom layer so every app can write it; it knows no app's models (an event names the
+order it concerns by id)."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Func, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class CurrentTransactionId(Func):
+    """The id of the writing transaction (PostgreSQL ``pg_current_xact_id()``; NULL on SQLite, whose
+    writers are serialised). Readers of the log use it to never skip a row committed late."""
+
+    template = "(pg_current_xact_id()::text::bigint)"
+    output_field = models.BigIntegerField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return "NULL", []
+
+
+class DomainEvent(models.Model):
+    """One business fact, written in the transaction that made it happen: a dotted code
+    (``order.created``), a versioned JSON payload, the order it concerns, who did it and when. The order's
+    timeline is these rows rendered in the reader's language; every side effect that need not be atomic
+    with the change is a consumer of them."""
+
+    id = models.BigAutoField(primary_key=True)
+    code = models.CharField(_("event"), max_length=64)
+    version = models.PositiveSmallIntegerField(_("payload version"), default=1)
+    payload = models.JSONField(_("payload"), default=dict, blank=True)
+    order_id = models.BigIntegerField(_("order"), null=True, blank=True)
+    subject = models.CharField(
+        _("subject"), max_length=100, blank=True, help_text=_("The object it concerns, e.g. shipment:12.")
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+    xid = models.BigIntegerField(null=True, blank=True, editable=False, db_default=CurrentTransactionId())
+    created_at = models.DateTimeField(_("at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("domain event")
+        verbose_name_plural = _("domain events")
+        indexes = [
+            models.Index(fields=["order_id", "-created_at", "-id"], name="event_order_idx"),
+            models.Index(fields=["xid", "id"], name="event_xid_idx"),
+            # Reports read one kind of event over a period (picked, short picks, status changes).
+            models.Index(fields=["code", "created_at"], name="event_code_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.code}"
+
+
+class ConsumerProgress(models.Model):
+    """How far a consumer has read the log. A read covers a window of transaction ids ``[lo, hi)`` (ids of
+    rows on SQLite) page by page (``after_id``); the head event's failed attempts and when to retry it."""
+
+    name = models.CharField(_("consumer"), max_length=64, primary_key=True)
+    lo = models.BigIntegerField(default=0)
+    hi = models.BigIntegerField(null=True, blank=True)
+    after_id = models.BigIntegerField(default=0)
+    attempts = models.PositiveIntegerField(_("failed attempts"), default=0)
+    retry_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    processed = models.BigIntegerField(_("events processed"), default=0)
+    last_event_at = models.DateTimeField(_("last event processed at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("event consumer")
+        verbose_name_plural = _("event consumers")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ConsumerFailure(models.Model):
+    """An event a consumer could not handle after its retries ("parked"), or one held behind a parked event
+    of the same order (so that an order's events stay in order). A manager replays or discards it."""
+
+    class Status(models.TextChoices):
+        PARKED = "parked", _("Parked")
+        HELD = "held", _("Held behind an earlier failure")
+        REPLAYED = "replayed", _("Replayed")
+        DISCARDED = "discarded", _("Discarded")
+
+    consumer = models.CharField(_("consumer"), max_length=64)
+    event = models.ForeignKey(
+        DomainEvent, on_delete=models.CASCADE, related_name="+", verbose_name=_("event")
+    )
+    order_id = models.BigIntegerField(_("order"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.PARKED)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("parked at"), auto_now_add=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("parked event")
+        verbose_name_plural = _("parked events")
+        permissions = [("manage_event_consumers", _("Can see event consumers and replay parked events"))]
+        constraints = [
+            models.UniqueConstraint(fields=["consumer", "event"], name="consumerfailure_unique"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["consumer", "order_id"],
+                name="consumerfailure_open_idx",
+                condition=Q(status__in=["parked", "held"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.consumer} #{self.event_id} ({self.status})"

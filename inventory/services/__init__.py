@@ -1,0 +1,34 @@
+"""Write operations of the inventory app: stock and its ledger (``stock``), reservations (``reservations``).
+Import as ``from inventory import services as inventory_services``."""
+
+from .reservations import (  # noqa: F401
+    Reservation,
+    allocations_consume,
+    allocations_put_back,
+    allocations_reduce,
+    allocations_release,
+    allocations_reserve,
+    allocations_short,
+)
+
+# Among these, ``stock_reserve``, ``stock_release``, ``stock_consume``, ``incoming_reserve`` and
+# ``incoming_release`` are the counters' primitives used by ``reservations``: other apps go through
+# ``allocations_reserve`` and friends, which keep the allocations and the counters together.
+from .stock import (  # noqa: F401
+    incoming_cancel,
+    incoming_create,
+    incoming_receive,
+    incoming_release,
+    incoming_reserve,
+    location_save,
+    product_create,
+    stock_adjust,
+    stock_consume,
+    stock_count,
+    stock_receive,
+    stock_release,
+    stock_reserve,
+    stock_return,
+    stock_return_write_off,
+    stock_transfer,
+)

@@ -1,0 +1,316 @@
+"""Reservations: the allocations of order lines to stock or to incoming replenishments, and the ``reserved``
+counters they stand for. Inventory owns both; no other code writes them.
+
+Counters move by compare-and-set (``UPDATE … SET reserved = reserved + q WHERE on_hand - reserved >= q``)
+or under row locks taken through ``inventory/locks.py`` in the project's lock order: allocations (by id),
+then stock levels (by product, then location), then incoming stock (by id). The caller's transaction
+holds them until it commits; a refusal raises before anything is kept (the caller's atomic block rolls
+back what was done).
+"""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..exceptions import InsufficientStock, InvalidQuantity
+from ..locks import lock_allocations
+from ..models import Allocation, StockMovement
+from .stock import (
+    _back_on_shelf,
+    _check_reason_code,
+    _move,
+    _notify_availability,
+    incoming_release,
+    incoming_reserve,
+    stock_consume,
+    stock_release,
+    stock_reserve,
+)
+
+Reason = StockMovement.Reason
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Units of an order line to hold: stock at ``location_id``, or units of incoming ``incoming_id``."""
+
+    order_id: int
+    line_id: int
+    product_id: int
+    location_id: int
+    quantity: int
+    incoming_id: int | None = None
+
+    @property
+    def kind(self) -> str:
+        return Allocation.Kind.INCOMING if self.incoming_id else Allocation.Kind.STOCK
+
+
+def _released(allocation: Allocation, kind: str | None = None) -> dict:
+    return {
+        "line_id": allocation.line_id,
+        "product_id": allocation.product_id,
+        "location_id": allocation.location_id,
+        "quantity": allocation.quantity,
+        "kind": kind or allocation.kind,
+    }
+
+
+def allocations_reserve(*, reservations: list[Reservation], announce: bool = True) -> list[Allocation]:
+    """Hold every unit of ``reservations`` or none: compare-and-set updates of the stock levels (in product,
+    location order) and of the incoming stock (in id order), then the allocation rows. Raises
+    ``OutOfStock`` at the first counter that cannot hold its units (the caller's transaction, or its
+    savepoint, rolls back those already updated). ``announce=False``: the caller writes the availability
+    event itself (intake writes all its events in one statement)."""
+    stock: dict[tuple[int, int], int] = {}
+    incoming: dict[int, int] = {}
+    for r in reservations:
+        if not isinstance(r.quantity, int) or isinstance(r.quantity, bool) or r.quantity <= 0:
+            raise InvalidQuantity("Quantities must be whole numbers greater than zero.")
+        if r.incoming_id:
+            incoming[r.incoming_id] = incoming.get(r.incoming_id, 0) + r.quantity
+        else:
+            key = (r.product_id, r.location_id)
+            stock[key] = stock.get(key, 0) + r.quantity
+    for (product_id, location_id), quantity in sorted(stock.items()):
+        stock_reserve(product_id=product_id, location_id=location_id, quantity=quantity)
+    for incoming_id, quantity in sorted(incoming.items()):
+        incoming_reserve(incoming_id=incoming_id, quantity=quantity)
+    rows = Allocation.objects.bulk_create(
+        [
+            Allocation(
+                order_id=r.order_id,
+                line_id=r.line_id,
+                product_id=r.product_id,
+                location_id=r.location_id,
+                quantity=r.quantity,
+                kind=r.kind,
+                incoming_id=r.incoming_id,
+            )
+            for r in reservations
+        ]
+    )
+    if announce:
+        _notify_availability({r.product_id for r in reservations})
+    return rows
+
+
+def _release_counters(allocations: list[Allocation]) -> None:
+    stock: dict[tuple[int, int], int] = {}
+    incoming: dict[int, int] = {}
+    for a in allocations:
+        if a.kind == Allocation.Kind.STOCK:
+            stock[(a.product_id, a.location_id)] = stock.get((a.product_id, a.location_id), 0) + a.quantity
+        else:
+            incoming[a.incoming_id] = incoming.get(a.incoming_id, 0) + a.quantity
+    for (product_id, location_id), quantity in sorted(stock.items()):
+        stock_release(product_id=product_id, location_id=location_id, quantity=quantity)
+    for incoming_id, quantity in sorted(incoming.items()):
+        incoming_release(incoming_id=incoming_id, quantity=quantity)
+
+
+@transaction.atomic
+def allocations_release(
+    *,
+    order_id: int,
+    line_ids: list[int] | None = None,
+    location_id: int | None = None,
+    kind: str | None = None,
+    announce: bool = True,
+) -> list[dict]:
+    """Give back what the order's allocations not yet consumed hold (all of them, or those of some lines,
+    at one location, of one kind) and delete them. What was released, for the timeline."""
+    queryset = Allocation.objects.filter(order_id=order_id, consumed_at__isnull=True)
+    if line_ids is not None:
+        queryset = queryset.filter(line_id__in=line_ids)
+    if location_id is not None:
+        queryset = queryset.filter(location_id=location_id)
+    if kind is not None:
+        queryset = queryset.filter(kind=kind)
+    allocations = lock_allocations(queryset)
+    if not allocations:
+        return []
+    _release_counters(allocations)
+    Allocation.objects.filter(pk__in=[a.pk for a in allocations]).delete()
+    if announce:
+        _notify_availability({a.product_id for a in allocations})
+    return [_released(a) for a in allocations]
+
+
+@transaction.atomic
+def allocations_reduce(*, order_id: int, line_id: int, quantity: int, announce: bool = True) -> list[dict]:
+    """Release ``quantity`` units of a line's allocations not yet consumed (pre-orders first, then the
+    newest stock allocations), splitting one if needed; what was released."""
+    allocations = lock_allocations(
+        Allocation.objects.filter(order_id=order_id, line_id=line_id, consumed_at__isnull=True)
+    )
+    held = sum(a.quantity for a in allocations)
+    if quantity <= 0 or quantity > held:
+        raise InsufficientStock(
+            f"Only {held} unit(s) of this line are held.", details={"held": held, "release": quantity}
+        )
+    order = sorted(allocations, key=lambda a: (a.kind != Allocation.Kind.INCOMING, -a.pk))
+    remaining, touched, released = quantity, [], []
+    for allocation in order:
+        if remaining <= 0:
+            break
+        take = min(remaining, allocation.quantity)
+        part = Allocation(
+            pk=allocation.pk,
+            order_id=allocation.order_id,
+            line_id=allocation.line_id,
+            product_id=allocation.product_id,
+            location_id=allocation.location_id,
+            quantity=take,
+            kind=allocation.kind,
+            incoming_id=allocation.incoming_id,
+        )
+        touched.append(part)
+        if take == allocation.quantity:
+            Allocation.objects.filter(pk=allocation.pk).delete()
+        else:
+            Allocation.objects.filter(pk=allocation.pk).update(quantity=allocation.quantity - take)
+        released.append(_released(part))
+        remaining -= take
+    _release_counters(touched)
+    if announce:
+        _notify_availability({a.product_id for a in touched})
+    return released
+
+
+@transaction.atomic
+def allocations_consume(
+    *, line_id: int, location_id: int, quantity: int, actor=None, reference: str = ""
+) -> list[Allocation]:
+    """Reserved units of a line leave the stock at a location (a parcel closed at the pack station, an
+    order collected at a store counter): the allocations say so (split when only part of one leaves) and
+    the ledger writes the shipment, taking on hand and reserved down together."""
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
+        raise InvalidQuantity(
+            "Quantities must be whole numbers greater than zero.", details={"quantity": quantity}
+        )
+    allocations = lock_allocations(
+        Allocation.objects.filter(
+            line_id=line_id, location_id=location_id, kind=Allocation.Kind.STOCK, consumed_at__isnull=True
+        )
+    )
+    held = sum(a.quantity for a in allocations)
+    if held < quantity:
+        raise InsufficientStock(
+            "The parcel holds more units than the order has reserved at this location.",
+            code="not_reserved",
+            details={"order_line": line_id, "reserved": held, "extra": quantity - held},
+        )
+    now = timezone.now()
+    remaining, consumed = quantity, []
+    for allocation in allocations:
+        if remaining == 0:
+            break
+        take = min(remaining, allocation.quantity)
+        if take < allocation.quantity:
+            Allocation.objects.filter(pk=allocation.pk).update(quantity=allocation.quantity - take)
+            consumed.append(
+                Allocation.objects.create(
+                    order_id=allocation.order_id,
+                    line_id=line_id,
+                    product_id=allocation.product_id,
+                    location_id=location_id,
+                    quantity=take,
+                    kind=Allocation.Kind.STOCK,
+                    consumed_at=now,
+                )
+            )
+        else:
+            Allocation.objects.filter(pk=allocation.pk).update(consumed_at=now)
+            allocation.consumed_at = now
+            consumed.append(allocation)
+        remaining -= take
+    stock_consume(
+        product_id=allocations[0].product_id,
+        location_id=location_id,
+        quantity=quantity,
+        actor=actor,
+        reference=reference,
+    )
+    return consumed
+
+
+@transaction.atomic
+def allocations_short(
+    *,
+    line_id: int,
+    location_id: int,
+    quantity: int,
+    reason_code: str,
+    actor=None,
+    reference: str = "",
+    note: str = "",
+) -> list[dict]:
+    """Reserved units of a line were found missing or damaged at a location: they leave on hand and their
+    reservation in one ledger movement, and the line's allocations there shrink by as much (the newest
+    first). The owner of the order sources those units again."""
+    _check_reason_code(reason_code)
+    allocations = lock_allocations(
+        Allocation.objects.filter(
+            line_id=line_id, location_id=location_id, kind=Allocation.Kind.STOCK, consumed_at__isnull=True
+        )
+    )
+    held = sum(a.quantity for a in allocations)
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or not 0 < quantity <= held:
+        raise InvalidQuantity(
+            f"Between 1 and {held} unit(s) are reserved for this line here.",
+            details={"reserved": held, "quantity": quantity},
+        )
+    remaining, released = quantity, []
+    for allocation in sorted(allocations, key=lambda a: -a.pk):
+        if remaining == 0:
+            break
+        take = min(remaining, allocation.quantity)
+        if take == allocation.quantity:
+            Allocation.objects.filter(pk=allocation.pk).delete()
+        else:
+            Allocation.objects.filter(pk=allocation.pk).update(quantity=allocation.quantity - take)
+        released.append({**_released(allocation), "quantity": take})
+        remaining -= take
+    _move(
+        product_id=allocations[0].product_id,
+        location_id=location_id,
+        delta=-quantity,
+        reason=Reason.ADJUSTMENT,
+        reason_code=reason_code,
+        actor=actor,
+        reference=reference,
+        note=note,
+        release_reserved=quantity,
+    )
+    _notify_availability([allocations[0].product_id])
+    return released
+
+
+@transaction.atomic
+def allocations_put_back(
+    *, order_id: int, location_id: int | None = None, actor=None, reference: str = ""
+) -> list[dict]:
+    """Units that left the stock into parcels that will not leave (the order was cancelled before its
+    parcels were handed over) go back on the shelf; their allocations are deleted."""
+    queryset = Allocation.objects.filter(order_id=order_id, consumed_at__isnull=False)
+    if location_id is not None:
+        queryset = queryset.filter(location_id=location_id)
+    allocations = lock_allocations(queryset)
+    per_level: dict[tuple[int, int], int] = {}
+    for a in allocations:
+        per_level[(a.product_id, a.location_id)] = (
+            per_level.get((a.product_id, a.location_id), 0) + a.quantity
+        )
+    for (product_id, loc_id), quantity in sorted(per_level.items()):
+        _back_on_shelf(
+            product_id=product_id,
+            location_id=loc_id,
+            quantity=quantity,
+            reason=Reason.UNPACKED,
+            actor=actor,
+            reference=reference,
+        )
+    Allocation.objects.filter(pk__in=[a.pk for a in allocations]).delete()
+    return [_released(a, "packed") for a in allocations]

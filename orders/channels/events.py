@@ -1,0 +1,55 @@
+"""Consumers of the domain event log for the channel connectors: every change of availability feeds the
+change log (``GET /api/v1/availability/changes/``) and the stock push; orders that ship are reported to
+their channel. Both only write rows and queue tasks after commit (the pushes are external calls)."""
+
+from django.core.cache import cache
+from django.db import transaction
+
+from common.eventlog import consumer
+
+from ..models import Channel, OrderStatus
+from .feed import changes_record
+
+PUSHING_KEY = "channels:pushing-channels"
+
+
+@consumer(
+    "channels.availability",
+    codes={"stock.availability_changed", "order.created"},
+    ordered=False,
+)
+def on_availability_changed(event) -> None:
+    """Reservations are compare-and-set updates that write no event of their own at intake (one per line
+    would cost a write per line): the order's creation carries its products."""
+    product_ids = event.payload.get("product_ids") or []
+    if not product_ids:
+        return
+    changes_record(product_ids=product_ids)
+    transaction.on_commit(_schedule_push)
+
+
+def _schedule_push() -> None:
+    from .models import ChannelConnection
+    from .services import push_schedule
+
+    pushing = cache.get(PUSHING_KEY)
+    if pushing is None:
+        pushing = ChannelConnection.objects.filter(push_stock=True, channel__active=True).exists()
+        cache.set(PUSHING_KEY, pushing, timeout=10)
+    if pushing:
+        push_schedule()
+
+
+@consumer("channels.fulfilment", codes={"order.status_changed"}, ordered=False)
+def on_order_shipped(event) -> None:
+    if event.order_id is None or event.payload.get("to") not in (
+        OrderStatus.SHIPPED,
+        OrderStatus.PARTIALLY_SHIPPED,
+    ):
+        return
+    kind = Channel.objects.filter(orders__pk=event.order_id).values_list("kind", flat=True).first()
+    if kind in (Channel.Kind.SHOPIFY, Channel.Kind.WOOCOMMERCE):
+        from .tasks import fulfilment_send
+
+        order_id = event.order_id
+        transaction.on_commit(lambda: fulfilment_send.delay(order_id))

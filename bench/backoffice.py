@@ -28,6 +28,7 @@ All traffic goes to the local Postgres (127.0.0.1).
 """
 
 import argparse
+import json
 import os
 import queue
 import random
@@ -326,7 +327,8 @@ class Generator:
                     location = rng.choice(self.warehouses) if split else source
                     self.allocation_id += 1
                     allocations.append(
-                        f"{self.allocation_id}\t{quantity}\tstock\t{consumed}\t{created.isoformat()}\t\\N\t{location}\t{self.line_id}\n"
+                        f"{self.allocation_id}\t{quantity}\tstock\t{consumed}\t{created.isoformat()}\t\\N\t"
+                        f"{location}\t{self.line_id}\t{pk}\t{product_id}\n"
                     )
                     reserved_text.append(f"{quantity} × {sku} @ {self.loc_code[location]}")
             at = created
@@ -363,7 +365,11 @@ class Generator:
                 evs.append(("note", "Commande en attente de paiement.", "{}"))
             for type_, message, data in evs[:4]:
                 self.event_id += 1
-                events.append(f"{self.event_id}\t{type_}\t{message}\t{data}\t{at.isoformat()}\t\\N\t{pk}\n")
+                payload = {**json.loads(data), "legacy_text": message}
+                body = json.dumps(payload, ensure_ascii=False)
+                events.append(
+                    f"{self.event_id}\t{EVENT_CODES[type_]}\t1\t{body}\t{pk}\t\t{at.isoformat()}\t\\N\t\\N\n"
+                )
                 at += timedelta(minutes=rng.randint(1, 600))
             updated = at.isoformat()
             first_day = (created + timedelta(days=2)).date().isoformat()
@@ -381,7 +387,7 @@ class Generator:
             "orders_order": "".join(orders),
             "orders_orderline": "".join(lines),
             "orders_allocation": "".join(allocations),
-            "orders_orderevent": "".join(events),
+            "common_domainevent": "".join(events),
         }
 
 
@@ -394,8 +400,16 @@ COLUMNS = {
     "tracking_token, purchase_order, note, cancel_reason, created_at, updated_at, channel_id, customer_id, "
     "pickup_location_id",
     "orders_orderline": "id, line_no, sku, name, quantity, unit_price, vat_rate, order_id, product_id",
-    "orders_allocation": "id, quantity, kind, consumed_at, created_at, incoming_id, location_id, line_id",
-    "orders_orderevent": "id, type, message, data, at, actor_id, order_id",
+    "orders_allocation": "id, quantity, kind, consumed_at, created_at, incoming_id, location_id, line_id, "
+    "order_id, product_id",
+    "common_domainevent": "id, code, version, payload, order_id, subject, created_at, actor_id, xid",
+}
+# The timeline's rows, as the log stores them (old-style sentences kept as legacy_text).
+EVENT_CODES = {
+    "created": "order.created",
+    "reserved": "stock.reserved",
+    "status_changed": "order.status_changed",
+    "note": "order.note",
 }
 
 

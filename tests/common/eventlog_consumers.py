@@ -1,0 +1,40 @@
+"""Consumers used by the event log's tests (imported by the tests, and by the worker processes they start
+with ``celery worker -I tests.common.eventlog_consumers``). Their effect is a ``auth.Group`` row named
+after the event: a unique name, so an event handled twice would fail loudly."""
+
+import os
+import time
+from pathlib import Path
+
+from django.contrib.auth.models import Group
+
+from common.eventlog import consumer
+from common.exceptions import DomainError
+
+FLAGS = Path(os.environ.get("EVENTLOG_TEST_FLAGS", "/tmp/oms-eventlog-test"))  # noqa: S108
+
+
+@consumer("test.record", codes={"test.happened"})
+def record(event):
+    Group.objects.create(name=f"seen-{event.pk}")
+
+
+@consumer("test.flaky", codes={"test.flaky", "test.after"})
+def flaky(event):
+    """Fails while the flag file ``fail-<event payload key>`` exists."""
+    if (FLAGS / f"fail-{event.payload.get('key')}").exists():
+        if event.payload.get("refuse"):
+            raise DomainError("refused for the test", code="test_refused")
+        raise RuntimeError("the test asked this consumer to fail")
+    Group.objects.create(name=f"flaky-{event.pk}")
+
+
+@consumer("test.slow", codes={"test.slow"})
+def slow(event):
+    """Writes its effect, says it started, then waits while the flag ``hold`` exists (a worker killed
+    here must leave nothing behind)."""
+    Group.objects.create(name=f"slow-{event.pk}")
+    (FLAGS / f"started-{event.pk}").touch()
+    deadline = time.monotonic() + 60
+    while (FLAGS / "hold").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)

@@ -1,0 +1,256 @@
+"""The domain event log, through its real path: events written in a transaction, consumers after commit
+(real commits: ``transaction=True``), late commits, retries, parking and replay, a broker that is down and
+a worker process killed in the middle of a consumer."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import connection, transaction
+
+from common import eventlog
+from common.models import ConsumerFailure, ConsumerProgress, DomainEvent
+from tests.common import eventlog_consumers
+from tests.common.eventlog_consumers import FLAGS
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _flags(settings):
+    settings.EVENTS_RAISE = False  # as in production: a failing consumer is retried, then parked
+    settings.EVENTS_RETRY_BASE_SECONDS = 0
+    shutil.rmtree(FLAGS, ignore_errors=True)
+    FLAGS.mkdir(parents=True)
+    eventlog.progress_ensure()
+    yield
+    shutil.rmtree(FLAGS, ignore_errors=True)
+
+
+def _seen(prefix="seen-") -> list[str]:
+    return sorted(Group.objects.filter(name__startswith=prefix).values_list("name", flat=True))
+
+
+def test_consumers_run_after_commit_once_and_never_for_a_rollback():
+    with transaction.atomic():
+        event = eventlog.emit("test.happened", payload={"n": 1})
+        assert _seen() == []  # nothing inside the transaction
+    assert _seen() == [f"seen-{event.pk}"]  # right after commit (tasks run eagerly here)
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        eventlog.emit("test.happened", payload={"n": 2})
+        raise RuntimeError("the change failed")
+    assert eventlog.consume_all() == 0
+    assert _seen() == [f"seen-{event.pk}"]
+    # Delivered again (a second task, the sweep): nothing is done twice.
+    eventlog.consume("test.record")
+    eventlog.consume_all()
+    assert _seen() == [f"seen-{event.pk}"]
+    assert ConsumerProgress.objects.get(name="test.record").processed == 1
+
+
+def test_a_late_commit_is_never_skipped():
+    # given: a transaction takes an event id first and commits last
+    first_written = threading.Event()
+    release = threading.Event()
+    ids = {}
+
+    def slow_writer():
+        try:
+            with transaction.atomic():
+                ids["slow"] = eventlog.emit("test.happened", payload={"who": "slow"}).pk
+                first_written.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=slow_writer)
+    thread.start()
+    assert first_written.wait(10)
+    # when: a later transaction commits first and the consumers read the log meanwhile
+    with transaction.atomic():
+        ids["fast"] = eventlog.emit("test.happened", payload={"who": "fast"}).pk
+    assert ids["slow"] < ids["fast"]
+    eventlog.consume_all()
+    seen_before = _seen()
+    release.set()
+    thread.join(10)
+    eventlog.consume_all()
+    # then: the reader waited for the older transaction rather than moving past its row
+    assert f"seen-{ids['slow']}" not in seen_before
+    assert _seen() == sorted([f"seen-{ids['slow']}", f"seen-{ids['fast']}"])
+
+
+def test_a_failing_consumer_retries_then_parks_and_holds_the_orders_later_events(settings):
+    settings.EVENTS_MAX_ATTEMPTS = 3
+    (FLAGS / "fail-a").touch()
+    with transaction.atomic():
+        bad = eventlog.emit("test.flaky", payload={"key": "a"}, order_id=7)
+    progress = ConsumerProgress.objects.get(name="test.flaky")
+    assert (progress.attempts, progress.retry_at is not None) == (1, True)
+    assert "the test asked this consumer to fail" in progress.last_error
+    # retried (no wait in this test), then parked at the third attempt
+    eventlog.consume("test.flaky")
+    eventlog.consume("test.flaky")
+    failure = ConsumerFailure.objects.get(consumer="test.flaky", event=bad)
+    assert (failure.status, failure.attempts, failure.order_id) == ("parked", 3, 7)
+    # the order's next event waits behind it; another order's goes through
+    with transaction.atomic():
+        later = eventlog.emit("test.after", payload={"key": "b"}, order_id=7)
+        other = eventlog.emit("test.after", payload={"key": "c"}, order_id=8)
+    assert ConsumerFailure.objects.get(event=later).status == "held"
+    assert _seen("flaky-") == [f"flaky-{other.pk}"]
+
+    # a manager fixes the cause and replays: the parked event, then the held one, in order
+    (FLAGS / "fail-a").unlink()
+    assert eventlog.failure_replay(failure=failure) == 2
+    assert _seen("flaky-") == sorted([f"flaky-{bad.pk}", f"flaky-{later.pk}", f"flaky-{other.pk}"])
+    assert set(ConsumerFailure.objects.values_list("status", flat=True)) == {"replayed"}
+    with transaction.atomic():
+        again = eventlog.emit("test.after", payload={"key": "d"}, order_id=7)
+    assert f"flaky-{again.pk}" in _seen("flaky-")  # the order flows again
+
+
+def test_a_business_refusal_is_parked_at_once_and_can_be_discarded():
+    (FLAGS / "fail-r").touch()
+    with transaction.atomic():
+        refused = eventlog.emit("test.flaky", payload={"key": "r", "refuse": True}, order_id=9)
+    failure = ConsumerFailure.objects.get(event=refused)
+    assert (failure.status, failure.attempts) == ("parked", 1)
+    assert "refused for the test" in failure.error
+    with pytest.raises(eventlog.ReplayFailed):
+        eventlog.failure_replay(failure=failure)
+    eventlog.failure_discard(failure=failure)
+    assert ConsumerFailure.objects.get(pk=failure.pk).status == "discarded"
+
+
+def test_when_the_broker_is_down_the_commit_succeeds_and_the_sweep_catches_up(settings):
+    from oms.celery import app
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    old = (app.conf.task_always_eager, app.conf.broker_url, app.conf.broker_transport_options)
+    _reset_pool(app)
+    app.conf.task_always_eager = False
+    app.conf.broker_url = "redis://127.0.0.1:6397/0"  # nothing listens there: Redis is down
+    app.conf.broker_transport_options = {"max_retries": 0}
+    try:
+        started = time.monotonic()
+        with transaction.atomic():
+            event = eventlog.emit("test.happened", payload={"n": 3})
+        assert time.monotonic() - started < 5  # the commit did not wait on the broker
+        assert _seen() == []
+    finally:
+        app.conf.task_always_eager, app.conf.broker_url, app.conf.broker_transport_options = old
+        _reset_pool(app)
+    # beat's sweep, once Redis is back
+    from common.tasks import events_sweep
+
+    events_sweep.apply()
+    assert _seen() == [f"seen-{event.pk}"]
+
+
+def _reset_pool(app) -> None:
+    """Forget the broker connections made with the other settings."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None
+
+
+def _worker(queue: str) -> subprocess.Popen:
+    db = dict(settings.DATABASES["default"])
+    env = {
+        **os.environ,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "DJANGO_SETTINGS_MODULE": "oms.settings.test",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "EVENTLOG_TEST_FLAGS": str(FLAGS),
+    }
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "oms",
+            "worker",
+            "--pool=solo",
+            "-Q",
+            queue,
+            "-I",
+            "tests.common.eventlog_consumers",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def _wait(predicate, timeout=60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL (a real Redis broker)")
+def test_a_worker_killed_inside_a_consumer_loses_nothing_and_does_nothing_twice(settings):
+    from common.tasks import consume_events, events_sweep
+    from oms.celery import app
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # the commit queues the consumers (no worker reads "default")
+    old_eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    (FLAGS / "hold").touch()
+    with transaction.atomic():
+        event = eventlog.emit("test.slow", payload={})
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    worker = _worker(queue)
+    try:
+        consume_events.apply_async(args=["test.slow"], queue=queue)
+        assert _wait(lambda: (FLAGS / f"started-{event.pk}").exists()), "the worker never started the consumer"
+        os.killpg(worker.pid, signal.SIGKILL)  # mid-handler: its effect is written, not committed
+        worker.wait(10)
+        (FLAGS / "hold").unlink()
+        assert _seen("slow-") == []
+        # a new worker, and beat's sweep: the event is handled, once
+        worker = _worker(queue)
+        events_sweep.apply_async(queue=queue)
+        assert _wait(lambda: _seen("slow-") == [f"slow-{event.pk}"])
+        consume_events.apply_async(args=["test.slow"], queue=queue)  # delivered again: nothing new
+        time.sleep(2)
+        assert _seen("slow-") == [f"slow-{event.pk}"]
+        assert ConsumerProgress.objects.get(name="test.slow").processed == 1
+    finally:
+        app.conf.task_always_eager = old_eager
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGTERM)
+            try:
+                worker.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker.pid, signal.SIGKILL)
+
+
+def test_the_registry_knows_the_test_consumers():
+    assert {"test.record", "test.flaky", "test.slow"} <= set(eventlog.consumers())
+    assert eventlog_consumers.record is eventlog.consumers()["test.record"].handler
+    assert DomainEvent.objects.count() == 0

@@ -8,5 +8,5 @@ class OrdersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401 - connects the receivers
+        from . import jobs, receivers  # noqa: F401 - connects the receivers, registers the jobs
         from .channels import receivers as channel_receivers  # noqa: F401

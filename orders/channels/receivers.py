@@ -1,10 +1,11 @@
 """Receivers of the connectors: availability changes feed the change log and the stock push; orders that
 ship are reported to their channel."""
 
-from django.core.cache import cache
 from django.db import transaction
 from django.dispatch import receiver
 
+from common.cache import cache_get, cache_set
+from common.jobs import enqueue_on_commit
 from inventory.signals import availability_changed
 
 from ..models import Channel, OrderLine, OrderStatus
@@ -33,10 +34,10 @@ def _schedule_push() -> None:
     from .models import ChannelConnection
     from .services import push_schedule
 
-    pushing = cache.get(PUSHING_KEY)
+    pushing = cache_get(PUSHING_KEY)  # None when missing or when the cache is down: ask the database
     if pushing is None:
         pushing = ChannelConnection.objects.filter(push_stock=True, channel__active=True).exists()
-        cache.set(PUSHING_KEY, pushing, timeout=10)
+        cache_set(PUSHING_KEY, pushing, timeout=10)
     if pushing:
         push_schedule()
 
@@ -49,5 +50,4 @@ def on_order_status_changed(sender, *, order, new_status, **kwargs):
     if kind in (Channel.Kind.SHOPIFY, Channel.Kind.WOOCOMMERCE):
         from .tasks import fulfilment_send
 
-        order_id = order.pk
-        transaction.on_commit(lambda: fulfilment_send.delay(order_id))
+        enqueue_on_commit(fulfilment_send, order.pk)

@@ -266,7 +266,7 @@ def sweep(*, now: datetime | None = None, limit: int = 200) -> dict[str, int]:
                     kind.on_give_up(exhausted)
             rows.filter(pk__in=todo).update(job_due_at=now + kind.lease)
             args = dict(rows.filter(pk__in=todo).values_list("pk", kind.arg)) if kind.arg != "pk" else None
-        task = current_app.tasks[kind.task]
+        task = _task(current_app, kind.task)
         failed = [pk for pk in todo if not enqueue(task, args[pk] if args else pk)]
         if failed:  # the broker is down: due at once again, the next sweep tries
             rows.filter(pk__in=failed).update(job_due_at=now)
@@ -274,6 +274,12 @@ def sweep(*, now: datetime | None = None, limit: int = 200) -> dict[str, int]:
         if todo:
             logger.info("%s: queued again %s job(s)", kind.name, queued[kind.name])
     return queued
+
+
+def _task(app, name: str):
+    if name not in app.tasks:  # outside a worker, the apps' task modules may not be imported yet
+        app.loader.import_default_modules()
+    return app.tasks[name]
 
 
 def backlog(*, now: datetime | None = None) -> dict[str, dict]:

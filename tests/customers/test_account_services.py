@@ -84,7 +84,11 @@ def test_link_is_emailed_by_a_task_after_commit_once(customer, django_capture_on
     assert sent is True and len(callbacks) == 1
     assert len(mail.outbox) == 0  # nothing is sent inside the request
     request = AccountLinkEmail.objects.get()
-    assert (request.customer, request.status, request.link_url) == (customer, "pending", "https://shop/a/{token}/")
+    assert (request.customer, request.status, request.link_url) == (
+        customer,
+        "pending",
+        "https://shop/a/{token}/",
+    )
     assert request.job_due_at is not None  # recoverable by the sweep if the broker loses the message
     callbacks[0]()  # commit: the task runs (eagerly in tests)
     assert len(mail.outbox) == 1

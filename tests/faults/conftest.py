@@ -8,6 +8,7 @@ FAULTS_REDIS_PORT and FAULTS_WEB_PORT). Without ``redis-server`` the tests are s
 they fail."""
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -167,6 +168,15 @@ class Web:
 
     def logs(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def mark(self) -> int:
+        """Where the log is now: ``server_errors(mark)`` reads what came after."""
+        return len(self.logs())
+
+    def server_errors(self, mark: int) -> list[str]:
+        """Requests answered 5xx since ``mark`` (gunicorn's access log), and Django's error reports."""
+        lines = self.logs()[mark:].splitlines()
+        return [line for line in lines if re.search(r'" 5\d\d ', line) or "Internal Server Error" in line]
 
 
 @pytest.fixture(scope="session")

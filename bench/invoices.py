@@ -49,10 +49,10 @@ def _prepare(documents: int, lines: int) -> list[int]:
 
     call_command("migrate", verbosity=0)
     from customers.models import Customer
-    from inventory.models import Location, Product
+    from inventory.models import Allocation, Location, Product
     from invoicing.models import LegalEntity
     from invoicing.services import issue
-    from orders.models import Allocation, Channel, Order, OrderLine
+    from orders.models import Channel, Order, OrderLine
 
     issue._schedule_render = lambda document_id: None  # rendered below, on purpose
     LegalEntity.objects.create(

@@ -1,7 +1,11 @@
 """The REST API's error format: ``{"error": {"code", "message", "details"}}`` for every 4xx."""
 
+import sys
+
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, JsonResponse
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.http import Http404, HttpResponse, JsonResponse
+from django.template import loader
 from django.views import defaults
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, parsers, serializers, status
@@ -157,6 +161,44 @@ def page_not_found(request, exception=None):
         body = {"error": {"code": "not_found", "message": "No API endpoint at this URL.", "details": {}}}
         return JsonResponse(body, status=404)
     return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    """``handler500``. When the cause is the database (unreachable, or the connection was cut mid-request),
+    nothing could be served: 503 with ``Retry-After``, in the API's error format under /api/ (code
+    ``service_unavailable``), a short page elsewhere; nothing was half-written (each write is one
+    transaction). Any other error is a 500, in the API's format under /api/. Renders without touching the
+    database (no context processors)."""
+    exc = sys.exc_info()[1]
+    unavailable = isinstance(exc, DatabaseError) and _connection_lost(exc)
+    status_code = 503 if unavailable else 500
+    if request.path.startswith("/api/"):
+        if unavailable:
+            error = {
+                "code": "service_unavailable",
+                "message": "The service is briefly unavailable: retry in a few seconds.",
+                "details": {},
+            }
+        else:
+            error = {"code": "server_error", "message": "An unexpected error occurred.", "details": {}}
+        response = JsonResponse({"error": error}, status=status_code)
+    else:
+        template = "503.html" if unavailable else "500.html"
+        response = HttpResponse(loader.get_template(template).render(), status=status_code)
+    if unavailable:
+        response["Retry-After"] = "5"
+    return response
+
+
+def _connection_lost(exc: DatabaseError) -> bool:
+    """The connection is gone or cannot be made (not a bad query): psycopg's OperationalError or
+    InterfaceError, or any database error once Django knows the connection is unusable."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    try:
+        return not connection.is_usable()
+    except Exception:  # noqa: BLE001
+        return True
 
 
 class HasScope(BasePermission):

@@ -149,13 +149,11 @@ def kick() -> None:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         consume_all()
         return
+    from .jobs import enqueue
     from .tasks import consume_events
 
     for c in _registry.values():
-        try:
-            consume_events.apply_async(args=[c.name], queue=c.queue, retry=False)
-        except Exception:  # noqa: BLE001 - broker down: beat's sweep runs the consumers later
-            logger.warning("event log: could not queue consumer %s; the sweep will run it", c.name)
+        enqueue(consume_events, c.name, queue=c.queue)  # a broker that is down: beat's sweep catches up
 
 
 def consume_all(*, limit: int = 200, rounds: int = 50) -> int:
@@ -462,13 +460,25 @@ class ConsumerState:
     name: str
     codes: list[str]
     progress: ConsumerProgress | None
-    pending: int  # events of its codes written after its place in the log (an estimate while it reads)
+    pending: int  # events of its codes written after its place in the log
+    oldest: object  # when the oldest of them was written (None when none waits)
     parked: int
 
 
+def _waiting(c: Consumer, p: ConsumerProgress) -> tuple[int, object]:
+    from django.db.models import Count, Min, Q
+
+    key = _key()
+    row = DomainEvent.objects.filter(
+        Q(**{f"{key}__gte": p.lo}) & Q(code__in=c.codes) & (Q(id__gt=p.after_id) | Q(**{f"{key}__gt": p.lo}))
+    ).aggregate(n=Count("id"), oldest=Min("created_at"))
+    return row["n"], row["oldest"]
+
+
 def consumers_state() -> list[ConsumerState]:
-    """Every consumer with its progress, how many events wait for it and how many are parked."""
-    from django.db.models import Count, Q
+    """Every consumer with its progress, how many events wait for it (and since when), how many are
+    parked."""
+    from django.db.models import Count
 
     progress = {p.name: p for p in ConsumerProgress.objects.all()}
     parked = dict(
@@ -478,16 +488,28 @@ def consumers_state() -> list[ConsumerState]:
         .values_list("consumer")
         .annotate(n=Count("id"))
     )
-    key = _key()
     states = []
     for name, c in sorted(_registry.items()):
         p = progress.get(name)
-        pending = 0
-        if p is not None:
-            pending = DomainEvent.objects.filter(
-                Q(**{f"{key}__gte": p.lo})
-                & Q(code__in=c.codes)
-                & (Q(id__gt=p.after_id) | Q(**{f"{key}__gt": p.lo}))
-            ).count()
-        states.append(ConsumerState(name, sorted(c.codes), p, pending, parked.get(name, 0)))
+        pending, oldest = _waiting(c, p) if p is not None else (0, None)
+        states.append(ConsumerState(name, sorted(c.codes), p, pending, oldest, parked.get(name, 0)))
     return states
+
+
+def backlog() -> dict:
+    """For ``/healthz``: per consumer, the events waiting and the age of the oldest; parked events."""
+    now = timezone.now()
+    consumers = {
+        state.name: {
+            "waiting": state.pending,
+            "oldest_waiting_seconds": int((now - state.oldest).total_seconds()) if state.oldest else 0,
+            "parked": state.parked,
+        }
+        for state in consumers_state()
+    }
+    return {
+        "waiting": sum(c["waiting"] for c in consumers.values()),
+        "oldest_waiting_seconds": max((c["oldest_waiting_seconds"] for c in consumers.values()), default=0),
+        "parked": sum(c["parked"] for c in consumers.values()),
+        "consumers": consumers,
+    }

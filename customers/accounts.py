@@ -8,30 +8,31 @@ last sign-in): using a link signs in and updates ``last_login``, which changes t
 works once. Using one locks the customer row, so two clicks at the same moment sign in once.
 """
 
-import functools
-import hashlib
+import datetime as dt
 import logging
 import secrets
-from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core import signing
-from django.core.cache import cache
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from common import jobs
+
 from .exceptions import AccountLinkInvalid
-from .models import Address, Customer, CustomerAccount, Notification
+from .models import AccountLinkEmail, Address, Customer, CustomerAccount, Notification
 
 logger = logging.getLogger(__name__)
 
 LINK_SALT = "customers.account-link"
 STATE_SALT = "customers.account-state"
+# A sign-in link asked for but not sent within this time (broker or mail server down) is not sent any more.
+LINK_SEND_WITHIN_SECONDS = 60 * 60
 # Erased customers get an address on a reserved domain (RFC 2606): unique, never deliverable.
 ANONYMISED_DOMAIN = "anonymised.invalid"
 
@@ -94,40 +95,65 @@ def account_link_check(*, token: str) -> Customer:
     return customer
 
 
-def account_link_send(*, email: str, link_for: Callable[[str], str]) -> bool:
-    """Email a one-time sign-in link to the customer with this address: a Celery task on the
-    ``notifications`` queue sends it after commit, never the request. ``link_for(token)`` builds the
-    absolute URL. Returns False, sending nothing, when no customer has this address: the caller answers the
-    same either way. The link does not go through the notification outbox on purpose: its rows are shown
-    to customer service, who must not be able to sign in as the customer."""
+def account_link_send(*, email: str, link_url: str) -> bool:
+    """Email a one-time sign-in link to the customer with this address. ``link_url`` is the absolute address
+    of the link page with ``{token}`` where the token goes. The request is written down
+    (``AccountLinkEmail``) and a Celery task on the ``notifications`` queue sends it after commit, never the
+    request; if the broker loses the message, the beat sweep sends it (common/jobs.py). Returns False,
+    sending nothing, when no customer has this address: the caller answers the same either way. The link
+    does not go through the notification outbox on purpose: its rows are shown to customer service, who
+    must not be able to sign in as the customer; and the token is made at sending time, never stored."""
+    if "{token}" not in link_url:
+        raise ValueError("link_url needs a {token} placeholder")
     customer = Customer.objects.filter(email__iexact=(email or "").strip()).first()
     if customer is None or is_anonymised(customer):
         return False
-    url = link_for(account_link_make(customer=customer))
-    transaction.on_commit(functools.partial(_queue_link, customer_id=customer.pk, url=url))
+    # A request still waiting after this long will not be sent: the customer has given up or asks again now.
+    AccountLinkEmail.objects.filter(
+        customer=customer,
+        status=AccountLinkEmail.Status.PENDING,
+        created_at__lt=timezone.now() - dt.timedelta(seconds=LINK_SEND_WITHIN_SECONDS),
+    ).update(status=AccountLinkEmail.Status.FAILED, error="Not sent in time.", job_due_at=None)
+    try:
+        with transaction.atomic():
+            request = AccountLinkEmail.objects.create(
+                customer=customer, link_url=link_url[:500], job_due_at=jobs.due()
+            )
+    except IntegrityError:
+        return True  # one is waiting to be sent: its email carries a link made when it leaves
+    from .tasks import send_account_link as send_account_link_task
+
+    jobs.enqueue_on_commit(send_account_link_task, request.pk)
     return True
 
 
-def _queue_link(*, customer_id: int, url: str) -> None:
-    from .tasks import send_account_link as send_account_link_task
+def account_link_deliver(*, request_id: int) -> str:
+    """Send a sign-in email (the Celery task): the job is claimed first, so a redelivered or duplicate
+    message finds it sent or held and sends nothing. A mail error is raised (the task retries with backoff;
+    the sweep, if its message is lost); the link in the email is made now, valid from now."""
+    from .jobs import ACCOUNT_LINK
 
-    try:
-        send_account_link_task.apply_async(args=[customer_id, url], retry=False)
-    except Exception:  # broker down: the customer sees the same answer and can ask again
-        logger.warning(
-            "Sign-in link for customer %s not queued (broker unavailable?)", customer_id, exc_info=True
+    with jobs.claim(ACCOUNT_LINK, request_id) as job:
+        if job is None:
+            return "skipped"
+        request = AccountLinkEmail.objects.select_related("customer").get(pk=request_id)
+        customer = request.customer
+        too_old = request.created_at < timezone.now() - dt.timedelta(seconds=LINK_SEND_WITHIN_SECONDS)
+        if is_anonymised(customer) or too_old:
+            AccountLinkEmail.objects.filter(pk=request.pk).update(
+                status=AccountLinkEmail.Status.FAILED,
+                error="Customer data erased." if not too_old else "Not sent in time.",
+            )
+            return "skipped"
+        token = account_link_make(customer=customer)
+        _send_link(customer=customer, url=request.link_url.replace("{token}", token))
+        AccountLinkEmail.objects.filter(pk=request.pk).update(
+            status=AccountLinkEmail.Status.SENT, sent_at=timezone.now(), error=""
         )
+    return "sent"
 
 
-def account_link_deliver(*, customer_id: int, url: str) -> str:
-    """Send the sign-in email (the Celery task). At most once per link: a redelivered task finds the
-    link's key in the cache and skips; a failed send frees the key so the retry can send."""
-    customer = Customer.objects.filter(pk=customer_id).first()
-    if customer is None or is_anonymised(customer):
-        return "skipped"
-    guard = "account-link-sent:" + hashlib.sha256(url.encode()).hexdigest()
-    if not cache.add(guard, 1, timeout=_max_age() + 60):
-        return "skipped"
+def _send_link(*, customer: Customer, url: str) -> None:
     language = customer.language or settings.LANGUAGE_CODE
     merchant = {
         "name": settings.MERCHANT_NAME,
@@ -146,12 +172,7 @@ def account_link_deliver(*, customer_id: int, url: str) -> str:
         subject=subject, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[customer.email]
     )
     message.attach_alternative(html, "text/html")
-    try:
-        message.send(fail_silently=False)
-    except Exception:
-        cache.delete(guard)
-        raise
-    return "sent"
+    message.send(fail_silently=False)
 
 
 def account_link_use(*, token: str, password: str = "") -> Customer:

@@ -4,6 +4,8 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
+from common.models import QueuedJob
+
 
 class Customer(models.Model):
     """A buyer, found or created by email at intake. B2B customers carry company, SIREN and VAT number."""
@@ -221,3 +223,34 @@ class CustomerAccount(models.Model):
     @property
     def has_password(self) -> bool:
         return bool(self.password)
+
+
+class AccountLinkEmail(QueuedJob):
+    """A sign-in link a customer asked for, to email (a queued job, common/jobs.py: sent after commit, or by
+    the beat sweep if the broker lost the message, never twice). The link itself is made when the email is
+    sent, from ``link_url`` (the link page's address with ``{token}`` where the token goes): a signed token
+    is a key to the account and is never stored. One request waits at a time per customer."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("To send")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Not sent")
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    link_url = models.CharField(_("link address"), max_length=500)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("asked at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("sign-in link email")
+        verbose_name_plural = _("sign-in link emails")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"], condition=Q(status="pending"), name="account_link_one_pending"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} ({self.status})"

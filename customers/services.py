@@ -12,6 +12,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import BooleanField, ExpressionWrapper, F, Q
 from django.utils import timezone
 
+from common import jobs
+
 from . import sms
 from .exceptions import NotificationNotResendable, SmsNotAllowed
 from .models import Address, Customer, Notification
@@ -131,18 +133,9 @@ def notification_dispatch(*, notification_id: int) -> bool:
     pending and beat will queue it again."""
     from .tasks import send_notification as send_notification_task
 
-    try:
-        # No publish retries: the caller (a request, after its commit) must not wait on a dead broker;
-        # the outbox row is the retry.
-        send_notification_task.apply_async(args=[notification_id], retry=False)
-    except Exception:
-        logger.warning(
-            "Notification %s not queued (broker unavailable?); beat will retry it.",
-            notification_id,
-            exc_info=True,
-        )
-        return False
-    return True
+    # No publish retries, and nothing raised: the caller (a request, after its commit) must not wait on a
+    # dead broker; the outbox row is the retry (common/jobs.py enqueue).
+    return jobs.enqueue(send_notification_task, notification_id)
 
 
 def _claim(*, notification_id: int) -> Notification | None:

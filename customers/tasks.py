@@ -31,7 +31,7 @@ def dispatch_due_notifications() -> int:
     retry_jitter=True,
     max_retries=5,
 )
-def send_account_link(customer_id: int, url: str) -> str:
+def send_account_link(request_id: int) -> str:
     """Email a sign-in link (not through the outbox: the link would stay readable in the back office's
-    message list while it is valid). Sent at most once per link; retried with backoff on mail errors."""
-    return accounts.account_link_deliver(customer_id=customer_id, url=url)
+    message list while it is valid). Sent at most once per request; retried with backoff on mail errors."""
+    return accounts.account_link_deliver(request_id=request_id)

@@ -6,3 +6,6 @@ class FulfillmentConfig(AppConfig):
     name = "fulfillment"
     verbose_name = _("Fulfilment")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import jobs  # noqa: F401 - registers the print jobs with the sweep (common/jobs.py)

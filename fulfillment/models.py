@@ -3,6 +3,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from common.models import QueuedJob
+
 
 class PickerShift(models.Model):
     """The pickers' schedule: who picks at a location, when, and how fast. Capacity is in order lines."""
@@ -375,7 +377,7 @@ class ScanEvent(models.Model):
         return f"{self.action} {self.quantity} × {self.line_id}"
 
 
-class DocumentJob(models.Model):
+class DocumentJob(QueuedJob):
     """A long print job (pick lists, packing slips, labels) run by a Celery task, its progress polled."""
 
     class Status(models.TextChoices):

@@ -8,4 +8,5 @@ class InvoicingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import events  # noqa: F401 - registers the invoicing consumer of the event log
+        # The invoicing consumer of the event log, and the kinds of queued jobs (common/jobs.py).
+        from . import events, jobs  # noqa: F401

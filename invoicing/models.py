@@ -19,6 +19,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from common.exceptions import DomainError
+from common.models import QueuedJob
 
 siren_validator = RegexValidator(r"^[0-9]{9}$", _("A SIREN is 9 digits."))
 siret_validator = RegexValidator(r"^[0-9]{14}$", _("A SIRET is 14 digits."))
@@ -233,13 +234,24 @@ class InvoiceQuerySet(models.QuerySet):
         return self.filter(kind=DocumentKind.CREDIT_NOTE)
 
 
-class Invoice(models.Model):
+class Invoice(QueuedJob):
     """An invoice or a credit note: numbered, dated, its amounts and both parties frozen when issued."""
 
     Kind = DocumentKind
     Status = DocumentStatus
-    # What may change after issue: the rendering and sending state. Everything else is the document.
-    MUTABLE_FIELDS = ("status", "pdf", "xml", "rendered_at", "render_error", "sent_at")
+    # What may change after issue: the rendering and sending state (and the rendering job's, QueuedJob).
+    # Everything else is the document.
+    MUTABLE_FIELDS = (
+        "status",
+        "pdf",
+        "xml",
+        "rendered_at",
+        "render_error",
+        "sent_at",
+        "job_due_at",
+        "job_lease_until",
+        "job_attempts",
+    )
 
     kind = models.CharField(
         _("type"), max_length=16, choices=DocumentKind.choices, default=DocumentKind.INVOICE
@@ -446,7 +458,7 @@ class InvoiceLine(models.Model):
         raise ImmutableDocument("The lines of an issued document are never deleted.")
 
 
-class DocumentDelivery(models.Model):
+class DocumentDelivery(QueuedJob):
     """One email of a document to the customer (first sending or a re-send): the task that sends it checks
     it was not sent already, so a retried task never sends twice."""
 
@@ -475,7 +487,7 @@ class DocumentDelivery(models.Model):
         return f"{self.document_id} → {self.email} ({self.status})"
 
 
-class InvoiceExport(models.Model):
+class InvoiceExport(QueuedJob):
     """An export of a period for the accountant: CSV and XLSX (one row per document and VAT rate) and a ZIP
     of the PDFs, built by a Celery task that reports its progress."""
 

@@ -28,6 +28,7 @@ from .services.delivery import delivery_request
 from .services.entities import channel_billing_save, legal_entity_save
 from .services.exports import export_request
 from .services.issue import credit_note_issue, credited_quantities
+from .services.render import document_render_again
 
 PAGE_SIZE = 50
 
@@ -107,12 +108,12 @@ class DocumentDetailView(BackofficeMixin, View):
         if not request.user.has_perm("invoicing.send_invoice"):
             raise PermissionDenied
         document = _document_or_404(pk)
-        from .tasks import render_document as render_document_task
-
-        transaction.on_commit(lambda: render_document_task.delay(document.pk), robust=True)
-        messages.info(
-            request, _("The PDF of %(number)s is being rendered again.") % {"number": document.number}
-        )
+        if document_render_again(document=document):
+            messages.info(
+                request, _("The PDF of %(number)s is being rendered again.") % {"number": document.number}
+            )
+        else:
+            messages.info(request, _("The PDF of %(number)s is ready.") % {"number": document.number})
         return redirect("invoicing:document_detail", pk=document.pk)
 
 

@@ -14,6 +14,8 @@ from . import health, views
 # Under /api/, a refused request and a URL that no endpoint serves answer in the API's error format.
 handler400 = "common.api.bad_request"
 handler404 = "common.api.page_not_found"
+# A request cut off from the database (down, or its connection killed mid-request) is a 503 with Retry-After.
+handler500 = "common.api.server_error"
 
 admin.site.site_header = _("OMS administration")
 admin.site.site_title = _("OMS administration")

@@ -8,5 +8,6 @@ class OrdersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import events  # noqa: F401 - registers the orders' consumers of the event log
+        # The orders' consumers of the event log, and the kinds of queued jobs (common/jobs.py).
+        from . import events, jobs  # noqa: F401
         from .channels import events as channel_events  # noqa: F401

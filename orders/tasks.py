@@ -21,3 +21,4 @@ def flag_uncollected_pickups() -> int:
 # The forecast's tasks live with the reports; importing them here registers them (autodiscovery reads
 # orders.tasks only).
 from .reports.tasks import reports_forecast, reports_forecast_nightly  # noqa: E402, F401
+from .returns.tasks import return_label  # noqa: E402, F401 - registers the return label task with workers

@@ -8,4 +8,4 @@ class ShippingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import receivers  # noqa: F401 - connects the receivers
+        from . import jobs, receivers  # noqa: F401 - connects the receivers, registers the jobs

@@ -3,6 +3,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from common.models import QueuedJob
+
 
 class Carrier(models.Model):
     class Adapter(models.TextChoices):
@@ -128,7 +130,7 @@ class ShipmentStatus(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
-class Shipment(models.Model):
+class Shipment(QueuedJob):
     """One parcel of an order, from the moment it is closed at the pack station: its contents, box, weight,
     carrier service, label and tracking. Created by ``fulfillment`` through ``shipping.services``."""
 
@@ -396,3 +398,20 @@ class Manifest(models.Model):
     @property
     def code(self) -> str:
         return f"M{self.pk:05d}"
+
+
+class NetworkVersion(models.Model):
+    """The carrier network's version (one row), raised by every change of carriers, services or grids: each
+    process keeps the network in memory and reloads it when this changes (shipping/selectors.py). The
+    cache holds a copy so the order path reads no row for it; the row is the truth when the cache is down
+    or was flushed."""
+
+    version = models.BigIntegerField(default=0)
+    changed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("carrier network version")
+        verbose_name_plural = _("carrier network versions")
+
+    def __str__(self) -> str:
+        return str(self.version)

@@ -5,14 +5,24 @@ from dataclasses import dataclass, field
 from datetime import time
 from decimal import Decimal
 
-from django.core.cache import cache
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
+
+from common.cache import cache_delete, cache_get, cache_set
 
 from . import geo
-from .models import Carrier, CarrierService, RelayPoint, ServiceRate, ServiceTransit, ShippingRule
+from .models import (
+    Carrier,
+    CarrierService,
+    NetworkVersion,
+    RelayPoint,
+    ServiceRate,
+    ServiceTransit,
+    ShippingRule,
+)
 
 NETWORK_VERSION_KEY = "shipping:network:version"
 NETWORK_MAX_AGE = 300.0  # seconds: a process re-reads the grids at least this often
+NETWORK_VERSION_TTL = 60  # seconds: the cached copy of the version is taken from the database this often
 _cached: dict = {"version": None, "loaded": 0.0, "network": None}
 
 
@@ -89,12 +99,22 @@ class ShippingNetwork:
         return quotes[0] if quotes else None
 
 
+def network_version() -> int:
+    """The carrier network's version: from the shared cache, else (missing, flushed, or the cache is down)
+    from its row, copied back to the cache for ``NETWORK_VERSION_TTL`` seconds."""
+    version = cache_get(NETWORK_VERSION_KEY)
+    if version is None:
+        version = NetworkVersion.objects.filter(pk=1).values_list("version", flat=True).first() or 0
+        cache_set(NETWORK_VERSION_KEY, version, NETWORK_VERSION_TTL)
+    return version
+
+
 def network_current() -> ShippingNetwork:
-    """The carrier network, cached in the process and re-read when master data changes (a version key in
-    the shared cache, bumped by ``network_changed``) or after ``NETWORK_MAX_AGE`` seconds."""
+    """The carrier network, cached in the process and re-read when master data changes (its version, see
+    ``network_version``, raised by ``network_changed``) or after ``NETWORK_MAX_AGE`` seconds."""
     import time as _time
 
-    version = cache.get(NETWORK_VERSION_KEY, 0)
+    version = network_version()
     now = _time.monotonic()
     if (
         _cached["network"] is None
@@ -105,13 +125,19 @@ def network_current() -> ShippingNetwork:
     return _cached["network"]
 
 
-def network_changed() -> None:
-    """Called when carriers, services or grids change: every process re-reads the network."""
-    try:
-        cache.incr(NETWORK_VERSION_KEY)
-    except ValueError:
-        cache.set(NETWORK_VERSION_KEY, 1, None)
+def network_forget() -> None:
+    """This process re-reads the network at its next use."""
     _cached["network"] = None
+
+
+def network_changed() -> None:
+    """Called (after commit) when carriers, services or grids changed: every process re-reads the network.
+    The version row is raised and the cached copy dropped, so the next reader anywhere takes the new version
+    from the database."""
+    _cached["network"] = None
+    if not NetworkVersion.objects.filter(pk=1).update(version=F("version") + 1):
+        NetworkVersion.objects.get_or_create(pk=1, defaults={"version": 1})
+    cache_delete(NETWORK_VERSION_KEY)
 
 
 # Settings pages: the carriers with their services, and a service's grids laid out as tables.

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common import jobs
 from common.exceptions import DomainError
 from inventory.models import Location
 
@@ -69,9 +70,14 @@ def shipment_prepare(*, shipment: Shipment, recipient: dict, relay_id: str = "",
     shipment.relay_id = relay_id[:64]
     if service_id is not None:
         shipment.service_id = service_id
-    shipment.save(update_fields=["recipient", "relay_id", "service"])
-    if shipment.service_id and needs_label(shipment):
-        transaction.on_commit(lambda: shipment_label.delay(shipment.pk))
+    fields = ["recipient", "relay_id", "service"]
+    label = bool(shipment.service_id and needs_label(shipment))
+    if label:
+        shipment.job_due_at = jobs.due()  # the label job: queued on commit, and by the sweep if that is lost
+        fields.append("job_due_at")
+    shipment.save(update_fields=fields)
+    if label:
+        jobs.enqueue_on_commit(shipment_label, shipment.pk)
     return shipment
 
 
@@ -104,9 +110,20 @@ def _recipient(shipment: Shipment) -> carriers.Address:
 
 def label_create(*, shipment_id: int) -> Shipment:
     """Ask the carrier for the parcel's label and keep it (PDF and ZPL when the carrier gives both).
-    Idempotent: a labelled parcel is left alone. A permanent refusal is kept on the shipment with the
-    carrier's message (status ``label_failed``, alert on the dashboard); a passing failure is re-raised
-    for the task to retry with backoff."""
+    Idempotent: a labelled parcel is left alone, and the label job is claimed first (common/jobs.py), so a
+    redelivered or duplicate message never asks the carrier twice at the same time; a worker that died
+    mid-call has its job taken over by the beat sweep once its lease expires. A permanent refusal is kept on
+    the shipment with the carrier's message (status ``label_failed``, alert on the dashboard); a passing
+    failure is re-raised for the task to retry with backoff, until ``LABEL_MAX_ATTEMPTS``."""
+    from .jobs import LABEL
+
+    with jobs.claim(LABEL, shipment_id) as job:
+        if job is None:
+            return Shipment.objects.get(pk=shipment_id)
+        return _label_create(shipment_id=shipment_id)
+
+
+def _label_create(*, shipment_id: int) -> Shipment:
     shipment = Shipment.objects.select_related("service__carrier", "location").get(pk=shipment_id)
     if shipment.status != ShipmentStatus.CREATED and shipment.status != ShipmentStatus.LABEL_FAILED:
         return shipment
@@ -125,7 +142,10 @@ def label_create(*, shipment_id: int) -> Shipment:
     try:
         label = adapter.create_label(request)
     except carriers.RetryableCarrierError as exc:
-        _label_failed(shipment, str(exc), final=shipment.label_attempts + 1 >= LABEL_MAX_ATTEMPTS)
+        final = shipment.label_attempts + 1 >= LABEL_MAX_ATTEMPTS
+        _label_failed(shipment, str(exc), final=final)
+        if final:  # given up: staff ask again once the carrier is back
+            return Shipment.objects.get(pk=shipment.pk)
         raise
     except carriers.CarrierError as exc:
         _label_failed(shipment, str(exc), final=True)
@@ -162,8 +182,8 @@ def label_retry(*, shipment: Shipment) -> None:
 
     if shipment.status not in (ShipmentStatus.CREATED, ShipmentStatus.LABEL_FAILED):
         raise ShipmentRefused(_("This parcel already has its label."), code="already_labelled")
-    Shipment.objects.filter(pk=shipment.pk).update(label_attempts=0)
-    transaction.on_commit(lambda: shipment_label.delay(shipment.pk))
+    Shipment.objects.filter(pk=shipment.pk).update(label_attempts=0, **jobs.restart_fields())
+    jobs.enqueue_on_commit(shipment_label, shipment.pk)
 
 
 # --- Hand-over ---------------------------------------------------------------------------------------------

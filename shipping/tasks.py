@@ -5,8 +5,9 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
+
+from common import jobs
 
 from . import carriers
 from .models import Carrier
@@ -29,14 +30,18 @@ REFRESH_LOCK_SECONDS = 60 * 60
 )
 def relay_points_refresh(self, carrier_id: int) -> dict:
     """Fetch a carrier's relay points and store them in the directory. Idempotent (an upsert by the
-    carrier's ids); one refresh per carrier at a time (a cache lock); carrier errors that may pass
+    carrier's ids); one refresh per carrier at a time (a lease in the database); carrier errors that may pass
     (timeout, 5xx, quota) are retried with exponential backoff."""
     carrier = Carrier.objects.filter(pk=carrier_id, active=True).first()
     if carrier is None:
         return {"skipped": "no such active carrier"}
-    lock = f"shipping:relay-refresh:{carrier.pk}"
-    if not cache.add(lock, self.request.id or "local", timeout=REFRESH_LOCK_SECONDS):
-        return {"skipped": "a refresh of this carrier is running"}
+    with jobs.lease(f"shipping:relay-refresh:{carrier.pk}", seconds=REFRESH_LOCK_SECONDS) as held:
+        if not held:
+            return {"skipped": "a refresh of this carrier is running"}
+        return _refresh(carrier)
+
+
+def _refresh(carrier: Carrier) -> dict:
     try:
         adapter = carriers.get_adapter(carrier)
         fetched = relay_points_fetch(adapter=adapter)
@@ -50,8 +55,6 @@ def relay_points_refresh(self, carrier_id: int) -> dict:
     except carriers.PermanentCarrierError as exc:
         logger.warning("relay points of %s not refreshed: %s", carrier.code, exc)
         return {"carrier": carrier.code, "error": str(exc)}
-    finally:
-        cache.delete(lock)
     if fetched.failed_areas:
         logger.warning("relay points of %s: areas refused: %s", carrier.code, ", ".join(fetched.failed_areas))
     return {"carrier": carrier.code, **result.__dict__, "failed_areas": fetched.failed_areas}

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common import jobs
 from common.exceptions import DomainError
 from shipping.models import Shipment
 
@@ -28,8 +29,8 @@ def document_job_start(*, kind: str, params: dict, user) -> DocumentJob:
     if not params.get("waves"):
         raise JobError(_("Select at least one wave."), code="nothing_selected")
     with transaction.atomic():
-        job = DocumentJob.objects.create(kind=kind, params=params, created_by=user)
-        transaction.on_commit(lambda: render_document_job.delay(job.pk))
+        job = DocumentJob.objects.create(kind=kind, params=params, created_by=user, job_due_at=jobs.due())
+        jobs.enqueue_on_commit(render_document_job, job.pk)
     return job
 
 
@@ -54,15 +55,20 @@ def _units(job: DocumentJob) -> list:
 
 def document_job_run(*, job_id: int) -> DocumentJob:
     """Render the job's PDF, one document at a time, counting progress. Idempotent: a finished job is
-    left as it is; a job interrupted midway starts again from the beginning."""
+    left as it is, one held by another worker too (common/jobs.py); a job interrupted midway (its worker
+    died) is taken over by the beat sweep once its lease expires and starts again from the beginning."""
+    from ..jobs import PRINT
+
+    with jobs.claim(PRINT, job_id) as claim:
+        if claim is None:
+            return DocumentJob.objects.get(pk=job_id)
+        DocumentJob.objects.filter(pk=job_id).update(status=DocumentJob.Status.RUNNING, done=0)
+        return _run(job=DocumentJob.objects.get(pk=job_id), claim=claim)
+
+
+def _run(*, job: DocumentJob, claim) -> DocumentJob:
     from .. import documents
 
-    claimed = DocumentJob.objects.filter(
-        pk=job_id, status__in=[DocumentJob.Status.PENDING, DocumentJob.Status.RUNNING]
-    ).update(status=DocumentJob.Status.RUNNING, done=0)
-    job = DocumentJob.objects.get(pk=job_id)
-    if not claimed:
-        return job
     try:
         units = _units(job)
         DocumentJob.objects.filter(pk=job.pk).update(total=len(units))
@@ -79,6 +85,7 @@ def document_job_run(*, job_id: int) -> DocumentJob:
                 with unit.label_pdf.open("rb") as f:
                     parts.append(f.read())
             DocumentJob.objects.filter(pk=job.pk).update(done=index)
+            claim.renew()
         if not parts:
             if job.kind in LABEL_KINDS:
                 raise JobError(_("Nothing to print: no parcel of the selected waves has its label yet."))

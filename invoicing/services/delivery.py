@@ -7,6 +7,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from common import jobs
+
 from ..exceptions import DocumentNotRendered
 from ..mailer import send_email
 from ..models import DocumentDelivery, DocumentStatus, Invoice
@@ -19,16 +21,29 @@ def delivery_request(*, document: Invoice, email: str, actor=None) -> DocumentDe
             "The document's PDF is not ready yet: try again in a moment.", details={"number": document.number}
         )
     delivery = DocumentDelivery.objects.create(
-        document=document, email=email, requested_by=actor if getattr(actor, "pk", None) else None
+        document=document,
+        email=email,
+        requested_by=actor if getattr(actor, "pk", None) else None,
+        job_due_at=jobs.due(),
     )
     from ..tasks import send_document as send_document_task
 
-    transaction.on_commit(lambda: send_document_task.delay(delivery.pk), robust=True)
+    jobs.enqueue_on_commit(send_document_task, delivery.pk)
     return delivery
 
 
 def delivery_send(*, delivery_id: int) -> DocumentDelivery:
-    """Send a queued email once. Network errors are raised (the task retries them with backoff)."""
+    """Send a queued email once. Network errors are raised (the task retries them with backoff). The job
+    is claimed first (common/jobs.py): a redelivered message finds it sent or held and does nothing."""
+    from ..jobs import DELIVERY
+
+    with jobs.claim(DELIVERY, delivery_id) as job:
+        if job is None:
+            return DocumentDelivery.objects.get(pk=delivery_id)
+        return _send(delivery_id=delivery_id)
+
+
+def _send(*, delivery_id: int) -> DocumentDelivery:
     with transaction.atomic():
         delivery = (
             DocumentDelivery.objects.select_for_update(of=("self",))

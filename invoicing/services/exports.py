@@ -8,8 +8,9 @@ import zipfile
 from decimal import Decimal
 
 from django.core.files.base import ContentFile
-from django.db import transaction
 from django.utils import timezone
+
+from common import jobs
 
 from ..models import InvoiceExport
 from ..selectors import export_documents
@@ -47,10 +48,11 @@ def export_request(*, date_from: dt.date, date_to: dt.date, channel=None, legal_
         channel=channel,
         legal_entity=legal_entity,
         requested_by=actor if getattr(actor, "pk", None) else None,
+        job_due_at=jobs.due(),
     )
     from ..tasks import build_export as build_export_task
 
-    transaction.on_commit(lambda: build_export_task.delay(export.pk), robust=True)
+    jobs.enqueue_on_commit(build_export_task, export.pk)
     return export
 
 
@@ -112,10 +114,19 @@ def _xlsx(rows) -> bytes:
 
 
 def export_build(*, export_id: int) -> InvoiceExport:
-    """Build the files of an export once (a finished export is left alone), reporting progress as it goes."""
+    """Build the files of an export once (a finished export is left alone), reporting progress as it goes.
+    The job is claimed first (common/jobs.py): one worker builds it; if that worker dies, the beat sweep
+    gives it to another once its lease (renewed as the build goes) expires."""
+    from ..jobs import EXPORT
+
+    with jobs.claim(EXPORT, export_id) as job:
+        if job is None:
+            return InvoiceExport.objects.get(pk=export_id)
+        return _build(export_id=export_id, job=job)
+
+
+def _build(*, export_id: int, job) -> InvoiceExport:
     export = InvoiceExport.objects.get(pk=export_id)
-    if export.status == InvoiceExport.Status.DONE:
-        return export
     documents = export_documents(
         date_from=export.date_from,
         date_to=export.date_to,
@@ -140,6 +151,7 @@ def export_build(*, export_id: int) -> InvoiceExport:
                     missing.append(doc.number)
                 if index % PROGRESS_EVERY == 0:
                     InvoiceExport.objects.filter(pk=export.pk).update(done=index)
+                    job.renew()
             if missing:
                 archive.writestr("MISSING.txt", "\n".join(missing) + "\n")
         stem = f"invoices-{export.date_from:%Y%m%d}-{export.date_to:%Y%m%d}-{export.pk}"

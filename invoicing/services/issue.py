@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import Max, Sum
 from django.utils import timezone, translation
 
+from common import jobs
 from inventory.models import Allocation
 from orders.models import Order, OrderLine
 from orders.services.events import event_add
@@ -146,7 +147,7 @@ class DraftLine:
 def _schedule_render(document_id: int) -> None:
     from ..tasks import render_document as render_document_task
 
-    transaction.on_commit(lambda: render_document_task.delay(document_id), robust=True)
+    jobs.enqueue_on_commit(render_document_task, document_id)
 
 
 def _document_create(
@@ -201,6 +202,7 @@ def _document_create(
         total_vat=amounts.total_vat,
         total_incl_vat=amounts.total_incl_vat,
         created_by=actor if getattr(actor, "pk", None) else None,
+        job_due_at=jobs.due(),  # the rendering: queued on commit, and by the beat sweep if that is lost
     )
     if kind == DocumentKind.CREDIT_NOTE:
         document.kind = DocumentKind.CREDIT_NOTE

@@ -15,6 +15,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from common import jobs
 from common.templatetags.oms_tags import money
 
 from ..models import DocumentStatus, Invoice
@@ -110,8 +111,38 @@ def render_pdf(document: Invoice, xml: bytes) -> bytes:
 
 
 def document_render(*, document_id: int) -> Invoice:
-    """Render the PDF and XML of a document once. A failure is recorded on the document (status failed, the
-    error), nothing half-written is kept, and the error is raised again for the task's log."""
+    """Render the PDF and XML of a document once (the Celery task). The worker first claims the rendering
+    job (common/jobs.py): a redelivered or duplicate message finds it done or held and does nothing, and
+    the job of a worker killed mid-render is taken over by the beat sweep once its lease expires. A failure
+    is recorded on the document (status failed, the error), nothing half-written is kept, and the error is
+    raised again for the task's log; a passing one (``OSError``: storage) leaves it pending for a retry."""
+    from ..jobs import RENDER
+
+    with jobs.claim(RENDER, document_id) as job:
+        if job is None:
+            return Invoice.objects.get(pk=document_id)
+        document, failure = _render(document_id=document_id)
+        if isinstance(failure, OSError):
+            raise failure  # still pending: Celery's retry (or the sweep) renders it again
+    if failure is not None:
+        raise failure
+    return document
+
+
+def document_render_again(*, document: Invoice) -> bool:
+    """Staff ask for a document's PDF again (its rendering failed, or seems stuck): it is pending again and
+    queued after commit. False when the document already has its PDF."""
+    from ..tasks import render_document as render_document_task
+
+    restarted = Invoice.objects.filter(
+        pk=document.pk, status__in=[DocumentStatus.FAILED, DocumentStatus.PENDING], pdf=""
+    ).update(status=DocumentStatus.PENDING, render_error="", **jobs.restart_fields())
+    if restarted:
+        jobs.enqueue_on_commit(render_document_task, document.pk)
+    return bool(restarted)
+
+
+def _render(*, document_id: int) -> tuple[Invoice, Exception | None]:
     with transaction.atomic():
         document = (
             Invoice.objects.select_for_update(of=("self",))
@@ -119,30 +150,31 @@ def document_render(*, document_id: int) -> Invoice:
             .get(pk=document_id)
         )
         if document.pdf and document.status != DocumentStatus.FAILED:
-            return document
+            return document, None
         try:
             xml = build_cii(document)
             facturx.xml_check_xsd(xml, flavor="factur-x", level=FACTURX_LEVEL)
             pdf = render_pdf(document, xml)
+        except OSError as exc:
+            logger.exception("rendering %s failed; it will be tried again", document.number)
+            document.render_error = f"{type(exc).__name__}: {exc}"[:2000]
+            document.save(update_fields=["render_error"])
+            return document, exc
         except Exception as exc:
             logger.exception("rendering %s failed", document.number)
             document.status = DocumentStatus.FAILED
             document.render_error = f"{type(exc).__name__}: {exc}"[:2000]
             document.save(update_fields=["status", "render_error"])
-            failure = exc
-        else:
-            failure = None
-            stem = f"{document.number}-{document.legal_entity_id}"
-            document.pdf.save(f"{stem}.pdf", ContentFile(pdf), save=False)
-            document.xml.save(f"{stem}.xml", ContentFile(xml), save=False)
-            document.status = DocumentStatus.ISSUED
-            document.rendered_at = timezone.now()
-            document.render_error = ""
-            document.save(update_fields=["pdf", "xml", "status", "rendered_at", "render_error"])
-            if document.legal_entity.email_documents and document.buyer_email:
-                from .delivery import delivery_request
+            return document, exc
+        stem = f"{document.number}-{document.legal_entity_id}"
+        document.pdf.save(f"{stem}.pdf", ContentFile(pdf), save=False)
+        document.xml.save(f"{stem}.xml", ContentFile(xml), save=False)
+        document.status = DocumentStatus.ISSUED
+        document.rendered_at = timezone.now()
+        document.render_error = ""
+        document.save(update_fields=["pdf", "xml", "status", "rendered_at", "render_error"])
+        if document.legal_entity.email_documents and document.buyer_email:
+            from .delivery import delivery_request
 
-                delivery_request(document=document, email=document.buyer_email)
-    if failure is not None:
-        raise failure
-    return document
+            delivery_request(document=document, email=document.buyer_email)
+    return document, None

@@ -109,9 +109,26 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ----------------------------------------------------------------------------------------
+# Redis is a cache and a broker, never the source of truth: when it is down, requests are served without
+# it (common/cache.py, common/jobs.py, README "When Redis or a worker fails"). Short socket timeouts, and
+# after a failure Redis is not tried again for REDIS_RETRY_AFTER_SECONDS (the broker:
+# BROKER_RETRY_AFTER_SECONDS), so a dead or unreachable Redis costs a request milliseconds.
 REDIS_URL = env("REDIS_URL", default="")
+REDIS_SOCKET_CONNECT_TIMEOUT = env.float("REDIS_SOCKET_CONNECT_TIMEOUT", default=0.5)  # seconds
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.5)  # seconds, per cache command
+REDIS_RETRY_AFTER_SECONDS = env.float("REDIS_RETRY_AFTER_SECONDS", default=5.0)
+BROKER_RETRY_AFTER_SECONDS = env.float("BROKER_RETRY_AFTER_SECONDS", default=5.0)
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "common.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_SOCKET_CONNECT_TIMEOUT,
+                "socket_timeout": REDIS_SOCKET_TIMEOUT,
+            },
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -204,21 +221,36 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 60 * 60 * 24
+# Nothing reads task results (jobs keep their state in their rows): publishing then needs the broker alone,
+# not a result subscription in Redis as well. A task that must answer says ignore_result=False (oms.ping).
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES_NAMES = ("default", "tracking", "documents", "notifications")
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Publishing to a broker that is down gives up within a second instead of kombu's default of several:
-# a request that queues a task after its commit never hangs on Redis. What must not be lost is in an
-# outbox table (customers.Notification) that beat queues again.
+# Publishing to a broker that is down gives up at once (common/jobs.py publishes without retries, after
+# commit, and never raises): a request never hangs on Redis. What must not be lost is a row in PostgreSQL
+# (a job's fields, the notification outbox) that beat queues again. The socket timeout is longer than the
+# workers' 1-second BRPOP, so it only cuts a broker that stopped answering.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": 3600,
     "max_retries": 2,
     "interval_start": 0,
     "interval_step": 0.2,
     "interval_max": 0.5,
+    "socket_connect_timeout": REDIS_SOCKET_CONNECT_TIMEOUT,
+    "socket_timeout": env.float("BROKER_SOCKET_TIMEOUT", default=5.0),
 }
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"socket_connect_timeout": REDIS_SOCKET_CONNECT_TIMEOUT}
+# Queued jobs (common/jobs.py): the message published on commit has JOBS_FIRST_WAIT_SECONDS to do the job;
+# then beat's sweep (every JOBS_SWEEP_SECONDS) queues it again. A worker holds a job for JOBS_LEASE_SECONDS
+# (some kinds longer, or renewed as they go): a killed worker's job is taken over after that.
+JOBS_FIRST_WAIT_SECONDS = env.int("JOBS_FIRST_WAIT_SECONDS", default=60)
+JOBS_LEASE_SECONDS = env.int("JOBS_LEASE_SECONDS", default=180)
+JOBS_SWEEP_SECONDS = env.int("JOBS_SWEEP_SECONDS", default=60)
+# /healthz reports "degraded" once a job has been overdue this long (broker, workers or beat not running).
+JOBS_OVERDUE_WARNING_SECONDS = env.int("JOBS_OVERDUE_WARNING_SECONDS", default=600)
 # Fixed schedules; the DatabaseScheduler copies them into django-celery-beat's tables, where admins can
 # change or add schedules.
 CELERY_BEAT_SCHEDULE = {
@@ -235,6 +267,8 @@ CELERY_BEAT_SCHEDULE = {
     # The domain event log's consumers (common/eventlog.py): after-commit queueing is the fast path, this
     # sweep the safety net (broker down at commit time, a lost message, a consumer waiting to retry).
     "events-sweep": {"task": "common.events_sweep", "schedule": 30.0},
+    # Every queued job whose message was lost (broker down or flushed) or whose worker died (common/jobs.py).
+    "jobs-sweep": {"task": "common.jobs_sweep", "schedule": float(JOBS_SWEEP_SECONDS)},
     # Channel connectors (orders/channels): PrestaShop has no webhooks; the stock push runs on every
     # availability change (debounced) and this sweep catches any push that was lost.
     "channels-prestashop-poll": {"task": "channels.prestashop_poll_all", "schedule": 120.0},

@@ -2,10 +2,11 @@
 change log (``GET /api/v1/availability/changes/``) and the stock push; orders that ship are reported to
 their channel. Both only write rows and queue tasks after commit (the pushes are external calls)."""
 
-from django.core.cache import cache
 from django.db import transaction
 
+from common.cache import cache_get, cache_set
 from common.eventlog import consumer
+from common.jobs import enqueue_on_commit
 
 from ..models import Channel, OrderStatus
 from .feed import changes_record
@@ -32,10 +33,10 @@ def _schedule_push() -> None:
     from .models import ChannelConnection
     from .services import push_schedule
 
-    pushing = cache.get(PUSHING_KEY)
+    pushing = cache_get(PUSHING_KEY)  # None when missing or when the cache is down: ask the database
     if pushing is None:
         pushing = ChannelConnection.objects.filter(push_stock=True, channel__active=True).exists()
-        cache.set(PUSHING_KEY, pushing, timeout=10)
+        cache_set(PUSHING_KEY, pushing, timeout=10)
     if pushing:
         push_schedule()
 
@@ -51,5 +52,4 @@ def on_order_shipped(event) -> None:
     if kind in (Channel.Kind.SHOPIFY, Channel.Kind.WOOCOMMERCE):
         from .tasks import fulfilment_send
 
-        order_id = event.order_id
-        transaction.on_commit(lambda: fulfilment_send.delay(order_id))
+        enqueue_on_commit(fulfilment_send, event.order_id)

@@ -8,13 +8,14 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from common import jobs
+from common.cache import cache_delete, cache_get, cache_set
 from common.exceptions import DomainError
 from inventory.models import Product, StockLevel
 
@@ -262,19 +263,30 @@ def _progress_key(job_id: int) -> str:
 
 
 def progress_get(*, job: ImportJob) -> tuple[int, int]:
+    """Rows processed and total of a running import. The import runs in one transaction, so its progress
+    lives in the cache; without the cache the page shows the job running without a count."""
     if job.status == ImportJob.Status.RUNNING:
-        value = cache.get(_progress_key(job.pk))
+        value = cache_get(_progress_key(job.pk))
         if value:
             return value["processed"], value["total"]
     return job.processed_rows, job.total_rows
 
 
 def import_run(*, job_id: int) -> ImportJob:
-    """Check or import a file (the job's ``dry_run``). Runs once: a job already started is left alone."""
-    if not ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PENDING).update(
-        status=ImportJob.Status.RUNNING
-    ):
-        return ImportJob.objects.get(pk=job_id)
+    """Check or import a file (the job's ``dry_run``). Runs once: the job is claimed first (common/jobs.py),
+    so a redelivered message finds it done or held and does nothing. The file is imported in one
+    transaction: an import whose worker died left nothing behind, and the beat sweep starts it again once
+    its lease expires."""
+    from ..jobs import IMPORT
+
+    with jobs.claim(IMPORT, job_id) as claim:
+        if claim is None:
+            return ImportJob.objects.get(pk=job_id)
+        ImportJob.objects.filter(pk=job_id).update(status=ImportJob.Status.RUNNING)
+        return _import(job_id=job_id)
+
+
+def _import(*, job_id: int) -> ImportJob:
     job = ImportJob.objects.select_related("channel", "created_by").get(pk=job_id)
     try:
         with job.file.open("rb") as handle:
@@ -301,7 +313,7 @@ def import_run(*, job_id: int) -> ImportJob:
         job.status = ImportJob.Status.DONE
         job.message = ""
     job.save()
-    cache.delete(_progress_key(job.pk))
+    cache_delete(_progress_key(job.pk))
     return job
 
 
@@ -352,7 +364,7 @@ def _run(*, job: ImportJob, rows: list[Row]) -> tuple[list[Problem], int, int]:
     total = len(rows)
     processed = 0
     created = skipped = 0
-    cache.set(_progress_key(job.pk), {"processed": 0, "total": total}, timeout=3600)
+    cache_set(_progress_key(job.pk), {"processed": 0, "total": total}, timeout=3600)
     with transaction.atomic():
         # Lock the stock rows the file may reserve, in one fixed order, before the first order: the file's
         # reservations then cannot deadlock with concurrent orders (they wait for the file to commit).
@@ -391,7 +403,7 @@ def _run(*, job: ImportJob, rows: list[Row]) -> tuple[list[Problem], int, int]:
                             )
                         )
             if processed % 25 == 0 or processed == total:
-                cache.set(_progress_key(job.pk), {"processed": processed, "total": total}, timeout=3600)
+                cache_set(_progress_key(job.pk), {"processed": processed, "total": total}, timeout=3600)
         if job.dry_run or problems:
             transaction.set_rollback(True)
     return problems, created, skipped

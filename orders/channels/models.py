@@ -4,10 +4,13 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from common.models import QueuedJob
 
-class ChannelConnection(models.Model):
+
+class ChannelConnection(QueuedJob):
     """How the OMS talks to a channel's shop: address, credentials (write-only in the pages), what it syncs,
-    the delivery mode of each shipping method, the column mapping of file imports, and sync state."""
+    the delivery mode of each shipping method, the column mapping of file imports, and sync state. Its job
+    fields (``QueuedJob``) are the stock push's: due when availability changed, leased while a push runs."""
 
     SECRET_FIELDS = ("access_token", "api_secret", "webhook_secret")
 
@@ -71,7 +74,7 @@ class ChannelConnection(models.Model):
         return bool(getattr(self, name))
 
 
-class WebhookDelivery(models.Model):
+class WebhookDelivery(QueuedJob):
     """One payload a channel sent (webhook) or we fetched (polling), stored once by its delivery id before it
     is processed in a task: failures keep their payload and can be replayed."""
 
@@ -182,7 +185,7 @@ class AvailabilityChange(models.Model):
         return f"{self.product_id}@{self.xid}"
 
 
-class ImportJob(models.Model):
+class ImportJob(QueuedJob):
     """A CSV or XLSX file of orders: checked (dry run) or imported, all or nothing, in a task."""
 
     class Status(models.TextChoices):

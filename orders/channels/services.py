@@ -4,14 +4,15 @@ the intake, replay), stock push and fulfilments sent back."""
 import hashlib
 import json
 import logging
-import secrets as _secrets
 from datetime import timedelta
 
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from common import jobs
+from common.cache import cache_delete
 from common.exceptions import DomainError
 from inventory.models import Product
 from inventory.selectors import availability
@@ -32,7 +33,6 @@ logger = logging.getLogger(__name__)
 Kind = Channel.Kind
 Status = WebhookDelivery.Status
 PUSH_DEBOUNCE_SECONDS = 5
-PUSH_LOCK_SECONDS = 300
 SAFE_TO_EDIT = {OrderStatus.RECEIVED, OrderStatus.ALLOCATED, OrderStatus.AWAITING_STOCK}
 CONNECTION_FIELDS = (
     "base_url",
@@ -72,7 +72,7 @@ def connection_save(*, channel: Channel, data: dict) -> ChannelConnection:
         elif data.get(field):
             setattr(connection, field, data[field])
     connection.save()
-    transaction.on_commit(lambda: cache.delete("channels:pushing-channels"))
+    transaction.on_commit(lambda: cache_delete("channels:pushing-channels"))
     return connection
 
 
@@ -111,8 +111,9 @@ def delivery_receive(
                 topic=topic[:64],
                 headers=headers or {},
                 payload=body,
+                job_due_at=jobs.due(),  # processed after commit, or by the sweep if that message is lost
             )
-            transaction.on_commit(lambda: delivery_process_task.delay(delivery.pk))
+            jobs.enqueue_on_commit(delivery_process_task, delivery.pk)
     except IntegrityError:  # the same delivery, received twice at the same moment
         return WebhookDelivery.objects.get(channel=channel, delivery_id=delivery_id), False
     return delivery, True
@@ -125,12 +126,12 @@ def delivery_replay(*, delivery: WebhookDelivery) -> WebhookDelivery:
 
     updated = WebhookDelivery.objects.filter(
         pk=delivery.pk, status__in=[Status.FAILED, Status.IGNORED]
-    ).update(status=Status.RECEIVED, error="", error_code="", error_details={})
+    ).update(status=Status.RECEIVED, error="", error_code="", error_details={}, **jobs.restart_fields())
     if not updated:
         raise InvalidTransition(
             "Only a failed or ignored delivery can be replayed.", details={"status": delivery.status}
         )
-    transaction.on_commit(lambda: delivery_process_task.delay(delivery.pk))
+    jobs.enqueue_on_commit(delivery_process_task, delivery.pk)
     delivery.refresh_from_db()
     return delivery
 
@@ -150,7 +151,18 @@ def delivery_process(*, delivery_id: int) -> WebhookDelivery:
     """Process a stored delivery through the intake (create), the lifecycle (cancel) or the update rules.
     Safe to run twice: a processed delivery is left alone, and the intake refuses a second order with the
     same external id. Business refusals (unknown SKU, out of stock...) mark it failed for a replay; other
-    errors propagate so the task retries."""
+    errors propagate so the task retries. The delivery's job is claimed first (common/jobs.py): one worker
+    processes it; a redelivered message finds it done or held and does nothing; a delivery whose worker
+    died is taken over by the beat sweep once its lease expires."""
+    from ..jobs import DELIVERY
+
+    with jobs.claim(DELIVERY, delivery_id) as job:
+        if job is None:
+            return WebhookDelivery.objects.get(pk=delivery_id)
+        return _process(delivery_id=delivery_id)
+
+
+def _process(*, delivery_id: int) -> WebhookDelivery:
     delivery = WebhookDelivery.objects.select_related("channel").get(pk=delivery_id)
     if delivery.status in (Status.PROCESSED, Status.IGNORED):
         return delivery
@@ -420,14 +432,18 @@ def prestashop_poll(*, channel_id: int) -> int:
 
 
 def push_schedule() -> None:
-    """After a commit that changed availability: one push per channel within the debounce window."""
+    """After a commit that changed availability: one push per channel within the debounce window. The wish
+    is written on the channel's connection (its job, ``job_due_at``), not in the cache: a push whose message
+    is lost with the broker is queued again by the beat sweep, and a change made while a push runs brings
+    the next push forward."""
     from .tasks import stock_push as stock_push_task
 
-    for channel_id in ChannelConnection.objects.filter(push_stock=True, channel__active=True).values_list(
-        "channel_id", flat=True
-    ):
-        if cache.add(f"channels:push-pending:{channel_id}", 1, timeout=PUSH_DEBOUNCE_SECONDS * 4):
-            stock_push_task.apply_async((channel_id,), countdown=PUSH_DEBOUNCE_SECONDS)
+    soon = timezone.now() + timedelta(seconds=PUSH_DEBOUNCE_SECONDS)
+    not_yet = Q(job_due_at__isnull=True) | Q(job_due_at__gt=soon)  # else a push is already due within 5 s
+    wanted = ChannelConnection.objects.filter(not_yet, push_stock=True, channel__active=True)
+    for pk, channel_id in wanted.values_list("pk", "channel_id"):
+        if ChannelConnection.objects.filter(not_yet, pk=pk).update(job_due_at=soon):
+            jobs.enqueue(stock_push_task, channel_id, countdown=PUSH_DEBOUNCE_SECONDS)
 
 
 def _key(*parts) -> str:
@@ -438,17 +454,25 @@ def _key(*parts) -> str:
 def stock_push(*, channel_id: int, full: bool = False) -> dict:
     """Send the channel's availability of every product changed since the last push (all products when
     ``full`` or when there is no cursor yet), in batches, then move the cursor. One push per channel at a
-    time (a cache lock); a push that fails leaves the cursor, so the next one sends the same products
-    again (absolute quantities: sending twice is harmless)."""
-    cache.delete(f"channels:push-pending:{channel_id}")
-    lock = f"channels:push-lock:{channel_id}"
-    token = _secrets.token_hex(8)
-    if not cache.add(lock, token, timeout=PUSH_LOCK_SECONDS):
-        raise PushBusy(channel_id)
+    time (the connection's job lease, common/jobs.py: ``PushBusy`` while another runs, and a push whose
+    worker died is taken over once the lease expires); a push that fails leaves the cursor, so the next one
+    sends the same products again (absolute quantities: sending twice is harmless)."""
+    from ..jobs import STOCK_PUSH
+
+    connection = ChannelConnection.objects.filter(channel_id=channel_id).only("pk").first()
+    if connection is None:
+        return {"pushed": 0, "skipped": 0}
+    with jobs.claim(STOCK_PUSH, connection.pk) as job:
+        if job is None:
+            if ChannelConnection.objects.filter(STOCK_PUSH.pending, pk=connection.pk).exists():
+                raise PushBusy(channel_id)
+            return {"pushed": 0, "skipped": 0}  # the channel does not push stock (any more)
+        connection = ChannelConnection.objects.select_related("channel").get(pk=connection.pk)
+        return _push(connection=connection, full=full)
+
+
+def _push(*, connection: ChannelConnection, full: bool) -> dict:
     try:
-        connection = ChannelConnection.objects.select_related("channel").get(channel_id=channel_id)
-        if not connection.push_stock or not connection.channel.active:
-            return {"pushed": 0, "skipped": 0}
         start = connection.stock_cursor
         product_ids: list[int] = []
         if full or not start:
@@ -473,9 +497,6 @@ def stock_push(*, channel_id: int, full: bool = False) -> dict:
     except ChannelError as exc:
         _error(connection, f"Stock push: {exc} {exc.body}".strip())
         raise
-    finally:
-        if cache.get(lock) == token:
-            cache.delete(lock)
 
 
 def _push_products(*, connection, product_ids: list[int], window) -> dict:

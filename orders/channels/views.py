@@ -5,13 +5,13 @@ import json
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views import View
 
+from common import jobs
 from common.exceptions import DomainError
 from common.views import BackofficeMixin
 
@@ -96,15 +96,13 @@ class ConnectorSyncView(_ChannelView):
         connection = connection_get(channel=channel)
         action = request.POST.get("action")
         if action == "push" and channel.kind in PUSHING_KINDS and connection.push_stock:
-            channel_id = channel.pk
-            transaction.on_commit(lambda: stock_push.delay(channel_id, True))
+            jobs.enqueue_on_commit(stock_push, channel.pk, True)
             messages.success(
                 request,
                 _("Every product's stock will be sent to %(name)s in a moment.") % {"name": channel.name},
             )
         elif action == "poll" and channel.kind == Channel.Kind.PRESTASHOP and connection.poll_orders:
-            channel_id = channel.pk
-            transaction.on_commit(lambda: prestashop_poll.delay(channel_id))
+            jobs.enqueue_on_commit(prestashop_poll, channel.pk)
             messages.success(
                 request, _("Orders of %(name)s will be fetched in a moment.") % {"name": channel.name}
             )
@@ -225,9 +223,9 @@ class ImportView(_ChannelView):
             dry_run=upload.cleaned_data["dry_run"],
             mapping=mapping,
             created_by=request.user,
+            job_due_at=jobs.due(),
         )
-        job_id = job.pk
-        transaction.on_commit(lambda: import_run.delay(job_id))
+        jobs.enqueue_on_commit(import_run, job.pk)
         return redirect("orders:import_detail", code=code, pk=job.pk)
 
 

@@ -14,9 +14,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
-from django_ratelimit.core import is_ratelimited
 
 from common.exceptions import DomainError
+from common.ratelimit import is_limited
 from customers import accounts
 from customers.exceptions import AccountLinkInvalid
 from customers.models import Address, CustomerAccount
@@ -40,7 +40,8 @@ def _home():
 
 
 def _limited(request, group: str, key, rate: str) -> bool:
-    return is_ratelimited(request, group=group, key=key, rate=rate, increment=True)
+    # Counted in the cache, or in the database while the cache is down (common/ratelimit.py).
+    return is_limited(request, group=group, key=key, rate=rate)
 
 
 def _email_key(group, request):
@@ -66,11 +67,9 @@ def signin(request):
         if action == "link":
             link_form = LinkRequestForm(request.POST)
             if link_form.is_valid():
+                link_page = request.build_absolute_uri(reverse("portal:account_link", args=["TOKEN"]))
                 accounts.account_link_send(
-                    email=link_form.cleaned_data["email"],
-                    link_for=lambda token: request.build_absolute_uri(
-                        reverse("portal:account_link", args=[token])
-                    ),
+                    email=link_form.cleaned_data["email"], link_url=link_page.replace("TOKEN", "{token}")
                 )
                 messages.success(
                     request,

@@ -6,7 +6,8 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
-from django_ratelimit.core import is_ratelimited
+
+from common.ratelimit import is_limited
 
 from ..models import OrderStatus
 from .auth import merchant, portal_page
@@ -71,20 +72,15 @@ def _number_key(group, request):
 @require_http_methods(["GET", "HEAD", "POST"])
 def lookup(request):
     """Order number and email. The answer is the same whether the order exists or not (no enumeration);
-    attempts are limited per IP address and per order number."""
+    attempts are limited per IP address and per order number (counted in the database while the cache is
+    down: common/ratelimit.py)."""
     if request.method != "POST":
         return render_portal(request, "orders/portal/lookup.html", {"form": LookupForm()})
     form = LookupForm(request.POST)
-    limited = is_ratelimited(
-        request, group="portal-lookup-ip", key="ip", rate=settings.PORTAL_LOOKUP_RATE_PER_IP, increment=True
-    )
+    limited = is_limited(request, group="portal-lookup-ip", key="ip", rate=settings.PORTAL_LOOKUP_RATE_PER_IP)
     limited = (
-        is_ratelimited(
-            request,
-            group="portal-lookup-order",
-            key=_number_key,
-            rate=settings.PORTAL_LOOKUP_RATE_PER_ORDER,
-            increment=True,
+        is_limited(
+            request, group="portal-lookup-order", key=_number_key, rate=settings.PORTAL_LOOKUP_RATE_PER_ORDER
         )
         or limited
     )

@@ -18,6 +18,7 @@ from django.db.models import Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from common import jobs
 from inventory.models import Allocation
 
 from ..models import OrderLine, OrderStatus
@@ -126,12 +127,10 @@ def forecast_run_start(*, actor=None, trigger: str = ForecastRun.Trigger.MANUAL)
         except IntegrityError:  # another request started one a moment ago
             return ForecastRun.objects.get(status=ForecastRun.Status.RUNNING), False
 
-        def queue():
-            from .tasks import reports_forecast as reports_forecast_task
+        from .tasks import reports_forecast as reports_forecast_task
 
-            reports_forecast_task.delay(run.pk)
-
-        transaction.on_commit(queue)
+        # A run whose message is lost (broker down) makes no progress: the next start marks it failed.
+        jobs.enqueue_on_commit(reports_forecast_task, run.pk)
     return run, True
 
 

@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from common.models import QueuedJob
+
 
 class ReturnReason(models.Model):
     """Why a unit comes back. ``our_fault`` reasons (damaged, wrong item, late) refund shipping too."""
@@ -88,7 +90,7 @@ RETURN_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-class Return(models.Model):
+class Return(QueuedJob):
     Status = ReturnStatus
 
     class Method(models.TextChoices):

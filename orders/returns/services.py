@@ -16,6 +16,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from common import jobs
 from common.models import DomainEvent
 from inventory import services as inventory_services
 from inventory.models import Allocation, Location
@@ -299,11 +300,12 @@ def return_accept(*, ret: Return, actor=None) -> Return:
                 str(_("No carrier of this order makes return labels: offer a return in store instead.")),
                 code="no_return_label",
             )
-    _move(ret, ReturnStatus.LABEL_SENT, accepted_at=timezone.now(), carrier=carrier)
+    label = {"job_due_at": jobs.due()} if ret.method == Return.Method.POST else {}  # the label job
+    _move(ret, ReturnStatus.LABEL_SENT, accepted_at=timezone.now(), carrier=carrier, **label)
     order = ret.order
     if ret.method == Return.Method.POST:
         event_add(order=order, code="return.accepted", actor=actor, number=ret.number, method=ret.method)
-        transaction.on_commit(lambda: return_label_task.delay(ret.pk))
+        jobs.enqueue_on_commit(return_label_task, ret.pk)
     else:
         event_add(
             order=order,
@@ -329,7 +331,19 @@ def return_reject(*, ret: Return, reason: str, actor=None) -> Return:
 def label_create(*, return_id: int) -> Return:
     """Ask the carrier for the return label (sender: the customer; recipient: the location the items come
     back to) and keep the PDF; then email the customer the link. Idempotent: a return with its label is left
-    alone. A passing carrier error is re-raised for the task to retry; a permanent one is kept for staff."""
+    alone, and the label job is claimed first (common/jobs.py), so a redelivered or duplicate message never
+    asks the carrier twice at once; the job of a worker that died is taken over by the beat sweep once its
+    lease expires. A passing carrier error is re-raised for the task to retry; a permanent one is kept for
+    staff."""
+    from ..jobs import RETURN_LABEL
+
+    with jobs.claim(RETURN_LABEL, return_id) as job:
+        if job is None:
+            return Return.objects.get(pk=return_id)
+        return _label_create(return_id=return_id)
+
+
+def _label_create(*, return_id: int) -> Return:
     ret = Return.objects.select_related("order__customer", "location", "carrier").get(pk=return_id)
     if ret.status != ReturnStatus.LABEL_SENT or ret.label_pdf or ret.carrier is None:
         return ret
@@ -404,8 +418,8 @@ def return_label_retry(*, ret: Return) -> None:
 
     if ret.status != ReturnStatus.LABEL_SENT or ret.method != Return.Method.POST or ret.label_pdf:
         raise ReturnRefused(str(_("This return needs no new label.")), code="no_label_needed")
-    Return.objects.filter(pk=ret.pk).update(label_attempts=0, label_error="")
-    transaction.on_commit(lambda: return_label_task.delay(ret.pk))
+    Return.objects.filter(pk=ret.pk).update(label_attempts=0, label_error="", **jobs.restart_fields())
+    jobs.enqueue_on_commit(return_label_task, ret.pk)
 
 
 # --- Receiving and inspection -----------------------------------------------------------------------------

@@ -160,10 +160,11 @@ def test_when_the_broker_is_down_the_commit_succeeds_and_the_sweep_catches_up(se
 
 
 def _reset_pool(app) -> None:
-    """Forget the broker connections made with the other settings."""
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    """Forget the broker connections made with the other settings (kombu keeps pools per connection)."""
+    from kombu import pools
+
+    pools.reset()
+    app._pool = None
     app.amqp._producer_pool = None
 
 
@@ -227,7 +228,8 @@ def test_a_worker_killed_inside_a_consumer_loses_nothing_and_does_nothing_twice(
     worker = _worker(queue)
     try:
         consume_events.apply_async(args=["test.slow"], queue=queue)
-        assert _wait(lambda: (FLAGS / f"started-{event.pk}").exists()), "the worker never started the consumer"
+        started = _wait(lambda: (FLAGS / f"started-{event.pk}").exists())
+        assert started, "the worker never started the consumer"
         os.killpg(worker.pid, signal.SIGKILL)  # mid-handler: its effect is written, not committed
         worker.wait(10)
         (FLAGS / "hold").unlink()

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from customers import accounts
 from customers.exceptions import AccountLinkInvalid
-from customers.models import Address, Customer, CustomerAccount, Notification
+from customers.models import AccountLinkEmail, Address, Customer, CustomerAccount, Notification
 from tests.orders.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -79,36 +79,70 @@ def test_changing_the_password_spends_links_sent_before(customer):
 
 def test_link_is_emailed_by_a_task_after_commit_once(customer, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        sent = accounts.account_link_send(
-            email="ANA.ROUX@example.fr", link_for=lambda t: f"https://shop/a/{t}/"
-        )
+        sent = accounts.account_link_send(email="ANA.ROUX@example.fr", link_url="https://shop/a/{token}/")
 
     assert sent is True and len(callbacks) == 1
     assert len(mail.outbox) == 0  # nothing is sent inside the request
+    request = AccountLinkEmail.objects.get()
+    assert (request.customer, request.status, request.link_url) == (
+        customer,
+        "pending",
+        "https://shop/a/{token}/",
+    )
+    assert request.job_due_at is not None  # recoverable by the sweep if the broker loses the message
     callbacks[0]()  # commit: the task runs (eagerly in tests)
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == ["ana.roux@example.fr"] and message.subject.startswith("Your sign-in link")
     url = next(word for word in message.body.split() if word.startswith("https://shop/a/"))
     assert url in message.alternatives[0][0]
+    assert accounts.account_link_check(token=url.split("/")[-2]) == customer  # a working link
     assert not Notification.objects.exists()  # not in the outbox that customer service reads
+    request.refresh_from_db()
+    assert (request.status, request.job_due_at, request.job_lease_until) == ("sent", None, None)
+    assert "{token}" in request.link_url  # the token itself is never stored
 
-    assert accounts.account_link_deliver(customer_id=customer.pk, url=url) == "skipped"  # a redelivered task
+    assert accounts.account_link_deliver(request_id=request.pk) == "skipped"  # a redelivered task
     assert len(mail.outbox) == 1
 
 
-def test_a_failed_send_can_be_retried(customer):
+def test_one_link_request_waits_at_a_time(customer, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert accounts.account_link_send(email=customer.email, link_url="https://shop/a/{token}/")
+        assert accounts.account_link_send(email=customer.email, link_url="https://shop/a/{token}/")
+
+    assert AccountLinkEmail.objects.count() == 1 and len(callbacks) == 1
+
+
+def test_a_failed_send_can_be_retried(customer, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        accounts.account_link_send(email=customer.email, link_url="https://shop/a/{token}/")
+    request = AccountLinkEmail.objects.get()
     with mock.patch("django.core.mail.EmailMultiAlternatives.send", side_effect=OSError("down")):
         with pytest.raises(OSError):
-            accounts.account_link_deliver(customer_id=customer.pk, url="https://shop/a/x/")
+            accounts.account_link_deliver(request_id=request.pk)
+    request.refresh_from_db()
+    assert request.status == "pending" and request.job_lease_until is None and request.job_due_at is not None
 
-    assert accounts.account_link_deliver(customer_id=customer.pk, url="https://shop/a/x/") == "sent"
+    assert accounts.account_link_deliver(request_id=request.pk) == "sent"
     assert len(mail.outbox) == 1
+
+
+def test_a_link_request_not_sent_within_the_hour_is_dropped(customer, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        accounts.account_link_send(email=customer.email, link_url="https://shop/a/{token}/")
+    request = AccountLinkEmail.objects.get()
+    AccountLinkEmail.objects.filter(pk=request.pk).update(created_at=timezone.now() - dt.timedelta(hours=2))
+
+    assert accounts.account_link_deliver(request_id=request.pk) == "skipped"
+    request.refresh_from_db()
+    assert (request.status, request.job_due_at) == ("failed", None)
+    assert mail.outbox == []
 
 
 def test_link_request_for_an_unknown_email_sends_nothing(customer, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        assert accounts.account_link_send(email="nobody@example.fr", link_for=lambda t: t) is False
+        assert accounts.account_link_send(email="nobody@example.fr", link_url="https://shop/{token}") is False
     assert callbacks == [] and mail.outbox == []
 
 
@@ -212,7 +246,7 @@ def test_anonymise_blanks_personal_data_and_keeps_the_row(customer):
     assert (sent.recipient, sent.body_text, sent.body_html) == (customer.email, "", "")
     assert pending.status == "failed" and pending.body_text == ""
     assert accounts.account_authenticate(email="ana.roux@example.fr", password=STRONG) is None
-    assert accounts.account_link_send(email=customer.email, link_for=lambda t: t) is False
+    assert accounts.account_link_send(email=customer.email, link_url="https://shop/{token}") is False
 
 
 def test_two_anonymised_customers_get_distinct_placeholders():

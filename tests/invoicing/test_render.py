@@ -200,3 +200,59 @@ def test_cii_amounts_are_the_documents(entity):
     facturx.xml_check_xsd(xml, flavor="factur-x", level="en16931")
     assert b"<ram:CalculatedAmount>0.05</ram:CalculatedAmount>" in xml
     assert invoice.total_vat == Decimal("0.05")
+
+
+def test_a_render_held_by_another_worker_is_left_to_it(entity):
+    from common import jobs
+    from invoicing.jobs import RENDER
+
+    order = order_with_lines(lines=[("A", "10.00", "20.0", 1)])
+    invoice = invoice_issue_for_order(order=order, scope="all")
+    assert invoice.job_due_at is not None  # the rendering is a job: swept if its message is lost
+    with jobs.claim(RENDER, invoice.pk) as job:
+        assert job is not None
+        again = document_render(document_id=invoice.pk)  # a duplicate message meanwhile
+        assert (again.status, again.pdf.name) == ("pending", "")
+    document = document_render(document_id=invoice.pk)
+    assert document.status == "issued" and document.pdf
+    document.refresh_from_db()
+    assert (document.job_due_at, document.job_lease_until) == (None, None)
+
+
+def test_a_passing_storage_error_leaves_the_document_pending_for_a_retry(entity, monkeypatch):
+    from invoicing.services import render
+
+    order = order_with_lines(lines=[("A", "10.00", "20.0", 1)])
+    invoice = invoice_issue_for_order(order=order, scope="all")
+    monkeypatch.setattr(
+        render, "render_pdf", lambda document, xml: (_ for _ in ()).throw(OSError("disk full"))
+    )
+    with pytest.raises(OSError):
+        document_render(document_id=invoice.pk)
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert invoice.status == "pending" and invoice.render_error == "OSError: disk full"
+    assert invoice.job_due_at is not None and invoice.job_lease_until is None
+    monkeypatch.undo()
+    assert document_render(document_id=invoice.pk).status == "issued"
+
+
+def test_render_again_restarts_a_failed_document_only(
+    entity, django_capture_on_commit_callbacks, monkeypatch
+):
+    from invoicing.services import render
+
+    order = order_with_lines(lines=[("A", "10.00", "20.0", 1)])
+    invoice = invoice_issue_for_order(order=order, scope="all")
+    monkeypatch.setattr(render, "build_cii", lambda document: b"<not-an-invoice/>")
+    with pytest.raises(Exception):  # noqa: B017 - factur-x raises its own errors
+        document_render(document_id=invoice.pk)
+    monkeypatch.undo()
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert invoice.status == "failed" and invoice.job_due_at is None  # final: not retried by the sweep
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert render.document_render_again(document=invoice) is True
+    assert len(callbacks) == 1
+    invoice = Invoice.objects.get(pk=invoice.pk)
+    assert invoice.status == "issued" and invoice.render_error == ""
+    assert render.document_render_again(document=invoice) is False

@@ -182,3 +182,33 @@ def test_each_hand_over_invoices_what_left(floor, django_capture_on_commit_callb
     invoices = Invoice.objects.filter(order=order, kind="invoice")
     assert invoices.count() == 3  # one per hand-over, each unit once
     assert sorted(line.sku for inv in invoices for line in inv.lines.all()) == ["CAP", "MUG", "SHIRT"]
+
+
+def test_a_label_job_lost_or_given_up_is_swept_or_ended(
+    floor, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The label is a job (common/jobs.py): due when the parcel is closed, so the sweep asks again if the
+    message was lost; a passing failure on the last attempt ends it (label failed, staff ask again)."""
+    from common import jobs
+
+    def timeout(self, request):
+        raise carriers.RetryableCarrierError("timeout")
+
+    _order, (shipment,) = packed(floor, [("MUG", 1)], django_capture_on_commit_callbacks, execute=False)
+    shipment.refresh_from_db()
+    assert shipment.job_due_at is not None and shipment.status == Shipment.Status.CREATED
+
+    monkeypatch.setattr(SandboxAdapter, "create_label", timeout)
+    Shipment.objects.filter(pk=shipment.pk).update(label_attempts=shipments.LABEL_MAX_ATTEMPTS - 1)
+    result = shipments.label_create(shipment_id=shipment.pk)  # no raise: Celery stops retrying
+
+    assert result.status == Shipment.Status.LABEL_FAILED and result.label_error == "timeout"
+    result.refresh_from_db()
+    assert result.job_due_at is None and result.job_lease_until is None
+    assert jobs.sweep()["shipping.label"] == 0
+
+    monkeypatch.undo()
+    with django_capture_on_commit_callbacks(execute=True):
+        shipments.label_retry(shipment=result)
+    shipment.refresh_from_db()
+    assert shipment.status == Shipment.Status.LABELLED and shipment.job_due_at is None

@@ -239,3 +239,40 @@ def test_prestashop_push_puts_stock_availables(presta_channel, products):
     assert "<quantity><![CDATA[3]]></quantity>" in puts["501"]
     assert "<quantity><![CDATA[10]]></quantity>" in puts["502"]
     assert "<id_product><![CDATA[11]]></id_product>" in puts["501"]
+
+
+def test_pushes_are_debounced_and_one_at_a_time_through_the_database(shopify_channel):
+    """The debounce and the lock live in the connection's job fields (common/jobs.py), not in the cache: a
+    push whose message is lost stays due for the sweep, and Redis down changes nothing."""
+    from datetime import timedelta
+    from unittest import mock
+
+    from django.utils import timezone
+
+    from common import jobs
+    from orders.channels.services import PushBusy, push_schedule
+    from orders.jobs import STOCK_PUSH
+
+    enable_push(shopify_channel)
+    connection = ChannelConnection.objects.get(channel=shopify_channel)
+
+    # two changes in a row: one push, due within the debounce window
+    with mock.patch("common.jobs.enqueue", return_value=True) as enqueue:
+        push_schedule()
+        push_schedule()
+    assert [c.args[1:] for c in enqueue.call_args_list] == [(shopify_channel.pk,)]
+    assert enqueue.call_args.kwargs == {"countdown": 5}
+    connection.refresh_from_db()
+    assert timezone.now() < connection.job_due_at <= timezone.now() + timedelta(seconds=5)
+
+    # a push running holds the connection's lease: another one waits for it (the task retries)
+    with jobs.claim(STOCK_PUSH, connection.pk) as job:
+        assert job is not None
+        with pytest.raises(PushBusy):
+            stock_push(channel_id=shopify_channel.pk)
+        # a change during the push brings the next push forward
+        with mock.patch("common.jobs.enqueue", return_value=True) as enqueue:
+            push_schedule()
+        assert enqueue.call_count == 1
+    connection.refresh_from_db()
+    assert connection.job_due_at is not None and connection.job_lease_until is None

@@ -1,0 +1,28 @@
+"""The fulfillment app's queued jobs (common/jobs.py): print jobs (pick lists, packing slips, labels)."""
+
+from django.db.models import Q
+from django.utils import timezone
+
+from common.jobs import JobKind, register
+
+
+def _print_given_up(ids: list[int]) -> None:
+    from .models import DocumentJob
+
+    DocumentJob.objects.filter(pk__in=ids).exclude(status=DocumentJob.Status.DONE).update(
+        status=DocumentJob.Status.FAILED,
+        error="The print job was started several times and never finished.",
+        finished_at=timezone.now(),
+    )
+
+
+PRINT = register(
+    JobKind(
+        name="fulfillment.print",
+        model="fulfillment.DocumentJob",
+        task="fulfillment.render_document_job",
+        pending=Q(status__in=["pending", "running"]),
+        max_attempts=5,
+        on_give_up=_print_given_up,
+    )
+)

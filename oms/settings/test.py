@@ -13,3 +13,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 LANGUAGE_CODE = "fr"
+# Fixed keys for the tests (never used anywhere else): the first encrypts, the second is an "old" key that
+# still decrypts, as during a rotation.
+OMS_ENCRYPTION_KEYS = env.list(
+    "OMS_ENCRYPTION_KEYS",
+    default=["Tiu5oA6uoGM4k2RRdzOUWh9GnJ8T2kwPFCih5UaHxUI=", "KUbEUN9kwm6G8FjYmSHy05MubvH_5Qh_qbKKOFaSP9o="],
+)

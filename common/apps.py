@@ -6,3 +6,8 @@ class CommonConfig(AppConfig):
     name = "common"
     verbose_name = _("Common")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from . import audit_receivers
+
+        audit_receivers.connect()  # sign-ins, roles, permissions and staff accounts into the audit log

@@ -23,6 +23,7 @@ NAVIGATION = [
     (_("Channels"), "orders:channel_list", "oms.manage_settings"),
     (_("Invoicing"), "invoicing:settings", "oms.manage_settings"),
     (_("What-if"), "orders:sourcing_whatif", "oms.manage_settings"),
+    (_("Audit log"), "audit_log", "common.view_auditentry"),
     (_("Reports"), "reports:sales", "orders.view_reports"),
 ]
 

@@ -7,6 +7,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from common.audit import audit_saved, audit_snapshot
+
 from .exceptions import IncomingStockClosed, InsufficientStock, InvalidQuantity, OutOfStock
 from .models import IncomingStock, Location, Product, StockLevel, StockMovement
 from .signals import availability_changed, incoming_stock_received
@@ -17,10 +19,12 @@ Reason = StockMovement.Reason
 @transaction.atomic
 def location_save(*, location: Location, data: dict) -> Location:
     """Create or update a location from validated form data."""
+    before = audit_snapshot(location)
     for field, value in data.items():
         setattr(location, field, value)
     location.full_clean()
     location.save()
+    audit_saved(instance=location, before=before)
     return location
 
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from .models import AuditEntry
@@ -95,7 +96,8 @@ class AuditRow:
     entry: AuditEntry
     family: str
     object_type: str
-    changes: list[tuple[str, str, str]] = field(default_factory=list)  # (label, before, after)
+    # (label, before, after); before is None for a created object, after None for a deleted one.
+    changes: list[tuple[str, str | None, str | None]] = field(default_factory=list)
     details: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -109,10 +111,10 @@ def _model(label: str):
 def _field_label(model, name: str) -> str:
     if model is not None:
         try:
-            return str(model._meta.get_field(name).verbose_name)
+            return capfirst(str(model._meta.get_field(name).verbose_name))
         except FieldDoesNotExist:
             pass
-    return str(DETAIL_LABELS.get(name, name))
+    return capfirst(str(DETAIL_LABELS.get(name, name)))
 
 
 def show(value) -> str:
@@ -147,6 +149,12 @@ def _inline(value) -> str:
     return " · ".join(parts)
 
 
+def _in_field_order(model, changes: dict) -> list[tuple[str, object]]:
+    """The changed fields in the model's order (the database keeps JSON keys in its own order)."""
+    order = {f.name: index for index, f in enumerate(model._meta.get_fields())} if model is not None else {}
+    return sorted(changes.items(), key=lambda item: (order.get(item[0], len(order)), item[0]))
+
+
 def audit_rows(entries) -> list[AuditRow]:
     rows = []
     for entry in entries:
@@ -156,17 +164,26 @@ def audit_rows(entries) -> list[AuditRow]:
             family=ACTION_FAMILIES.get(entry.action, "waiting"),
             object_type=str(model._meta.verbose_name) if model is not None else "",
         )
-        for name, change in (entry.changes or {}).items():
+        operation = (entry.details or {}).get("operation")
+        for name, change in _in_field_order(model, entry.changes or {}):
             label = _field_label(model, name)
-            if isinstance(change, dict) and ("added" in change or "removed" in change):
+            if not isinstance(change, dict):
+                continue
+            if "added" in change or "removed" in change:
                 row.changes.append(
                     (label, f"− {show(change.get('removed'))}", f"+ {show(change.get('added'))}")
                 )
-            elif isinstance(change, dict):
+            elif operation == "created":
+                row.changes.append((label, None, show(change.get("after"))))
+            elif operation == "deleted":
+                row.changes.append((label, show(change.get("before")), None))
+            else:
                 row.changes.append((label, show(change.get("before")), show(change.get("after"))))
         for name, value in (entry.details or {}).items():
             if name == "model" or (name in ("added", "removed") and entry.changes):
                 continue  # the changes above say it already
+            if name == "operation" and value == "changed":
+                continue  # the changes say it
             if name == "inlines":
                 row.details.append((str(DETAIL_LABELS["inlines"]), _inline(value)))
             else:

@@ -156,3 +156,28 @@ def test_read_only_in_the_admin(client):
         == 403
     )
     assert AuditEntry.objects.filter(pk=item.pk).exists()
+
+
+def test_changes_read_in_the_models_order_created_without_arrows_deleted_struck(manager_client):
+    entry(
+        Action.SETTINGS_CHANGED,
+        target_type="fulfillment.pickershift",
+        target_label="lyon 2026-11-24",
+        changes={"pickers": {"before": None, "after": 3}, "date": {"before": None, "after": "2026-11-24"}},
+        details={"operation": "created"},
+    )
+    entry(
+        Action.SETTINGS_CHANGED,
+        target_type="shipping.shippingrule",
+        target_label="Heavy",
+        changes={"name": {"before": "Heavy", "after": None}},
+        details={"operation": "deleted"},
+    )
+
+    response = manager_client.get(URL, HTTP_ACCEPT_LANGUAGE="en")
+
+    deleted, created = response.context["rows"][:2]
+    assert created.changes == [("Date", None, "2026-11-24"), ("Pickers", None, "3")]
+    assert created.details == [("Operation", "created")]
+    assert deleted.changes == [("Name", "Heavy", None)]
+    assert "<del>Heavy</del>" in response.content.decode()

@@ -12,9 +12,14 @@ RUN apt-get update \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY . .
+# Production settings refuse to start without real secrets, so the build steps get throwaway ones (never
+# kept in the image: they live only in this RUN's shell).
 RUN pip install . \
- && DJANGO_SECRET_KEY=build DJANGO_ALLOWED_HOSTS=build python manage.py collectstatic --noinput -v0 \
- && DJANGO_SECRET_KEY=build DJANGO_ALLOWED_HOSTS=build python manage.py compile_translations -v0 \
+ && export DJANGO_ALLOWED_HOSTS=build \
+    DJANGO_SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+    OMS_ENCRYPTION_KEYS="$(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" \
+ && python manage.py collectstatic --noinput -v0 \
+ && python manage.py compile_translations -v0 \
  && useradd --create-home --uid 1000 oms && mkdir -p /app/var/media && chown -R oms /app/var
 
 USER oms

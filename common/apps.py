@@ -18,3 +18,6 @@ class CommonConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(_consumers_progress, sender=self, dispatch_uid="common.consumers_progress")
+        from . import audit_receivers
+
+        audit_receivers.connect()  # sign-ins, roles, permissions and staff accounts into the audit log

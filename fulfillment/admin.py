@@ -2,6 +2,8 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from common.admin import AuditedModelAdmin
+
 from .forms import ShiftCheckMixin
 from .models import CapacityBooking, PickerShift
 from .services import shift_save
@@ -29,9 +31,12 @@ class CapacityBookingInline(admin.TabularInline):
 
 
 @admin.register(PickerShift)
-class PickerShiftAdmin(admin.ModelAdmin):
+class PickerShiftAdmin(AuditedModelAdmin):
     """Shifts are saved through ``shift_save``, which computes the capacity and refuses a capacity below
-    the booked lines; booked lines come from orders, never from this form."""
+    the booked lines (and records the change in the audit log); booked lines come from orders, never from
+    this form. Deletions are recorded by AuditedModelAdmin."""
+
+    audit_saves = False
 
     form = PickerShiftAdminForm
     list_display = (

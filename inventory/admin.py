@@ -3,11 +3,13 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from common.admin import AuditedModelAdmin
+
 from .models import Allocation, IncomingStock, Location, Product, StaffProfile, StockLevel, StockMovement
 
 
 @admin.register(Location)
-class LocationAdmin(admin.ModelAdmin):
+class LocationAdmin(AuditedModelAdmin):
     list_display = ("code", "name", "kind", "city", "postcode", "country", "active")
     list_filter = ("kind", "active", "country")
     search_fields = ("code", "name", "city", "postcode")

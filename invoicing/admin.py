@@ -3,6 +3,8 @@ are credit notes, issued from the back office); the sellers and the channels' se
 
 from django.contrib import admin
 
+from common.admin import AuditedModelAdmin
+
 from .models import (
     ChannelBilling,
     DocumentDelivery,
@@ -26,7 +28,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(LegalEntity)
-class LegalEntityAdmin(admin.ModelAdmin):
+class LegalEntityAdmin(AuditedModelAdmin):
     list_display = (
         "name",
         "legal_form",
@@ -44,7 +46,7 @@ class LegalEntityAdmin(admin.ModelAdmin):
 
 
 @admin.register(ChannelBilling)
-class ChannelBillingAdmin(admin.ModelAdmin):
+class ChannelBillingAdmin(AuditedModelAdmin):
     list_display = ("channel", "legal_entity", "issue_policy")
     list_filter = ("issue_policy",)
 

@@ -24,6 +24,7 @@ NAVIGATION = [
     (_("Invoicing"), "invoicing:settings", "oms.manage_settings"),
     (_("What-if"), "orders:sourcing_whatif", "oms.manage_settings"),
     (_("Event consumers"), "event_consumers", "common.manage_event_consumers"),
+    (_("Audit log"), "audit_log", "common.view_auditentry"),
     (_("Reports"), "reports:sales", "orders.view_reports"),
 ]
 

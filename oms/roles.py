@@ -13,7 +13,7 @@ MANAGER = "Manager"
 
 ROLE_NAMES = (WAREHOUSE_STAFF, STORE_STAFF, CUSTOMER_SERVICE, MANAGER)
 
-# Our apps: a manager has every permission of these.
+# Our apps: a manager has every permission of these (``common``: reading the audit log).
 PROJECT_APPS = ("oms", "common", "inventory", "customers", "shipping", "fulfillment", "orders", "invoicing")
 
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from common.audit_views import AuditLogView
 from shipping.handover_views import CarrierWebhookView as shipping_webhook
 
 from . import health, views
@@ -41,6 +42,7 @@ urlpatterns = [
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("", include("inventory.urls")),  # locations/ and stock/ (one "inventory" namespace)
     path("settings/carriers/", include("shipping.urls")),
+    path("settings/audit/", AuditLogView.as_view(), name="audit_log"),
     path("shipping/", include("shipping.handover_urls")),  # the outgoing dock: hand-over, manifests, labels
     path(
         "webhooks/carriers/<slug:code>/",

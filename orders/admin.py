@@ -6,6 +6,8 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from common.admin import AuditedModelAdmin
+
 from .models import ApiKey, Channel, ChannelLocation, IdempotencyKey, Order, OrderLine
 from .services.api_keys import api_key_revoke
 
@@ -29,7 +31,7 @@ class ChannelLocationInline(admin.TabularInline):
 
 
 @admin.register(Channel)
-class ChannelAdmin(admin.ModelAdmin):
+class ChannelAdmin(AuditedModelAdmin):
     list_display = ("code", "name", "kind", "sourcing_strategy", "safety_buffer", "active")
     list_filter = ("kind", "sourcing_strategy", "active")
     search_fields = ("code", "name")

@@ -3,6 +3,8 @@ from decimal import Decimal
 from django import forms
 from django.contrib import admin
 
+from common.admin import AuditedModelAdmin
+
 from .forms import CarrierServiceForm
 from .models import (
     Carrier,
@@ -41,7 +43,7 @@ class CarrierServiceInline(admin.TabularInline):
 
 
 @admin.register(Carrier)
-class CarrierAdmin(admin.ModelAdmin):
+class CarrierAdmin(AuditedModelAdmin):
     list_display = ("name", "code", "adapter", "active")
     list_filter = ("adapter", "active")
     search_fields = ("code", "name")
@@ -62,7 +64,7 @@ class ServiceTransitInline(admin.TabularInline):
 
 
 @admin.register(CarrierService)
-class CarrierServiceAdmin(admin.ModelAdmin):
+class CarrierServiceAdmin(AuditedModelAdmin):
     form = CarrierServiceForm
     list_display = (
         "name",
@@ -82,7 +84,7 @@ class CarrierServiceAdmin(admin.ModelAdmin):
 
 
 @admin.register(ServiceRate)
-class ServiceRateAdmin(admin.ModelAdmin):
+class ServiceRateAdmin(AuditedModelAdmin):
     form = ServiceRateForm
     list_display = ("service", "max_weight_g", "max_distance_km", "price_excl_vat")
     list_filter = ("service__carrier", "service")
@@ -91,7 +93,7 @@ class ServiceRateAdmin(admin.ModelAdmin):
 
 
 @admin.register(ServiceTransit)
-class ServiceTransitAdmin(admin.ModelAdmin):
+class ServiceTransitAdmin(AuditedModelAdmin):
     list_display = ("service", "max_distance_km", "transit_days")
     list_filter = ("service__carrier", "service")
     list_select_related = ("service__carrier",)

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils.translation import gettext as _
 
+from common.audit import Action, audit_deleted, audit_record, audit_saved, audit_snapshot
 from common.exceptions import DomainError
 
 from .models import CarrierService, ShippingRule
@@ -133,6 +134,7 @@ def rule_save(*, rule: ShippingRule | None = None, data: RuleInput) -> ShippingR
     errors = rule_errors(data)
     if errors:
         raise InvalidRule(next(iter(errors.values())), details=errors)
+    before = audit_snapshot(rule) if rule is not None else None
     if rule is None:
         last = ShippingRule.objects.select_for_update().aggregate(last=Max("position"))["last"]
         rule = ShippingRule(position=0 if last is None else last + 1)
@@ -147,6 +149,7 @@ def rule_save(*, rule: ShippingRule | None = None, data: RuleInput) -> ShippingR
     rule.max_order_value = data.max_order_value
     rule.active = data.active
     rule.save()
+    audit_saved(instance=rule, before=before)
     return rule
 
 
@@ -161,6 +164,18 @@ def _renumber(order: list[int]) -> None:
         ShippingRule.objects.filter(pk=pk).exclude(position=position).update(position=position)
 
 
+def _order_audit(before: list[int], after: list[int]) -> None:
+    """A new order of the rules, in the audit log: the rule names in order, before and after."""
+    if before == after:
+        return
+    names = dict(ShippingRule.objects.filter(pk__in=before).values_list("pk", "name"))
+    audit_record(
+        action=Action.SETTINGS_CHANGED,
+        changes={"order": {"before": [names[pk] for pk in before], "after": [names[pk] for pk in after]}},
+        details={"operation": "changed", "model": ShippingRule._meta.label_lower},
+    )
+
+
 @transaction.atomic
 def rule_move(*, rule: ShippingRule, offset: int) -> int:
     """Move a rule up (``offset`` < 0) or down in the list; returns its new position (from 0). The whole
@@ -170,8 +185,10 @@ def rule_move(*, rule: ShippingRule, offset: int) -> int:
         raise InvalidRule(_("This rule no longer exists."))
     index = order.index(rule.pk)
     target = max(0, min(len(order) - 1, index + offset))
+    before = list(order)
     order.insert(target, order.pop(index))
     _renumber(order)
+    _order_audit(before, order)
     return target
 
 
@@ -182,10 +199,14 @@ def rules_reorder(*, ordered_ids: list[int]) -> None:
     if sorted(ordered_ids) != sorted(order) or len(set(ordered_ids)) != len(ordered_ids):
         raise InvalidRule(_("The list of rules changed meanwhile: reload the page."))
     _renumber(ordered_ids)
+    _order_audit(order, list(ordered_ids))
 
 
 @transaction.atomic
 def rule_delete(*, rule: ShippingRule) -> None:
     _locked_order()
+    stored = ShippingRule.objects.filter(pk=rule.pk).first()
+    if stored is not None:
+        audit_deleted(instance=stored)
     ShippingRule.objects.filter(pk=rule.pk).delete()
     ShippingRule.objects.filter(position__gt=rule.position).update(position=F("position") - 1)

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common.audit import Action, audit_record, audit_saved, audit_snapshot
 from common.exceptions import DomainError
 
 from .locks import lock_shipments
@@ -63,21 +64,34 @@ def weekdays_normalise(value: str) -> str:
 
 @transaction.atomic
 def carrier_save(*, carrier: Carrier, data: dict) -> Carrier:
+    before = audit_snapshot(carrier)
     for field, value in data.items():
         setattr(carrier, field, value)
     carrier.full_clean()
     carrier.save()
+    audit_saved(instance=carrier, before=before)
     return carrier
 
 
 @transaction.atomic
 def service_save(*, service: CarrierService, data: dict) -> CarrierService:
+    before = audit_snapshot(service)
     for field, value in data.items():
         setattr(service, field, value)
     service.delivery_weekdays = weekdays_normalise(service.delivery_weekdays)
     service.full_clean()
     service.save()
+    audit_saved(instance=service, before=before)
     return service
+
+
+def _grid_audit(service: CarrierService, *, grid: str, operation: str, **what) -> None:
+    """A change of a service's price or transit grid, in the audit log (what changed, not the whole grid)."""
+    details = {"operation": "changed", "grid": grid, "grid_change": operation}
+    details.update(
+        {name: str(value) if isinstance(value, Decimal) else value for name, value in what.items()}
+    )
+    audit_record(action=Action.SETTINGS_CHANGED, target=service, details=details)
 
 
 # Grids
@@ -159,6 +173,14 @@ def rate_grid_replace(*, service: CarrierService, distances: list[int], rows: li
         for km, price in zip(distances, prices, strict=True)
     ]
     ServiceRate.objects.bulk_create(cells)
+    _grid_audit(
+        service,
+        grid="price",
+        operation="replaced",
+        distances_km=list(distances),
+        weights_g=[weight for weight, _prices in rows],
+        cells=len(cells),
+    )
     return len(cells)
 
 
@@ -191,6 +213,12 @@ def rate_band_save(
     if errors:
         raise InvalidGrid(errors)
     if replace is not None:
+        before = {
+            str(km): str(price)
+            for km, price in rows.filter(max_weight_g=replace).values_list(
+                "max_distance_km", "price_excl_vat"
+            )
+        }
         rows.filter(max_weight_g=replace).delete()
     ServiceRate.objects.bulk_create(
         [
@@ -200,6 +228,17 @@ def rate_band_save(
             for km in distances
         ]
     )
+    after = {str(km): str(prices[km]) for km in distances}
+    if replace is None:
+        _grid_audit(service, grid="price", operation="band_added", max_weight_g=max_weight_g, prices=after)
+    else:
+        _grid_audit(
+            service,
+            grid="price",
+            operation="band_changed",
+            max_weight_g={"before": replace, "after": max_weight_g},
+            prices={"before": before, "after": after},
+        )
 
 
 @transaction.atomic
@@ -221,6 +260,10 @@ def rate_band_delete(
     deleted, _by_model = rows.delete()
     if not deleted:
         raise InvalidGrid([missing])
+    band = (
+        {"max_weight_g": max_weight_g} if max_weight_g is not None else {"max_distance_km": max_distance_km}
+    )
+    _grid_audit(service, grid="price", operation="band_deleted", **band)
     return deleted
 
 
@@ -244,11 +287,34 @@ def transit_band_save(
         )
     if errors:
         raise InvalidGrid(errors)
+    previous = None
     if replace is not None:
+        previous = (
+            ServiceTransit.objects.filter(service=service, max_distance_km=replace)
+            .values_list("transit_days", flat=True)
+            .first()
+        )
         ServiceTransit.objects.filter(service=service, max_distance_km=replace).delete()
-    return ServiceTransit.objects.create(
+    band = ServiceTransit.objects.create(
         service=service, max_distance_km=max_distance_km, transit_days=transit_days
     )
+    if replace is None:
+        _grid_audit(
+            service,
+            grid="transit",
+            operation="band_added",
+            max_distance_km=max_distance_km,
+            days=transit_days,
+        )
+    else:
+        _grid_audit(
+            service,
+            grid="transit",
+            operation="band_changed",
+            max_distance_km={"before": replace, "after": max_distance_km},
+            days={"before": previous, "after": transit_days},
+        )
+    return band
 
 
 @transaction.atomic
@@ -259,6 +325,7 @@ def transit_band_delete(*, service: CarrierService, max_distance_km: int) -> Non
     ).delete()
     if not deleted:
         raise InvalidGrid([_("The band up to %(km)s km no longer exists.") % {"km": max_distance_km}])
+    _grid_audit(service, grid="transit", operation="band_deleted", max_distance_km=max_distance_km)
 
 
 # --- Shipments -------------------------------------------------------------------------------------------

@@ -9,11 +9,22 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common.audit import audit_deleted, audit_saved, audit_snapshot
 from common.exceptions import DomainError
 
 from ..models import CapacityBooking, PickerShift
 
 HORIZON_DAYS = 14
+# What the audit log keeps of a shift (the lines booked change with every order, not by planning).
+SHIFT_AUDIT_FIELDS = (
+    "location",
+    "date",
+    "start",
+    "end",
+    "pickers",
+    "lines_per_picker_hour",
+    "capacity_lines",
+)
 
 
 class InvalidShift(DomainError):
@@ -98,6 +109,7 @@ def shift_save(*, shift: PickerShift) -> PickerShift:
         )
         if current is None:
             raise InvalidShift(_("This shift no longer exists."), details={"shift": shift.pk})
+    before = audit_snapshot(shift, fields=SHIFT_AUDIT_FIELDS) if current is not None else None
     shift_check(shift=shift, current=current)
     shift.capacity_lines = shift.compute_capacity()
     shift.full_clean(exclude=["location"] if shift.location_id else None, validate_constraints=False)
@@ -110,6 +122,7 @@ def shift_save(*, shift: PickerShift) -> PickerShift:
                 shift.save(update_fields=[f for f in fields if f != "lines_booked"])
     except IntegrityError as exc:  # the same start planned concurrently
         raise _duplicate_start(shift) from exc
+    audit_saved(instance=shift, before=before, fields=SHIFT_AUDIT_FIELDS)
     return shift
 
 
@@ -128,6 +141,7 @@ def shift_delete(*, shift: PickerShift) -> None:
             % {"booked": locked.lines_booked},
             details={"booked": locked.lines_booked},
         )
+    audit_deleted(instance=locked, fields=SHIFT_AUDIT_FIELDS)
     locked.delete()
 
 

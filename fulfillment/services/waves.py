@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common.audit import audit_saved, audit_snapshot
 from common.exceptions import DomainError
 from inventory.models import Location, StockLevel
 from inventory.selectors import user_may_act_at
@@ -34,6 +35,8 @@ def wave_settings_save(
         raise WaveError(_("A wave holds between 1 and 500 orders."), code="invalid_wave_size")
     if not isinstance(minutes, int) or minutes < 0 or minutes > 24 * 60:
         raise WaveError(_("Release between 0 and 1440 minutes before the cut-off."), code="invalid_lead_time")
+    existing = WaveSettings.objects.select_for_update().filter(location=location).first()
+    before = audit_snapshot(existing) if existing is not None else None
     settings, _created = WaveSettings.objects.update_or_create(
         location=location,
         defaults={
@@ -42,6 +45,7 @@ def wave_settings_save(
             "release_minutes_before_cutoff": minutes,
         },
     )
+    audit_saved(instance=settings, before=before)
     return settings
 
 

@@ -16,3 +16,9 @@ LANGUAGE_CODE = "fr"
 # A consumer of the domain event log that raises fails the test that triggered it (in production it is
 # retried, then parked for a manager); tests of parking turn this off.
 EVENTS_RAISE = True
+# Fixed keys for the tests (never used anywhere else): the first encrypts, the second is an "old" key that
+# still decrypts, as during a rotation.
+OMS_ENCRYPTION_KEYS = env.list(
+    "OMS_ENCRYPTION_KEYS",
+    default=["Tiu5oA6uoGM4k2RRdzOUWh9GnJ8T2kwPFCih5UaHxUI=", "KUbEUN9kwm6G8FjYmSHy05MubvH_5Qh_qbKKOFaSP9o="],
+)

@@ -2,6 +2,7 @@
 connector page sets those)."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from .models import ChannelConnection, ImportJob, WebhookDelivery
 
@@ -38,6 +39,9 @@ class ImportJobAdmin(_ReadOnly):
 
 @admin.register(ChannelConnection)
 class ChannelConnectionAdmin(_ReadOnly):
+    """Read-only; the secrets are never shown (only whether each one is set): the connector page sets
+    them."""
+
     list_display = [
         "channel",
         "base_url",
@@ -47,3 +51,12 @@ class ChannelConnectionAdmin(_ReadOnly):
         "last_stock_push_at",
     ]
     exclude = ChannelConnection.SECRET_FIELDS
+    readonly_fields = ["credentials"]
+
+    @admin.display(description=_("credentials"))
+    def credentials(self, obj):
+        states = []
+        for name in ChannelConnection.SECRET_FIELDS:
+            state = _("set") if obj.secret_is_set(name) else _("not set")
+            states.append(f"{ChannelConnection._meta.get_field(name).verbose_name}: {state}")
+        return ", ".join(states)

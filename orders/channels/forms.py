@@ -61,7 +61,7 @@ class ConnectionForm(forms.Form):
         required=False,
         help_text=_("Shopify Admin API version, e.g. 2026-01."),
     )
-    api_key = forms.CharField(label=_("Consumer key"), max_length=255, required=False)
+    api_key = forms.CharField(label=_("Consumer key"), max_length=255, required=False, widget=SecretInput)
     access_token = forms.CharField(
         label=_("Access token"), max_length=255, required=False, widget=SecretInput
     )

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from common.fields import EncryptedTextField
 from common.models import QueuedJob
 
 
@@ -12,7 +13,8 @@ class ChannelConnection(QueuedJob):
     the delivery mode of each shipping method, the column mapping of file imports, and sync state. Its job
     fields (``QueuedJob``) are the stock push's: due when availability changed, leased while a push runs."""
 
-    SECRET_FIELDS = ("access_token", "api_secret", "webhook_secret")
+    # Credentials: encrypted at rest (common.fields.EncryptedTextField), write-only in the pages and admin.
+    SECRET_FIELDS = ("api_key", "access_token", "api_secret", "webhook_secret")
 
     channel = models.OneToOneField(
         "orders.Channel", on_delete=models.CASCADE, related_name="connection", verbose_name=_("channel")
@@ -24,15 +26,14 @@ class ChannelConnection(QueuedJob):
         help_text=_("Shopify: my-shop.myshopify.com. WooCommerce and PrestaShop: https://shop.example.fr."),
     )
     api_version = models.CharField(_("API version"), max_length=16, blank=True, default="2026-01")
-    api_key = models.CharField(
+    # The WooCommerce consumer key is half of the Basic-auth credential (WooCommerce itself shows it once).
+    api_key = EncryptedTextField(
         _("API key"),
-        max_length=255,
-        blank=True,
         help_text=_("WooCommerce consumer key. PrestaShop webservice key goes in the access token."),
     )
-    access_token = models.CharField(_("access token"), max_length=255, blank=True)
-    api_secret = models.CharField(_("API secret"), max_length=255, blank=True)
-    webhook_secret = models.CharField(_("webhook secret"), max_length=255, blank=True)
+    access_token = EncryptedTextField(_("access token"))
+    api_secret = EncryptedTextField(_("API secret"))
+    webhook_secret = EncryptedTextField(_("webhook secret"))
     remote_location_id = models.CharField(
         _("remote location"),
         max_length=100,

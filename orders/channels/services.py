@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from common import jobs
+from common.audit import Action, audit_saved, audit_snapshot
 from common.cache import cache_delete
 from common.exceptions import DomainError
 from inventory.models import Product
@@ -37,7 +38,6 @@ SAFE_TO_EDIT = {OrderStatus.RECEIVED, OrderStatus.ALLOCATED, OrderStatus.AWAITIN
 CONNECTION_FIELDS = (
     "base_url",
     "api_version",
-    "api_key",
     "remote_location_id",
     "push_stock",
     "poll_orders",
@@ -63,6 +63,7 @@ def connection_save(*, channel: Channel, data: dict) -> ChannelConnection:
     """Save a channel's connection. Secrets are write-only: a blank one keeps the stored value;
     ``clear_<name>`` in ``data`` erases it."""
     connection = ChannelConnection.objects.select_for_update().get(pk=connection_get(channel=channel).pk)
+    before = audit_snapshot(connection, fields=(*CONNECTION_FIELDS, *ChannelConnection.SECRET_FIELDS))
     for field in CONNECTION_FIELDS:
         if field in data:
             setattr(connection, field, data[field])
@@ -72,6 +73,16 @@ def connection_save(*, channel: Channel, data: dict) -> ChannelConnection:
         elif data.get(field):
             setattr(connection, field, data[field])
     connection.save()
+    # Two entries: the settings, and the secrets (recorded as set / not set / replaced, never their values).
+    label = str(channel)
+    audit_saved(instance=connection, before=before, fields=CONNECTION_FIELDS, target_label=label)
+    audit_saved(
+        instance=connection,
+        before=before,
+        fields=ChannelConnection.SECRET_FIELDS,
+        action=Action.SECRET_CHANGED,
+        target_label=label,
+    )
     transaction.on_commit(lambda: cache_delete("channels:pushing-channels"))
     return connection
 

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from common.audit import Action, ActorKind, audit_record
 from common.exceptions import DomainError
 from common.ratelimit import is_limited
 from customers import accounts
@@ -63,6 +64,12 @@ def signin(request):
         if _limited(request, "account-signin-ip", "ip", rate) | _limited(
             request, "account-signin-email", _email_key, rate
         ):
+            audit_record(
+                action=Action.CUSTOMER_SIGN_IN_FAILED,
+                actor_kind=ActorKind.CUSTOMER,
+                actor_label=_email_key("", request),
+                details={"reason": "rate_limited"},
+            )
             return render_portal(request, "orders/portal/429.html", status=429)
         if action == "link":
             link_form = LinkRequestForm(request.POST)
@@ -88,7 +95,16 @@ def signin(request):
                 )
                 if customer is not None:
                     customer_login(request, customer)
+                    audit_record(
+                        action=Action.CUSTOMER_SIGN_IN, customer=customer, details={"method": "password"}
+                    )
                     return HttpResponseRedirect(safe_next(request, _home()))
+                audit_record(
+                    action=Action.CUSTOMER_SIGN_IN_FAILED,
+                    actor_kind=ActorKind.CUSTOMER,
+                    actor_label=signin_form.cleaned_data["email"],
+                    details={"reason": "wrong_credentials"},
+                )
                 signin_form.add_error(
                     None,
                     _(
@@ -111,6 +127,12 @@ def link(request, token: str):
     try:
         customer = accounts.account_link_check(token=token)
     except AccountLinkInvalid as exc:
+        if request.method == "POST":  # someone tried to sign in with it (opening it is not an attempt)
+            audit_record(
+                action=Action.CUSTOMER_SIGN_IN_FAILED,
+                actor_kind=ActorKind.CUSTOMER,
+                details={"method": "link", "reason": exc.details.get("reason", "invalid")},
+            )
         return render_portal(
             request,
             "orders/portal/account_link_invalid.html",
@@ -127,6 +149,12 @@ def link(request, token: str):
                     token=token, password=form.cleaned_data.get("password1") or ""
                 )
             except AccountLinkInvalid as exc:
+                audit_record(
+                    action=Action.CUSTOMER_SIGN_IN_FAILED,
+                    actor_kind=ActorKind.CUSTOMER,
+                    customer=customer,
+                    details={"method": "link", "reason": exc.details.get("reason", "invalid")},
+                )
                 return render_portal(
                     request,
                     "orders/portal/account_link_invalid.html",
@@ -137,6 +165,7 @@ def link(request, token: str):
                 form.add_error("password1", exc)
             else:
                 customer_login(request, customer)
+                audit_record(action=Action.CUSTOMER_SIGN_IN, customer=customer, details={"method": "link"})
                 if form.cleaned_data.get("password1"):
                     messages.success(request, _("Your password is saved. You are signed in."))
                 else:
@@ -152,7 +181,10 @@ def link(request, token: str):
 @portal_page
 @require_POST
 def signout(request):
+    customer = current_customer(request)
     customer_logout(request)
+    if customer is not None:
+        audit_record(action=Action.CUSTOMER_SIGN_OUT, customer=customer)
     messages.success(request, _("You are signed out."))
     return HttpResponseRedirect(reverse("portal:account_signin"))
 

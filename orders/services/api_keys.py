@@ -1,6 +1,8 @@
 from django.db import transaction
 from django.utils import timezone
 
+from common.audit import Action, audit_record
+
 from ..models import ApiKey, Channel
 
 
@@ -16,13 +18,21 @@ def api_key_create(*, channel: Channel, scopes: list[str], name: str = "") -> tu
     key = ApiKey.objects.create(
         channel=channel, name=name, prefix=prefix, hashed_key=hashed, scopes=sorted(set(scopes))
     )
+    audit_record(action=Action.API_KEY_CREATED, target=key, details=_key_details(key))
     return key, raw
 
 
+def _key_details(key: ApiKey) -> dict:
+    """What identifies a key in the audit log: its channel, name, scopes and public prefix (never the key)."""
+    return {"channel": key.channel.code, "name": key.name, "prefix": key.prefix, "scopes": key.scopes}
+
+
+@transaction.atomic
 def api_key_revoke(*, key: ApiKey) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
+        audit_record(action=Action.API_KEY_REVOKED, target=key, details=_key_details(key))
     return key
 
 

@@ -55,6 +55,8 @@ MATRIX = {
     "orders:order_notifications": ({"number": MATRIX_ORDER}, {CUSTOMER_SERVICE, MANAGER}),
     "orders:notification_detail": ({"number": MATRIX_ORDER, "pk": 990301}, {CUSTOMER_SERVICE, MANAGER}),
     "orders:notification_resend": ({"number": MATRIX_ORDER, "pk": 990301}, {CUSTOMER_SERVICE, MANAGER}),
+    # The audit log: managers only (common.view_auditentry).
+    "audit_log": ({}, {MANAGER}),
     "orders:channel_list": ({}, {MANAGER}),
     # The event log's consumers and their parked events: managers (replay and discard are POST only).
     "event_consumers": ({}, {MANAGER}),

@@ -426,14 +426,23 @@ def test_a_business_refusal_is_replayed(api, shop):
 
 @pytest.mark.parametrize(
     "key",
-    ["k" * 256, "tab\there", "nul\x00", "new\nline", "clé"],
-    ids=["256 chars", "tab", "nul", "newline", "latin-1"],
+    ["k" * 256, "tab\there", "new\nline", "clé"],
+    ids=["256 chars", "tab", "newline", "latin-1"],
 )
 def test_an_invalid_idempotency_key_is_422(api, shop, key):
     before = db_state()
     response = api.post("/orders/", order_body(), headers={"Idempotency-Key": key})
     error = _error(response, 422, "validation_error")
     assert list(error["details"]) == ["Idempotency-Key"]
+    assert db_state() == before
+
+
+def test_a_nul_in_the_idempotency_key_is_a_malformed_request(api, shop):
+    # A NUL in any header is refused by the middleware before the view runs.
+    before = db_state()
+    response = api.post("/orders/", order_body(), headers={"Idempotency-Key": "nul\x00"})
+    error = _error(response, 400, "malformed_request")
+    assert error["message"] == "The request's Idempotency-Key header contains a NUL character."
     assert db_state() == before
 
 

@@ -2,10 +2,46 @@
 
 from decimal import Decimal, InvalidOperation
 
-from ..exceptions import InvalidOrder
+from ..exceptions import InvalidOrder, MalformedPayload
 from ..models import DeliveryMode
 
 CENT = Decimal("0.01")
+
+
+def obj(value, *, field: str) -> dict:
+    """``value`` as an object of the payload: missing or empty is ``{}``; anything else but an object is a
+    ``MalformedPayload`` naming the field."""
+    if value in (None, "", [], {}):
+        return {}
+    if not isinstance(value, dict):
+        raise MalformedPayload(
+            f"{field} is a {_kind(value)}, not an object.", details={field: ["Expected an object."]}
+        )
+    return value
+
+
+def objects(value, *, field: str) -> list[dict]:
+    """``value`` as a list of objects of the payload (missing is ``[]``), or a ``MalformedPayload``."""
+    if value in (None, "", {}):
+        return []
+    if not isinstance(value, list):
+        raise MalformedPayload(
+            f"{field} is a {_kind(value)}, not a list of objects.",
+            details={field: ["Expected a list of objects."]},
+        )
+    for index, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise MalformedPayload(
+                f"{field}[{index}] is a {_kind(item)}, not an object.",
+                details={field: {str(index): ["Expected an object."]}},
+            )
+    return value
+
+
+def _kind(value) -> str:
+    return {str: "string", bool: "boolean", int: "number", float: "number", list: "list", dict: "object"}.get(
+        type(value), "null" if value is None else type(value).__name__
+    )
 
 
 def money(value, *, field: str) -> Decimal:

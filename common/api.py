@@ -1,6 +1,7 @@
 """The REST API's error format: ``{"error": {"code", "message", "details"}}`` for every 4xx."""
 
 from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.views import defaults
 from drf_spectacular.utils import OpenApiParameter
@@ -9,6 +10,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .addresses import address_clean, error_messages
 from .exceptions import DomainError
 from .text import find_bad_text, safe_data, safe_text
 
@@ -123,6 +125,29 @@ def exception_handler(exc, context):
     return error_response(
         code=code, message=str(detail), status_code=response.status_code, details=details, headers=headers
     )
+
+
+def address_validate(attrs: dict, *, postcode_required: bool = True, default_country: str = "FR") -> dict:
+    """A serializer's ``validate`` for an address: ``attrs`` with the postcode and country checked and
+    normalised by ``common.addresses`` (422 naming ``postcode`` or ``country`` otherwise)."""
+    try:
+        postcode, country = address_clean(
+            postcode=attrs.get("postcode", ""),
+            country=attrs.get("country") or default_country,
+            postcode_required=postcode_required,
+        )
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(error_messages(exc)) from None
+    return {**attrs, "postcode": postcode, "country": country}
+
+
+COUNTRY_HELP = "ISO 3166-1 alpha-2 country code (FR, BE, DE, GB…), any case; answered upper-case."
+POSTCODE_HELP = (
+    "Checked against the country's format and stored in its canonical form (`75 004` → `75004`, "
+    "`sw1a1aa` → `SW1A 1AA`): France (metropolitan 01-95 with Corsica 20xxx, overseas 971-978, "
+    "984-988, Monaco 980xx), the EU, the United Kingdom, Switzerland, Norway; elsewhere 1 to 12 letters "
+    "or digits."
+)
 
 
 class _ErrorDetail(serializers.Serializer):

@@ -2,6 +2,10 @@
 
 from decimal import Decimal, InvalidOperation
 
+from django.core.exceptions import ValidationError
+
+from common.addresses import address_clean, error_messages
+
 from ..exceptions import InvalidOrder, MalformedPayload
 from ..models import DeliveryMode
 
@@ -81,6 +85,7 @@ def delivery_for(
         ) from None
     if mode == DeliveryMode.STORE:
         return {"mode": mode, "store": argument}, value
+    address = _checked(address, postcode_required=mode == DeliveryMode.HOME)
     if mode == DeliveryMode.RELAY:
         relay = {
             "carrier": argument or "relay",
@@ -94,6 +99,26 @@ def delivery_for(
         }
         return {"mode": mode, "relay_point": relay}, value
     return {"mode": mode, "address": address}, value
+
+
+def _checked(address: dict, *, postcode_required: bool) -> dict:
+    """The address with its postcode and country checked and normalised by ``common.addresses``; an
+    ``InvalidOrder`` (``invalid_address``) naming the field otherwise, so the delivery fails with it."""
+    try:
+        postcode, country = address_clean(
+            postcode=address.get("postcode", ""),
+            country=address.get("country") or "FR",
+            postcode_required=postcode_required,
+        )
+    except ValidationError as exc:
+        errors = error_messages(exc)
+        raise InvalidOrder(
+            "The shipping address is not valid: "
+            + " ".join(f"{field}: {' '.join(messages)}" for field, messages in errors.items()),
+            code="invalid_address",
+            details={"shipping_address": errors},
+        ) from None
+    return {**address, "postcode": postcode, "country": country}
 
 
 def clip(value, size: int) -> str:

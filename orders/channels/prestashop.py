@@ -109,7 +109,7 @@ def order_input(order: dict, *, modes: dict) -> tuple[OrderInput, str]:
         "line2": clip(source.get("address2"), 200),
         "postcode": clip(source.get("postcode"), 16),
         "city": clip(source.get("city"), 120),
-        "country": clip(order.get("_country") or "FR", 2).upper(),
+        "country": clip(order.get("_country") or "FR", 8),
         "phone": clip(source.get("phone_mobile") or source.get("phone"), 32),
     }
     lines = []

@@ -31,7 +31,7 @@ def _address(source: dict | None) -> dict:
         "line2": clip(source.get("address2"), 200),
         "postcode": clip(source.get("zip"), 16),
         "city": clip(source.get("city"), 120),
-        "country": clip(source.get("country_code") or "FR", 2).upper(),
+        "country": clip(source.get("country_code") or "FR", 8),
         "phone": clip(source.get("phone"), 32),
     }
 

@@ -27,7 +27,7 @@ def _address(source: dict, *, phone: str = "") -> dict:
         "line2": clip(source.get("address_2"), 200),
         "postcode": clip(source.get("postcode"), 16),
         "city": clip(source.get("city"), 120),
-        "country": clip(source.get("country") or "FR", 2).upper(),
+        "country": clip(source.get("country") or "FR", 8),
         "phone": clip(source.get("phone") or phone, 32),
     }
 

@@ -394,7 +394,11 @@ def test_woocommerce_cancelled_update_cancels(
             "line_items is a string, not a list of objects.",
         ),
         ({"id": 5001, "line_items": [3]}, "malformed_payload", "line_items[0] is a number, not an object."),
-        ({"id": 5001, "customer": []}, "validation_error", "An order needs at least one line."),
+        (
+            {"id": 5001, "customer": []},
+            "invalid_address",
+            "The shipping address is not valid: postcode: A postcode is required.",
+        ),
         (
             {"id": 5001, "shipping_address": "x"},
             "malformed_payload",
@@ -555,3 +559,42 @@ def test_a_signed_malformed_woocommerce_order_is_stored_failed(
     )
     assert delivery.error == "line_items is a string, not a list of objects."
     assert Order.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("address", "error", "details"),
+    [
+        (
+            {"zip": "ABCDE"},
+            "The shipping address is not valid: postcode: “ABCDE” is not a valid postcode for France (for "
+            "example 75004).",
+            {"postcode": ["“ABCDE” is not a valid postcode for France (for example 75004)."]},
+        ),
+        (
+            {"country_code": "XX"},
+            "The shipping address is not valid: country: “XX” is not a country code: give the ISO 3166-1 "
+            "alpha-2 code (FR, BE, DE, GB…).",
+            {"country": ["“XX” is not a country code: give the ISO 3166-1 alpha-2 code (FR, BE, DE, GB…)."]},
+        ),
+    ],
+)
+def test_a_shopify_order_with_an_invalid_address_is_a_failed_delivery(
+    client, shopify_channel, django_capture_on_commit_callbacks, address, error, details
+):
+    payload = shopify_order()
+    payload["shipping_address"].update(address)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_shopify(client, "shopify", payload).status_code == 200
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.error_code, delivery.error) == ("failed", "invalid_address", error)
+    assert delivery.error_details == {"shipping_address": details}
+    assert Order.objects.count() == 0
+
+
+def test_a_channel_address_is_stored_normalised(client, shopify_channel, django_capture_on_commit_callbacks):
+    payload = shopify_order()
+    payload["shipping_address"].update({"zip": " 69 002 ", "country_code": "fr"})
+    with django_capture_on_commit_callbacks(execute=True):
+        post_shopify(client, "shopify", payload)
+    order = Order.objects.get()
+    assert (order.ship_postcode, order.ship_country) == ("69002", "FR")

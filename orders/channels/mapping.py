@@ -3,6 +3,7 @@
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from common.addresses import address_clean, error_messages
 
@@ -103,21 +104,25 @@ def delivery_for(
 
 def _checked(address: dict, *, postcode_required: bool) -> dict:
     """The address with its postcode and country checked and normalised by ``common.addresses``; an
-    ``InvalidOrder`` (``invalid_address``) naming the field otherwise, so the delivery fails with it."""
-    try:
-        postcode, country = address_clean(
-            postcode=address.get("postcode", ""),
-            country=address.get("country") or "FR",
-            postcode_required=postcode_required,
-        )
-    except ValidationError as exc:
-        errors = error_messages(exc)
+    ``InvalidOrder`` (``invalid_address``) naming the field otherwise, so the delivery fails with it (in
+    English, as the other errors of the deliveries, whatever language the worker runs in)."""
+    with translation.override("en"):
+        try:
+            postcode, country = address_clean(
+                postcode=address.get("postcode", ""),
+                country=address.get("country") or "FR",
+                postcode_required=postcode_required,
+            )
+            errors = None
+        except ValidationError as exc:
+            errors = error_messages(exc)
+    if errors:
         raise InvalidOrder(
             "The shipping address is not valid: "
             + " ".join(f"{field}: {' '.join(messages)}" for field, messages in errors.items()),
             code="invalid_address",
             details={"shipping_address": errors},
-        ) from None
+        )
     return {**address, "postcode": postcode, "country": country}
 
 

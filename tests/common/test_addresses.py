@@ -105,9 +105,10 @@ def test_valid_addresses_are_normalised(postcode, country, expected):
     ],
 )
 def test_invalid_addresses_name_the_field(postcode, country, field, message):
-    with translation.override("en"), pytest.raises(ValidationError) as caught:
-        address_clean(postcode=postcode, country=country)
-    assert error_messages(caught.value) == {field: [message]}
+    with translation.override("en"):
+        with pytest.raises(ValidationError) as caught:
+            address_clean(postcode=postcode, country=country)
+        assert error_messages(caught.value) == {field: [message]}
 
 
 def test_a_relay_point_may_have_no_postcode():
@@ -115,11 +116,12 @@ def test_a_relay_point_may_have_no_postcode():
 
 
 def test_messages_in_french():
-    with translation.override("fr"), pytest.raises(ValidationError) as caught:
-        postcode_clean("ABCDE", country="DE")
-    assert str(caught.value.messages[0]) == (
-        "« ABCDE » n’est pas un code postal valide (pays : Allemagne ; par exemple 10115)."
-    )
+    with translation.override("fr"):
+        with pytest.raises(ValidationError) as caught:
+            postcode_clean("ABCDE", country="DE")
+        assert str(caught.value.messages[0]) == (
+            "« ABCDE » n’est pas un code postal valide (pays : Allemagne ; par exemple 10115)."
+        )
     with translation.override("fr"), pytest.raises(ValidationError) as caught:
         country_clean("XX")
     assert caught.value.code == "invalid_country"

@@ -308,8 +308,8 @@ def test_an_invalid_address_is_refused_on_its_field(service_client, catalogue, o
     before = snapshot()
     with translation.override("en"):
         response = service_client.post(URL, data, HTTP_ACCEPT_LANGUAGE="en")
-    assert response.status_code == 400
-    assert response.context["form"].errors[field] == [message]
+        assert response.status_code == 400
+        assert response.context["form"].errors[field] == [message]
     assert snapshot() == before
 
 

@@ -259,7 +259,7 @@ def test_a_failed_carrier_webhook_is_listed_and_replayed_once_fixed(
 
     # staff see it
     client.force_login(UserFactory(role=MANAGER))
-    carriers_page = client.get(reverse("shipping:service_list"))
+    carriers_page = client.get(reverse("shipping:service_list"), HTTP_ACCEPT_LANGUAGE="en")
     assert b"1 failed" in carriers_page.content
     listing = client.get(reverse("shipping:webhook_list"), {"status": "failed"})
     assert reverse("shipping:webhook_detail", args=[call.pk]).encode() in listing.content

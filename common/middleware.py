@@ -48,22 +48,22 @@ class MalformedRequestMiddleware:
         return bad_request(request, BadRequest(problem))
 
 
-def _utf8(raw: str) -> bool:
-    """Whether the WSGI string ``raw`` (bytes decoded as latin-1), once percent-decoded, is UTF-8."""
+def _utf8(text: str, encoding: str) -> bool:
+    """Whether ``text``, encoded back to bytes with ``encoding`` and percent-decoded, is UTF-8."""
     try:
-        unquote_to_bytes(raw.encode("latin-1")).decode("utf-8")
+        unquote_to_bytes(text.encode(encoding)).decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):
         return False
     return True
 
 
 def _problem(request) -> str | None:
-    environ = request.META
-    path = environ.get("PATH_INFO", "")
-    query = environ.get("QUERY_STRING", "")
-    if "\x00" in request.path or not _utf8(path):
+    # Django decodes the path as UTF-8 and percent-encodes again the bytes that are not (so ``%FF`` or a
+    # surrogate's ``%ED%A0%80`` come back as such); the query string is the raw one (latin-1 in WSGI).
+    query = request.META.get("QUERY_STRING", "")
+    if "\x00" in request.path or not _utf8(request.path_info, "utf-8"):
         return "The request's path contains a NUL character or bytes that are not UTF-8."
-    if not _utf8(query) or _nul_in(request.GET):
+    if not _utf8(query, "latin-1") or _nul_in(request.GET):
         return "The request's query string contains a NUL character or bytes that are not UTF-8."
     for name, value in request.headers.items():
         if "\x00" in name or "\x00" in value:

@@ -3,6 +3,7 @@
 import sys
 
 from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import Http404, HttpResponse, JsonResponse
 from django.template import loader
@@ -13,7 +14,9 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from .addresses import address_clean, error_messages
 from .exceptions import DomainError
+from .text import find_bad_text, safe_data, safe_text
 
 _CODES = {
     status.HTTP_400_BAD_REQUEST: "malformed_request",
@@ -30,10 +33,23 @@ _CODES = {
 MAX_JSON_DEPTH = 32
 
 
+class MalformedBody(exceptions.ParseError):
+    """A body that is JSON but holds what no field can (400 ``malformed_json``), with where it is."""
+
+    def __init__(self, message: str, *, details: dict):
+        super().__init__(message)
+        self.details = details
+
+
 class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser, and a body nested deeper than ``MAX_JSON_DEPTH`` is malformed (400): Python's
-    decoder raises RecursionError on a very deep one (a 500), and a merely deep one would crash the code
-    that walks it (the Idempotency-Key fingerprint)."""
+    """DRF's JSON parser, stricter in two ways, both a 400 ``malformed_json`` before any view runs:
+
+    - a body nested deeper than ``MAX_JSON_DEPTH``: Python's decoder raises RecursionError on a very deep
+      one (a 500), and a merely deep one would crash the code that walks it (the Idempotency-Key
+      fingerprint);
+    - a string (value or key) holding a NUL character or a lone UTF-16 surrogate (``"\\ud800"``): no field
+      of any endpoint may hold one (PostgreSQL refuses NUL, and a surrogate is not UTF-8), and a validation
+      message echoing it could not even be rendered. Invalid UTF-8 is already refused by the decoder."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         try:
@@ -45,6 +61,13 @@ class JSONParser(parsers.JSONParser):
             too_deep = _deeper_than(data, MAX_JSON_DEPTH)
         if too_deep:
             raise exceptions.ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels.")
+        bad = find_bad_text(data)
+        if bad is not None:
+            path, what = bad
+            raise MalformedBody(
+                f"JSON parse error - the string at {path} contains {what}.",
+                details={"path": path, "reason": what},
+            )
         return data
 
 
@@ -60,7 +83,10 @@ def _deeper_than(data, limit: int) -> bool:
 
 
 def error_response(*, code: str, message: str, status_code: int, details: dict | None = None, headers=None):
-    body = {"error": {"code": code, "message": str(message), "details": details or {}}}
+    """An answer in the error format. Messages and details may echo what the caller sent (a validation
+    message quotes the refused value): anything the JSON renderer could not encode is replaced by U+FFFD,
+    so a bad value can never turn a 4xx into a 500."""
+    body = {"error": {"code": code, "message": safe_text(str(message)), "details": safe_data(details or {})}}
     return Response(body, status=status_code, headers=headers)
 
 
@@ -86,8 +112,10 @@ def exception_handler(exc, context):
         return None
     detail = getattr(exc, "detail", "")
     code = getattr(exc, "default_code", None)
+    details = None
     if isinstance(exc, exceptions.ParseError):
         code = "malformed_json"
+        details = getattr(exc, "details", None)
     elif (
         isinstance(exc, exceptions.AuthenticationFailed)
         and getattr(exc.detail, "code", "") == "api_key_revoked"
@@ -98,7 +126,32 @@ def exception_handler(exc, context):
     else:
         code = _CODES.get(response.status_code, code or "error")
     headers = {k: v for k, v in response.items() if k in ("WWW-Authenticate", "Retry-After", "Allow")}
-    return error_response(code=code, message=str(detail), status_code=response.status_code, headers=headers)
+    return error_response(
+        code=code, message=str(detail), status_code=response.status_code, details=details, headers=headers
+    )
+
+
+def address_validate(attrs: dict, *, postcode_required: bool = True, default_country: str = "FR") -> dict:
+    """A serializer's ``validate`` for an address: ``attrs`` with the postcode and country checked and
+    normalised by ``common.addresses`` (422 naming ``postcode`` or ``country`` otherwise)."""
+    try:
+        postcode, country = address_clean(
+            postcode=attrs.get("postcode", ""),
+            country=attrs.get("country") or default_country,
+            postcode_required=postcode_required,
+        )
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(error_messages(exc)) from None
+    return {**attrs, "postcode": postcode, "country": country}
+
+
+COUNTRY_HELP = "ISO 3166-1 alpha-2 country code (FR, BE, DE, GB…), any case; answered upper-case."
+POSTCODE_HELP = (
+    "Checked against the country's format and stored in its canonical form (`75 004` → `75004`, "
+    "`sw1a1aa` → `SW1A 1AA`): France (metropolitan 01-95 with Corsica 20xxx, overseas 971-978, "
+    "984-988, Monaco 980xx), the EU, the United Kingdom, Switzerland, Norway; elsewhere 1 to 12 letters "
+    "or digits."
+)
 
 
 class _ErrorDetail(serializers.Serializer):

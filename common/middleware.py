@@ -1,3 +1,6 @@
+from urllib.parse import unquote_to_bytes
+
+from django.core.exceptions import BadRequest
 from django.http import JsonResponse
 from django.utils import translation
 
@@ -16,30 +19,64 @@ class ApiLanguageMiddleware:
         return self.get_response(request)
 
 
-class ApiMalformedRequestMiddleware:
-    """A NUL character in an API request's path or query string is refused as malformed (400, in the
-    error format of the API) before any view runs: no SKU, order number or code can hold one, and
-    PostgreSQL refuses such text in a query, which would otherwise be a 500."""
+class MalformedRequestMiddleware:
+    """Bad bytes anywhere in a request are a 400 before any view runs, never a 500 further down:
+
+    - a NUL character in the path, the query string, a header, or a form field (name or value) of a page:
+      PostgreSQL refuses such text in a query, and no code, SKU, name or address may hold one;
+    - a path or query string whose percent-decoded bytes are not UTF-8 (a lone surrogate encoded as
+      ``%ED%A0%80``, a stray ``%FF``): Django would quietly turn them into U+FFFD and go on.
+
+    Under /api/ the answer is in the API's error format (``malformed_request``); elsewhere it is the 400
+    page (``handler400``). JSON bodies are checked by the API's parser (``common.api.JSONParser``); the
+    signed webhooks under /webhooks/ read their raw body themselves and store a bad one as a failed
+    delivery, so their form fields are not parsed here."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.path.startswith("/api/") and _has_nul(request):
+        problem = _problem(request)
+        if problem is None:
+            return self.get_response(request)
+        if request.path_info.startswith("/api/"):
             return JsonResponse(
-                {
-                    "error": {
-                        "code": "malformed_request",
-                        "message": "The request's path or query string contains a NUL character.",
-                        "details": {},
-                    }
-                },
-                status=400,
+                {"error": {"code": "malformed_request", "message": problem, "details": {}}}, status=400
             )
-        return self.get_response(request)
+        from .api import bad_request  # not at import time: common.api loads DRF, whose settings load it
+
+        return bad_request(request, BadRequest(problem))
 
 
-def _has_nul(request) -> bool:
-    if "\x00" in request.path:
-        return True
-    return any("\x00" in key or any("\x00" in v for v in values) for key, values in request.GET.lists())
+def _utf8(text: str, encoding: str) -> bool:
+    """Whether ``text``, encoded back to bytes with ``encoding`` and percent-decoded, is UTF-8."""
+    try:
+        unquote_to_bytes(text.encode(encoding)).decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return False
+    return True
+
+
+def _problem(request) -> str | None:
+    # Django decodes the path as UTF-8 and percent-encodes again the bytes that are not (so ``%FF`` or a
+    # surrogate's ``%ED%A0%80`` come back as such); the query string is the raw one (latin-1 in WSGI).
+    query = request.META.get("QUERY_STRING", "")
+    if "\x00" in request.path or not _utf8(request.path_info, "utf-8"):
+        return "The request's path contains a NUL character or bytes that are not UTF-8."
+    if not _utf8(query, "latin-1") or _nul_in(request.GET):
+        return "The request's query string contains a NUL character or bytes that are not UTF-8."
+    for name, value in request.headers.items():
+        if "\x00" in name or "\x00" in value:
+            return f"The request's {name} header contains a NUL character."
+    if (
+        request.method == "POST"
+        and not request.path_info.startswith(("/api/", "/webhooks/"))
+        and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data")
+        and _nul_in(request.POST)
+    ):
+        return "A field of the form contains a NUL character."
+    return None
+
+
+def _nul_in(data) -> bool:
+    return any("\x00" in key or any("\x00" in v for v in values) for key, values in data.lists())

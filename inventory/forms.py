@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from common.addresses import form_address_clean
 from common.exceptions import DomainError
 
 from .models import IncomingStock, Location, StockMovement
@@ -34,6 +35,11 @@ class LocationForm(forms.ModelForm):
             "active",
         ]
         widgets = {"opening_hours": forms.Textarea(attrs={"rows": 3})}
+
+    def clean(self):
+        cleaned = super().clean()
+        form_address_clean(self, cleaned)
+        return cleaned
 
 
 def domain_error_message(exc: DomainError) -> str:

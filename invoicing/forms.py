@@ -6,6 +6,8 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from common.addresses import form_address_clean
+
 from .models import DocumentKind, DocumentStatus, IssuePolicy, LegalEntity
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -105,6 +107,7 @@ class LegalEntityForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        form_address_clean(self, data)  # the seller's country goes into the Factur-X XML: ISO 3166 only
         siren, siret = data.get("siren"), data.get("siret")
         if siren and siret and not siret.startswith(siren):
             self.add_error("siret", _("The SIRET starts with the SIREN."))

@@ -16,7 +16,14 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import HasScope, error_response, error_responses
+from common.api import (
+    COUNTRY_HELP,
+    POSTCODE_HELP,
+    HasScope,
+    address_validate,
+    error_response,
+    error_responses,
+)
 from common.exceptions import DomainError
 from inventory.models import Allocation
 from inventory.selectors import availability
@@ -165,7 +172,7 @@ class PromiseQuery(serializers.Serializer):
         child=serializers.IntegerField(min_value=1, max_value=10_000), required=False, default=list
     )
     postcode = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
-    country = serializers.RegexField(r"^[A-Za-z]{2}$", required=False, default="FR")
+    country = serializers.CharField(max_length=2, required=False, default="FR")
     latitude = serializers.DecimalField(
         max_digits=9, decimal_places=6, min_value=-90, max_value=90, required=False
     )
@@ -180,7 +187,7 @@ class PromiseQuery(serializers.Serializer):
         quantities = attrs.get("quantity") or []
         if quantities and len(quantities) != len(attrs["sku"]):
             raise serializers.ValidationError({"quantity": ["Give one quantity per sku, or none (1 each)."]})
-        return attrs
+        return address_validate(attrs, postcode_required=False)
 
 
 class PromiseApi(APIView):
@@ -198,8 +205,10 @@ class PromiseApi(APIView):
             OpenApiParameter(
                 "quantity", int, many=True, description="One per sku, in the same order (default 1)."
             ),
-            OpenApiParameter("postcode", str, description="Destination postcode (home and relay)."),
-            OpenApiParameter("country", str, description="ISO 3166 alpha-2, default FR."),
+            OpenApiParameter(
+                "postcode", str, description=f"Destination postcode (home and relay). {POSTCODE_HELP}"
+            ),
+            OpenApiParameter("country", str, description=f"{COUNTRY_HELP} Default FR."),
             OpenApiParameter("latitude", float),
             OpenApiParameter("longitude", float),
             OpenApiParameter(
@@ -257,9 +266,11 @@ class AddressInput(serializers.Serializer):
     company = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     line1 = serializers.CharField(max_length=200)
     line2 = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    postcode = serializers.CharField(max_length=16)
+    postcode = serializers.CharField(max_length=16, help_text=POSTCODE_HELP)
     city = serializers.CharField(max_length=120)
-    country = serializers.RegexField(r"^[A-Za-z]{2}$", required=False, default="FR")
+    country = serializers.CharField(
+        max_length=2, required=False, default="FR", help_text=f"{COUNTRY_HELP} Default FR."
+    )
     phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
     latitude = serializers.DecimalField(
         max_digits=9, decimal_places=6, min_value=-90, max_value=90, required=False
@@ -268,13 +279,21 @@ class AddressInput(serializers.Serializer):
         max_digits=9, decimal_places=6, min_value=-180, max_value=180, required=False
     )
 
+    def validate(self, attrs):
+        return address_validate(attrs)
+
 
 class RelayPointInput(AddressInput):
     carrier = serializers.CharField(max_length=32)
     id = serializers.CharField(max_length=64)
     line1 = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    postcode = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
+    postcode = serializers.CharField(
+        max_length=16, required=False, allow_blank=True, default="", help_text=f"Optional. {POSTCODE_HELP}"
+    )
     city = serializers.CharField(max_length=120, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        return address_validate(attrs, postcode_required=False)
 
 
 class DeliveryInput(serializers.Serializer):

@@ -37,6 +37,13 @@ class InvalidOrder(DomainError):
     status_code = 422
 
 
+class MalformedPayload(InvalidOrder):
+    """A channel's payload is not shaped as the channel documents it (a list where an object is expected, a
+    field of the wrong type...): it is kept as a failed delivery, never retried by itself."""
+
+    code = "malformed_payload"
+
+
 class IdempotencyKeyReused(DomainError):
     """This Idempotency-Key was already used with another request body."""
 

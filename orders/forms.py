@@ -7,6 +7,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from common.addresses import form_address_clean
 from inventory.models import Location
 from shipping.models import RelayPoint
 from shipping.selectors import carrier_for_relay
@@ -156,13 +157,12 @@ class ManualOrderForm(forms.Form):
     line2 = forms.CharField(label=_("Address (continued)"), max_length=200, required=False)
     postcode = forms.CharField(label=_("Postcode"), max_length=16, required=False)
     city = forms.CharField(label=_("City"), max_length=120, required=False)
-    country = forms.RegexField(
+    country = forms.CharField(
         label=_("Country"),
-        regex=r"^[A-Za-z]{2}$",
         initial="FR",
         max_length=2,
         required=False,
-        help_text=_("Two-letter code, e.g. FR."),
+        help_text=_("ISO code of two letters: FR, BE, DE, GB…"),
     )
     # Store pickup
     store = forms.ModelChoiceField(
@@ -227,6 +227,8 @@ class ManualOrderForm(forms.Form):
                     else _("Required for this delivery mode.")
                 )
                 self.add_error(name, message)
+        if mode == DeliveryMode.HOME and cleaned.get("postcode"):
+            form_address_clean(self, cleaned)
         if mode == DeliveryMode.RELAY and cleaned.get("relay_id"):
             carrier = carrier_for_relay(cleaned.get("relay_carrier", ""))
             if carrier is None:

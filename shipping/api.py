@@ -5,7 +5,14 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import HasScope, error_response, error_responses
+from common.api import (
+    COUNTRY_HELP,
+    POSTCODE_HELP,
+    HasScope,
+    address_validate,
+    error_response,
+    error_responses,
+)
 
 from . import geo
 from .models import Carrier
@@ -42,10 +49,13 @@ class RelayPointListOutput(serializers.Serializer):
 
 
 class RelayPointQuery(serializers.Serializer):
-    postcode = serializers.RegexField(r"^[0-9A-Za-z \-]{2,10}$", max_length=10)
-    country = serializers.RegexField(r"^[A-Za-z]{2}$", required=False, default="FR")
+    postcode = serializers.CharField(max_length=16)
+    country = serializers.CharField(max_length=2, required=False, default="FR")
     carrier = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
     limit = serializers.IntegerField(min_value=1, max_value=MAX_RELAY_RESULTS, required=False, default=10)
+
+    def validate(self, attrs):
+        return address_validate(attrs)
 
 
 def relay_point_row(point) -> dict:
@@ -78,10 +88,10 @@ class RelayPointListApi(APIView):
                 "postcode",
                 str,
                 required=True,
-                description="Destination postcode.",
+                description=f"Destination postcode. {POSTCODE_HELP}",
                 examples=[OpenApiExample("Lyon 3e", value="69003")],
             ),
-            OpenApiParameter("country", str, description="ISO 3166 alpha-2, default FR."),
+            OpenApiParameter("country", str, description=f"{COUNTRY_HELP} Default FR."),
             OpenApiParameter(
                 "carrier",
                 str,

@@ -17,8 +17,8 @@ from common.exceptions import DomainError
 from common.views import BackofficeMixin
 from inventory.selectors import location_list
 
-from . import carriers, shipments
-from .models import Carrier, Manifest, Shipment, ShipmentStatus
+from . import carriers, shipments, webhook_services
+from .models import Carrier, CarrierWebhook, Manifest, Shipment, ShipmentStatus
 
 
 def _user_shipment(request, pk) -> Shipment:
@@ -140,14 +140,19 @@ class CarrierWebhookView(View):
         if carrier is None:
             return _error(404, "not_found", "No such carrier.")
         try:
-            count = shipments.webhook_receive(
+            call = webhook_services.webhook_receive(
                 carrier=carrier, headers=dict(request.headers), body=request.body
             )
         except carriers.WebhookRejected as exc:
+            if exc.status == 404:
+                return _error(404, "not_found", str(exc))
             return _error(401, "invalid_signature", str(exc))
-        return JsonResponse({"updated": count})
+        if call.status == CarrierWebhook.Status.FAILED and call.error_code.startswith("malformed"):
+            # Signed, so the carrier's, but unreadable: kept as failed for staff; 400, not 401.
+            return _error(400, call.error_code, call.error, details={"webhook": call.pk})
+        return JsonResponse({"updated": call.parcels_updated, "webhook": call.pk})
 
 
-def _error(status: int, code: str, message: str) -> HttpResponse:
-    body = json.dumps({"error": {"code": code, "message": message, "details": {}}})
+def _error(status: int, code: str, message: str, details: dict | None = None) -> HttpResponse:
+    body = json.dumps({"error": {"code": code, "message": message, "details": details or {}}})
     return HttpResponse(body, status=status, content_type="application/json")

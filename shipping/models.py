@@ -175,6 +175,7 @@ class Shipment(QueuedJob):
     manifest = models.ForeignKey(
         "Manifest", on_delete=models.PROTECT, null=True, blank=True, related_name="shipments"
     )
+
     class Alert(models.TextChoices):
         LABEL_FAILED = "label_failed", _("Label failed")
         DELIVERY_FAILED = "delivery_failed", _("Delivery failed")
@@ -415,3 +416,35 @@ class NetworkVersion(models.Model):
 
     def __str__(self) -> str:
         return str(self.version)
+
+
+class CarrierWebhook(models.Model):
+    """One call of a carrier's tracking webhook whose signature was good, kept with its body: what it
+    changed, or why it could not be read (failed) so that staff see it and replay it once fixed."""
+
+    class Status(models.TextChoices):
+        PROCESSED = "processed", _("Processed")
+        IGNORED = "ignored", _("Ignored")
+        FAILED = "failed", _("Failed")
+
+    carrier = models.ForeignKey(
+        Carrier, on_delete=models.CASCADE, related_name="webhooks", verbose_name=_("carrier")
+    )
+    headers = models.JSONField(default=dict, blank=True)
+    payload = models.TextField(_("payload"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices)
+    parcels_updated = models.PositiveIntegerField(_("parcels updated"), default=0)
+    error_code = models.CharField(_("error code"), max_length=64, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=1)
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = _("carrier webhook call")
+        verbose_name_plural = _("carrier webhook calls")
+        indexes = [models.Index(fields=["status", "-received_at"], name="carrierwebhook_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.carrier_id} {self.status} {self.received_at:%Y-%m-%d %H:%M}"

@@ -344,20 +344,3 @@ def tracking_poll(*, now=None) -> dict:
                 result["checked"] += 1
                 result["moved"] += int(after.status != before)
     return result
-
-
-def webhook_receive(*, carrier: Carrier, headers: dict, body: bytes) -> int:
-    """A carrier's push: parsed by its adapter (signature checked), applied like a poll. Returns the number
-    of parcels updated; raises ``carriers.WebhookRejected`` for a call that is not the carrier's."""
-    adapter = carriers.get_adapter(carrier)
-    if carriers.WEBHOOK not in adapter.supports:
-        raise carriers.WebhookRejected("This carrier sends no webhooks.")
-    count = 0
-    for update in adapter.parse_webhook(headers=headers, body=body):
-        shipment = Shipment.objects.filter(
-            tracking_number=update.tracking_number, service__carrier=carrier
-        ).first()
-        if shipment is not None:
-            tracking_apply(shipment_id=shipment.pk, update=update)
-            count += 1
-    return count

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import relay_views, rule_views, views
+from . import relay_views, rule_views, views, webhook_views
 
 app_name = "shipping"
 
@@ -15,5 +15,7 @@ urlpatterns = [
     path("rules/new/", rule_views.RuleEditView.as_view(), name="rule_create"),
     path("rules/<int:pk>/edit/", rule_views.RuleEditView.as_view(), name="rule_edit"),
     path("rules/<int:pk>/delete/", rule_views.RuleDeleteView.as_view(), name="rule_delete"),
+    path("webhooks/", webhook_views.WebhookListView.as_view(), name="webhook_list"),
+    path("webhooks/<int:pk>/", webhook_views.WebhookDetailView.as_view(), name="webhook_detail"),
     path("relay-points/search/", relay_views.RelayPointSearchView.as_view(), name="relay_point_search"),
 ]

@@ -20,7 +20,7 @@ from .forms import (
     TransitRowForm,
     grid_to_text,
 )
-from .models import Carrier, CarrierService
+from .models import Carrier, CarrierService, CarrierWebhook
 from .selectors import carrier_list, service_grids
 from .services import (
     InvalidGrid,
@@ -44,6 +44,12 @@ class ServiceListView(SettingsMixin, ListView):
 
     def get_queryset(self):
         return carrier_list()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        failed = CarrierWebhook.objects.filter(status=CarrierWebhook.Status.FAILED)
+        context["failed_webhooks"] = failed.count()
+        return context
 
 
 class CarrierEditView(SettingsMixin, View):

@@ -15,8 +15,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from common import jobs
+from common.addresses import address_clean, error_messages
 from common.cache import cache_delete, cache_get, cache_set
 from common.exceptions import DomainError
+from common.text import bad_character
 from inventory.models import Product, StockLevel
 
 from ..models import DeliveryMode, Order
@@ -164,6 +166,14 @@ def _check_row(row: Row) -> list[Problem]:
     def bad(code, message, **params):
         problems.append(Problem(row.line, code, str(message) % params if params else str(message)))
 
+    for name, value in v.items():
+        if bad_character(value):
+            bad(
+                "invalid_characters",
+                _("Column %(column)s contains a character that cannot be stored (NUL or a lone surrogate)."),
+                column=name,
+            )
+            return problems  # nothing else of this row can be read safely
     if not v.get("external_id"):
         bad("required", _("The order id is empty."))
     try:
@@ -201,25 +211,52 @@ def _check_row(row: Row) -> list[Problem]:
         empty = [name for name in ("line1", "postcode", "city") if not v.get(name)]
         if empty:
             bad("incomplete_address", _("The delivery address lacks: %(fields)s."), fields=", ".join(empty))
+        else:
+            _check_address(v, bad, postcode_required=True)
     elif mode == DeliveryMode.RELAY and not (v.get("relay_id") and v.get("relay_carrier")):
         bad("incomplete_relay", _("A relay point needs its carrier and id."))
+    elif mode == DeliveryMode.RELAY:
+        _check_address(v, bad, postcode_required=False)
     elif mode == DeliveryMode.STORE and not v.get("store"):
         bad("required", _("Store pickup needs the store's code."))
     return problems
 
 
+def _check_address(values: dict, bad, *, postcode_required: bool) -> None:
+    try:
+        address_clean(
+            postcode=values.get("postcode", ""),
+            country=values.get("country") or "FR",
+            postcode_required=postcode_required,
+        )
+    except ValidationError as exc:
+        for field, messages in error_messages(exc).items():
+            bad(f"invalid_{field}", "%(text)s", text=" ".join(messages))
+
+
+def _normalised(first: dict) -> tuple[str, str]:
+    """The row's postcode and country as stored (already checked by ``_check_row``)."""
+    try:
+        return address_clean(
+            postcode=first.get("postcode", ""), country=first.get("country") or "FR", postcode_required=False
+        )
+    except ValidationError:  # pragma: no cover - refused by _check_row before
+        return first.get("postcode", ""), (first.get("country") or "FR").upper()
+
+
 def _order_input(group: Group) -> OrderInput:
     first = group.rows[0].values
     mode = (first.get("delivery_mode") or DeliveryMode.HOME).lower()
+    postcode, country = _normalised(first)
     address = {
         "name": first.get("ship_name")
         or " ".join(p for p in (first.get("first_name"), first.get("last_name")) if p),
         "company": first.get("company", ""),
         "line1": first.get("line1", ""),
         "line2": first.get("line2", ""),
-        "postcode": first.get("postcode", ""),
+        "postcode": postcode,
         "city": first.get("city", ""),
-        "country": (first.get("country") or "FR")[:2].upper(),
+        "country": country,
         "phone": first.get("phone", ""),
     }
     if mode == DeliveryMode.STORE:

@@ -7,7 +7,7 @@ import httpx
 from ..exceptions import InvalidOrder
 from ..services.intake import LineInput, OrderInput
 from .http import ChannelError, client, send
-from .mapping import clip, delivery_for, money
+from .mapping import clip, delivery_for, money, obj, objects
 
 PAGE = 100
 
@@ -21,9 +21,25 @@ def _client(connection):
     )
 
 
-def _list(body, name: str) -> list[dict]:
+def _list(body, name: str) -> list:
     # An empty result is ``[]`` rather than ``{"orders": []}``.
-    return body.get(name, []) if isinstance(body, dict) else []
+    rows = body.get(name, []) if isinstance(body, dict) else []
+    return rows if isinstance(rows, list) else []
+
+
+def _json(response):
+    try:
+        return response.json()
+    except ValueError:
+        raise ChannelError(
+            f"PrestaShop answered {response.request.url.path} with something that is not JSON.",
+            status=response.status_code,
+            body=response.text,
+        ) from None
+
+
+def _has_id(row) -> bool:
+    return isinstance(row, dict) and isinstance(row.get("id"), int | str)
 
 
 def _by_ids(http, resource: str, ids, display: str) -> dict[str, dict]:
@@ -36,7 +52,7 @@ def _by_ids(http, resource: str, ids, display: str) -> dict[str, dict]:
         f"/{resource}",
         params={"output_format": "JSON", "display": display, "filter[id]": "[" + "|".join(ids) + "]"},
     )
-    return {str(row["id"]): row for row in _list(response.json(), resource)}
+    return {str(row["id"]): row for row in _list(_json(response), resource) if _has_id(row)}
 
 
 def orders_changed(connection, *, since: str, until: str) -> list[dict]:
@@ -56,16 +72,18 @@ def orders_changed(connection, *, since: str, until: str) -> list[dict]:
                 "limit": f"0,{PAGE}",
             },
         )
-        orders = _list(response.json(), "orders")
+        # A row that is not an order object is returned as it is: stored, it becomes a failed delivery.
+        orders = _list(_json(response), "orders")
+        rows = [o for o in orders if isinstance(o, dict)]
         customers = _by_ids(
-            http, "customers", [o.get("id_customer") for o in orders], "[id,email,firstname,lastname]"
+            http, "customers", [_ref(o.get("id_customer")) for o in rows], "[id,email,firstname,lastname]"
         )
-        addresses = _by_ids(http, "addresses", [o.get("id_address_delivery") for o in orders], "full")
+        addresses = _by_ids(http, "addresses", [_ref(o.get("id_address_delivery")) for o in rows], "full")
         countries = _by_ids(
-            http, "countries", [a.get("id_country") for a in addresses.values()], "[id,iso_code]"
+            http, "countries", [_ref(a.get("id_country")) for a in addresses.values()], "[id,iso_code]"
         )
-        carriers = _by_ids(http, "carriers", [o.get("id_carrier") for o in orders], "[id,name]")
-    for order in orders:
+        carriers = _by_ids(http, "carriers", [_ref(o.get("id_carrier")) for o in rows], "[id,name]")
+    for order in rows:
         address = addresses.get(str(order.get("id_address_delivery")), {})
         order["_customer"] = customers.get(str(order.get("id_customer")), {})
         order["_address"] = address
@@ -74,11 +92,16 @@ def orders_changed(connection, *, since: str, until: str) -> list[dict]:
     return orders
 
 
+def _ref(value) -> str:
+    """An id the payload refers to, as text; an id that is not a plain number or string counts as none."""
+    return str(value) if isinstance(value, int | str) and not isinstance(value, bool) else ""
+
+
 def order_input(order: dict, *, modes: dict) -> tuple[OrderInput, str]:
     if not order.get("id"):
         raise InvalidOrder("The payload is not a PrestaShop order (no id).", details={"id": ["Required."]})
-    customer = order.get("_customer") or {}
-    source = order.get("_address") or {}
+    customer = obj(order.get("_customer"), field="customer")
+    source = obj(order.get("_address"), field="address")
     address = {
         "name": clip(" ".join(p for p in (source.get("firstname"), source.get("lastname")) if p), 200),
         "company": clip(source.get("company"), 200),
@@ -86,11 +109,12 @@ def order_input(order: dict, *, modes: dict) -> tuple[OrderInput, str]:
         "line2": clip(source.get("address2"), 200),
         "postcode": clip(source.get("postcode"), 16),
         "city": clip(source.get("city"), 120),
-        "country": clip(order.get("_country") or "FR", 2).upper(),
+        "country": clip(order.get("_country") or "FR", 8),
         "phone": clip(source.get("phone_mobile") or source.get("phone"), 32),
     }
     lines = []
-    rows = (order.get("associations") or {}).get("order_rows") or []
+    associations = obj(order.get("associations"), field="associations")
+    rows = objects(associations.get("order_rows"), field="associations.order_rows")
     for index, row in enumerate(rows):
         sku = str(row.get("product_reference") or "").strip()
         if not sku:

@@ -4,9 +4,10 @@ the intake, replay), stock push and fulfilments sent back."""
 import hashlib
 import json
 import logging
+import re
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -15,10 +16,11 @@ from common import jobs
 from common.audit import Action, audit_saved, audit_snapshot
 from common.cache import cache_delete
 from common.exceptions import DomainError
+from common.text import bad_character, find_bad_text, safe_data, safe_text
 from inventory.models import Product
 from inventory.selectors import availability
 
-from ..exceptions import DuplicateOrder, InvalidTransition
+from ..exceptions import DuplicateOrder, InvalidTransition, MalformedPayload
 from ..models import Channel, Order, OrderStatus
 from ..services.events import event_add
 from ..services.intake import order_create
@@ -104,30 +106,60 @@ def import_mapping_save(*, channel: Channel, mapping: dict) -> ChannelConnection
 
 
 def delivery_receive(
-    *, channel: Channel, delivery_id: str, topic: str, body: str, headers: dict | None = None
+    *, channel: Channel, delivery_id: str, topic: str, body: bytes | str, headers: dict | None = None
 ) -> tuple[WebhookDelivery, bool]:
     """Store a delivery once (by its id) and queue its processing. Returns (delivery, is_new): a delivery
-    seen before is not processed again."""
+    seen before is not processed again.
+
+    A body that is not UTF-8 text or holds a NUL character is stored at once as failed
+    (``malformed_body``, with the bad bytes replaced by U+FFFD so it can be stored and shown): the channel
+    sent it signed, so retrying would bring the same bytes."""
     from .tasks import delivery_process as delivery_process_task
 
-    delivery_id = delivery_id[:255]
+    text, problem = _body_text(body)
+    delivery_id = safe_text(delivery_id)[:255]
     existing = WebhookDelivery.objects.filter(channel=channel, delivery_id=delivery_id).first()
     if existing is not None:
         return existing, False
+    failed = {}
+    if problem:
+        failed = {
+            "status": Status.FAILED,
+            "error_code": "malformed_body",
+            "error": problem,
+            "processed_at": timezone.now(),
+        }
     try:
         with transaction.atomic():
             delivery = WebhookDelivery.objects.create(
                 channel=channel,
                 delivery_id=delivery_id,
-                topic=topic[:64],
-                headers=headers or {},
-                payload=body,
-                job_due_at=jobs.due(),  # processed after commit, or by the sweep if that message is lost
+                topic=safe_text(topic)[:64],
+                headers=safe_data(headers or {}),
+                payload=text,
+                **failed,
+                **({} if problem else {"job_due_at": jobs.due()}),  # processed after commit, or by the sweep
             )
-            jobs.enqueue_on_commit(delivery_process_task, delivery.pk)
+            if not problem:
+                jobs.enqueue_on_commit(delivery_process_task, delivery.pk)
     except IntegrityError:  # the same delivery, received twice at the same moment
         return WebhookDelivery.objects.get(channel=channel, delivery_id=delivery_id), False
     return delivery, True
+
+
+def _body_text(body: bytes | str) -> tuple[str, str]:
+    """The body as storable text, and what is wrong with it ("" when nothing)."""
+    problem = ""
+    if isinstance(body, bytes):
+        try:
+            body = body.decode("utf-8")
+        except UnicodeDecodeError:
+            body = body.decode("utf-8", errors="replace")
+            problem = "The body is not UTF-8 text."
+    what = bad_character(body)
+    if what:
+        return safe_text(body), problem or f"The body contains {what}."
+    return body, problem
 
 
 @transaction.atomic
@@ -181,9 +213,25 @@ def _process(*, delivery_id: int) -> WebhookDelivery:
     delivery.attempts += 1
     try:
         payload = json.loads(delivery.payload)
-    except ValueError:
+    except (ValueError, RecursionError):
         return _finish(
             delivery, status=Status.FAILED, error_code="malformed_json", error="The body is not JSON."
+        )
+    if not isinstance(payload, dict):
+        return _finish(
+            delivery,
+            status=Status.FAILED,
+            error_code="malformed_payload",
+            error="The body is JSON but not an object: it is not an order.",
+        )
+    bad = find_bad_text(payload)
+    if bad is not None:
+        return _finish(
+            delivery,
+            status=Status.FAILED,
+            error_code="malformed_payload",
+            error=f"The string at {bad[0]} contains {bad[1]}.",
+            details={"path": bad[0]},
         )
     connection = connection_get(channel=delivery.channel)
     try:
@@ -191,6 +239,18 @@ def _process(*, delivery_id: int) -> WebhookDelivery:
     except DomainError as exc:
         return _finish(
             delivery, status=Status.FAILED, error_code=exc.code, error=exc.message, details=exc.details
+        )
+    except (OperationalError, InterfaceError):
+        raise  # the database is away: the task retries with backoff
+    except Exception as exc:
+        # Anything else is a payload the adapter could not read (or a bug): kept failed with the error for a
+        # replay once fixed, never left "received" nor raised to the channel.
+        logger.exception("Channel delivery %s could not be processed", delivery.pk)
+        return _finish(
+            delivery,
+            status=Status.FAILED,
+            error_code="processing_error",
+            error=safe_text(f"The delivery could not be processed: {type(exc).__name__}: {exc}")[:2000],
         )
 
 
@@ -268,8 +328,30 @@ def _dispatch(*, delivery, connection, payload) -> WebhookDelivery:
     )
 
 
+def _read(adapter, payload: dict, connection) -> tuple:
+    """The adapter's reading of the payload. A payload shaped otherwise than the channel documents (a
+    string where a list is expected...) is a ``MalformedPayload``: the delivery fails with the reason."""
+    try:
+        return adapter.order_input(payload, modes=connection.delivery_modes)
+    except DomainError:
+        raise
+    except (
+        TypeError,
+        AttributeError,
+        ValueError,
+        KeyError,
+        IndexError,
+        ArithmeticError,
+        RecursionError,
+    ) as exc:
+        raise MalformedPayload(
+            safe_text(f"The order could not be read from the payload ({type(exc).__name__}: {exc}).")[:2000],
+            details={"exception": type(exc).__name__},
+        ) from exc
+
+
 def _create(*, delivery, connection, payload, adapter) -> WebhookDelivery:
-    data, mapping = adapter.order_input(payload, modes=connection.delivery_modes)
+    data, mapping = _read(adapter, payload, connection)
     delivery.external_id = data.external_id
     WebhookDelivery.objects.filter(pk=delivery.pk).update(external_id=data.external_id)
     channel = delivery.channel
@@ -340,7 +422,7 @@ ROUTING_FIELDS = {"postcode", "country", "city"}
 def _update(*, delivery, connection, payload, adapter) -> WebhookDelivery:
     """Record on the timeline what the channel changed; apply what is safe (the recipient's name, street,
     phone and the note, before picking starts and without moving the destination); say what was not."""
-    data, _mapping = adapter.order_input(payload, modes=connection.delivery_modes)
+    data, _mapping = _read(adapter, payload, connection)
     delivery.external_id = data.external_id
     WebhookDelivery.objects.filter(pk=delivery.pk).update(external_id=data.external_id)
     order = Order.objects.filter(channel=delivery.channel, external_id=data.external_id).first()
@@ -410,6 +492,8 @@ def _update(*, delivery, connection, payload, adapter) -> WebhookDelivery:
 
 # --- PrestaShop polling ----------------------------------------------------------------------------------
 
+_PRESTASHOP_DATE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+
 
 def prestashop_poll(*, channel_id: int) -> int:
     """Fetch the orders changed since the cursor, store each version as a delivery (processed by its task),
@@ -425,14 +509,21 @@ def prestashop_poll(*, channel_id: int) -> int:
         raise
     stored = 0
     for order in orders:
+        body = json.dumps(order)
+        if isinstance(order, dict):
+            delivery_id = f"order:{order.get('id')}:{order.get('date_upd')}"
+        else:  # not an order: stored all the same, it fails as malformed and is listed
+            delivery_id = f"row:{hashlib.sha256(body.encode()).hexdigest()[:32]}"
         _delivery, new = delivery_receive(
-            channel=connection.channel,
-            delivery_id=f"order:{order.get('id')}:{order.get('date_upd')}",
-            topic="order",
-            body=json.dumps(order),
+            channel=connection.channel, delivery_id=delivery_id, topic="order", body=body
         )
         stored += int(new)
-    cursor = max((str(o.get("date_upd") or "") for o in orders), default=since) or since
+    dates = [
+        o["date_upd"]
+        for o in orders
+        if isinstance(o, dict) and _PRESTASHOP_DATE.fullmatch(str(o.get("date_upd")))
+    ]
+    cursor = max(dates, default=since) or since
     ChannelConnection.objects.filter(pk=connection.pk).update(
         order_cursor=cursor, last_order_sync_at=timezone.now()
     )

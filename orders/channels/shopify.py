@@ -13,7 +13,7 @@ from decimal import Decimal
 from ..exceptions import InvalidOrder
 from ..services.intake import LineInput, OrderInput
 from .http import ChannelError, ChannelUnavailable, client, send
-from .mapping import CENT, clip, delivery_for, money
+from .mapping import CENT, clip, delivery_for, money, obj, objects
 
 TOPICS = {"orders/create", "orders/updated", "orders/cancelled"}
 BATCH = 250  # inventorySetQuantities takes at most 250 quantities
@@ -31,7 +31,7 @@ def _address(source: dict | None) -> dict:
         "line2": clip(source.get("address2"), 200),
         "postcode": clip(source.get("zip"), 16),
         "city": clip(source.get("city"), 120),
-        "country": clip(source.get("country_code") or "FR", 2).upper(),
+        "country": clip(source.get("country_code") or "FR", 8),
         "phone": clip(source.get("phone"), 32),
     }
 
@@ -41,14 +41,19 @@ def _unit_price(item: dict, *, taxes_included: bool, index: int) -> Decimal:
     price = money(item.get("price", "0"), field=f"line_items[{index}].price")
     if not taxes_included:
         taxes = sum(
-            (money(t.get("price", "0"), field="tax_lines.price") for t in item.get("tax_lines") or []),
+            (
+                money(t.get("price", "0"), field="tax_lines.price")
+                for t in objects(item.get("tax_lines"), field=f"line_items[{index}].tax_lines")
+            ),
             Decimal("0"),
         )
         price += taxes / quantity
     discounts = sum(
         (
             money(d.get("amount", "0"), field="discount_allocations.amount")
-            for d in item.get("discount_allocations") or []
+            for d in objects(
+                item.get("discount_allocations"), field=f"line_items[{index}].discount_allocations"
+            )
         ),
         Decimal("0"),
     )
@@ -64,12 +69,14 @@ def order_input(payload: dict, *, modes: dict) -> tuple[OrderInput, str]:
         raise InvalidOrder(
             f"Only orders in EUR are taken (this one is in {currency}).", details={"currency": [currency]}
         )
-    customer = payload.get("customer") or {}
-    shipping = payload.get("shipping_address") or payload.get("billing_address") or {}
+    customer = obj(payload.get("customer"), field="customer")
+    shipping = obj(payload.get("shipping_address"), field="shipping_address") or obj(
+        payload.get("billing_address"), field="billing_address"
+    )
     address = _address(shipping)
     taxes_included = bool(payload.get("taxes_included", True))
     lines = []
-    for index, item in enumerate(payload.get("line_items") or []):
+    for index, item in enumerate(objects(payload.get("line_items"), field="line_items")):
         if item.get("requires_shipping") is False and not item.get("sku"):
             continue  # gift cards, services: nothing to ship
         if not item.get("sku"):
@@ -90,10 +97,11 @@ def order_input(payload: dict, *, modes: dict) -> tuple[OrderInput, str]:
                 unit_price=_unit_price(item, taxes_included=taxes_included, index=index),
             )
         )
-    shipping_lines = payload.get("shipping_lines") or []
+    shipping_lines = objects(payload.get("shipping_lines"), field="shipping_lines")
     method = shipping_lines[0].get("title", "") if shipping_lines else ""
     attributes = {
-        str(a.get("name", "")).lower(): str(a.get("value", "")) for a in payload.get("note_attributes") or []
+        str(a.get("name", "")).lower(): str(a.get("value", ""))
+        for a in objects(payload.get("note_attributes"), field="note_attributes")
     }
     relay_id = next((attributes[k] for k in RELAY_ATTRIBUTES if attributes.get(k)), "")
     if not relay_id and shipping_lines:

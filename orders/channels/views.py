@@ -13,6 +13,7 @@ from django.views import View
 
 from common import jobs
 from common.exceptions import DomainError
+from common.text import safe_text
 from common.views import BackofficeMixin
 
 from ..models import Channel
@@ -135,8 +136,9 @@ class DeliveryDetailView(_ChannelView):
     def get(self, request, code, pk):
         delivery = self._delivery(code, pk)
         try:
-            payload = json.dumps(json.loads(delivery.payload), indent=2, ensure_ascii=False)
-        except ValueError:
+            # safe_text: a payload may hold an escaped lone surrogate, which the page could not encode
+            payload = safe_text(json.dumps(json.loads(delivery.payload), indent=2, ensure_ascii=False))
+        except (ValueError, RecursionError):
             payload = delivery.payload
         return render(
             request,
@@ -145,7 +147,7 @@ class DeliveryDetailView(_ChannelView):
                 "channel": delivery.channel,
                 "delivery": delivery,
                 "payload": payload,
-                "details": json.dumps(delivery.error_details, indent=2, ensure_ascii=False)
+                "details": safe_text(json.dumps(delivery.error_details, indent=2, ensure_ascii=False))
                 if delivery.error_details
                 else "",
                 "headers": delivery.headers,

@@ -79,7 +79,7 @@ class ShopifyWebhookView(View):
             channel=channel,
             delivery_id=webhook_id,
             topic=topic,
-            body=body.decode("utf-8", errors="replace"),
+            body=body,
             headers={h: request.headers[h] for h in KEPT_HEADERS if h in request.headers},
         )
         return _answer(delivery, new)
@@ -109,10 +109,14 @@ class WooCommerceWebhookView(View):
         # one version of the order, so a retry of the same version is recognised as a duplicate.
         try:
             payload = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             payload = {}
         modified = payload.get("date_modified_gmt") if isinstance(payload, dict) else None
-        if isinstance(payload, dict) and payload.get("id") and modified:
+        if (
+            isinstance(payload, dict)
+            and isinstance(payload.get("id"), int | str)
+            and isinstance(modified, str)
+        ):
             delivery_id = f"{topic}:{payload['id']}:{modified}"
         else:
             delivery_id = request.headers.get("X-WC-Webhook-Delivery-ID", "")
@@ -122,7 +126,7 @@ class WooCommerceWebhookView(View):
             channel=channel,
             delivery_id=delivery_id,
             topic=topic,
-            body=body.decode("utf-8", errors="replace"),
+            body=body,
             headers={h: request.headers[h] for h in KEPT_HEADERS if h in request.headers},
         )
         return _answer(delivery, new)

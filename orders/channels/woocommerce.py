@@ -8,7 +8,7 @@ import httpx
 from ..exceptions import InvalidOrder
 from ..services.intake import LineInput, OrderInput
 from .http import ChannelError, client, send
-from .mapping import CENT, clip, delivery_for, money
+from .mapping import CENT, clip, delivery_for, money, obj, objects
 
 TOPICS = {"order.created", "order.updated", "order.deleted", "order.restored"}
 # Orders taken as they come (paid, or on hold waiting for a bank transfer); others wait for an update.
@@ -27,7 +27,7 @@ def _address(source: dict, *, phone: str = "") -> dict:
         "line2": clip(source.get("address_2"), 200),
         "postcode": clip(source.get("postcode"), 16),
         "city": clip(source.get("city"), 120),
-        "country": clip(source.get("country") or "FR", 2).upper(),
+        "country": clip(source.get("country") or "FR", 8),
         "phone": clip(source.get("phone") or phone, 32),
     }
 
@@ -50,13 +50,13 @@ def order_input(payload: dict, *, modes: dict) -> tuple[OrderInput, str]:
         raise InvalidOrder(
             f"Only orders in EUR are taken (this one is in {currency}).", details={"currency": [currency]}
         )
-    billing = payload.get("billing") or {}
-    shipping = payload.get("shipping") or {}
+    billing = obj(payload.get("billing"), field="billing")
+    shipping = obj(payload.get("shipping"), field="shipping")
     if not shipping.get("address_1"):
         shipping = billing
     address = _address(shipping, phone=billing.get("phone", ""))
     lines = []
-    for index, item in enumerate(payload.get("line_items") or []):
+    for index, item in enumerate(objects(payload.get("line_items"), field="line_items")):
         if not item.get("sku"):
             raise InvalidOrder(
                 f"Line item {item.get('id')} ({item.get('name', '')}) has no SKU.",
@@ -71,9 +71,12 @@ def order_input(payload: dict, *, modes: dict) -> tuple[OrderInput, str]:
         lines.append(
             LineInput(sku=str(item["sku"]).strip(), quantity=quantity, unit_price=_unit_price(item, index))
         )
-    shipping_lines = payload.get("shipping_lines") or []
+    shipping_lines = objects(payload.get("shipping_lines"), field="shipping_lines")
     method = shipping_lines[0].get("method_title", "") if shipping_lines else ""
-    meta = {str(m.get("key", "")).lower(): str(m.get("value", "")) for m in payload.get("meta_data") or []}
+    meta = {
+        str(m.get("key", "")).lower(): str(m.get("value", ""))
+        for m in objects(payload.get("meta_data"), field="meta_data")
+    }
     relay_id = next((meta[k] for k in RELAY_META if meta.get(k)), "")
     delivery, mapping = delivery_for(modes=modes, method=method, address=address, relay_id=relay_id)
     data = OrderInput(

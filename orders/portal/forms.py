@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.auth.password_validation import validate_password
 from django.utils.translation import gettext_lazy as _
 
+from common.addresses import form_address_clean
 from customers.models import Address, CustomerAccount
 from inventory.models import Location
 
@@ -100,11 +101,10 @@ class AddressForm(forms.ModelForm):
         for name, value in autocomplete.items():
             self.fields[name].widget.attrs["autocomplete"] = value
 
-    def clean_country(self):
-        country = (self.cleaned_data.get("country") or "").strip().upper()
-        if len(country) != 2 or not country.isalpha():
-            raise forms.ValidationError(_("Enter the two-letter country code, for example FR."))
-        return country
+    def clean(self):
+        cleaned = super().clean()
+        form_address_clean(self, cleaned)
+        return cleaned
 
 
 class PreferencesForm(forms.Form):

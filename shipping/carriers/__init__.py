@@ -37,8 +37,10 @@ Operations (each raises ``NotSupported`` when the adapter lacks it: check ``adap
   each a ``CarrierEvent(code, status, label, at, place)`` where ``status`` is a ``ShipmentStatus`` value
   (or "" for an informative event); ``update.status`` is the newest status, ``update.final`` says the
   carrier will report nothing more. Store events with ``TrackingEvent``'s unique (shipment, code, at).
-- ``parse_webhook(headers=, body=) -> list[TrackingUpdate]`` (``WEBHOOK``: the sandbox, HMAC-signed with
-  SANDBOX_WEBHOOK_SECRET); raises ``WebhookRejected`` for a bad signature or body (answer 4xx).
+- ``verify_webhook(headers=, body=)`` then ``read_webhook(headers=, body=) -> list[TrackingUpdate]``
+  (``WEBHOOK``: the sandbox, HMAC-signed with SANDBOX_WEBHOOK_SECRET; ``parse_webhook`` does both): the
+  first raises ``WebhookRejected`` for a bad signature (401), the second ``WebhookUnreadable`` for a signed
+  body it cannot read (400; the call is kept as a failed ``CarrierWebhook`` that staff can replay).
 
 Errors: everything an adapter raises is a ``CarrierError`` with ``message`` (the carrier's own when it
 gave one), ``code``, ``status`` and ``retryable``:
@@ -80,6 +82,7 @@ from .base import (
     RetryableCarrierError,
     TrackingUpdate,
     WebhookRejected,
+    WebhookUnreadable,
 )
 from .registry import ADAPTERS, adapter_config, get_adapter
 
@@ -111,6 +114,7 @@ __all__ = [
     "RetryableCarrierError",
     "TrackingUpdate",
     "WebhookRejected",
+    "WebhookUnreadable",
     "adapter_config",
     "get_adapter",
 ]

@@ -102,6 +102,11 @@ class WebhookRejected(PermanentCarrierError):
     """A webhook call that is not from the carrier (bad signature) or that we cannot read: answer 4xx."""
 
 
+class WebhookUnreadable(WebhookRejected):
+    """A webhook correctly signed by the carrier whose body we cannot read (not JSON, not the documented
+    shape, a NUL or a lone surrogate in a string): answer 400, keep it as a failed delivery for a replay."""
+
+
 # --- Data ------------------------------------------------------------------------------------------
 
 
@@ -263,8 +268,18 @@ class CarrierAdapter:
     def track(self, tracking_numbers: Iterable[str]) -> list[TrackingUpdate]:
         raise self._unsupported(TRACKING)
 
-    def parse_webhook(self, *, headers: Mapping[str, str], body: bytes) -> list[TrackingUpdate]:
+    def verify_webhook(self, *, headers: Mapping[str, str], body: bytes) -> None:
+        """Check that the call is the carrier's (its signature); raises ``WebhookRejected`` (401) if not."""
         raise self._unsupported(WEBHOOK)
+
+    def read_webhook(self, *, headers: Mapping[str, str], body: bytes) -> list[TrackingUpdate]:
+        """The updates in a verified call's body; raises ``WebhookUnreadable`` for a body it cannot read."""
+        raise self._unsupported(WEBHOOK)
+
+    def parse_webhook(self, *, headers: Mapping[str, str], body: bytes) -> list[TrackingUpdate]:
+        """``verify_webhook`` then ``read_webhook``."""
+        self.verify_webhook(headers=headers, body=body)
+        return self.read_webhook(headers=headers, body=body)
 
     # Helpers -----------------------------------------------------------------------------------------
 

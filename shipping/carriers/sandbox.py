@@ -30,6 +30,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from common.text import find_bad_text, safe_text
+
 from .. import geo
 from ..models import ShipmentStatus
 from .base import (
@@ -52,6 +54,7 @@ from .base import (
     RelaySearch,
     TrackingUpdate,
     WebhookRejected,
+    WebhookUnreadable,
 )
 
 RELAY_DATA = Path(__file__).resolve().parent.parent / "data" / "sandbox_relay_points.csv"
@@ -367,16 +370,21 @@ class SandboxAdapter(CarrierAdapter):
         secret = str(self.config.get("webhook_secret") or "")
         return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
-    def parse_webhook(self, *, headers: Mapping[str, str], body: bytes) -> list[TrackingUpdate]:
+    def verify_webhook(self, *, headers: Mapping[str, str], body: bytes) -> None:
         if not self.config.get("webhook_secret"):
             raise WebhookRejected(
                 "SANDBOX_WEBHOOK_SECRET is not set.", carrier=self.code, code="not_configured"
             )
         given = {k.lower(): v for k, v in headers.items()}.get(SIGNATURE_HEADER.lower(), "")
-        if not hmac.compare_digest(given, self.sign(body)):
+        if not hmac.compare_digest(given.encode("utf-8", "replace"), self.sign(body).encode()):
             raise WebhookRejected("Bad signature.", carrier=self.code, code="bad_signature", status=401)
+
+    def read_webhook(self, *, headers: Mapping[str, str], body: bytes) -> list[TrackingUpdate]:
         try:
             payload = json.loads(body)
+            bad = find_bad_text(payload)
+            if bad is not None:
+                raise ValueError(f"the string at {bad[0]} contains {bad[1]}")
             number = str(payload["tracking_number"])
             events = []
             for item in payload["events"]:
@@ -387,15 +395,17 @@ class SandboxAdapter(CarrierAdapter):
                 status, label = EVENTS.get(code, ("", ""))
                 events.append(
                     CarrierEvent(
-                        code=code,
+                        code=code[:32],
                         status=status,
-                        label=str(item.get("label") or label),
+                        label=str(item.get("label") or label)[:255],
                         at=at,
-                        place=str(item.get("place") or ""),
+                        place=str(item.get("place") or "")[:120],
                     )
                 )
-        except (ValueError, KeyError, TypeError) as exc:
-            raise WebhookRejected(f"Unreadable webhook: {exc}", carrier=self.code, code="malformed") from exc
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+            raise WebhookUnreadable(
+                safe_text(f"Unreadable webhook: {exc}")[:500], carrier=self.code, code="malformed", status=400
+            ) from exc
         events.sort(key=lambda e: e.at)
         final = bool(events) and events[-1].code in FINAL_CODES
         return [TrackingUpdate(tracking_number=number, events=events, final=final)]

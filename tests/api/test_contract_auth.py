@@ -200,7 +200,8 @@ def test_a_nul_in_the_path_or_query_is_400_not_a_database_error(api, method, pat
     before = db_state()
     response = getattr(api.client, method)(path, headers=api._headers(None))
     error = _assert_error(response, 400, "malformed_request")
-    assert error["message"] == "The request's path or query string contains a NUL character."
+    where = "query string" if "?" in path else "path"
+    assert error["message"] == f"The request's {where} contains a NUL character or bytes that are not UTF-8."
     assert db_state() == before
 
 

@@ -370,3 +370,26 @@ def test_forms_need_csrf(ana):
     response = strict.post(SIGNIN, {"action": "password", "email": "ana@example.fr", "password": STRONG})
 
     assert response.status_code == 403
+
+
+def test_an_address_with_an_invalid_postcode_or_country_is_refused(ana_client, ana):
+    form = {"kind": "shipping", "name": "Ana", "line1": "1 rue A", "postcode": "ABCDE", "city": "Lyon"}
+    response = ana_client.post("/account/addresses/new/", {**form, "country": "FR"}, **EN)
+    assert response.status_code == 200
+    assert response.context["form"].errors["postcode"] == [
+        "“ABCDE” is not a valid postcode for France (for example 75004)."
+    ]
+    response = ana_client.post(
+        "/account/addresses/new/", {**form, "postcode": "69001", "country": "XX"}, **EN
+    )
+    assert response.context["form"].errors["country"] == [
+        "“XX” is not a country code: give the ISO 3166-1 alpha-2 code (FR, BE, DE, GB…)."
+    ]
+    assert not Address.objects.filter(customer=ana).exists()
+    assert (
+        ana_client.post(
+            "/account/addresses/new/", {**form, "postcode": "sw1a1aa", "country": "gb"}, **EN
+        ).status_code
+        == 302
+    )
+    assert Address.objects.filter(customer=ana).values_list("postcode", "country").get() == ("SW1A 1AA", "GB")

@@ -40,3 +40,30 @@ def test_invalid_location_shows_errors_and_writes_nothing(client, role_users):
     assert "form-errors" in html
     assert 'value="bad code!"' in html  # what the user typed is kept
     assert Location.objects.count() == before
+
+
+def test_a_location_address_is_checked_and_normalised(client, role_users):
+    client.force_login(role_users[MANAGER])
+    data = {
+        "code": "nantes",
+        "name": "Entrepôt Nantes",
+        "kind": "warehouse",
+        "address_line1": "1 quai",
+        "postcode": "4400",
+        "city": "Nantes",
+        "country": "FR",
+        "latitude": "47.218371",
+        "longitude": "-1.553621",
+        "active": "on",
+    }
+    response = client.post(reverse("inventory:location_create"), data, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 400
+    assert response.context["form"].errors["postcode"] == [
+        "“4400” is not a valid postcode for France (for example 75004)."
+    ]
+    assert not Location.objects.filter(code="nantes").exists()
+    response = client.post(
+        reverse("inventory:location_create"), {**data, "postcode": "44 000", "country": "fr"}
+    )
+    assert response.status_code == 302, response.context["form"].errors
+    assert Location.objects.filter(code="nantes").values_list("postcode", "country").get() == ("44000", "FR")

@@ -37,6 +37,8 @@ MATRIX = {
     "shipping:rule_create": ({}, {MANAGER}),
     "shipping:rule_edit": ({"pk": 990201}, {MANAGER}),
     "shipping:rule_delete": ({"pk": 990201}, {MANAGER}),
+    "shipping:webhook_list": ({}, {MANAGER}),
+    "shipping:webhook_detail": ({"pk": 990201}, {MANAGER}),
     # The relay-point picker (a fragment of the order form): any staff.
     "shipping:relay_point_search": ({}, ALL_STAFF),
     "fulfillment:planning": ({}, {MANAGER}),
@@ -182,17 +184,24 @@ def inventory_matrix_objects(request):
 
 @pytest.fixture(autouse=True)
 def network_matrix_objects(request):
-    """The objects the carrier and planning pages of MATRIX show: carrier, service, shipping rule and shift
-    990201."""
+    """The objects the carrier and planning pages of MATRIX show: carrier, service, shipping rule, webhook
+    call and shift 990201."""
     if "role_users" not in request.fixturenames:
         return
     request.getfixturevalue("role_users")  # autouse fixtures run first: set the database up
     from datetime import date, time
 
     from fulfillment.models import PickerShift
-    from shipping.models import Carrier, CarrierService, ShippingRule
+    from shipping.models import Carrier, CarrierService, CarrierWebhook, ShippingRule
 
     carrier = Carrier.objects.create(pk=990201, code="matrix", name="Matrix")
+    CarrierWebhook.objects.create(
+        pk=990201,
+        carrier=carrier,
+        payload='{"tracking_number": "X"',
+        status="failed",
+        error_code="malformed_payload",
+    )
     service = CarrierService.objects.create(
         pk=990201, carrier=carrier, code="home", name="Home", delivery_mode="home", cutoff_time=time(16)
     )

@@ -283,3 +283,40 @@ def test_manager_may_take_orders_warehouse_staff_may_not(client, role_users, cat
     client.force_login(role_users[WAREHOUSE_STAFF])
     assert client.post(URL, {}).status_code == 403
     assert Order.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        (
+            {"postcode": "ABCDE"},
+            "postcode",
+            "“ABCDE” is not a valid postcode for France (for example 75004).",
+        ),
+        (
+            {"country": "XX"},
+            "country",
+            "“XX” is not a country code: give the ISO 3166-1 alpha-2 code (FR, BE, DE, GB…).",
+        ),
+        (
+            {"country": "BE", "postcode": "69002"},
+            "postcode",
+            "“69002” is not a valid postcode for Belgium (for example 1000).",
+        ),
+    ],
+)
+def test_an_invalid_address_is_refused_on_its_field(service_client, catalogue, overrides, field, message):
+    data = form_data(service_client, [("TEE", "1", "")], **overrides)
+    before = snapshot()
+    with translation.override("en"):
+        response = service_client.post(URL, data, HTTP_ACCEPT_LANGUAGE="en")
+        assert response.status_code == 400
+        assert response.context["form"].errors[field] == [message]
+    assert snapshot() == before
+
+
+def test_the_address_is_stored_normalised(service_client, catalogue):
+    data = form_data(service_client, [("TEE", "1", "")], postcode=" 97 133 ", country="fr")
+    assert service_client.post(URL, data).status_code == 302
+    order = Order.objects.get()
+    assert (order.ship_postcode, order.ship_country) == ("97133", "FR")

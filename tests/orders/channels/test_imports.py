@@ -219,3 +219,49 @@ def test_the_column_mapping_is_saved_per_channel(client, manager, market):
     assert response.status_code == 302
     market.connection.refresh_from_db()
     assert market.connection.import_mapping["external_id"] == "EXTERNAL_ID"
+
+
+def test_invalid_addresses_and_characters_are_refused_with_their_line_numbers(
+    client, manager, market, django_capture_on_commit_callbacks
+):
+    content = (
+        HEADER.replace(";store", ";store;country")
+        + "B1;a@example.fr;A;A;MUG;1;;home;3 rue X;ABCDE;Lyon;;\n"  # line 2: postcode
+        + "B2;b@example.fr;B;B;MUG;1;;home;3 rue X;69003;Lyon;;XX\n"  # 3: country
+        + "B3;c@example.fr;C;C;MUG;1;;home;3 rue X\x00;69003;Lyon;;\n"  # 4: NUL
+        + "B4;d@example.fr;D;D;MUG;1;;home;3 rue X; 69 003 ;Lyon;;fr\n"  # 5: fine, normalised
+    ).encode()
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(client, content)
+    job = ImportJob.objects.get()
+    assert [(e["line"], e["code"], e["message"]) for e in job.errors] == [
+        (
+            2,
+            "invalid_postcode",
+            "“ABCDE” is not a valid postcode for France (for example 75004).",
+        ),
+        (
+            3,
+            "invalid_country",
+            "“XX” is not a country code: give the ISO 3166-1 alpha-2 code (FR, BE, DE, GB…).",
+        ),
+        (
+            4,
+            "invalid_characters",
+            "Column line1 contains a character that cannot be stored (NUL or a lone surrogate).",
+        ),
+    ]
+    assert Order.objects.count() == 0
+
+
+def test_an_imported_address_is_stored_normalised(
+    client, manager, market, django_capture_on_commit_callbacks
+):
+    content = (
+        HEADER.replace(";store", ";store;country")
+        + "B4;d@example.fr;D;D;MUG;1;;home;3 rue X; 69 003 ;Lyon;;fr\n"
+    ).encode()
+    with django_capture_on_commit_callbacks(execute=True):
+        upload(client, content, dry_run=False)
+    order = Order.objects.get()
+    assert (order.ship_postcode, order.ship_country) == ("69003", "FR")

@@ -277,3 +277,26 @@ def test_shipping_a_woocommerce_order_adds_a_note_and_completes_it(
         "customer_note": True,
     }
     assert json.loads(complete.calls[0].request.content) == {"status": "completed"}
+
+
+def test_malformed_polled_orders_are_stored_failed_and_the_poll_goes_on(
+    presta_channel, products, django_capture_on_commit_callbacks
+):
+    # given: the webservice answers a good order, one whose rows are not a list, and a row that is no order
+    bad = presta_order(id=6, associations={"order_rows": "x"}, date_upd="2026-03-02 10:20:00")
+    with respx.mock(assert_all_called=False) as router:
+        mock_webservice(router, [presta_order(), bad, "garbage"])
+        with django_capture_on_commit_callbacks(execute=True):
+            assert prestashop_poll(channel_id=presta_channel.pk) == 3
+
+    # then: the good one is an order, the others failed deliveries with the reason; the cursor moved
+    assert list(Order.objects.values_list("external_id", flat=True)) == ["5"]
+    failed = {d.delivery_id: (d.error_code, d.error) for d in WebhookDelivery.objects.filter(status="failed")}
+    assert failed.pop("order:6:2026-03-02 10:20:00") == (
+        "malformed_payload",
+        "associations.order_rows is a string, not a list of objects.",
+    )
+    assert list(failed.values()) == [
+        ("malformed_payload", "The body is JSON but not an object: it is not an order.")
+    ]
+    assert ChannelConnection.objects.get(channel=presta_channel).order_cursor == "2026-03-02 10:20:00"

@@ -382,3 +382,221 @@ def test_woocommerce_cancelled_update_cancels(
         )
     assert Order.objects.get().status == OrderStatus.CANCELLED
     assert reserved(products["MUG"], lyon) == 0
+
+
+# --- Signed but malformed deliveries --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("payload", "code", "error"),
+    [
+        (
+            {"id": 5001, "line_items": "x"},
+            "malformed_payload",
+            "line_items is a string, not a list of objects.",
+        ),
+        ({"id": 5001, "line_items": [3]}, "malformed_payload", "line_items[0] is a number, not an object."),
+        (
+            {"id": 5001, "customer": []},
+            "invalid_address",
+            "The shipping address is not valid: postcode: A postcode is required.",
+        ),
+        (
+            {"id": 5001, "shipping_address": "x"},
+            "malformed_payload",
+            "shipping_address is a string, not an object.",
+        ),
+        (
+            {
+                "id": 5001,
+                "line_items": [{"sku": "MUG", "quantity": 1, "tax_lines": 7}],
+                "taxes_included": False,
+            },
+            "malformed_payload",
+            "line_items[0].tax_lines is a number, not a list of objects.",
+        ),
+        ([1, 2], "malformed_payload", "The body is JSON but not an object: it is not an order."),
+        (
+            {"id": 5001, "note": "\ud800"},
+            "malformed_payload",
+            "The string at note contains a lone UTF-16 surrogate.",
+        ),
+        (
+            {"id": 5001, "email": "a\x00@example.fr"},
+            "malformed_payload",
+            "The string at email contains a NUL character.",
+        ),
+    ],
+    ids=[
+        "line_items string",
+        "line item number",
+        "no line",
+        "address string",
+        "tax_lines",
+        "list",
+        "surrogate",
+        "nul",
+    ],
+)
+def test_a_signed_malformed_shopify_order_is_stored_failed_listed_and_answered_200(
+    client, shopify_channel, django_capture_on_commit_callbacks, payload, code, error
+):
+    # when: eager processing (as without a worker), the body correctly signed
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_shopify(client, "shopify", payload, webhook_id="wh-bad")
+
+    # then: 200 to Shopify (it is stored; a retry would bring the same body), failed with the reason
+    assert response.status_code == 200
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.error_code, delivery.error, delivery.attempts) == (
+        "failed",
+        code,
+        error,
+        1,
+    )
+    assert Order.objects.count() == 0
+    client.force_login(UserFactory(role=MANAGER))
+    page = client.get("/settings/channels/shopify/connector/", HTTP_ACCEPT_LANGUAGE="en")
+    assert (
+        page.status_code == 200
+        and f"/settings/channels/shopify/deliveries/{delivery.pk}/".encode() in page.content
+    )
+    detail = client.get(f"/settings/channels/shopify/deliveries/{delivery.pk}/", HTTP_ACCEPT_LANGUAGE="en")
+    assert detail.status_code == 200 and code.encode() in detail.content
+
+
+def test_a_body_with_bytes_that_are_not_utf8_or_a_nul_is_stored_failed_without_processing(
+    client, shopify_channel, django_capture_on_commit_callbacks
+):
+    from .conftest import sign
+
+    for webhook_id, body, error in [
+        ("wh-latin1", b'{"id": 5001, "note": "caf\xe9"}', "The body is not UTF-8 text."),
+        ("wh-nul", b'{"id": 5001, "note": "a\x00b"}', "The body contains a NUL character."),
+    ]:
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            response = client.post(
+                "/webhooks/shopify/shopify/",
+                data=body,
+                content_type="application/json",
+                headers={
+                    "X-Shopify-Topic": "orders/create",
+                    "X-Shopify-Hmac-Sha256": sign(body),
+                    "X-Shopify-Webhook-Id": webhook_id,
+                },
+            )
+        assert response.status_code == 200
+        assert callbacks == []  # nothing queued: it cannot be processed
+        delivery = WebhookDelivery.objects.get(delivery_id=webhook_id)
+        assert (delivery.status, delivery.error_code, delivery.error) == ("failed", "malformed_body", error)
+        assert delivery.payload == body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+    assert Order.objects.count() == 0
+
+
+def test_a_malformed_delivery_is_replayed_after_the_adapter_is_fixed(
+    client, shopify_channel, django_capture_on_commit_callbacks, monkeypatch
+):
+    # given: an adapter bug (or a payload it cannot read yet) fails the delivery, worker-style
+    def broken(payload, *, modes):
+        raise KeyError("shipping_lines")
+
+    monkeypatch.setattr(shopify, "order_input", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_shopify(client, "shopify", shopify_order(), webhook_id="wh-bug").status_code == 200
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.error_code, delivery.error) == (
+        "failed",
+        "malformed_payload",
+        "The order could not be read from the payload (KeyError: 'shipping_lines').",
+    )
+
+    # when: fixed, then replayed
+    monkeypatch.undo()
+    client.force_login(UserFactory(role=MANAGER))
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/settings/channels/shopify/deliveries/{delivery.pk}/", HTTP_ACCEPT_LANGUAGE="en")
+
+    # then
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.error_code, delivery.attempts) == ("processed", "", 2)
+    assert delivery.order == Order.objects.get()
+
+
+def test_an_unexpected_error_while_processing_fails_the_delivery_instead_of_raising(
+    shopify_channel, django_capture_on_commit_callbacks, monkeypatch
+):
+    from orders.channels import services
+    from orders.channels.tasks import delivery_process
+
+    delivery, _new = services.delivery_receive(
+        channel=shopify_channel, delivery_id="wh-x", topic="orders/create", body=json.dumps(shopify_order())
+    )
+
+    def boom(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(services, "_dispatch", boom)
+    # when: the worker runs the task
+    assert delivery_process.apply(args=(delivery.pk,)).get() == "failed"
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.error_code, delivery.error) == (
+        "failed",
+        "processing_error",
+        "The delivery could not be processed: RuntimeError: a bug",
+    )
+
+
+def test_a_signed_malformed_woocommerce_order_is_stored_failed(
+    client, woo_channel, django_capture_on_commit_callbacks
+):
+    payload = woo_order(line_items="x", billing=[], id={"x": 1})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_woo(client, "woo", payload, delivery="d-bad")
+    assert response.status_code == 200
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.delivery_id, delivery.status, delivery.error_code) == (
+        "d-bad",
+        "failed",
+        "malformed_payload",
+    )
+    assert delivery.error == "line_items is a string, not a list of objects."
+    assert Order.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("address", "error", "details"),
+    [
+        (
+            {"zip": "ABCDE"},
+            "The shipping address is not valid: postcode: “ABCDE” is not a valid postcode for France (for "
+            "example 75004).",
+            {"postcode": ["“ABCDE” is not a valid postcode for France (for example 75004)."]},
+        ),
+        (
+            {"country_code": "XX"},
+            "The shipping address is not valid: country: “XX” is not a country code: give the ISO 3166-1 "
+            "alpha-2 code (FR, BE, DE, GB…).",
+            {"country": ["“XX” is not a country code: give the ISO 3166-1 alpha-2 code (FR, BE, DE, GB…)."]},
+        ),
+    ],
+)
+def test_a_shopify_order_with_an_invalid_address_is_a_failed_delivery(
+    client, shopify_channel, django_capture_on_commit_callbacks, address, error, details
+):
+    payload = shopify_order()
+    payload["shipping_address"].update(address)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_shopify(client, "shopify", payload).status_code == 200
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.error_code, delivery.error) == ("failed", "invalid_address", error)
+    assert delivery.error_details == {"shipping_address": details}
+    assert Order.objects.count() == 0
+
+
+def test_a_channel_address_is_stored_normalised(client, shopify_channel, django_capture_on_commit_callbacks):
+    payload = shopify_order()
+    payload["shipping_address"].update({"zip": " 69 002 ", "country_code": "fr"})
+    with django_capture_on_commit_callbacks(execute=True):
+        post_shopify(client, "shopify", payload)
+    order = Order.objects.get()
+    assert (order.ship_postcode, order.ship_country) == ("69002", "FR")

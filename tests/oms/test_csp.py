@@ -18,7 +18,9 @@ POLICY = (
 
 
 def directives(header: str) -> dict[str, str]:
-    return {part.split(" ", 1)[0]: part.split(" ", 1)[1] if " " in part else "" for part in header.split("; ")}
+    return {
+        part.split(" ", 1)[0]: part.split(" ", 1)[1] if " " in part else "" for part in header.split("; ")
+    }
 
 
 def test_the_policy_is_enforced_not_report_only(client):
@@ -156,7 +158,12 @@ def test_the_merchant_logo_host_is_allowed_for_images(logo_url, img_src):
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "oms.settings.test", "MERCHANT_LOGO_URL": logo_url}
     out = subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=settings.BASE_DIR, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == img_src
 
@@ -171,7 +178,16 @@ def test_no_template_has_inline_scripts_styles_or_handlers():
     root = Path(settings.BASE_DIR)
     folders = [root / "templates"] + [
         root / app / "templates"
-        for app in ("common", "inventory", "customers", "shipping", "fulfillment", "orders", "invoicing", "oms")
+        for app in (
+            "common",
+            "inventory",
+            "customers",
+            "shipping",
+            "fulfillment",
+            "orders",
+            "invoicing",
+            "oms",
+        )
     ]
     comments = re.compile(r"{#.*?#}|{%\s*comment\s*%}.*?{%\s*endcomment\s*%}", re.S)
     inline = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle=|\son[a-z]+=|javascript:", re.I)

@@ -436,7 +436,9 @@ def test_navigation_shows_only_allowed_pages(client, role_users):
 
 
 @pytest.mark.parametrize("url_name", sorted(MATRIX))
-def test_every_back_office_page_carries_the_content_security_policy(client, role_users, matrix_objects, url_name):
+def test_every_back_office_page_carries_the_content_security_policy(
+    client, role_users, matrix_objects, url_name
+):
     from csp.utils import build_policy
 
     from orders.views import EMAIL_PREVIEW_CSP

@@ -96,7 +96,7 @@ def test_a_message_shows_its_html_in_a_sandbox_and_its_text(cs, order):
         reverse("orders:notification_detail", args=[order.number, message.pk]), HTTP_ACCEPT_LANGUAGE="en"
     ).content.decode()
     preview_url = reverse("orders:notification_preview", args=[order.number, message.pk])
-    assert f'sandbox="" referrerpolicy="no-referrer"' in html and f'src="{preview_url}"' in html
+    assert 'sandbox="" referrerpolicy="no-referrer"' in html and f'src="{preview_url}"' in html
     assert "Tracking: 6A123" in html
     assert message.subject in html and message.recipient in html
 
@@ -104,7 +104,9 @@ def test_a_message_shows_its_html_in_a_sandbox_and_its_text(cs, order):
     # script, framed by our pages only)
     preview = cs.get(preview_url)
     assert preview.status_code == 200
-    assert preview.content.decode() == '<p>Your order has left <a href="https://x.test/track/t/">Follow</a></p>'
+    assert (
+        preview.content.decode() == '<p>Your order has left <a href="https://x.test/track/t/">Follow</a></p>'
+    )
     assert sorted(preview["Content-Security-Policy"].split("; ")) == [
         "base-uri 'none'",
         "default-src 'none'",

@@ -55,7 +55,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "common.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -197,11 +197,11 @@ NOTIFICATION_SENDING_TIMEOUT_SECONDS = 600  # a message "sending" longer than th
 NOTIFICATION_LEASE_SECONDS = 300  # beat does not queue a message again within this time
 
 # --- Content-Security-Policy (django-csp; README "Content-Security-Policy") ------------------------------
-# Enforced on every response. Scripts and styles come only from our own static files: no inline <script>,
-# no on*= handlers, no style="" attributes, no <style> elements (htmx's own indicator style is turned off
-# by the htmx-config meta tag in the layouts). A page that needs more loosens its own response with
-# django-csp's @csp_update / @csp_replace and says why; the one loosening so far is the email preview's
-# frame (orders.views.NotificationPreviewView).
+# Enforced on every response but PDF files (common/csp.py). Scripts and styles come only from our own
+# static files: no inline <script>, no on*= handlers, no style="" attributes, no <style> elements (htmx's
+# own indicator style is turned off by the htmx-config meta tag in the layouts). A page that needs more
+# loosens its own response with django-csp's @csp_update / @csp / @csp_replace and says why: so far the
+# email preview's frame (orders/views.py, EMAIL_PREVIEW_CSP) and Redoc (oms/api_docs.py).
 _CSP_IMG_SRC = [SELF, "data:"]  # data: for the small SVG/PNG icons that Swagger UI and Redoc inline
 _logo = urlsplit(MERCHANT_LOGO_URL)
 if _logo.scheme in ("http", "https") and _logo.netloc:

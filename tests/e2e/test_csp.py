@@ -227,7 +227,8 @@ def test_back_office_pages_run_under_the_policy(demo, watch, page):
     assert any("console: Applying inline style violates" in problem for problem in watch.problems)
 
 
-def test_portal_admin_and_api_docs_run_under_the_policy(demo, watch, page):
+def test_portal_admin_and_api_docs_run_under_the_policy(demo, watch, page, settings):
+    settings.MERCHANT_COLOR = "#aa3300"
     order = (
         Order.objects.filter(status=Order.Status.DELIVERED, invoicing_documents__isnull=False)
         .order_by("-created_at")
@@ -246,7 +247,7 @@ def test_portal_admin_and_api_docs_run_under_the_policy(demo, watch, page):
     invoices = page.locator(f"a[href*='{order.tracking_path}invoices/']")
     expect(invoices.first).to_be_visible()  # the fragment has arrived
     computed = page.evaluate("getComputedStyle(document.querySelector('.p-header')).backgroundColor")
-    assert computed == "rgb(31, 95, 191)"  # --brand from /track/theme.css
+    assert computed == "rgb(170, 51, 0)"  # the merchant's colour, from /track/theme.css
     watch.visit(f"{order.tracking_path}returns/new/", ready="form")
     watch.visit("/track/not-a-token/", status=404)
 

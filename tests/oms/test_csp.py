@@ -200,3 +200,26 @@ def test_no_template_has_inline_scripts_styles_or_handlers():
             text = comments.sub("", path.read_text())
             offenders += [f"{relative}: {match.group(0)}" for match in inline.finditer(text)]
     assert offenders == []
+
+
+@pytest.mark.parametrize(
+    ("content_type", "has_policy"),
+    [
+        ("application/pdf", False),  # Chrome's PDF viewer breaks under a policy (common/csp.py)
+        ("text/html; charset=utf-8", True),
+        ("application/json", True),
+        ("image/svg+xml", True),
+        ("text/plain", True),
+    ],
+)
+def test_pdf_files_alone_go_without_the_policy(rf, content_type, has_policy):
+    from django.http import HttpResponse
+
+    from common.csp import ContentSecurityPolicyMiddleware
+
+    def view(request):
+        return HttpResponse(b"x", content_type=content_type)
+
+    response = ContentSecurityPolicyMiddleware(view)(rf.get("/file"))
+
+    assert ("Content-Security-Policy" in response) is has_policy

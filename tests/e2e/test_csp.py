@@ -15,9 +15,9 @@ from playwright.sync_api import expect
 from customers.accounts import account_set_password
 from customers.models import Notification
 from fulfillment import services as floor_services
-from inventory.models import Location, Product
+from inventory.models import Location, Product, StaffProfile
 from invoicing.models import Invoice
-from orders.models import Order, Return
+from orders.models import Channel, Order, Return
 from shipping.models import CarrierService
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -272,6 +272,15 @@ def test_portal_admin_and_api_docs_run_under_the_policy(demo, watch, page, setti
     watch.visit("/admin/", ready="#content")
     watch.visit("/admin/orders/order/", ready="#result_list")
     watch.visit(f"/admin/orders/order/{order.pk}/change/", ready="form")
+    # select2 autocomplete (the channel's locations) and the two-list selector (a staff profile's locations)
+    watch.visit(f"/admin/orders/channel/{Channel.objects.get(code='web').pk}/change/", ready="form")
+    with page.expect_response(lambda r: "/admin/autocomplete/" in r.url):
+        page.locator(".select2-selection").first.click()
+        page.keyboard.type("ly")
+    expect(page.locator(".select2-results__option").first).to_contain_text("Lyon")
+    profile = StaffProfile.objects.get(user__username="warehouse")
+    watch.visit(f"/admin/inventory/staffprofile/{profile.pk}/change/", ready=".selector")
+    page.locator(".selector-chooseall").first.click()
     crontab = CrontabSchedule.objects.create(minute="30", hour="2")
     watch.visit("/admin/django_celery_beat/periodictask/add/", ready="form")
     page.select_option("#id_crontab", str(crontab.pk))

@@ -28,6 +28,11 @@ urlpatterns = [
         name="notification_detail",
     ),
     path(
+        "orders/<str:number>/notifications/<int:pk>/preview/",
+        views.NotificationPreviewView.as_view(),
+        name="notification_preview",
+    ),
+    path(
         "orders/<str:number>/notifications/<int:pk>/resend/",
         views.NotificationResendView.as_view(),
         name="notification_resend",

@@ -3,10 +3,12 @@
 import datetime as dt
 from decimal import Decimal
 
+from csp.constants import NONE, SELF, UNSAFE_INLINE
+from csp.decorators import csp
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.decorators import method_decorator
@@ -15,6 +17,7 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from common.exceptions import DomainError
 from common.views import BackofficeMixin
@@ -538,6 +541,38 @@ class NotificationDetailView(BackofficeMixin, View):
                 and notification.status in RESENDABLE,
             },
         )
+
+
+# The email as sent: its own document, framed by the message page. Emails carry their styles inline (mail
+# clients ignore stylesheets) and may show the merchant's logo from anywhere, so this response alone allows
+# inline styles and remote images; it runs no script (no script-src, and `sandbox`), may be framed only by
+# our own pages, and the <iframe> is sandboxed too.
+EMAIL_PREVIEW_CSP = {
+    "default-src": [NONE],
+    "style-src": [UNSAFE_INLINE],
+    "img-src": [SELF, "data:", "https:"],
+    "font-src": [SELF],
+    "base-uri": [NONE],
+    "form-action": [NONE],
+    "frame-ancestors": [SELF],
+    "sandbox": [""],
+}
+
+
+@method_decorator([xframe_options_sameorigin, csp(EMAIL_PREVIEW_CSP)], name="dispatch")
+class NotificationPreviewView(BackofficeMixin, View):
+    """The HTML part of one message, alone, for the preview frame of the message page."""
+
+    permission_required = "customers.view_notification"
+
+    def get(self, request, number, pk):
+        notification = _notification_or_404(_order_or_404(request, number), pk)
+        if not notification.body_html:
+            raise Http404(_("No such message."))
+        response = HttpResponse(notification.body_html, content_type="text/html; charset=utf-8")
+        response["Referrer-Policy"] = "no-referrer"
+        response["Cache-Control"] = "private, no-store"
+        return response
 
 
 class NotificationResendView(BackofficeMixin, View):

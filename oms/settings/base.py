@@ -6,9 +6,11 @@ process that queues them. Both together make ``make run`` work on a machine with
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -41,6 +43,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "csp",
     # our apps, bottom layer first (see DESIGN.md "Layers")
     "common",
     "inventory",
@@ -54,6 +57,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "common.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -217,6 +221,36 @@ NOTIFICATION_RETRY_MAX_SECONDS = 3600  # ... at most an hour between attempts
 NOTIFICATION_FIRST_WAIT_SECONDS = 60  # beat leaves a new message to its on-commit task this long
 NOTIFICATION_SENDING_TIMEOUT_SECONDS = 600  # a message "sending" longer than this had its worker die
 NOTIFICATION_LEASE_SECONDS = 300  # beat does not queue a message again within this time
+
+# --- Content-Security-Policy (django-csp; README "Content-Security-Policy") ------------------------------
+# Enforced on every response but PDF files (common/csp.py). Scripts and styles come only from our own
+# static files: no inline <script>, no on*= handlers, no style="" attributes, no <style> elements (htmx's
+# own indicator style is turned off by the htmx-config meta tag in the layouts). A page that needs more
+# loosens its own response with django-csp's @csp_update / @csp / @csp_replace and says why: so far the
+# email preview's frame (orders/views.py, EMAIL_PREVIEW_CSP) and Redoc (oms/api_docs.py).
+_CSP_IMG_SRC = [SELF, "data:"]  # data: for the small SVG/PNG icons that Swagger UI and Redoc inline
+_logo = urlsplit(MERCHANT_LOGO_URL)
+if _logo.scheme in ("http", "https") and _logo.netloc:
+    _CSP_IMG_SRC.append(f"{_logo.scheme}://{_logo.netloc}")  # the merchant's logo on the portal
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": _CSP_IMG_SRC,
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+# Where browsers report violations (a collector of your own, e.g. https://example.report-uri.com/r/d/csp/enforce).
+# (A local name: django-csp 4 takes any CSP_* setting for one of its old settings.)
+_csp_report_uri = env("CSP_REPORT_URI", default="")
+if _csp_report_uri:
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["report-uri"] = [_csp_report_uri]
 
 # --- Celery ---------------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"

@@ -102,15 +102,19 @@ def customer_required(view):
     return wrapped
 
 
-def merchant(request) -> dict:
-    """The merchant's name, logo and colour for the portal's layout (the colour only if it is a hex code:
-    it goes into a CSS custom property)."""
+def merchant_colour() -> str:
+    """settings.MERCHANT_COLOR if it is a hex code (it goes into a stylesheet), else the default blue."""
     colour = getattr(settings, "MERCHANT_COLOR", "") or ""
+    return colour if HEX_COLOUR.match(colour) else "#1f5fbf"
+
+
+def merchant(request) -> dict:
+    """The merchant's name, logo and colour for the portal's layout."""
     return {
         "merchant": {
             "name": getattr(settings, "MERCHANT_NAME", "") or "",
             "logo_url": getattr(settings, "MERCHANT_LOGO_URL", "") or "",
-            "color": colour if HEX_COLOUR.match(colour) else "#1f5fbf",
+            "color": merchant_colour(),
             "support_email": getattr(settings, "MERCHANT_SUPPORT_EMAIL", "") or "",
         },
         "portal_customer": current_customer(request),

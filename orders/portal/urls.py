@@ -11,6 +11,7 @@ app_name = "portal"
 
 urlpatterns = [
     path("track/", views.lookup, name="lookup"),
+    path("track/theme.css", views.theme, name="theme"),
     path("track/<str:token>/", views.track, name="track"),
     path("account/", account_views.home, name="account"),
     path("account/signin/", account_views.signin, name="account_signin"),

@@ -2,7 +2,7 @@
 and email) for customers who lost the link. No login: the token is the secret."""
 
 from django.conf import settings
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods
 from common.ratelimit import is_limited
 
 from ..models import OrderStatus
-from .auth import merchant, portal_page
+from .auth import merchant, merchant_colour, portal_page
 from .forms import LookupForm
 from .selectors import (
     can_request_return,
@@ -25,6 +25,16 @@ from .selectors import (
 
 def render_portal(request, template: str, context: dict | None = None, status: int = 200):
     return render(request, template, {**merchant(request), **(context or {})}, status=status)
+
+
+@require_http_methods(["GET", "HEAD"])
+def theme(request):
+    """The merchant's colour as a stylesheet of one rule, linked by portal_base.html after portal.css: the
+    Content-Security-Policy allows styles from our own files only, not a <style> element in the page. The
+    link carries the colour as its version (?v=), so a browser may keep it for a day."""
+    response = HttpResponse(f":root {{ --brand: {merchant_colour()}; }}\n", content_type="text/css")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 def not_found(request):

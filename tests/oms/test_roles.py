@@ -56,6 +56,7 @@ MATRIX = {
     "orders:notification_list": ({}, {CUSTOMER_SERVICE, MANAGER}),
     "orders:order_notifications": ({"number": MATRIX_ORDER}, {CUSTOMER_SERVICE, MANAGER}),
     "orders:notification_detail": ({"number": MATRIX_ORDER, "pk": 990301}, {CUSTOMER_SERVICE, MANAGER}),
+    "orders:notification_preview": ({"number": MATRIX_ORDER, "pk": 990301}, {CUSTOMER_SERVICE, MANAGER}),
     "orders:notification_resend": ({"number": MATRIX_ORDER, "pk": 990301}, {CUSTOMER_SERVICE, MANAGER}),
     # The audit log: managers only (common.view_auditentry).
     "audit_log": ({}, {MANAGER}),
@@ -242,6 +243,7 @@ NOT_BACKOFFICE = {
     # The customer's side (orders/portal/): tracking pages by token, the account space by customer session
     # (tests/orders/test_portal*.py, tests/customers/test_account*.py).
     "portal:lookup",
+    "portal:theme",
     "portal:track",
     "portal:account",
     "portal:account_signin",
@@ -445,3 +447,24 @@ def test_navigation_shows_only_allowed_pages(client, role_users):
     html = client.get(reverse("dashboard")).content.decode()
     assert reverse("inventory:location_list") in html
     assert reverse("admin:index") not in html
+
+
+@pytest.mark.parametrize("url_name", sorted(MATRIX))
+def test_every_back_office_page_carries_the_content_security_policy(
+    client, role_users, matrix_objects, url_name
+):
+    from csp.utils import build_policy
+
+    from orders.views import EMAIL_PREVIEW_CSP
+    from tests.oms.test_csp import POLICY, directives
+
+    # the one page with a policy of its own: the email preview's frame (orders/views.py says why)
+    expected = build_policy(config=EMAIL_PREVIEW_CSP) if url_name == "orders:notification_preview" else POLICY
+    kwargs, allowed, *_ = MATRIX[url_name]
+    client.force_login(role_users[MANAGER if MANAGER in allowed else sorted(allowed)[0]])
+    response = client.get(reverse(url_name, kwargs=kwargs))
+    if response.get("Content-Type") == "application/pdf":  # no policy on PDFs: common/csp.py says why
+        assert "Content-Security-Policy" not in response
+        return
+    # pages, fragments, other downloads and redirects alike
+    assert directives(response["Content-Security-Policy"]) == directives(expected), response.status_code

@@ -90,8 +90,12 @@ def test_portal_layout_has_no_staff_navigation_and_carries_the_merchant(client, 
     settings.MERCHANT_LOGO_URL = "https://cdn.example.fr/logo.png"
 
     html = client.get(order.tracking_path, **EN).content.decode()
+    theme = client.get("/track/theme.css")
 
-    assert "--brand: #aa3300" in html
+    # the colour comes from a stylesheet of its own (the Content-Security-Policy refuses <style> elements)
+    assert '<link rel="stylesheet" href="/track/theme.css?v=%23aa3300">' in html and "<style" not in html
+    assert theme["Content-Type"] == "text/css"
+    assert theme.content.decode() == ":root { --brand: #aa3300; }\n"
     assert 'src="https://cdn.example.fr/logo.png" alt="Maison Test"' in html
     assert "topbar" not in html and "/orders/" not in html and "Main navigation" not in html
 
@@ -100,8 +104,10 @@ def test_a_colour_that_is_not_a_hex_code_never_reaches_the_css(client, order, se
     settings.MERCHANT_COLOR = "red;} body{display:none"
 
     html = client.get(order.tracking_path, **EN).content.decode()
+    css = client.get("/track/theme.css").content.decode()
 
-    assert "display:none" not in html and "--brand: #1f5fbf" in html
+    assert "display:none" not in html and "display:none" not in css
+    assert css == ":root { --brand: #1f5fbf; }\n"
 
 
 def test_unknown_token_is_a_portal_404(client, order):

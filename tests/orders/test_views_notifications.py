@@ -95,10 +95,29 @@ def test_a_message_shows_its_html_in_a_sandbox_and_its_text(cs, order):
     html = cs.get(
         reverse("orders:notification_detail", args=[order.number, message.pk]), HTTP_ACCEPT_LANGUAGE="en"
     ).content.decode()
-    assert 'sandbox=""' in html
-    assert 'srcdoc="&lt;p&gt;Your order has left &lt;a href=&quot;https://x.test/track/t/&quot;' in html
+    preview_url = reverse("orders:notification_preview", args=[order.number, message.pk])
+    assert 'sandbox="" referrerpolicy="no-referrer"' in html and f'src="{preview_url}"' in html
     assert "Tracking: 6A123" in html
     assert message.subject in html and message.recipient in html
+
+    # the frame's document: the HTML part as sent, under a policy of its own (inline styles of emails, no
+    # script, framed by our pages only)
+    preview = cs.get(preview_url)
+    assert preview.status_code == 200
+    assert (
+        preview.content.decode() == '<p>Your order has left <a href="https://x.test/track/t/">Follow</a></p>'
+    )
+    assert sorted(preview["Content-Security-Policy"].split("; ")) == [
+        "base-uri 'none'",
+        "default-src 'none'",
+        "font-src 'self'",
+        "form-action 'none'",
+        "frame-ancestors 'self'",
+        "img-src 'self' data: https:",
+        "sandbox",
+        "style-src 'unsafe-inline'",
+    ]
+    assert preview["X-Frame-Options"] == "SAMEORIGIN"
 
 
 def test_a_message_of_another_order_is_not_found(cs, order, warehouse):
@@ -106,6 +125,7 @@ def test_a_message_of_another_order_is_not_found(cs, order, warehouse):
     message = _message(other)
     response = cs.get(reverse("orders:notification_detail", args=[order.number, message.pk]))
     assert response.status_code == 404
+    assert cs.get(reverse("orders:notification_preview", args=[order.number, message.pk])).status_code == 404
 
 
 def test_resend_queues_a_copy_and_sends_it(cs, role_users, order, django_capture_on_commit_callbacks):

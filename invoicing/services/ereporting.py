@@ -1,0 +1,5 @@
+"""placeholder"""
+
+
+def ereport_payload(report):
+    raise NotImplementedError

@@ -1,5 +1,6 @@
 """The UBL 2.1 Invoice / CreditNote of a document, EN 16931 (CustomizationID urn:cen.eu:en16931:2017), with
-the same business terms as the CII of ``cii.py`` and the 2026 French mentions (BT-23 in ProfileID, the notes as
+the
+same business terms as the CII of ``cii.py`` and the 2026 French mentions (BT-23 in ProfileID, the notes as
 "#SUBJECT#text", SIREN-based electronic addresses). Elements follow the order of the UBL 2.1 XSD sequences.
 Credit notes are CreditNote documents (type 381) with positive amounts referring to the invoice (BG-3)."""
 

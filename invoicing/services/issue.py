@@ -549,3 +549,15 @@ def on_order_event(*, order: Order, event: str, actor=None) -> Invoice | None:
         # A store pickup or a parcel whose shipping was not recorded unit by unit: catch up what shipped.
         return _issue_quietly(order=order, scope="shipped", actor=actor)
     return None
+
+
+def invoice_issue_now(*, order: Order, actor=None) -> Invoice | None:
+    """Issue what an order's channel policy says is due now (after the buyer's SIREN was filled in)."""
+    _entity, policy = billing_for_channel(channel_id=order.channel_id)
+    scope = "shipped" if policy == IssuePolicy.SHIPPED else "all"
+    if policy == IssuePolicy.DELIVERED and order.status != "delivered":
+        return None
+    try:
+        return invoice_issue_for_order(order=order, scope=scope, actor=actor)
+    except NothingToInvoice:
+        return None

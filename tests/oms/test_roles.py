@@ -411,7 +411,12 @@ def invoicing_matrix_objects():
     from invoicing.models import EReport
 
     EReport.objects.create(
-        pk=990301, legal_entity=entity, kind="transactions", period_start=today, period_end=today, due_on=today
+        pk=990301,
+        legal_entity=entity,
+        kind="transactions",
+        period_start=today,
+        period_end=today,
+        due_on=today,
     )
     export = InvoiceExport(pk=990301, date_from=today, date_to=today, status=InvoiceExport.Status.DONE)
     export.csv.save("matrix.csv", ContentFile(b"number\r\n"), save=False)

@@ -41,6 +41,14 @@ def customer_get_or_create(*, email: str, data: dict | None = None) -> tuple[Cus
     return customer, False
 
 
+@transaction.atomic
+def customer_siren_set(*, customer: Customer, siren: str) -> Customer:
+    """Set a business customer's SIREN (9 digits; the database refuses anything else)."""
+    customer.siren = siren.strip()
+    customer.save(update_fields=["siren", "updated_at"])
+    return customer
+
+
 def address_remember(*, customer: Customer, address: dict, kind: str = Address.Kind.SHIPPING) -> Address:
     """Keep a delivery address in the customer's book (once: an identical one is reused)."""
     fields = {

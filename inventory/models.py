@@ -107,6 +107,12 @@ def validate_ean13(value: str) -> None:
 
 
 class Product(models.Model):
+    class Nature(models.TextChoices):
+        """What the product is for VAT and the e-invoicing reform: goods delivered, or a service."""
+
+        GOODS = "goods", _("Goods")
+        SERVICES = "services", _("Service")
+
     class VatRate(models.TextChoices):
         STANDARD = "20.0", _("20 % (standard)")
         INTERMEDIATE = "10.0", _("10 % (intermediate)")
@@ -123,6 +129,13 @@ class Product(models.Model):
         max_digits=3,
         decimal_places=1,
         choices=[(Decimal(v), label) for v, label in VatRate.choices],
+    )
+    nature = models.CharField(
+        _("nature"),
+        max_length=8,
+        choices=Nature.choices,
+        default=Nature.GOODS,
+        help_text=_("A service (installation, gift wrapping, warranty…) or goods: printed on invoices."),
     )
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)

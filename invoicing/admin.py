@@ -6,13 +6,19 @@ from django.contrib import admin
 from common.admin import AuditedModelAdmin
 
 from .models import (
+    BuyerProfile,
     ChannelBilling,
+    ChartOfAccounts,
     DocumentDelivery,
+    EReport,
     Invoice,
     InvoiceExport,
     InvoiceLine,
     LegalEntity,
+    LifecycleEvent,
     NumberSequence,
+    Payment,
+    Transmission,
 )
 
 
@@ -101,3 +107,45 @@ class DocumentDeliveryAdmin(ReadOnlyAdmin):
 @admin.register(InvoiceExport)
 class InvoiceExportAdmin(ReadOnlyAdmin):
     list_display = ("date_from", "date_to", "channel", "status", "total", "created_at")
+
+
+@admin.register(BuyerProfile)
+class BuyerProfileAdmin(admin.ModelAdmin):
+    """Per buyer: the e-invoice format, and for a public buyer what Chorus Pro needs."""
+
+    list_display = ("customer", "einvoice_format", "is_public_buyer", "siret", "service_code")
+    list_filter = ("einvoice_format", "is_public_buyer")
+    search_fields = ("customer__email", "customer__company", "siret")
+    raw_id_fields = ("customer",)
+
+
+@admin.register(ChartOfAccounts)
+class ChartOfAccountsAdmin(admin.ModelAdmin):
+    list_display = ("legal_entity", "sales_journal", "customers", "goods", "services", "bank")
+
+
+@admin.register(Transmission)
+class TransmissionAdmin(ReadOnlyAdmin):
+    list_display = ("pk", "kind", "platform", "document", "status_code", "state", "attempts", "sent_at")
+    list_filter = ("kind", "platform", "state")
+    search_fields = ("document__number", "platform_ref")
+
+
+@admin.register(LifecycleEvent)
+class LifecycleEventAdmin(ReadOnlyAdmin):
+    list_display = ("document", "code", "at", "source", "platform", "reason")
+    list_filter = ("code", "source", "platform")
+    search_fields = ("document__number",)
+
+
+@admin.register(Payment)
+class PaymentAdmin(ReadOnlyAdmin):
+    list_display = ("document", "paid_on", "amount", "method", "reference", "created_by")
+    list_filter = ("method",)
+    search_fields = ("document__number", "reference")
+
+
+@admin.register(EReport)
+class EReportAdmin(ReadOnlyAdmin):
+    list_display = ("legal_entity", "kind", "period_start", "period_end", "version", "status", "due_on")
+    list_filter = ("kind", "status")

@@ -11,6 +11,11 @@ __all__ = [
     "NothingToCredit",
     "CreditExceedsInvoice",
     "DocumentNotRendered",
+    "BuyerSirenMissing",
+    "BuyerSirenInvalid",
+    "PaymentRefused",
+    "TransmissionNotPossible",
+    "EReportNotSendable",
 ]
 
 
@@ -44,3 +49,39 @@ class DocumentNotRendered(DomainError):
     """The document's PDF is not ready yet."""
 
     code = "document_not_rendered"
+
+
+class BuyerSirenMissing(DomainError):
+    """A business customer in France must be invoiced with their SIREN (2026 e-invoicing rules)."""
+
+    code = "buyer_siren_missing"
+    status_code = 422
+
+
+class BuyerSirenInvalid(DomainError):
+    """The customer's SIREN does not match their French VAT number."""
+
+    code = "buyer_siren_invalid"
+    status_code = 422
+
+
+class PaymentRefused(DomainError):
+    """A payment that cannot be recorded (a credit note, more than what is left to pay, a date in the
+    future)."""
+
+    code = "payment_refused"
+    status_code = 422
+
+
+class TransmissionNotPossible(DomainError):
+    """The document cannot be sent to a platform (not an e-invoice, no platform set, already sent)."""
+
+    code = "transmission_not_possible"
+    status_code = 409
+
+
+class EReportNotSendable(DomainError):
+    """The e-report is not in a state that can be sent."""
+
+    code = "ereport_not_sendable"
+    status_code = 409

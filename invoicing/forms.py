@@ -1,6 +1,7 @@
 """Forms of the invoicing pages."""
 
 import datetime as dt
+from decimal import Decimal
 
 from django import forms
 from django.utils import timezone
@@ -8,7 +9,15 @@ from django.utils.translation import gettext_lazy as _
 
 from common.addresses import form_address_clean
 
-from .models import DocumentKind, DocumentStatus, IssuePolicy, LegalEntity
+from .models import (
+    ChartOfAccounts,
+    DocumentKind,
+    DocumentStatus,
+    InvoiceExport,
+    IssuePolicy,
+    LegalEntity,
+    PaymentMethod,
+)
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -89,9 +98,25 @@ class LegalEntityForm(forms.ModelForm):
             "invoice_prefix",
             "credit_note_prefix",
             "footer",
+            "vat_on_debits",
+            "vat_regime",
+            "einvoice_format",
+            "platform",
             "email_documents",
             "is_default",
         ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Absent from a form posted by an older page: the model's defaults apply.
+        for name in ("vat_regime", "einvoice_format"):
+            self.fields[name].required = False
+
+    def clean_vat_regime(self):
+        return self.cleaned_data["vat_regime"] or LegalEntity._meta.get_field("vat_regime").default
+
+    def clean_einvoice_format(self):
+        return self.cleaned_data["einvoice_format"] or LegalEntity._meta.get_field("einvoice_format").default
 
     def clean_iban(self):
         iban = self.cleaned_data["iban"].replace(" ", "").upper()
@@ -188,6 +213,9 @@ class SendForm(forms.Form):
 
 
 class ExportForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=_("Export"), choices=InvoiceExport.Kind.choices, initial="documents", required=False
+    )
     date_from = forms.DateField(label=_("From"), widget=DATE_INPUT)
     date_to = forms.DateField(label=_("To"), widget=DATE_INPUT)
     channel = forms.ModelChoiceField(
@@ -216,4 +244,57 @@ class ExportForm(forms.Form):
                 self.add_error("date_to", _("The end of the period is before its start."))
             elif (end - start).days > 366:
                 self.add_error("date_to", _("Export at most one year at a time."))
+        data["kind"] = data.get("kind") or InvoiceExport.Kind.DOCUMENTS
+        if data.get("kind") == InvoiceExport.Kind.FEC and not data.get("legal_entity"):
+            if not LegalEntity.objects.filter(is_default=True).exists():
+                self.add_error("legal_entity", _("Choose the seller whose FEC to export."))
         return data
+
+
+class PaymentForm(forms.Form):
+    paid_on = forms.DateField(label=_("Paid on"), widget=DATE_INPUT)
+    amount = forms.DecimalField(
+        label=_("Amount (EUR)"), max_digits=12, decimal_places=2, min_value=Decimal("0.01")
+    )
+    method = forms.ChoiceField(label=_("Method"), choices=PaymentMethod.choices)
+    reference = forms.CharField(label=_("Reference"), max_length=100, required=False)
+
+
+class SirenForm(forms.Form):
+    siren = forms.RegexField(
+        label=_("SIREN of the customer"),
+        regex=r"^[0-9]{9}$",
+        error_messages={"invalid": _("A SIREN is 9 digits.")},
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
+
+
+class ChartOfAccountsForm(forms.ModelForm):
+    class Meta:
+        model = ChartOfAccounts
+        fields = [
+            "sales_journal",
+            "bank_journal",
+            "customers",
+            "goods",
+            "services",
+            "shipping",
+            "vat_20",
+            "vat_10",
+            "vat_5_5",
+            "vat_2_1",
+            "bank",
+        ]
+
+
+class SandboxDecisionForm(forms.Form):
+    code = forms.ChoiceField(
+        label=_("Buyer's decision"),
+        choices=[
+            ("205", _("Approve")),
+            ("207", _("Dispute")),
+            ("210", _("Refuse")),
+            ("211", _("Payment sent")),
+        ],
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=255, required=False)

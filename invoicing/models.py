@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from common.exceptions import DomainError
@@ -36,6 +37,30 @@ class IssuePolicy(models.TextChoices):
     SHIPPED = "shipped", _("When the order ships (what shipped)")
     PLACED = "placed", _("When the order is placed")
     DELIVERED = "delivered", _("When the order is delivered")
+
+
+class EInvoiceFormat(models.TextChoices):
+    """The structured format an invoice travels in (both EN 16931)."""
+
+    FACTURX = "facturx", _("Factur-X (PDF/A-3 with CII XML)")
+    UBL = "ubl", _("UBL 2.1 XML")
+
+
+class VatRegime(models.TextChoices):
+    """The seller's VAT regime: it sets the e-reporting periods and deadlines."""
+
+    REAL_MONTHLY = "real_monthly", _("Real regime, monthly returns")
+    REAL_QUARTERLY = "real_quarterly", _("Real regime, quarterly returns")
+    SIMPLIFIED = "simplified", _("Simplified regime (yearly return)")
+    FRANCHISE = "franchise", _("VAT exemption (franchise en base)")
+
+
+class Platform(models.TextChoices):
+    """The plateforme agréée (PA) that carries a seller's e-invoices and e-reporting."""
+
+    NONE = "", _("None (no transmission)")
+    SANDBOX = "sandbox", _("Sandbox platform (demo and tests)")
+    SUPERPDP = "superpdp", _("SUPER PDP")
 
 
 class LegalEntity(models.Model):
@@ -85,6 +110,35 @@ class LegalEntity(models.Model):
         _("credit note prefix"), max_length=6, default="AV", validators=[prefix_validator]
     )
     footer = models.CharField(_("footer note"), max_length=255, blank=True)
+    vat_on_debits = models.BooleanField(
+        _("VAT on debits"),
+        default=False,
+        help_text=_(
+            "The company opted to pay VAT on services when invoicing rather than when paid "
+            "(“option pour le paiement de la taxe d’après les débits”): printed on invoices."
+        ),
+    )
+    vat_regime = models.CharField(
+        _("VAT regime"), max_length=16, choices=VatRegime.choices, default=VatRegime.REAL_MONTHLY
+    )
+    einvoice_format = models.CharField(
+        _("e-invoice format"),
+        max_length=8,
+        choices=EInvoiceFormat.choices,
+        default=EInvoiceFormat.FACTURX,
+        help_text=_("What business customers receive, unless a customer asks for another format."),
+    )
+    platform = models.CharField(
+        _("plateforme agréée"),
+        max_length=16,
+        choices=Platform.choices,
+        default=Platform.NONE,
+        blank=True,
+        help_text=_(
+            "Business invoices are sent to it when issued, and e-reporting through it. Its credentials "
+            "are read from the server's settings."
+        ),
+    )
     email_documents = models.BooleanField(
         _("email documents to customers"),
         default=True,
@@ -145,6 +199,7 @@ class LegalEntity(models.Model):
             "iban": self.iban,
             "bic": self.bic,
             "footer": self.footer,
+            "vat_on_debits": self.vat_on_debits,
         }
 
 
@@ -202,6 +257,25 @@ class DocumentKind(models.TextChoices):
     CREDIT_NOTE = "credit_note", _("Credit note")
 
 
+class Treatment(models.TextChoices):
+    """How a document is handled by the e-invoicing reform (the "BAR" note of the French rules): B2B invoices
+    travel through a PA, B2G ones through Chorus Pro, the others are e-reported."""
+
+    B2B = "B2B", _("Business in France (e-invoice)")
+    B2G = "B2G", _("Public buyer (Chorus Pro)")
+    B2BINT = "B2BINT", _("Business abroad (e-reported)")
+    B2C = "B2C", _("Consumer (e-reported)")
+    B2CINT = "B2CINT", _("Consumer abroad (e-reported)")
+
+
+class Nature(models.TextChoices):
+    """Nature of the operations (BT-23's letter): goods, services or both."""
+
+    GOODS = "goods", _("Goods")
+    SERVICES = "services", _("Services")
+    MIXED = "mixed", _("Goods and services")
+
+
 class DocumentStatus(models.TextChoices):
     PENDING = "pending", _("Rendering")
     ISSUED = "issued", _("Issued")
@@ -245,6 +319,7 @@ class Invoice(QueuedJob):
         "status",
         "pdf",
         "xml",
+        "ubl",
         "rendered_at",
         "render_error",
         "sent_at",
@@ -288,6 +363,15 @@ class Invoice(QueuedJob):
     currency = models.CharField(max_length=3, default="EUR")
     is_b2b = models.BooleanField(_("business customer"), default=False)
     purchase_order = models.CharField(_("purchase order number"), max_length=100, blank=True)
+    treatment = models.CharField(
+        _("e-invoicing treatment"), max_length=8, choices=Treatment.choices, default=Treatment.B2C
+    )
+    nature = models.CharField(
+        _("nature of operations"), max_length=8, choices=Nature.choices, default=Nature.GOODS
+    )
+    einvoice_format = models.CharField(
+        _("e-invoice format"), max_length=8, choices=EInvoiceFormat.choices, default=EInvoiceFormat.FACTURX
+    )
     buyer_name = models.CharField(_("buyer"), max_length=200)
     buyer_email = models.EmailField(_("buyer email"), max_length=254)
     seller = models.JSONField(_("seller snapshot"))
@@ -301,6 +385,7 @@ class Invoice(QueuedJob):
     )
     pdf = models.FileField(_("PDF"), upload_to="invoicing/%Y/%m/", blank=True)
     xml = models.FileField(_("Factur-X XML"), upload_to="invoicing/%Y/%m/", blank=True)
+    ubl = models.FileField(_("UBL XML"), upload_to="invoicing/%Y/%m/", blank=True)
     rendered_at = models.DateTimeField(_("rendered at"), null=True, blank=True)
     render_error = models.TextField(_("rendering error"), blank=True)
     sent_at = models.DateTimeField(_("last sent at"), null=True, blank=True)
@@ -337,6 +422,7 @@ class Invoice(QueuedJob):
             ),
         ]
         indexes = [
+            models.Index(fields=["treatment", "delivery_date"], name="document_treatment_date_idx"),
             models.Index(fields=["issue_date", "id"], name="document_issue_date_idx"),
             models.Index(fields=["channel", "issue_date"], name="document_channel_date_idx"),
             models.Index(fields=["buyer_email"], name="document_buyer_email_idx"),
@@ -345,6 +431,8 @@ class Invoice(QueuedJob):
             ("issue_credit_note", _("Can issue credit notes")),
             ("send_invoice", _("Can send invoices to customers")),
             ("export_invoices", _("Can export invoices for the accountant")),
+            ("record_payment", _("Can record payments on invoices")),
+            ("manage_einvoicing", _("Can transmit e-invoices and review e-reporting")),
         ]
 
     def __str__(self) -> str:
@@ -377,6 +465,20 @@ class Invoice(QueuedJob):
     @property
     def filename(self) -> str:
         return f"{self.number}.pdf"
+
+    @property
+    def bt23(self) -> str:
+        """EN 16931 BT-23 in the French rules ("cadre de facturation"): B1 goods, S1 services, M1 both."""
+        return {Nature.GOODS: "B1", Nature.SERVICES: "S1"}.get(self.nature, "M1")
+
+    @property
+    def is_einvoice(self) -> bool:
+        """Travels as an e-invoice (a PA or Chorus Pro) rather than being e-reported."""
+        return self.treatment in (Treatment.B2B, Treatment.B2G)
+
+    @property
+    def is_ereported(self) -> bool:
+        return not self.is_einvoice
 
 
 class CreditNoteManager(models.Manager.from_queryset(InvoiceQuerySet)):
@@ -421,6 +523,7 @@ class InvoiceLine(models.Model):
         help_text=_("On a credit note: the invoice line it credits."),
     )
     sku = models.CharField(_("SKU"), max_length=64, blank=True)
+    nature = models.CharField(_("nature"), max_length=8, choices=Nature.choices, default=Nature.GOODS)
     description = models.CharField(_("description"), max_length=255)
     quantity = models.PositiveIntegerField(_("quantity"))
     unit_price_incl_vat = models.DecimalField(_("unit price incl. VAT"), max_digits=10, decimal_places=2)
@@ -515,12 +618,19 @@ class InvoiceExport(QueuedJob):
         related_name="+",
         verbose_name=_("seller"),
     )
+
+    class Kind(models.TextChoices):
+        DOCUMENTS = "documents", _("Documents (CSV, XLSX, PDFs)")
+        FEC = "fec", _("FEC (fichier des écritures comptables)")
+
+    kind = models.CharField(_("export"), max_length=16, choices=Kind.choices, default=Kind.DOCUMENTS)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
     total = models.PositiveIntegerField(_("documents"), default=0)
     done = models.PositiveIntegerField(_("processed"), default=0)
     csv = models.FileField(upload_to="invoicing/exports/", blank=True)
     xlsx = models.FileField(upload_to="invoicing/exports/", blank=True)
     zip = models.FileField(upload_to="invoicing/exports/", blank=True)
+    fec = models.FileField(upload_to="invoicing/exports/", blank=True)
     error = models.TextField(_("error"), blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -544,3 +654,386 @@ class InvoiceExport(QueuedJob):
         if self.status == self.Status.DONE:
             return 100
         return int(self.done * 100 / self.total) if self.total else 0
+
+
+# --- E-invoicing reform: buyers, accounts, transmissions, lifecycle, payments, e-reporting -----------------
+
+
+class BuyerProfile(models.Model):
+    """What invoicing knows of a buyer beyond the customer record: the e-invoice format they want, and for a
+    public buyer (State, local authority, hospital…) what Chorus Pro needs."""
+
+    customer = models.OneToOneField(
+        "customers.Customer", on_delete=models.CASCADE, related_name="einvoicing_profile"
+    )
+    einvoice_format = models.CharField(
+        _("e-invoice format"),
+        max_length=8,
+        choices=EInvoiceFormat.choices,
+        blank=True,
+        help_text=_("Empty: the seller's format."),
+    )
+    is_public_buyer = models.BooleanField(
+        _("public buyer"), default=False, help_text=_("Invoices go to Chorus Pro (B2G).")
+    )
+    siret = models.CharField(
+        _("SIRET of the public structure"), max_length=14, blank=True, validators=[siret_validator]
+    )
+    service_code = models.CharField(_("Chorus Pro service code"), max_length=100, blank=True)
+    electronic_address = models.CharField(
+        _("electronic address"),
+        max_length=125,
+        blank=True,
+        help_text=_(
+            "As in the e-invoicing directory (SIREN, SIREN_SIRET or SIREN_SUFFIX). Empty: the SIREN."
+        ),
+    )
+
+    class Meta:
+        verbose_name = _("buyer e-invoicing profile")
+        verbose_name_plural = _("buyer e-invoicing profiles")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(is_public_buyer=False) | ~Q(siret=""), name="public_buyer_has_siret"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.customer_id)
+
+
+class ChartOfAccounts(models.Model):
+    """The accounts a seller's FEC uses (plan comptable général by default)."""
+
+    legal_entity = models.OneToOneField(LegalEntity, on_delete=models.CASCADE, related_name="accounts")
+    sales_journal = models.CharField(_("sales journal code"), max_length=8, default="VE")
+    bank_journal = models.CharField(_("bank journal code"), max_length=8, default="BQ")
+    customers = models.CharField(_("customers (receivable)"), max_length=20, default="411000")
+    goods = models.CharField(_("sales of goods"), max_length=20, default="707000")
+    services = models.CharField(_("sales of services"), max_length=20, default="706000")
+    shipping = models.CharField(_("shipping charged"), max_length=20, default="708500")
+    vat_20 = models.CharField(_("VAT collected at 20 %"), max_length=20, default="445712")
+    vat_10 = models.CharField(_("VAT collected at 10 %"), max_length=20, default="445711")
+    vat_5_5 = models.CharField(_("VAT collected at 5.5 %"), max_length=20, default="445713")
+    vat_2_1 = models.CharField(_("VAT collected at 2.1 %"), max_length=20, default="445714")
+    bank = models.CharField(_("bank"), max_length=20, default="512000")
+
+    class Meta:
+        verbose_name = _("chart of accounts")
+        verbose_name_plural = _("charts of accounts")
+
+    def __str__(self) -> str:
+        return f"{self.legal_entity_id}"
+
+    def vat_account(self, rate) -> str:
+        key = f"{Decimal(rate):.1f}"
+        return {"20.0": self.vat_20, "10.0": self.vat_10, "5.5": self.vat_5_5, "2.1": self.vat_2_1}.get(
+            key, self.vat_20
+        )
+
+
+class LifecycleCode(models.TextChoices):
+    """Lifecycle statuses of an e-invoice (French "cycle de vie" codes). 200, 210, 212 and 213 are the
+    mandatory ones."""
+
+    DEPOSITED = "200", _("Deposited")
+    ISSUED = "201", _("Issued by the platform")
+    RECEIVED = "202", _("Received by the buyer's platform")
+    MADE_AVAILABLE = "203", _("Made available to the buyer")
+    TAKEN_OVER = "204", _("Taken over by the buyer")
+    APPROVED = "205", _("Approved")
+    PARTIALLY_APPROVED = "206", _("Partially approved")
+    DISPUTED = "207", _("Disputed")
+    SUSPENDED = "208", _("Suspended")
+    COMPLETED = "209", _("Completed")
+    REFUSED = "210", _("Refused by the buyer")
+    PAYMENT_SENT = "211", _("Payment sent")
+    COLLECTED = "212", _("Collected")
+    REJECTED = "213", _("Rejected by the platform")
+
+
+PROBLEM_CODES = (LifecycleCode.REFUSED, LifecycleCode.REJECTED)
+
+
+class Transmission(models.Model):
+    """One thing to send to a platform: a document, a status of ours ("collected"), or an e-report. Its state
+    lives here, so a task that is retried, or queued again by the beat sweep, never sends it twice: the sender
+    claims the row (pending → sending) before calling the platform and records the platform's id after."""
+
+    class Kind(models.TextChoices):
+        DOCUMENT = "document", _("Document")
+        STATUS = "status", _("Status")
+        EREPORT = "ereport", _("E-report")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting to be sent")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Refused by the platform")
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    platform = models.CharField(_("platform"), max_length=16)
+    document = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="transmissions"
+    )
+    payment = models.ForeignKey(
+        "Payment", on_delete=models.PROTECT, null=True, blank=True, related_name="transmissions"
+    )
+    report = models.ForeignKey(
+        "EReport", on_delete=models.PROTECT, null=True, blank=True, related_name="transmissions"
+    )
+    status_code = models.CharField(max_length=3, choices=LifecycleCode.choices, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    state = models.CharField(_("state"), max_length=8, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), default=timezone.now)
+    last_error = models.TextField(_("last error"), blank=True)
+    platform_ref = models.CharField(_("platform reference"), max_length=100, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("transmission")
+        verbose_name_plural = _("transmissions")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["document"], condition=Q(kind="document"), name="transmission_one_per_document"
+            ),
+            models.UniqueConstraint(
+                fields=["payment"], condition=Q(kind="status"), name="transmission_one_per_payment"
+            ),
+            models.UniqueConstraint(
+                fields=["report"], condition=Q(kind="ereport"), name="transmission_one_per_report"
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind="document") & Q(document__isnull=False))
+                | (Q(kind="status") & Q(document__isnull=False) & ~Q(status_code=""))
+                | (Q(kind="ereport") & Q(report__isnull=False)),
+                name="transmission_kind_has_target",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="transmission_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.pk} ({self.state})"
+
+    @property
+    def external_id(self) -> str:
+        """Our id of this sending, given to the platform (≤ 36 characters) so it can refuse a duplicate."""
+        return f"oms-transmission-{self.pk}"
+
+
+class LifecycleEvent(models.Model):
+    """A lifecycle status of a document, as the platform reported it (by polling or webhook) or as we sent it
+    ("collected"). Stored once: by the platform's event id, else by (document, code, time)."""
+
+    class Source(models.TextChoices):
+        POLL = "poll", _("Platform (polled)")
+        WEBHOOK = "webhook", _("Platform (webhook)")
+        SELLER = "seller", _("Us")
+
+    document = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lifecycle")
+    code = models.CharField(_("status"), max_length=3, choices=LifecycleCode.choices)
+    at = models.DateTimeField(_("date"))
+    reason = models.TextField(_("reason"), blank=True)
+    source = models.CharField(_("source"), max_length=8, choices=Source.choices)
+    platform = models.CharField(_("platform"), max_length=16)
+    platform_event_id = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name = _("lifecycle status")
+        verbose_name_plural = _("lifecycle statuses")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["platform", "platform_event_id"],
+                condition=~Q(platform_event_id=""),
+                name="lifecycle_platform_event_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["document", "code", "at"], name="lifecycle_document_code_at_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document_id} {self.code} {self.at:%Y-%m-%d}"
+
+    @property
+    def is_problem(self) -> bool:
+        return self.code in PROBLEM_CODES
+
+
+class PaymentMethod(models.TextChoices):
+    TRANSFER = "transfer", _("Bank transfer")
+    CARD = "card", _("Card")
+    DIRECT_DEBIT = "direct_debit", _("Direct debit")
+    CHEQUE = "cheque", _("Cheque")
+    CASH = "cash", _("Cash")
+    OTHER = "other", _("Other")
+
+
+class Payment(models.Model):
+    """A payment received for an invoice (date, amount, method): settles it, feeds the FEC's bank journal, and
+    where the rules want it, the "collected" status or the payment e-reporting."""
+
+    document = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
+    paid_on = models.DateField(_("paid on"))
+    amount = models.DecimalField(_("amount"), max_digits=12, decimal_places=2)
+    method = models.CharField(_("method"), max_length=16, choices=PaymentMethod.choices)
+    reference = models.CharField(_("reference"), max_length=100, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["paid_on", "id"]
+        verbose_name = _("payment")
+        verbose_name_plural = _("payments")
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive")]
+        indexes = [models.Index(fields=["paid_on", "id"], name="payment_paid_on_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.document_id}: {self.amount} on {self.paid_on}"
+
+
+class EReport(models.Model):
+    """An e-report of a period: the B2C and cross-border sales (transactions) or the payments of services, as
+    the seller's VAT regime wants them. A correction (version 2, 3…) replaces the report it corrects when a
+    late document changes a period already sent."""
+
+    class Kind(models.TextChoices):
+        TRANSACTIONS = "transactions", _("Transactions")
+        PAYMENTS = "payments", _("Payments")
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("To review")
+        QUEUED = "queued", _("Queued for sending")
+        SENT = "sent", _("Sent")
+        ACCEPTED = "accepted", _("Accepted")
+        REJECTED = "rejected", _("Rejected")
+        REPLACED = "replaced", _("Replaced by a correction")
+
+    legal_entity = models.ForeignKey(LegalEntity, on_delete=models.PROTECT, related_name="ereports")
+    kind = models.CharField(_("type"), max_length=16, choices=Kind.choices)
+    period_start = models.DateField(_("from"))
+    period_end = models.DateField(_("to"))
+    due_on = models.DateField(_("deadline"))
+    version = models.PositiveSmallIntegerField(_("version"), default=1)
+    corrects = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="corrections"
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
+    total_base = models.DecimalField(_("total excl. VAT"), max_digits=14, decimal_places=2, default=0)
+    total_vat = models.DecimalField(_("VAT"), max_digits=14, decimal_places=2, default=0)
+    total_paid = models.DecimalField(_("collected"), max_digits=14, decimal_places=2, default=0)
+    documents = models.ManyToManyField(Invoice, related_name="ereports", blank=True)
+    payments = models.ManyToManyField(Payment, related_name="ereports", blank=True)
+    reason = models.CharField(_("reason"), max_length=255, blank=True)
+    error = models.TextField(_("platform message"), blank=True)
+    generated_at = models.DateTimeField(_("generated at"), auto_now_add=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-period_start", "kind", "-version"]
+        verbose_name = _("e-report")
+        verbose_name_plural = _("e-reports")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["legal_entity", "kind", "period_start", "version"], name="ereport_version_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(period_start__lte=F("period_end")), name="ereport_period_ordered"
+            ),
+            models.CheckConstraint(
+                condition=(Q(version=1) & Q(corrects__isnull=True))
+                | (Q(version__gt=1) & Q(corrects__isnull=False)),
+                name="ereport_correction_refers",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.period_start}…{self.period_end} v{self.version}"
+
+
+class EReportLine(models.Model):
+    """A line of an e-report: B2C sales of a day by category and VAT rate, one cross-border invoice by rate,
+    or
+    the payments of a day by VAT rate. Credit notes count negative."""
+
+    report = models.ForeignKey(EReport, on_delete=models.CASCADE, related_name="lines")
+    day = models.DateField(_("day"))
+    treatment = models.CharField(_("treatment"), max_length=8, choices=Treatment.choices)
+    category = models.CharField(_("category"), max_length=8)
+    vat_rate = models.DecimalField(_("VAT rate (%)"), max_digits=4, decimal_places=1)
+    base = models.DecimalField(_("excl. VAT"), max_digits=14, decimal_places=2, default=0)
+    vat = models.DecimalField(_("VAT"), max_digits=14, decimal_places=2, default=0)
+    amount = models.DecimalField(_("collected incl. VAT"), max_digits=14, decimal_places=2, default=0)
+    count = models.PositiveIntegerField(_("documents"), default=0)
+    document = models.ForeignKey(Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["day", "treatment", "category", "-vat_rate", "id"]
+        verbose_name = _("e-report line")
+        verbose_name_plural = _("e-report lines")
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.category} {self.vat_rate}"
+
+
+class PlatformState(models.Model):
+    """Per platform, the cursor of its lifecycle events already read (polling resumes from it)."""
+
+    platform = models.CharField(max_length=16, primary_key=True)
+    cursor = models.CharField(max_length=100, blank=True)
+    polled_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("platform polling state")
+        verbose_name_plural = _("platform polling states")
+
+    def __str__(self) -> str:
+        return f"{self.platform}: {self.cursor}"
+
+
+class SandboxMessage(models.Model):
+    """What the sandbox platform received (its own side of the exchange, kept in our database so the demo and
+    the tests run without any outside service)."""
+
+    external_id = models.CharField(max_length=64, unique=True)
+    kind = models.CharField(max_length=16)  # document, ereport
+    number = models.CharField(max_length=64, blank=True)
+    syntax = models.CharField(max_length=16, blank=True)
+    content = models.BinaryField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("sandbox platform message")
+        verbose_name_plural = _("sandbox platform messages")
+
+    def __str__(self) -> str:
+        return f"SBX-{self.pk} {self.number}"
+
+
+class SandboxEvent(models.Model):
+    """A lifecycle event on the sandbox platform's side; its id is the polling cursor."""
+
+    message = models.ForeignKey(SandboxMessage, on_delete=models.CASCADE, related_name="events")
+    code = models.CharField(max_length=3)
+    at = models.DateTimeField()
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("sandbox platform event")
+        verbose_name_plural = _("sandbox platform events")
+
+    def __str__(self) -> str:
+        return f"{self.message_id} {self.code}"

@@ -52,3 +52,50 @@ def build_export(export_id: int) -> str:
     from .services.exports import export_build
 
     return export_build(export_id=export_id).status
+
+
+@shared_task(
+    bind=True,
+    name="invoicing.send_transmission",
+    queue="documents",
+    acks_late=True,
+    max_retries=12,
+    soft_time_limit=120,
+    time_limit=180,
+)
+def send_transmission(self, transmission_id: int) -> str:
+    """Send a document, a status or an e-report to its platform once; a platform that is down is retried with
+    backoff (the row keeps its next attempt, and the beat sweep catches what the retries miss)."""
+    from .platforms.base import RetryablePlatformError
+    from .services.transmission import transmission_send
+
+    try:
+        transmission = transmission_send(transmission_id=transmission_id)
+    except RetryablePlatformError as exc:
+        if self.request.is_eager or self.request.retries >= self.max_retries:
+            return "pending"  # the row keeps its next attempt: the beat sweep sends it then
+        countdown = exc.retry_after or min(3600, 60 * 2**self.request.retries)
+        raise self.retry(exc=exc, countdown=countdown) from exc
+    return transmission.state if transmission else "skipped"
+
+
+@shared_task(name="invoicing.transmissions_sweep", acks_late=True)
+def transmissions_sweep() -> int:
+    from .services.transmission import transmissions_sweep as sweep
+
+    return sweep()
+
+
+@shared_task(name="invoicing.platforms_poll", queue="documents", acks_late=True, soft_time_limit=600)
+def platforms_poll() -> dict:
+    from .services.transmission import platforms_poll as poll
+
+    return poll()
+
+
+@shared_task(name="invoicing.ereporting_run", acks_late=True, soft_time_limit=1800)
+def ereporting_run() -> dict:
+    """Generate the e-reports of the periods that ended, their corrections, and send what is due."""
+    from .services.ereporting import ereporting_run as run
+
+    return run()

@@ -12,6 +12,7 @@ NAVIGATION = [
     (_("Notifications"), "orders:notification_list", "customers.view_notification"),
     (_("Returns"), "returns:list", ("orders.manage_returns", "orders.receive_return")),
     (_("Invoices"), "invoicing:document_list", "invoicing.view_invoice"),
+    (_("E-invoicing"), "invoicing:einvoicing", "invoicing.view_invoice"),
     (_("Stock"), "inventory:product_list", "inventory.view_stock"),
     (_("Locations"), "inventory:location_list", "inventory.view_location"),
     (_("Picking"), "fulfillment:picking", "fulfillment.pick"),

@@ -440,6 +440,8 @@ def seed_legal_entity() -> LegalEntity:
             "bic": "AGRIFRPPXXX",
             # The demo prints emails on the console: don't send each invoice there.
             "email_documents": False,
+            # Business invoices go to the sandbox plateforme agréée (e-invoicing page: play the buyer there).
+            "platform": "sandbox",
             "is_default": not LegalEntity.objects.filter(is_default=True).exists(),
         },
     )

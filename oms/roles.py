@@ -61,6 +61,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "invoicing.view_creditnote",
         "invoicing.issue_credit_note",
         "invoicing.send_invoice",
+        "invoicing.record_payment",
     ),
     MANAGER: ("*",),
 }

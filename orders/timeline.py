@@ -373,6 +373,12 @@ RENDERERS = {
 }
 
 
+def register(code: str, renderer) -> None:
+    """Let a higher layer (invoicing) tell its own events on the order's timeline: ``renderer(payload,
+    lines)`` returns the sentence in the active language."""
+    RENDERERS[code] = renderer
+
+
 def render(event: DomainEvent, *, lines: dict[int, str] | None = None) -> str | None:
     """The event's sentence in the active language, or None when the timeline does not show it."""
     payload = event.payload or {}

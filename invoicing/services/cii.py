@@ -9,6 +9,14 @@ from decimal import Decimal
 from lxml import etree
 
 from ..models import Invoice
+from .mentions import (
+    buyer_reference,
+    electronic_address,
+    legal_notes,
+    payment_terms_text,
+    seller_legal_text,
+    vat_due_on_invoice,
+)
 
 NS = {
     "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
@@ -20,6 +28,10 @@ EN16931 = "urn:cen.eu:en16931:2017"
 UNIT_PIECE = "C62"  # UN/ECE rec 20: one (unit)
 SEPA_CREDIT_TRANSFER = "58"
 CREDIT_TRANSFER = "30"
+SIREN_SCHEME = "0002"  # ISO 6523: SIREN
+SIRET_SCHEME = "0009"  # ISO 6523: SIRET
+ADDRESS_SCHEME = "0225"  # French e-invoicing directory (SIREN-based electronic address)
+VAT_DUE_ON_INVOICE_DATE = "5"  # UNTDID 2475, BT-8 "invoice date" (the VAT-on-debits option)
 
 
 def _el(parent, tag: str, text=None, **attrs):
@@ -73,6 +85,8 @@ def build_cii(document: Invoice) -> bytes:
     root = etree.Element(f"{{{NS['rsm']}}}CrossIndustryInvoice", nsmap=NS)
 
     context = _el(root, "rsm:ExchangedDocumentContext")
+    process = _el(context, "ram:BusinessProcessSpecifiedDocumentContextParameter")
+    _el(process, "ram:ID", document.bt23)  # BT-23: B1 goods, S1 services, M1 both
     guideline = _el(context, "ram:GuidelineSpecifiedDocumentContextParameter")
     _el(guideline, "ram:ID", EN16931)  # BT-24
 
@@ -80,7 +94,7 @@ def build_cii(document: Invoice) -> bytes:
     _el(header, "ram:ID", document.number)  # BT-1
     _el(header, "ram:TypeCode", document.type_code)  # BT-3
     _date(header, "ram:IssueDateTime", document.issue_date)  # BT-2
-    for subject, text in _notes(document):  # BG-1
+    for subject, text in legal_notes(document):  # BG-1
         note = _el(header, "ram:IncludedNote")
         _el(note, "ram:Content", text)
         _el(note, "ram:SubjectCode", subject)
@@ -107,13 +121,15 @@ def build_cii(document: Invoice) -> bytes:
         _el(summation, "ram:LineTotalAmount", _amount(line.total_excl_vat))  # BT-131
 
     agreement = _el(transaction, "ram:ApplicableHeaderTradeAgreement")
-    if document.purchase_order:
-        _el(agreement, "ram:BuyerReference", document.purchase_order)  # BT-10
+    reference = buyer_reference(document)
+    if reference:
+        _el(agreement, "ram:BuyerReference", reference)  # BT-10
     seller_party = _el(agreement, "ram:SellerTradeParty")  # BG-4
+    _el(seller_party, "ram:GlobalID", seller["siret"], schemeID=SIRET_SCHEME)  # BT-29 (SIRET)
     _el(seller_party, "ram:Name", seller["name"])  # BT-27
-    _el(seller_party, "ram:Description", _seller_legal_text(seller))  # BT-33
+    _el(seller_party, "ram:Description", seller_legal_text(seller))  # BT-33
     legal = _el(seller_party, "ram:SpecifiedLegalOrganization")
-    _el(legal, "ram:ID", seller["siren"], schemeID="0002")  # BT-30 (SIREN)
+    _el(legal, "ram:ID", seller["siren"], schemeID=SIREN_SCHEME)  # BT-30 (SIREN)
     _address(
         seller_party,
         {
@@ -124,20 +140,37 @@ def build_cii(document: Invoice) -> bytes:
             "country": seller["country"],
         },
     )
-    if seller.get("email"):
-        _el(_el(seller_party, "ram:URIUniversalCommunication"), "ram:URIID", seller["email"], schemeID="EM")
+    _el(
+        _el(seller_party, "ram:URIUniversalCommunication"),
+        "ram:URIID",
+        electronic_address(siren=seller["siren"]),
+        schemeID=ADDRESS_SCHEME,
+    )  # BT-34
     _el(
         _el(seller_party, "ram:SpecifiedTaxRegistration"), "ram:ID", seller["vat_number"], schemeID="VA"
     )  # BT-31
 
     buyer_party = _el(agreement, "ram:BuyerTradeParty")  # BG-7
+    public = buyer.get("public") or {}
+    if public.get("siret"):
+        _el(buyer_party, "ram:GlobalID", public["siret"], schemeID=SIRET_SCHEME)  # BT-46
     _el(buyer_party, "ram:Name", buyer["name"])  # BT-44
     if buyer.get("siren"):
         _el(
-            _el(buyer_party, "ram:SpecifiedLegalOrganization"), "ram:ID", buyer["siren"], schemeID="0002"
+            _el(buyer_party, "ram:SpecifiedLegalOrganization"),
+            "ram:ID",
+            buyer["siren"],
+            schemeID=SIREN_SCHEME,
         )  # BT-47
     _address(buyer_party, buyer["address"])
-    if buyer.get("email"):
+    if buyer.get("siren"):
+        _el(
+            _el(buyer_party, "ram:URIUniversalCommunication"),
+            "ram:URIID",
+            electronic_address(siren=buyer["siren"], override=buyer.get("electronic_address", "")),
+            schemeID=ADDRESS_SCHEME,
+        )  # BT-49
+    elif buyer.get("email"):
         _el(
             _el(buyer_party, "ram:URIUniversalCommunication"), "ram:URIID", buyer["email"], schemeID="EM"
         )  # BT-49
@@ -175,9 +208,11 @@ def build_cii(document: Invoice) -> bytes:
         _el(tax, "ram:TypeCode", "VAT")
         _el(tax, "ram:BasisAmount", _amount(rate["base"]))  # BT-116
         _el(tax, "ram:CategoryCode", _category(rate["rate"]))  # BT-118
+        if vat_due_on_invoice(document):
+            _el(tax, "ram:DueDateTypeCode", VAT_DUE_ON_INVOICE_DATE)  # BT-8
         _el(tax, "ram:RateApplicablePercent", _rate(rate["rate"]))  # BT-119
     terms = _el(settlement, "ram:SpecifiedTradePaymentTerms")
-    _el(terms, "ram:Description", _payment_terms_text(document))  # BT-20
+    _el(terms, "ram:Description", payment_terms_text(document))  # BT-20
     if not document.is_credit_note:
         _date(terms, "ram:DueDateDateTime", document.due_date)  # BT-9
     totals = _el(settlement, "ram:SpecifiedTradeSettlementHeaderMonetarySummation")  # BG-22
@@ -192,37 +227,3 @@ def build_cii(document: Invoice) -> bytes:
         _date(preceding, "ram:FormattedIssueDateTime", document.corrects.issue_date, qualified=True)  # BT-26
 
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
-
-
-def _seller_legal_text(seller: dict) -> str:
-    return (
-        f"{seller['legal_form']} au capital de {seller['share_capital']} EUR - RCS {seller['rcs_city']} "
-        f"{seller['siren']} - SIRET {seller['siret']}"
-    )
-
-
-def _payment_terms_text(document: Invoice) -> str:
-    seller = document.seller
-    if document.is_credit_note:
-        return "Avoir à déduire ou à rembourser."
-    text = seller.get("payment_terms") or f"Paiement à {seller['payment_terms_days']} jours."
-    return f"{text} Pas d'escompte pour paiement anticipé."
-
-
-def _notes(document: Invoice) -> list[tuple[str, str]]:
-    """Notes of the XML (UNTDID 4451 subjects): the legal ones French rules ask for."""
-    seller = document.seller
-    notes = [("REG", _seller_legal_text(seller))]
-    if document.is_b2b and not document.is_credit_note:
-        notes.append(
-            (
-                "PMD",
-                f"En cas de retard de paiement, pénalités au taux annuel de {seller['late_penalty_rate']} % "
-                "et indemnité forfaitaire pour frais de recouvrement de 40 EUR "
-                "(art. L441-10 du Code de commerce).",
-            )
-        )
-    notes.append(("AAB", "Pas d'escompte pour paiement anticipé."))
-    if document.reason:
-        notes.append(("AAI", document.reason))
-    return notes

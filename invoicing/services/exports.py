@@ -41,8 +41,15 @@ COLUMNS = [
 PROGRESS_EVERY = 20
 
 
-def export_request(*, date_from: dt.date, date_to: dt.date, channel=None, legal_entity=None, actor=None):
+def export_request(
+    *, date_from: dt.date, date_to: dt.date, channel=None, legal_entity=None, actor=None, kind="documents"
+):
+    if kind == InvoiceExport.Kind.FEC and legal_entity is None:
+        from ..models import LegalEntity
+
+        legal_entity = LegalEntity.objects.filter(is_default=True).first()
     export = InvoiceExport.objects.create(
+        kind=kind,
         date_from=date_from,
         date_to=date_to,
         channel=channel,
@@ -127,6 +134,10 @@ def export_build(*, export_id: int) -> InvoiceExport:
 
 def _build(*, export_id: int, job) -> InvoiceExport:
     export = InvoiceExport.objects.get(pk=export_id)
+    if export.status == InvoiceExport.Status.DONE:
+        return export
+    if export.kind == InvoiceExport.Kind.FEC:
+        return fec_build(export)
     documents = export_documents(
         date_from=export.date_from,
         date_to=export.date_to,
@@ -170,4 +181,36 @@ def _build(*, export_id: int, job) -> InvoiceExport:
     export.done = total
     export.finished_at = timezone.now()
     export.save(update_fields=["csv", "xlsx", "zip", "status", "total", "done", "finished_at"])
+    return export
+
+
+def fec_build(export: InvoiceExport) -> InvoiceExport:
+    """The FEC of the export's seller and period, with progress."""
+    from .fec import fec_content, fec_count, fec_filename, fec_rows
+
+    entity = export.legal_entity
+    total = fec_count(entity=entity, date_from=export.date_from, date_to=export.date_to)
+    InvoiceExport.objects.filter(pk=export.pk).update(
+        status=InvoiceExport.Status.RUNNING, total=total, done=0
+    )
+    try:
+        rows = fec_rows(
+            entity=entity,
+            date_from=export.date_from,
+            date_to=export.date_to,
+            progress=lambda done: InvoiceExport.objects.filter(pk=export.pk).update(done=done),
+        )
+        export.fec.save(fec_filename(entity, export.date_to), ContentFile(fec_content(rows)), save=False)
+    except Exception as exc:
+        InvoiceExport.objects.filter(pk=export.pk).update(
+            status=InvoiceExport.Status.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            finished_at=timezone.now(),
+        )
+        raise
+    export.status = InvoiceExport.Status.DONE
+    export.total = total
+    export.done = total
+    export.finished_at = timezone.now()
+    export.save(update_fields=["fec", "status", "total", "done", "finished_at"])
     return export

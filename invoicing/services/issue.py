@@ -22,7 +22,14 @@ from orders.services.events import event_add
 from shipping.models import ShipmentLine, ShipmentStatus
 
 from ..amounts import LineIn, compute
-from ..exceptions import CreditExceedsInvoice, NoLegalEntity, NothingToCredit, NothingToInvoice
+from ..exceptions import (
+    BuyerSirenInvalid,
+    BuyerSirenMissing,
+    CreditExceedsInvoice,
+    NoLegalEntity,
+    NothingToCredit,
+    NothingToInvoice,
+)
 from ..models import (
     ChannelBilling,
     DocumentKind,
@@ -30,8 +37,10 @@ from ..models import (
     InvoiceLine,
     IssuePolicy,
     LegalEntity,
+    Nature,
     NumberSequence,
 )
+from . import mentions
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +149,7 @@ class DraftLine:
     vat_rate: Decimal
     sku: str = ""
     kind: str = InvoiceLine.Kind.PRODUCT
+    nature: str = Nature.GOODS
     order_line_id: int | None = None
     invoice_line_id: int | None = None
 
@@ -168,6 +178,17 @@ def _document_create(
     amounts = compute([LineIn(line.unit_price_incl_vat, line.quantity, line.vat_rate) for line in lines])
     customer = order.customer
     buyer = buyer_snapshot(order)
+    profile = mentions.buyer_profile(customer)
+    if corrects is not None:  # a credit note travels as its invoice did
+        treatment, einvoice_format = corrects.treatment, corrects.einvoice_format
+    else:
+        treatment = mentions.treatment_for(customer=customer, buyer=buyer, profile=profile)
+        einvoice_format = mentions.format_for(legal_entity=legal_entity, profile=profile)
+        mentions.check_buyer_identifiers(customer=customer, treatment=treatment, order_number=order.number)
+    if profile is not None and profile.is_public_buyer:
+        buyer["public"] = {"siret": profile.siret, "service_code": profile.service_code}
+    if profile is not None and profile.electronic_address:
+        buyer["electronic_address"] = profile.electronic_address
     series = (
         legal_entity.credit_note_prefix if kind == DocumentKind.CREDIT_NOTE else legal_entity.invoice_prefix
     )
@@ -192,6 +213,9 @@ def _document_create(
         language=language,
         currency=order.currency,
         is_b2b=customer.is_business,
+        treatment=treatment,
+        nature=mentions.nature_of(line.nature for line in lines),
+        einvoice_format=einvoice_format,
         purchase_order=order.purchase_order,
         buyer_name=buyer["name"][:200],
         buyer_email=customer.email,
@@ -213,6 +237,7 @@ def _document_create(
                 document=document,
                 position=position,
                 kind=draft.kind,
+                nature=draft.nature,
                 order_line_id=draft.order_line_id,
                 invoice_line_id=draft.invoice_line_id,
                 sku=draft.sku,
@@ -239,6 +264,9 @@ def _document_create(
         **(event_extra or {}),
     )
     _schedule_render(document.pk)
+    from .transmission import transmission_request_on_issue
+
+    transmission_request_on_issue(document=document)
     return document
 
 
@@ -294,7 +322,7 @@ def invoice_issue_for_order(*, order: Order, scope: str = "shipped", actor=None)
         .select_related("customer", "pickup_location")
         .get(pk=order.pk)
     )
-    lines = list(OrderLine.objects.filter(order=order).order_by("line_no"))
+    lines = list(OrderLine.objects.filter(order=order).select_related("product").order_by("line_no"))
     already = invoiced_quantities(order_id=order.pk)
     if scope == "shipped":
         due, last_shipped = shipped_quantities(order_id=order.pk)
@@ -313,6 +341,7 @@ def invoice_issue_for_order(*, order: Order, scope: str = "shipped", actor=None)
                     quantity=quantity,
                     unit_price_incl_vat=line.unit_price,
                     vat_rate=line.vat_rate,
+                    nature=Nature.SERVICES if line.product.nature == "services" else Nature.GOODS,
                     order_line_id=line.pk,
                 )
             )
@@ -395,6 +424,7 @@ def credit_note_issue(
                     description=line.description,
                     sku=line.sku,
                     kind=line.kind,
+                    nature=line.nature,
                     quantity=quantity,
                     unit_price_incl_vat=line.unit_price_incl_vat,
                     vat_rate=line.vat_rate,
@@ -483,6 +513,19 @@ def _issue_quietly(*, order: Order, scope: str, actor=None) -> Invoice | None:
             return invoice_issue_for_order(order=order, scope=scope, actor=actor)
     except NothingToInvoice:
         return None
+    except (BuyerSirenMissing, BuyerSirenInvalid) as exc:
+        from ..timeline import timeline_add
+
+        timeline_add(
+            order=order,
+            code="einvoice_siren_missing",
+            params={
+                "company": exc.details.get("company", ""),
+                "vat_number": exc.details.get("vat_number", ""),
+            },
+            actor=actor,
+        )
+        return None
     except NoLegalEntity:
         logger.warning("order %s: no legal entity invoices channel %s", order.number, order.channel_id)
         event_add(order=order, code="invoice.not_issued", actor=actor, reason="no_legal_entity")
@@ -503,3 +546,15 @@ def on_order_event(*, order: Order, event: str, actor=None) -> Invoice | None:
         # A store pickup or a parcel whose shipping was not recorded unit by unit: catch up what shipped.
         return _issue_quietly(order=order, scope="shipped", actor=actor)
     return None
+
+
+def invoice_issue_now(*, order: Order, actor=None) -> Invoice | None:
+    """Issue what an order's channel policy says is due now (after the buyer's SIREN was filled in)."""
+    _entity, policy = billing_for_channel(channel_id=order.channel_id)
+    scope = "shipped" if policy == IssuePolicy.SHIPPED else "all"
+    if policy == IssuePolicy.DELIVERED and order.status != "delivered":
+        return None
+    try:
+        return invoice_issue_for_order(order=order, scope=scope, actor=actor)
+    except NothingToInvoice:
+        return None

@@ -20,6 +20,8 @@ from common.templatetags.oms_tags import money
 
 from ..models import DocumentStatus, Invoice
 from .cii import build_cii
+from .ubl import build_ubl
+from .validation import check_schematron, check_xsd
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +155,15 @@ def _render(*, document_id: int) -> tuple[Invoice, Exception | None]:
             return document, None
         try:
             xml = build_cii(document)
-            facturx.xml_check_xsd(xml, flavor="factur-x", level=FACTURX_LEVEL)
+            check_xsd(xml, "cii")
+            ubl = None
+            if document.einvoice_format == "ubl":
+                ubl = build_ubl(document)
+                check_xsd(ubl, "ubl-creditnote" if document.is_credit_note else "ubl-invoice")
+            if settings.EINVOICE_SCHEMATRON_CHECK:
+                check_schematron(xml, "cii")
+                if ubl is not None:
+                    check_schematron(ubl, "ubl")
             pdf = render_pdf(document, xml)
         except OSError as exc:
             logger.exception("rendering %s failed; it will be tried again", document.number)
@@ -162,6 +172,9 @@ def _render(*, document_id: int) -> tuple[Invoice, Exception | None]:
             return document, exc
         except Exception as exc:
             logger.exception("rendering %s failed", document.number)
+            errors = getattr(exc, "errors", None)
+            if errors:
+                exc = type(exc)(f"{exc} {'; '.join(errors[:5])}")
             document.status = DocumentStatus.FAILED
             document.render_error = f"{type(exc).__name__}: {exc}"[:2000]
             document.save(update_fields=["status", "render_error"])
@@ -169,10 +182,14 @@ def _render(*, document_id: int) -> tuple[Invoice, Exception | None]:
         stem = f"{document.number}-{document.legal_entity_id}"
         document.pdf.save(f"{stem}.pdf", ContentFile(pdf), save=False)
         document.xml.save(f"{stem}.xml", ContentFile(xml), save=False)
+        fields = ["pdf", "xml", "status", "rendered_at", "render_error"]
+        if ubl is not None:
+            document.ubl.save(f"{stem}-ubl.xml", ContentFile(ubl), save=False)
+            fields.append("ubl")
         document.status = DocumentStatus.ISSUED
         document.rendered_at = timezone.now()
         document.render_error = ""
-        document.save(update_fields=["pdf", "xml", "status", "rendered_at", "render_error"])
+        document.save(update_fields=fields)
         if document.legal_entity.email_documents and document.buyer_email:
             from .delivery import delivery_request
 

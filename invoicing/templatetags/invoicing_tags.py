@@ -31,3 +31,21 @@ def percent(value) -> str:
 def dec(value):
     """A snapshot's decimal string as a Decimal (for the ``money`` filter)."""
     return Decimal(str(value))
+
+
+LIFECYCLE_FAMILIES = {
+    "210": "problem",
+    "213": "problem",
+    "207": "action",
+    "208": "action",
+    "205": "done",
+    "209": "done",
+    "212": "done",
+    "211": "done",
+}
+
+
+@register.filter
+def lifecycle_family(code) -> str:
+    """Badge family of a lifecycle status code: problem (refused, rejected), action, done or progress."""
+    return LIFECYCLE_FAMILIES.get(str(code), "progress")

@@ -5,6 +5,7 @@ concurrent writers queue instead of failing); with no ``REDIS_URL`` Celery runs 
 process that queues them. Both together make ``make run`` work on a machine with nothing installed.
 """
 
+import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -318,6 +319,10 @@ CELERY_BEAT_SCHEDULE = {
     "channels-stock-push-sweep": {"task": "channels.stock_push_all", "schedule": 300.0},
     "channels-purge-changes": {"task": "channels.purge_availability_changes", "schedule": 86400.0},
     # Every SKU's sales forecast, at night when nobody waits for it (reports).
+    # E-invoicing: re-send what is pending too long, read the platforms' statuses, e-reporting once a day.
+    "einvoicing-transmissions-sweep": {"task": "invoicing.transmissions_sweep", "schedule": 300.0},
+    "einvoicing-platforms-poll": {"task": "invoicing.platforms_poll", "schedule": 900.0},
+    "einvoicing-ereporting": {"task": "invoicing.ereporting_run", "schedule": crontab(hour=4, minute=10)},
     "reports-forecast-nightly": {
         "task": "orders.reports_forecast_nightly",
         "schedule": crontab(hour=2, minute=30),
@@ -399,6 +404,29 @@ SANDBOX_WEBHOOK_SECRET = env("SANDBOX_WEBHOOK_SECRET", default="")
 TRACKING_NO_NEWS_DAYS = env.int("TRACKING_NO_NEWS_DAYS", default=4)
 # A relay point that area searches have not returned for this many days is deactivated.
 RELAY_POINT_STALE_DAYS = env.int("RELAY_POINT_STALE_DAYS", default=14)
+
+# --- E-invoicing reform (invoicing/platforms/, invoicing/services/transmission.py, ereporting.py) ---------
+# Platform credentials are read here at call time (a settings form with encrypted fields comes later).
+SUPERPDP_API_URL = env("SUPERPDP_API_URL", default="https://api.superpdp.tech")
+SUPERPDP_CLIENT_ID = env("SUPERPDP_CLIENT_ID", default="")
+SUPERPDP_CLIENT_SECRET = env("SUPERPDP_CLIENT_SECRET", default="")
+# Chorus Pro (public buyers) through PISTE: the PISTE application (OAuth) and the Chorus Pro technical
+# account.
+CHORUS_PRO_SANDBOX = env.bool("CHORUS_PRO_SANDBOX", default=False)
+CHORUS_PRO_CLIENT_ID = env("CHORUS_PRO_CLIENT_ID", default="")
+CHORUS_PRO_CLIENT_SECRET = env("CHORUS_PRO_CLIENT_SECRET", default="")
+CHORUS_PRO_LOGIN = env("CHORUS_PRO_LOGIN", default="")
+CHORUS_PRO_PASSWORD = env("CHORUS_PRO_PASSWORD", default="")
+CHORUS_PRO_SYNTAX_FACTURX = env("CHORUS_PRO_SYNTAX_FACTURX", default="")  # default IN_DP_E2_CII_FACTURX
+CHORUS_PRO_SYNTAX_UBL = env("CHORUS_PRO_SYNTAX_UBL", default="")  # default IN_DP_E1_UBL_INVOICE
+# Sandbox platform: down (every call fails with 503, to see the retries) and the secret of its webhooks.
+SANDBOX_PA_DOWN = env.bool("SANDBOX_PA_DOWN", default=False)
+SANDBOX_PA_WEBHOOK_SECRET = env("SANDBOX_PA_WEBHOOK_SECRET", default="")
+# Run the EN 16931 and French CTC schematrons on every rendered document (needs saxonche).
+EINVOICE_SCHEMATRON_CHECK = env.bool("EINVOICE_SCHEMATRON_CHECK", default=False)
+# E-reporting: periods before this date are never generated; drafts still unsent on their deadline are sent.
+EREPORTING_START = datetime.date.fromisoformat(env("EREPORTING_START", default="2026-09-01"))
+EREPORTING_AUTO_SEND_ON_DEADLINE = env.bool("EREPORTING_AUTO_SEND_ON_DEADLINE", default=True)
 
 # --- Logging --------------------------------------------------------------------------------------
 LOGGING = {

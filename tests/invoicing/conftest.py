@@ -12,3 +12,11 @@ def entity(db):
     from tests.invoicing.factories import LegalEntityFactory
 
     return LegalEntityFactory()
+
+
+@pytest.fixture
+def manager(db):
+    from oms.roles import MANAGER
+    from tests.oms.factories import UserFactory
+
+    return UserFactory(username="mgr", role=MANAGER)

@@ -134,6 +134,14 @@ MATRIX = {
     "invoicing:settings": ({}, {MANAGER}),
     "invoicing:entity_create": ({}, {MANAGER}),
     "invoicing:entity_edit": ({"pk": 990301}, {MANAGER}),
+    # E-invoicing (invoicing_matrix_objects: e-report 990301). Actions are POST only: 405 on a GET.
+    "invoicing:document_transmit": ({"pk": 990301}, {MANAGER}, {"ok": 405}),
+    "invoicing:sandbox_decision": ({"pk": 990301}, {MANAGER}, {"ok": 405}),
+    "invoicing:payment_create": ({"pk": 990301}, {CUSTOMER_SERVICE, MANAGER}),
+    "invoicing:einvoicing": ({}, {CUSTOMER_SERVICE, MANAGER}),
+    "invoicing:ereport_detail": ({"pk": 990301}, {CUSTOMER_SERVICE, MANAGER}),
+    "invoicing:order_invoicing": ({"number": MATRIX_ORDER}, {CUSTOMER_SERVICE, MANAGER}),
+    "invoicing:entity_accounts": ({"pk": 990301}, {MANAGER}),
     # Returns (returns_matrix_objects): RET-MATRIX-1 comes back to store paris (accepted), RET-MATRIX-2 to
     # warehouse lyon by post with its label. Staff who receive see only returns coming to their locations.
     "returns:list": ({}, ALL_STAFF),
@@ -236,6 +244,8 @@ NOT_BACKOFFICE = {
     # The customer portal's invoice fragment and downloads: by tracking token, no login (tests/invoicing).
     "invoicing:portal_documents",
     "invoicing:portal_document_pdf",
+    # The platforms' signed webhooks (tests/invoicing/test_einvoicing.py).
+    "invoicing:platform_webhook",
     # The customer's return request and its follow-up: by tracking token, no login (tests/returns).
     "returns:request",
     "returns:portal_detail",
@@ -413,6 +423,16 @@ def invoicing_matrix_objects():
         total_excl_vat=Decimal("20.75"),
         total_vat=Decimal("4.15"),
         total_incl_vat=Decimal("24.90"),
+    )
+    from invoicing.models import EReport
+
+    EReport.objects.create(
+        pk=990301,
+        legal_entity=entity,
+        kind="transactions",
+        period_start=today,
+        period_end=today,
+        due_on=today,
     )
     export = InvoiceExport(pk=990301, date_from=today, date_to=today, status=InvoiceExport.Status.DONE)
     export.csv.save("matrix.csv", ContentFile(b"number\r\n"), save=False)

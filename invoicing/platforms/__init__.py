@@ -1,0 +1,1 @@
+"""Plateformes agréées (PA) and Chorus Pro: one adapter per platform behind one interface (``base``)."""

@@ -19,6 +19,14 @@ MATRIX = {
     "inventory:product_list": ({}, ALL_STAFF),
     "inventory:product_stock": ({"sku": "MATRIX-1"}, ALL_STAFF),
     "inventory:receive": ({}, {WAREHOUSE_STAFF, STORE_STAFF, MANAGER}),
+    # The catalogue: everyone reads it, managers change it (product MATRIX-1 is 990001; import 990001).
+    "inventory:catalogue": ({}, ALL_STAFF),
+    "inventory:product_create": ({}, {MANAGER}),
+    "inventory:product_edit": ({"pk": 990001}, {MANAGER}),
+    "inventory:product_archive": ({"pk": 990001}, {MANAGER}),
+    "inventory:catalogue_import": ({}, {MANAGER}),
+    "inventory:catalogue_import_detail": ({"pk": 990001}, {MANAGER}),
+    "inventory:catalogue_import_progress": ({"pk": 990001}, {MANAGER}),
     "inventory:adjust": ({}, {WAREHOUSE_STAFF, MANAGER}),
     "inventory:transfer_list": ({}, ALL_STAFF),
     "inventory:transfer_create": ({}, {WAREHOUSE_STAFF, MANAGER}),
@@ -162,10 +170,13 @@ def inventory_matrix_objects(request):
     request.getfixturevalue("role_users")  # autouse fixtures run first: set the database up
     from datetime import date
 
-    from inventory.models import IncomingStock
+    from inventory.models import IncomingStock, ProductImport
     from tests.inventory.factories import ProductFactory
 
-    product = ProductFactory(sku="MATRIX-1")
+    product = ProductFactory(pk=990001, sku="MATRIX-1")
+    ProductImport.objects.create(
+        pk=990001, file="imports/catalogue/matrix.csv", filename="matrix.csv", status="done"
+    )
     IncomingStock.objects.create(
         pk=990001,
         product=product,

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from . import sms
 from .exceptions import NotificationNotResendable, SmsNotAllowed
-from .models import Address, Customer, Notification
+from .models import Address, Customer, CustomerNote, Notification
 
 PROFILE_FIELDS = ("first_name", "last_name", "phone", "company", "siren", "vat_number", "language")
 
@@ -37,6 +37,17 @@ def customer_get_or_create(*, email: str, data: dict | None = None) -> tuple[Cus
             setattr(customer, field, value)
         customer.save(update_fields=[*missing, "updated_at"])
     return customer, False
+
+
+MAX_NOTE_LENGTH = 4000
+
+
+def customer_note_add(*, customer: Customer, text: str, author=None) -> CustomerNote:
+    """Write a note of customer service on the customer's page."""
+    text = (text or "").strip()
+    if not text:
+        raise ValueError("A note cannot be empty.")
+    return CustomerNote.objects.create(customer=customer, text=text[:MAX_NOTE_LENGTH], author=author)
 
 
 def address_remember(*, customer: Customer, address: dict, kind: str = Address.Kind.SHIPPING) -> Address:

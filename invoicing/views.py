@@ -13,6 +13,7 @@ from django.views import View
 from common.exceptions import DomainError
 from common.views import BackofficeMixin
 from orders.models import Channel
+from orders.selectors import order_get_for_user
 
 from .forms import (
     ChannelBillingForm,
@@ -23,7 +24,13 @@ from .forms import (
     SendForm,
 )
 from .models import ChannelBilling, DocumentKind, DocumentStatus, Invoice, InvoiceExport, LegalEntity
-from .selectors import document_get, document_list, documents_for_token
+from .selectors import (
+    document_get,
+    document_list,
+    documents_for_customer,
+    documents_for_order,
+    documents_for_token,
+)
 from .services.delivery import delivery_request
 from .services.entities import channel_billing_save, legal_entity_save
 from .services.exports import export_request
@@ -317,6 +324,31 @@ class LegalEntityEditView(BackofficeMixin, View):
 
 
 # --- Customer portal (by tracking token, no login) ---------------------------------------------------------
+
+
+class StaffDocumentsView(BackofficeMixin, View):
+    """The htmx fragment of the back office's order and customer pages listing their invoices and credit
+    notes (the pages belong to lower layers: they load this fragment by URL, never import invoicing)."""
+
+    permission_required = "invoicing.view_invoice"
+
+    def get(self, request, number=None, pk=None):
+        if number is not None:
+            order = order_get_for_user(user=request.user, number=number)
+            if order is None:
+                raise Http404(_("No such order."))
+            documents, scope = documents_for_order(order_id=order.pk), "order"
+        else:
+            documents, scope = documents_for_customer(customer_id=pk), "customer"
+        return render(
+            request,
+            "invoicing/_staff_documents.html",
+            {
+                "documents": documents,
+                "scope": scope,
+                "can_credit": request.user.has_perm("invoicing.issue_credit_note"),
+            },
+        )
 
 
 class PortalDocumentsView(View):

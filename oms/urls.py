@@ -42,6 +42,7 @@ urlpatterns = [
     path("", include("fulfillment.urls")),  # planning/, picking/, packing/, print-jobs/
     path("", include("orders.returns.urls")),  # returns/, orders/<n>/returns/new/, track/<token>/returns/
     path("", include("orders.urls")),  # orders/ and settings/channels/
+    path("customers/", include("orders.customers.urls")),  # customer service's customer pages
     path("webhooks/", include("orders.channels.webhook_urls")),  # Shopify, WooCommerce (signed)
     path("", include("orders.portal.urls")),  # the customer's side: track/ and account/
     path("", include("invoicing.urls")),  # invoices/, settings/invoicing/, track/<token>/invoices/

@@ -5,7 +5,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from oms.roles import CUSTOMER_SERVICE, MANAGER, ROLE_NAMES, STORE_STAFF, WAREHOUSE_STAFF
 from tests.fulfillment.factories import floor_matrix_objects
-from tests.orders.factories import MATRIX_KEY_ID, MATRIX_ORDER, role_matrix_objects
+from tests.orders.factories import MATRIX_CUSTOMER, MATRIX_KEY_ID, MATRIX_ORDER, role_matrix_objects
 
 ALL_STAFF = {WAREHOUSE_STAFF, STORE_STAFF, CUSTOMER_SERVICE, MANAGER}
 
@@ -124,6 +124,9 @@ MATRIX = {
     "orders:import_progress": ({"code": "web", "pk": 990301}, {MANAGER}),
     # Invoices (invoicing_matrix_objects: invoice and export 990301 of CMD-MATRIX-1, entity 990301).
     "invoicing:document_list": ({}, {CUSTOMER_SERVICE, MANAGER}),
+    # The fragments of the order and customer pages.
+    "invoicing:order_documents": ({"number": MATRIX_ORDER}, {CUSTOMER_SERVICE, MANAGER}),
+    "invoicing:customer_documents": ({"pk": MATRIX_CUSTOMER}, {CUSTOMER_SERVICE, MANAGER}),
     "invoicing:document_detail": ({"pk": 990301}, {CUSTOMER_SERVICE, MANAGER}),
     "invoicing:document_file": ({"pk": 990301, "fmt": "pdf"}, {CUSTOMER_SERVICE, MANAGER}),
     "invoicing:document_send": ({"pk": 990301}, {CUSTOMER_SERVICE, MANAGER}),
@@ -150,6 +153,12 @@ MATRIX = {
         {"ok": 405},
     ),
     "returns:create": ({"number": MATRIX_ORDER}, {CUSTOMER_SERVICE, MANAGER}),
+    # Customers (customer service and managers): MATRIX_ORDER's customer. Sending a link is POST only.
+    "customers:list": ({}, {CUSTOMER_SERVICE, MANAGER}),
+    "customers:detail": ({"pk": MATRIX_CUSTOMER}, {CUSTOMER_SERVICE, MANAGER}),
+    "customers:account_link": ({"pk": MATRIX_CUSTOMER}, {CUSTOMER_SERVICE, MANAGER}, {"ok": 405}),
+    "customers:export": ({"pk": MATRIX_CUSTOMER}, {CUSTOMER_SERVICE, MANAGER}),
+    "customers:erase": ({"pk": MATRIX_CUSTOMER}, {CUSTOMER_SERVICE, MANAGER}),
     # Reports and the sales forecast: managers only (orders.view_reports).
     "reports:sales": ({}, {MANAGER}),
     "reports:delivery": ({}, {MANAGER}),

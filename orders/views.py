@@ -23,6 +23,7 @@ from customers.models import Notification
 from customers.selectors import notification_get, notification_list, notification_list_for_order
 from customers.services import notification_resend
 from inventory.models import Location
+from shipping.selectors import shipments_for_order
 
 from .exceptions import InvalidTransition
 from .forms import (
@@ -36,7 +37,7 @@ from .forms import (
     OrderLineFormSet,
     WhatIfForm,
 )
-from .models import CANCELLABLE, ApiKey, Channel
+from .models import CANCELLABLE, ApiKey, Channel, Order
 from .returns.services import RETURNABLE_STATUSES
 from .selectors import (
     api_key_list,
@@ -180,14 +181,20 @@ def sourcing_table(record: dict) -> dict:
 
 
 class OrderDetailView(BackofficeMixin, View):
+    """The whole order on one page: lines and reservations, parcels with their tracking, invoices (invoicing's
+    fragment), returns, messages, the customer's tracking link, the timeline, and the actions that fit the
+    order's status and the user's role."""
+
     permission_required = "orders.view_order"
     template_name = "orders/order_detail.html"
 
     def get(self, request, number):
         order = _order_or_404(request, number)
+        user = request.user
         lines = list(order.lines.all())
         events = list(order.events.all())
         sourcing = next((e for e in events if e.type == "sourcing" and e.data.get("chosen")), None)
+        shipments = shipments_for_order(order_id=order.pk)
         return render(
             request,
             self.template_name,
@@ -196,10 +203,20 @@ class OrderDetailView(BackofficeMixin, View):
                 "lines": lines,
                 "events": events,
                 "sourcing": sourcing_table(sourcing.data) if sourcing else None,
-                "can_cancel": order.status in CANCELLABLE and request.user.has_perm("orders.cancel_order"),
-                "can_return": order.status in RETURNABLE_STATUSES
-                and request.user.has_perm("orders.manage_returns"),
+                "can_cancel": order.status in CANCELLABLE and user.has_perm("orders.cancel_order"),
+                "can_return": order.status in RETURNABLE_STATUSES and user.has_perm("orders.manage_returns"),
+                "can_pickup": order.delivery_mode == "store"
+                and order.status
+                not in (Order.Status.CANCELLED, Order.Status.DELIVERED, Order.Status.RETURNED)
+                and user.has_perm("fulfillment.store_pickup"),
                 "returns": list(order.returns.all()),
+                "shipments": shipments,
+                "parcel_units": sum(line.quantity for s in shipments for line in s.lines.all()),
+                "can_download_labels": user.has_perm("shipping.handover")
+                or user.has_perm("fulfillment.pack"),
+                "can_retry_labels": user.has_perm("shipping.handover"),
+                # The tracking link is the customer's secret: shown to those who talk to customers.
+                "show_tracking_link": user.has_perm("customers.view_customer"),
             },
         )
 

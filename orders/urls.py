@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from . import views, views_pickup
+from . import views, views_phone, views_pickup
 from .channels.urls import urlpatterns as connector_urlpatterns
 
 app_name = "orders"
@@ -11,6 +11,9 @@ app_name = "orders"
 urlpatterns = [
     path("orders/", views.OrderListView.as_view(), name="order_list"),
     path("orders/new/", views.OrderCreateView.as_view(), name="order_create"),
+    path("orders/new/products/", views_phone.OrderProductsView.as_view(), name="order_products"),
+    path("orders/new/customers/", views_phone.OrderCustomerLookupView.as_view(), name="order_customers"),
+    path("orders/new/options/", views_phone.OrderDeliveryOptionsView.as_view(), name="order_options"),
     path("orders/late/", views.LateRiskView.as_view(), name="late_risk"),
     path("orders/<str:number>/", views.OrderDetailView.as_view(), name="order_detail"),
     path("orders/<str:number>/cancel/", views.OrderCancelView.as_view(), name="order_cancel"),

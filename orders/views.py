@@ -20,7 +20,7 @@ from common.exceptions import DomainError
 from common.views import BackofficeMixin
 from customers.exceptions import NotificationNotResendable, SmsNotAllowed
 from customers.models import Notification
-from customers.selectors import notification_get, notification_list, notification_list_for_order
+from customers.selectors import customer_get, notification_get, notification_list, notification_list_for_order
 from customers.services import notification_resend
 from inventory.models import Location
 from shipping.selectors import shipments_for_order
@@ -327,7 +327,39 @@ class OrderCreateView(BackofficeMixin, View):
         )
 
     def get(self, request):
-        return self._render(request, ManualOrderForm(), OrderLineFormSet(prefix="lines"))
+        return self._render(
+            request,
+            ManualOrderForm(initial=self._customer_initial(request)),
+            OrderLineFormSet(prefix="lines"),
+        )
+
+    @staticmethod
+    def _customer_initial(request) -> dict:
+        """``?customer=<id>`` (the customer page's "New phone order"): their details and default address."""
+        try:
+            customer = customer_get(pk=int(request.GET.get("customer", "")))
+        except ValueError:
+            return {}
+        if customer is None or customer.email.endswith("@anonymised.invalid"):
+            return {}
+        initial = {
+            "email": customer.email,
+            "first_name": customer.first_name,
+            "last_name": customer.last_name,
+            "phone": customer.phone,
+            "company": customer.company,
+        }
+        address = next((a for a in customer.addresses.all() if a.kind == "shipping"), None)
+        if address is not None:
+            initial.update(
+                ship_name=address.name or customer.full_name,
+                line1=address.line1,
+                line2=address.line2,
+                postcode=address.postcode,
+                city=address.city,
+                country=address.country,
+            )
+        return initial
 
     def _more_rows(self, request, data):
         """Five more line rows, keeping everything typed (not a submission: no error shown yet)."""

@@ -21,4 +21,32 @@
       done();
     }
   });
+
+  // Fill a form from a choice: <button data-fill='{"id_email": "a@b.fr", "id_delivery_mode_0": "home"}'>
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-fill]");
+    if (!button) return;
+    var values;
+    try { values = JSON.parse(button.getAttribute("data-fill")); } catch (e) { return; }
+    var changed = null;
+    Object.keys(values).forEach(function (id) {
+      var field = document.getElementById(id);
+      if (!field) return;
+      if (field.type === "radio" || field.type === "checkbox") {
+        field.checked = true;
+      } else {
+        field.value = values[id] == null ? "" : values[id];
+      }
+      changed = field;
+    });
+    if (changed) changed.dispatchEvent(new Event("change", { bubbles: true }));
+    var results = button.closest(".lookup-results");
+    if (results) {
+      results.innerHTML = "";
+      var note = document.createElement("p");
+      note.className = "message message--success small";
+      note.textContent = button.getAttribute("data-filled") || button.textContent;
+      results.appendChild(note);
+    }
+  });
 })();

@@ -57,6 +57,10 @@ MATRIX = {
     "orders:sourcing_whatif": ({}, {MANAGER}),
     "orders:order_detail": ({"number": MATRIX_ORDER}, ALL_STAFF),
     "orders:order_create": ({}, {CUSTOMER_SERVICE, MANAGER}),
+    # The phone-order form's fragments: product suggestions, customer look-up, delivery options.
+    "orders:order_products": ({}, {CUSTOMER_SERVICE, MANAGER}),
+    "orders:order_customers": ({}, {CUSTOMER_SERVICE, MANAGER}),
+    "orders:order_options": ({}, {CUSTOMER_SERVICE, MANAGER}),
     "orders:order_cancel": ({"number": MATRIX_ORDER}, {CUSTOMER_SERVICE, MANAGER}),
     # The customer's messages: customer service and managers (notification 990301 of MATRIX_ORDER, sent).
     "orders:notification_list": ({}, {CUSTOMER_SERVICE, MANAGER}),

@@ -68,6 +68,13 @@ MATRIX = {
     "orders:notification_detail": ({"number": MATRIX_ORDER, "pk": 990301}, {CUSTOMER_SERVICE, MANAGER}),
     "orders:notification_resend": ({"number": MATRIX_ORDER, "pk": 990301}, {CUSTOMER_SERVICE, MANAGER}),
     "orders:channel_list": ({}, {MANAGER}),
+    # Settings that used to be Django admin only: return rules and reasons, reorder policies.
+    "orders:return_settings": ({}, {MANAGER}),
+    "orders:return_rule_edit": ({"code": "web"}, {MANAGER}),
+    "orders:return_reason_create": ({}, {MANAGER}),
+    "orders:return_reason_edit": ({"pk": 990301}, {MANAGER}),
+    "orders:reorder_settings": ({}, {MANAGER}),
+    "orders:reorder_policy_edit": ({"code": "lyon"}, {MANAGER}),
     "orders:channel_detail": ({"code": "web"}, {MANAGER}),
     "orders:api_key_create": ({"code": "web"}, {MANAGER}),
     "orders:api_key_revoke": ({"code": "web", "pk": MATRIX_KEY_ID}, {MANAGER}),
@@ -354,6 +361,7 @@ def returns_matrix_objects():
 
     order = Order.objects.get(number=MATRIX_ORDER)
     reason = ReturnReason.objects.get(code="wrong_size")
+    ReturnReason.objects.create(pk=990301, code="matrix", label="Matrix")
     for number, method, code in (("RET-MATRIX-1", "store", "paris"), ("RET-MATRIX-2", "post", "lyon")):
         ret = Return(
             number=number,

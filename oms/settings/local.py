@@ -1,4 +1,25 @@
 from .base import *  # noqa: F401,F403
-from .base import env
+from .base import LOGGING, STORAGES, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
+
+# Static files straight from the apps' and the project's folders (no collectstatic, no compression on the
+# local path: `make run` starts at once and a changed stylesheet shows on reload).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+
+# A short console: our warnings and the requests, not the libraries' progress (WeasyPrint's steps, Celery's
+# task traces, kombu's broker notices). LOG_LEVEL=INFO brings our own INFO messages back.
+LOGGING = {
+    **LOGGING,
+    "root": {**LOGGING["root"], "level": env("LOG_LEVEL", default="WARNING")},
+    "loggers": {
+        **LOGGING["loggers"],
+        "weasyprint": {"level": "ERROR"},
+        "fontTools": {"level": "ERROR"},
+        "factur-x": {"level": "WARNING"},
+        "celery": {"level": "WARNING"},
+        "kombu": {"level": "ERROR"},
+    },
+}

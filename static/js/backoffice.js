@@ -22,6 +22,21 @@
     }
   });
 
+  // Navigation groups: one open at a time; a click elsewhere or Escape closes them.
+  var groups = function () { return document.querySelectorAll("details[data-nav-group], details.user-menu"); };
+  document.addEventListener("toggle", function (event) {
+    var opened = event.target;
+    if (!opened.open || !opened.matches || !opened.matches("details[data-nav-group], details.user-menu")) return;
+    groups().forEach(function (other) { if (other !== opened) other.open = false; });
+  }, true);
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("details[data-nav-group], details.user-menu")) return;
+    groups().forEach(function (group) { group.open = false; });
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") groups().forEach(function (group) { group.open = false; });
+  });
+
   // Fill a form from a choice: <button data-fill='{"id_email": "a@b.fr", "id_delivery_mode_0": "home"}'>
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-fill]");

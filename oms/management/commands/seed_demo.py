@@ -92,6 +92,20 @@ ADMIN = ("admin", "demo-admin-2026")
 DEMO_API_KEY = "oms_demo-web-channel-key-do-not-use-in-production"
 
 
+def demo_logins() -> list[tuple[str, str, str]]:
+    """(role, username, password) of the demo users, the superuser last."""
+    return [(role, username, password) for username, password, _f, _l, role, _c in USERS] + [
+        ("Superuser (Django admin)", *ADMIN)
+    ]
+
+
+def write_logins(out, *, logins=None, api_key: str = DEMO_API_KEY) -> None:
+    out.write(f"Demo API key of the web channel (all scopes): {api_key}")
+    out.write("Demo logins (role: username / password):")
+    for role, username, password in logins or demo_logins():
+        out.write(f"  {role:26} {username} / {password}")
+
+
 def _demo_api_key() -> str:
     """A known key for the demo's web channel, so the API docs can be tried at once. Demo data only."""
     ApiKey.objects.get_or_create(
@@ -130,10 +144,8 @@ class Command(BaseCommand):
                 f"Demo data loaded: {figures['products']} products, {figures['orders_created']} new orders."
             )
         )
-        self.stdout.write(f"Demo API key of the web channel (all scopes): {api_key}")
-        self.stdout.write("Demo logins (role: username / password):")
-        for role, username, password in logins:
-            self.stdout.write(f"  {role:26} {username} / {password}")
+        if options["verbosity"] >= 1:
+            write_logins(self.stdout, logins=logins, api_key=api_key)
 
     def _staff(self) -> list[tuple[str, str, str]]:
         sync_roles()

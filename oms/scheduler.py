@@ -1,0 +1,126 @@
+"""An in-process beat for ``make run`` without Redis: a daemon thread of the web process runs the entries of
+``CELERY_BEAT_SCHEDULE`` when they are due, the way ``celery beat`` would (tasks run eagerly there, in this
+thread). So the sandbox carrier's parcels get their tracking news, notifications are retried and waves are
+released on a laptop with nothing installed. Never used when a broker is configured: then ``celery beat``
+runs (bin/serve, docker-compose).
+
+Each entry runs once at start-up, then on its schedule (a number of seconds, or a crontab). An entry that
+fails is logged and tried again at its next time; one slow entry delays the others, never the web requests.
+"""
+
+import logging
+import threading
+from datetime import timedelta
+
+from celery.schedules import crontab, schedule
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+TICK_SECONDS = 5.0
+
+
+def _as_schedule(value):
+    if isinstance(value, int | float):
+        return schedule(timedelta(seconds=value))
+    if isinstance(value, timedelta):
+        return schedule(value)
+    return value
+
+
+class InProcessBeat:
+    def __init__(self, entries: dict | None = None, *, run_at_start: bool = True):
+        from oms.celery import app
+
+        self.app = app
+        app.loader.import_default_modules()  # the apps' tasks modules (autodiscovery), as a worker does
+        self.entries = {}
+        for name, entry in (entries if entries is not None else settings.CELERY_BEAT_SCHEDULE).items():
+            sched = _as_schedule(entry["schedule"])
+            if hasattr(sched, "app"):
+                sched.app = app
+            # Interval entries run at start (a fresh demo gets its tracking news at once); crontab entries
+            # (the nightly forecast) wait for their time.
+            first = None if run_at_start and not isinstance(sched, crontab) else timezone.now()
+            self.entries[name] = {
+                "task": entry["task"],
+                "schedule": sched,
+                "args": entry.get("args", ()),
+                "last": first,
+            }
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def due(self, now=None) -> list[str]:
+        """Names of the entries due now."""
+        now = now or timezone.now()
+        names = []
+        for name, entry in self.entries.items():
+            last = entry["last"]
+            if last is None:
+                names.append(name)
+                continue
+            is_due, _next = entry["schedule"].is_due(last)
+            if is_due:
+                names.append(name)
+        return names
+
+    def run_due(self) -> list[str]:
+        """Run every entry due now, in this thread; returns their names."""
+        ran = []
+        for name in self.due():
+            entry = self.entries[name]
+            entry["last"] = timezone.now()
+            task = self.app.tasks.get(entry["task"])
+            if task is None:
+                logger.warning("Beat entry %s: no task named %s", name, entry["task"])
+                continue
+            close_old_connections()
+            try:
+                task.apply(args=entry["args"], throw=True)
+            except Exception:
+                logger.exception(
+                    "Beat entry %s (%s) failed; it runs again at its next time", name, entry["task"]
+                )
+            finally:
+                close_old_connections()
+            ran.append(name)
+        return ran
+
+    def _loop(self) -> None:
+        self._stop.wait(3)  # let the server finish starting before the first run
+        while not self._stop.is_set():
+            self.run_due()
+            self._stop.wait(TICK_SECONDS)
+
+    def start(self) -> "InProcessBeat":
+        self._thread = threading.Thread(target=self._loop, name="oms-in-process-beat", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+
+_running: InProcessBeat | None = None
+
+
+def start_if_wanted(argv) -> InProcessBeat | None:
+    """Start the beat thread in the process that serves requests (runserver's child, not its reloader)
+    when ``BEAT_IN_PROCESS`` is on and tasks run eagerly (no broker)."""
+    import os
+
+    global _running
+    if _running is not None or not getattr(settings, "BEAT_IN_PROCESS", False):
+        return None
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        logger.warning("BEAT_IN_PROCESS is ignored: a broker is configured, run celery beat instead.")
+        return None
+    if "runserver" not in argv or (os.environ.get("RUN_MAIN") != "true" and "--noreload" not in argv):
+        return None
+    _running = InProcessBeat().start()
+    return _running

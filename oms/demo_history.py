@@ -78,7 +78,7 @@ WAREHOUSES = {
     "web": {"lyon": 5, "lille": 3, "bordeaux": 2},
     "shopify": {"lille": 5, "lyon": 3, "bordeaux": 2},
 }
-SHORT_REASONS = ("not_found", "damaged")
+SHORT_REASONS = ("missing", "damaged")  # the reasons of the picking screen
 LATE_SHARE = {"express": 0.03, "home": 0.07, "relay": 0.14}  # parcels delivered 1–2 days late
 
 

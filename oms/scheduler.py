@@ -32,29 +32,37 @@ def _as_schedule(value):
 
 class InProcessBeat:
     def __init__(self, entries: dict | None = None, *, run_at_start: bool = True):
+        self._given = entries
+        self._run_at_start = run_at_start
+        self.entries: dict | None = None  # loaded on first use: never while Django is still starting
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _load(self) -> None:
         from oms.celery import app
 
         self.app = app
         app.loader.import_default_modules()  # the apps' tasks modules (autodiscovery), as a worker does
         self.entries = {}
-        for name, entry in (entries if entries is not None else settings.CELERY_BEAT_SCHEDULE).items():
+        given = self._given if self._given is not None else settings.CELERY_BEAT_SCHEDULE
+        for name, entry in given.items():
             sched = _as_schedule(entry["schedule"])
             if hasattr(sched, "app"):
                 sched.app = app
             # Interval entries run at start (a fresh demo gets its tracking news at once); crontab entries
             # (the nightly forecast) wait for their time.
-            first = None if run_at_start and not isinstance(sched, crontab) else timezone.now()
+            first = None if self._run_at_start and not isinstance(sched, crontab) else timezone.now()
             self.entries[name] = {
                 "task": entry["task"],
                 "schedule": sched,
                 "args": entry.get("args", ()),
                 "last": first,
             }
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def due(self, now=None) -> list[str]:
         """Names of the entries due now."""
+        if self.entries is None:
+            self._load()
         now = now or timezone.now()
         names = []
         for name, entry in self.entries.items():

@@ -21,5 +21,6 @@ LOGGING = {
         "factur-x": {"level": "WARNING"},
         "celery": {"level": "WARNING"},
         "kombu": {"level": "ERROR"},
+        "django.utils.autoreload": {"level": "WARNING"},
     },
 }

@@ -36,7 +36,7 @@ run: translations
 	@echo "Preparing the database…"
 	$(BIN)/python manage.py migrate --noinput -v0
 	@echo "Loading the demo data (the first time takes a minute)…"
-	$(BIN)/python manage.py seed_demo -v0
+	$(BIN)/python manage.py seed_demo -v0 --no-forecast
 	bin/serve
 
 test: venv translations

@@ -478,7 +478,7 @@ def seed_legal_entity() -> LegalEntity:
     return entity
 
 
-def seed_all() -> dict:
+def seed_all(*, forecast: bool = True) -> dict:
     rng = random.Random(20261125)  # noqa: S311 - demo data, not security
     products = seed_catalogue(rng)
     seed_stock(rng, products)
@@ -492,7 +492,8 @@ def seed_all() -> dict:
     seed_return_rules()
     orders = seed_orders(rng, channels, products)
     history = seed_history(random.Random(20260601))  # noqa: S311 - demo data, not security
-    seed_forecast()
+    if forecast:
+        seed_forecast()
     seed_returns()
     return {"products": len(products), "orders_created": orders, "history_orders_created": history}
 

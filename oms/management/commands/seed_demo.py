@@ -123,6 +123,14 @@ def _demo_api_key() -> str:
 class Command(BaseCommand):
     help = "Load the demo data (locations, one user per role...). Safe to run again: it changes nothing."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--no-forecast",
+            action="store_true",
+            help="Leave the first sales forecast to beat (`make run`: the in-process beat computes it "
+            "in the background once the server answers).",
+        )
+
     def handle(self, *args, **options):
         with transaction.atomic():
             logins = self._staff()
@@ -136,7 +144,7 @@ class Command(BaseCommand):
             else nullcontext()
         )
         with quiet:
-            figures = seed_all()
+            figures = seed_all(forecast=not options["no_forecast"])
         api_key = _demo_api_key()
 
         self.stdout.write(

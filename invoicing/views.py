@@ -333,6 +333,7 @@ class StaffDocumentsView(BackofficeMixin, View):
     permission_required = "invoicing.view_invoice"
 
     def get(self, request, number=None, pk=None):
+        order = None
         if number is not None:
             order = order_get_for_user(user=request.user, number=number)
             if order is None:
@@ -340,15 +341,17 @@ class StaffDocumentsView(BackofficeMixin, View):
             documents, scope = documents_for_order(order_id=order.pk), "order"
         else:
             documents, scope = documents_for_customer(customer_id=pk), "customer"
-        return render(
-            request,
-            "invoicing/_staff_documents.html",
-            {
-                "documents": documents,
-                "scope": scope,
-                "can_credit": request.user.has_perm("invoicing.issue_credit_note"),
-            },
-        )
+        context = {
+            "documents": documents,
+            "scope": scope,
+            "can_credit": request.user.has_perm("invoicing.issue_credit_note"),
+            "order": order if number is not None else None,
+            "customer_id": pk,
+        }
+        if request.htmx:
+            return render(request, "invoicing/_staff_documents.html", context)
+        # Opened directly (no JavaScript, a bookmark): the same list in a page of its own.
+        return render(request, "invoicing/staff_documents.html", context)
 
 
 class PortalDocumentsView(View):

@@ -13,7 +13,7 @@ from datetime import timedelta
 from django.db.models import F
 from django.utils import timezone
 
-from customers.models import Notification
+from customers.models import Customer, Notification
 from fulfillment import services as floor
 from fulfillment.models import Box, Parcel, Preparation, PreparationStatus, ScanEvent, Wave
 from orders.models import Allocation, Order, OrderEvent, OrderLocation
@@ -109,6 +109,8 @@ def move_back(order: Order, delta: timedelta) -> None:
         qs.update(**{f: F(f) - delta for f in fields})
 
     shift(Order.objects.filter(pk=order.pk), "created_at", "updated_at")
+    placed = Order.objects.values_list("created_at", flat=True).get(pk=order.pk)
+    Customer.objects.filter(pk=order.customer_id, created_at__gt=placed).update(created_at=placed)
     shift(OrderLocation.objects.filter(order_id=order.pk), "created_at")
     shift(OrderEvent.objects.filter(order_id=order.pk), "at")
     allocations = Allocation.objects.filter(line__order_id=order.pk)

@@ -79,4 +79,4 @@ def test_no_back_office_page_scrolls_sideways_at_360_px(page, live_server, role_
             if scroll_width > inner_width:
                 failures.append((role, name, scroll_width, page.evaluate(OFFENDERS)))
     assert opened >= 100  # every page of every role, not a handful
-    assert failures == []
+    assert failures == [], "\n".join(str(f) for f in failures)

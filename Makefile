@@ -12,9 +12,12 @@ PIP := $(BIN)/pip install --quiet --quiet --disable-pip-version-check
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# The application's dependencies only, read from pyproject.toml: the project runs from this folder, so
+# nothing is built (no editable wheel, no build environment to set up).
 $(RUN_STAMP): $(BIN)/python pyproject.toml
 	@echo "Installing the dependencies into $(VENV)…"
-	$(PIP) -e .
+	$(BIN)/python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > $(VENV)/requirements.txt
+	$(PIP) -r $(VENV)/requirements.txt
 	touch $(RUN_STAMP)
 
 $(DEV_STAMP): $(BIN)/python pyproject.toml

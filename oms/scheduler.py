@@ -13,11 +13,14 @@ the others, never the web requests.
 import logging
 import threading
 from datetime import timedelta
+from importlib import import_module
 
 from celery.schedules import schedule
+from django.apps import apps
 from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
+from django.utils.module_loading import module_has_submodule
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +47,11 @@ class InProcessBeat:
         from oms.celery import app
 
         self.app = app
-        app.loader.import_default_modules()  # the apps' tasks modules (autodiscovery), as a worker does
+        # The apps' tasks modules, as Celery's autodiscovery imports them in a worker (not through the
+        # loader's import_default_modules: its Django fix-up runs the system checks, which is a worker's job).
+        for config in apps.get_app_configs():
+            if module_has_submodule(config.module, "tasks"):
+                import_module(f"{config.name}.tasks")
         self.entries = {}
         given = self._given if self._given is not None else settings.CELERY_BEAT_SCHEDULE
         for name, entry in given.items():
@@ -87,22 +94,23 @@ class InProcessBeat:
             if task is None:
                 logger.warning("Beat entry %s: no task named %s", name, entry["task"])
                 continue
-            close_old_connections()
             try:
                 task.apply(args=entry["args"], throw=True)
             except Exception:
                 logger.exception(
                     "Beat entry %s (%s) failed; it runs again at its next time", name, entry["task"]
                 )
-            finally:
-                close_old_connections()
             ran.append(name)
         return ran
 
     def _loop(self) -> None:
         self._stop.wait(3)  # let the server finish starting before the first run
         while not self._stop.is_set():
-            self.run_due()
+            close_old_connections()  # this thread's own connection, as a request's would be
+            try:
+                self.run_due()
+            finally:
+                close_old_connections()
             self._stop.wait(TICK_SECONDS)
 
     def start(self) -> "InProcessBeat":

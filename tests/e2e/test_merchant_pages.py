@@ -193,7 +193,9 @@ def test_navigation_has_at_most_seven_entries_and_floor_first_on_a_handheld(page
     nav_height = page.locator(".topbar").bounding_box()["height"]
     assert nav_height < 80  # one row
     page.locator(".nav--desktop .nav-group__toggle", has_text="Commandes").click()
-    expect(page.locator(".nav--desktop .nav-group[open] .nav-group__panel")).to_contain_text("Risque de retard")
+    expect(page.locator(".nav--desktop .nav-group[open] .nav-group__panel")).to_contain_text(
+        "Risque de retard"
+    )
     page.set_viewport_size({"width": 360, "height": 740})
     page.goto(f"{live_server.url}/")
     page.click(".menu__toggle")

@@ -2,32 +2,44 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+# `make run` installs what the application needs; `make test` adds the test tools (browsers excluded).
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+PIP := $(BIN)/pip install --quiet --quiet --disable-pip-version-check
 
 .PHONY: run test venv lint translations messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e ".[dev]"
-	touch $(STAMP)
+# The application's dependencies only, read from pyproject.toml: the project runs from this folder, so
+# nothing is built (no editable wheel, no build environment to set up).
+$(RUN_STAMP): $(BIN)/python pyproject.toml
+	@echo "Installing the dependencies into $(VENV)…"
+	$(BIN)/python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > $(VENV)/requirements.txt
+	$(PIP) -r $(VENV)/requirements.txt
+	touch $(RUN_STAMP)
 
-venv: $(STAMP)
+$(DEV_STAMP): $(BIN)/python pyproject.toml
+	$(PIP) -e ".[dev]"
+	touch $(RUN_STAMP) $(DEV_STAMP)
 
-translations: venv
+venv: $(DEV_STAMP)
+
+translations: $(RUN_STAMP)
 	$(BIN)/python manage.py compile_translations -v0 > /dev/null
 
 # Extract the strings to translate (without source locations, so the catalogues only change with the text).
 messages: venv
 	$(BIN)/python manage.py makemessages -l fr -l en --no-location -i ".venv/*" -i "tests/*" -i "bench/*" -i "var/*"
 
-run: venv translations
+# No collectstatic on this path: local settings serve the static files from their folders (whitenoise).
+run: translations
 	mkdir -p var
-	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py collectstatic --noinput -v0
-	$(BIN)/python manage.py seed_demo
+	@echo "Preparing the database…"
+	$(BIN)/python manage.py migrate --noinput -v0
+	@echo "Loading the demo data (the first time takes a minute)…"
+	$(BIN)/python manage.py seed_demo -v0 --no-forecast
 	bin/serve
 
 test: venv translations

@@ -121,6 +121,10 @@ def emit_many(events: list[NewEvent]) -> list[DomainEvent]:
             for e in events
         ]
     )
+    codes = getattr(_local, "codes", None)
+    if codes is None:
+        codes = _local.codes = set()
+    codes.update(e.code for e in events)
     _after_commit_kick()
     if _in_test_transaction():
         pending = getattr(connection, "_eventlog_uncommitted", None)
@@ -142,23 +146,29 @@ def _after_commit_kick() -> None:
 # --- Dispatching -------------------------------------------------------------------------------------------
 
 _local = threading.local()
+_ensured: set[str] = set()  # consumers whose progress row this process has seen
 
 
 def kick() -> None:
-    """Something was written: have every consumer read the log. Never raises (the sweep catches up)."""
+    """Something was written: have the consumers of what was written read the log. Never raises (the
+    sweep catches up)."""
+    codes = getattr(_local, "codes", None) or set()
+    _local.codes = set()
+    names = [c.name for c in _registry.values() if c.codes & codes] if codes else list(_registry)
     if settings.CELERY_TASK_ALWAYS_EAGER:
-        consume_all()
+        consume_all(names=names)
         return
     from .jobs import enqueue
     from .tasks import consume_events
 
-    for c in _registry.values():
-        enqueue(consume_events, c.name, queue=c.queue)  # a broker that is down: beat's sweep catches up
+    for name in names:  # a broker that is down: beat's sweep catches up
+        enqueue(consume_events, name, queue=_registry[name].queue)
 
 
-def consume_all(*, limit: int = 200, rounds: int = 50) -> int:
-    """Run every consumer until none has anything left (eager mode and the sweep). Re-entrant calls (a
-    consumer's own events, committed inside this loop) are folded into the running loop."""
+def consume_all(*, names: list[str] | None = None, limit: int = 200, rounds: int = 50) -> int:
+    """Run every consumer (or those named) until none has anything left (eager mode and the sweep).
+    Re-entrant calls (a consumer's own events, committed inside this loop) are folded into the running
+    loop, which then runs every consumer again."""
     if getattr(_local, "consuming", False):
         _local.again = True
         return 0
@@ -168,7 +178,7 @@ def consume_all(*, limit: int = 200, rounds: int = 50) -> int:
         for _round in range(rounds):
             _local.again = False
             busy = False
-            for name in list(_registry):
+            for name in list(names if names is not None and _round == 0 else _registry):
                 done = consume(name, limit=limit)
                 total += done
                 busy = busy or done >= limit
@@ -220,6 +230,14 @@ def progress_ensure(*, names: Iterable[str] | None = None) -> None:
         )
 
 
+def progress_skip_to_now() -> None:
+    """Every consumer starts reading after what is in the log now: for history loaded in bulk (the demo's
+    past orders, an import of old orders), which is not news to act on. Call it right after loading, while
+    nothing else writes."""
+    ConsumerProgress.objects.update(lo=horizon(), hi=None, after_id=0)
+    progress_ensure()
+
+
 def _max_attempts() -> int:
     return getattr(settings, "EVENTS_MAX_ATTEMPTS", 6)
 
@@ -235,10 +253,14 @@ def consume(name: str, *, limit: int = 200) -> int:
     c = _registry[name]
     if _in_test_transaction():
         return 0  # inside a test's transaction the uncommitted events are handled by process_uncommitted
-    progress_ensure(names=[name])
+    if name not in _ensured:
+        progress_ensure(names=[name])
+        _ensured.add(name)
     with transaction.atomic():
         progress = ConsumerProgress.objects.select_for_update(skip_locked=True).filter(name=name).first()
         if progress is None:
+            if not ConsumerProgress.objects.filter(name=name).exists():  # e.g. the tables were flushed
+                _ensured.discard(name)
             return 0  # another worker is reading for this consumer
         now = timezone.now()
         if progress.retry_at and progress.retry_at > now:

@@ -25,7 +25,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from common import jobs
 
 from .exceptions import AccountLinkInvalid
-from .models import AccountLinkEmail, Address, Customer, CustomerAccount, Notification
+from .models import AccountLinkEmail, Address, Customer, CustomerAccount, CustomerNote, Notification
 
 logger = logging.getLogger(__name__)
 
@@ -300,9 +300,10 @@ def notification_preferences_update(*, customer: Customer, sms_opt_in: bool, pho
 
 def customer_anonymise(*, customer: Customer) -> Customer:
     """Erase a customer's personal data: names, phone, company identifiers blanked, the email replaced by a
-    unique placeholder on a reserved domain, the address book and the account deleted, text-message consent
-    withdrawn, the content of their messages removed (unsent ones are not sent). Orders and invoices keep
-    their own snapshots (delivery address, billing identity), which the law requires us to keep."""
+    unique placeholder on a reserved domain, the address book, the account and customer service's notes
+    deleted, text-message consent withdrawn, the content of their messages removed (unsent ones are not
+    sent). Orders and invoices keep their own snapshots (delivery address, billing identity), which the law
+    requires us to keep."""
     with transaction.atomic():
         customer = Customer.objects.select_for_update().get(pk=customer.pk)
         placeholder = f"anonymised-{customer.pk}-{secrets.token_hex(6)}@{ANONYMISED_DOMAIN}"
@@ -313,6 +314,7 @@ def customer_anonymise(*, customer: Customer) -> Customer:
         customer.sms_opt_in_at = None
         customer.save()
         Address.objects.filter(customer=customer).delete()
+        CustomerNote.objects.filter(customer=customer).delete()  # staff notes are personal data too
         CustomerAccount.objects.filter(customer=customer).delete()
         notifications = Notification.objects.filter(customer=customer)
         notifications.filter(status__in=[Notification.Status.PENDING, Notification.Status.SENDING]).update(

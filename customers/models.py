@@ -254,3 +254,32 @@ class AccountLinkEmail(QueuedJob):
 
     def __str__(self) -> str:
         return f"{self.customer_id} ({self.status})"
+
+
+class CustomerNote(models.Model):
+    """A note of customer service about a customer ("prefers calls after 6 pm", "VIP: upgrade shipping"),
+    shown on the customer's page, newest first. Notes are kept as written (no editing)."""
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="notes", verbose_name=_("customer")
+    )
+    text = models.TextField(_("note"))
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("author"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("customer note")
+        verbose_name_plural = _("customer notes")
+        constraints = [models.CheckConstraint(condition=~Q(text=""), name="customernote_text_not_empty")]
+        indexes = [models.Index(fields=["customer", "-created_at"], name="customernote_customer_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}: {self.text[:40]}"

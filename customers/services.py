@@ -16,7 +16,7 @@ from common import jobs
 
 from . import sms
 from .exceptions import NotificationNotResendable, SmsNotAllowed
-from .models import Address, Customer, Notification
+from .models import Address, Customer, CustomerNote, Notification
 
 PROFILE_FIELDS = ("first_name", "last_name", "phone", "company", "siren", "vat_number", "language")
 
@@ -47,6 +47,17 @@ def customer_siren_set(*, customer: Customer, siren: str) -> Customer:
     customer.siren = siren.strip()
     customer.save(update_fields=["siren", "updated_at"])
     return customer
+
+
+MAX_NOTE_LENGTH = 4000
+
+
+def customer_note_add(*, customer: Customer, text: str, author=None) -> CustomerNote:
+    """Write a note of customer service on the customer's page."""
+    text = (text or "").strip()
+    if not text:
+        raise ValueError("A note cannot be empty.")
+    return CustomerNote.objects.create(customer=customer, text=text[:MAX_NOTE_LENGTH], author=author)
 
 
 def address_remember(*, customer: Customer, address: dict, kind: str = Address.Kind.SHIPPING) -> Address:

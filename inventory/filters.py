@@ -5,7 +5,7 @@ from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .models import StockMovement
+from .models import Product, StockMovement
 from .selectors import locations_for_user
 
 
@@ -111,3 +111,60 @@ class MovementFilter(django_filters.FilterSet):
     class Meta:
         model = StockMovement
         fields = ["location", "reason", "date_from", "date_to"]
+
+
+class CatalogueFilter(django_filters.FilterSet):
+    """The catalogue's filter bar: search, status (active products by default), VAT rate, image."""
+
+    q = django_filters.CharFilter(
+        method="search",
+        label=_("Search"),
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": _("SKU, name or EAN"), "autocomplete": "off"}
+        ),
+    )
+    status = django_filters.ChoiceFilter(
+        label=_("Status"),
+        choices=[("active", _("Active")), ("archived", _("Archived")), ("all", _("Active and archived"))],
+        empty_label=None,
+        method="filter_status",
+    )
+    vat_rate = django_filters.ChoiceFilter(
+        label=_("VAT rate"),
+        choices=Product.VatRate.choices,
+        empty_label=_("Any rate"),
+        method="filter_vat_rate",
+    )
+    image = django_filters.ChoiceFilter(
+        label=_("Image"),
+        choices=[("yes", _("With an image")), ("no", _("Without an image"))],
+        empty_label=_("With or without"),
+        method="filter_image",
+    )
+    ordering = StableOrderingFilter(
+        label=_("Sort by"),
+        fields=[("sku", "sku"), ("name", "name"), ("price", "price"), ("created_at", "created")],
+    )
+
+    class Meta:
+        model = Product
+        fields = ["q", "status", "vat_rate", "image"]
+
+    def __init__(self, data=None, *args, **kwargs):
+        data = data.copy() if data is not None else None
+        if data is not None and not data.get("status"):
+            data["status"] = "active"
+        super().__init__(data, *args, **kwargs)
+
+    search = ProductFilter.search
+
+    def filter_status(self, queryset, name, value):
+        if value == "all":
+            return queryset
+        return queryset.filter(active=value != "archived")
+
+    def filter_vat_rate(self, queryset, name, value):
+        return queryset.filter(vat_rate=value)
+
+    def filter_image(self, queryset, name, value):
+        return queryset.exclude(image="") if value == "yes" else queryset.filter(image="")

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from common.addresses import form_address_clean
 from common.exceptions import DomainError
 
-from .models import IncomingStock, Location, StockMovement
+from .models import IncomingStock, Location, Product, StockMovement
 from .selectors import locations_for_user, product_by_code
 
 MAX_UNITS = 1_000_000
@@ -289,3 +289,88 @@ class IncomingReceiveForm(forms.Form):
                 code="too_many",
                 params={"expected": self.incoming.quantity},
             )
+
+
+# --- Catalogue ---------------------------------------------------------------------------------------------
+
+
+class ProductForm(forms.ModelForm):
+    """A product of the catalogue. The SKU is typed once, at creation: orders and the ledger keep it."""
+
+    # [carriers20] customs_code and origin_country (customs declarations of non-EU parcels) are added to
+    # Product by the carriers' branch: the lead adds them to ``fields`` and to the "Customs" fieldset of
+    # inventory/templates/inventory/catalogue_form.html at merge.
+    class Meta:
+        model = Product
+        fields = [
+            "sku",
+            "name",
+            "ean",
+            "price",
+            "vat_rate",
+            "weight_g",
+            "length_mm",
+            "width_mm",
+            "height_mm",
+            "image",
+        ]
+        widgets = {
+            "ean": forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+            "price": forms.NumberInput(attrs={"step": "0.01", "min": "0"}),
+            "weight_g": forms.NumberInput(attrs={"min": "0"}),
+            "length_mm": forms.NumberInput(attrs={"min": "0"}),
+            "width_mm": forms.NumberInput(attrs={"min": "0"}),
+            "height_mm": forms.NumberInput(attrs={"min": "0"}),
+            "image": forms.ClearableFileInput(attrs={"accept": "image/png,image/jpeg,image/webp"}),
+        }
+
+    MAX_IMAGE_BYTES = 5 * 1024 * 1024
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["sku"].disabled = True
+            self.fields["sku"].help_text = _("The SKU cannot change: orders and the stock ledger use it.")
+        self.fields["ean"].help_text = _("13 digits with the check digit; empty if the product has none.")
+
+    def clean_sku(self):
+        sku = (self.cleaned_data.get("sku") or "").strip()
+        if any(c.isspace() for c in sku):
+            raise ValidationError(_("A SKU has no spaces."), code="invalid_sku")
+        return sku
+
+    def clean_price(self):
+        price = self.cleaned_data.get("price")
+        if price is not None and price < 0:
+            raise ValidationError(_("A price cannot be negative."), code="negative_price")
+        return price
+
+    def clean_ean(self):
+        ean = (self.cleaned_data.get("ean") or "").strip()
+        return ean.zfill(13) if ean.isdigit() and len(ean) == 12 else ean
+
+    def clean_image(self):
+        image = self.cleaned_data.get("image")
+        if image and getattr(image, "size", 0) > self.MAX_IMAGE_BYTES:
+            raise ValidationError(_("The image is larger than 5 MB."), code="image_too_large")
+        return image
+
+
+class CatalogueImportForm(forms.Form):
+    MAX_BYTES = 10 * 1024 * 1024
+
+    file = forms.FileField(
+        label=_("File (CSV or XLSX)"),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.xlsx"}),
+    )
+    dry_run = forms.BooleanField(
+        label=_("Dry run: check the file without changing the catalogue"), required=False, initial=True
+    )
+
+    def clean_file(self):
+        file = self.cleaned_data["file"]
+        if not file.name.lower().endswith((".csv", ".txt", ".xlsx")):
+            raise ValidationError(_("Send a .csv or .xlsx file."), code="file_type")
+        if file.size > self.MAX_BYTES:
+            raise ValidationError(_("The file is larger than 10 MB."), code="file_size")
+        return file

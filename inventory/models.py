@@ -123,6 +123,10 @@ class Product(models.Model):
     name = models.CharField(_("name"), max_length=200)
     ean = models.CharField(_("EAN-13"), max_length=13, blank=True, validators=[validate_ean13])
     weight_g = models.PositiveIntegerField(_("weight (g)"), default=0)
+    # Packed size, for boxes and carriers' volumetric weight; 0 when unknown.
+    length_mm = models.PositiveIntegerField(_("length (mm)"), default=0)
+    width_mm = models.PositiveIntegerField(_("width (mm)"), default=0)
+    height_mm = models.PositiveIntegerField(_("height (mm)"), default=0)
     price = models.DecimalField(_("price incl. VAT (EUR)"), max_digits=10, decimal_places=2)
     vat_rate = models.DecimalField(
         _("VAT rate (%)"),
@@ -137,7 +141,12 @@ class Product(models.Model):
         default=Nature.GOODS,
         help_text=_("A service (installation, gift wrapping, warranty…) or goods: printed on invoices."),
     )
-    active = models.BooleanField(_("active"), default=True)
+    image = models.ImageField(_("image"), upload_to="products/%Y/%m/", blank=True)
+    active = models.BooleanField(
+        _("active"),
+        default=True,
+        help_text=_("Archived products can no longer be ordered; their history stays."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -156,6 +165,12 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} · {self.name}"
+
+    @property
+    def dimensions(self) -> tuple[int, int, int] | None:
+        """(length, width, height) in mm, or None when not all three are known."""
+        values = (self.length_mm, self.width_mm, self.height_mm)
+        return values if all(values) else None
 
 
 class StockLevel(models.Model):
@@ -365,3 +380,43 @@ class Allocation(models.Model):
                 pk=self.line_id
             )
         super().save(*args, **kwargs)
+
+
+class ProductImport(models.Model):
+    """A CSV or XLSX file of products, checked (dry run) or imported all or nothing by a Celery task: each
+    row creates the product of its SKU or updates the columns the file has."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    file = models.FileField(_("file"), upload_to="imports/catalogue/%Y/%m/")
+    filename = models.CharField(_("file name"), max_length=255)
+    dry_run = models.BooleanField(_("dry run"), default=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    total_rows = models.PositiveIntegerField(_("rows"), default=0)
+    processed_rows = models.PositiveIntegerField(_("rows processed"), default=0)
+    created_count = models.PositiveIntegerField(_("products created"), default=0)
+    updated_count = models.PositiveIntegerField(_("products updated"), default=0)
+    unchanged_count = models.PositiveIntegerField(_("products unchanged"), default=0)
+    errors = models.JSONField(_("problems"), default=list, blank=True)
+    message = models.TextField(_("message"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("catalogue import")
+        verbose_name_plural = _("catalogue imports")
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @property
+    def running(self) -> bool:
+        return self.status in (self.Status.PENDING, self.Status.RUNNING)

@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import F, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Case, F, IntegerField, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from .models import IncomingStock, Location, Product, StockLevel, StockMovement
@@ -262,3 +262,46 @@ def receipts_today(*, user, actor, today: date, limit: int = 10) -> tuple[list[S
         actor=actor, reason=StockMovement.Reason.RECEIPT, created_at__date=today
     )
     return list(qs[:limit]), qs.aggregate(units=Coalesce(Sum("delta"), Value(0)))["units"]
+
+
+# --- Catalogue ------------------------------------------------------------------------------------------
+
+
+def catalogue_list() -> QuerySet[Product]:
+    """Every product of the catalogue, for the catalogue page (one query a page)."""
+    return Product.objects.order_by("sku")
+
+
+def catalogue_import_list(*, limit: int = 10):
+    from .models import ProductImport
+
+    return list(ProductImport.objects.select_related("created_by").order_by("-created_at", "-pk")[:limit])
+
+
+def product_search(*, query: str, limit: int = 8, active_only: bool = True) -> list[Product]:
+    """Products whose SKU, name or EAN matches what a person is typing (phone orders): the exact SKU or EAN
+    first, then SKUs starting with it, then names containing every word."""
+    query = (query or "").strip()
+    if len(query) < 2:
+        return []
+    qs = Product.objects.all()
+    if active_only:
+        qs = qs.filter(active=True)
+    words = query.split()
+    match = Q(sku__istartswith=query) | Q(ean__startswith=query)
+    name_match = Q()
+    for word in words:
+        name_match &= Q(name__icontains=word)
+    results = list(
+        qs.filter(match | name_match | Q(sku__icontains=query))
+        .annotate(
+            rank=Case(
+                When(Q(sku__iexact=query) | Q(ean=query), then=Value(0)),
+                When(sku__istartswith=query, then=Value(1)),
+                default=Value(2),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("rank", "sku")[:limit]
+    )
+    return results

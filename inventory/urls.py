@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import views
+from . import views, views_catalogue
 
 app_name = "inventory"
 
@@ -23,8 +23,27 @@ stock_patterns = [
     path("<path:sku>/", views.ProductStockView.as_view(), name="product_stock"),
 ]
 
-# One namespace for both prefixes: oms/urls.py includes this module once, at the root.
+catalogue_patterns = [
+    path("", views_catalogue.CatalogueListView.as_view(), name="catalogue"),
+    path("new/", views_catalogue.ProductEditView.as_view(), name="product_create"),
+    path("<int:pk>/", views_catalogue.ProductEditView.as_view(), name="product_edit"),
+    path("<int:pk>/archive/", views_catalogue.ProductArchiveView.as_view(), name="product_archive"),
+    path("import/", views_catalogue.CatalogueImportView.as_view(), name="catalogue_import"),
+    path(
+        "import/<int:pk>/",
+        views_catalogue.CatalogueImportDetailView.as_view(),
+        name="catalogue_import_detail",
+    ),
+    path(
+        "import/<int:pk>/progress/",
+        views_catalogue.CatalogueImportProgressView.as_view(),
+        name="catalogue_import_progress",
+    ),
+]
+
+# One namespace for all three prefixes: oms/urls.py includes this module once, at the root.
 urlpatterns = [
     path("locations/", include(location_patterns)),
     path("stock/", include(stock_patterns)),
+    path("catalogue/", include(catalogue_patterns)),
 ]

@@ -65,3 +65,19 @@ def documents_for_token(*, token: str) -> tuple[object, list[Invoice]] | None:
         Invoice.objects.filter(order_id=order.pk).select_related("corrects").order_by("issue_date", "id")
     )
     return order, documents
+
+
+def documents_for_order(*, order_id: int) -> list[Invoice]:
+    """An order's invoices and credit notes in issue order (the staff order page's fragment)."""
+    return list(
+        Invoice.objects.filter(order_id=order_id).select_related("corrects").order_by("issue_date", "id")
+    )
+
+
+def documents_for_customer(*, customer_id: int, limit: int = 50) -> list[Invoice]:
+    """A customer's latest invoices and credit notes, newest first (the customer page's fragment)."""
+    return list(
+        Invoice.objects.filter(customer_id=customer_id)
+        .select_related("corrects", "order")
+        .order_by("-issue_date", "-id")[:limit]
+    )

@@ -37,6 +37,9 @@ urlpatterns = [
     ),
     path("settings/invoicing/entities/new/", views.LegalEntityEditView.as_view(), name="entity_create"),
     path("settings/invoicing/entities/<int:pk>/", views.LegalEntityEditView.as_view(), name="entity_edit"),
+    # Fragments of the back office's order and customer pages.
+    path("orders/<str:number>/documents/", views.StaffDocumentsView.as_view(), name="order_documents"),
+    path("customers/<int:pk>/documents/", views.StaffDocumentsView.as_view(), name="customer_documents"),
     path("track/<str:token>/invoices/", views.PortalDocumentsView.as_view(), name="portal_documents"),
     path(
         "track/<str:token>/invoices/<str:number>.pdf",

@@ -18,6 +18,7 @@ from common.models import DomainEvent
 from common.views import BackofficeMixin
 from customers.services import customer_siren_set
 from orders.models import Channel
+from orders.selectors import order_get_for_user
 
 from .forms import (
     ChannelBillingForm,
@@ -42,7 +43,13 @@ from .models import (
     PlatformState,
     Transmission,
 )
-from .selectors import document_get, document_list, documents_for_token
+from .selectors import (
+    document_get,
+    document_list,
+    documents_for_customer,
+    documents_for_order,
+    documents_for_token,
+)
 from .services.delivery import delivery_request
 from .services.entities import channel_billing_save, legal_entity_save
 from .services.ereporting import ereport_send
@@ -378,6 +385,34 @@ class LegalEntityEditView(BackofficeMixin, View):
 
 
 # --- Customer portal (by tracking token, no login) ---------------------------------------------------------
+
+
+class StaffDocumentsView(BackofficeMixin, View):
+    """The htmx fragment of the back office's order and customer pages listing their invoices and credit
+    notes (the pages belong to lower layers: they load this fragment by URL, never import invoicing)."""
+
+    permission_required = "invoicing.view_invoice"
+
+    def get(self, request, number=None, pk=None):
+        order = None
+        if number is not None:
+            order = order_get_for_user(user=request.user, number=number)
+            if order is None:
+                raise Http404(_("No such order."))
+            documents, scope = documents_for_order(order_id=order.pk), "order"
+        else:
+            documents, scope = documents_for_customer(customer_id=pk), "customer"
+        context = {
+            "documents": documents,
+            "scope": scope,
+            "can_credit": request.user.has_perm("invoicing.issue_credit_note"),
+            "order": order if number is not None else None,
+            "customer_id": pk,
+        }
+        if request.htmx:
+            return render(request, "invoicing/_staff_documents.html", context)
+        # Opened directly (no JavaScript, a bookmark): the same list in a page of its own.
+        return render(request, "invoicing/staff_documents.html", context)
 
 
 class PortalDocumentsView(View):

@@ -24,3 +24,9 @@ class OmsConfig(AppConfig):
         # The data migration creates the roles; this keeps them after a test flush or a new permission.
         post_migrate.connect(_sync_roles, sender=self, dispatch_uid="oms.sync_roles")
         post_migrate.connect(_ensure_return_reasons, sender=self, dispatch_uid="oms.return_reasons")
+        # `make run` without Redis: the beat schedule runs in a thread of the web process (oms/scheduler.py).
+        import sys
+
+        from .scheduler import start_if_wanted
+
+        start_if_wanted(sys.argv)

@@ -6,15 +6,16 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F
 from django.utils import timezone
 
 from common.exceptions import DomainError
 from customers.models import Customer
-from fulfillment.models import Box, Preparation, PreparationLine
+from fulfillment.models import Box
 from inventory import services as inventory_services
-from inventory.models import Allocation, IncomingStock, Location, Product, StockLevel, ean13_check_digit
+from inventory.models import IncomingStock, Location, Product, StockLevel, ean13_check_digit
 from invoicing.models import LegalEntity
+from oms import demo_floor
 from oms.demo_history import seed_history
 from oms.demo_network import seed_network, seed_relay_points, seed_shifts
 from orders.models import (
@@ -224,29 +225,6 @@ def seed_channels() -> list[Channel]:
     return channels
 
 
-def _consume(order: Order) -> None:
-    held = (
-        Allocation.objects.filter(order=order, kind="stock", consumed_at__isnull=True)
-        .values("line_id", "location_id")
-        .annotate(quantity=Sum("quantity"))
-        .order_by("line_id", "location_id")
-    )
-    for row in held:
-        inventory_services.allocations_consume(
-            line_id=row["line_id"],
-            location_id=row["location_id"],
-            quantity=row["quantity"],
-            reference=f"{order.number} (demo)",
-        )
-    # the demo skips the floor: its preparations are done
-    PreparationLine.objects.filter(preparation__order=order).update(
-        picked=F("quantity"), packed=F("quantity")
-    )
-    Preparation.objects.filter(order=order).exclude(status="cancelled").update(
-        status="packed", picked_at=timezone.now(), packed_at=timezone.now()
-    )
-
-
 BOXES = [
     # code, name, length, width, height (mm), empty weight (g)
     ("s", "S", 250, 180, 100, 120),
@@ -270,60 +248,113 @@ def seed_boxes() -> None:
         )
 
 
-# How far each demo order travels along the status machine.
-PATHS = {
-    OrderStatus.ALLOCATED: [],
-    OrderStatus.IN_PREPARATION: [lifecycle.order_start_preparation],
-    OrderStatus.SHIPPED: [lifecycle.order_start_preparation, "consume", lifecycle.order_mark_shipped],
-    OrderStatus.OUT_FOR_DELIVERY: [
-        lifecycle.order_start_preparation,
-        "consume",
-        lifecycle.order_mark_shipped,
-        lifecycle.order_mark_out_for_delivery,
-    ],
-    OrderStatus.DELIVERED: [
-        lifecycle.order_start_preparation,
-        "consume",
-        lifecycle.order_mark_shipped,
-        lifecycle.order_mark_out_for_delivery,
-        lifecycle.order_mark_delivered,
-    ],
-    OrderStatus.RETURNED: [
-        lifecycle.order_start_preparation,
-        "consume",
-        lifecycle.order_mark_shipped,
-        lifecycle.order_mark_delivered,
-        lifecycle.order_mark_returned,
-    ],
-    OrderStatus.CANCELLED: ["cancel"],
-}
+# The demo's orders of today, by how far they have gone; about a day of orders, like each day of the
+# history (so the sales chart has no spike at today). Each goes through the real floor (oms/demo_floor.py).
+PLAN = (
+    [OrderStatus.DELIVERED] * 6
+    + [OrderStatus.OUT_FOR_DELIVERY] * 3
+    + [OrderStatus.SHIPPED] * 4
+    + [OrderStatus.IN_PREPARATION] * 3
+    + [OrderStatus.ALLOCATED] * 5
+    + [OrderStatus.CANCELLED] * 2
+    + [OrderStatus.RETURNED]
+    + ["store_ready", "store_ready", "partial", "preorder", "preorder"]
+)
 
 
-def seed_orders(rng: random.Random, channels: list[Channel], products: list[Product], count: int = 60) -> int:
+def _store_lines(rng: random.Random, store: Location) -> list[LineInput]:
+    """One or two products the store has on its own shelves (collected there, nothing to send)."""
+    levels = list(
+        StockLevel.objects.filter(location=store, on_hand__gt=F("reserved") + 1, product__active=True)
+        .select_related("product")
+        .order_by("product__sku")
+    )
+    chosen = rng.sample(levels, min(len(levels), rng.randint(1, 2)))
+    return [LineInput(sku=level.product.sku, quantity=1) for level in chosen]
+
+
+def _split_lines(channel: Channel) -> list[LineInput]:
+    """Two products that no single location of the channel holds together: the order leaves in two
+    parcels from two warehouses (the demo's partially shipped order)."""
+    location_ids = list(channel.locations.values_list("pk", flat=True))
+    where: dict[str, set[int]] = {}
+    for sku, location_id in StockLevel.objects.filter(
+        location_id__in=location_ids, on_hand__gt=F("reserved") + 2, product__active=True
+    ).values_list("product__sku", "location_id"):
+        where.setdefault(sku, set()).add(location_id)
+    singles = sorted((sku, next(iter(locs))) for sku, locs in where.items() if len(locs) == 1)
+    for sku, location_id in singles:
+        other = next((o for o, loc in singles if loc != location_id and location_id not in where[o]), None)
+        if other:
+            return [LineInput(sku=sku, quantity=1), LineInput(sku=other, quantity=1)]
+    return []
+
+
+def _advance(order: Order, target: str) -> None:
+    """Take an order along the floor to its target (the tracking poll of seed_orders finishes the way)."""
+    if target == OrderStatus.CANCELLED:
+        lifecycle.order_cancel(order=order, reason="demo: customer changed their mind")
+    elif target == OrderStatus.IN_PREPARATION:
+        demo_floor.start_preparation(order)
+    elif target == "store_ready":
+        demo_floor.ready_for_pickup(order)
+    elif target == "partial":
+        demo_floor.ship(order, only_first=True)
+    elif target in (
+        OrderStatus.SHIPPED,
+        OrderStatus.OUT_FOR_DELIVERY,
+        OrderStatus.DELIVERED,
+        OrderStatus.RETURNED,
+    ):
+        shipments = demo_floor.ship(order)
+        phase = {
+            OrderStatus.SHIPPED: "transit",
+            OrderStatus.OUT_FOR_DELIVERY: "out",
+        }.get(target, "delivered")
+        offsets = [demo_floor.carrier_phase_offset(s, phase) for s in shipments if s.tracking_number]
+        if offsets:
+            extra = timedelta(hours=6) if phase == "delivered" else timedelta(0)
+            demo_floor.move_back(order, max(offsets) + extra)
+
+
+def _return_everything(order: Order, store: Location, reason: ReturnReason) -> None:
+    """The customer brought every item back to the store and was refunded: the order is returned."""
+    state = returns.returnable(order)
+    if state.refusal:
+        return
+    lines = {line.pk: line for line in order.lines.all()}
+    ret = returns.return_request(
+        order=order,
+        lines=[
+            returns.LineRequest(order_line=lines[line_id], quantity=units, reason=reason)
+            for line_id, units in state.lines.items()
+        ],
+        method="store",
+        store=store,
+    )
+    returns.return_accept(ret=ret)
+    returns.return_receive(
+        ret=ret, location=store, results={line.pk: (line.quantity, 0) for line in ret.lines.all()}
+    )
+    returns.return_refund(ret=Return.objects.get(pk=ret.pk), reference="DEMO-REFUND-0")
+
+
+def seed_orders(rng: random.Random, channels: list[Channel], products: list[Product]) -> int:
     if Order.objects.filter(external_id__startswith="DEMO-").exists():
         return 0
     stores = list(Location.objects.filter(kind=Location.Kind.STORE).order_by("code"))
-    plan = (
-        [OrderStatus.DELIVERED] * 14
-        + [OrderStatus.SHIPPED] * 8
-        + [OrderStatus.OUT_FOR_DELIVERY] * 5
-        + [OrderStatus.IN_PREPARATION] * 6
-        + [OrderStatus.ALLOCATED] * 12
-        + [OrderStatus.CANCELLED] * 4
-        + [OrderStatus.RETURNED] * 2
-        + ["store_ready", "store_ready", "partial", "preorder", "preorder", "preorder"]
-    )
     created = 0
-    for index in range(count):
-        target = plan[index % len(plan)]
+    targets: list[tuple[Order, str]] = []
+    for index, target in enumerate(PLAN):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         postcode, city = rng.choice(CITIES)
         channel = channels[index % len(channels)]
+        store = rng.choice(stores)
         if target == "store_ready":
-            delivery = {"mode": "store", "store": rng.choice(stores).code}
+            channel = next(c for c in channels if c.code == "web")  # the web shop offers click & collect
+            delivery = {"mode": "store", "store": store.code}
         elif index % 7 == 3:
-            # A relay point of the directory near the customer (the same random draws as before, so the
-            # rest of the demo data stays as it was).
+            # A relay point of the directory near the customer.
             relay = {
                 "carrier": "mondial-relay",
                 "id": f"FR-{rng.randint(10000, 99999)}",
@@ -361,11 +392,17 @@ def seed_orders(rng: random.Random, channels: list[Channel], products: list[Prod
             free = StockLevel.objects.filter(product=product, location__channels=channel)
             available = sum(level.on_hand - level.reserved for level in free)
             lines = [LineInput(sku=product.sku, quantity=max(1, available + rng.randint(1, 3)))]
+        elif target == "store_ready":
+            lines = _store_lines(rng, store)
+        elif target == "partial":
+            lines = _split_lines(channel) or [LineInput(sku=products[0].sku, quantity=1)]
         else:
             lines = [
                 LineInput(sku=p.sku, quantity=rng.randint(1, 3))
                 for p in rng.sample(products, rng.randint(1, 3))
             ]
+        if not lines:
+            continue
         data = OrderInput(
             external_id=f"DEMO-{index + 1:04d}",
             customer={
@@ -383,21 +420,16 @@ def seed_orders(rng: random.Random, channels: list[Channel], products: list[Prod
         except DomainError:  # a demo order that cannot be taken (stock) is skipped
             continue
         created += 1
-        if target == "store_ready":
-            lifecycle.order_start_preparation(order=order)
-            lifecycle.order_mark_ready_for_pickup(order=order)
-            continue
-        if target == "partial":
-            lifecycle.order_start_preparation(order=order)
-            lifecycle.order_mark_partially_shipped(order=order)
-            continue
-        for step in PATHS.get(target, []):
-            if step == "consume":
-                _consume(order)
-            elif step == "cancel":
-                lifecycle.order_cancel(order=order, reason="demo: customer changed their mind")
-            else:
-                step(order=order)
+        targets.append((order, target))
+    for order, target in targets:
+        _advance(Order.objects.get(pk=order.pk), target)
+    # The carrier's news of the parcels handed over earlier (beat does this every ten minutes).
+    demo_floor.track_all()
+    store = returns.return_stores().first()
+    reason = ReturnReason.objects.filter(code="changed_mind").first()
+    for order, target in targets:
+        if target == OrderStatus.RETURNED and store is not None and reason is not None:
+            _return_everything(Order.objects.get(pk=order.pk), store, reason)
     return created
 
 
@@ -448,7 +480,7 @@ def seed_legal_entity() -> LegalEntity:
     return entity
 
 
-def seed_all() -> dict:
+def seed_all(*, forecast: bool = True) -> dict:
     rng = random.Random(20261125)  # noqa: S311 - demo data, not security
     products = seed_catalogue(rng)
     seed_stock(rng, products)
@@ -459,9 +491,11 @@ def seed_all() -> dict:
     seed_customers_b2b()
     seed_boxes()
     seed_legal_entity()
+    seed_return_rules()
     orders = seed_orders(rng, channels, products)
     history = seed_history(random.Random(20260601))  # noqa: S311 - demo data, not security
-    seed_forecast()
+    if forecast:
+        seed_forecast()
     seed_returns()
     return {"products": len(products), "orders_created": orders, "history_orders_created": history}
 
@@ -481,14 +515,18 @@ def seed_forecast() -> None:
     forecast_run_execute(run_id=run.pk)
 
 
-def seed_returns() -> None:
-    """A return policy for the web channel (30 days, a photo for damaged items) and a few returns at each
-    step (requested, accepted in store, received, refunded), through the returns' services. Idempotent."""
+def seed_return_rules() -> None:
+    """A return policy for the web channel (30 days, a photo for damaged items)."""
     web = Channel.objects.filter(code="web").first()
     if web is not None:
         rule, _created = ReturnRule.objects.get_or_create(channel=web, defaults={"window_days": 30})
         rule.photo_reasons.add(*ReturnReason.objects.filter(code="damaged"))
-    if Return.objects.exists():
+
+
+def seed_returns() -> None:
+    """A few returns at each step (requested, accepted in store, received, refunded), through the returns'
+    services. Idempotent (the returns of orders returned whole are seed_orders')."""
+    if Return.objects.exclude(refund_reference="DEMO-REFUND-0").exists():
         return
     store = returns.return_stores().first()
     reasons = {r.code: r for r in ReturnReason.objects.all()}

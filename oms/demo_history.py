@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from common import eventlog
 from common.models import DomainEvent
 from customers.models import Customer
 from inventory.models import Allocation, Location, Product
@@ -79,7 +80,7 @@ WAREHOUSES = {
     "web": {"lyon": 5, "lille": 3, "bordeaux": 2},
     "shopify": {"lille": 5, "lyon": 3, "bordeaux": 2},
 }
-SHORT_REASONS = ("not_found", "damaged")
+SHORT_REASONS = ("missing", "damaged")  # the reasons of the picking screen
 LATE_SHARE = {"express": 0.03, "home": 0.07, "relay": 0.14}  # parcels delivered 1–2 days late
 
 
@@ -400,6 +401,8 @@ def seed_history(rng: random.Random, *, today: date | None = None) -> int:
                     )
                 )
         DomainEvent.objects.bulk_create(events, batch_size=5000)
+        # History, not news: no consumer acts on these (invoices, messages, feeds of past orders).
+        transaction.on_commit(eventlog.progress_skip_to_now)
 
         shipments = []
         for n, (order, location, service, picked, shipped, delivered, lines) in enumerate(parcels, start=1):

@@ -2,8 +2,10 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.templatetags.static import static as static_url
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
+from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView
 
@@ -31,6 +33,8 @@ urlpatterns = [
         views.EventFailureActionView.as_view(),
         name="event_failure_action",
     ),
+    # Browsers ask for /favicon.ico whatever the page says: the same icon as the pages' <link rel="icon">.
+    path("favicon.ico", RedirectView.as_view(url=static_url("img/favicon.svg"), permanent=True)),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),
@@ -52,6 +56,7 @@ urlpatterns = [
     path("", include("fulfillment.urls")),  # planning/, picking/, packing/, print-jobs/
     path("", include("orders.returns.urls")),  # returns/, orders/<n>/returns/new/, track/<token>/returns/
     path("", include("orders.urls")),  # orders/ and settings/channels/
+    path("customers/", include("orders.customers.urls")),  # customer service's customer pages
     path("webhooks/", include("orders.channels.webhook_urls")),  # Shopify, WooCommerce (signed)
     path("", include("orders.portal.urls")),  # the customer's side: track/ and account/
     path("", include("invoicing.urls")),  # invoices/, settings/invoicing/, track/<token>/invoices/

@@ -4,6 +4,7 @@ import re
 import uuid
 
 from django import forms
+from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -300,7 +301,19 @@ class OrderLineForm(forms.Form):
         label=_("SKU or EAN"),
         max_length=64,
         required=False,
-        widget=forms.TextInput(attrs={"autocomplete": "off", "placeholder": _("SKU or EAN")}),
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "off",
+                "placeholder": _("SKU, EAN or name"),
+                # Suggestions as the person types: the product search fills one shared datalist.
+                "list": "product-options",
+                "hx-get": reverse_lazy("orders:order_products"),
+                "hx-trigger": "input changed delay:250ms",
+                "hx-target": "#product-options",
+                "hx-swap": "innerHTML",
+                "hx-sync": "this:replace",
+            }
+        ),
     )
     quantity = forms.IntegerField(
         label=_("Quantity"),

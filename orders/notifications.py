@@ -128,16 +128,20 @@ def _parcels(order: Order) -> list[dict]:
     shipments = (
         order.shipments.exclude(status__in=NOT_SHIPPED)
         .select_related("service__carrier")
-        .prefetch_related("lines")
+        .prefetch_related("lines__order_line")
         .order_by("created_at", "pk")
     )
+    # The customer reads the names of what they bought (as on their order), never our SKUs.
     return [
         {
             "number": s.number,
             "carrier": s.service.carrier.name if s.service_id else "",
             "service": s.service.name if s.service_id else "",
             "tracking_number": s.tracking_number,
-            "lines": [{"sku": line.sku, "quantity": line.quantity} for line in s.lines.all()],
+            "lines": [
+                {"name": line.order_line.name, "sku": line.sku, "quantity": line.quantity}
+                for line in s.lines.all()
+            ],
         }
         for s in shipments
     ]

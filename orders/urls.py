@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from . import views, views_pickup
+from . import settings_views, views, views_phone, views_pickup
 from .channels.urls import urlpatterns as connector_urlpatterns
 
 app_name = "orders"
@@ -11,6 +11,9 @@ app_name = "orders"
 urlpatterns = [
     path("orders/", views.OrderListView.as_view(), name="order_list"),
     path("orders/new/", views.OrderCreateView.as_view(), name="order_create"),
+    path("orders/new/products/", views_phone.OrderProductsView.as_view(), name="order_products"),
+    path("orders/new/customers/", views_phone.OrderCustomerLookupView.as_view(), name="order_customers"),
+    path("orders/new/options/", views_phone.OrderDeliveryOptionsView.as_view(), name="order_options"),
     path("orders/late/", views.LateRiskView.as_view(), name="late_risk"),
     path("orders/<str:number>/", views.OrderDetailView.as_view(), name="order_detail"),
     path("orders/<str:number>/cancel/", views.OrderCancelView.as_view(), name="order_cancel"),
@@ -39,6 +42,29 @@ urlpatterns = [
     ),
     path("notifications/", views.NotificationListView.as_view(), name="notification_list"),
     path("settings/sourcing/", views.SourcingWhatIfView.as_view(), name="sourcing_whatif"),
+    # Return rules and reasons, reorder policies (managers; used to be Django admin only).
+    path("settings/returns/", settings_views.ReturnSettingsView.as_view(), name="return_settings"),
+    path(
+        "settings/returns/rules/<slug:code>/",
+        settings_views.ReturnRuleEditView.as_view(),
+        name="return_rule_edit",
+    ),
+    path(
+        "settings/returns/reasons/new/",
+        settings_views.ReturnReasonEditView.as_view(),
+        name="return_reason_create",
+    ),
+    path(
+        "settings/returns/reasons/<int:pk>/",
+        settings_views.ReturnReasonEditView.as_view(),
+        name="return_reason_edit",
+    ),
+    path("settings/reorder/", settings_views.ReorderSettingsView.as_view(), name="reorder_settings"),
+    path(
+        "settings/reorder/<slug:code>/",
+        settings_views.ReorderPolicyEditView.as_view(),
+        name="reorder_policy_edit",
+    ),
     path("settings/channels/", views.ChannelListView.as_view(), name="channel_list"),
     path("settings/channels/<slug:code>/", views.ChannelDetailView.as_view(), name="channel_detail"),
     path("settings/channels/<slug:code>/keys/new/", views.ApiKeyCreateView.as_view(), name="api_key_create"),

@@ -23,9 +23,10 @@ from common.exceptions import DomainError
 from common.views import BackofficeMixin
 from customers.exceptions import NotificationNotResendable, SmsNotAllowed
 from customers.models import Notification
-from customers.selectors import notification_get, notification_list, notification_list_for_order
+from customers.selectors import customer_get, notification_get, notification_list, notification_list_for_order
 from customers.services import notification_resend
 from inventory.models import Location
+from shipping.selectors import shipments_for_order
 
 from .exceptions import InvalidTransition
 from .forms import (
@@ -39,7 +40,7 @@ from .forms import (
     OrderLineFormSet,
     WhatIfForm,
 )
-from .models import CANCELLABLE, ApiKey, Channel
+from .models import CANCELLABLE, ApiKey, Channel, Order
 from .returns.services import RETURNABLE_STATUSES
 from .selectors import (
     api_key_list,
@@ -183,14 +184,20 @@ def sourcing_table(record: dict) -> dict:
 
 
 class OrderDetailView(BackofficeMixin, View):
+    """The whole order on one page: lines and reservations, parcels with their tracking, invoices (invoicing's
+    fragment), returns, messages, the customer's tracking link, the timeline, and the actions that fit the
+    order's status and the user's role."""
+
     permission_required = "orders.view_order"
     template_name = "orders/order_detail.html"
 
     def get(self, request, number):
         order = _order_or_404(request, number)
+        user = request.user
         lines = list(order.lines.all())
         events = order.timeline
         sourcing = next((e for e in events if e.type == "order.sourced" and e.data.get("chosen")), None)
+        shipments = shipments_for_order(order_id=order.pk)
         return render(
             request,
             self.template_name,
@@ -199,10 +206,20 @@ class OrderDetailView(BackofficeMixin, View):
                 "lines": lines,
                 "events": events,
                 "sourcing": sourcing_table(sourcing.data) if sourcing else None,
-                "can_cancel": order.status in CANCELLABLE and request.user.has_perm("orders.cancel_order"),
-                "can_return": order.status in RETURNABLE_STATUSES
-                and request.user.has_perm("orders.manage_returns"),
+                "can_cancel": order.status in CANCELLABLE and user.has_perm("orders.cancel_order"),
+                "can_return": order.status in RETURNABLE_STATUSES and user.has_perm("orders.manage_returns"),
+                "can_pickup": order.delivery_mode == "store"
+                and order.status
+                not in (Order.Status.CANCELLED, Order.Status.DELIVERED, Order.Status.RETURNED)
+                and user.has_perm("fulfillment.store_pickup"),
                 "returns": list(order.returns.all()),
+                "shipments": shipments,
+                "parcel_units": sum(line.quantity for s in shipments for line in s.lines.all()),
+                "can_download_labels": user.has_perm("shipping.handover")
+                or user.has_perm("fulfillment.pack"),
+                "can_retry_labels": user.has_perm("shipping.handover"),
+                # The tracking link is the customer's secret: shown to those who talk to customers.
+                "show_tracking_link": user.has_perm("customers.view_customer"),
             },
         )
 
@@ -313,7 +330,39 @@ class OrderCreateView(BackofficeMixin, View):
         )
 
     def get(self, request):
-        return self._render(request, ManualOrderForm(), OrderLineFormSet(prefix="lines"))
+        return self._render(
+            request,
+            ManualOrderForm(initial=self._customer_initial(request)),
+            OrderLineFormSet(prefix="lines"),
+        )
+
+    @staticmethod
+    def _customer_initial(request) -> dict:
+        """``?customer=<id>`` (the customer page's "New phone order"): their details and default address."""
+        try:
+            customer = customer_get(pk=int(request.GET.get("customer", "")))
+        except ValueError:
+            return {}
+        if customer is None or customer.email.endswith("@anonymised.invalid"):
+            return {}
+        initial = {
+            "email": customer.email,
+            "first_name": customer.first_name,
+            "last_name": customer.last_name,
+            "phone": customer.phone,
+            "company": customer.company,
+        }
+        address = next((a for a in customer.addresses.all() if a.kind == "shipping"), None)
+        if address is not None:
+            initial.update(
+                ship_name=address.name or customer.full_name,
+                line1=address.line1,
+                line2=address.line2,
+                postcode=address.postcode,
+                city=address.city,
+                country=address.country,
+            )
+        return initial
 
     def _more_rows(self, request, data):
         """Five more line rows, keeping everything typed (not a submission: no error shown yet)."""

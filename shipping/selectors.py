@@ -17,7 +17,10 @@ from .models import (
     RelayPoint,
     ServiceRate,
     ServiceTransit,
+    Shipment,
+    ShipmentLine,
     ShippingRule,
+    TrackingEvent,
 )
 
 NETWORK_VERSION_KEY = "shipping:network:version"
@@ -275,4 +278,18 @@ def shipment_alerts(*, location_ids, limit: int = 20):
         .exclude(status=Shipment.Status.CANCELLED)
         .select_related("order", "service__carrier", "location")
         .order_by("-last_event_at", "-created_at")[:limit]
+    )
+
+
+def shipments_for_order(*, order_id: int) -> list[Shipment]:
+    """An order's parcels, oldest first, with their carrier service, origin, contents (with the products'
+    names) and tracking events newest first: four queries whatever the number of parcels."""
+    return list(
+        Shipment.objects.filter(order_id=order_id)
+        .select_related("service__carrier", "location")
+        .prefetch_related(
+            Prefetch("lines", queryset=ShipmentLine.objects.select_related("product").order_by("pk")),
+            Prefetch("events", queryset=TrackingEvent.objects.order_by("-at", "-pk")),
+        )
+        .order_by("created_at", "pk")
     )

@@ -82,3 +82,12 @@ def money(value) -> str:
     if (get_language() or "fr").startswith("en"):
         return f"€{text}"
     return f"{text}\u00a0€"
+
+
+@register.filter
+def get_item(mapping, key):
+    """``{{ labels|get_item:option.mode }}``: a dictionary's value by a variable key ("" when absent)."""
+    try:
+        return mapping.get(key, "")
+    except AttributeError:
+        return ""

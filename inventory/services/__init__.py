@@ -1,6 +1,15 @@
-"""Write operations of the inventory app: stock and its ledger (``stock``), reservations (``reservations``).
+"""Write operations of the inventory app: the catalogue and locations (``catalogue``), stock and its ledger
+(``stock``), reservations (``reservations``).
 Import as ``from inventory import services as inventory_services``."""
 
+from .catalogue import (  # noqa: F401
+    PRODUCT_FIELDS,
+    catalogue_import_start,
+    location_save,
+    product_create,
+    product_save,
+    product_set_active,
+)
 from .reservations import (  # noqa: F401
     Reservation,
     allocations_consume,
@@ -20,8 +29,6 @@ from .stock import (  # noqa: F401
     incoming_receive,
     incoming_release,
     incoming_reserve,
-    location_save,
-    product_create,
     stock_adjust,
     stock_consume,
     stock_count,

@@ -7,34 +7,12 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from common.audit import audit_saved, audit_snapshot
-
 from ..events import availability_changed, incoming_received
 from ..exceptions import IncomingStockClosed, InsufficientStock, InvalidQuantity, OutOfStock
 from ..locks import lock_allocations, lock_incoming, lock_level
 from ..models import Allocation, IncomingStock, Location, Product, StockLevel, StockMovement
 
 Reason = StockMovement.Reason
-
-
-@transaction.atomic
-def location_save(*, location: Location, data: dict) -> Location:
-    """Create or update a location from validated form data."""
-    before = audit_snapshot(location)
-    for field, value in data.items():
-        setattr(location, field, value)
-    location.full_clean()
-    location.save()
-    audit_saved(instance=location, before=before)
-    return location
-
-
-@transaction.atomic
-def product_create(*, data: dict) -> Product:
-    product = Product(**data)
-    product.full_clean()
-    product.save()
-    return product
 
 
 def _check_quantity(quantity) -> None:

@@ -272,6 +272,9 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES_NAMES = ("default", "tracking", "documents", "notifications")
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Without a broker (`make run` on a laptop), a thread of the web process runs the beat schedule below
+# (oms/scheduler.py); bin/serve turns it on. Ignored when a broker is configured.
+BEAT_IN_PROCESS = env.bool("BEAT_IN_PROCESS", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing to a broker that is down gives up at once (common/jobs.py publishes without retries, after
 # commit, and never raises): a request never hangs on Redis. What must not be lost is a row in PostgreSQL

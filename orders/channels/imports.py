@@ -2,8 +2,6 @@
 through the intake in one transaction (all or nothing per file). A dry run does the same and rolls back,
 so it reports every problem the real import would meet, out-of-stock lines included."""
 
-import csv
-import io
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -16,8 +14,11 @@ from django.utils.translation import gettext_lazy as _
 
 from common import jobs
 from common.addresses import address_clean, error_messages
-from common.cache import cache_delete, cache_get, cache_set
 from common.exceptions import DomainError
+from common.tabular import MAX_ROWS, ImportFileError, Problem, read_table
+from common.tabular import progress_clear as _progress_clear
+from common.tabular import progress_get as _progress_read
+from common.tabular import progress_set as _progress_write
 from common.text import bad_character
 from inventory.models import Product, StockLevel
 
@@ -26,7 +27,8 @@ from ..services.intake import LineInput, OrderInput, order_create
 from ..services.sourcing import channel_location_ids
 from .models import ImportJob
 
-MAX_ROWS = 20_000
+__all__ = ["MAX_ROWS", "FIELDS", "ImportFileError", "Problem", "import_run", "progress_get", "rows_from"]
+
 MAX_QUANTITY = 10_000
 
 # Our field → (label, required). The mapping says which column of the file holds each.
@@ -56,10 +58,6 @@ FIELDS: "OrderedDict[str, tuple]" = OrderedDict(
 )
 
 
-class ImportFileError(Exception):
-    """The file cannot be read at all (format, encoding, missing columns)."""
-
-
 def default_mapping() -> dict:
     return {key: key for key in FIELDS}
 
@@ -71,71 +69,9 @@ class Row:
 
 
 @dataclass
-class Problem:
-    line: int
-    code: str
-    message: str
-
-    def as_dict(self) -> dict:
-        return {"line": self.line, "code": self.code, "message": self.message}
-
-
-@dataclass
 class Group:
     external_id: str
     rows: list[Row] = field(default_factory=list)
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        value = Decimal(str(value)).normalize()
-        return format(value, "f")
-    return str(value).strip()
-
-
-def read_table(*, content: bytes, filename: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Headers and (line number, cells) of a CSV (UTF-8 or Windows-1252, comma, semicolon or tab) or an
-    XLSX file (first sheet)."""
-    if filename.lower().endswith(".xlsx"):
-        from openpyxl import load_workbook
-
-        try:
-            workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
-            raise ImportFileError(str(_("This is not a readable XLSX file."))) from exc
-        sheet = workbook.worksheets[0]
-        rows = [(n, [_cell(v) for v in r]) for n, r in enumerate(sheet.iter_rows(values_only=True), start=1)]
-        workbook.close()
-    elif filename.lower().endswith((".csv", ".txt")):
-        try:
-            text = content.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = content.decode("cp1252", errors="replace")
-        sample = text[:4096]
-        try:
-            dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-        except csv.Error:
-            dialect = csv.excel
-        reader = csv.reader(io.StringIO(text), dialect)
-        rows = []
-        try:
-            for cells in reader:
-                rows.append((reader.line_num, [c.strip() for c in cells]))
-        except csv.Error as exc:
-            raise ImportFileError(
-                str(_("Line %(line)s cannot be read: %(error)s")) % {"line": reader.line_num, "error": exc}
-            ) from exc
-    else:
-        raise ImportFileError(str(_("Send a .csv or .xlsx file.")))
-    rows = [(n, cells) for n, cells in rows if any(cells)]
-    if not rows:
-        raise ImportFileError(str(_("The file is empty.")))
-    headers = [h.strip() for h in rows[0][1]]
-    if len(rows) - 1 > MAX_ROWS:
-        raise ImportFileError(str(_("At most %(max)s rows per file.")) % {"max": MAX_ROWS})
-    return headers, rows[1:]
 
 
 def rows_from(*, content: bytes, filename: str, mapping: dict) -> list[Row]:
@@ -303,9 +239,9 @@ def progress_get(*, job: ImportJob) -> tuple[int, int]:
     """Rows processed and total of a running import. The import runs in one transaction, so its progress
     lives in the cache; without the cache the page shows the job running without a count."""
     if job.status == ImportJob.Status.RUNNING:
-        value = cache_get(_progress_key(job.pk))
+        value = _progress_read(_progress_key(job.pk))
         if value:
-            return value["processed"], value["total"]
+            return value
     return job.processed_rows, job.total_rows
 
 
@@ -350,7 +286,7 @@ def _import(*, job_id: int) -> ImportJob:
         job.status = ImportJob.Status.DONE
         job.message = ""
     job.save()
-    cache_delete(_progress_key(job.pk))
+    _progress_clear(_progress_key(job.pk))
     return job
 
 
@@ -401,7 +337,7 @@ def _run(*, job: ImportJob, rows: list[Row]) -> tuple[list[Problem], int, int]:
     total = len(rows)
     processed = 0
     created = skipped = 0
-    cache_set(_progress_key(job.pk), {"processed": 0, "total": total}, timeout=3600)
+    _progress_write(_progress_key(job.pk), processed=0, total=total)
     with transaction.atomic():
         # Lock the stock rows the file may reserve, in one fixed order, before the first order: the file's
         # reservations then cannot deadlock with concurrent orders (they wait for the file to commit).
@@ -440,7 +376,7 @@ def _run(*, job: ImportJob, rows: list[Row]) -> tuple[list[Problem], int, int]:
                             )
                         )
             if processed % 25 == 0 or processed == total:
-                cache_set(_progress_key(job.pk), {"processed": processed, "total": total}, timeout=3600)
+                _progress_write(_progress_key(job.pk), processed=processed, total=total)
         if job.dry_run or problems:
             transaction.set_rollback(True)
     return problems, created, skipped

@@ -16,9 +16,10 @@ from decimal import Decimal
 from django.db.models import Count, DecimalField, ExpressionWrapper, F, Min, Sum
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, TruncDay, TruncHour, TruncMonth, TruncWeek
+from django.utils.translation import gettext_lazy as _
 
 from common.models import DomainEvent
-from inventory.models import Allocation, Location
+from inventory.models import Allocation, Location, Product
 from shipping.models import Shipment, ShipmentStatus
 
 from ..models import Order, OrderLine, OrderStatus, Return, ReturnLine, ReturnReason
@@ -380,7 +381,23 @@ def short_picks(*, period: Period) -> list[dict]:
             group["units"] += int(data.get("quantity") or 0)
         except (TypeError, ValueError):
             pass
+    # People read names and words, not codes: the product's name, the location's, the reason's.
+    names = dict(
+        Product.objects.filter(sku__in={g["sku"] for g in groups.values()}).values_list("sku", "name")
+    )
+    places = dict(
+        Location.objects.filter(code__in={g["location_code"] for g in groups.values()}).values_list(
+            "code", "name"
+        )
+    )
+    for group in groups.values():
+        group["name"] = names.get(group["sku"], group["sku"])
+        group["location_name"] = places.get(group["location_code"], group["location_code"])
+        group["reason_label"] = str(SHORT_PICK_REASONS.get(group["reason"], group["reason"]))
     return sorted(groups.values(), key=lambda g: (-g["count"], g["sku"], g["location_code"]))
+
+
+SHORT_PICK_REASONS = {"missing": _("Missing"), "not_found": _("Missing"), "damaged": _("Damaged")}
 
 
 # --- Returns ------------------------------------------------------------------------------------------

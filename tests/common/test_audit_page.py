@@ -65,10 +65,7 @@ def test_managers_read_the_log_in_their_language(manager_client):
     english = manager_client.get(URL, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     french = manager_client.get(URL, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
 
-    assert (
-        '<a href="/settings/audit/" class="nav__link nav__link--active" aria-current="page">Audit log</a>'
-        in english
-    )
+    assert re.search(r'<a href="/settings/audit/"[^>]*aria-current="page"[^>]*>\s*Audit log\s*</a>', english)
     assert "Secret changed" in english and "192.0.2.1" in english and "Boutique Shopify" in english
     assert re.search(r"Access token</span>\s*set\s*<span aria-hidden=\"true\">→</span>", english)
     assert "replaced" in english

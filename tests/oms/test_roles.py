@@ -5,7 +5,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from oms.roles import CUSTOMER_SERVICE, MANAGER, ROLE_NAMES, STORE_STAFF, WAREHOUSE_STAFF
 from tests.fulfillment.factories import floor_matrix_objects
-from tests.orders.factories import MATRIX_KEY_ID, MATRIX_ORDER, role_matrix_objects
+from tests.orders.factories import MATRIX_CUSTOMER, MATRIX_KEY_ID, MATRIX_ORDER, role_matrix_objects
 
 ALL_STAFF = {WAREHOUSE_STAFF, STORE_STAFF, CUSTOMER_SERVICE, MANAGER}
 
@@ -19,6 +19,14 @@ MATRIX = {
     "inventory:product_list": ({}, ALL_STAFF),
     "inventory:product_stock": ({"sku": "MATRIX-1"}, ALL_STAFF),
     "inventory:receive": ({}, {WAREHOUSE_STAFF, STORE_STAFF, MANAGER}),
+    # The catalogue: everyone reads it, managers change it (product MATRIX-1 is 990001; import 990001).
+    "inventory:catalogue": ({}, ALL_STAFF),
+    "inventory:product_create": ({}, {MANAGER}),
+    "inventory:product_edit": ({"pk": 990001}, {MANAGER}),
+    "inventory:product_archive": ({"pk": 990001}, {MANAGER}),
+    "inventory:catalogue_import": ({}, {MANAGER}),
+    "inventory:catalogue_import_detail": ({"pk": 990001}, {MANAGER}),
+    "inventory:catalogue_import_progress": ({"pk": 990001}, {MANAGER}),
     "inventory:adjust": ({}, {WAREHOUSE_STAFF, MANAGER}),
     "inventory:transfer_list": ({}, ALL_STAFF),
     "inventory:transfer_create": ({}, {WAREHOUSE_STAFF, MANAGER}),
@@ -51,6 +59,10 @@ MATRIX = {
     "orders:sourcing_whatif": ({}, {MANAGER}),
     "orders:order_detail": ({"number": MATRIX_ORDER}, ALL_STAFF),
     "orders:order_create": ({}, {CUSTOMER_SERVICE, MANAGER}),
+    # The phone-order form's fragments: product suggestions, customer look-up, delivery options.
+    "orders:order_products": ({}, {CUSTOMER_SERVICE, MANAGER}),
+    "orders:order_customers": ({}, {CUSTOMER_SERVICE, MANAGER}),
+    "orders:order_options": ({}, {CUSTOMER_SERVICE, MANAGER}),
     "orders:order_cancel": ({"number": MATRIX_ORDER}, {CUSTOMER_SERVICE, MANAGER}),
     # The customer's messages: customer service and managers (notification 990301 of MATRIX_ORDER, sent).
     "orders:notification_list": ({}, {CUSTOMER_SERVICE, MANAGER}),
@@ -64,6 +76,13 @@ MATRIX = {
     # The event log's consumers and their parked events: managers (replay and discard are POST only).
     "event_consumers": ({}, {MANAGER}),
     "event_failure_action": ({"pk": 990401, "action": "replay"}, {MANAGER}, {"ok": 405}),
+    # Settings that used to be Django admin only: return rules and reasons, reorder policies.
+    "orders:return_settings": ({}, {MANAGER}),
+    "orders:return_rule_edit": ({"code": "web"}, {MANAGER}),
+    "orders:return_reason_create": ({}, {MANAGER}),
+    "orders:return_reason_edit": ({"pk": 990301}, {MANAGER}),
+    "orders:reorder_settings": ({}, {MANAGER}),
+    "orders:reorder_policy_edit": ({"code": "lyon"}, {MANAGER}),
     "orders:channel_detail": ({"code": "web"}, {MANAGER}),
     "orders:api_key_create": ({"code": "web"}, {MANAGER}),
     "orders:api_key_revoke": ({"code": "web", "pk": MATRIX_KEY_ID}, {MANAGER}),
@@ -124,6 +143,9 @@ MATRIX = {
     "orders:import_progress": ({"code": "web", "pk": 990301}, {MANAGER}),
     # Invoices (invoicing_matrix_objects: invoice and export 990301 of CMD-MATRIX-1, entity 990301).
     "invoicing:document_list": ({}, {CUSTOMER_SERVICE, MANAGER}),
+    # The fragments of the order and customer pages.
+    "invoicing:order_documents": ({"number": MATRIX_ORDER}, {CUSTOMER_SERVICE, MANAGER}),
+    "invoicing:customer_documents": ({"pk": MATRIX_CUSTOMER}, {CUSTOMER_SERVICE, MANAGER}),
     "invoicing:document_detail": ({"pk": 990301}, {CUSTOMER_SERVICE, MANAGER}),
     "invoicing:document_file": ({"pk": 990301, "fmt": "pdf"}, {CUSTOMER_SERVICE, MANAGER}),
     "invoicing:document_send": ({"pk": 990301}, {CUSTOMER_SERVICE, MANAGER}),
@@ -158,6 +180,12 @@ MATRIX = {
         {"ok": 405},
     ),
     "returns:create": ({"number": MATRIX_ORDER}, {CUSTOMER_SERVICE, MANAGER}),
+    # Customers (customer service and managers): MATRIX_ORDER's customer. Sending a link is POST only.
+    "customers:list": ({}, {CUSTOMER_SERVICE, MANAGER}),
+    "customers:detail": ({"pk": MATRIX_CUSTOMER}, {CUSTOMER_SERVICE, MANAGER}),
+    "customers:account_link": ({"pk": MATRIX_CUSTOMER}, {CUSTOMER_SERVICE, MANAGER}, {"ok": 405}),
+    "customers:export": ({"pk": MATRIX_CUSTOMER}, {CUSTOMER_SERVICE, MANAGER}),
+    "customers:erase": ({"pk": MATRIX_CUSTOMER}, {CUSTOMER_SERVICE, MANAGER}),
     # Reports and the sales forecast: managers only (orders.view_reports).
     "reports:sales": ({}, {MANAGER}),
     "reports:delivery": ({}, {MANAGER}),
@@ -178,10 +206,13 @@ def inventory_matrix_objects(request):
     request.getfixturevalue("role_users")  # autouse fixtures run first: set the database up
     from datetime import date
 
-    from inventory.models import IncomingStock
+    from inventory.models import IncomingStock, ProductImport
     from tests.inventory.factories import ProductFactory
 
-    product = ProductFactory(sku="MATRIX-1")
+    product = ProductFactory(pk=990001, sku="MATRIX-1")
+    ProductImport.objects.create(
+        pk=990001, file="imports/catalogue/matrix.csv", filename="matrix.csv", status="done"
+    )
     IncomingStock.objects.create(
         pk=990001,
         product=product,
@@ -356,6 +387,7 @@ def returns_matrix_objects():
 
     order = Order.objects.get(number=MATRIX_ORDER)
     reason = ReturnReason.objects.get(code="wrong_size")
+    ReturnReason.objects.create(pk=990301, code="matrix", label="Matrix")
     for number, method, code in (("RET-MATRIX-1", "store", "paris"), ("RET-MATRIX-2", "post", "lyon")):
         ret = Return(
             number=number,

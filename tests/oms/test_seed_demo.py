@@ -46,11 +46,13 @@ def test_seed_demo_is_idempotent(db, capsys):
         "partially_shipped",
     }
     call_command("stock_audit")
-    # A legal entity invoices the demo: every shipped order has its invoice.
+    _assert_every_order_agrees_with_its_floor()
+    _assert_no_spike_at_today()
+    # A legal entity invoices the demo: every order that shipped (a parcel at least) has its invoice.
     assert LegalEntity.objects.filter(is_default=True).count() == 1
     # (the reports' history, HIST-…, is written in bulk for the charts and carries no invoices)
     shipped = Order.objects.filter(
-        status__in=["shipped", "out_for_delivery", "delivered", "returned"]
+        status__in=["partially_shipped", "shipped", "out_for_delivery", "delivered", "returned"]
     ).exclude(external_id__startswith="HIST-")
     assert shipped.exists()
     invoiced = set(
@@ -80,3 +82,89 @@ def _assert_history_and_forecast():
     forecast = SalesForecast.objects.get(product=coffee)
     assert forecast.method == "holt_winters" and forecast.mape is not None
     assert SalesForecast.objects.filter(method="moving_average").exists()
+
+
+def _assert_every_order_agrees_with_its_floor():
+    """Each demo order's status agrees with its reservations, preparations and parcels (they went through
+    the real floor and carrier, not a status set by hand)."""
+    from fulfillment.models import Preparation
+    from orders.models import ReturnLine
+    from shipping.models import Shipment
+
+    def problem(order, text):
+        return f"{order.external_id} {order.status} ({order.delivery_mode}): {text}"
+
+    problems = []
+    for order in Order.objects.exclude(external_id__startswith="HIST-").prefetch_related(
+        "lines__allocations"
+    ):
+        allocations = [a for line in order.lines.all() for a in line.allocations.all()]
+        consumed = [a for a in allocations if a.consumed_at]
+        incoming = [a for a in allocations if a.kind == "incoming"]
+        preps = list(Preparation.objects.filter(order_id=order.pk).exclude(status="cancelled"))
+        prep_statuses = {p.status for p in preps}
+        parcels = list(Shipment.objects.filter(order_id=order.pk))
+        handed = [s for s in parcels if s.shipped_at]
+        status = order.status
+        if status == "cancelled":
+            if allocations or preps or parcels:
+                problems.append(problem(order, "keeps reservations, preparations or parcels"))
+        elif status == "awaiting_stock":
+            if not incoming or parcels:
+                problems.append(problem(order, "waits for no incoming stock, or has parcels"))
+        elif status == "allocated":
+            if consumed or incoming or parcels or prep_statuses != {"to_pick"}:
+                problems.append(
+                    problem(order, f"not simply to pick: {prep_statuses}, {len(parcels)} parcels")
+                )
+        elif status == "in_preparation":
+            if consumed or parcels or not prep_statuses & {"waved", "picking", "to_pack"}:
+                problems.append(problem(order, f"not being prepared: {prep_statuses}"))
+        elif status == "partially_shipped":
+            if not handed or len(consumed) == len(allocations):
+                problems.append(problem(order, "nothing handed over, or everything"))
+        elif status == "ready_for_pickup" and order.delivery_mode == "store":
+            if prep_statuses != {"ready"} or consumed or parcels:
+                problems.append(problem(order, f"not set aside at the store: {prep_statuses}"))
+        elif status in ("shipped", "out_for_delivery", "delivered", "returned", "ready_for_pickup"):
+            if len(consumed) != len(allocations) or not allocations:
+                problems.append(problem(order, "units shipped without leaving the stock"))
+            if prep_statuses - {"packed"} or not parcels or len(handed) != len(parcels):
+                problems.append(problem(order, f"parcels not all handed over: {prep_statuses}"))
+            carrier = {s.status for s in parcels}
+            expected = {
+                "shipped": carrier <= {"handed_over", "in_transit"},
+                "out_for_delivery": "out_for_delivery" in carrier,
+                "ready_for_pickup": "available_for_pickup" in carrier,
+                "delivered": carrier == {"delivered"},
+                "returned": carrier == {"delivered"},
+            }[status]
+            if not expected:
+                problems.append(problem(order, f"the carrier says {carrier}"))
+            if status == "returned":
+                returned = sum(
+                    ReturnLine.objects.filter(order_line__order=order).values_list("quantity", flat=True)
+                )
+                if returned != sum(line.quantity for line in order.lines.all()):
+                    problems.append(problem(order, "not every unit came back"))
+        else:
+            problems.append(problem(order, "unexpected status"))
+    assert problems == []
+
+
+def _assert_no_spike_at_today():
+    """The sales chart: today's orders are a day's worth, not the demo's whole set."""
+    import datetime as dt
+    from collections import Counter
+
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    days = Counter(
+        timezone.localtime(at).date()
+        for at in Order.objects.filter(created_at__date__gte=today - dt.timedelta(days=15)).values_list(
+            "created_at", flat=True
+        )
+    )
+    before = [days[today - dt.timedelta(days=n)] for n in range(1, 15)]
+    assert days[today] <= max(before), (days[today], before)

@@ -123,6 +123,7 @@ def place_order(*, channel, lines, actor=None, **kwargs) -> Order:
 
 MATRIX_ORDER = "CMD-MATRIX-1"
 MATRIX_KEY_ID = 424242
+MATRIX_CUSTOMER = 990301
 
 
 def role_matrix_objects():
@@ -138,6 +139,7 @@ def role_matrix_objects():
         delivery_mode="store",
         pickup_location=paris,
         lines=[(product, 1, lyon)],
+        customer=CustomerFactory(pk=MATRIX_CUSTOMER, email="matrix@example.fr"),
     )
     ApiKey.objects.create(
         pk=MATRIX_KEY_ID, channel=channel, prefix="oms_matrix00", hashed_key="0" * 64, scopes=["all"]

@@ -362,3 +362,23 @@ def test_message_times_are_recent(shop):
     notification = Notification.objects.get(order=order)
     assert timezone.now() - notification.created_at < dt.timedelta(minutes=1)
     assert notification.next_attempt_at > notification.created_at
+
+
+def test_shipped_email_names_the_products_not_their_skus(shop, warehouse, django_capture_on_commit_callbacks):
+    from shipping.models import ShipmentLine
+
+    channel, _product = shop
+    order = _place(channel)
+    line = order.lines.get()
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        lifecycle.order_start_preparation(order=order)
+        parcel = _parcel(order, warehouse, "COL-9", "6A12345678909", _service())
+        ShipmentLine.objects.create(
+            shipment=parcel, order_line=line, product=line.product, sku=line.sku, quantity=line.quantity
+        )
+        lifecycle.order_mark_shipped(order=order)
+    [message] = mail.outbox
+    assert f"{line.quantity} × {line.name}" in message.body
+    assert f"{line.quantity} × {line.name}" in _html(message)
+    assert line.sku not in message.body and line.sku not in _html(message)

@@ -177,9 +177,31 @@ def test_fulfilment_by_location(report_work):
 
 
 def test_short_picks_by_sku_location_reason(report_work):
-    assert selectors.short_picks(period=MARCH) == [
-        {"sku": "TEE", "location_code": "lyon", "reason": "not_found", "count": 2, "units": 4},
-        {"sku": "TEA", "location_code": "lyon", "reason": "damaged", "count": 1, "units": 1},
+    from django.utils import translation
+
+    with translation.override("en"):
+        rows = selectors.short_picks(period=MARCH)
+    assert rows == [
+        {
+            "sku": "TEE",
+            "name": "Tee-shirt",
+            "location_code": "lyon",
+            "location_name": "Entrepôt Lyon",
+            "reason": "not_found",
+            "reason_label": "Missing",
+            "count": 2,
+            "units": 4,
+        },
+        {
+            "sku": "TEA",
+            "name": "Thé vert",
+            "location_code": "lyon",
+            "location_name": "Entrepôt Lyon",
+            "reason": "damaged",
+            "reason_label": "Damaged",
+            "count": 1,
+            "units": 1,
+        },
     ]
 
 

@@ -193,7 +193,7 @@ def test_purchase_list_export(manager_client, forecast):
     sheet = load_workbook(io.BytesIO(response.content)).active
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0][:4] == ("SKU", "Product", "EAN", "Location")
-    assert rows[1][0] == "CAFE-1" and rows[1][3] == "lyon"
+    assert rows[1][0] == "CAFE-1" and rows[1][3] == "Entrepôt Lyon"  # the location's name, not its code
     assert rows[1][11] > 0  # quantity to order: no stock at all
     html = manager_client.get(reverse("reports:reorder"), **EN).content.decode()
     assert "1 line to order" in html

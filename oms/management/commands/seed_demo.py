@@ -92,6 +92,20 @@ ADMIN = ("admin", "demo-admin-2026")
 DEMO_API_KEY = "oms_demo-web-channel-key-do-not-use-in-production"
 
 
+def demo_logins() -> list[tuple[str, str, str]]:
+    """(role, username, password) of the demo users, the superuser last."""
+    return [(role, username, password) for username, password, _f, _l, role, _c in USERS] + [
+        ("Superuser (Django admin)", *ADMIN)
+    ]
+
+
+def write_logins(out, *, logins=None, api_key: str = DEMO_API_KEY) -> None:
+    out.write(f"Demo API key of the web channel (all scopes): {api_key}")
+    out.write("Demo logins (role: username / password):")
+    for role, username, password in logins or demo_logins():
+        out.write(f"  {role:26} {username} / {password}")
+
+
 def _demo_api_key() -> str:
     """A known key for the demo's web channel, so the API docs can be tried at once. Demo data only."""
     ApiKey.objects.get_or_create(
@@ -109,6 +123,14 @@ def _demo_api_key() -> str:
 class Command(BaseCommand):
     help = "Load the demo data (locations, one user per role...). Safe to run again: it changes nothing."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--no-forecast",
+            action="store_true",
+            help="Leave the first sales forecast to beat (`make run`: the in-process beat computes it "
+            "in the background once the server answers).",
+        )
+
     def handle(self, *args, **options):
         with transaction.atomic():
             logins = self._staff()
@@ -122,7 +144,7 @@ class Command(BaseCommand):
             else nullcontext()
         )
         with quiet:
-            figures = seed_all()
+            figures = seed_all(forecast=not options["no_forecast"])
         api_key = _demo_api_key()
 
         self.stdout.write(
@@ -130,10 +152,8 @@ class Command(BaseCommand):
                 f"Demo data loaded: {figures['products']} products, {figures['orders_created']} new orders."
             )
         )
-        self.stdout.write(f"Demo API key of the web channel (all scopes): {api_key}")
-        self.stdout.write("Demo logins (role: username / password):")
-        for role, username, password in logins:
-            self.stdout.write(f"  {role:26} {username} / {password}")
+        if options["verbosity"] >= 1:
+            write_logins(self.stdout, logins=logins, api_key=api_key)
 
     def _staff(self) -> list[tuple[str, str, str]]:
         sync_roles()

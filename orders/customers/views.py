@@ -99,7 +99,9 @@ class CustomerAccountLinkView(BackofficeMixin, View):
     def post(self, request, pk):
         customer = _customer_or_404(pk)
         link_page = settings.SITE_URL + reverse("portal:account_link", args=["TOKEN"])
-        sent = accounts.account_link_send(email=customer.email, link_url=link_page.replace("TOKEN", "{token}"))
+        sent = accounts.account_link_send(
+            email=customer.email, link_url=link_page.replace("TOKEN", "{token}")
+        )
         if sent:
             messages.success(
                 request,

@@ -39,7 +39,7 @@ from .base import (
     RelaySearch,
     RetryableCarrierError,
 )
-from .laposte import LaPosteTrackingMixin
+from .laposte import EVENT_STATUS, LaPosteTrackingMixin
 
 SLS_URL = "https://ws.colissimo.fr/sls-ws/SlsServiceWSRest/2.0/generateLabel"
 PICKUP_URL = (
@@ -129,6 +129,24 @@ class ColissimoAdapter(LaPosteTrackingMixin, CarrierAdapter):
     code = "colissimo"
     name = "Colissimo"
     supports = frozenset({LABEL, LABEL_PDF, LABEL_ZPL, RETURN_LABEL, RELAY_SEARCH, TRACKING})
+    credentials = (
+        ("contract_number", "Contract number", False),
+        ("password", "Web-service password", True),
+        ("api_key", "API key (instead of contract number and password)", True),
+        ("okapi_key", "La Poste Okapi key (tracking)", True),
+    )
+    event_status = EVENT_STATUS
+    sandbox_codes = {
+        "taken": "PC1",
+        "transit": "ET1",
+        "arrived": "EP1",
+        "out": "MD2",
+        "delivered": "DI1",
+        "relay": "AG1",
+        "collected": "DI1",
+        "failed": "ND1",
+        "returned": "RE1",
+    }
 
     # Labels
 

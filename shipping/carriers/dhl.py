@@ -49,6 +49,8 @@ class DhlAdapter(CarrierAdapter):
     code = "dhl"
     name = "DHL"
     supports = frozenset({TRACKING})
+    credentials = (("api_key", "Tracking API key (DHL-API-Key)", True),)
+    event_status = STATUS_CODES
     tracking_url_template = "https://www.dhl.com/fr-fr/home/tracking.html?tracking-id={number}"
 
     def track(self, tracking_numbers: Iterable[str]) -> list[TrackingUpdate]:

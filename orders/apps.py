@@ -10,3 +10,4 @@ class OrdersConfig(AppConfig):
     def ready(self) -> None:
         from . import receivers  # noqa: F401 - connects the receivers
         from .channels import receivers as channel_receivers  # noqa: F401
+        from .returns import receivers as return_receivers  # noqa: F401

@@ -17,9 +17,18 @@ from django.utils.translation import gettext as _
 from common.exceptions import DomainError
 from inventory.models import Location
 
-from . import carriers
-from .models import Carrier, Manifest, Shipment, ShipmentStatus, TrackingEvent
-from .signals import parcels_handed_over, shipment_status_changed
+from . import branding, carriers, customs
+from .models import (
+    Carrier,
+    ChannelShippingSettings,
+    Manifest,
+    ParcelReturnLabel,
+    Shipment,
+    ShipmentLine,
+    ShipmentStatus,
+    TrackingEvent,
+)
+from .signals import parcels_handed_over, return_label_used, shipment_status_changed
 
 LABEL_MAX_ATTEMPTS = 6
 TRACKED = (
@@ -60,19 +69,76 @@ def needs_label(shipment: Shipment) -> bool:
 
 
 @transaction.atomic
-def shipment_prepare(*, shipment: Shipment, recipient: dict, relay_id: str = "", service_id=None) -> Shipment:
+def shipment_prepare(
+    *,
+    shipment: Shipment,
+    recipient: dict,
+    relay_id: str = "",
+    service_id=None,
+    channel_id=None,
+    rule_id=None,
+    line_values: dict | None = None,
+) -> Shipment:
     """The label's data, from the order (``orders`` calls it when the parcel is closed), and the carrier
-    service the shipping rules chose; the label task is scheduled after commit."""
+    service the shipping rules chose (``rule_id``) or sourcing did; ``line_values`` are the prices paid per
+    order line (the customs value). When the channel slips a return label in its parcels, the label-in-
+    parcel record is opened here. The label task is scheduled after commit."""
     from .tasks import shipment_label
 
     shipment.recipient = recipient
     shipment.relay_id = relay_id[:64]
     if service_id is not None:
         shipment.service_id = service_id
-    shipment.save(update_fields=["recipient", "relay_id", "service"])
+    shipment.channel_id = channel_id
+    shipment.service_rule_id = rule_id
+    shipment.service_reason = (
+        Shipment.ServiceReason.RULE
+        if rule_id
+        else Shipment.ServiceReason.SOURCING
+        if shipment.service_id
+        else ""
+    )
+    shipment.save(
+        update_fields=["recipient", "relay_id", "service", "channel", "service_rule", "service_reason"]
+    )
+    for order_line_id, value in (line_values or {}).items():
+        ShipmentLine.objects.filter(shipment=shipment, order_line_id=order_line_id).update(unit_value=value)
     if shipment.service_id and needs_label(shipment):
+        return_label_open(shipment=shipment)
         transaction.on_commit(lambda: shipment_label.delay(shipment.pk))
     return shipment
+
+
+# --- Return label in the parcel ---------------------------------------------------------------------------
+
+
+def return_carrier_for(shipment: Shipment) -> Carrier | None:
+    """The carrier of the return label slipped in this parcel, when its channel wants one: the channel's
+    return carrier, else the parcel's own carrier when it makes return labels."""
+    if not shipment.channel_id:
+        return None
+    setting = (
+        ChannelShippingSettings.objects.filter(channel_id=shipment.channel_id, return_label_in_parcel=True)
+        .select_related("return_carrier")
+        .first()
+    )
+    if setting is None:
+        return None
+    carrier = setting.return_carrier or (shipment.service.carrier if shipment.service_id else None)
+    if carrier is None or not carrier.active:
+        return None
+    return carrier if carriers.RETURN_LABEL in carriers.get_adapter(carrier).supports else None
+
+
+def return_label_open(*, shipment: Shipment) -> ParcelReturnLabel | None:
+    """Open the parcel's label-in-parcel record (made by the label task) when its channel wants one."""
+    carrier = return_carrier_for(shipment)
+    if carrier is None:
+        return None
+    label, _created = ParcelReturnLabel.objects.get_or_create(
+        shipment=shipment, defaults={"carrier": carrier}
+    )
+    return label
 
 
 def _sender(location: Location) -> carriers.Address:
@@ -114,13 +180,26 @@ def label_create(*, shipment_id: int) -> Shipment:
     if adapter is None or carriers.LABEL not in adapter.supports:
         return shipment  # own transport (a store's parcels), no label to make
     Shipment.objects.filter(pk=shipment.pk).update(label_attempts=shipment.label_attempts + 1)
+    sender, recipient = _sender(shipment.location), _recipient(shipment)
+    try:
+        declaration = _declaration(shipment, sender=sender, recipient=recipient, reason=None)
+    except customs.CustomsIncomplete as exc:
+        _label_failed(shipment, str(exc), final=True)
+        return Shipment.objects.get(pk=shipment.pk)
+    brand = branding.label_branding()
     request = carriers.LabelRequest(
         reference=shipment.number,
-        sender=_sender(shipment.location),
-        recipient=_recipient(shipment),
+        sender=sender,
+        recipient=recipient,
         weight_g=shipment.weight_g,
         service_code=shipment.service.code,
         relay_id=shipment.relay_id,
+        formats=_formats(),
+        label_size=label_size(),
+        customs=declaration if carriers.CUSTOMS in adapter.supports else None,
+        value=declaration.total_value if declaration else None,
+        brand_text=brand.text,
+        brand_logo=brand.logo_png,
     )
     try:
         label = adapter.create_label(request)
@@ -130,12 +209,25 @@ def label_create(*, shipment_id: int) -> Shipment:
     except carriers.CarrierError as exc:
         _label_failed(shipment, str(exc), final=True)
         return Shipment.objects.get(pk=shipment.pk)
+    pdf = label.pdf
+    if declaration is not None and pdf:
+        # Customs papers go with the label: the carrier's own (commercial invoice) or our CN23.
+        papers = label.customs_pdf or customs.cn23_pdf(
+            declaration=declaration,
+            sender=sender,
+            recipient=recipient,
+            reference=shipment.number,
+            tracking_number=label.tracking_number,
+            weight_g=shipment.weight_g,
+        )
+        pdf = customs.pdf_join(pdf, papers)
     with transaction.atomic():
         locked = Shipment.objects.select_for_update().get(pk=shipment.pk)
         if locked.status not in (ShipmentStatus.CREATED, ShipmentStatus.LABEL_FAILED):
             return locked  # another worker stored it meanwhile
-        if label.pdf:
-            locked.label_pdf.save(f"{locked.number}.pdf", ContentFile(label.pdf), save=False)
+        locked.customs = customs.declaration_json(declaration) if declaration else {}
+        if pdf:
+            locked.label_pdf.save(f"{locked.number}.pdf", ContentFile(pdf), save=False)
         if label.zpl:
             locked.label_zpl.save(f"{locked.number}.zpl", ContentFile(label.zpl.encode()), save=False)
         locked.tracking_number = label.tracking_number
@@ -145,6 +237,138 @@ def label_create(*, shipment_id: int) -> Shipment:
         locked.alert = ""
         locked.save()
     return locked
+
+
+def label_size() -> str:
+    return "4x6" if getattr(settings, "LABEL_SIZE", "a6") == "4x6" else "a6"
+
+
+def _formats() -> tuple[str, ...]:
+    return ("zpl", "pdf") if getattr(settings, "LABEL_FORMAT", "pdf") == "zpl" else ("pdf", "zpl")
+
+
+def _declaration(shipment: Shipment, *, sender, recipient, reason) -> "carriers.CustomsDeclaration | None":
+    """The parcel's customs declaration when it crosses a customs border (``None`` otherwise)."""
+    if not customs.needs_customs(
+        country=recipient.country, postcode=recipient.postcode, origin=sender.country
+    ):
+        return None
+    return customs.declaration_build(shipment=shipment, reason=reason)
+
+
+def return_label_create(*, shipment_id: int) -> ParcelReturnLabel | None:
+    """Make the return label slipped in the parcel (sender: the customer; recipient: the location the parcel
+    leaves from), with its customs declaration when the way back crosses a border. Idempotent; a passing
+    carrier error is re-raised for the task to retry, a refusal is kept on the record for staff."""
+    label_row = (
+        ParcelReturnLabel.objects.select_related("carrier", "shipment__location", "shipment__service")
+        .filter(
+            shipment_id=shipment_id,
+            status__in=[ParcelReturnLabel.Status.PENDING, ParcelReturnLabel.Status.FAILED],
+        )
+        .first()
+    )
+    if label_row is None:
+        return None
+    shipment = label_row.shipment
+    adapter = carriers.get_adapter(label_row.carrier)
+    ParcelReturnLabel.objects.filter(pk=label_row.pk).update(attempts=label_row.attempts + 1)
+    customer, merchant = _recipient(shipment), _sender(shipment.location)
+    try:
+        declaration = _declaration(shipment, sender=customer, recipient=merchant, reason="return")
+        request = carriers.LabelRequest(
+            reference=f"R{shipment.number}"[:40],
+            sender=customer,
+            recipient=merchant,
+            weight_g=shipment.weight_g,
+            service_code="return",
+            formats=_formats(),
+            label_size=label_size(),
+            customs=declaration if carriers.CUSTOMS in adapter.supports else None,
+            brand_text=branding.label_branding().text,
+        )
+        label = adapter.create_return_label(request)
+    except carriers.RetryableCarrierError as exc:
+        ParcelReturnLabel.objects.filter(pk=label_row.pk).update(error=str(exc)[:2000])
+        raise
+    except carriers.CarrierError as exc:
+        ParcelReturnLabel.objects.filter(pk=label_row.pk).update(
+            error=str(exc)[:2000], status=ParcelReturnLabel.Status.FAILED
+        )
+        return ParcelReturnLabel.objects.get(pk=label_row.pk)
+    pdf = label.pdf
+    if declaration is not None and pdf:
+        pdf = customs.pdf_join(
+            pdf,
+            label.customs_pdf
+            or customs.cn23_pdf(
+                declaration=declaration,
+                sender=customer,
+                recipient=merchant,
+                reference=request.reference,
+                tracking_number=label.tracking_number,
+                weight_g=shipment.weight_g,
+            ),
+        )
+    with transaction.atomic():
+        locked = ParcelReturnLabel.objects.select_for_update().get(pk=label_row.pk)
+        if locked.status not in (ParcelReturnLabel.Status.PENDING, ParcelReturnLabel.Status.FAILED):
+            return locked
+        if pdf:
+            locked.label_pdf.save(f"{request.reference}.pdf", ContentFile(pdf), save=False)
+        if label.zpl:
+            locked.label_zpl.save(f"{request.reference}.zpl", ContentFile(label.zpl.encode()), save=False)
+        locked.tracking_number = label.tracking_number
+        locked.status = ParcelReturnLabel.Status.READY
+        locked.error = ""
+        locked.next_check_at = timezone.now() + timedelta(days=1)
+        locked.save()
+    return locked
+
+
+def return_label_used_by(*, label: ParcelReturnLabel, how: str, at=None) -> bool:
+    """The label in the parcel is being used: first scanned by its carrier (``how="scanned"``) or registered
+    by the customer in the portal (``"registered"``). Moves it once and tells ``orders``, which opens the
+    return request (``return_label_used``). Returns whether this call moved it."""
+    at = at or timezone.now()
+    fields = {"scanned_at": at} if how == "scanned" else {"registered_at": at}
+    status = ParcelReturnLabel.Status.SCANNED if how == "scanned" else ParcelReturnLabel.Status.REGISTERED
+    with transaction.atomic():
+        moved = ParcelReturnLabel.objects.filter(pk=label.pk, status=ParcelReturnLabel.Status.READY).update(
+            status=status, next_check_at=None, **fields
+        )
+        if not moved and how == "scanned":
+            # Registered in the portal first, then scanned: keep when the carrier took it, once.
+            ParcelReturnLabel.objects.filter(
+                pk=label.pk, status=ParcelReturnLabel.Status.REGISTERED, scanned_at__isnull=True
+            ).update(scanned_at=at)
+        if moved:
+            label.refresh_from_db()
+            return_label_used.send(sender=ParcelReturnLabel, label=label, how=how)
+    return bool(moved)
+
+
+def return_label_link(*, label_id: int, return_number: str) -> None:
+    """``orders`` opened the return request of a label in parcel: keep its number here."""
+    ParcelReturnLabel.objects.filter(pk=label_id, return_number="").update(return_number=return_number[:32])
+
+
+def return_label_tracking_apply(
+    *, label: ParcelReturnLabel, update: "carriers.TrackingUpdate", now=None
+) -> bool:
+    """A carrier's news of a return label: its first event that moves a parcel (taken in charge, in
+    transit...) means the customer sent it back."""
+    now = now or timezone.now()
+    moving = [e for e in update.events if e.status and e.status not in (ShipmentStatus.LABELLED,)]
+    if moving:
+        return return_label_used_by(label=label, how="scanned", at=min(e.at for e in moving))
+    age = now - label.created_at
+    next_at = None if age > timedelta(days=RETURN_LABEL_WATCH_DAYS) else now + timedelta(days=1)
+    ParcelReturnLabel.objects.filter(pk=label.pk).update(next_check_at=next_at)
+    return False
+
+
+RETURN_LABEL_WATCH_DAYS = 90
 
 
 def _label_failed(shipment: Shipment, message: str, *, final: bool) -> None:
@@ -333,7 +557,45 @@ def tracking_poll(*, now=None) -> dict:
                 after = tracking_apply(shipment_id=shipment.pk, update=update, now=now)
                 result["checked"] += 1
                 result["moved"] += int(after.status != before)
+    result["returns_used"] = return_labels_poll(now=now)
     return result
+
+
+def return_labels_poll(*, now=None, limit: int = 500) -> int:
+    """Return labels waiting in parcels, checked once a day for their carrier's first scan."""
+    now = now or timezone.now()
+    due = list(
+        ParcelReturnLabel.objects.filter(status=ParcelReturnLabel.Status.READY, next_check_at__lte=now)
+        .exclude(tracking_number="")
+        .select_related("carrier")
+        .order_by("next_check_at", "pk")[:limit]
+    )
+    per_carrier: dict[int, list[ParcelReturnLabel]] = {}
+    for label in due:
+        per_carrier.setdefault(label.carrier_id, []).append(label)
+    used = 0
+    for labels in per_carrier.values():
+        adapter = carriers.get_adapter(labels[0].carrier)
+        if carriers.TRACKING not in adapter.supports:
+            ParcelReturnLabel.objects.filter(pk__in=[x.pk for x in labels]).update(next_check_at=None)
+            continue
+        by_number = {x.tracking_number: x for x in labels}
+        numbers = list(by_number)
+        size = max(1, adapter.tracking_batch_size)
+        for start in range(0, len(numbers), size):
+            try:
+                updates = adapter.track(numbers[start : start + size])
+            except carriers.CarrierError:
+                continue
+            for update in updates:
+                label = by_number.get(update.tracking_number)
+                if label is not None and not update.error:
+                    used += int(return_label_tracking_apply(label=label, update=update, now=now))
+                elif label is not None:
+                    ParcelReturnLabel.objects.filter(pk=label.pk).update(
+                        next_check_at=now + timedelta(days=1)
+                    )
+    return used
 
 
 def webhook_receive(*, carrier: Carrier, headers: dict, body: bytes) -> int:
@@ -349,5 +611,12 @@ def webhook_receive(*, carrier: Carrier, headers: dict, body: bytes) -> int:
         ).first()
         if shipment is not None:
             tracking_apply(shipment_id=shipment.pk, update=update)
+            count += 1
+            continue
+        label = ParcelReturnLabel.objects.filter(
+            tracking_number=update.tracking_number, carrier=carrier
+        ).first()
+        if label is not None:
+            return_label_tracking_apply(label=label, update=update)
             count += 1
     return count

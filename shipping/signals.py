@@ -8,3 +8,7 @@ shipment_status_changed = Signal()
 
 # Parcels were handed to a carrier's driver. kwargs: manifest, shipments
 parcels_handed_over = Signal()
+
+# A return label slipped in a parcel is being used: first scanned by the carrier (``how="scanned"``) or
+# registered by the customer (``"registered"``). ``orders`` opens the return request. kwargs: label, how
+return_label_used = Signal()

@@ -37,6 +37,7 @@ REASON_LABELS = {
     "damaged": _("Arrived damaged"),
     "wrong_item": _("Wrong item sent"),
     "late": _("Arrived too late"),
+    "not_stated": _("Not stated (return label from the parcel)"),
 }
 
 
@@ -98,6 +99,7 @@ class Return(models.Model):
     class Source(models.TextChoices):
         PORTAL = "portal", _("Customer (portal)")
         STAFF = "staff", _("Customer service")
+        PARCEL = "parcel", _("Return label from the parcel (carrier's scan)")
 
     number = models.CharField(_("number"), max_length=32, unique=True)
     order = models.ForeignKey(

@@ -145,6 +145,10 @@ class CustomsLine:
     def value(self) -> Decimal:
         return (self.unit_value * self.quantity).quantize(Decimal("0.01"))
 
+    @property
+    def weight_kg(self) -> str:
+        return f"{self.weight_g / 1000:.3f}"
+
 
 # Reasons of export (CN23 "catégorie d'envoi"), ours → what each carrier calls them.
 EXPORT_REASONS = ("sale", "gift", "sample", "return", "documents", "repair", "other")

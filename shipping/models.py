@@ -313,6 +313,9 @@ class Shipment(models.Model):
         "ShippingRule", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     service_note = models.CharField(_("note on the choice"), max_length=255, blank=True)
+    service_chosen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     label_printed_at = models.DateTimeField(_("label printed at"), null=True, blank=True)
     customs = models.JSONField(
         _("customs declaration"),

@@ -380,6 +380,97 @@ def _label_failed(shipment: Shipment, message: str, *, final: bool) -> None:
     ).update(**fields)
 
 
+def override_refusal(shipment: Shipment) -> str:
+    """Why the parcel's service can no longer be changed by hand ("" when it can)."""
+    if shipment.status not in (ShipmentStatus.CREATED, ShipmentStatus.LABEL_FAILED, ShipmentStatus.LABELLED):
+        return _("The parcel has left: its service can no longer change.")
+    if shipment.manifest_id:
+        return _("The parcel is on a manifest: its service can no longer change.")
+    if shipment.label_printed_at:
+        return _("The label was printed: its service can no longer change.")
+    return ""
+
+
+@transaction.atomic
+def shipment_service_override(*, shipment: Shipment, service, actor=None, note: str = "") -> Shipment:
+    """Staff choose another service before the label is printed: the label (if any) is cancelled at the
+    carrier when it can be, and a new one is asked for; the return label in the parcel follows."""
+    from .tasks import label_cancel, shipment_label
+
+    locked = Shipment.objects.select_for_update().select_related("service__carrier").get(pk=shipment.pk)
+    refusal = override_refusal(locked)
+    if refusal:
+        raise ShipmentRefused(refusal, code="too_late")
+    if service is None or not service.active or not service.carrier.active:
+        raise ShipmentRefused(_("Choose an active carrier service."), code="invalid_service")
+    if service.max_weight_g and locked.weight_g > service.max_weight_g:
+        raise ShipmentRefused(
+            _("%(service)s takes parcels up to %(max)s g; this one weighs %(weight)s g.")
+            % {"service": service, "max": service.max_weight_g, "weight": locked.weight_g},
+            code="too_heavy",
+        )
+    if bool(locked.relay_id) != (service.delivery_mode == "relay"):
+        raise ShipmentRefused(
+            _("%(service)s does not deliver the way the customer chose (%(mode)s).")
+            % {"service": service, "mode": _("relay point") if locked.relay_id else _("home delivery")},
+            code="wrong_mode",
+        )
+    if service.pk == locked.service_id:
+        raise ShipmentRefused(
+            _("The parcel already ships with %(service)s.") % {"service": service}, code="same"
+        )
+    old_carrier, old_number = (locked.service.carrier if locked.service_id else None), locked.tracking_number
+    locked.service = service
+    locked.service_reason = Shipment.ServiceReason.MANUAL
+    locked.service_rule = None
+    locked.service_note = (note or "").strip()[:255]
+    locked.service_chosen_by = actor if getattr(actor, "pk", None) else None
+    locked.status = ShipmentStatus.CREATED
+    locked.tracking_number = ""
+    locked.tracking_url = ""
+    locked.label_error = ""
+    locked.label_attempts = 0
+    locked.alert = ""
+    locked.label_pdf = ""
+    locked.label_zpl = ""
+    locked.customs = {}
+    locked.save()
+    ParcelReturnLabel.objects.filter(
+        shipment=locked,
+        status__in=[
+            ParcelReturnLabel.Status.PENDING,
+            ParcelReturnLabel.Status.FAILED,
+            ParcelReturnLabel.Status.READY,
+        ],
+    ).delete()
+    return_label_open(shipment=locked)
+    if old_number and old_carrier is not None:
+        transaction.on_commit(lambda: label_cancel.delay(old_carrier.pk, old_number))
+    if needs_label(locked):
+        transaction.on_commit(lambda: shipment_label.delay(locked.pk))
+    return locked
+
+
+def label_cancel_at_carrier(*, carrier_id: int, tracking_number: str) -> bool:
+    """Cancel an unused label at its carrier when the carrier can (not billed); False when it cannot."""
+    carrier = Carrier.objects.get(pk=carrier_id)
+    adapter = carriers.get_adapter(carrier)
+    if carriers.CANCEL_LABEL not in adapter.supports:
+        return False
+    try:
+        adapter.cancel_label(tracking_number)
+    except carriers.PermanentCarrierError:
+        return False
+    return True
+
+
+def label_printed(*, shipment: Shipment) -> None:
+    """The packer printed the label: from now on the service no longer changes."""
+    Shipment.objects.filter(pk=shipment.pk, label_printed_at__isnull=True).update(
+        label_printed_at=timezone.now()
+    )
+
+
 def label_retry(*, shipment: Shipment) -> None:
     """Staff ask again for a label that failed (after fixing the address or the settings)."""
     from .tasks import shipment_label

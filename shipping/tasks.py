@@ -88,6 +88,23 @@ def shipment_label(shipment_id: int) -> str:
     return shipment.status
 
 
+@shared_task(
+    name="shipping.label_cancel",
+    queue="documents",
+    acks_late=True,
+    autoretry_for=(carriers.RetryableCarrierError,),
+    retry_backoff=60,
+    retry_backoff_max=60 * 60,
+    retry_jitter=True,
+    max_retries=6,
+)
+def label_cancel(carrier_id: int, tracking_number: str) -> bool:
+    """Cancel a label replaced by a manual change of service (idempotent at the carriers that cancel)."""
+    from .shipments import label_cancel_at_carrier
+
+    return label_cancel_at_carrier(carrier_id=carrier_id, tracking_number=tracking_number)
+
+
 @shared_task(name="shipping.tracking_poll", queue="tracking", acks_late=True)
 def tracking_poll() -> dict:
     """Beat, every 10 minutes: the carriers' news of the parcels due for a check."""

@@ -109,7 +109,8 @@ def adapter_config(code: str) -> dict:
     from ..models import CarrierAccount
 
     config = environment_config(code)
-    account = CarrierAccount.objects.filter(adapter=code).first() if code in ADAPTERS else None
+    has_form = code in ADAPTERS and bool(ADAPTERS[code].credentials)
+    account = CarrierAccount.objects.filter(adapter=code).first() if has_form else None
     if account is not None:
         config.update({k: v for k, v in (account.values or {}).items() if v not in ("", None)})
         try:

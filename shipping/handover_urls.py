@@ -12,5 +12,5 @@ urlpatterns = [
     path("parcels/<int:pk>/labels.<str:fmt>", parcel_views.LabelsView.as_view(), name="labels"),
     path("parcels/<int:pk>/rates/", parcel_views.ParcelRatesView.as_view(), name="parcel_rates"),
     path("parcels/<int:pk>/service/", parcel_views.ServiceOverrideView.as_view(), name="service_override"),
-    path("orders/<int:order_id>/parcels/", parcel_views.OrderParcelRatesView.as_view(), name="order_parcels"),
+    path("orders/<str:number>/parcels/", parcel_views.OrderParcelRatesView.as_view(), name="order_parcels"),
 ]

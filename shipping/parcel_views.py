@@ -28,14 +28,14 @@ def _may_see(user) -> bool:
 
 
 class OrderParcelRatesView(BackofficeMixin, View):
-    """``GET /shipping/orders/<order id>/parcels/``: the order's parcels with their rate shopping (an htmx
-    fragment: the order page loads it with one ``hx-get``)."""
+    """``GET /shipping/orders/<order number>/parcels/``: the order's parcels with their rate shopping (an
+    htmx fragment: the order page loads it with one ``hx-get``)."""
 
     def has_permission(self):
         return _may_see(self.request.user)
 
-    def get(self, request, order_id):
-        parcels = order_parcel_rates(order_id=order_id)
+    def get(self, request, number):
+        parcels = order_parcel_rates(order_number=number)
         return render(
             request,
             "shipping/_order_parcels.html",
@@ -61,7 +61,8 @@ class ParcelRatesView(BackofficeMixin, View):
     """One parcel's rate shopping: a fragment for htmx (the dispatch page), a page otherwise."""
 
     def has_permission(self):
-        return _may_see(self.request.user)
+        user = self.request.user
+        return user.has_perm("shipping.handover") or user.has_perm("fulfillment.pack")
 
     def get(self, request, pk):
         shipment = _user_shipment(request, pk)
@@ -119,10 +120,10 @@ class LabelsView(BackofficeMixin, View):
         if fmt == "pdf":
             if not shipment.label_pdf:
                 raise Http404(_("This parcel has no label yet."))
-            parts = [shipment.label_pdf.open("rb").read()]
+            body = shipment.label_pdf.open("rb").read()
             if back is not None and back.label_pdf:
-                parts.append(back.label_pdf.open("rb").read())
-            body, content_type = customs.pdf_join(*parts), "application/pdf"
+                body = customs.pdf_join(body, back.label_pdf.open("rb").read())
+            content_type = "application/pdf"
         elif fmt == "zpl":
             if not shipment.label_zpl:
                 raise Http404(_("This parcel has no label in this format yet."))

@@ -381,11 +381,11 @@ def service_reason_text(shipment) -> str:
     return _("No carrier service yet.") if not shipment.service_id else ""
 
 
-def order_parcel_rates(*, order_id: int) -> list[ParcelRates]:
+def order_parcel_rates(*, order_number: str) -> list[ParcelRates]:
     from .models import Shipment
 
     shipments = (
-        Shipment.objects.filter(order_id=order_id)
+        Shipment.objects.filter(order__number=order_number)
         .exclude(status="cancelled")
         .select_related("service__carrier", "location", "service_rule", "service_chosen_by")
         .order_by("pk")

@@ -254,6 +254,7 @@ class FedexAdapter(CarrierAdapter):
         return self._ship(request, is_return=True)
 
     def _ship(self, request: LabelRequest, *, is_return: bool) -> Label:
+        self.require("client_id", "client_secret", "account_number")  # every missing one named at once
         body = self.shipment_body(request, is_return=is_return)
         response = self._call("POST", "/ship/v1/shipments", body)
         try:

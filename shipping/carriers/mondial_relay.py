@@ -146,6 +146,7 @@ TRACE_WORDS = (
     ("en cours de livraison", "MR_OUT"),
     ("en cours d'acheminement", "MR_TRANSIT"),
     ("acheminement", "MR_TRANSIT"),
+    ("prise en charge", "MR_TAKEN"),
     ("pris en charge", "MR_TAKEN"),
     ("depose", "MR_TAKEN"),
     ("enregistre", "MR_REGISTERED"),

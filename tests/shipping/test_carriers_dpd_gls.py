@@ -30,7 +30,8 @@ def dpd_answer(action: str, label: bytes, kind="EPRINT") -> str:
 
 
 def fault(text: str) -> str:
-    return f"""<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="{SOAP}"><soap:Body><soap:Fault>
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<soap:Envelope xmlns:soap="{SOAP}"><soap:Body><soap:Fault>
 <faultcode>soap:Server</faultcode><faultstring>{text}</faultstring></soap:Fault></soap:Body></soap:Envelope>"""
 
 
@@ -100,8 +101,10 @@ def test_dpd_tracking(dpd):
             200,
             text=f"""<?xml version="1.0"?><soap:Envelope xmlns:soap="{SOAP}"><soap:Body>
 <GetShipmentTraceResponse xmlns="{NS}"><GetShipmentTraceResult><Traces>
-<Trace><Date>2026-11-25T17:40:00</Date><Code>PICKUP</Code><Label>Colis pris en charge</Label><Center>Lyon</Center></Trace>
-<Trace><Date>2026-11-26T08:05:00</Date><Code>OUT_FOR_DELIVERY</Code><Label>En cours de livraison</Label><Center>Paris</Center></Trace>
+<Trace><Date>2026-11-25T17:40:00</Date><Code>PICKUP</Code><Label>Colis pris en charge</Label>
+<Center>Lyon</Center></Trace>
+<Trace><Date>2026-11-26T08:05:00</Date><Code>OUT_FOR_DELIVERY</Code><Label>En cours de livraison</Label>
+<Center>Paris</Center></Trace>
 <Trace><Date>2026-11-26T12:30:00</Date><Code>DELIVERED</Code><Label>Livré</Label><Center>Paris</Center></Trace>
 </Traces></GetShipmentTraceResult></GetShipmentTraceResponse></soap:Body></soap:Envelope>""",
         )

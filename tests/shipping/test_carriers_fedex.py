@@ -276,7 +276,8 @@ def test_tracking_maps_scan_events_and_reports_unknown_numbers(fedex):
                                 {
                                     "error": {
                                         "code": "TRACKING.TRACKINGNUMBER.NOTFOUND",
-                                        "message": "Tracking number cannot be found. Please correct the tracking number and try again.",
+                                        "message": "Tracking number cannot be found. "
+                                        "Please correct the tracking number and try again.",
                                     }
                                 }
                             ],

@@ -20,7 +20,8 @@ def tracing(stat: str, events: list[tuple[str, str, str, str]]) -> str:
         for label, day, hour, place in events
     )
     return f"""<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">
-<soap:Body><WSI2_TracingColisDetailleResponse xmlns="{NS}"><WSI2_TracingColisDetailleResult><STAT>{stat}</STAT>
+<soap:Body><WSI2_TracingColisDetailleResponse xmlns="{NS}"><WSI2_TracingColisDetailleResult>
+<STAT>{stat}</STAT>
 <Libelle01>Colis</Libelle01><Tracing>{items}</Tracing></WSI2_TracingColisDetailleResult>
 </WSI2_TracingColisDetailleResponse></soap:Body></soap:Envelope>"""
 

@@ -25,9 +25,8 @@ SAME_AS = {"MC": "FR"}
 FRENCH_OVERSEAS = frozenset("GP MQ GF RE YT PM BL MF WF PF NC TF".split())
 # Postcodes of special territories inside EU member states: outside the EU's VAT area.
 SPECIAL_POSTCODES = {
-    "FR": re.compile(
-        r"^9[78]"
-    ),  # 971 Guadeloupe … 976 Mayotte, 975/977/978/986/987/988 overseas collectivities
+    # 971 Guadeloupe … 976 Mayotte; 975, 977, 978, 984, 986-988 the overseas collectivities (980 is Monaco)
+    "FR": re.compile(r"^(97|98[4-9])"),
     "ES": re.compile(r"^(35|38|51|52)"),  # Las Palmas, Santa Cruz de Tenerife, Ceuta, Melilla
     "FI": re.compile(r"^22"),  # Åland
     "DE": re.compile(r"^(27498|78266)$"),  # Heligoland, Büsingen
@@ -41,6 +40,9 @@ COUNTRY = re.compile(r"^[A-Z]{2}$")
 class CustomsIncomplete(carriers.PermanentCarrierError):
     """A declaration the carrier would refuse: ``details["products"]`` lists each product with what it
     lacks (``{"sku", "name", "missing": ["customs code", ...]}``)."""
+
+    def __str__(self) -> str:  # our own refusal, for staff: no carrier prefix, no code
+        return self.message
 
 
 def needs_customs(*, country: str, postcode: str = "", origin: str = "FR") -> bool:

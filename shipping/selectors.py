@@ -2,7 +2,7 @@
 up in memory, so a sourcing decision over many locations costs a fixed number of queries."""
 
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, time, timedelta
 from decimal import Decimal
 
 from django.core.cache import cache
@@ -286,9 +286,9 @@ def _ship_day(*, service: CarrierService, now) -> date:
 
     local = timezone.localtime(now)
     day = local.date()
-    if local.time() > service.cutoff_time or not calendar.is_delivery_day(day, {1, 2, 3, 4, 5}):
-        day = calendar.next_working_day(day)
-    return day
+    if local.time() > service.cutoff_time:
+        day += timedelta(days=1)
+    return calendar.next_working_day(day)
 
 
 def shipment_rate_options(*, shipment, now=None) -> ParcelRates:

@@ -397,7 +397,9 @@ def shipment_service_override(*, shipment: Shipment, service, actor=None, note: 
     carrier when it can be, and a new one is asked for; the return label in the parcel follows."""
     from .tasks import label_cancel, shipment_label
 
-    locked = Shipment.objects.select_for_update().select_related("service__carrier").get(pk=shipment.pk)
+    locked = (
+        Shipment.objects.select_for_update(of=("self",)).select_related("service__carrier").get(pk=shipment.pk)
+    )
     refusal = override_refusal(locked)
     if refusal:
         raise ShipmentRefused(refusal, code="too_late")

@@ -16,7 +16,13 @@ from inventory import services as inventory_services
 from inventory.models import IncomingStock, Location, Product, StockLevel, ean13_check_digit
 from invoicing.models import LegalEntity
 from oms.demo_history import seed_history
-from oms.demo_network import seed_network, seed_relay_points, seed_shifts
+from oms.demo_network import (
+    seed_carrier_extras,
+    seed_customs_codes,
+    seed_network,
+    seed_relay_points,
+    seed_shifts,
+)
 from orders.models import (
     Allocation,
     Channel,
@@ -448,6 +454,7 @@ def seed_legal_entity() -> LegalEntity:
 def seed_all() -> dict:
     rng = random.Random(20261125)  # noqa: S311 - demo data, not security
     products = seed_catalogue(rng)
+    seed_customs_codes()
     seed_stock(rng, products)
     channels = seed_channels()
     seed_network()
@@ -460,6 +467,7 @@ def seed_all() -> dict:
     history = seed_history(random.Random(20260601))  # noqa: S311 - demo data, not security
     seed_forecast()
     seed_returns()
+    seed_carrier_extras()
     return {"products": len(products), "orders_created": orders, "history_orders_created": history}
 
 

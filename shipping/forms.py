@@ -299,7 +299,7 @@ class CarrierAccountForm(forms.Form):
             if secret:
                 self.secret_names.append(name)
                 fields[name] = forms.CharField(
-                    label=_(label),
+                    label=label,
                     required=False,
                     strip=True,
                     widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
@@ -308,7 +308,7 @@ class CarrierAccountForm(forms.Form):
                     else _("Not set."),
                 )
             else:
-                fields[name] = forms.CharField(label=_(label), required=False, initial=stored.get(name, ""))
+                fields[name] = forms.CharField(label=label, required=False, initial=stored.get(name, ""))
         self.fields = {**fields, "test_mode": self.fields["test_mode"]}
         if account is not None:
             self.fields["test_mode"].initial = account.test_mode

@@ -398,7 +398,9 @@ def shipment_service_override(*, shipment: Shipment, service, actor=None, note: 
     from .tasks import label_cancel, shipment_label
 
     locked = (
-        Shipment.objects.select_for_update(of=("self",)).select_related("service__carrier").get(pk=shipment.pk)
+        Shipment.objects.select_for_update(of=("self",))
+        .select_related("service__carrier")
+        .get(pk=shipment.pk)
     )
     refusal = override_refusal(locked)
     if refusal:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from . import soap
 from .base import (
@@ -98,9 +99,9 @@ class ChronopostAdapter(LaPosteTrackingMixin, CarrierAdapter):
     supports = frozenset({LABEL, LABEL_PDF, LABEL_ZPL, RETURN_LABEL, CANCEL_LABEL, TRACKING})
     tracking_url_template = "https://www.chronopost.fr/tracking-no-cms/suivi-page?listeNumerosLT={number}"
     credentials = (
-        ("account_number", "Account number", False),
-        ("password", "Web-service password", True),
-        ("okapi_key", "La Poste Okapi key (tracking)", True),
+        ("account_number", _("Account number"), False),
+        ("password", _("Web-service password"), True),
+        ("okapi_key", _("La Poste Okapi key (tracking)"), True),
     )
     event_status = EVENT_STATUS
     sandbox_codes = SANDBOX_CODES

@@ -21,6 +21,7 @@ import json
 import re
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .base import (
     LABEL,
@@ -130,10 +131,10 @@ class ColissimoAdapter(LaPosteTrackingMixin, CarrierAdapter):
     name = "Colissimo"
     supports = frozenset({LABEL, LABEL_PDF, LABEL_ZPL, RETURN_LABEL, RELAY_SEARCH, TRACKING})
     credentials = (
-        ("contract_number", "Contract number", False),
-        ("password", "Web-service password", True),
-        ("api_key", "API key (instead of contract number and password)", True),
-        ("okapi_key", "La Poste Okapi key (tracking)", True),
+        ("contract_number", _("Contract number"), False),
+        ("password", _("Web-service password"), True),
+        ("api_key", _("API key (instead of contract number and password)"), True),
+        ("okapi_key", _("La Poste Okapi key (tracking)"), True),
     )
     event_status = EVENT_STATUS
     sandbox_codes = {

@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .base import (
     CUSTOMS,
@@ -107,10 +108,10 @@ class DhlExpressAdapter(DhlAdapter):
     base_url = "https://express.api.dhl.com/mydhlapi"
     test_base_url = "https://express.api.dhl.com/mydhlapi/test"
     credentials = (
-        ("username", "MyDHL API key", False),
-        ("password", "MyDHL API secret", True),
-        ("account_number", "Account number", False),
-        ("api_key", "Tracking API key (DHL-API-Key)", True),
+        ("username", _("MyDHL API key"), False),
+        ("password", _("MyDHL API secret"), True),
+        ("account_number", _("Account number"), False),
+        ("api_key", _("Tracking API key (DHL-API-Key)"), True),
     )
     event_status = STATUS_CODES
     sandbox_codes = SANDBOX_CODES

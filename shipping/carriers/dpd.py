@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from ..models import ShipmentStatus
 from . import soap
@@ -98,10 +99,10 @@ class DpdFranceAdapter(CarrierAdapter):
     base_url = "https://e-station.cargonet.software/dpd-eprintwebservice/eprintwebservice.asmx"
     test_base_url = "https://e-station-testenv.cargonet.software/eprintwebservice/eprintwebservice.asmx"
     credentials = (
-        ("login", "User id", False),
-        ("password", "Password", True),
-        ("customer_number", "Customer number", False),
-        ("center_number", "DPD depot (centre) number", False),
+        ("login", _("User id"), False),
+        ("password", _("Password"), True),
+        ("customer_number", _("Customer number"), False),
+        ("center_number", _("DPD depot (centre) number"), False),
     )
     event_status = EVENT_STATUS
     sandbox_codes = SANDBOX_CODES

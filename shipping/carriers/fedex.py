@@ -24,6 +24,7 @@ from collections.abc import Iterable
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
 
 from ..models import ShipmentStatus
 from .base import (
@@ -137,9 +138,9 @@ class FedexAdapter(CarrierAdapter):
     base_url = "https://apis.fedex.com"
     test_base_url = "https://apis-sandbox.fedex.com"
     credentials = (
-        ("client_id", "API key (client id)", False),
-        ("client_secret", "Secret key", True),
-        ("account_number", "Account number", False),
+        ("client_id", _("API key (client id)"), False),
+        ("client_secret", _("Secret key"), True),
+        ("account_number", _("Account number"), False),
     )
     event_status = EVENT_STATUS
     sandbox_codes = SANDBOX_CODES

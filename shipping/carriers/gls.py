@@ -27,6 +27,7 @@ from collections.abc import Iterable
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
 
 from ..models import ShipmentStatus
 from .base import (
@@ -110,9 +111,9 @@ class GlsAdapter(CarrierAdapter):
     base_url = "https://shipit-wbm-fr01.gls-group.eu:443/backend/rs"
     test_base_url = "https://shipit-wbm-test01.gls-group.eu:8443/backend/rs"
     credentials = (
-        ("username", "ShipIT user", False),
-        ("password", "Password", True),
-        ("contact_id", "Contact id (shipper)", False),
+        ("username", _("ShipIT user"), False),
+        ("password", _("Password"), True),
+        ("contact_id", _("Contact id (shipper)"), False),
     )
     event_status = EVENT_STATUS
     sandbox_codes = SANDBOX_CODES

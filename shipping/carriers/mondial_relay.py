@@ -29,6 +29,7 @@ from datetime import datetime
 from xml.sax.saxutils import escape
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from lxml import etree
 
 from ..models import ShipmentStatus
@@ -235,8 +236,8 @@ class MondialRelayAdapter(CarrierAdapter):
     supports = frozenset({LABEL, LABEL_PDF, RELAY_SEARCH, RETURN_LABEL, TRACKING})
     tracking_url_template = "https://www.mondialrelay.fr/suivi-de-colis/?numeroExpedition={number}"
     credentials = (
-        ("enseigne", "Merchant code (Enseigne)", False),
-        ("private_key", "Private key", True),
+        ("enseigne", _("Merchant code (Enseigne)"), False),
+        ("private_key", _("Private key"), True),
     )
     event_status = EVENT_STATUS
     sandbox_codes = SANDBOX_CODES

@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from ..models import ShipmentStatus
 from .base import (
@@ -173,9 +174,9 @@ class UpsAdapter(CarrierAdapter):
     base_url = "https://onlinetools.ups.com"
     test_base_url = "https://wwwcie.ups.com"
     credentials = (
-        ("client_id", "Client ID", False),
-        ("client_secret", "Client secret", True),
-        ("account_number", "Shipper number", False),
+        ("client_id", _("Client ID"), False),
+        ("client_secret", _("Client secret"), True),
+        ("account_number", _("Shipper number"), False),
     )
     event_status = EVENT_STATUS
     sandbox_codes = SANDBOX_CODES

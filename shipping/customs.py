@@ -45,22 +45,26 @@ class CustomsIncomplete(carriers.PermanentCarrierError):
         return self.message
 
 
-def needs_customs(*, country: str, postcode: str = "", origin: str = "FR") -> bool:
-    """Whether a parcel from ``origin`` (metropolitan France by default) to this address crosses a customs
-    border: a territory outside the EU's VAT area, or a country outside the EU."""
-    country = SAME_AS.get((country or "FR").upper(), (country or "FR").upper())
-    origin = SAME_AS.get(origin.upper(), origin.upper())
+def territory(country: str, postcode: str = "") -> str:
+    """The customs territory of an address: "EU" for the EU's VAT area, else the country, or the special
+    territory inside an EU member state (each French overseas département its own: 971, 972...)."""
+    country = (country or "FR").upper()
+    country = SAME_AS.get(country, country)
     postcode = (postcode or "").replace(" ", "")
+    if country in FRENCH_OVERSEAS or country not in EU:
+        return country
+    pattern = SPECIAL_POSTCODES.get(country)
+    match = pattern.match(postcode) if pattern else None
+    if match is None:
+        return "EU"
+    return f"{country}-{postcode[:3] if country == 'FR' else match.group(0)}"
 
-    def outside(code: str, zipcode: str) -> bool:
-        if code in FRENCH_OVERSEAS or code not in EU:
-            return True
-        pattern = SPECIAL_POSTCODES.get(code)
-        return bool(pattern and pattern.match(zipcode))
 
-    if outside(country, postcode):
-        return True
-    return outside(origin, "") and country != origin
+def needs_customs(*, country: str, postcode: str = "", origin: str = "FR", origin_postcode: str = "") -> bool:
+    """Whether a parcel from ``origin`` (metropolitan France by default) to this address crosses a customs
+    border: from one customs territory to another (the EU's VAT area, a French overseas département or
+    territory, an EU special territory, a country outside the EU)."""
+    return territory(origin, origin_postcode) != territory(country, postcode)
 
 
 def export_reason_default() -> str:

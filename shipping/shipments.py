@@ -101,8 +101,11 @@ def shipment_prepare(
     shipment.save(
         update_fields=["recipient", "relay_id", "service", "channel", "service_rule", "service_reason"]
     )
-    for order_line_id, value in (line_values or {}).items():
-        ShipmentLine.objects.filter(shipment=shipment, order_line_id=order_line_id).update(unit_value=value)
+    if line_values:
+        lines = list(ShipmentLine.objects.filter(shipment=shipment, order_line_id__in=list(line_values)))
+        for line in lines:
+            line.unit_value = line_values[line.order_line_id]
+        ShipmentLine.objects.bulk_update(lines, ["unit_value"])
     if shipment.service_id and needs_label(shipment):
         return_label_open(shipment=shipment)
         transaction.on_commit(lambda: shipment_label.delay(shipment.pk))
@@ -250,7 +253,10 @@ def _formats() -> tuple[str, ...]:
 def _declaration(shipment: Shipment, *, sender, recipient, reason) -> "carriers.CustomsDeclaration | None":
     """The parcel's customs declaration when it crosses a customs border (``None`` otherwise)."""
     if not customs.needs_customs(
-        country=recipient.country, postcode=recipient.postcode, origin=sender.country
+        country=recipient.country,
+        postcode=recipient.postcode,
+        origin=sender.country,
+        origin_postcode=sender.postcode,
     ):
         return None
     return customs.declaration_build(shipment=shipment, reason=reason)

@@ -53,6 +53,26 @@ def test_which_parcels_need_a_customs_declaration(country, postcode, needed):
     assert customs.needs_customs(country=country, postcode=postcode) is needed
 
 
+@pytest.mark.parametrize(
+    ("origin", "origin_postcode", "country", "postcode", "needed"),
+    [
+        ("FR", "97200", "FR", "69003", True),  # a return label from Fort-de-France to Lyon
+        ("FR", "97200", "FR", "97232", False),  # within Martinique
+        ("FR", "97200", "FR", "97110", True),  # Martinique to Guadeloupe (octroi de mer)
+        ("CH", "1204", "FR", "69003", True),  # a return from Geneva
+        ("CH", "1204", "CH", "8001", False),
+        ("DE", "10115", "FR", "69003", False),
+    ],
+)
+def test_customs_between_two_addresses(origin, origin_postcode, country, postcode, needed):
+    assert (
+        customs.needs_customs(
+            country=country, postcode=postcode, origin=origin, origin_postcode=origin_postcode
+        )
+        is needed
+    )
+
+
 @pytest.fixture
 def floor(db):
     floor = Floor()

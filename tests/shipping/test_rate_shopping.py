@@ -192,3 +192,21 @@ def test_a_change_keeps_the_return_label_with_the_new_carrier(floor, django_capt
     second = ParcelReturnLabel.objects.get(shipment=shipment)
     assert second.pk != first.pk and second.carrier == floor.fedex
     assert second.status == ParcelReturnLabel.Status.READY and second.tracking_number.startswith("9")
+
+
+def test_the_order_fragment_costs_the_same_queries_for_one_or_two_parcels(
+    floor, client, django_capture_on_commit_callbacks, django_assert_max_num_queries
+):
+    from oms.roles import MANAGER
+    from shipping.selectors import network_current
+    from tests.oms.factories import UserFactory as Users
+
+    order, parcels = packed(floor, [("MUG", 1), ("SHIRT", 1)], django_capture_on_commit_callbacks, parcels=2)
+    assert len(parcels) == 2
+    client.force_login(Users(username="boss", role=MANAGER))
+    network_current()  # warm the network's cache, as a running server has it
+    url = reverse("dispatch:order_parcels", args=[order.number])
+    client.get(url)
+    with django_assert_max_num_queries(6):  # session, user, permissions, parcels, services (+ savepoints)
+        response = client.get(url)
+    assert response.content.decode().count('class="parcel-block"') == 2

@@ -212,18 +212,14 @@ def label_create(*, shipment_id: int) -> Shipment:
     except carriers.CarrierError as exc:
         _label_failed(shipment, str(exc), final=True)
         return Shipment.objects.get(pk=shipment.pk)
-    pdf = label.pdf
-    if declaration is not None and pdf:
-        # Customs papers go with the label: the carrier's own (commercial invoice) or our CN23.
-        papers = label.customs_pdf or customs.cn23_pdf(
-            declaration=declaration,
-            sender=sender,
-            recipient=recipient,
-            reference=shipment.number,
-            tracking_number=label.tracking_number,
-            weight_g=shipment.weight_g,
-        )
-        pdf = customs.pdf_join(pdf, papers)
+    pdf = _with_papers(
+        label,
+        declaration,
+        sender=sender,
+        recipient=recipient,
+        reference=shipment.number,
+        weight_g=shipment.weight_g,
+    )
     with transaction.atomic():
         locked = Shipment.objects.select_for_update().get(pk=shipment.pk)
         if locked.status not in (ShipmentStatus.CREATED, ShipmentStatus.LABEL_FAILED):
@@ -240,6 +236,22 @@ def label_create(*, shipment_id: int) -> Shipment:
         locked.alert = ""
         locked.save()
     return locked
+
+
+def _with_papers(label, declaration, *, sender, recipient, reference: str, weight_g: int) -> bytes | None:
+    """The PDF to print: the label then its customs papers (the carrier's commercial invoice, else our CN23).
+    A ZPL-only label still gets its papers as a PDF of their own, for the office printer."""
+    if declaration is None:
+        return label.pdf
+    papers = label.customs_pdf or customs.cn23_pdf(
+        declaration=declaration,
+        sender=sender,
+        recipient=recipient,
+        reference=reference,
+        tracking_number=label.tracking_number,
+        weight_g=weight_g,
+    )
+    return customs.pdf_join(label.pdf, papers) if label.pdf else papers
 
 
 def label_size() -> str:
@@ -302,20 +314,14 @@ def return_label_create(*, shipment_id: int) -> ParcelReturnLabel | None:
             error=str(exc)[:2000], status=ParcelReturnLabel.Status.FAILED
         )
         return ParcelReturnLabel.objects.get(pk=label_row.pk)
-    pdf = label.pdf
-    if declaration is not None and pdf:
-        pdf = customs.pdf_join(
-            pdf,
-            label.customs_pdf
-            or customs.cn23_pdf(
-                declaration=declaration,
-                sender=customer,
-                recipient=merchant,
-                reference=request.reference,
-                tracking_number=label.tracking_number,
-                weight_g=shipment.weight_g,
-            ),
-        )
+    pdf = _with_papers(
+        label,
+        declaration,
+        sender=customer,
+        recipient=merchant,
+        reference=request.reference,
+        weight_g=shipment.weight_g,
+    )
     with transaction.atomic():
         locked = ParcelReturnLabel.objects.select_for_update().get(pk=label_row.pk)
         if locked.status not in (ParcelReturnLabel.Status.PENDING, ParcelReturnLabel.Status.FAILED):

@@ -258,7 +258,8 @@ def return_request(
 # --- Return label slipped in the parcel -------------------------------------------------------------------
 
 
-def _label_in_parcel(order: Order) -> ParcelReturnLabel | None:
+def label_in_parcel(order: Order) -> ParcelReturnLabel | None:
+    """The unused return label slipped in one of the order's parcels, if any."""
     return (
         ParcelReturnLabel.objects.filter(shipment__order=order, status=ParcelReturnLabel.Status.READY)
         .select_related("shipment", "carrier")
@@ -270,7 +271,7 @@ def _label_in_parcel(order: Order) -> ParcelReturnLabel | None:
 def _use_label_in_parcel(*, ret: Return, actor=None) -> None:
     """A return by post of an order whose parcel carried a return label: the customer uses that label, so
     the return is accepted at once (no label to make, nothing to send) and the label is registered."""
-    label = _label_in_parcel(ret.order)
+    label = label_in_parcel(ret.order)
     if label is None:
         return
     fields = {

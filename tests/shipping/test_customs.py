@@ -253,3 +253,50 @@ def test_a_parcel_inside_france_carries_no_declaration(floor, django_capture_on_
     )
     assert shipment.status == Shipment.Status.LABELLED and shipment.customs == {}
     assert len(pdf_text(shipment.label_pdf)) == 1
+
+
+def test_the_return_label_from_fort_de_france_carries_its_own_cn23(floor, django_capture_on_commit_callbacks):
+    from shipping.models import ChannelShippingSettings, ParcelReturnLabel
+
+    ChannelShippingSettings.objects.create(channel=floor.channel, return_label_in_parcel=True)
+    service = floor.gls.services.get()
+    _order, shipment = pack(
+        floor,
+        address=FORT_DE_FRANCE,
+        service=service,
+        django_capture_on_commit_callbacks=django_capture_on_commit_callbacks,
+    )
+    back = ParcelReturnLabel.objects.get(shipment=shipment)
+    assert back.status == ParcelReturnLabel.Status.READY, back.error
+    label_page, cn23 = pdf_text(back.label_pdf)
+    assert "RETOUR / RETURN" in label_page
+    assert "☒ Retour de marchandises / Returned goods" in cn23 and "610910" in cn23
+    assert "Fort-de-France" in cn23.split("À / To")[0]  # the customer is the sender of the way back
+
+
+def test_a_zpl_label_still_gets_its_customs_papers_as_a_pdf(
+    floor, django_capture_on_commit_callbacks, settings
+):
+    settings.LABEL_FORMAT = "zpl"
+    from shipping.carriers.sandbox import SandboxAdapter
+
+    original = SandboxAdapter.create_label
+
+    def zpl_only(self, request):
+        from dataclasses import replace
+
+        return replace(original(self, request), pdf=None)
+
+    import pytest as _pytest
+
+    with _pytest.MonkeyPatch.context() as patch:
+        patch.setattr(SandboxAdapter, "create_label", zpl_only)
+        _order, shipment = pack(
+            floor,
+            address=GENEVA,
+            service=floor.gls.services.get(),
+            django_capture_on_commit_callbacks=django_capture_on_commit_callbacks,
+        )
+    assert shipment.label_zpl and shipment.label_zpl.read().startswith(b"^XA")
+    (cn23,) = pdf_text(shipment.label_pdf)
+    assert "CN 23" in cn23 and "Genève" in cn23

@@ -145,8 +145,6 @@ def test_packer_prints_both_labels_and_the_carriers_scan_opens_the_return(
 def test_rate_shopping_on_the_dispatch_and_order_pages(page, live_server, login, floor, screenshot, width):
     order = picked(floor, [("MUG", 1)])
     prep = Preparation.objects.get(order=order)
-    from django.test.utils import CaptureQueriesContext  # noqa: F401 - the packing runs through services
-
     for line in prep.lines.all():
         services.pack_scan(preparation=prep, code=line.ean, quantity=line.quantity, actor=floor.picker)
     services.parcel_close(preparation=prep, box=None, weight_g=600, actor=floor.picker)

@@ -288,6 +288,7 @@ class CarrierAdapter:
     name = ""
     supports: frozenset[str] = frozenset()
     tracking_batch_size = 1  # tracking numbers per call of ``track``'s carrier request
+    quota_per_second = 0  # the carrier's documented rate, kept across workers by ``request`` (0: none)
     tracking_url_template = ""  # public tracking page, "{number}" replaced
 
     def __init__(self, *, config: Mapping | None = None, client: httpx.Client | None = None):
@@ -417,7 +418,17 @@ class CarrierAdapter:
         """One HTTP call with the adapter's client (explicit timeouts). Network errors, timeouts, 5xx and
         429 raise ``RetryableCarrierError`` (``CarrierQuotaExceeded`` for 429); any other status not in
         ``ok`` raises ``PermanentCarrierError`` with the message ``error_message(response)`` found in the
-        carrier's answer."""
+        carrier's answer. Adapters whose carrier documents a rate (``quota_per_second``) wait for a slot
+        shared by every worker first, so the quota is kept rather than hit."""
+        if self.quota_per_second:
+            from .ratelimit import RateLimiter, RateLimitTimeout
+
+            try:
+                RateLimiter(f"carrier:{self.code}", per_second=self.quota_per_second).acquire(max_wait=5)
+            except RateLimitTimeout as exc:
+                raise CarrierQuotaExceeded(
+                    str(exc), carrier=self.code, code="quota_exceeded", retry_after=1
+                ) from exc
         try:
             response = self.client.request(method, url, **kwargs)
         except httpx.TimeoutException as exc:

@@ -134,6 +134,7 @@ class FedexAdapter(CarrierAdapter):
     name = "FedEx"
     supports = frozenset({LABEL, LABEL_PDF, LABEL_ZPL, RETURN_LABEL, CANCEL_LABEL, TRACKING, CUSTOMS})
     tracking_batch_size = 30
+    quota_per_second = 140  # FedEx allows 1,400 transactions per 10 seconds per project
     tracking_url_template = "https://www.fedex.com/fedextrack/?trknbr={number}"
     base_url = "https://apis.fedex.com"
     test_base_url = "https://apis-sandbox.fedex.com"

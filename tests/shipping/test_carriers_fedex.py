@@ -311,3 +311,24 @@ def test_cancel_deletes_the_shipment(fedex):
         "trackingNumber": "794953535000",
         "deletionControl": "DELETE_ALL_PACKAGES",
     }
+
+
+@respx.mock
+def test_the_documented_rate_is_kept_across_workers(fedex, monkeypatch):
+    from shipping.carriers.ratelimit import RateLimiter, RateLimitTimeout
+
+    slots = []
+
+    def acquire(self, *, max_wait=10.0):
+        slots.append((self.name, self.per_second))
+        if len(slots) > 2:
+            raise RateLimitTimeout("carrier:fedex: no call allowed within 5 s.")
+
+    monkeypatch.setattr(RateLimiter, "acquire", acquire)
+    respx.post(f"{API}/oauth/token").mock(return_value=httpx.Response(200, json=TOKEN))
+    ship = respx.post(f"{API}/ship/v1/shipments").mock(return_value=httpx.Response(200, json=ship_answer()))
+    fedex.create_label(label_request(service_code="domicile"))  # token + label: two slots
+    assert slots == [("carrier:fedex", 140), ("carrier:fedex", 140)]
+    with pytest.raises(CarrierQuotaExceeded) as caught:
+        fedex.create_label(label_request(service_code="domicile"))
+    assert caught.value.retry_after == 1 and ship.call_count == 1

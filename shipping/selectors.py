@@ -291,8 +291,9 @@ def _ship_day(*, service: CarrierService, now) -> date:
     return calendar.next_working_day(day)
 
 
-def shipment_rate_options(*, shipment, now=None) -> ParcelRates:
-    """Rate shopping for one parcel (fixed queries: the network is cached)."""
+def shipment_rate_options(*, shipment, now=None, services: dict | None = None) -> ParcelRates:
+    """Rate shopping for one parcel (fixed queries: the network is cached; ``services`` by id, when the
+    caller loaded them for several parcels at once)."""
     from . import calendar
 
     now = now or timezone.now()
@@ -309,12 +310,8 @@ def shipment_rate_options(*, shipment, now=None) -> ParcelRates:
     )
     network = network_current()
     quotes = network.quotes(mode=mode, weight_g=shipment.weight_g, distance_km=distance)
-    services = {
-        s.pk: s
-        for s in CarrierService.objects.filter(pk__in=[q.service_id for q in quotes]).select_related(
-            "carrier"
-        )
-    }
+    if services is None:
+        services = _active_services()
     options = []
     for quote in quotes:
         service = services.get(quote.service_id)
@@ -381,7 +378,16 @@ def service_reason_text(shipment) -> str:
     return _("No carrier service yet.") if not shipment.service_id else ""
 
 
+def _active_services() -> dict:
+    return {
+        s.pk: s
+        for s in CarrierService.objects.filter(active=True, carrier__active=True).select_related("carrier")
+    }
+
+
 def order_parcel_rates(*, order_number: str) -> list[ParcelRates]:
+    """Every parcel of an order with its rate shopping: two queries whatever the number of parcels (and the
+    network's, when its cache is cold)."""
     from .models import Shipment
 
     shipments = (
@@ -390,4 +396,5 @@ def order_parcel_rates(*, order_number: str) -> list[ParcelRates]:
         .select_related("service__carrier", "location", "service_rule", "service_chosen_by")
         .order_by("pk")
     )
-    return [shipment_rate_options(shipment=s) for s in shipments]
+    services = _active_services()
+    return [shipment_rate_options(shipment=s, services=services) for s in shipments]

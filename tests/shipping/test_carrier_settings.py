@@ -26,6 +26,7 @@ def _english():
 
 @pytest.fixture
 def manager(db, client):
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"  # the pages in English, as the assertions
     user = UserFactory(username="boss", role=MANAGER)
     client.force_login(user)
     return user

@@ -324,6 +324,7 @@ DPD_FR_LOGIN = env("DPD_FR_LOGIN", default="")
 DPD_FR_PASSWORD = env("DPD_FR_PASSWORD", default="")
 DPD_FR_CUSTOMER_NUMBER = env("DPD_FR_CUSTOMER_NUMBER", default="")
 DPD_FR_CENTER_NUMBER = env("DPD_FR_CENTER_NUMBER", default="")
+DPD_FR_PUDO_KEY = env("DPD_FR_PUDO_KEY", default="")  # MyPudo: DPD Pickup points search
 GLS_USERNAME = env("GLS_USERNAME", default="")
 GLS_PASSWORD = env("GLS_PASSWORD", default="")
 GLS_CONTACT_ID = env("GLS_CONTACT_ID", default="")

@@ -18,6 +18,12 @@ akretion/roulier's ``dpd_fr_soap`` carrier and DPD France's integration guide us
   failed"); DPD documents no rate limit but answers 503 when overloaded.
 
 DPD France takes no customs lines in EPrint: parcels that need a CN23 get ours printed with the label.
+
+DPD Pickup points are searched through the Pickup network's "MyPudo" web service (``GetPudoList`` with the
+carrier code ``EXA`` and the MyPudo key, as DPD France's e-commerce modules do): ``RESULTS.PUDO_ITEMS
+.PUDO_ITEM[] {PUDO_ID, NAME, ADDRESS1..3, ZIPCODE, CITY, LATITUDE, LONGITUDE (decimal commas), DISTANCE
+(metres), OPENING_HOURS_ITEMS.OPENING_HOURS_ITEM[] {DAY_ID (1 = Monday), START_TM, END_TM}}``; a refusal
+is ``RESULTS.ERROR``.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from .base import (
     LABEL_BRANDING,
     LABEL_PDF,
     LABEL_ZPL,
+    RELAY_SEARCH,
     RETURN_LABEL,
     TRACKING,
     Address,
@@ -44,12 +51,16 @@ from .base import (
     CarrierEvent,
     Label,
     LabelRequest,
+    OpeningHours,
     PermanentCarrierError,
+    RelayPoint,
+    RelaySearch,
     RetryableCarrierError,
     TrackingUpdate,
 )
 
 NS = "http://www.cargonet.software"
+PUDO_URL = "https://mypudo.pickup-services.com/mypudo/mypudo.asmx/GetPudoList"
 # DPD's trace codes → our status.
 EVENT_STATUS = {
     "PREPARED": ShipmentStatus.LABELLED,  # shipment data received by DPD
@@ -94,7 +105,9 @@ def _address(address: Address) -> dict:
 class DpdFranceAdapter(CarrierAdapter):
     code = "dpd_fr"
     name = "DPD France"
-    supports = frozenset({LABEL, LABEL_PDF, LABEL_ZPL, RETURN_LABEL, CANCEL_LABEL, TRACKING, LABEL_BRANDING})
+    supports = frozenset(
+        {LABEL, LABEL_PDF, LABEL_ZPL, RETURN_LABEL, CANCEL_LABEL, TRACKING, LABEL_BRANDING, RELAY_SEARCH}
+    )
     tracking_url_template = "https://trace.dpd.fr/fr/trace/{number}"
     base_url = "https://e-station.cargonet.software/dpd-eprintwebservice/eprintwebservice.asmx"
     test_base_url = "https://e-station-testenv.cargonet.software/eprintwebservice/eprintwebservice.asmx"
@@ -103,6 +116,7 @@ class DpdFranceAdapter(CarrierAdapter):
         ("password", _("Password"), True),
         ("customer_number", _("Customer number"), False),
         ("center_number", _("DPD depot (centre) number"), False),
+        ("pudo_key", _("MyPudo key (Pickup points search)"), True),
     )
     event_status = EVENT_STATUS
     sandbox_codes = SANDBOX_CODES
@@ -227,3 +241,68 @@ class DpdFranceAdapter(CarrierAdapter):
                 )
             )
         return updates
+
+    # Pickup points
+
+    def search_relay_points(self, search: RelaySearch) -> list[RelayPoint]:
+        (key,) = self.require("pudo_key")
+        response = self.request(
+            "GET",
+            PUDO_URL,
+            params={
+                "carrier": "EXA",
+                "key": key,
+                "address": search.address,
+                "zipCode": search.postcode,
+                "city": search.city,
+                "countrycode": search.country.upper(),
+                "requestID": "1",
+                "request_id": "1",
+                "date_from": timezone.localdate().strftime("%d/%m/%Y"),
+                "max_pudo_number": str(min(max(search.limit, 1), 30)),
+                "max_distance_search": "",
+                "weight": "",
+                "category": "",
+                "holiday_tolerant": "",
+            },
+        )
+        root = soap.parse(self, response)
+        error = soap.text(root, "ERROR")
+        if error:
+            raise PermanentCarrierError(error, carrier=self.code, code="pudo_error")
+        points = []
+        for item in soap.local_all(root, "PUDO_ITEM"):
+            days: dict[int, list[tuple[str, str]]] = {}
+            for hours in soap.local_all(item, "OPENING_HOURS_ITEM"):
+                day, start, end = (
+                    soap.text(hours, "DAY_ID"),
+                    soap.text(hours, "START_TM"),
+                    soap.text(hours, "END_TM"),
+                )
+                if day.isdigit() and start and end:
+                    days.setdefault(int(day), []).append((start, end))
+            distance = soap.text(item, "DISTANCE")
+            points.append(
+                RelayPoint(
+                    id=soap.text(item, "PUDO_ID"),
+                    name=soap.text(item, "NAME"),
+                    line1=soap.text(item, "ADDRESS1"),
+                    line2=" ".join(filter(None, (soap.text(item, "ADDRESS2"), soap.text(item, "ADDRESS3")))),
+                    postcode=soap.text(item, "ZIPCODE"),
+                    city=soap.text(item, "CITY"),
+                    country=search.country.upper(),
+                    latitude=_decimal(soap.text(item, "LATITUDE")),
+                    longitude=_decimal(soap.text(item, "LONGITUDE")),
+                    opening_hours=OpeningHours(days=days),
+                    distance_m=int(distance) if distance.isdigit() else None,
+                    kind=soap.text(item, "PUDO_TYPE"),
+                )
+            )
+        return points[: search.limit]
+
+
+def _decimal(value: str) -> float | None:
+    try:
+        return float(value.replace(",", "."))
+    except ValueError:
+        return None

@@ -91,6 +91,7 @@ def environment_config(code: str) -> dict:
             "password": g("DPD_FR_PASSWORD"),
             "customer_number": g("DPD_FR_CUSTOMER_NUMBER"),
             "center_number": g("DPD_FR_CENTER_NUMBER"),
+            "pudo_key": g("DPD_FR_PUDO_KEY"),
         },
         "gls": {
             "username": g("GLS_USERNAME"),

@@ -220,3 +220,49 @@ def test_gls_tracking_and_cancel(gls):
     assert not update.final and unknown.error
     gls.cancel_label("ZSJTFW8J")
     assert cancel.called
+
+
+@respx.mock
+def test_dpd_pickup_points_from_mypudo():
+    from shipping.carriers import RelaySearch
+    from shipping.carriers.dpd import PUDO_URL
+
+    dpd = get_adapter("dpd_fr", config={**DPD_CONFIG, "pudo_key": "deecd7bc81b71fcc0e292b53e826c48f"})
+    route = respx.get(url__startswith=PUDO_URL).mock(
+        return_value=httpx.Response(
+            200,
+            text="""<?xml version="1.0" encoding="utf-8"?>
+<RESULTS quality="1"><PUDO_ITEMS><PUDO_ITEM active="true"><PUDO_ID>P22895</PUDO_ID><ORDER>1</ORDER>
+<PUDO_TYPE>100</PUDO_TYPE><NAME>TABAC DE LA GARE</NAME><ADDRESS1>12 RUE DE LA GARE</ADDRESS1><ADDRESS2/>
+<ADDRESS3/><ZIPCODE>69003</ZIPCODE><CITY>LYON</CITY><COUNTRY>FRA</COUNTRY><LONGITUDE>4,85</LONGITUDE>
+<LATITUDE>45,76</LATITUDE><DISTANCE>333</DISTANCE><OPENING_HOURS_ITEMS>
+<OPENING_HOURS_ITEM><DAY_ID>1</DAY_ID><START_TM>09:00</START_TM><END_TM>12:00</END_TM></OPENING_HOURS_ITEM>
+<OPENING_HOURS_ITEM><DAY_ID>1</DAY_ID><START_TM>14:00</START_TM><END_TM>19:00</END_TM></OPENING_HOURS_ITEM>
+</OPENING_HOURS_ITEMS></PUDO_ITEM></PUDO_ITEMS></RESULTS>""",
+        )
+    )
+    (point,) = dpd.search_relay_points(RelaySearch(postcode="69003", city="Lyon"))
+    assert (point.id, point.name, point.postcode, point.latitude, point.distance_m) == (
+        "P22895",
+        "TABAC DE LA GARE",
+        "69003",
+        45.76,
+        333,
+    )
+    assert point.opening_hours.days == {1: [("09:00", "12:00"), ("14:00", "19:00")]}
+    params = route.calls.last.request.url.params
+    assert params["carrier"] == "EXA" and params["zipCode"] == "69003" and params["countrycode"] == "FR"
+
+
+@respx.mock
+def test_dpd_pickup_search_error():
+    from shipping.carriers import RelaySearch
+    from shipping.carriers.dpd import PUDO_URL
+
+    dpd = get_adapter("dpd_fr", config={**DPD_CONFIG, "pudo_key": "k"})
+    respx.get(url__startswith=PUDO_URL).mock(
+        return_value=httpx.Response(200, text="<RESULTS><ERROR>Invalid key</ERROR></RESULTS>")
+    )
+    with pytest.raises(PermanentCarrierError) as caught:
+        dpd.search_relay_points(RelaySearch(postcode="69003"))
+    assert caught.value.message == "Invalid key"

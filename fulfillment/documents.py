@@ -8,6 +8,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from common.barcodes import code128_data_uri
+from shipping.branding import document_branding
 
 from .models import Parcel, Wave
 from .selectors import wave_pick_steps, wave_progress
@@ -42,6 +43,7 @@ def pick_list_html(*, wave: Wave) -> str:
             "progress": wave_progress(wave=wave),
             "wave_barcode": code128_data_uri(wave.code),
             "printed_at": timezone.localtime(),
+            "brand": document_branding(),
         },
     )
 
@@ -67,9 +69,63 @@ def packing_slips_html(*, parcels) -> str:
                 ),
             }
         )
+    brand = document_branding()
     return render_to_string(
-        "fulfillment/pdf/packing_slip.html", {"pages": pages, "merchant": settings.MERCHANT_NAME}
+        "fulfillment/pdf/packing_slip.html", {"pages": pages, "merchant": brand["merchant"], "brand": brand}
     )
+
+
+def packing_slip_preview_pdf() -> bytes:
+    """A sample packing slip with the current branding (the branding settings' preview)."""
+    from types import SimpleNamespace
+
+    line = SimpleNamespace(sku="TSHIRT-M", name="T-shirt coton bio, taille M")
+    parcel = SimpleNamespace(
+        seq=1,
+        weight_g=640,
+        box=SimpleNamespace(name="S"),
+        closed_at=timezone.now(),
+        shipment=SimpleNamespace(number="CMD-APERCU-1"),
+    )
+    page = {
+        "parcel": parcel,
+        "prep": SimpleNamespace(
+            order_number="CMD-APERCU", ship_to="Camille Martin\n12 rue de la République\n69002 Lyon"
+        ),
+        "count": 1,
+        "items": [SimpleNamespace(line=line, quantity=2)],
+        "barcode": code128_data_uri("CMD-APERCU-1"),
+    }
+    brand = document_branding()
+    with translation.override(settings.LANGUAGE_CODE):
+        html = render_to_string(
+            "fulfillment/pdf/packing_slip.html",
+            {"pages": [page], "merchant": brand["merchant"], "brand": brand},
+        )
+        return _pdf(html)
+
+
+def pick_list_preview_pdf() -> bytes:
+    """A sample pick list header with the current branding."""
+    from types import SimpleNamespace
+
+    wave = SimpleNamespace(
+        code="W00000", location=SimpleNamespace(name="Entrepôt"), cutoff=None, preparations=None
+    )
+    with translation.override(settings.LANGUAGE_CODE):
+        html = render_to_string(
+            "fulfillment/pdf/pick_list.html",
+            {
+                "wave": wave,
+                "rows": [],
+                "totes": [],
+                "progress": {"orders": 0, "units": 0},
+                "wave_barcode": code128_data_uri("W00000"),
+                "printed_at": timezone.localtime(),
+                "brand": document_branding(),
+            },
+        )
+        return _pdf(html)
 
 
 def packing_slips_pdf(*, parcels) -> bytes:

@@ -23,6 +23,14 @@ urlpatterns = [
     path("packing/<int:pk>/undo/", views_floor.PackUndoView.as_view(), name="pack_undo"),
     path("packing/<int:pk>/close/", views_floor.ParcelCloseView.as_view(), name="parcel_close"),
     path("packing/parcels/<int:pk>/slip.pdf", views_floor.SlipPdfView.as_view(), name="slip_pdf"),
+    path(
+        "packing/branding/slip.pdf", views_floor.BrandingPreviewView.as_view(kind="slip"), name="slip_preview"
+    ),
+    path(
+        "packing/branding/pick-list.pdf",
+        views_floor.BrandingPreviewView.as_view(kind="picklist"),
+        name="pick_list_preview",
+    ),
     path("print-jobs/<int:pk>/", views_floor.PrintJobView.as_view(), name="job"),
     path("print-jobs/<int:pk>/download/", views_floor.PrintJobDownloadView.as_view(), name="job_download"),
 ]

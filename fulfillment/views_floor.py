@@ -362,6 +362,8 @@ class PackView(BackofficeMixin, View):
         prep.refresh_from_db()
         parcel = open_parcel(preparation=prep)
         lines = list(prep.lines.all())
+        if closed is not None:  # its label (and return label) may have been made since it was loaded
+            closed = Parcel.objects.select_related("shipment__return_label", "box").get(pk=closed.pk)
         boxes = list(Box.objects.filter(active=True))
         context = {
             "prep": prep,
@@ -369,7 +371,9 @@ class PackView(BackofficeMixin, View):
             "parcel": parcel,
             "items": list(parcel.items.select_related("line")) if parcel else [],
             "closed_parcels": list(
-                prep.parcels.filter(status=Parcel.Status.CLOSED).select_related("shipment", "box")
+                prep.parcels.filter(status=Parcel.Status.CLOSED).select_related(
+                    "shipment__return_label", "box"
+                )
             ),
             "boxes": boxes,
             "estimate": estimated_weight(parcel=parcel, box=None) if parcel else 0,
@@ -474,4 +478,19 @@ class SlipPdfView(BackofficeMixin, View):
             raise Http404(_("No such parcel at your locations."))
         response = HttpResponse(documents.packing_slips_pdf(parcels=[parcel]), content_type="application/pdf")
         response["Content-Disposition"] = f'inline; filename="slip-{parcel.shipment.number}.pdf"'
+        return response
+
+
+class BrandingPreviewView(BackofficeMixin, View):
+    """Sample packing slip and pick list with the current branding (the branding settings' preview)."""
+
+    permission_required = "oms.manage_settings"
+    kind = "slip"
+
+    def get(self, request):
+        pdf = (
+            documents.packing_slip_preview_pdf() if self.kind == "slip" else documents.pick_list_preview_pdf()
+        )
+        response = HttpResponse(pdf, content_type="application/pdf")
+        response["Content-Disposition"] = f'inline; filename="{self.kind}-preview.pdf"'
         return response

@@ -26,7 +26,19 @@ class StaffProfileAdmin(admin.ModelAdmin):
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ("sku", "name", "ean", "price", "vat_rate", "nature", "weight_g", "active", "stock_link")
+    list_display = (
+        "sku",
+        "name",
+        "ean",
+        "price",
+        "vat_rate",
+        "nature",
+        "weight_g",
+        "customs_code",
+        "origin_country",
+        "active",
+        "stock_link",
+    )
     list_filter = ("active", "vat_rate")
     search_fields = ("sku", "name", "ean")
     readonly_fields = ("created_at",)

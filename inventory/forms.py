@@ -297,9 +297,6 @@ class IncomingReceiveForm(forms.Form):
 class ProductForm(forms.ModelForm):
     """A product of the catalogue. The SKU is typed once, at creation: orders and the ledger keep it."""
 
-    # [carriers20] customs_code and origin_country (customs declarations of non-EU parcels) are added to
-    # Product by the carriers' branch: the lead adds them to ``fields`` and to the "Customs" fieldset of
-    # inventory/templates/inventory/catalogue_form.html at merge.
     class Meta:
         model = Product
         fields = [
@@ -313,6 +310,8 @@ class ProductForm(forms.ModelForm):
             "width_mm",
             "height_mm",
             "image",
+            "customs_code",
+            "origin_country",
         ]
         widgets = {
             "ean": forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from common.addresses import country_valid
 from common.tabular import ImportFileError, Problem, progress_clear, progress_get, progress_set, read_table
 
 from .models import Product, ProductImport, validate_ean13
@@ -32,9 +33,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "width_mm": ("width_mm", "width", "largeur", "largeur_mm", "largeur (mm)"),
     "height_mm": ("height_mm", "height", "hauteur", "hauteur_mm", "hauteur (mm)"),
     "active": ("active", "actif", "status", "statut"),
-    # [carriers20] customs_code, origin_country: the customs fields of non-EU parcels are added to Product by
-    # the carriers' branch; the lead adds their columns here at merge ("customs_code", "hs", "code sh";
-    # "origin_country", "origine", "pays d'origine") with their checks in _check_row below.
+    # The customs declaration of non-EU parcels (CN23): tariff code and country of origin.
+    "customs_code": ("customs_code", "hs", "hs code", "code sh", "code douanier", "nomenclature"),
+    "origin_country": ("origin_country", "origin", "origine", "pays d'origine", "country of origin"),
 }
 INTEGER_COLUMNS = ("weight_g", "length_mm", "width_mm", "height_mm")
 REQUIRED_FOR_NEW = ("name", "price", "vat_rate")
@@ -153,6 +154,26 @@ def _check_row(row: Row, existing: Product | None) -> tuple[dict, list[Problem]]
                 )
             else:
                 values[column] = int(number)
+    if v.get("customs_code"):
+        code = "".join(v["customs_code"].split()).replace(".", "")
+        if not code.isdigit() or not 6 <= len(code) <= 10:
+            bad(
+                "invalid_customs_code",
+                _("Customs code %(value)r is not 6 to 10 digits (e.g. 610910)."),
+                value=v["customs_code"],
+            )
+        else:
+            values["customs_code"] = code
+    if v.get("origin_country"):
+        country = v["origin_country"].strip().upper()
+        if not country_valid(country):
+            bad(
+                "invalid_origin_country",
+                _("Country of origin %(value)r is not a two-letter code (e.g. FR)."),
+                value=v["origin_country"],
+            )
+        else:
+            values["origin_country"] = country
     if v.get("active"):
         flag = v["active"].strip().lower()
         if flag in TRUE:

@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -141,6 +142,22 @@ class Product(models.Model):
         default=Nature.GOODS,
         help_text=_("A service (installation, gift wrapping, warranty…) or goods: printed on invoices."),
     )
+    # Customs (parcels to the overseas départements and territories and outside the EU): the tariff code
+    # (HS, 6 to 10 digits) and the country the product was made in, printed on the CN23.
+    customs_code = models.CharField(
+        _("customs code (HS)"),
+        max_length=10,
+        blank=True,
+        validators=[RegexValidator(r"^\d{6,10}$", _("A customs code is 6 to 10 digits, e.g. 610910."))],
+        help_text=_("Harmonised System tariff code, 6 to 10 digits (e.g. 610910 for cotton T-shirts)."),
+    )
+    origin_country = models.CharField(
+        _("country of origin"),
+        max_length=2,
+        blank=True,
+        validators=[RegexValidator(r"^[A-Z]{2}$", _("Give the two-letter country code, e.g. FR."))],
+        help_text=_("Where the product was made: two-letter code, e.g. FR, PT, CN."),
+    )
     image = models.ImageField(_("image"), upload_to="products/%Y/%m/", blank=True)
     active = models.BooleanField(
         _("active"),
@@ -159,6 +176,14 @@ class Product(models.Model):
             models.CheckConstraint(
                 condition=Q(vat_rate__in=[Decimal("20.0"), Decimal("10.0"), Decimal("5.5"), Decimal("2.1")]),
                 name="product_vat_rate_french",
+            ),
+            models.CheckConstraint(
+                condition=Q(customs_code="") | Q(customs_code__regex=r"^[0-9]{6,10}$"),
+                name="product_customs_code_digits",
+            ),
+            models.CheckConstraint(
+                condition=Q(origin_country="") | Q(origin_country__regex=r"^[A-Z]{2}$"),
+                name="product_origin_country_code",
             ),
         ]
         permissions = [("view_stock", _("Can see stock levels and the ledger"))]

@@ -17,7 +17,13 @@ from inventory.models import IncomingStock, Location, Product, StockLevel, ean13
 from invoicing.models import LegalEntity
 from oms import demo_floor
 from oms.demo_history import seed_history
-from oms.demo_network import seed_network, seed_relay_points, seed_shifts
+from oms.demo_network import (
+    seed_carrier_extras,
+    seed_customs_codes,
+    seed_network,
+    seed_relay_points,
+    seed_shifts,
+)
 from orders.models import (
     Channel,
     ChannelLocation,
@@ -483,6 +489,7 @@ def seed_legal_entity() -> LegalEntity:
 def seed_all(*, forecast: bool = True) -> dict:
     rng = random.Random(20261125)  # noqa: S311 - demo data, not security
     products = seed_catalogue(rng)
+    seed_customs_codes()
     seed_stock(rng, products)
     channels = seed_channels()
     seed_network()
@@ -497,6 +504,7 @@ def seed_all(*, forecast: bool = True) -> dict:
     if forecast:
         seed_forecast()
     seed_returns()
+    seed_carrier_extras()
     return {"products": len(products), "orders_created": orders, "history_orders_created": history}
 
 

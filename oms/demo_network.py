@@ -106,9 +106,146 @@ SERVICES = [
 ]
 
 
+# Carriers played offline by the sandbox in their own label look, number format and event codes (issue 20):
+# the demo shows every carrier without any account. Same columns as SERVICES; their adapter is the real one.
+PLAYED_SERVICES = [
+    (
+        "fedex",
+        "FedEx",
+        "fedex",
+        "international-priority",
+        "International Priority",
+        "home",
+        68000,
+        time(17, 0),
+        "12345",
+        True,
+        "24.00",
+        "3.00",
+        "6.00",
+        [1, 1, 1, 2],
+    ),
+    (
+        "ups",
+        "UPS",
+        "ups",
+        "standard",
+        "Standard",
+        "home",
+        70000,
+        time(17, 30),
+        "12345",
+        False,
+        "8.90",
+        "1.20",
+        "1.50",
+        [1, 2, 2, 4],
+    ),
+    (
+        "dpd",
+        "DPD France",
+        "dpd_fr",
+        "predict",
+        "Predict",
+        "home",
+        30000,
+        time(17, 0),
+        "12345",
+        False,
+        "6.40",
+        "0.95",
+        "0.40",
+        [1, 1, 2, 5],
+    ),
+    (
+        "gls",
+        "GLS",
+        "gls",
+        "home",
+        "Business Parcel",
+        "home",
+        40000,
+        time(16, 30),
+        "12345",
+        False,
+        "6.10",
+        "0.85",
+        "0.40",
+        [1, 2, 2, 5],
+    ),
+    (
+        "dhl-express",
+        "DHL Express",
+        "dhl_express",
+        "express-worldwide",
+        "Express Worldwide",
+        "home",
+        70000,
+        time(18, 0),
+        "12345",
+        True,
+        "29.00",
+        "3.50",
+        "7.00",
+        [1, 1, 1, 2],
+    ),
+]
+
+# Customs codes (HS) and countries of origin of the demo catalogue's families, for the CN23 of parcels to
+# the DOM-TOM and abroad. Notebooks (CARNET) have none, so the demo shows a refused declaration too.
+CUSTOMS = {
+    "TSHIRT": ("610910", "PT"),
+    "SWEAT": ("611020", "PT"),
+    "JEAN": ("620342", "TN"),
+    "BASKET": ("640399", "IT"),
+    "CAFE": ("090121", "FR"),
+    "THE": ("090230", "CN"),
+    "LIVRE": ("490199", "FR"),
+    "TASSE": ("691200", "FR"),
+    "GOURDE": ("732393", "CN"),
+    "SAC": ("420292", "IN"),
+    "BOUGIE": ("340600", "FR"),
+    "CONFITURE": ("200799", "FR"),
+    "MIEL": ("040900", "FR"),
+    "CHOCO": ("180632", "FR"),
+    "SAVON": ("340111", "FR"),
+    "PLAID": ("630120", "FR"),
+}
+
+
+def seed_customs_codes() -> int:
+    """Fill the demo products' customs code and origin where empty (by family, the SKU's first part)."""
+    from inventory.models import Product
+
+    updated = 0
+    for family, (code, origin) in CUSTOMS.items():
+        updated += Product.objects.filter(sku__startswith=f"{family}-", customs_code="").update(
+            customs_code=code, origin_country=origin
+        )
+    return updated
+
+
+def seed_carrier_extras() -> None:
+    """The web channel slips a return label in its parcels; the documents carry a thank-you note."""
+    from orders.models import Channel
+    from shipping.models import ChannelShippingSettings, DocumentBranding
+
+    web = Channel.objects.filter(code="web").first()
+    if web is not None:
+        ChannelShippingSettings.objects.get_or_create(channel=web, defaults={"return_label_in_parcel": True})
+    DocumentBranding.objects.get_or_create(
+        pk=1,
+        defaults={
+            "slip_message": "Merci pour votre commande ! Un retour ? L'étiquette est dans le colis.",
+            "label_text": "Merci !",
+        },
+    )
+
+
 @transaction.atomic
 def seed_network() -> int:
     created = 0
+    played = {row[0] for row in PLAYED_SERVICES}
     for (
         carrier_code,
         carrier_name,
@@ -124,11 +261,14 @@ def seed_network() -> int:
         step,
         surcharge,
         transits,
-    ) in SERVICES:
+    ) in SERVICES + PLAYED_SERVICES:
         carrier, _ = Carrier.objects.get_or_create(
-            code=carrier_code, defaults={"name": carrier_name, "adapter": adapter}
+            code=carrier_code,
+            defaults={"name": carrier_name, "adapter": adapter, "sandbox": carrier_code in played},
         )
-        if carrier.adapter != adapter and not any(adapter_config(carrier.adapter).values()):
+        if carrier_code in played:
+            pass
+        elif carrier.adapter != adapter and not any(adapter_config(carrier.adapter).values()):
             # A demo database seeded before the sandbox existed: its carriers had real adapters without
             # credentials, which could make no label. Settings with credentials keep the real adapter.
             carrier.adapter = adapter

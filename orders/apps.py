@@ -11,3 +11,4 @@ class OrdersConfig(AppConfig):
         # The orders' consumers of the event log, and the kinds of queued jobs (common/jobs.py).
         from . import events, jobs  # noqa: F401
         from .channels import events as channel_events  # noqa: F401
+        from .returns import events as return_events  # noqa: F401

@@ -267,6 +267,11 @@ def _return_method(value: str) -> str:
 
 
 def _return_accepted(p: dict, lines) -> str:
+    if p.get("in_parcel"):
+        return (
+            _("Return %(number)s accepted: the customer uses the return label %(tracking)s from the parcel.")
+            % p
+        )
     if p.get("store"):
         return _("Return %(number)s accepted: the customer drops the items at %(store)s.") % p
     return _("Return %(number)s accepted: the return label is being made.") % p
@@ -344,10 +349,26 @@ RENDERERS = {
         "No invoice issued: no legal entity invoices this channel (invoicing settings)."
     ),
     "return.requested": lambda p, lines: (
-        _("Return %(number)s requested: %(units)s item(s), %(method)s.")
+        _(
+            "Return %(number)s opened: the carrier scanned the return label %(tracking)s "
+            "from parcel %(parcel)s (%(units)s item(s))."
+        )
+        % p
+        if p.get("in_parcel")
+        else _("Return %(number)s requested: %(units)s item(s), %(method)s.")
         % {**p, "method": _return_method(p.get("method", ""))}
     ),
     "return.accepted": _return_accepted,
+    "return.scanned": lambda p, lines: (
+        _("Return %(number)s: the carrier took the parcel back (%(tracking)s).") % p
+    ),
+    "return.label_used_in_vain": lambda p, lines: (
+        _(
+            "The return label %(tracking)s from parcel %(parcel)s was used, "
+            "but every item is already coming back."
+        )
+        % p
+    ),
     "return.rejected": lambda p, lines: _("Return %(number)s rejected: %(reason)s") % p,
     "return.label_failed": lambda p, lines: (
         _("Return %(number)s: the carrier refused the return label: %(error)s") % p

@@ -8,7 +8,11 @@ from common.admin import AuditedModelAdmin
 from .forms import CarrierServiceForm
 from .models import (
     Carrier,
+    CarrierAccount,
     CarrierService,
+    ChannelShippingSettings,
+    DocumentBranding,
+    ParcelReturnLabel,
     ServiceRate,
     ServiceTransit,
     Shipment,
@@ -116,5 +120,40 @@ class ShipmentAdmin(admin.ModelAdmin):
     list_display = ("number", "order", "location", "service", "status", "tracking_number", "created_at")
     list_filter = ("status", "location", "service__carrier")
     search_fields = ("number", "tracking_number", "order__number")
-    raw_id_fields = ("order", "created_by")
+    raw_id_fields = ("order", "created_by", "channel", "service_rule", "service_chosen_by")
     inlines = [ShipmentLineInline, TrackingEventInline]
+
+
+@admin.register(CarrierAccount)
+class CarrierAccountAdmin(admin.ModelAdmin):
+    """The values only: secrets are entered in Settings → Carriers → Accounts and never shown."""
+
+    list_display = ("adapter", "test_mode", "updated_at", "updated_by")
+    fields = ("adapter", "values", "test_mode", "updated_at", "updated_by")
+    readonly_fields = ("updated_at", "updated_by")
+
+
+@admin.register(ChannelShippingSettings)
+class ChannelShippingSettingsAdmin(admin.ModelAdmin):
+    list_display = ("channel", "return_label_in_parcel", "return_carrier")
+
+
+@admin.register(DocumentBranding)
+class DocumentBrandingAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "primary_color", "accent_color", "updated_at")
+
+
+@admin.register(ParcelReturnLabel)
+class ParcelReturnLabelAdmin(admin.ModelAdmin):
+    list_display = (
+        "tracking_number",
+        "shipment",
+        "carrier",
+        "status",
+        "return_number",
+        "scanned_at",
+        "created_at",
+    )
+    list_filter = ("status", "carrier")
+    search_fields = ("tracking_number", "shipment__number", "return_number")
+    raw_id_fields = ("shipment",)

@@ -4,6 +4,8 @@
 - ``parcels.handed_over`` [manifest, carrier, parcels[{shipment_id, number}]]: one per order whose parcels
   left with a carrier's driver.
 - ``shipment.status_changed`` [shipment_id, parcel, from, to, code, label]: carrier news moved a parcel.
+- ``return_label.used`` [label_id, how, tracking, parcel]: a return label slipped in a parcel was first
+  scanned by its carrier (``how="scanned"``) or registered by the customer (``"registered"``).
 """
 
 from common.eventlog import NewEvent, emit, emit_many
@@ -42,4 +44,19 @@ def status_changed(*, shipment, old_status: str, event=None) -> None:
         },
         order_id=shipment.order_id,
         subject=f"shipment:{shipment.pk}",
+    )
+
+
+def return_label_used(*, label, how: str) -> None:
+    shipment = label.shipment
+    emit(
+        "return_label.used",
+        payload={
+            "label_id": label.pk,
+            "how": how,
+            "tracking": label.tracking_number,
+            "parcel": shipment.number,
+        },
+        order_id=shipment.order_id,
+        subject=f"return_label:{label.pk}",
     )

@@ -5,7 +5,7 @@ from django import forms
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from .models import Carrier, CarrierService, ShippingRule
+from .models import Carrier, CarrierService, DocumentBranding, ShippingRule
 from .rule_services import RuleInput, rule_errors
 from .services import InvalidService, weekdays_normalise
 
@@ -13,7 +13,7 @@ from .services import InvalidService, weekdays_normalise
 class CarrierForm(forms.ModelForm):
     class Meta:
         model = Carrier
-        fields = ["code", "name", "adapter", "active"]
+        fields = ["code", "name", "adapter", "sandbox", "active"]
 
 
 class CarrierServiceForm(forms.ModelForm):
@@ -270,3 +270,82 @@ class ShippingRuleForm(forms.ModelForm):
             max_order_value=c.get("max_order_value"),
             active=c.get("active", False),
         )
+
+
+class CarrierAccountForm(forms.Form):
+    """A carrier's credentials: the fields its adapter asks for. Secrets are write-only (never shown again;
+    left empty, the stored one is kept)."""
+
+    test_mode = forms.BooleanField(
+        label=_("Use the carrier's test platform"),
+        required=False,
+        help_text=_("Labels made there are not real; switch off once the account works."),
+    )
+
+    def __init__(self, *args, adapter_cls, account=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.secret_names = []
+        stored = (account.values or {}) if account else {}
+        stored_secrets = set()
+        if account is not None and account.secrets:
+            import json
+
+            try:
+                stored_secrets = {k for k, v in json.loads(account.secrets).items() if v}
+            except ValueError:
+                stored_secrets = set()
+        fields = {}
+        for name, label, secret in adapter_cls.credentials:
+            if secret:
+                self.secret_names.append(name)
+                fields[name] = forms.CharField(
+                    label=label,
+                    required=False,
+                    strip=True,
+                    widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+                    help_text=_("Stored: leave empty to keep it.")
+                    if name in stored_secrets
+                    else _("Not set."),
+                )
+            else:
+                fields[name] = forms.CharField(label=label, required=False, initial=stored.get(name, ""))
+        self.fields = {**fields, "test_mode": self.fields["test_mode"]}
+        if account is not None:
+            self.fields["test_mode"].initial = account.test_mode
+
+    def values(self) -> dict:
+        return {k: v for k, v in self.cleaned_data.items() if k not in self.secret_names and k != "test_mode"}
+
+    def secrets(self) -> dict:
+        return {k: self.cleaned_data.get(k, "") for k in self.secret_names}
+
+
+class ChannelReturnForm(forms.Form):
+    return_label_in_parcel = forms.BooleanField(
+        label=_("Slip a return label in every parcel"), required=False
+    )
+    return_carrier = forms.ModelChoiceField(
+        label=_("Return carrier"),
+        queryset=Carrier.objects.filter(active=True).exclude(adapter="store"),
+        required=False,
+        empty_label=_("The carrier of the parcel"),
+    )
+
+
+class BrandingForm(forms.ModelForm):
+    remove_logo = forms.BooleanField(label=_("Remove the logo"), required=False)
+
+    class Meta:
+        model = DocumentBranding
+        fields = ["logo", "primary_color", "accent_color", "slip_message", "label_text"]
+        widgets = {
+            "primary_color": forms.TextInput(attrs={"type": "color"}),
+            "accent_color": forms.TextInput(attrs={"type": "color"}),
+            "slip_message": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def clean_logo(self):
+        logo = self.cleaned_data.get("logo")
+        if logo and hasattr(logo, "size") and logo.size > 1_000_000:
+            raise forms.ValidationError(_("The logo must weigh less than 1 MB."))
+        return logo

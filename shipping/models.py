@@ -1,8 +1,10 @@
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from common.fields import EncryptedTextField
 from common.models import QueuedJob
 
 
@@ -12,12 +14,25 @@ class Carrier(models.Model):
         COLISSIMO = "colissimo", _("Colissimo")
         CHRONOPOST = "chronopost", _("Chronopost")
         MONDIAL_RELAY = "mondial_relay", _("Mondial Relay")
-        DHL = "dhl", _("DHL")
+        DHL = "dhl", _("DHL (tracking)")
+        DHL_EXPRESS = "dhl_express", _("DHL Express")
+        FEDEX = "fedex", _("FedEx")
+        UPS = "ups", _("UPS")
+        DPD_FR = "dpd_fr", _("DPD France")
+        GLS = "gls", _("GLS")
         STORE = "store", _("Own stores (click & collect)")
 
     code = models.SlugField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=100)
     adapter = models.CharField(_("adapter"), max_length=20, choices=Adapter.choices, default=Adapter.SANDBOX)
+    sandbox = models.BooleanField(
+        _("sandbox"),
+        default=False,
+        help_text=_(
+            "Play this carrier offline: labels and tracking are made by the sandbox in the carrier's own "
+            "formats and event codes (demo, training, tests). No parcel can travel with them."
+        ),
+    )
     active = models.BooleanField(_("active"), default=True)
 
     class Meta:
@@ -116,6 +131,117 @@ class ServiceTransit(models.Model):
         return f"{self.service_id} ≤{self.max_distance_km} km: {self.transit_days} d"
 
 
+class CarrierAccount(models.Model):
+    """A carrier's credentials entered in the settings; they override the environment's. Secrets are
+    write-only in the form (never shown again)."""
+
+    adapter = models.CharField(_("carrier"), max_length=20, choices=Carrier.Adapter.choices, unique=True)
+    values = models.JSONField(_("account settings"), default=dict, blank=True)  # account numbers, ids
+    # A JSON object of the secret values, encrypted at rest (common/fields.py): never shown after saving.
+    secrets = EncryptedTextField(_("secrets"), blank=True)
+    test_mode = models.BooleanField(
+        _("test platform"), default=False, help_text=_("Send every call to the carrier's test platform.")
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("carrier account")
+        verbose_name_plural = _("carrier accounts")
+
+    def __str__(self) -> str:
+        return self.get_adapter_display()
+
+
+class ChannelShippingSettings(models.Model):
+    """What shipping does for a sales channel's parcels: a prepaid return label slipped in every parcel."""
+
+    channel = models.OneToOneField(
+        "orders.Channel",
+        on_delete=models.CASCADE,
+        related_name="shipping_settings",
+        verbose_name=_("channel"),
+    )
+    return_label_in_parcel = models.BooleanField(
+        _("return label in the parcel"),
+        default=False,
+        help_text=_(
+            "Print a prepaid return label with every outbound label; the packer slips it in the parcel. The "
+            "return request opens when the carrier first scans it or the customer registers it."
+        ),
+    )
+    return_carrier = models.ForeignKey(
+        Carrier,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("return carrier"),
+        help_text=_("Empty: the carrier of the parcel, when it makes return labels."),
+    )
+
+    class Meta:
+        verbose_name = _("channel shipping settings")
+        verbose_name_plural = _("channel shipping settings")
+
+    def __str__(self) -> str:
+        return f"{self.channel_id}"
+
+
+class DocumentBranding(models.Model):
+    """The merchant's look on packing slips, pick lists and, where the carrier leaves a free area, on labels.
+    One row (pk 1)."""
+
+    logo = models.ImageField(_("logo"), upload_to="branding/", blank=True)
+    primary_color = models.CharField(
+        _("main colour"),
+        max_length=7,
+        default="#1f5fbf",
+        validators=[
+            RegexValidator(r"^#[0-9a-fA-F]{6}$", _("A colour is # followed by 6 hexadecimal digits."))
+        ],
+    )
+    accent_color = models.CharField(
+        _("accent colour"),
+        max_length=7,
+        default="#f2f4f7",
+        validators=[
+            RegexValidator(r"^#[0-9a-fA-F]{6}$", _("A colour is # followed by 6 hexadecimal digits."))
+        ],
+    )
+    slip_message = models.TextField(
+        _("message on packing slips"),
+        blank=True,
+        max_length=500,
+        help_text=_("A thank-you note, the returns address or a discount code, at the bottom of every slip."),
+    )
+    label_text = models.CharField(
+        _("text on labels"),
+        max_length=60,
+        blank=True,
+        help_text=_("Printed in the carrier's free area when it has one (60 characters)."),
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("document branding")
+        verbose_name_plural = _("document branding")
+        constraints = [
+            models.CheckConstraint(condition=Q(pk=1), name="documentbranding_single_row"),
+            models.CheckConstraint(
+                condition=Q(primary_color__regex=r"^#[0-9a-fA-F]{6}$"), name="branding_primary_hex"
+            ),
+            models.CheckConstraint(
+                condition=Q(accent_color__regex=r"^#[0-9a-fA-F]{6}$"), name="branding_accent_hex"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(_("Document branding"))
+
+
 class ShipmentStatus(models.TextChoices):
     CREATED = "created", _("Packed, no label yet")
     LABELLED = "labelled", _("Label ready")
@@ -175,6 +301,32 @@ class Shipment(QueuedJob):
     manifest = models.ForeignKey(
         "Manifest", on_delete=models.PROTECT, null=True, blank=True, related_name="shipments"
     )
+    channel = models.ForeignKey(
+        "orders.Channel", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class ServiceReason(models.TextChoices):
+        RULE = "rule", _("Shipping rule")
+        SOURCING = "sourcing", _("Sourcing (cheapest service that takes the parcel)")
+        MANUAL = "manual", _("Chosen by hand")
+
+    service_reason = models.CharField(
+        _("why this service"), max_length=8, blank=True, choices=ServiceReason.choices
+    )
+    service_rule = models.ForeignKey(
+        "ShippingRule", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    service_note = models.CharField(_("note on the choice"), max_length=255, blank=True)
+    service_chosen_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    label_printed_at = models.DateTimeField(_("label printed at"), null=True, blank=True)
+    customs = models.JSONField(
+        _("customs declaration"),
+        default=dict,
+        blank=True,
+        help_text=_("The CN23 / commercial invoice data sent with the label (reason, lines)."),
+    )
 
     class Alert(models.TextChoices):
         LABEL_FAILED = "label_failed", _("Label failed")
@@ -229,6 +381,14 @@ class ShipmentLine(models.Model):
     product = models.ForeignKey("inventory.Product", on_delete=models.PROTECT, related_name="+")
     sku = models.CharField(_("SKU"), max_length=64)
     quantity = models.PositiveIntegerField(_("quantity"))
+    unit_value = models.DecimalField(
+        _("unit value (EUR)"),
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("The price paid for one unit, copied from the order: the customs value."),
+    )
 
     class Meta:
         ordering = ["shipment", "pk"]
@@ -241,6 +401,49 @@ class ShipmentLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.sku}"
+
+
+class ParcelReturnLabel(models.Model):
+    """A prepaid return label printed with a parcel's outbound label and slipped in the parcel ("label in
+    parcel"). It stays here until it is used: when the carrier first scans it, or the customer registers it
+    in the portal, ``orders`` opens the return request (``return_number``)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Being made")
+        READY = "ready", _("In the parcel")
+        FAILED = "failed", _("Failed")
+        SCANNED = "scanned", _("Scanned by the carrier")
+        REGISTERED = "registered", _("Registered by the customer")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    shipment = models.OneToOneField(Shipment, on_delete=models.CASCADE, related_name="return_label")
+    carrier = models.ForeignKey(Carrier, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.PENDING)
+    tracking_number = models.CharField(_("tracking number"), max_length=64, blank=True, db_index=True)
+    label_pdf = models.FileField(_("return label (PDF)"), upload_to="returns/in-parcel/%Y/%m/", blank=True)
+    label_zpl = models.FileField(_("return label (ZPL)"), upload_to="returns/in-parcel/%Y/%m/", blank=True)
+    error = models.TextField(_("error"), blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    return_number = models.CharField(_("return"), max_length=32, blank=True)
+    scanned_at = models.DateTimeField(_("first scanned at"), null=True, blank=True)
+    registered_at = models.DateTimeField(_("registered at"), null=True, blank=True)
+    next_check_at = models.DateTimeField(_("next tracking check"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("return label in parcel")
+        verbose_name_plural = _("return labels in parcels")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["carrier", "tracking_number"],
+                condition=~Q(tracking_number=""),
+                name="parcelreturnlabel_number_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.tracking_number or f"{self.shipment_id}"
 
 
 class TrackingEvent(models.Model):

@@ -2,10 +2,11 @@
 up in memory, so a sourcing decision over many locations costs a fixed number of queries."""
 
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import date, time, timedelta
 from decimal import Decimal
 
 from django.db.models import Count, F, Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from common.cache import cache_delete, cache_get, cache_set
 
@@ -293,3 +294,150 @@ def shipments_for_order(*, order_id: int) -> list[Shipment]:
         )
         .order_by("created_at", "pk")
     )
+
+
+# --- Rate shopping -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RateOption:
+    service: CarrierService
+    price_excl_vat: Decimal | None
+    transit_days: int | None
+    promised_on: date | None
+    chosen: bool = False
+    cheapest: bool = False
+    fastest: bool = False
+
+
+@dataclass
+class ParcelRates:
+    """The services that could take a parcel (its delivery mode, weight and distance, by the grids), with
+    price and promised date; the one chosen and why; whether it may still be changed by hand."""
+
+    shipment: object
+    options: list[RateOption]
+    reason: str
+    can_override: bool
+    refusal: str = ""
+
+
+def _ship_day(*, service: CarrierService, now) -> date:
+    """The day a parcel packed now leaves: today before the service's cut-off on a pick-up day, else the
+    next working day."""
+    from . import calendar
+
+    local = timezone.localtime(now)
+    day = local.date()
+    if local.time() > service.cutoff_time:
+        day += timedelta(days=1)
+    return calendar.next_working_day(day)
+
+
+def shipment_rate_options(*, shipment, now=None, services: dict | None = None) -> ParcelRates:
+    """Rate shopping for one parcel (fixed queries: the network is cached; ``services`` by id, when the
+    caller loaded them for several parcels at once)."""
+    from . import calendar
+
+    now = now or timezone.now()
+    recipient = shipment.recipient or {}
+    mode = (
+        shipment.service.delivery_mode if shipment.service_id else ("relay" if shipment.relay_id else "home")
+    )
+    point = geo.place(postcode=recipient.get("postcode", ""), country=recipient.get("country") or "FR")
+    location = shipment.location
+    distance = (
+        geo.distance_km(origin=(float(location.latitude), float(location.longitude)), destination=point)
+        if point is not None
+        else 9999.0
+    )
+    network = network_current()
+    quotes = network.quotes(mode=mode, weight_g=shipment.weight_g, distance_km=distance)
+    if services is None:
+        services = _active_services()
+    options = []
+    for quote in quotes:
+        service = services.get(quote.service_id)
+        if service is None:
+            continue
+        start = _ship_day(service=service, now=now)
+        promised = calendar.add_working_days(start, quote.transit_days, set(quote.weekdays))
+        options.append(
+            RateOption(
+                service=service,
+                price_excl_vat=quote.price_excl_vat,
+                transit_days=quote.transit_days,
+                promised_on=promised,
+                chosen=service.pk == shipment.service_id,
+            )
+        )
+    if shipment.service_id and not any(o.chosen for o in options):
+        options.append(
+            RateOption(
+                service=shipment.service,
+                price_excl_vat=None,
+                transit_days=None,
+                promised_on=None,
+                chosen=True,
+            )
+        )
+    priced = [o for o in options if o.price_excl_vat is not None]
+    cheapest = min((o.price_excl_vat for o in priced), default=None)
+    fastest = min((o.promised_on for o in priced), default=None)
+    options = [
+        RateOption(
+            **{
+                **o.__dict__,
+                "cheapest": o.price_excl_vat is not None and o.price_excl_vat == cheapest,
+                "fastest": o.promised_on is not None and o.promised_on == fastest,
+            }
+        )
+        for o in options
+    ]
+    from .shipments import override_refusal
+
+    refusal = override_refusal(shipment)
+    return ParcelRates(
+        shipment=shipment,
+        options=options,
+        reason=service_reason_text(shipment),
+        can_override=not refusal,
+        refusal=refusal,
+    )
+
+
+def service_reason_text(shipment) -> str:
+    from django.utils.translation import gettext as _
+
+    if shipment.service_reason == "rule":
+        name = shipment.service_rule.name if shipment.service_rule_id else _("(deleted rule)")
+        return _("Shipping rule “%(rule)s”.") % {"rule": name}
+    if shipment.service_reason == "sourcing":
+        return _("Sourcing's choice: the cheapest service that takes the parcel, no shipping rule matched.")
+    if shipment.service_reason == "manual":
+        who = shipment.service_chosen_by.get_username() if shipment.service_chosen_by_id else "—"
+        note = f" {shipment.service_note}" if shipment.service_note else ""
+        return _("Chosen by hand by %(user)s.") % {"user": who} + note
+    return _("No carrier service yet.") if not shipment.service_id else ""
+
+
+def _active_services() -> dict:
+    return {
+        s.pk: s
+        for s in CarrierService.objects.filter(active=True, carrier__active=True).select_related("carrier")
+    }
+
+
+def order_parcel_rates(*, order_number: str) -> list[ParcelRates]:
+    """Every parcel of an order with its rate shopping: two queries whatever the number of parcels (and the
+    network's, when its cache is cold)."""
+    from .models import Shipment
+
+    shipments = (
+        Shipment.objects.filter(order__number=order_number)
+        .exclude(status="cancelled")
+        .select_related("service__carrier", "location", "service_rule", "service_chosen_by")
+        .order_by("pk")
+    )
+    services = _active_services()
+    return [shipment_rate_options(shipment=s, services=services) for s in shipments]

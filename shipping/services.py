@@ -17,7 +17,10 @@ from common.exceptions import DomainError
 from .locks import lock_shipments
 from .models import (
     Carrier,
+    CarrierAccount,
     CarrierService,
+    ChannelShippingSettings,
+    DocumentBranding,
     ServiceRate,
     ServiceTransit,
     Shipment,
@@ -419,3 +422,68 @@ def shipments_arrived_at_store(*, order_id: int) -> list[Shipment]:
         shipment.status = ShipmentStatus.AVAILABLE_FOR_PICKUP
         shipment.save(update_fields=["status"])
     return shipments
+
+
+# --- Carrier accounts, channel settings, branding ---------------------------------------------------------
+
+
+@transaction.atomic
+def carrier_account_save(
+    *, adapter: str, values: dict, secrets: dict, test_mode: bool, actor=None
+) -> CarrierAccount:
+    """Save a carrier's credentials. A secret left empty keeps the stored one (secrets are write-only)."""
+    import json
+
+    from .carriers import ADAPTERS
+
+    cls = ADAPTERS.get(adapter)
+    if cls is None or not cls.credentials:
+        raise InvalidService(_("This carrier has no credentials to enter."), code="unknown_adapter")
+    known = {name for name, _label, _secret in cls.credentials}
+    account, _created = CarrierAccount.objects.select_for_update().get_or_create(adapter=adapter)
+    try:
+        stored = json.loads(account.secrets or "{}")
+    except ValueError:
+        stored = {}
+    stored.update({k: v for k, v in secrets.items() if k in known and v})
+    account.values = {k: (v or "").strip() for k, v in values.items() if k in known}
+    account.secrets = json.dumps(stored, sort_keys=True)
+    account.test_mode = bool(test_mode)
+    account.updated_by = actor if getattr(actor, "pk", None) else None
+    account.save()
+    return account
+
+
+@transaction.atomic
+def channel_shipping_settings_save(
+    *, channel_id: int, return_label_in_parcel: bool, return_carrier: Carrier | None
+) -> ChannelShippingSettings:
+    from . import carriers
+
+    if return_label_in_parcel and return_carrier is not None:
+        if carriers.RETURN_LABEL not in carriers.get_adapter(return_carrier).supports:
+            raise InvalidService(
+                _("%(carrier)s makes no return labels: choose another carrier or leave it empty.")
+                % {"carrier": return_carrier.name},
+                code="no_return_label",
+            )
+    setting, _created = ChannelShippingSettings.objects.update_or_create(
+        channel_id=channel_id,
+        defaults={"return_label_in_parcel": return_label_in_parcel, "return_carrier": return_carrier},
+    )
+    return setting
+
+
+@transaction.atomic
+def branding_save(*, data: dict, logo=None, remove_logo: bool = False) -> DocumentBranding:
+    branding, _created = DocumentBranding.objects.select_for_update().get_or_create(pk=1)
+    for name in ("primary_color", "accent_color", "slip_message", "label_text"):
+        if name in data:
+            setattr(branding, name, data[name])
+    if remove_logo:
+        branding.logo = ""
+    if logo is not None:
+        branding.logo.save(logo.name, logo, save=False)
+    branding.full_clean()
+    branding.save()
+    return branding

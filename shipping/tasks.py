@@ -80,10 +80,32 @@ def relay_points_refresh_all() -> list[int]:
     max_retries=5,
 )
 def shipment_label(shipment_id: int) -> str:
-    """The parcel's label from its carrier, right after packing (retried with backoff; see label_create)."""
-    from .shipments import label_create
+    """The parcel's label from its carrier, right after packing, then the return label slipped in the
+    parcel when its channel wants one (retried with backoff; both idempotent: see label_create)."""
+    from .models import ShipmentStatus
+    from .shipments import label_create, return_label_create
 
-    return label_create(shipment_id=shipment_id).status
+    shipment = label_create(shipment_id=shipment_id)
+    if shipment.status == ShipmentStatus.LABELLED:
+        return_label_create(shipment_id=shipment_id)
+    return shipment.status
+
+
+@shared_task(
+    name="shipping.label_cancel",
+    queue="documents",
+    acks_late=True,
+    autoretry_for=(carriers.RetryableCarrierError,),
+    retry_backoff=60,
+    retry_backoff_max=60 * 60,
+    retry_jitter=True,
+    max_retries=6,
+)
+def label_cancel(carrier_id: int, tracking_number: str) -> bool:
+    """Cancel a label replaced by a manual change of service (idempotent at the carriers that cancel)."""
+    from .shipments import label_cancel_at_carrier
+
+    return label_cancel_at_carrier(carrier_id=carrier_id, tracking_number=tracking_number)
 
 
 @shared_task(name="shipping.tracking_poll", queue="tracking", acks_late=True)

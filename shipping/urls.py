@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import relay_views, rule_views, views, webhook_views
+from . import relay_views, rule_views, settings_views, views, webhook_views
 
 app_name = "shipping"
 
@@ -17,5 +17,12 @@ urlpatterns = [
     path("rules/<int:pk>/delete/", rule_views.RuleDeleteView.as_view(), name="rule_delete"),
     path("webhooks/", webhook_views.WebhookListView.as_view(), name="webhook_list"),
     path("webhooks/<int:pk>/", webhook_views.WebhookDetailView.as_view(), name="webhook_detail"),
+    path("accounts/", settings_views.AccountListView.as_view(), name="account_list"),
+    path("accounts/<slug:adapter>/", settings_views.AccountEditView.as_view(), name="account_edit"),
+    path("returns-in-parcel/", settings_views.ChannelReturnsView.as_view(), name="channel_returns"),
+    path("branding/", settings_views.BrandingView.as_view(), name="branding"),
+    path(
+        "branding/label-preview.pdf", settings_views.BrandingLabelPreviewView.as_view(), name="branding_label"
+    ),
     path("relay-points/search/", relay_views.RelayPointSearchView.as_view(), name="relay_point_search"),
 ]

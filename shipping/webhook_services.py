@@ -13,8 +13,8 @@ from common.exceptions import DomainError
 from common.text import bad_character, safe_data, safe_text
 
 from . import carriers
-from .models import Carrier, CarrierWebhook, Shipment
-from .shipments import tracking_apply
+from .models import Carrier, CarrierWebhook, ParcelReturnLabel, Shipment
+from .shipments import return_label_tracking_apply, tracking_apply
 
 logger = logging.getLogger(__name__)
 
@@ -91,10 +91,18 @@ def _apply(*, call: CarrierWebhook, adapter, body: bytes) -> CarrierWebhook:
                 shipment = Shipment.objects.filter(
                     tracking_number=update.tracking_number, service__carrier=call.carrier
                 ).first()
-                if shipment is None:
+                if shipment is not None:
+                    tracking_apply(shipment_id=shipment.pk, update=update)
+                    count += 1
+                    continue
+                # a return label slipped in one of our parcels: its first scan opens the return
+                label = ParcelReturnLabel.objects.filter(
+                    tracking_number=update.tracking_number, carrier=call.carrier
+                ).first()
+                if label is None:
                     unknown.append(update.tracking_number)
                     continue
-                tracking_apply(shipment_id=shipment.pk, update=update)
+                return_label_tracking_apply(label=label, update=update)
                 count += 1
     except DomainError as exc:
         return _finish(call, status=Status.FAILED, error_code=exc.code, error=exc.message)

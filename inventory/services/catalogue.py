@@ -28,7 +28,7 @@ def product_create(*, data: dict) -> Product:
 
 
 # The fields the catalogue page edits (the SKU is fixed once a product exists: orders and the ledger name
-# it). [carriers20] customs_code and origin_country join this list at merge.
+# it); the customs code and origin are printed on the customs declarations of non-EU parcels.
 PRODUCT_FIELDS = (
     "name",
     "ean",
@@ -39,6 +39,8 @@ PRODUCT_FIELDS = (
     "width_mm",
     "height_mm",
     "image",
+    "customs_code",
+    "origin_country",
 )
 
 

@@ -400,6 +400,33 @@ MONDIAL_RELAY_COLLECTION_MODE = env(
     "MONDIAL_RELAY_COLLECTION_MODE", default="CCC"
 )  # CCC pickup, REL drop-off
 DHL_API_KEY = env("DHL_API_KEY", default="")
+# Issue 20: more carriers. Values entered in Settings → Carriers → Accounts override these.
+CHRONOPOST_ACCOUNT_NUMBER = env("CHRONOPOST_ACCOUNT_NUMBER", default="")
+CHRONOPOST_PASSWORD = env("CHRONOPOST_PASSWORD", default="")
+DHL_EXPRESS_API_KEY = env("DHL_EXPRESS_API_KEY", default="")  # MyDHL API (labels); tracking uses DHL_API_KEY
+DHL_EXPRESS_API_SECRET = env("DHL_EXPRESS_API_SECRET", default="")
+DHL_EXPRESS_ACCOUNT_NUMBER = env("DHL_EXPRESS_ACCOUNT_NUMBER", default="")
+FEDEX_CLIENT_ID = env("FEDEX_CLIENT_ID", default="")
+FEDEX_CLIENT_SECRET = env("FEDEX_CLIENT_SECRET", default="")
+FEDEX_ACCOUNT_NUMBER = env("FEDEX_ACCOUNT_NUMBER", default="")
+UPS_CLIENT_ID = env("UPS_CLIENT_ID", default="")
+UPS_CLIENT_SECRET = env("UPS_CLIENT_SECRET", default="")
+UPS_ACCOUNT_NUMBER = env("UPS_ACCOUNT_NUMBER", default="")  # the shipper number
+DPD_FR_LOGIN = env("DPD_FR_LOGIN", default="")
+DPD_FR_PASSWORD = env("DPD_FR_PASSWORD", default="")
+DPD_FR_CUSTOMER_NUMBER = env("DPD_FR_CUSTOMER_NUMBER", default="")
+DPD_FR_CENTER_NUMBER = env("DPD_FR_CENTER_NUMBER", default="")
+DPD_FR_PUDO_KEY = env("DPD_FR_PUDO_KEY", default="")  # MyPudo: DPD Pickup points search
+GLS_USERNAME = env("GLS_USERNAME", default="")
+GLS_PASSWORD = env("GLS_PASSWORD", default="")
+GLS_CONTACT_ID = env("GLS_CONTACT_ID", default="")
+# Adapters whose calls go to the carrier's test platform (comma-separated codes, e.g. fedex,ups).
+CARRIERS_TEST_MODE = env.list("CARRIERS_TEST_MODE", default=[])
+# Labels: "a6" (105 × 148 mm) or "4x6" (4 × 6 in thermal printers); "pdf" or "zpl" first.
+LABEL_SIZE = env("LABEL_SIZE", default="a6")
+LABEL_FORMAT = env("LABEL_FORMAT", default="pdf")
+# Customs declarations (CN23) of parcels to the DOM-TOM and outside the EU: the reason of export.
+CUSTOMS_EXPORT_REASON = env("CUSTOMS_EXPORT_REASON", default="sale")  # sale, gift, sample, documents, other
 # Sandbox carrier: share of parcels (0 to 1) that fail delivery, chosen by their tracking number's hash.
 SANDBOX_CARRIER_FAILURE_RATE = env.float("SANDBOX_CARRIER_FAILURE_RATE", default=0.0)
 SANDBOX_WEBHOOK_SECRET = env("SANDBOX_WEBHOOK_SECRET", default="")

@@ -8,6 +8,9 @@ REASONS = [
     ("wrong_item", "Wrong item sent", True, 40),
     ("late", "Arrived too late", True, 50),
 ]
+# Not offered to customers (inactive): the reason of a return opened by the carrier's first scan of the
+# return label slipped in the parcel, until the parcel is opened and inspected.
+NOT_STATED = ("not_stated", "Not stated (return label from the parcel)", False, 90)
 
 
 def return_reasons_ensure() -> None:
@@ -17,3 +20,7 @@ def return_reasons_ensure() -> None:
         ReturnReason.objects.get_or_create(
             code=code, defaults={"label": label, "our_fault": our_fault, "position": position}
         )
+    code, label, our_fault, position = NOT_STATED
+    ReturnReason.objects.get_or_create(
+        code=code, defaults={"label": label, "our_fault": our_fault, "position": position, "active": False}
+    )

@@ -39,6 +39,7 @@ REASON_LABELS = {
     "damaged": _("Arrived damaged"),
     "wrong_item": _("Wrong item sent"),
     "late": _("Arrived too late"),
+    "not_stated": _("Not stated (return label from the parcel)"),
 }
 
 
@@ -100,6 +101,7 @@ class Return(QueuedJob):
     class Source(models.TextChoices):
         PORTAL = "portal", _("Customer (portal)")
         STAFF = "staff", _("Customer service")
+        PARCEL = "parcel", _("Return label from the parcel (carrier's scan)")
 
     number = models.CharField(_("number"), max_length=32, unique=True)
     order = models.ForeignKey(

@@ -21,7 +21,8 @@ from common.models import DomainEvent
 from inventory import services as inventory_services
 from inventory.models import Allocation, Location
 from shipping import carriers
-from shipping.models import Shipment
+from shipping import shipments as shipping_shipments
+from shipping.models import ParcelReturnLabel, Shipment
 
 from ..models import ORDER_TRANSITIONS, Order, OrderCounter, OrderLine, OrderStatus
 from ..services import lifecycle
@@ -158,9 +159,7 @@ def _return_location(order: Order, method: str, store: Location | None) -> Locat
     shipment = Shipment.objects.filter(order=order).select_related("location").order_by("pk").first()
     if shipment is not None:
         return shipment.location
-    allocation = (
-        Allocation.objects.filter(order=order).select_related("location").order_by("pk").first()
-    )
+    allocation = Allocation.objects.filter(order=order).select_related("location").order_by("pk").first()
     return allocation.location
 
 
@@ -247,6 +246,117 @@ def return_request(
         units=sum(line.quantity for line in lines),
         method=ret.method,
     )
+    if method == Return.Method.POST:
+        _use_label_in_parcel(ret=ret, actor=actor)
+    return ret
+
+
+# --- Return label slipped in the parcel -------------------------------------------------------------------
+
+
+def label_in_parcel(order: Order) -> ParcelReturnLabel | None:
+    """The unused return label slipped in one of the order's parcels, if any."""
+    return (
+        ParcelReturnLabel.objects.filter(shipment__order=order, status=ParcelReturnLabel.Status.READY)
+        .select_related("shipment", "carrier")
+        .order_by("pk")
+        .first()
+    )
+
+
+def _use_label_in_parcel(*, ret: Return, actor=None) -> None:
+    """A return by post of an order whose parcel carried a return label: the customer uses that label, so
+    the return is accepted at once (no label to make, nothing to send) and the label is registered."""
+    label = label_in_parcel(ret.order)
+    if label is None:
+        return
+    fields = {
+        "accepted_at": timezone.now(),
+        "carrier_id": label.carrier_id,
+        "tracking_number": label.tracking_number,
+    }
+    _move(ret, ReturnStatus.LABEL_SENT, **fields)
+    if label.label_pdf:
+        Return.objects.filter(pk=ret.pk).update(label_pdf=label.label_pdf.name)
+    event_add(
+        order=ret.order,
+        code="return.accepted",
+        actor=actor,
+        number=ret.number,
+        method=ret.method,
+        tracking=label.tracking_number,
+        in_parcel=True,
+    )
+    shipping_shipments.return_label_link(label_id=label.pk, return_number=ret.number)
+    shipping_shipments.return_label_used_by(label=label, how="registered")
+
+
+@transaction.atomic
+def return_from_label_in_parcel(*, label: ParcelReturnLabel, how: str) -> Return | None:
+    """The return label slipped in a parcel was used (the carrier's first scan, or the customer registered
+    it): open the return request, already accepted (the label exists), with the parcel's units not already
+    coming back; its reason is "not stated" until the parcel is inspected. Once per label."""
+    shipment = label.shipment
+    order = Order.objects.select_for_update().get(pk=shipment.order_id)
+    existing = Return.objects.filter(order=order, tracking_number=label.tracking_number).first()
+    if existing is not None or label.return_number:
+        if existing is not None:
+            shipping_shipments.return_label_link(label_id=label.pk, return_number=existing.number)
+        if existing is not None and how == "scanned":
+            event_add(
+                order=order, code="return.scanned", number=existing.number, tracking=label.tracking_number
+            )
+        return existing
+    already = returned_units(order)
+    units: dict[int, int] = {}
+    for line in shipment.lines.all().order_by("pk"):
+        units[line.order_line_id] = units.get(line.order_line_id, 0) + line.quantity
+    lines = []
+    for order_line in OrderLine.objects.filter(pk__in=units).order_by("line_no"):
+        left = min(
+            units[order_line.pk],
+            sum(a.quantity for a in Allocation.objects.filter(line=order_line, consumed_at__isnull=False))
+            - already.get(order_line.pk, 0),
+        )
+        if left > 0:
+            lines.append((order_line, left))
+    if not lines:
+        event_add(
+            order=order,
+            code="return.label_used_in_vain",
+            tracking=label.tracking_number,
+            parcel=shipment.number,
+        )
+        return None
+    reason = ReturnReason.objects.get(code="not_stated")
+    now = timezone.now()
+    ret = Return.objects.create(
+        number=_next_number(),
+        order=order,
+        status=ReturnStatus.LABEL_SENT,
+        method=Return.Method.POST,
+        source=Return.Source.PARCEL if how == "scanned" else Return.Source.PORTAL,
+        location=shipment.location,
+        carrier_id=label.carrier_id,
+        tracking_number=label.tracking_number,
+        accepted_at=now,
+    )
+    if label.label_pdf:
+        Return.objects.filter(pk=ret.pk).update(label_pdf=label.label_pdf.name)
+    ReturnLine.objects.bulk_create(
+        [ReturnLine(ret=ret, order_line=line, quantity=quantity, reason=reason) for line, quantity in lines]
+    )
+    event_add(
+        order=order,
+        code="return.requested",
+        number=ret.number,
+        method=ret.method,
+        tracking=label.tracking_number,
+        parcel=shipment.number,
+        units=sum(q for _l, q in lines),
+        in_parcel=True,
+    )
+    shipping_shipments.return_label_link(label_id=label.pk, return_number=ret.number)
     return ret
 
 

@@ -57,6 +57,7 @@ def _request_context(order: Order, post=None, error: str = "", line_errors=None)
         "reasons": reasons,
         "photo_reasons": [r for r in reasons if r.pk in photo_ids],
         "stores": list(services.return_stores()),
+        "label_in_parcel": services.label_in_parcel(order),
         "method": (post or {}).get("method", Return.Method.POST),
         "store_id": _int((post or {}).get("store", "")),
         "note": (post or {}).get("note", ""),

@@ -189,6 +189,10 @@ def parcel_closed(*, order_id: int, shipment_id: int, actor=None) -> None:
         },
         relay_id=str(relay.get("id", "")) if order.delivery_mode == DeliveryMode.RELAY else "",
         service_id=service.pk if service else None,
+        # issue 20: why this service (rate shopping), the channel (return label in parcel), prices (customs)
+        channel_id=order.channel_id,
+        rule_id=rule.pk if rule is not None else None,
+        line_values={line.pk: line.unit_price for line in order.lines.all()},
     )
     if rule is not None:
         event_add(

@@ -22,8 +22,12 @@ RELAY_SEARCH = "relay_search"
 RELAY_DIRECTORY = "relay_directory"  # can list its whole relay network at once (no search areas needed)
 TRACKING = "tracking"
 WEBHOOK = "webhook"
+CUSTOMS = "customs"  # the label request carries the customs declaration (CN23 / commercial invoice)
+LABEL_BRANDING = "label_branding"  # the label has a free area for the merchant's logo or text
 CAPABILITIES = frozenset(
     {
+        CUSTOMS,
+        LABEL_BRANDING,
         LABEL,
         LABEL_PDF,
         LABEL_ZPL,
@@ -130,6 +134,49 @@ class Address:
 
 
 @dataclass(frozen=True)
+class CustomsLine:
+    """One line of a customs declaration: what the goods are, their customs code (HS, 6 to 10 digits), the
+    country they were made in, how many, the value of one unit (EUR) and the net weight of the line."""
+
+    description: str
+    hs_code: str
+    origin_country: str
+    quantity: int
+    unit_value: Decimal
+    weight_g: int
+    sku: str = ""
+
+    @property
+    def value(self) -> Decimal:
+        return (self.unit_value * self.quantity).quantize(Decimal("0.01"))
+
+    @property
+    def weight_kg(self) -> str:
+        return f"{self.weight_g / 1000:.3f}"
+
+
+# Reasons of export (CN23 "catégorie d'envoi"), ours → what each carrier calls them.
+EXPORT_REASONS = ("sale", "gift", "sample", "return", "documents", "repair", "other")
+
+
+@dataclass(frozen=True)
+class CustomsDeclaration:
+    lines: tuple[CustomsLine, ...]
+    reason: str = "sale"
+    currency: str = "EUR"
+    invoice_number: str = ""
+    shipping_cost: Decimal = Decimal("0.00")
+
+    @property
+    def total_value(self) -> Decimal:
+        return sum((line.value for line in self.lines), Decimal("0.00"))
+
+    @property
+    def total_weight_g(self) -> int:
+        return sum(line.weight_g for line in self.lines)
+
+
+@dataclass(frozen=True)
 class LabelRequest:
     """One parcel to label. ``reference`` is ours (the shipment number): carriers print it and adapters use
     it to be idempotent where they can. ``service_code`` is the carrier's product code (CarrierService.code
@@ -146,6 +193,10 @@ class LabelRequest:
     formats: tuple[str, ...] = ("pdf", "zpl")
     deposit_date: str = ""  # ISO date the parcel is handed over (default: today)
     value: Decimal | None = None  # declared value (EUR), for insurance / customs
+    customs: CustomsDeclaration | None = None  # parcels leaving the EU's VAT area (DOM-TOM, abroad)
+    label_size: str = "a6"  # "a6" (105 × 148 mm) or "4x6" (4 × 6 in, thermal printers)
+    brand_text: str = ""  # the merchant's text, printed where the carrier leaves a free area
+    brand_logo: bytes | None = None  # the merchant's logo (PNG), where the carrier prints one
 
 
 @dataclass(frozen=True)
@@ -155,6 +206,7 @@ class Label:
     zpl: str | None = None
     carrier_reference: str = ""  # the carrier's own id when it differs from the tracking number
     tracking_url: str = ""
+    customs_pdf: bytes | None = None  # the carrier's own customs papers (commercial invoice, CN23)
 
 
 @dataclass(frozen=True)
@@ -241,6 +293,7 @@ class CarrierAdapter:
     name = ""
     supports: frozenset[str] = frozenset()
     tracking_batch_size = 1  # tracking numbers per call of ``track``'s carrier request
+    quota_per_second = 0  # the carrier's documented rate, kept across workers by ``request`` (0: none)
     tracking_url_template = ""  # public tracking page, "{number}" replaced
 
     def __init__(self, *, config: Mapping | None = None, client: httpx.Client | None = None):
@@ -283,6 +336,73 @@ class CarrierAdapter:
 
     # Helpers -----------------------------------------------------------------------------------------
 
+    # (config key, label, secret): the credentials the settings form asks for this carrier.
+    credentials: tuple[tuple[str, str, bool], ...] = ()
+    # The carriers' test platforms: ``config["test_mode"]`` sends every call there.
+    base_url = ""
+    test_base_url = ""
+
+    @property
+    def api_root(self) -> str:
+        return self.test_base_url if self.config.get("test_mode") and self.test_base_url else self.base_url
+
+    def oauth_token(
+        self,
+        url: str,
+        *,
+        client_id: str,
+        client_secret: str,
+        form: dict | None = None,
+        basic: bool = False,
+        error_message=None,
+    ) -> str:
+        """An OAuth 2 client-credentials access token, kept in the cache until a minute before it expires
+        (FedEx and UPS tokens live an hour; asking for one per call would eat the quota)."""
+        import hashlib
+
+        from django.core.cache import cache
+
+        key = "carrier-token:" + hashlib.sha256(f"{self.code}|{url}|{client_id}".encode()).hexdigest()[:32]
+        token = cache.get(key)
+        if token:
+            return token
+        data = {"grant_type": "client_credentials", **(form or {})}
+        kwargs: dict = {"data": data, "headers": {"Accept": "application/json"}}
+        if basic:
+            kwargs["auth"] = (client_id, client_secret)
+        else:
+            data.update(client_id=client_id, client_secret=client_secret)
+        try:
+            response = self.request("POST", url, error_message=error_message, **kwargs)
+        except PermanentCarrierError as exc:
+            if exc.status in (400, 401, 403):
+                raise PermanentCarrierError(
+                    f"{self.name} refused the credentials: {exc.message}",
+                    carrier=self.code,
+                    code="bad_credentials",
+                    status=exc.status,
+                ) from exc
+            raise
+        try:
+            body = response.json()
+            token = str(body["access_token"])
+            ttl = int(body.get("expires_in") or 3600)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RetryableCarrierError(
+                f"{self.name}'s token answer could not be read.", carrier=self.code, code="bad_answer"
+            ) from exc
+        cache.set(key, token, timeout=max(30, ttl - 60))
+        return token
+
+    def forget_token(self, url: str, *, client_id: str) -> None:
+        import hashlib
+
+        from django.core.cache import cache
+
+        cache.delete(
+            "carrier-token:" + hashlib.sha256(f"{self.code}|{url}|{client_id}".encode()).hexdigest()[:32]
+        )
+
     def tracking_url(self, tracking_number: str) -> str:
         return self.tracking_url_template.format(number=tracking_number) if self.tracking_url_template else ""
 
@@ -313,7 +433,17 @@ class CarrierAdapter:
         """One HTTP call with the adapter's client (explicit timeouts). Network errors, timeouts, 5xx and
         429 raise ``RetryableCarrierError`` (``CarrierQuotaExceeded`` for 429); any other status not in
         ``ok`` raises ``PermanentCarrierError`` with the message ``error_message(response)`` found in the
-        carrier's answer."""
+        carrier's answer. Adapters whose carrier documents a rate (``quota_per_second``) wait for a slot
+        shared by every worker first, so the quota is kept rather than hit."""
+        if self.quota_per_second:
+            from .ratelimit import RateLimiter, RateLimitTimeout
+
+            try:
+                RateLimiter(f"carrier:{self.code}", per_second=self.quota_per_second).acquire(max_wait=5)
+            except RateLimitTimeout as exc:
+                raise CarrierQuotaExceeded(
+                    str(exc), carrier=self.code, code="quota_exceeded", retry_after=1
+                ) from exc
         try:
             response = self.client.request(method, url, **kwargs)
         except httpx.TimeoutException as exc:

@@ -21,6 +21,7 @@ import json
 import re
 
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .base import (
     LABEL,
@@ -39,7 +40,7 @@ from .base import (
     RelaySearch,
     RetryableCarrierError,
 )
-from .laposte import LaPosteTrackingMixin
+from .laposte import EVENT_STATUS, LaPosteTrackingMixin
 
 SLS_URL = "https://ws.colissimo.fr/sls-ws/SlsServiceWSRest/2.0/generateLabel"
 PICKUP_URL = (
@@ -129,6 +130,24 @@ class ColissimoAdapter(LaPosteTrackingMixin, CarrierAdapter):
     code = "colissimo"
     name = "Colissimo"
     supports = frozenset({LABEL, LABEL_PDF, LABEL_ZPL, RETURN_LABEL, RELAY_SEARCH, TRACKING})
+    credentials = (
+        ("contract_number", _("Contract number"), False),
+        ("password", _("Web-service password"), True),
+        ("api_key", _("API key (instead of contract number and password)"), True),
+        ("okapi_key", _("La Poste Okapi key (tracking)"), True),
+    )
+    event_status = EVENT_STATUS
+    sandbox_codes = {
+        "taken": "PC1",
+        "transit": "ET1",
+        "arrived": "EP1",
+        "out": "MD2",
+        "delivered": "DI1",
+        "relay": "AG1",
+        "collected": "DI1",
+        "failed": "ND1",
+        "returned": "RE1",
+    }
 
     # Labels
 

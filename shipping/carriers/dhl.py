@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
 
 from ..models import ShipmentStatus
 from .base import TRACKING, CarrierAdapter, CarrierEvent, TrackingUpdate
@@ -49,6 +50,8 @@ class DhlAdapter(CarrierAdapter):
     code = "dhl"
     name = "DHL"
     supports = frozenset({TRACKING})
+    credentials = (("api_key", _("Tracking API key (DHL-API-Key)"), True),)
+    event_status = STATUS_CODES
     tracking_url_template = "https://www.dhl.com/fr-fr/home/tracking.html?tracking-id={number}"
 
     def track(self, tracking_numbers: Iterable[str]) -> list[TrackingUpdate]:

@@ -14,7 +14,6 @@ from django.utils.dateparse import parse_datetime
 from ..models import ShipmentStatus
 from .base import (
     TRACKING,
-    CarrierAdapter,
     CarrierEvent,
     CarrierQuotaExceeded,
     PermanentCarrierError,
@@ -142,12 +141,3 @@ class LaPosteTrackingMixin:
             final=bool(shipment.get("isFinal")),
             estimated_delivery=estimated,
         )
-
-
-class ChronopostAdapter(LaPosteTrackingMixin, CarrierAdapter):
-    """Chronopost: tracking through La Poste's Suivi v2 (Chronopost labels are not built here)."""
-
-    code = "chronopost"
-    name = "Chronopost"
-    supports = frozenset({TRACKING})
-    tracking_url_template = "https://www.chronopost.fr/tracking-no-cms/suivi-page?listeNumerosLT={number}"

@@ -10,22 +10,38 @@ value an error code (``STATUS_MESSAGES``).
   ``PointRelais_Details[]`` with ``Num``, ``LgAdr1..4``, ``CP``, ``Ville``, ``Pays``, ``Latitude`` /
   ``Longitude`` (decimal commas), ``Horaires_Lundi``… as ``<string>HHMM</string>`` pairs (``0000`` closed).
 - ``WSI2_CreationEtiquette``: ``ExpeditionNum`` (the tracking number) and ``URL_Etiquette``, a path on
-  www.mondialrelay.com from which the PDF is downloaded (A4 by default; we ask for 10x15).
+  www.mondialrelay.com from which the PDF is downloaded (A4 by default; we ask for 10x15). A return label is
+  the same call with the customer as ``Expe_*``, the merchant as ``Dest_*``, ``ModeCol`` ``REL`` (the
+  customer drops the parcel in any relay: ``COL_Rel`` ``AUTO``) and ``ModeLiv`` ``LCC`` (delivered to the
+  merchant's address) — less certain: Mondial Relay's "retour" offer must be open on the account.
+- ``WSI2_TracingColisDetaille`` (Enseigne, Expedition, Langue): ``STAT`` 80 (registered), 81 (in Mondial
+  Relay's hands), 82 (delivered), 83 (anomaly) are answers, not errors; ``Tracing.ret_WSI2_sub_TracingColis
+  Detaille[]`` are the events ``{Libelle, Date (dd/mm/yy), Heure (HH:MM), Lieu, Relais, Pays}`` without a
+  code of their own: the code is taken from the wording (``TRACE_WORDS``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import unicodedata
+from collections.abc import Iterable
+from datetime import datetime
 from xml.sax.saxutils import escape
 
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from lxml import etree
 
+from ..models import ShipmentStatus
 from .base import (
     LABEL,
     LABEL_PDF,
     RELAY_SEARCH,
+    RETURN_LABEL,
+    TRACKING,
     Address,
     CarrierAdapter,
+    CarrierEvent,
     Label,
     LabelRequest,
     OpeningHours,
@@ -33,6 +49,7 @@ from .base import (
     RelayPoint,
     RelaySearch,
     RetryableCarrierError,
+    TrackingUpdate,
 )
 
 API_URL = "https://api.mondialrelay.com/Web_Services.asmx"
@@ -118,6 +135,52 @@ STATUS_MESSAGES = {
     "99": "Generic error of the service.",
 }
 RETRYABLE_STATUSES = {"99"}
+TRACE_PARAMS = ("Enseigne", "Expedition", "Langue")
+TRACE_STATS = {"80", "81", "82", "83"}  # tracing answers, not errors
+# The tracing events' wording (accents and case dropped) → our code, and the code → our status.
+TRACE_WORDS = (
+    ("retour", "MR_RETURN"),
+    ("anomalie", "MR_ANOMALY"),
+    ("livre au destinataire", "MR_DELIVERED"),
+    ("recupere", "MR_COLLECTED"),
+    ("disponible", "MR_AVAILABLE"),
+    ("en cours de livraison", "MR_OUT"),
+    ("en cours d'acheminement", "MR_TRANSIT"),
+    ("acheminement", "MR_TRANSIT"),
+    ("prise en charge", "MR_TAKEN"),
+    ("pris en charge", "MR_TAKEN"),
+    ("depose", "MR_TAKEN"),
+    ("enregistre", "MR_REGISTERED"),
+)
+EVENT_STATUS = {
+    "MR_REGISTERED": ShipmentStatus.LABELLED,
+    "MR_TAKEN": ShipmentStatus.HANDED_OVER,
+    "MR_TRANSIT": ShipmentStatus.IN_TRANSIT,
+    "MR_OUT": ShipmentStatus.OUT_FOR_DELIVERY,
+    "MR_AVAILABLE": ShipmentStatus.AVAILABLE_FOR_PICKUP,
+    "MR_COLLECTED": ShipmentStatus.DELIVERED,
+    "MR_DELIVERED": ShipmentStatus.DELIVERED,
+    "MR_ANOMALY": ShipmentStatus.EXCEPTION,
+    "MR_RETURN": ShipmentStatus.RETURNED,
+    "MR_OTHER": "",
+}
+SANDBOX_CODES = {
+    "taken": "MR_TAKEN",
+    "transit": "MR_TRANSIT",
+    "arrived": "MR_TRANSIT",
+    "out": "MR_OUT",
+    "delivered": "MR_DELIVERED",
+    "relay": "MR_AVAILABLE",
+    "collected": "MR_COLLECTED",
+    "failed": "MR_ANOMALY",
+    "returned": "MR_RETURN",
+}
+
+
+def trace_code(label: str) -> str:
+    """The code of a tracing event from its wording (Mondial Relay's events carry none)."""
+    plain = unicodedata.normalize("NFKD", label or "").encode("ascii", "ignore").decode().lower()
+    return next((code for word, code in TRACE_WORDS if word in plain), "MR_OTHER")
 
 
 def security(values: dict, private_key: str, order: tuple[str, ...]) -> str:
@@ -170,8 +233,14 @@ def _hours(node) -> OpeningHours:
 class MondialRelayAdapter(CarrierAdapter):
     code = "mondial_relay"
     name = "Mondial Relay"
-    supports = frozenset({LABEL, LABEL_PDF, RELAY_SEARCH})
+    supports = frozenset({LABEL, LABEL_PDF, RELAY_SEARCH, RETURN_LABEL, TRACKING})
     tracking_url_template = "https://www.mondialrelay.fr/suivi-de-colis/?numeroExpedition={number}"
+    credentials = (
+        ("enseigne", _("Merchant code (Enseigne)"), False),
+        ("private_key", _("Private key"), True),
+    )
+    event_status = EVENT_STATUS
+    sandbox_codes = SANDBOX_CODES
 
     def _call(self, action: str, values: dict, order: tuple[str, ...]):
         enseigne, key = self.require("enseigne", "private_key")
@@ -196,7 +265,7 @@ class MondialRelayAdapter(CarrierAdapter):
                 "Mondial Relay answered without a result.", carrier=self.code, code="bad_answer"
             )
         stat = _text(result, "STAT")
-        if stat != "0":
+        if stat != "0" and not (action == "WSI2_TracingColisDetaille" and stat in TRACE_STATS):
             message = STATUS_MESSAGES.get(stat, f"Mondial Relay refused the request (STAT {stat}).")
             error = RetryableCarrierError if stat in RETRYABLE_STATUSES else PermanentCarrierError
             raise error(message, carrier=self.code, code=f"STAT_{stat}")
@@ -272,13 +341,19 @@ class MondialRelayAdapter(CarrierAdapter):
         return mode
 
     def create_label(self, request: LabelRequest) -> Label:
+        return self._label(request, is_return=False)
+
+    def create_return_label(self, request: LabelRequest) -> Label:
+        return self._label(request, is_return=True)
+
+    def _label(self, request: LabelRequest, *, is_return: bool) -> Label:
         if "pdf" not in request.formats:
             raise PermanentCarrierError(
                 "Mondial Relay makes PDF labels only.", carrier=self.code, code="unknown_format"
             )
-        mode = self.delivery_mode(request)
+        mode = "LCC" if is_return else self.delivery_mode(request)
         values = {
-            "ModeCol": self.config.get("collection_mode") or "CCC",
+            "ModeCol": "REL" if is_return else (self.config.get("collection_mode") or "CCC"),
             "ModeLiv": mode,
             "NDossier": request.reference[:15],
             "NClient": request.reference[:9],
@@ -291,6 +366,9 @@ class MondialRelayAdapter(CarrierAdapter):
         if mode in RELAY_MODES:
             values["LIV_Rel_Pays"] = request.recipient.country.upper()
             values["LIV_Rel"] = request.relay_id
+        if is_return:
+            values["COL_Rel_Pays"] = request.sender.country.upper()
+            values["COL_Rel"] = "AUTO"
         result = self._call("WSI2_CreationEtiquette", values, LABEL_PARAMS)
         number = _text(result, "ExpeditionNum")
         path = _text(result, "URL_Etiquette")
@@ -304,3 +382,40 @@ class MondialRelayAdapter(CarrierAdapter):
                 "Mondial Relay's label is not a PDF.", carrier=self.code, code="bad_answer"
             )
         return Label(tracking_number=number, pdf=pdf, tracking_url=self.tracking_url(number))
+
+    # Tracking
+
+    def track(self, tracking_numbers: Iterable[str]) -> list[TrackingUpdate]:
+        updates = []
+        for number in dict.fromkeys(n for n in tracking_numbers if n):
+            try:
+                result = self._call(
+                    "WSI2_TracingColisDetaille", {"Expedition": number, "Langue": "FR"}, TRACE_PARAMS
+                )
+            except PermanentCarrierError as exc:
+                updates.append(TrackingUpdate(tracking_number=number, error=exc.message))
+                continue
+            events = []
+            for node in result.iter(f"{{{NS}}}ret_WSI2_sub_TracingColisDetaille"):
+                label = _text(node, "Libelle")
+                day, hour = _text(node, "Date"), _text(node, "Heure") or "00:00"
+                if not label or not day:
+                    continue
+                try:
+                    at = datetime.strptime(f"{day} {hour}", "%d/%m/%y %H:%M")  # noqa: DTZ007 - local time, made aware below
+                except ValueError:
+                    continue
+                code = trace_code(label)
+                events.append(
+                    CarrierEvent(
+                        code=code,
+                        status=EVENT_STATUS[code],
+                        label=label[:255],
+                        at=timezone.make_aware(at, timezone.get_default_timezone()),
+                        place=" ".join(filter(None, (_text(node, "Lieu"), _text(node, "Pays"))))[:120],
+                    )
+                )
+            events.sort(key=lambda e: e.at)
+            stat = _text(result, "STAT")
+            updates.append(TrackingUpdate(tracking_number=number, events=events, final=stat == "82"))
+        return updates

@@ -36,7 +36,9 @@ from .. import geo
 from ..models import ShipmentStatus
 from .base import (
     CANCEL_LABEL,
+    CUSTOMS,
     LABEL,
+    LABEL_BRANDING,
     LABEL_PDF,
     LABEL_ZPL,
     RELAY_DIRECTORY,
@@ -73,6 +75,32 @@ EVENTS = {
     "SBX_RE": (ShipmentStatus.RETURNED, "Colis retourné à l'expéditeur"),
 }
 FINAL_CODES = {"SBX_DI", "SBX_DR", "SBX_RE"}
+# Each sandbox step by name: when the sandbox plays a carrier it reports that carrier's own code of the step
+# (``<Adapter>.sandbox_codes``), mapped by that carrier's own table (``<Adapter>.event_status``).
+STEPS = {
+    "SBX_PC": "taken",
+    "SBX_ET1": "transit",
+    "SBX_ET2": "arrived",
+    "SBX_MD": "out",
+    "SBX_DI": "delivered",
+    "SBX_AG": "relay",
+    "SBX_DR": "collected",
+    "SBX_ND": "failed",
+    "SBX_RE": "returned",
+}
+# Tracking numbers in each carrier's format: prefix, digits, suffix.
+NUMBER_FORMATS = {
+    "sandbox": ("SB", 11, "FR"),
+    "colissimo": ("6A", 11, ""),
+    "chronopost": ("XW", 9, "FR"),
+    "mondial_relay": ("", 8, ""),
+    "dhl": ("", 10, ""),
+    "dhl_express": ("", 10, ""),
+    "fedex": ("", 12, ""),
+    "ups": ("1Z9R5W90", 10, ""),
+    "dpd_fr": ("250", 11, ""),
+    "gls": ("ZS", 6, ""),
+}
 
 
 def number_hash(tracking_number: str) -> int:
@@ -111,6 +139,15 @@ def timeline(
     return steps
 
 
+def played_event(code: str, played=None) -> tuple[str, str, str]:
+    """``(carrier code, status, label)`` of a sandbox step as the played carrier reports it."""
+    status, label = EVENTS[code]
+    if played is None or not getattr(played, "sandbox_codes", None):
+        return code, status, label
+    own = played.sandbox_codes[STEPS[code]]
+    return own, played.event_status.get(own, ""), label
+
+
 def update_at(
     tracking_number: str,
     *,
@@ -119,17 +156,19 @@ def update_at(
     now: datetime,
     failure_rate: float = 0.0,
     place: str = "",
+    played=None,
 ) -> TrackingUpdate:
-    """What the sandbox carrier reports at ``now``: the events of the timeline that have happened."""
+    """What the sandbox carrier reports at ``now``: the events of the timeline that have happened (in the
+    played carrier's codes when it plays one)."""
     if handed_over_at is None:
         return TrackingUpdate(tracking_number=tracking_number)
     steps = timeline(tracking_number, handed_over_at=handed_over_at, mode=mode, failure_rate=failure_rate)
-    events = [
-        CarrierEvent(code=code, status=EVENTS[code][0], label=EVENTS[code][1], at=at, place=place)
-        for at, code in steps
-        if at <= now
-    ]
-    final = bool(events) and events[-1].code in FINAL_CODES
+    events = []
+    for at, code in steps:
+        if at <= now:
+            own, status, label = played_event(code, played)
+            events.append(CarrierEvent(code=own, status=status, label=label, at=at, place=place))
+    final = bool(steps) and any(at <= now and code in FINAL_CODES for at, code in steps)
     estimated = None if final else steps[-1][0] if mode == "home" else steps[-2][0]
     return TrackingUpdate(
         tracking_number=tracking_number, events=events, final=final, estimated_delivery=estimated
@@ -191,6 +230,8 @@ class SandboxAdapter(CarrierAdapter):
             LABEL,
             LABEL_PDF,
             LABEL_ZPL,
+            CUSTOMS,
+            LABEL_BRANDING,
             CANCEL_LABEL,
             RETURN_LABEL,
             RELAY_SEARCH,
@@ -205,6 +246,22 @@ class SandboxAdapter(CarrierAdapter):
     def __init__(self, *, config: Mapping | None = None, client=None, now=None):
         super().__init__(config=config, client=client)
         self._now = now or timezone.now
+        self.played = None
+        plays = self.config.get("plays")
+        if plays and plays != "sandbox":
+            from .registry import ADAPTERS
+
+            self.played = ADAPTERS[plays]
+            # What the real carrier does, made locally; both label formats and the webhook always.
+            self.supports = (self.played.supports & type(self).supports) | {LABEL_PDF, LABEL_ZPL, WEBHOOK}
+            if LABEL in self.played.supports:
+                self.supports |= {CANCEL_LABEL}
+            self.name = f"{self.played.name} (sandbox)"
+            self.tracking_url_template = self.played.tracking_url_template
+
+    @property
+    def carrier_name(self) -> str:
+        return self.played.name if self.played else "SANDBOX"
 
     @property
     def failure_rate(self) -> float:
@@ -213,8 +270,15 @@ class SandboxAdapter(CarrierAdapter):
     # Labels
 
     def tracking_number_for(self, reference: str, *, kind: str = "out") -> str:
-        digest = int(hashlib.sha256(f"{kind}:{reference}".encode()).hexdigest()[:16], 16)
-        return f"{'SR' if kind == 'return' else 'SB'}{digest % 10**11:011d}FR"
+        plays = self.played.code if self.played else "sandbox"
+        digest = int(hashlib.sha256(f"{plays}:{kind}:{reference}".encode()).hexdigest()[:16], 16)
+        if plays == "sandbox":
+            return f"{'SR' if kind == 'return' else 'SB'}{digest % 10**11:011d}FR"
+        prefix, digits, suffix = NUMBER_FORMATS.get(plays, ("", 12, ""))
+        body = f"{digest % 10**digits:0{digits}d}"
+        if kind == "return":
+            body = "9" + body[1:]  # return labels start with a 9 in the sandbox, whatever the carrier
+        return f"{prefix}{body}{suffix}"
 
     def create_label(self, request: LabelRequest) -> Label:
         return self._label(request, kind="out")
@@ -225,12 +289,20 @@ class SandboxAdapter(CarrierAdapter):
     def _label(self, request: LabelRequest, *, kind: str) -> Label:
         self._validate(request)
         number = self.tracking_number_for(request.reference, kind=kind)
+        branded = LABEL_BRANDING in self.supports or self.played is None
         context = {
             "request": request,
             "number": number,
             "kind": kind,
+            "carrier": self.carrier_name,
+            "size": "4x6" if request.label_size == "4x6" else "a6",
             "weight_kg": f"{request.weight_g / 1000:.2f}",
             "barcode": _barcode_svg(number),
+            "brand_text": request.brand_text if branded else "",
+            "brand_logo": base64.b64encode(request.brand_logo).decode()
+            if branded and request.brand_logo
+            else "",
+            "customs": request.customs,
         }
         pdf = zpl = None
         if "pdf" in request.formats:
@@ -239,8 +311,14 @@ class SandboxAdapter(CarrierAdapter):
             html = render_to_string("shipping/labels/sandbox_label.html", context)
             pdf = HTML(string=html).write_pdf()
         if "zpl" in request.formats:
-            zpl = self._zpl(request, number, kind)
-        return Label(tracking_number=number, pdf=pdf, zpl=zpl, carrier_reference=request.reference)
+            zpl = self._zpl(request, number, kind, brand_text=context["brand_text"])
+        return Label(
+            tracking_number=number,
+            pdf=pdf,
+            zpl=zpl,
+            carrier_reference=request.reference,
+            tracking_url=self.tracking_url(number),
+        )
 
     def _validate(self, request: LabelRequest) -> None:
         errors = {}
@@ -254,6 +332,16 @@ class SandboxAdapter(CarrierAdapter):
                     errors[f"{role}.{name}"] = "Required."
         if not set(request.formats) & {"pdf", "zpl"}:
             errors["formats"] = "Ask for pdf or zpl."
+        if request.label_size not in ("a6", "4x6"):
+            errors["label_size"] = "The sandbox prints A6 or 4x6 in labels."
+        if request.customs is not None:
+            if not request.customs.lines:
+                errors["customs"] = "The customs declaration has no line."
+            for index, line in enumerate(request.customs.lines):
+                if not (line.hs_code.isdigit() and 6 <= len(line.hs_code) <= 10):
+                    errors[f"customs.lines[{index}].hs_code"] = "6 to 10 digits."
+                if len(line.origin_country) != 2:
+                    errors[f"customs.lines[{index}].origin_country"] = "Two letters."
         if errors:
             raise PermanentCarrierError(
                 "The label request is incomplete.",
@@ -263,13 +351,15 @@ class SandboxAdapter(CarrierAdapter):
                 details=errors,
             )
 
-    def _zpl(self, request: LabelRequest, number: str, kind: str) -> str:
+    def _zpl(self, request: LabelRequest, number: str, kind: str, *, brand_text: str = "") -> str:
+        """4×6 in at 203 dpi is 812 × 1218 dots; A6 (105 × 148 mm) is 838 × 1181."""
         to, sender = request.recipient, request.sender
+        width, length = (812, 1218) if request.label_size == "4x6" else (838, 1181)
         lines = [
             "^XA",
             "^CI28",
-            "^PW812^LL1218",
-            "^FO40,40^A0N,40,40^FDSANDBOX^FS",
+            f"^PW{width}^LL{length}",
+            f"^FO40,40^A0N,40,40^FD{_zpl_text(self.carrier_name.upper())}^FS",
             f"^FO500,40^A0N,30,30^FD{_zpl_text(request.service_code)}^FS",
             "^FO40,110^A0N,24,24^FDExpediteur / Sender^FS",
             f"^FO40,140^A0N,26,26^FD{_zpl_text(sender.company or sender.name)}^FS",
@@ -292,12 +382,21 @@ class SandboxAdapter(CarrierAdapter):
             f"^FO500,670^A0N,28,28^FD{request.weight_g / 1000:.2f} kg^FS",
             f"^FO60,730^BY3^BCN,220,Y,N,N^FD{number}^FS",
             "^FO40,1040^A0N,24,24^FD" + ("RETOUR / RETURN" if kind == "return" else "") + "^FS",
-            "^XZ",
         ]
+        if request.customs is not None:
+            customs = request.customs
+            lines.append(f"^FO420,1040^A0N,24,24^FDCN23 {customs.total_value:.2f} {customs.currency}^FS")
+        if brand_text:
+            lines.append(
+                f"^FO40,1090^GB{width - 80},60,2^FS^FO50,1105^A0N,30,30^FD{_zpl_text(brand_text)}^FS"
+            )
+        lines.append("^XZ")
         return "\n".join(lines) + "\n"
 
     def cancel_label(self, tracking_number: str) -> None:
         """Nothing is billed in the sandbox: cancelling a label the sandbox made always works."""
+        if self.played is not None:
+            return
         if not tracking_number.startswith(("SB", "SR")) or not tracking_number.endswith("FR"):
             raise PermanentCarrierError(
                 f"Unknown parcel {tracking_number}.", carrier=self.code, code="unknown_parcel"
@@ -360,6 +459,7 @@ class SandboxAdapter(CarrierAdapter):
                     mode=row["service__delivery_mode"] or "home",
                     now=now,
                     failure_rate=self.failure_rate,
+                    played=self.played,
                 )
             )
         return updates
@@ -392,7 +492,12 @@ class SandboxAdapter(CarrierAdapter):
                 at = parse_datetime(str(item["at"]))
                 if at is None or timezone.is_naive(at):
                     raise ValueError("at must be an ISO 8601 time with its offset")
-                status, label = EVENTS.get(code, ("", ""))
+                if code in EVENTS:
+                    code, status, label = played_event(code, self.played)
+                elif self.played is not None:
+                    status, label = self.played.event_status.get(code, ""), ""
+                else:
+                    status, label = "", ""
                 events.append(
                     CarrierEvent(
                         code=code[:32],
@@ -407,5 +512,5 @@ class SandboxAdapter(CarrierAdapter):
                 safe_text(f"Unreadable webhook: {exc}")[:500], carrier=self.code, code="malformed", status=400
             ) from exc
         events.sort(key=lambda e: e.at)
-        final = bool(events) and events[-1].code in FINAL_CODES
+        final = bool(events) and events[-1].status in (ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED)
         return [TrackingUpdate(tracking_number=number, events=events, final=final)]

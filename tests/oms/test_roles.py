@@ -47,6 +47,13 @@ MATRIX = {
     "shipping:rule_delete": ({"pk": 990201}, {MANAGER}),
     "shipping:webhook_list": ({}, {MANAGER}),
     "shipping:webhook_detail": ({"pk": 990201}, {MANAGER}),
+    "shipping:account_list": ({}, {MANAGER}),
+    "shipping:account_edit": ({"adapter": "fedex"}, {MANAGER}),
+    "shipping:channel_returns": ({}, {MANAGER}),
+    "shipping:branding": ({}, {MANAGER}),
+    "shipping:branding_label": ({}, {MANAGER}),
+    "fulfillment:slip_preview": ({}, {MANAGER}),
+    "fulfillment:pick_list_preview": ({}, {MANAGER}),
     # The relay-point picker (a fragment of the order form): any staff.
     "shipping:relay_point_search": ({}, ALL_STAFF),
     "fulfillment:planning": ({}, {MANAGER}),
@@ -126,6 +133,11 @@ MATRIX = {
     "dispatch:manifest": ({"pk": 990301}, {WAREHOUSE_STAFF, MANAGER}),
     "dispatch:label": ({"pk": 990301, "fmt": "pdf"}, {WAREHOUSE_STAFF, MANAGER}),
     "dispatch:label_retry": ({"pk": 990301}, {WAREHOUSE_STAFF, MANAGER}, {"ok": 405}),
+    # Labels printed together (outbound + return) and rate shopping (issue 20).
+    "dispatch:labels": ({"pk": 990301, "fmt": "pdf"}, {WAREHOUSE_STAFF, MANAGER}),
+    "dispatch:parcel_rates": ({"pk": 990301}, {WAREHOUSE_STAFF, MANAGER}),
+    "dispatch:service_override": ({"pk": 990301}, {MANAGER, WAREHOUSE_STAFF}, {"ok": 405}),
+    "dispatch:order_parcels": ({"number": MATRIX_ORDER}, ALL_STAFF),
     "orders:pickup_list": ({}, {STORE_STAFF, MANAGER}),
     "orders:pickup_order": ({"number": MATRIX_ORDER}, {STORE_STAFF, MANAGER}),
     "orders:pickup_action": (

@@ -24,4 +24,8 @@ RUN pip install . \
 
 USER oms
 EXPOSE 8000
-CMD ["gunicorn", "oms.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-"]
+# oms/gunicorn_conf.py: 4 sync workers (WEB_CONCURRENCY, GUNICORN_WORKER_CLASS), the same as compose
+# and bench/webhooks.py. Celery workers started from this image run at WORKER_NICE (10): on a shared host the
+# web gets the cores first.
+ENV GUNICORN_ACCESS_LOG=true
+CMD ["gunicorn", "-c", "python:oms.gunicorn_conf", "oms.wsgi:application"]

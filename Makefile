@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 PIP := $(BIN)/pip install --quiet --quiet --disable-pip-version-check
+# The run path skips byte-compiling every installed file (scipy, pandas, Django… tens of thousands of
+# modules): Python compiles the few hundred it imports on first use. The largest part of pip's time.
+PIP_RUN := $(PIP) --no-compile
 
 .PHONY: run test venv lint translations messages clean
 
@@ -17,7 +20,7 @@ $(BIN)/python:
 $(RUN_STAMP): $(BIN)/python pyproject.toml
 	@echo "Installing the dependencies into $(VENV)…"
 	$(BIN)/python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > $(VENV)/requirements.txt
-	$(PIP) -r $(VENV)/requirements.txt
+	$(PIP_RUN) -r $(VENV)/requirements.txt
 	touch $(RUN_STAMP)
 
 $(DEV_STAMP): $(BIN)/python pyproject.toml
@@ -34,16 +37,22 @@ messages: venv
 	$(BIN)/python manage.py makemessages -l fr -l en --no-location -i ".venv/*" -i "tests/*" -i "bench/*" -i "var/*"
 
 # No collectstatic on this path: local settings serve the static files from their folders (whitenoise).
-run: translations
+# The translations compile on the second core while the database is migrated (both only need the venv).
+run: $(RUN_STAMP)
 	mkdir -p var
 	@echo "Preparing the database…"
-	$(BIN)/python manage.py migrate --noinput -v0
+	@$(BIN)/python manage.py compile_translations -v0 > /dev/null & translations=$$!; \
+	  $(BIN)/python manage.py migrate --noinput -v0; migrated=$$?; \
+	  wait $$translations && exit $$migrated
 	@echo "Loading the demo data (the first time takes a minute)…"
-	$(BIN)/python manage.py seed_demo -v0 --no-forecast
+	$(BIN)/python manage.py seed_demo -v0 --no-forecast --logins-file var/demo-logins.txt
 	bin/serve
 
+# The suite runs on one pytest-xdist worker per core, at most four (each has its own test database and,
+# for the fault tests, its own Redis and web ports); a file's tests stay on one worker. TEST_WORKERS=0: serial.
+TEST_WORKERS ?= $(shell $(PYTHON) -c "import os; print(min(4, len(os.sched_getaffinity(0))))")
 test: venv translations
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

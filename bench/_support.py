@@ -3,7 +3,10 @@
 Everything here talks to 127.0.0.1 only: the Postgres URL is checked to be a loopback address.
 """
 
+import base64
 import os
+import secrets
+import signal
 import subprocess
 import sys
 import threading
@@ -111,12 +114,21 @@ def database_exists(name: str) -> bool:
         return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
 
 
+# Production refuses a placeholder secret: a random one per run, the same for the server and this process.
+BENCH_SECRET_KEY = secrets.token_urlsafe(50)
+BENCH_ENCRYPTION_KEY = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+_BENCH_SECRET_KEY, _BENCH_ENCRYPTION_KEY = BENCH_SECRET_KEY, BENCH_ENCRYPTION_KEY
+_RUN_SECRET_KEY, _RUN_ENCRYPTION_KEY = BENCH_SECRET_KEY, BENCH_ENCRYPTION_KEY
+
+
 def server_env(db_name: str, **extra) -> dict:
     """Environment of a production-like Django process (no DEBUG) on the benchmark database."""
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="oms.settings.production",
-        DJANGO_SECRET_KEY="bench-only-secret-key-not-for-production-0123456789",
+        # Production settings refuse a placeholder key: a random one per run (nothing signed outlives it).
+        DJANGO_SECRET_KEY=_BENCH_SECRET_KEY,
+        OMS_ENCRYPTION_KEYS=_BENCH_ENCRYPTION_KEY,
         DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
         DJANGO_SECURE_SSL_REDIRECT="false",
         DATABASE_URL=database_url(db_name),
@@ -200,6 +212,29 @@ def _machine_busy() -> tuple[float, float]:
     return (sum(values) - idle) / CLK_TCK, sum(values) / CLK_TCK
 
 
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return [raw[raw.index("(") + 1 : raw.rindex(")")], *raw[raw.rindex(")") + 2 :].split()]
+
+
+def postgres_cpu() -> float:
+    """Every CPU second the PostgreSQL server used so far: its live processes' utime + stime, plus the
+    postmaster's cutime + cstime (its children that exited: backends of closed connections)."""
+    total = 0.0
+    for pid in _all_pids():
+        fields = _stat_fields(pid)
+        if fields is None or not fields[0].startswith("postgres"):
+            continue
+        total += (int(fields[12]) + int(fields[13])) / CLK_TCK
+        parent = _stat_fields(int(fields[2]))
+        if parent is None or not parent[0].startswith("postgres"):  # the postmaster
+            total += (int(fields[14]) + int(fields[15])) / CLK_TCK
+    return total
+
+
 class CpuSnapshot:
     """CPU seconds used so far by: the gunicorn master and its workers, every postgres process (all
     databases of the server), pgbench, this process, and the whole machine. A process that started and
@@ -247,3 +282,145 @@ def cpu_report(before: CpuSnapshot, after: CpuSnapshot) -> dict[str, float]:
 
 def format_cpu(report: dict[str, float]) -> str:
     return ", ".join(f"{name} {cores:.2f}" for name, cores in report.items())
+
+
+# --- Processes (gunicorn, Celery workers) -------------------------------------------------------------
+
+
+class Server:
+    """gunicorn on 127.0.0.1, stopped by its own PID."""
+
+    def __init__(self, *, port: int, workers: int, env: dict, log: Path, timeout: int = 30):
+        self.port = port
+        self.log = log.open("w")
+        self.proc = subprocess.Popen(
+            [
+                str(VENV_BIN / "gunicorn"),
+                "-c",
+                "python:oms.gunicorn_conf",  # the image's and compose's settings; the options below win
+                "oms.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--timeout",
+                str(timeout),
+                "--graceful-timeout",
+                "5",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, timeout: float = 120) -> None:  # 4 workers booting on a busy machine
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}: see {self.log.name}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("gunicorn did not answer /healthz in time")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self.log.close()
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def tree_cpu(root_pid: int) -> float:
+    """CPU seconds of a process and its children (a prefork worker's pool process)."""
+    total, pids = 0.0, {root_pid}
+    stats = {pid: _proc_stat(pid) for pid in _all_pids()}
+    changed = True
+    while changed:
+        changed = False
+        for pid, stat in stats.items():
+            if stat and stat[1] in pids and pid not in pids:
+                pids.add(pid)
+                changed = True
+    for pid in pids:
+        stat = stats.get(pid)
+        total += stat[2] if stat else 0.0
+    return total
+
+
+def celery_worker(
+    env: dict,
+    log: Path,
+    name: str,
+    *,
+    queues: str,
+    pool: str = "prefork",
+    concurrency: int = 1,
+    prefetch: int = 1,
+    profile: Path | None = None,
+) -> subprocess.Popen:
+    """A Celery worker consuming ``queues`` (comma-separated), in its own process group (stopped by
+    ``stop``). Remote control stays on (the journey bench pauses and resumes queues through it). With
+    ``profile``, the worker runs its tasks in its own process (``--pool solo``) under cProfile, whose
+    statistics are written there when it stops."""
+    out = log.open("w")
+    command = [str(VENV_BIN / "celery")]
+    if profile is not None:
+        command = [str(VENV_BIN / "python"), "-m", "cProfile", "-o", str(profile), *command]
+        pool, concurrency = "solo", 1
+    return subprocess.Popen(
+        [
+            *command, "-A", "oms", "worker", f"--pool={pool}", f"--concurrency={concurrency}",
+            "-Q", queues, "--without-heartbeat", "--without-gossip", "--without-mingle",
+            f"--prefetch-multiplier={prefetch}", "--loglevel=WARNING", "-n", f"{name}@%h",
+        ],
+        cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+
+
+def fresh_schema(db: str, env: dict, *, fresh: bool) -> None:
+    """An empty migrated database, copied from ``<db>_tpl`` (made by the first run: migrating takes
+    minutes on a loaded machine)."""
+    import psycopg
+
+    template = db + "_tpl"
+    if fresh or not database_exists(template):
+        recreate_database(db)
+        migrated = manage("migrate", "--noinput", env=env, timeout=900)
+        if migrated.returncode:
+            sys.exit(migrated.stdout + migrated.stderr)
+        with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{template}" TEMPLATE "{db}"')
+        return
+    with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{db}" TEMPLATE "{template}"')
+    migrated = manage("migrate", "--noinput", env=env, timeout=900)  # a template older than the code
+    if migrated.returncode:
+        sys.exit(migrated.stdout + migrated.stderr)
+    if "Applying" in migrated.stdout:  # keep the template up to date for the next run
+        with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{template}" TEMPLATE "{db}"')

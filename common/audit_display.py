@@ -102,10 +102,14 @@ class AuditRow:
 
 
 def _model(label: str):
-    try:
-        return apps.get_model(label) if label else None
-    except (LookupError, ValueError):
+    if not label:
         return None
+    try:
+        return apps.get_model(label)
+    except (LookupError, ValueError):
+        # A model moved to another app kept its table (common/app_moves.py); older rows name the old app.
+        table = label.replace(".", "_")
+        return next((model for model in apps.get_models() if model._meta.db_table == table), None)
 
 
 def _field_label(model, name: str) -> str:

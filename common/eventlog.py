@@ -161,8 +161,13 @@ def kick() -> None:
     from .jobs import enqueue
     from .tasks import consume_events
 
-    for name in names:  # a broker that is down: beat's sweep catches up
-        enqueue(consume_events, name, queue=_registry[name].queue)
+    # One message per queue, naming its consumers (not one per consumer): a transaction that interests
+    # seven consumers costs the request one publish, not seven. A broker that is down: the sweep catches up.
+    per_queue: dict[str, list[str]] = {}
+    for name in names:
+        per_queue.setdefault(_registry[name].queue, []).append(name)
+    for queue, group in per_queue.items():
+        enqueue(consume_events, group[0] if len(group) == 1 else group, queue=queue)
 
 
 def consume_all(*, names: list[str] | None = None, limit: int = 200, rounds: int = 50) -> int:

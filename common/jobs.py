@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from django.apps import apps
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Case, Count, F, Min, Q, When
+from django.db.models import Case, Count, F, IntegerField, Min, Q, Value, When
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -187,7 +187,23 @@ class Claim:
             self.until = until
         return bool(renewed)
 
+    def done_fields(self) -> dict:
+        """The fields that mark the job done, for the work to write with its own last UPDATE of the row
+        (one statement less); leaving the ``claim`` block then writes nothing more. Fenced by the lease as
+        ``_finish`` is: a job another worker took over stays theirs."""
+        self._done_written = True
+        held = Q(job_lease_until=self.until)
+        return {
+            "job_lease_until": Case(When(held, then=None), default=F("job_lease_until")),
+            "job_due_at": Case(When(held & Q(job_due_at=self.until), then=None), default=F("job_due_at")),
+            "job_attempts": Case(
+                When(held, then=Value(0)), default=F("job_attempts"), output_field=IntegerField()
+            ),
+        }
+
     def _finish(self, *, done: bool) -> None:
+        if done and getattr(self, "_done_written", False):
+            return
         if done:
             # Done: nothing due any more, unless the work was asked for again meanwhile (a new due time).
             self._fenced().update(

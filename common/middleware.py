@@ -1,8 +1,77 @@
+"""Our middleware, and the page-only middleware that a machine's request goes straight through.
+
+A request under ``settings.MACHINE_PATH_PREFIXES`` (``/webhooks/``: Shopify, WooCommerce and the carriers
+post there, signed) comes from another program, not from a browser: it has no session, no signed-in user,
+no language to choose (it gets the site's), no messages to show, no htmx, and nothing reads its answer's
+cookies. The page-only middleware below (sessions, locale, authentication, messages, htmx; the pin of
+``common.replica`` too) lets such a request through untouched, so the accept path of a webhook pays for
+none of it and answers without a cookie. Every other request, pages and API, gets their whole behaviour.
+What stays on for machines: security headers, the Content-Security-Policy, CSRF (the webhook views are
+``csrf_exempt``; any other view there would be checked), malformed-request checks and the audit context
+(the caller's address).
+"""
+
 from urllib.parse import unquote_to_bytes
 
+from django.conf import settings
+from django.contrib.auth.middleware import AuthenticationMiddleware as DjangoAuthenticationMiddleware
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.messages.middleware import MessageMiddleware as DjangoMessageMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.core.exceptions import BadRequest
 from django.http import JsonResponse
+from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
 from django.utils import translation
+from django_htmx.middleware import HtmxMiddleware as DjangoHtmxMiddleware
+
+
+def machine_request(request) -> bool:
+    """Is this request a machine's (a signed webhook), which the page-only middleware leaves alone?"""
+    return request.path_info.startswith(settings.MACHINE_PATH_PREFIXES)
+
+
+class _PagesOnly:
+    """Mixed into a middleware class: a machine's request goes straight to the next layer (``machine``
+    may prepare it first). Works for sync and async chains: ``get_response``'s result is returned as is."""
+
+    def machine(self, request) -> None:
+        pass
+
+    def __call__(self, request):
+        if machine_request(request):
+            self.machine(request)
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class SessionMiddleware(_PagesOnly, DjangoSessionMiddleware):
+    """No session (no cookie, no session row read or written) for a machine's request."""
+
+
+class LocaleMiddleware(_PagesOnly, DjangoLocaleMiddleware):
+    """A machine's request is served in the site's language (``LANGUAGE_CODE``), the one a Celery worker
+    works in: no Accept-Language or cookie to read, and the thread does not keep the language of the page it
+    served before (what a webhook records, e.g. why a channel's change was refused, reads the same whether
+    its task ran in the request or in a worker)."""
+
+    def machine(self, request) -> None:
+        translation.activate(settings.LANGUAGE_CODE)
+        request.LANGUAGE_CODE = settings.LANGUAGE_CODE
+
+
+class AuthenticationMiddleware(_PagesOnly, DjangoAuthenticationMiddleware):
+    """A machine's request is anonymous: its signature is its authentication, checked by its view."""
+
+    def machine(self, request) -> None:
+        request.user = AnonymousUser()
+
+
+class MessageMiddleware(_PagesOnly, DjangoMessageMiddleware):
+    """No flash messages for a machine (they live in the session or a cookie)."""
+
+
+class HtmxMiddleware(_PagesOnly, DjangoHtmxMiddleware):
+    """Only pages are htmx's."""
 
 
 class ApiLanguageMiddleware:

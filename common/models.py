@@ -97,8 +97,11 @@ class ConsumerFailure(models.Model):
         DISCARDED = "discarded", _("Discarded")
 
     consumer = models.CharField(_("consumer"), max_length=64)
+    # No database constraint: the log is partitioned by month (common/partitions.py), and a foreign key must
+    # reference a unique key of the parent, which has to include the month. Deleting an event (never done
+    # but by archiving, which refuses months with parked events) still cascades, in Django.
     event = models.ForeignKey(
-        DomainEvent, on_delete=models.CASCADE, related_name="+", verbose_name=_("event")
+        DomainEvent, on_delete=models.CASCADE, related_name="+", verbose_name=_("event"), db_constraint=False
     )
     order_id = models.BigIntegerField(_("order"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.PARKED)

@@ -17,7 +17,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
-from django_ratelimit.core import _get_ip, is_ratelimited
+from django_ratelimit.core import is_ratelimited
 
 from .cache import CACHE_ERRORS
 
@@ -38,17 +38,28 @@ def parse_rate(rate: str) -> tuple[int, int]:
 
 def is_limited(request, *, group: str, key: str | Callable, rate: str) -> bool:
     """Count this request in ``group`` for ``key`` ("ip" or ``key(group, request)``) and say whether it is
-    over ``rate``. The cache counts; while it cannot, the database does (see the module's docstring)."""
+    over ``rate``. The cache counts; while it cannot, the database does (see the module's docstring).
+
+    "ip" is the client's address as the audit log reads it (``RATELIMIT_IP_META_KEY``; behind a proxy, the
+    first address of ``X-Forwarded-For``): django-ratelimit's own reading fails on a list of addresses."""
+    if key == "ip":
+        key = _ip_key
     try:
         return bool(is_ratelimited(request, group=group, key=key, rate=rate, increment=True))
     except CACHE_ERRORS:
         pass
-    value = _get_ip(request) if key == "ip" else key(group, request)
+    value = key(group, request)
     try:
         return _db_count(group=group, value=str(value), rate=rate) > parse_rate(rate)[0]
     except Exception:  # noqa: BLE001 - neither the cache nor the database can count: refuse
         logger.exception("Rate limit %s: neither the cache nor the database could count; refused", group)
         return True
+
+
+def _ip_key(group, request) -> str:
+    from .audit import client_ip
+
+    return client_ip(request) or "unknown"
 
 
 def _db_count(*, group: str, value: str, rate: str) -> int:

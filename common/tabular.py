@@ -1,5 +1,5 @@
 """Reading spreadsheets that people upload (CSV or XLSX) and reporting on a long import: shared by the order
-files of the channels (orders/channels/imports.py) and the catalogue import (inventory/imports.py).
+files of the channels (channels/imports.py) and the catalogue import (inventory/imports.py).
 
 ``read_table`` gives the headers and every non-empty row with its line number in the file, so each problem
 can be reported as "line 12: ..."; ``Problem`` is one such report; ``progress_set`` / ``progress_get`` keep

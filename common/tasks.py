@@ -8,14 +8,16 @@ from . import eventlog
 
 
 @shared_task(name="common.consume_events", acks_late=True, ignore_result=True)
-def consume_events(name: str, limit: int = 200) -> int:
-    """Handle consumer ``name``'s next events, page after page (a few seconds at most per task)."""
+def consume_events(name: str | list[str], limit: int = 200) -> int:
+    """Handle the next events of consumer ``name`` (or of each of a list of consumers, one after the other),
+    page after page (a few seconds at most per consumer)."""
     total = 0
-    for _page in range(20):
-        done = eventlog.consume(name, limit=limit)
-        total += done
-        if done < limit:
-            break
+    for one in [name] if isinstance(name, str) else name:
+        for _page in range(20):
+            done = eventlog.consume(one, limit=limit)
+            total += done
+            if done < limit:
+                break
     return total
 
 
@@ -32,3 +34,11 @@ def jobs_sweep() -> dict:
     from .jobs import sweep
 
     return sweep()
+
+
+@shared_task(name="common.partitions_maintain", ignore_result=True)
+def partitions_maintain() -> dict:
+    """Beat, daily: the history tables' partitions for the coming months (common/partitions.py)."""
+    from .partitions import partitions_maintain as maintain
+
+    return maintain()

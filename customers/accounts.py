@@ -1,6 +1,6 @@
 """Write operations of the customer account space ("espace client"): signing in (password or a one-time link
 sent by email), the address book, delivery and notification preferences, and the erasure of a customer's
-personal data (RGPD). The pages live in orders/portal/ and call these functions.
+personal data (RGPD). The pages live in portal/ and call these functions.
 
 Sign-in links are signed with the project's secret (``django.core.signing``), expire after
 ``ACCOUNT_LINK_MAX_AGE`` seconds, and carry a fingerprint of the account's state (email, password hash,
@@ -24,6 +24,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 
 from common import jobs
 
+from . import events as customer_events
 from .exceptions import AccountLinkInvalid
 from .models import AccountLinkEmail, Address, Customer, CustomerAccount, CustomerNote, Notification
 
@@ -321,6 +322,7 @@ def customer_anonymise(*, customer: Customer) -> Customer:
             status=Notification.Status.FAILED, next_attempt_at=None, last_error="customer data erased"
         )
         notifications.update(recipient=placeholder, body_text="", body_html="")
+        customer_events.erased(customer=customer)
     logger.info("Customer %s anonymised at their request at %s", customer.pk, timezone.now().isoformat())
     return customer
 

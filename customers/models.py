@@ -97,6 +97,7 @@ class Notification(models.Model):
         RETURN_ACCEPTED = "return_accepted", _("Return accepted")
         REFUND_ISSUED = "refund_issued", _("Refund issued")
         CANCELLED = "cancelled", _("Order cancelled")
+        ORDER_CHANGED = "order_changed", _("Order changed")
 
     class Channel(models.TextChoices):
         EMAIL = "email", _("Email")

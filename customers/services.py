@@ -8,12 +8,14 @@ from email.utils import parseaddr
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import BooleanField, ExpressionWrapper, F, Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
-from common import jobs
+from common import eventlog, jobs
 
+from . import events as customer_events
 from . import sms
 from .exceptions import NotificationNotResendable, SmsNotAllowed
 from .models import Address, Customer, CustomerNote, Notification
@@ -21,16 +23,37 @@ from .models import Address, Customer, CustomerNote, Notification
 PROFILE_FIELDS = ("first_name", "last_name", "phone", "company", "siren", "vat_number", "language")
 
 
-def customer_get_or_create(*, email: str, data: dict | None = None) -> tuple[Customer, bool]:
+def customer_get_or_create(
+    *, email: str, data: dict | None = None, events: list | None = None
+) -> tuple[Customer, bool]:
     """Find the customer by email (case-insensitive) or create them. Empty profile fields of an existing
-    customer are filled from ``data``; what the customer already has is never overwritten by a channel."""
+    customer are filled from ``data``; what the customer already has is never overwritten by a channel.
+    On PostgreSQL one statement (``INSERT … ON CONFLICT (lower(email)) DO UPDATE … RETURNING``): no read
+    before, no savepoint, and two requests creating the same customer at once get the same row.
+    A new customer's ``customer.created`` event is written in the same transaction, or appended to
+    ``events`` for a caller that writes its events in one statement (intake)."""
     data = {k: v for k, v in (data or {}).items() if k in PROFILE_FIELDS and v}
     email = email.strip()
+    if connection.vendor == "postgresql":
+        customer, created = _customer_upsert(email=email, data=data)
+        if created:
+            event = customer_events.created_event(customer=customer)
+            if events is None:
+                eventlog.emit_many([event])
+            else:
+                events.append(event)
+        return customer, created
     customer = Customer.objects.filter(email__iexact=email).first()
     if customer is None:
         try:
             with transaction.atomic():
-                return Customer.objects.create(email=email, **data), True
+                customer = Customer.objects.create(email=email, **data)
+                event = customer_events.created_event(customer=customer)
+                if events is None:
+                    eventlog.emit_many([event])
+                else:
+                    events.append(event)
+                return customer, True
         except IntegrityError:  # created by a concurrent request since our read
             customer = Customer.objects.get(email__iexact=email)
     missing = {k: v for k, v in data.items() if not getattr(customer, k)}
@@ -39,6 +62,123 @@ def customer_get_or_create(*, email: str, data: dict | None = None) -> tuple[Cus
             setattr(customer, field, value)
         customer.save(update_fields=[*missing, "updated_at"])
     return customer, False
+
+
+@functools.cache
+def _upsert_sql() -> tuple[str, str, list, list]:
+    """The statement (built once per process) before and after its VALUES rows, the fields each row
+    inserts, the fields it returns."""
+    fields = [f for f in Customer._meta.concrete_fields if not f.primary_key]
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    # An existing customer keeps what they have; an empty profile field takes the channel's value.
+    fill = [f.column for f in fields if f.name in PROFILE_FIELDS]
+    sets = ", ".join(
+        f'"{c}" = CASE WHEN {table}."{c}" = \'\' THEN EXCLUDED."{c}" ELSE {table}."{c}" END' for c in fill
+    )
+    changed = " OR ".join(f"({table}.\"{c}\" = '' AND EXCLUDED.\"{c}\" <> '')" for c in fill)
+    returned = list(Customer._meta.concrete_fields)
+    # Only identifiers of the model's own columns are formatted in; every value is a parameter.
+    head = f"INSERT INTO {table} ({', '.join(connection.ops.quote_name(f.column) for f in fields)}) VALUES "  # noqa: S608
+    tail = (
+        f" ON CONFLICT ((lower(email))) DO UPDATE SET {sets}, "
+        f'"updated_at" = CASE WHEN {changed} THEN EXCLUDED."updated_at" ELSE {table}."updated_at" END '
+        f"RETURNING {', '.join(f'{table}.{connection.ops.quote_name(f.column)}' for f in returned)}, "
+        "(xmax = 0) AS inserted"
+    )
+    return head, tail, fields, returned
+
+
+def _customers_upsert(people: list[tuple[str, dict]]) -> list[tuple[Customer, bool]]:
+    """``INSERT … ON CONFLICT (lower(email)) DO UPDATE … RETURNING`` for one or more customers, in one
+    statement: each (customer, created). The emails must be distinct (case-insensitive): one statement may
+    not touch a row twice."""
+    head, tail, fields, returned = _upsert_sql()
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    now = timezone.now()
+    params: list = []
+    for email, data in people:
+        new = Customer(email=email, created_at=now, updated_at=now, **data)
+        params.extend(f.get_db_prep_save(getattr(new, f.attname), connection) for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(head + ", ".join([row_sql] * len(people)) + tail, params)
+        rows = cursor.fetchall()
+    attnames = [f.attname for f in returned]
+    out = []
+    for row in rows:
+        values = []
+        for f, value in zip(returned, row[:-1], strict=True):
+            for converter in f.get_db_converters(connection):
+                value = converter(value, f, connection)
+            values.append(value)
+        out.append((Customer.from_db(connection.alias, attnames, values), bool(row[-1])))
+    return out
+
+
+def _customer_upsert(*, email: str, data: dict) -> tuple[Customer, bool]:
+    return _customers_upsert([(email, data)])[0]
+
+
+def customers_get_or_create_many(
+    *, people: list[tuple[str, dict]], events: list | None = None
+) -> dict[str, Customer]:
+    """``customer_get_or_create`` for a batch of orders, in a fixed number of statements: the customers
+    found by email (case-insensitive), the missing ones created in one insert (a concurrent creation is
+    read back), empty profile fields filled as one customer at a time would. Returns them by lower-case
+    email. Runs inside the caller's transaction. The new customers' ``customer.created`` events are
+    appended to ``events`` (written with the batch's other events), or written here."""
+    wanted: dict[str, tuple[str, dict]] = {}
+    for email, data in people:
+        email = email.strip()
+        clean = {k: v for k, v in (data or {}).items() if k in PROFILE_FIELDS and v}
+        if email.lower() in wanted:
+            # The first order of the batch creates the customer; later ones only fill what is empty.
+            known = wanted[email.lower()][1]
+            known.update({k: v for k, v in clean.items() if k not in known})
+        else:
+            wanted[email.lower()] = (email, dict(clean))
+    if not wanted:
+        return {}
+    if connection.vendor == "postgresql":
+        # One statement for the whole batch: found or created, empty profile fields filled, and whether
+        # each was created by this statement (so a concurrent creation is never announced twice).
+        found, created = {}, set()
+        for customer, was_created in _customers_upsert(list(wanted.values())):
+            key = customer.email.lower()
+            found[key] = customer
+            if was_created:
+                created.add(key)
+        _created_events(found, created, events)
+        return found
+    by_email = Customer.objects.annotate(lower=Lower("email"))
+    found = {c.email.lower(): c for c in by_email.filter(lower__in=wanted)}
+    missing = [Customer(email=email, **data) for key, (email, data) in wanted.items() if key not in found]
+    if missing:
+        Customer.objects.bulk_create(missing, ignore_conflicts=True)
+        found.update(
+            {c.email.lower(): c for c in by_email.filter(lower__in=[c.email.lower() for c in missing])}
+        )
+        created = {c.email.lower() for c in missing}
+    else:
+        created = set()
+    _created_events(found, created, events)
+    for key, customer in found.items():
+        if key in created:
+            continue
+        fill = {k: v for k, v in wanted[key][1].items() if not getattr(customer, k)}
+        if fill:
+            for field, value in fill.items():
+                setattr(customer, field, value)
+            customer.save(update_fields=[*fill, "updated_at"])
+    return found
+
+
+def _created_events(found: dict[str, Customer], created: set[str], events: list | None) -> None:
+    news = [customer_events.created_event(customer=found[key]) for key in sorted(created) if key in found]
+    if news:
+        if events is None:
+            eventlog.emit_many(news)
+        else:
+            events.extend(news)
 
 
 @transaction.atomic

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from common.admin import AuditedModelAdmin
 
 from .forms import ShiftCheckMixin
-from .models import CapacityBooking, PickerShift
+from .models import CapacityBooking, PickerShift, WarehousePartner
 from .services import shift_save
 
 
@@ -92,3 +92,26 @@ class CapacityBookingAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(WarehousePartner)
+class WarehousePartnerAdmin(AuditedModelAdmin):
+    """A 3PL partner: its location (of kind "outsourced"), how we exchange with its WMS, its API key
+    (write-only, stored encrypted)."""
+
+    list_display = ("name", "location", "adapter", "sandbox", "active", "last_sync_at")
+    list_filter = ("adapter", "active")
+    fields = (
+        "name",
+        "location",
+        "adapter",
+        "base_url",
+        "api_key",
+        "drop_dir",
+        "sandbox",
+        "active",
+        "sync_late_after_minutes",
+        "last_sync_at",
+        "last_error",
+    )
+    readonly_fields = ("last_sync_at", "last_error")

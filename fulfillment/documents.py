@@ -53,17 +53,51 @@ def pick_lists_pdf(*, waves) -> bytes:
         return merge_pdfs([_pdf(pick_list_html(wave=w)) for w in waves])
 
 
+def slip_rows(items) -> list[dict]:
+    """The packing slip's rows: a plain product's units; a kit as its own row (the whole kits in the parcel)
+    with its components below (``component``), so the customer sees the kit they bought and what is in it."""
+    rows: list[dict] = []
+    kits: dict[int, dict] = {}
+    for item in items:
+        line = item.line
+        if not getattr(line, "kit_sku", ""):
+            rows.append({"kind": "product", "sku": line.sku, "name": line.name, "quantity": item.quantity})
+            continue
+        kit = kits.get(line.order_line_id)
+        if kit is None:
+            kit = kits[line.order_line_id] = {
+                "kind": "kit",
+                "sku": line.kit_sku,
+                "name": line.kit_name,
+                "quantity": None,
+                "components": [],
+            }
+            rows.append(kit)
+        whole = item.quantity // line.per_kit if line.per_kit else 0
+        kit["quantity"] = whole if kit["quantity"] is None else min(kit["quantity"], whole)
+        kit["components"].append(
+            {"kind": "component", "sku": line.sku, "name": line.name, "quantity": item.quantity}
+        )
+    flat = []
+    for row in rows:
+        flat.append(row)
+        flat.extend(row.get("components", []))
+    return flat
+
+
 def packing_slips_html(*, parcels) -> str:
     pages = []
     for parcel in parcels:
         prep = parcel.preparation
         count = prep.parcels.filter(status=Parcel.Status.CLOSED).count()
+        items = list(parcel.items.select_related("line").order_by("line__order_line_id", "pk"))
         pages.append(
             {
                 "parcel": parcel,
                 "prep": prep,
                 "count": count,
-                "items": list(parcel.items.select_related("line")),
+                "items": items,
+                "rows": slip_rows(items),
                 "barcode": code128_data_uri(
                     parcel.shipment.number if parcel.shipment_id else prep.order_number
                 ),
@@ -94,6 +128,7 @@ def packing_slip_preview_pdf() -> bytes:
         ),
         "count": 1,
         "items": [SimpleNamespace(line=line, quantity=2)],
+        "rows": slip_rows([SimpleNamespace(line=line, quantity=2)]),
         "barcode": code128_data_uri("CMD-APERCU-1"),
     }
     brand = document_branding()

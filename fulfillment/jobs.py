@@ -26,3 +26,23 @@ PRINT = register(
         on_give_up=_print_given_up,
     )
 )
+
+
+def _request_given_up(ids: list[int]) -> None:
+    from .models import FulfilmentRequest
+
+    FulfilmentRequest.objects.filter(pk__in=ids, status__in=["pending", "cancel_pending"]).update(
+        status=FulfilmentRequest.Status.FAILED, error="The WMS could not be reached after several attempts."
+    )
+
+
+OUTSOURCED_REQUEST = register(
+    JobKind(
+        name="fulfillment.outsourced_request",
+        model="fulfillment.FulfilmentRequest",
+        task="fulfillment.send_fulfilment_request",
+        pending=Q(status__in=["pending", "cancel_pending"]),
+        max_attempts=8,
+        on_give_up=_request_given_up,
+    )
+)

@@ -4,21 +4,41 @@ shipments, allocations and stock levels. Every fulfillment service locks through
 
 from collections.abc import Iterable
 
-from .models import Parcel, Preparation, PreparationLine, Wave
+from django.db.models import QuerySet
+
+from .models import (
+    CapacityBooking,
+    Parcel,
+    PickerShift,
+    Preparation,
+    PreparationLine,
+    PreparationStatus,
+    ScanEvent,
+    Wave,
+    WaveSettings,
+)
 
 
 def lock_wave(wave_id: int) -> Wave:
-    return Wave.objects.select_for_update(of=("self",)).select_related("location").get(pk=wave_id)
+    return (
+        Wave.objects.select_for_update(of=("self",), no_key=True).select_related("location").get(pk=wave_id)
+    )
 
 
 def lock_wave_preparations(wave_id: int) -> list[Preparation]:
     """Lock every preparation of a wave (before any of their lines)."""
-    return list(Preparation.objects.select_for_update(of=("self",)).filter(wave_id=wave_id).order_by("pk"))
+    return list(
+        Preparation.objects.select_for_update(of=("self",), no_key=True)
+        .filter(wave_id=wave_id)
+        .order_by("pk")
+    )
 
 
 def lock_preparation(preparation_id: int) -> Preparation:
     return (
-        Preparation.objects.select_for_update(of=("self",)).select_related("location").get(pk=preparation_id)
+        Preparation.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("location")
+        .get(pk=preparation_id)
     )
 
 
@@ -30,7 +50,7 @@ def lock_preparations(
     statuses: Iterable[str] | None = None,
     exclude_statuses: Iterable[str] | None = None,
 ) -> list[Preparation]:
-    queryset = Preparation.objects.select_for_update(of=("self",))
+    queryset = Preparation.objects.select_for_update(of=("self",), no_key=True)
     if order_id is not None:
         queryset = queryset.filter(order_id=order_id)
     if location_id is not None:
@@ -47,7 +67,7 @@ def lock_preparations(
 def lock_lines(ids: Iterable[int]) -> dict[int, PreparationLine]:
     """Lock preparation lines (their preparations must be locked already), in id order."""
     rows = (
-        PreparationLine.objects.select_for_update(of=("self",))
+        PreparationLine.objects.select_for_update(of=("self",), no_key=True)
         .select_related("preparation")
         .filter(pk__in=list(ids))
         .order_by("pk")
@@ -57,7 +77,52 @@ def lock_lines(ids: Iterable[int]) -> dict[int, PreparationLine]:
 
 def lock_open_parcel(preparation_id: int) -> Parcel | None:
     return (
-        Parcel.objects.select_for_update(of=("self",))
+        Parcel.objects.select_for_update(of=("self",), no_key=True)
         .filter(preparation_id=preparation_id, status=Parcel.Status.OPEN)
         .first()
+    )
+
+
+def lock_preparation_lines(preparation_id: int, *, product_id: int | None = None) -> list[PreparationLine]:
+    """Lock the lines of one preparation (locked already), or those of one product, in id order."""
+    queryset = PreparationLine.objects.select_for_update(of=("self",), no_key=True).filter(
+        preparation_id=preparation_id
+    )
+    if product_id is not None:
+        queryset = queryset.filter(product_id=product_id)
+    return list(queryset.order_by("pk"))
+
+
+def lock_preparations_to_release(*, location_id: int) -> list[Preparation]:
+    """The ship preparations of a location waiting for a wave, skipping those another release holds (two
+    releases never share an order), in id order."""
+    return list(
+        Preparation.objects.select_for_update(skip_locked=True, of=("self",), no_key=True)
+        .filter(
+            location_id=location_id,
+            status=PreparationStatus.TO_PICK,
+            kind=Preparation.Kind.SHIP,
+        )
+        .order_by("pk")
+    )
+
+
+def lock_last_scan(queryset: QuerySet[ScanEvent]) -> ScanEvent | None:
+    """Lock the newest scan of ``queryset`` (taken under its wave's or preparation's lock)."""
+    return queryset.select_for_update(of=("self",), no_key=True).order_by("-pk").first()
+
+
+def lock_wave_settings(location_id: int) -> WaveSettings | None:
+    return WaveSettings.objects.select_for_update(no_key=True).filter(location_id=location_id).first()
+
+
+def lock_shift(shift_id: int) -> QuerySet[PickerShift]:
+    """A picker shift, locked when evaluated (shifts are taken alone or after the order, by id)."""
+    return PickerShift.objects.select_for_update(no_key=True).filter(pk=shift_id)
+
+
+def lock_bookings(*, order_id: int) -> list[CapacityBooking]:
+    """An order's capacity bookings, in the order of their shifts (after the order's lock)."""
+    return list(
+        CapacityBooking.objects.select_for_update(no_key=True).filter(order_id=order_id).order_by("shift_id")
     )

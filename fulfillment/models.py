@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from common.fields import EncryptedTextField
 from common.models import QueuedJob
 
 
@@ -231,7 +232,9 @@ class Preparation(models.Model):
 
 
 class PreparationLine(models.Model):
-    """Units of an order line to prepare at the location: picked, reported short, packed."""
+    """Units of an order line to prepare at the location: picked, reported short, packed. A kit's line is
+    prepared as one preparation line per component (``kit_sku``, ``kit_name`` and ``per_kit`` say which
+    kit it belongs to, for the pick list and the packing slip)."""
 
     preparation = models.ForeignKey(Preparation, on_delete=models.CASCADE, related_name="lines")
     order_line = models.ForeignKey("orders.OrderLine", on_delete=models.CASCADE, related_name="+")
@@ -243,15 +246,25 @@ class PreparationLine(models.Model):
     weight_g = models.PositiveIntegerField(_("unit weight (g)"), default=0)
     quantity = models.PositiveIntegerField(_("to prepare"))
     picked = models.PositiveIntegerField(_("picked"), default=0)
+    put_back = models.PositiveIntegerField(
+        _("to put back"),
+        default=0,
+        help_text=_("Units picked and then cancelled: they go back to their bin."),
+    )
     short = models.PositiveIntegerField(_("short"), default=0)
     packed = models.PositiveIntegerField(_("packed"), default=0)
+    kit_sku = models.CharField(_("kit SKU"), max_length=64, blank=True)
+    kit_name = models.CharField(_("kit"), max_length=200, blank=True)
+    per_kit = models.PositiveIntegerField(_("units per kit"), default=0)
 
     class Meta:
         ordering = ["preparation", "pk"]
         verbose_name = _("preparation line")
         verbose_name_plural = _("preparation lines")
         constraints = [
-            models.UniqueConstraint(fields=["preparation", "order_line"], name="preparationline_unique"),
+            models.UniqueConstraint(
+                fields=["preparation", "order_line", "product"], name="preparationline_unique"
+            ),
             models.CheckConstraint(condition=Q(picked__lte=F("quantity")), name="preparationline_picked_max"),
             models.CheckConstraint(condition=Q(packed__lte=F("picked")), name="preparationline_packed_max"),
         ]
@@ -356,6 +369,7 @@ class ScanEvent(models.Model):
         PICK = "pick", _("Picked")
         SHORT = "short", _("Reported short")
         PACK = "pack", _("Packed")
+        PUT_BACK = "put_back", _("Put back")
 
     line = models.ForeignKey(PreparationLine, on_delete=models.CASCADE, related_name="scans")
     action = models.CharField(_("action"), max_length=8, choices=Action.choices)
@@ -408,3 +422,170 @@ class DocumentJob(QueuedJob):
     @property
     def percent(self) -> int:
         return int(100 * self.done / self.total) if self.total else (100 if self.status == "done" else 0)
+
+
+class WarehousePartner(models.Model):
+    """How we talk to the WMS of an outsourced location (a 3PL): a JSON-over-HTTP API, or files dropped in
+    a shared folder. The API key is stored encrypted."""
+
+    class Adapter(models.TextChoices):
+        HTTP_JSON = "http_json", _("JSON over HTTP")
+        CSV_DROP = "csv_drop", _("CSV files in a shared folder")
+
+    location = models.OneToOneField(
+        "inventory.Location",
+        on_delete=models.CASCADE,
+        related_name="partner",
+        verbose_name=_("location"),
+        limit_choices_to={"kind": "outsourced"},
+    )
+    name = models.CharField(_("name"), max_length=120)
+    adapter = models.CharField(
+        _("exchange"), max_length=12, choices=Adapter.choices, default=Adapter.HTTP_JSON
+    )
+    base_url = models.URLField(_("API address"), max_length=300, blank=True)
+    api_key = EncryptedTextField(_("API key"), blank=True)
+    drop_dir = models.CharField(
+        _("shared folder"),
+        max_length=300,
+        blank=True,
+        help_text=_("Orders are written to its out/ folder; shipments and stock files are read from in/."),
+    )
+    active = models.BooleanField(_("active"), default=True)
+    sandbox = models.BooleanField(
+        _("sandbox"),
+        default=False,
+        help_text=_("JSON WMS: an offline simulation that accepts requests and ships them (demo)."),
+    )
+    sync_late_after_minutes = models.PositiveIntegerField(
+        _("late after (minutes)"),
+        default=60,
+        help_text=_("The dashboard warns when no sync succeeded for this long."),
+    )
+    shipments_cursor = models.CharField(_("shipments read up to"), max_length=200, blank=True)
+    last_sync_at = models.DateTimeField(_("last successful sync"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("3PL partner")
+        verbose_name_plural = _("3PL partners")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FulfilmentRequest(QueuedJob):
+    """A preparation of an outsourced location, sent to its WMS (a job: never lost, never sent twice)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("To send")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        SHIPPED = "shipped", _("Shipped")
+        PARTIAL = "partial", _("Partly shipped")
+        CANCEL_PENDING = "cancel_pending", _("Cancellation to send")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    preparation = models.OneToOneField(
+        Preparation,
+        on_delete=models.CASCADE,
+        related_name="fulfilment_request",
+        verbose_name=_("preparation"),
+    )
+    partner = models.ForeignKey(WarehousePartner, on_delete=models.CASCADE, related_name="requests")
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    payload = models.JSONField(_("payload"), default=dict)
+    reference = models.CharField(_("WMS reference"), max_length=100, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("fulfilment request")
+        verbose_name_plural = _("fulfilment requests")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.payload.get('order_number', '')} → {self.partner_id}"
+
+
+class PartnerShipment(models.Model):
+    """A shipment confirmation received from a WMS, kept as received: applied once (unique per partner),
+    or kept with its error to replay."""
+
+    class Status(models.TextChoices):
+        APPLIED = "applied", _("Applied")
+        FAILED = "failed", _("Failed")
+
+    partner = models.ForeignKey(WarehousePartner, on_delete=models.CASCADE, related_name="shipments")
+    external_id = models.CharField(_("WMS shipment"), max_length=100)
+    order_number = models.CharField(_("order"), max_length=32)
+    payload = models.JSONField(_("payload"), default=dict)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices)
+    error = models.TextField(_("error"), blank=True)
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    applied_at = models.DateTimeField(_("applied at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("3PL shipment")
+        verbose_name_plural = _("3PL shipments")
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "external_id"], name="partnershipment_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_id} ({self.order_number})"
+
+
+class StockSnapshot(models.Model):
+    """A 3PL's stock count, reconciled against our ledger: every difference is booked as a movement."""
+
+    partner = models.ForeignKey(WarehousePartner, on_delete=models.CASCADE, related_name="snapshots")
+    external_id = models.CharField(_("WMS snapshot"), max_length=100)
+    taken_at = models.DateTimeField(_("taken at"))
+    received_at = models.DateTimeField(_("received at"), auto_now_add=True)
+    products = models.PositiveIntegerField(_("products"), default=0)
+    differences = models.PositiveIntegerField(_("differences"), default=0)
+    units_in = models.IntegerField(_("units found"), default=0)
+    units_out = models.IntegerField(_("units missing"), default=0)
+
+    class Meta:
+        verbose_name = _("3PL stock snapshot")
+        verbose_name_plural = _("3PL stock snapshots")
+        ordering = ["-taken_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "external_id"], name="stocksnapshot_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class StockSnapshotLine(models.Model):
+    """One SKU of a snapshot that differed from our ledger, with the movement that booked it."""
+
+    snapshot = models.ForeignKey(StockSnapshot, on_delete=models.CASCADE, related_name="lines")
+    product = models.ForeignKey("inventory.Product", on_delete=models.PROTECT, null=True, related_name="+")
+    sku = models.CharField(_("SKU"), max_length=64)
+    theirs = models.IntegerField(_("3PL count"))
+    ours = models.IntegerField(_("our ledger"), null=True)
+    difference = models.IntegerField(_("difference"))
+    # No database constraint: the ledger is partitioned by month (its key is id + created_at) and old months
+    # are archived (common/partitions.py).
+    movement = models.ForeignKey(
+        "inventory.StockMovement",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+    )
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["sku"]
+
+    def __str__(self) -> str:
+        return f"{self.sku}: {self.difference:+d}"

@@ -182,6 +182,21 @@ def wave_pick_steps(*, wave: Wave) -> list[PickStep]:
     )
 
 
+def put_backs_at(*, location_id: int) -> list[PreparationLine]:
+    """Units picked and then cancelled at a location, still in a tote: the picker puts them back in their
+    bin and confirms it (the wave screen and the picking home list them, in walking order of the bins). A
+    preparation cancelled whole has left its wave, so they are the location's, not the wave's."""
+    lines = list(
+        PreparationLine.objects.filter(preparation__location_id=location_id, put_back__gt=0)
+        .select_related("preparation", "preparation__location")
+        .order_by("pk")
+    )
+    if not lines:
+        return []
+    aisles = aisle_order_of(lines[0].preparation.location)
+    return sorted(lines, key=lambda line: (bin_walk_key(line.bin_code, aisles), line.sku, line.pk))
+
+
 def wave_filter(wave: Wave) -> Q:
     return Q(preparation__wave=wave) & ~Q(preparation__status=PreparationStatus.CANCELLED)
 

@@ -1,11 +1,29 @@
 from django.urls import path
 
-from . import views, views_floor
+from . import views, views_floor, views_partners
 
 app_name = "fulfillment"
 
 urlpatterns = [
     path("planning/", views.PlanningView.as_view(), name="planning"),
+    path("settings/3pl/", views_partners.PartnerListView.as_view(), name="partner_list"),
+    path("settings/3pl/<int:pk>/", views_partners.PartnerDetailView.as_view(), name="partner_detail"),
+    path("settings/3pl/<int:pk>/sync/", views_partners.PartnerSyncView.as_view(), name="partner_sync"),
+    path(
+        "settings/3pl/requests/<int:pk>/retry/",
+        views_partners.RequestRetryView.as_view(),
+        name="request_retry",
+    ),
+    path(
+        "settings/3pl/shipments/<int:pk>/replay/",
+        views_partners.ShipmentReplayView.as_view(),
+        name="partner_shipment_replay",
+    ),
+    path(
+        "settings/3pl/snapshots/<int:pk>/",
+        views_partners.SnapshotDetailView.as_view(),
+        name="snapshot_detail",
+    ),
     path("planning/shifts/new/", views.ShiftEditView.as_view(), name="shift_create"),
     path("planning/shifts/<int:pk>/edit/", views.ShiftEditView.as_view(), name="shift_edit"),
     path("planning/shifts/<int:pk>/delete/", views.ShiftDeleteView.as_view(), name="shift_delete"),
@@ -17,6 +35,7 @@ urlpatterns = [
     path("picking/waves/<int:pk>/", views_floor.WavePickView.as_view(), name="wave_pick"),
     path("picking/waves/<int:pk>/short/", views_floor.WaveShortView.as_view(), name="wave_short"),
     path("picking/waves/<int:pk>/undo/", views_floor.WaveUndoView.as_view(), name="wave_undo"),
+    path("picking/waves/<int:pk>/put-back/", views_floor.WavePutBackView.as_view(), name="wave_put_back"),
     path("picking/waves/<int:pk>/pick-list.pdf", views_floor.WavePdfView.as_view(), name="wave_pdf"),
     path("packing/", views_floor.PackStationView.as_view(), name="pack_station"),
     path("packing/<int:pk>/", views_floor.PackView.as_view(), name="pack"),

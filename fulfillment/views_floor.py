@@ -19,6 +19,7 @@ from .selectors import (
     preparation_for_user,
     preparations_to_pack,
     preparations_to_wave,
+    put_backs_at,
     wave_for_user,
     wave_pick_steps,
     wave_progress,
@@ -140,6 +141,7 @@ class WavePickView(PickPermissionMixin, View):
             "steps": steps,
             "current": current,
             "upcoming": [s for s in steps if not s.done and s is not current][:5],
+            "put_backs": put_backs_at(location_id=wave.location_id),
             "progress": wave_progress(wave=wave),
             "feedback": feedback,
             "ok": ok,
@@ -217,6 +219,24 @@ class WaveUndoView(WavePickView):
             "quantity": scan.quantity,
             "sku": scan.line.sku,
         }
+        return self._answer(request, wave, feedback=text, ok=True)
+
+
+class WavePutBackView(WavePickView):
+    """The picker confirms a put-back (POST: line): units picked and then cancelled are back in their bin."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, pk):
+        wave = self._wave(request, pk)
+        line_id = _int(request.POST.get("line"))
+        try:
+            if line_id is None:
+                raise services.PickRefused(_("Nothing to put back on this line."), code="nothing_to_put_back")
+            text = services.pick_put_back_confirm(line_id=line_id, actor=request.user)
+        except DomainError as exc:
+            return self._answer(request, wave, feedback=exc.message, ok=False, status=422)
+        wave.refresh_from_db()
         return self._answer(request, wave, feedback=text, ok=True)
 
 

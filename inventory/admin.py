@@ -5,7 +5,16 @@ from django.utils.translation import gettext_lazy as _
 
 from common.admin import AuditedModelAdmin
 
-from .models import Allocation, IncomingStock, Location, Product, StaffProfile, StockLevel, StockMovement
+from .models import (
+    Allocation,
+    IncomingStock,
+    KitComponent,
+    Location,
+    Product,
+    StaffProfile,
+    StockLevel,
+    StockMovement,
+)
 
 
 @admin.register(Location)
@@ -24,6 +33,25 @@ class StaffProfileAdmin(admin.ModelAdmin):
     autocomplete_fields = ("user",)
 
 
+class KitComponentInline(admin.TabularInline):
+    """A kit's components, read here; they change on the kit's catalogue page (through the kits service,
+    which refuses nested kits and kits with stock of their own, and keeps ``Product.is_kit``)."""
+
+    model = KitComponent
+    fk_name = "kit"
+    fields = ("component", "quantity")
+    readonly_fields = ("component", "quantity")
+    extra = 0
+    can_delete = False
+    verbose_name_plural = _("kit components (change them on the kit's catalogue page)")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
     list_display = (
@@ -37,18 +65,31 @@ class ProductAdmin(admin.ModelAdmin):
         "customs_code",
         "origin_country",
         "active",
+        "is_kit",
         "stock_link",
     )
-    list_filter = ("active", "vat_rate")
+    list_filter = ("active", "is_kit", "vat_rate")
     search_fields = ("sku", "name", "ean")
-    readonly_fields = ("created_at",)
+    readonly_fields = ("created_at", "is_kit", "kit_link")
+    inlines = [KitComponentInline]
     list_per_page = 50
 
     @admin.display(description=_("stock"))
     def stock_link(self, obj):
+        if obj.is_kit:
+            return format_html(
+                '<a href="{}">{}</a>', reverse("inventory:product_kit", args=[obj.pk]), _("Kit")
+            )
         return format_html(
             '<a href="{}">{}</a>', reverse("inventory:product_stock", args=[obj.sku]), _("Stock")
         )
+
+    @admin.display(description=_("kit"))
+    def kit_link(self, obj):
+        if obj.pk is None:
+            return "—"
+        label = _("Change the kit's components") if obj.is_kit else _("Make it a kit")
+        return format_html('<a href="{}">{}</a>', reverse("inventory:product_kit", args=[obj.pk]), label)
 
 
 class _NoDeleteAdmin(admin.ModelAdmin):

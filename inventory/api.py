@@ -5,9 +5,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -17,8 +18,8 @@ from common.api import PAGE_PARAMETER, HasScope, error_response, error_responses
 
 from . import services
 from .exceptions import InvalidQuantity
-from .models import IncomingStock, Location, Product, StockMovement
-from .selectors import stock_for_product
+from .models import IncomingStock, KitComponent, Location, Product, StockMovement
+from .selectors import incoming_search, kit_stock_by_location, stock_for_product
 
 
 class LocationOutput(serializers.ModelSerializer):
@@ -47,12 +48,48 @@ class LocationListApi(APIView):
 VAT_RATES = [c[0] for c in Product._meta.get_field("vat_rate").choices]
 
 
+class KitComponentOutput(serializers.Serializer):
+    sku = serializers.CharField(source="component.sku")
+    name = serializers.CharField(source="component.name")
+    quantity = serializers.IntegerField(help_text="Units of this component in one kit.")
+
+
 class ProductOutput(serializers.ModelSerializer):
     vat_rate = serializers.DecimalField(max_digits=3, decimal_places=1)
+    is_kit = serializers.BooleanField(
+        read_only=True, help_text="A kit (bundle): sold as one SKU, made of the components below."
+    )
+    components = KitComponentOutput(
+        many=True, read_only=True, help_text="What one kit is made of; empty for a plain product."
+    )
 
     class Meta:
         model = Product
-        fields = ["sku", "name", "ean", "weight_g", "price", "vat_rate"]
+        fields = ["sku", "name", "ean", "weight_g", "price", "vat_rate", "is_kit", "components"]
+
+
+class KitLocationOutput(serializers.Serializer):
+    location = serializers.CharField(source="location.code")
+    available = serializers.IntegerField(help_text="Kits the free units of the components make here.")
+    limited_by = serializers.CharField(
+        source="limiting.sku", allow_null=True, help_text="The component that limits the kits here."
+    )
+
+
+class ProductDetailOutput(ProductOutput):
+    kit_availability = serializers.SerializerMethodField(
+        help_text="For a kit: per active location, how many kits its components' free units make "
+        "(a kit ships whole from one location). Null for a plain product: see /api/v1/stock/."
+    )
+
+    class Meta(ProductOutput.Meta):
+        fields = [*ProductOutput.Meta.fields, "kit_availability"]
+
+    @extend_schema_field(KitLocationOutput(many=True, allow_null=True))
+    def get_kit_availability(self, product):
+        if not product.is_kit:
+            return None
+        return KitLocationOutput(kit_stock_by_location(kit=product), many=True).data
 
 
 class ProductCreateApi(APIView):
@@ -135,7 +172,11 @@ class ProductCreateApi(APIView):
     def get(self, request):
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(
-            Product.objects.filter(active=True).order_by("sku"), request, view=self
+            Product.objects.filter(active=True)
+            .prefetch_related(Prefetch("components", KitComponent.objects.select_related("component")))
+            .order_by("sku"),
+            request,
+            view=self,
         )
         return paginator.get_paginated_response(ProductOutput(page, many=True).data)
 
@@ -155,10 +196,16 @@ class ProductDetailApi(APIView):
                 examples=[OpenApiExample("A T-shirt", value="TSHIRT-M")],
             )
         ],
-        responses={200: ProductOutput, **error_responses(403, 404)},
+        responses={200: ProductDetailOutput, **error_responses(403, 404)},
     )
     def get(self, request, sku):
-        return Response(ProductOutput(get_object_or_404(Product, sku=sku)).data)
+        product = get_object_or_404(
+            Product.objects.prefetch_related(
+                Prefetch("components", KitComponent.objects.select_related("component"))
+            ),
+            sku=sku,
+        )
+        return Response(ProductDetailOutput(product).data)
 
 
 class StockLocationOutput(serializers.Serializer):
@@ -402,9 +449,121 @@ class StockMovementCreateApi(APIView):
         return Response(MovementOutput(body).data, status=status.HTTP_201_CREATED)
 
 
+class IncomingStockOutput(serializers.Serializer):
+    """A replenishment on its way to a location (a purchase order, or a transfer from another location)."""
+
+    id = serializers.IntegerField()
+    sku = serializers.CharField()
+    location = serializers.CharField(help_text="Where it is expected (a location code).")
+    kind = serializers.ChoiceField(choices=IncomingStock.Kind.values)
+    from_location = serializers.CharField(
+        allow_null=True, help_text="The location a transfer comes from; null for a purchase order."
+    )
+    reference = serializers.CharField(allow_blank=True)
+    expected_on = serializers.DateField()
+    status = serializers.ChoiceField(
+        choices=IncomingStock.Status.values,
+        help_text="open: units still expected; received: everything arrived; cancelled: will not come.",
+    )
+    quantity = serializers.IntegerField(help_text="Units still expected.")
+    received = serializers.IntegerField(help_text="Units received so far.")
+    reserved = serializers.IntegerField(
+        help_text="Units still expected that are promised to pre-orders (served first when they arrive)."
+    )
+    free = serializers.IntegerField(help_text="Units still expected that nobody has pre-ordered.")
+    received_at = serializers.DateTimeField(allow_null=True, help_text="When units last arrived.")
+
+
+def incoming_stock_row(incoming: IncomingStock) -> dict:
+    """A replenishment as the API shows it (its product and locations loaded)."""
+    return {
+        "id": incoming.pk,
+        "sku": incoming.product.sku,
+        "location": incoming.location.code,
+        "kind": incoming.kind,
+        "from_location": incoming.from_location.code if incoming.from_location_id else None,
+        "reference": incoming.reference,
+        "expected_on": incoming.expected_on,
+        "status": incoming.status,
+        "quantity": incoming.quantity,
+        "received": incoming.received,
+        "reserved": incoming.reserved,
+        "free": incoming.quantity - incoming.reserved,
+        "received_at": incoming.received_at,
+    }
+
+
+INCOMING_STATUSES = [*IncomingStock.Status.values, "all"]
+
+
 class IncomingCreateApi(APIView):
+    """``/stock/incoming/``: list the replenishments on their way (GET), announce one (POST)."""
+
     permission_classes = [HasScope]
     required_scopes = ("stock",)
+
+    class IncomingFilter(serializers.Serializer):
+        sku = serializers.CharField(max_length=64, required=False)
+        location = serializers.CharField(max_length=32, required=False)
+        status = serializers.ChoiceField(choices=INCOMING_STATUSES, required=False, default="open")
+
+    @extend_schema(
+        operation_id="stock_incoming_list",
+        summary="List incoming replenishments",
+        description=(
+            "The replenishments (purchase orders and transfers) of a SKU or a location, soonest expected "
+            "first: what is still expected, what was received, and what pre-orders hold. Receive one with "
+            "`POST /stock/incoming/{id}/receive/`, or report the goods as a `receipt` movement at its "
+            "location: either way the pre-orders waiting on it are allocated in order of arrival."
+        ),
+        parameters=[
+            OpenApiParameter("sku", str, description="Only this SKU's replenishments."),
+            OpenApiParameter("location", str, description="Only those expected at this location (a code)."),
+            OpenApiParameter(
+                "status",
+                str,
+                enum=INCOMING_STATUSES,
+                default="open",
+                description="open (default): still expected; received; cancelled; all.",
+            ),
+            PAGE_PARAMETER,
+        ],
+        responses={
+            200: paginated(IncomingStockOutput, "PaginatedIncomingStockList"),
+            **error_responses(403, 404, 422),
+        },
+    )
+    def get(self, request):
+        filters = self.IncomingFilter(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        data = filters.validated_data
+        product = location = None
+        if "sku" in data:
+            product = Product.objects.filter(sku=data["sku"]).first()
+            if product is None:
+                return error_response(
+                    code="unknown_sku",
+                    message=f"Unknown SKU {data['sku']!r}.",
+                    status_code=422,
+                    details={"sku": data["sku"]},
+                )
+        if "location" in data:
+            location = Location.objects.filter(code=data["location"]).first()
+            if location is None:
+                return error_response(
+                    code="unknown_location",
+                    message=f"Unknown location {data['location']!r}.",
+                    status_code=422,
+                    details={"location": data["location"]},
+                )
+        queryset = incoming_search(
+            product=product, location=location, status=None if data["status"] == "all" else data["status"]
+        )
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        return paginator.get_paginated_response(
+            IncomingStockOutput([incoming_stock_row(i) for i in page], many=True).data
+        )
 
     class IncomingInput(serializers.Serializer):
         sku = serializers.CharField(max_length=64)

@@ -8,6 +8,6 @@ class InventoryConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import audit
+        from . import audit, jobs  # noqa: F401 - jobs: the kinds of queued jobs (common/jobs.py)
 
         audit.connect()  # staff location scopes into the audit log

@@ -27,3 +27,11 @@ class IncomingStockClosed(DomainError):
 
     code = "incoming_closed"
     status_code = 409
+
+
+class KitRefused(DomainError):
+    """A kit's composition is not possible (a component that is itself a kit, a kit with stock of its own…),
+    or a stock operation was asked of a kit (kits have no stock: their components do)."""
+
+    code = "invalid_kit"
+    status_code = 422

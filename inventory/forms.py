@@ -373,3 +373,39 @@ class CatalogueImportForm(forms.Form):
         if file.size > self.MAX_BYTES:
             raise ValidationError(_("The file is larger than 10 MB."), code="file_size")
         return file
+
+
+# --- Kits -------------------------------------------------------------------------------------------------
+
+
+class KitComponentForm(forms.Form):
+    """One component of a kit: the product (SKU or EAN, as typed or scanned) and its units per kit."""
+
+    code = forms.CharField(
+        label=_("Component (SKU or EAN)"),
+        max_length=64,
+        required=False,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "list": "kit-products"}),
+    )
+    quantity = forms.IntegerField(
+        label=_("Units per kit"), min_value=1, max_value=999, required=False, initial=1
+    )
+
+    def clean(self):
+        data = super().clean()
+        code = (data.get("code") or "").strip()
+        if not code:
+            data["product"] = None
+            return data
+        from .selectors import product_by_code
+
+        product = product_by_code(code=code)
+        if product is None:
+            self.add_error("code", _("No product has this SKU or EAN."))
+        elif not data.get("quantity"):
+            self.add_error("quantity", _("Give the units of this component in one kit."))
+        data["product"] = product
+        return data
+
+
+KitComponentFormSet = forms.formset_factory(KitComponentForm, extra=3, max_num=50, absolute_max=60)

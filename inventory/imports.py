@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from common import jobs
 from common.addresses import country_valid
 from common.tabular import ImportFileError, Problem, progress_clear, progress_get, progress_set, read_table
 
@@ -207,11 +208,20 @@ def import_progress(*, job: ProductImport) -> tuple[int, int]:
 
 
 def catalogue_import_run(*, job_id: int) -> ProductImport:
-    """Check or apply a file (the job's ``dry_run``). Runs once: a job already started is left alone."""
-    if not ProductImport.objects.filter(pk=job_id, status=ProductImport.Status.PENDING).update(
-        status=ProductImport.Status.RUNNING
-    ):
-        return ProductImport.objects.get(pk=job_id)
+    """Check or apply a file (the job's ``dry_run``). Runs once: the job is claimed first (common/jobs.py),
+    so a redelivered message finds it done or held and does nothing. The file is applied in one
+    transaction: an import whose worker died left nothing behind, and the beat sweep starts it again once
+    its lease expires."""
+    from .jobs import CATALOGUE_IMPORT
+
+    with jobs.claim(CATALOGUE_IMPORT, job_id) as claim:
+        if claim is None:
+            return ProductImport.objects.get(pk=job_id)
+        ProductImport.objects.filter(pk=job_id).update(status=ProductImport.Status.RUNNING)
+        return _catalogue_import(job_id=job_id)
+
+
+def _catalogue_import(*, job_id: int) -> ProductImport:
     job = ProductImport.objects.get(pk=job_id)
     try:
         with job.file.open("rb") as handle:

@@ -3,8 +3,10 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+
+from common.models import QueuedJob
 
 
 class Location(models.Model):
@@ -13,6 +15,9 @@ class Location(models.Model):
     class Kind(models.TextChoices):
         WAREHOUSE = "warehouse", _("Warehouse")
         STORE = "store", _("Store")
+        # Picking and packing happen in a third party's WMS (a 3PL): preparations are sent there as
+        # fulfilment requests and its shipments and stock snapshots come back (fulfillment/outsourced).
+        OUTSOURCED = "outsourced", _("Outsourced warehouse (3PL)")
 
     code = models.SlugField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=120)
@@ -164,6 +169,10 @@ class Product(models.Model):
         default=True,
         help_text=_("Archived products can no longer be ordered; their history stays."),
     )
+    # A kit (bundle) is sold as one SKU and made of other products (``KitComponent``): it has no stock of
+    # its own. Kept by ``kit_set_components`` so intake knows from the product row it reads anyway whether
+    # a line needs its components (an order without kits costs no extra query).
+    is_kit = models.BooleanField(_("kit"), default=False, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -196,6 +205,33 @@ class Product(models.Model):
         """(length, width, height) in mm, or None when not all three are known."""
         values = (self.length_mm, self.width_mm, self.height_mm)
         return values if all(values) else None
+
+
+class KitComponent(models.Model):
+    """``quantity`` units of ``component`` in every unit of ``kit``. A kit's availability at a location is
+    what its components allow there; ordering a kit reserves its components; pickers pick and packers scan
+    the components. A component is a plain product (kits are not nested)."""
+
+    kit = models.ForeignKey(
+        Product, on_delete=models.CASCADE, related_name="components", verbose_name=_("kit")
+    )
+    component = models.ForeignKey(
+        Product, on_delete=models.PROTECT, related_name="in_kits", verbose_name=_("component")
+    )
+    quantity = models.PositiveIntegerField(_("quantity per kit"), default=1)
+
+    class Meta:
+        ordering = ["kit", "pk"]
+        verbose_name = _("kit component")
+        verbose_name_plural = _("kit components")
+        constraints = [
+            models.UniqueConstraint(fields=["kit", "component"], name="kitcomponent_unique"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="kitcomponent_quantity_positive"),
+            models.CheckConstraint(condition=~Q(kit=F("component")), name="kitcomponent_not_itself"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.component_id} in {self.kit_id}"
 
 
 class StockLevel(models.Model):
@@ -246,6 +282,9 @@ class StockMovement(models.Model):
         SHIPMENT = "shipment", _("Shipped")
         RETURN = "return", _("Customer return")
         UNPACKED = "unpacked", _("Put back from a cancelled parcel")
+        # The sum of an archived month's movements (common/partitions.py, ``archive_history``), so the ledger
+        # still adds up to the stock on hand.
+        CARRIED_FORWARD = "carried_forward", _("Carried forward from archived history")
 
     class AdjustmentCode(models.TextChoices):
         COUNT = "count", _("Inventory count")
@@ -254,6 +293,7 @@ class StockMovement(models.Model):
         FOUND = "found", _("Found")
         EXPIRED = "expired", _("Expired")
         OTHER = "other", _("Other")
+        PARTNER_COUNT = "partner_count", _("3PL stock snapshot")
 
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="movements")
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="movements")
@@ -306,6 +346,7 @@ class IncomingStock(models.Model):
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="incoming")
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="incoming")
     quantity = models.IntegerField(_("quantity still expected"))
+    received = models.IntegerField(_("received"), default=0)
     reserved = models.IntegerField(_("reserved"), default=0)
     expected_on = models.DateField(_("expected on"))
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.PURCHASE)
@@ -329,6 +370,7 @@ class IncomingStock(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gte=0), name="incoming_quantity_not_negative"),
             models.CheckConstraint(condition=Q(reserved__gte=0), name="incoming_reserved_not_negative"),
+            models.CheckConstraint(condition=Q(received__gte=0), name="incoming_received_not_negative"),
             models.CheckConstraint(
                 condition=Q(reserved__lte=models.F("quantity")), name="incoming_reserved_le_quantity"
             ),
@@ -407,9 +449,10 @@ class Allocation(models.Model):
         super().save(*args, **kwargs)
 
 
-class ProductImport(models.Model):
-    """A CSV or XLSX file of products, checked (dry run) or imported all or nothing by a Celery task: each
-    row creates the product of its SKU or updates the columns the file has."""
+class ProductImport(QueuedJob):
+    """A CSV or XLSX file of products, checked (dry run) or imported all or nothing by a queued job that is
+    never lost (common/jobs.py): each row creates the product of its SKU or updates the columns the file
+    has."""
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Waiting")

@@ -7,7 +7,7 @@ from datetime import date
 from django.db.models import Case, F, IntegerField, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 
-from .models import IncomingStock, Location, Product, StockLevel, StockMovement
+from .models import IncomingStock, KitComponent, Location, Product, StockLevel, StockMovement
 
 MANAGER_GROUP = "Manager"
 
@@ -39,6 +39,91 @@ def location_list(*, user, kind: str | None = None) -> QuerySet[Location]:
     return qs.order_by("kind", "code")
 
 
+# --- Kits -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KitPart:
+    """``quantity`` units of a component product in each unit of a kit."""
+
+    product_id: int
+    sku: str
+    name: str
+    quantity: int
+    weight_g: int = 0
+
+    def as_dict(self) -> dict:
+        return {"product_id": self.product_id, "sku": self.sku, "name": self.name, "quantity": self.quantity}
+
+
+def kit_parts(*, products: Iterable[Product]) -> dict[int, tuple[KitPart, ...]]:
+    """The components of the kits among ``products`` (by kit id). No query at all when none is a kit: the
+    caller already read the product rows, and ``is_kit`` says whether a line needs its components."""
+    kit_ids = [p.pk for p in products if p.is_kit]
+    if not kit_ids:
+        return {}
+    parts: dict[int, list[KitPart]] = {kit_id: [] for kit_id in kit_ids}
+    rows = (
+        KitComponent.objects.filter(kit_id__in=kit_ids)
+        .order_by("kit_id", "component__sku")
+        .values_list(
+            "kit_id", "component_id", "component__sku", "component__name", "quantity", "component__weight_g"
+        )
+    )
+    for kit_id, product_id, sku, name, quantity, weight_g in rows:
+        parts[kit_id].append(KitPart(product_id, sku, name, quantity, weight_g))
+    return {kit_id: tuple(items) for kit_id, items in parts.items()}
+
+
+@dataclass(frozen=True)
+class Demand:
+    """Units of one product that one order line needs: the product itself, or one component of a kit."""
+
+    line_index: int
+    product_id: int
+    quantity: int
+    per_unit: int = 1  # units of ``product_id`` in one unit of the line
+
+
+def component_demands(
+    *, lines: Iterable[tuple[int, int, int]], parts: dict[int, tuple[KitPart, ...]]
+) -> list[Demand]:
+    """Turn order lines ``(line index, product id, quantity)`` into what must be reserved and picked: a
+    plain product stays one demand, a kit becomes one demand per component (quantity × units per kit)."""
+    demands = []
+    for index, product_id, quantity in lines:
+        components = parts.get(product_id)
+        if components is None:
+            demands.append(Demand(index, product_id, quantity))
+            continue
+        for part in components:
+            demands.append(Demand(index, part.product_id, quantity * part.quantity, part.quantity))
+    return demands
+
+
+def kit_available(*, parts: tuple[KitPart, ...], free: dict[int, int]) -> int:
+    """How many kits the free units of the components (``free`` by component id, at one location) make."""
+    if not parts:
+        return 0
+    return min(max(0, free.get(part.product_id, 0)) // part.quantity for part in parts)
+
+
+def kit_component_choices(*, exclude: int | None = None) -> list[tuple[str, str]]:
+    """(SKU, name) of the products that may be a kit's component: active, not kits themselves."""
+    qs = Product.objects.filter(active=True, is_kit=False).order_by("sku")
+    if exclude is not None:
+        qs = qs.exclude(pk=exclude)
+    return list(qs.values_list("sku", "name"))
+
+
+def kits_using(*, product_ids: Iterable[int]) -> list[int]:
+    """The ids of the kits one of these products is a component of (their availability follows)."""
+    ids = list(product_ids)
+    if not ids:
+        return []
+    return sorted(set(KitComponent.objects.filter(component_id__in=ids).values_list("kit_id", flat=True)))
+
+
 @dataclass(frozen=True)
 class Availability:
     sku: str
@@ -52,20 +137,28 @@ def availability(
 ) -> dict[str, Availability]:
     """Per SKU, over the given locations: ``available`` = sum(on_hand - reserved) - buffer (never below
     zero); ``preorderable`` = free units of open incoming stock; ``next_restock_on`` = the earliest date
-    such units arrive. Two queries whatever the number of SKUs. Unknown SKUs are absent from the result."""
+    such units arrive. Three queries whatever the number of SKUs. Unknown SKUs are absent from the result.
+
+    A kit's ``available`` is what its components allow, location by location (a kit ships whole from one
+    place): the sum over locations of the fewest kits any component makes there. Kits are sold from stock:
+    they are not pre-orderable (two more queries when the SKUs include kits)."""
     skus = list(dict.fromkeys(skus))
     location_ids = list(location_ids)
-    products = dict(Product.objects.filter(sku__in=skus).values_list("pk", "sku"))
+    product_rows = list(Product.objects.filter(sku__in=skus))
+    products = {p.pk: p.sku for p in product_rows}
+    parts = kit_parts(products=product_rows)
     stock = dict(
         StockLevel.objects.filter(product_id__in=products, location_id__in=location_ids)
         .values("product_id")
         .annotate(free=Sum(F("on_hand") - F("reserved")))
         .values_list("product_id", "free")
     )
+    if parts:
+        stock.update(_kits_free(parts=parts, location_ids=location_ids))
     incoming = {
         row["product_id"]: row
         for row in IncomingStock.objects.filter(
-            product_id__in=products,
+            product_id__in=[p for p in products if p not in parts],
             location_id__in=location_ids,
             status=IncomingStock.Status.OPEN,
             quantity__gt=F("reserved"),
@@ -85,6 +178,50 @@ def availability(
     return result
 
 
+def _kits_free(*, parts: dict[int, tuple[KitPart, ...]], location_ids: list[int]) -> dict[int, int]:
+    """Per kit, the kits its components' free units make at each location, summed over the locations."""
+    per_location: dict[int, dict[int, int]] = {}
+    component_ids = {part.product_id for items in parts.values() for part in items}
+    for product_id, location_id, free in StockLevel.objects.filter(
+        product_id__in=component_ids, location_id__in=location_ids
+    ).values_list("product_id", "location_id", F("on_hand") - F("reserved")):
+        per_location.setdefault(location_id, {})[product_id] = free
+    return {
+        kit_id: sum(kit_available(parts=items, free=free) for free in per_location.values())
+        for kit_id, items in parts.items()
+    }
+
+
+def kit_stock_by_location(*, kit: Product, location_ids: Iterable[int] | None = None) -> list[dict]:
+    """For a kit's page and the API: per location, how many kits its components' free units make, and the
+    component that limits them."""
+    parts = kit_parts(products=[kit]).get(kit.pk, ())
+    locations = Location.objects.filter(active=True).order_by("kind", "code")
+    if location_ids is not None:
+        locations = locations.filter(pk__in=list(location_ids))
+    locations = list(locations)
+    free: dict[tuple[int, int], int] = {
+        (p, loc): f
+        for p, loc, f in StockLevel.objects.filter(
+            product_id__in=[part.product_id for part in parts], location_id__in=[loc.pk for loc in locations]
+        ).values_list("product_id", "location_id", F("on_hand") - F("reserved"))
+    }
+    rows = []
+    for location in locations:
+        here = {part.product_id: free.get((part.product_id, location.pk), 0) for part in parts}
+        available = kit_available(parts=parts, free=here)
+        limiting = min(parts, key=lambda part: here[part.product_id] // part.quantity) if parts else None
+        rows.append(
+            {
+                "location": location,
+                "available": available,
+                "limiting": limiting,
+                "components": [(part, here[part.product_id]) for part in parts],
+            }
+        )
+    return rows
+
+
 def stock_for_product(*, product: Product, location_ids: Iterable[int] | None = None):
     """Every stock level of a product (with its location) and its open incoming stock."""
     levels = StockLevel.objects.filter(product=product).select_related("location").order_by("location__code")
@@ -97,6 +234,23 @@ def stock_for_product(*, product: Product, location_ids: Iterable[int] | None = 
         levels = levels.filter(location_id__in=location_ids)
         incoming = incoming.filter(location_id__in=location_ids)
     return levels, incoming
+
+
+def incoming_search(
+    *, product: Product | None = None, location: Location | None = None, status: str | None = "open"
+) -> QuerySet[IncomingStock]:
+    """Replenishments on their way (or, with ``status``, received or cancelled ones; None: all), soonest
+    expected first, with their product and locations."""
+    queryset = IncomingStock.objects.select_related("product", "location", "from_location").order_by(
+        "expected_on", "pk"
+    )
+    if product is not None:
+        queryset = queryset.filter(product=product)
+    if location is not None:
+        queryset = queryset.filter(location=location)
+    if status:
+        queryset = queryset.filter(status=status)
+    return queryset
 
 
 def movement_list(*, product: Product | None = None, location_ids=None, reason: str | None = None):

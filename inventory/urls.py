@@ -28,6 +28,7 @@ catalogue_patterns = [
     path("new/", views_catalogue.ProductEditView.as_view(), name="product_create"),
     path("<int:pk>/", views_catalogue.ProductEditView.as_view(), name="product_edit"),
     path("<int:pk>/archive/", views_catalogue.ProductArchiveView.as_view(), name="product_archive"),
+    path("<int:pk>/kit/", views_catalogue.ProductKitView.as_view(), name="product_kit"),
     path("import/", views_catalogue.CatalogueImportView.as_view(), name="catalogue_import"),
     path(
         "import/<int:pk>/",

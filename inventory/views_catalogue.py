@@ -6,6 +6,7 @@ import csv
 import io
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,12 +15,13 @@ from django.views import View
 
 from common.views import BackofficeMixin
 
+from .exceptions import KitRefused
 from .filters import CatalogueFilter
-from .forms import CatalogueImportForm, ProductForm
+from .forms import CatalogueImportForm, KitComponentFormSet, ProductForm
 from .imports import import_progress, template_rows
 from .models import Product, ProductImport
-from .selectors import catalogue_import_list, catalogue_list
-from .services import catalogue_import_start, product_save, product_set_active
+from .selectors import catalogue_import_list, catalogue_list, kit_component_choices, kit_stock_by_location
+from .services import catalogue_import_start, kit_set_components, product_save, product_set_active
 
 PAGE_SIZE = 50
 
@@ -170,3 +172,60 @@ class CatalogueImportProgressView(CatalogueImportDetailView):
     """The fragment the import page polls every second while the job runs."""
 
     partial = True
+
+
+class ProductKitView(BackofficeMixin, View):
+    """A product's kit page: what one kit is made of and what its components allow at each location.
+    Everyone who reads the catalogue sees it; managers change the composition (or make a product a kit)."""
+
+    permission_required = "inventory.view_product"
+    template_name = "inventory/catalogue_kit.html"
+
+    def _context(self, product, formset):
+        parts = list(product.components.select_related("component").order_by("pk"))
+        rows = kit_stock_by_location(kit=product, location_ids=None) if product.is_kit else []
+        return {
+            "product": product,
+            "parts": parts,
+            "rows": rows,
+            "total": sum(row["available"] for row in rows),
+            "formset": formset,
+            "can_edit": self.request.user.has_perm("inventory.change_product"),
+            "choices": kit_component_choices(exclude=product.pk),
+        }
+
+    def get(self, request, pk):
+        product = get_object_or_404(Product, pk=pk)
+        initial = [
+            {"code": part.component.sku, "quantity": part.quantity}
+            for part in product.components.select_related("component").order_by("pk")
+        ]
+        formset = KitComponentFormSet(initial=initial, prefix="components")
+        return render(request, self.template_name, self._context(product, formset))
+
+    def post(self, request, pk):
+        if not request.user.has_perm("inventory.change_product"):
+            raise PermissionDenied
+        product = get_object_or_404(Product, pk=pk)
+        formset = KitComponentFormSet(request.POST, prefix="components")
+        if formset.is_valid():
+            components = [
+                (form.cleaned_data["product"], form.cleaned_data["quantity"])
+                for form in formset.forms
+                if form.cleaned_data.get("product") is not None
+            ]
+            try:
+                kit_set_components(kit=product, components=components)
+            except KitRefused as exc:
+                formset._non_form_errors = formset.error_class([str(exc)])
+            else:
+                if components:
+                    messages.success(
+                        request,
+                        _("Kit %(sku)s saved: %(count)s component(s).")
+                        % {"sku": product.sku, "count": len(components)},
+                    )
+                else:
+                    messages.success(request, _("%(sku)s is no longer a kit.") % {"sku": product.sku})
+                return redirect("inventory:product_kit", pk=product.pk)
+        return render(request, self.template_name, self._context(product, formset), status=400)

@@ -1,17 +1,21 @@
 """The consumer of the domain event log that issues invoices and credit notes (``invoicing.issue``), by the
 channel's issue policy: when the order is placed, when parcels are handed to the carrier (what left with
-them), or on delivery; credit notes when an invoiced order is cancelled or a return is refunded. It runs
+them), or on delivery; credit notes when an invoiced order is cancelled (a refunded return's credit notes are
+issued by returns itself, which calls ``credit_notes_for_return`` in the refund's transaction). It runs
 after the order's change committed, locks the order, then takes the invoice number in its own transaction
 (ARCHITECTURE.md: only the number is atomic with the document, not with the shipment)."""
 
-from decimal import Decimal
-
 from common.eventlog import consumer
 from orders.models import Order
-from orders.returns import services as return_services
-from orders.services.events import event_add
 
-from .services.issue import credit_notes_for_order, credit_notes_for_return, on_order_event
+from .services.issue import (
+    credit_notes_for_order,
+    credit_notes_for_order_change,
+    credit_notes_for_refund,
+    invoice_issue_for_order_change,
+    on_order_event,
+)
+from .services.payments import invoices_settle_from_order
 
 
 @consumer(
@@ -21,7 +25,12 @@ from .services.issue import credit_notes_for_order, credit_notes_for_return, on_
         "order.status_changed",
         "parcels.handed_over",
         "order.cancelled",
-        "return.refunded",
+        "payment.received",
+        "payment.captured",
+        "payment.updated",
+        "order.edited",
+        "order.lines_cancelled",
+        "order.channel_refunded",
     },
 )
 def on_order_news(event) -> None:
@@ -41,22 +50,24 @@ def on_order_news(event) -> None:
         case "order.cancelled":
             # An order invoiced when it was placed and then cancelled: credit what was invoiced.
             credit_notes_for_order(order=order, reason=str(p.get("reason") or ""), actor=actor)
-        case "return.refunded":
-            notes = credit_notes_for_return(
+        case "order.edited" | "order.lines_cancelled":
+            # units invoiced (when placed) and no longer owed: credited
+            credit_notes_for_order_change(order=order, reason=str(p.get("reason") or ""), actor=actor)
+            # and what is now owed beyond what the invoices still hold (edited down, then up again)
+            invoice_issue_for_order_change(order=order, actor=actor)
+        case "order.channel_refunded":
+            # a marketplace refunded units (or the shipping charge) itself: credited like a refunded return;
+            # the money went back through the marketplace (no payment job: ``channel_refund``)
+            # not invoiced yet: the refund waits as a pending credit, credited once the invoice is issued
+            credit_notes_for_refund(
                 order=order,
-                quantities={int(k): int(v) for k, v in p["quantities"].items()},
-                include_shipping=p["include_shipping"],
-                reason=p.get("reason", ""),
+                key=f"channel:{p.get('channel', '')}:{p.get('refund', '')}",
+                quantities={int(k): int(v) for k, v in (p.get("quantities") or {}).items()},
+                include_shipping=bool(p.get("include_shipping")),
+                reason=str(p.get("reason") or ""),
                 actor=actor,
+                event_extra={"channel_refund": p.get("refund", "")},
             )
-            numbers = [note.number for note in notes]
-            return_services.return_credit_notes_record(return_id=p["return_id"], numbers=numbers)
-            if numbers:  # an order never invoiced has no credit note to announce (the return's page says so)
-                event_add(
-                    order=order,
-                    code="return.credited",
-                    actor=actor,
-                    number=p["return"],
-                    credit_notes=numbers,
-                    amount=Decimal(p["amount"]),
-                )
+        case "payment.received" | "payment.captured" | "payment.updated":
+            # money the order received: settles its open invoices (those issued later are settled then)
+            invoices_settle_from_order(order=order, actor=actor)

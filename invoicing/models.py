@@ -1037,3 +1037,27 @@ class SandboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_id} {self.code}"
+
+
+class PendingCredit(models.Model):
+    """A refund recorded before the order's invoice was issued (a marketplace's refund of units not invoiced
+    yet): nothing to correct yet, so it waits here, and the credit note is issued right after the invoice that
+    holds those units (``services.issue.pending_credits_apply``). Without it, the refund would be lost for the
+    accountant (invoices less credit notes would exceed what the buyer finally paid)."""
+
+    order = models.ForeignKey("orders.Order", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(_("refund"), max_length=100)
+    quantities = models.JSONField(_("units still to credit"), default=dict)  # {order line id: units}
+    include_shipping = models.BooleanField(default=False)
+    reason = models.CharField(_("reason"), max_length=255, blank=True)
+    event_extra = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    credited_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("refund waiting for its invoice")
+        verbose_name_plural = _("refunds waiting for their invoice")
+        constraints = [models.UniqueConstraint(fields=["order", "key"], name="pending_credit_once")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.key}"

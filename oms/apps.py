@@ -10,7 +10,7 @@ def _sync_roles(sender, **kwargs):
 
 
 def _ensure_return_reasons(sender, **kwargs):
-    from orders.returns.defaults import return_reasons_ensure
+    from returns.defaults import return_reasons_ensure
 
     return_reasons_ensure()
 

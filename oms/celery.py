@@ -11,6 +11,7 @@ import sys
 
 from celery import Celery
 from celery.fixups.django import DjangoFixup
+from celery.signals import task_postrun, task_prerun, worker_init
 from kombu import Queue
 
 
@@ -31,3 +32,54 @@ if not any(isinstance(fixup, DjangoFixup) for fixup in getattr(app, "_fixups", [
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = [Queue(name) for name in ("default", "tracking", "documents", "notifications")]
 app.autodiscover_tasks()
+
+
+@worker_init.connect
+def _lower_the_cpu_priority(**kwargs) -> None:
+    """A worker runs at ``WORKER_NICE`` (default 10), its pool's processes too (forked after this): where it
+    shares a host with the web, the requests that a customer or a channel waits on get the cores first and
+    the background work takes what is left (bench/README.md, "Webhooks: the accept path"). On a host of its
+    own it changes nothing. 0 keeps the priority it was started with."""
+    from django.conf import settings
+
+    increment = int(getattr(settings, "WORKER_NICE", 0))
+    if increment > 0:
+        os.nice(increment)
+        # Linux schedules each session (autogroup) as one entity first and applies niceness only inside
+        # it: a worker that leads a session of its own (started by a service manager, `setsid`, a
+        # container's init) would still get as much CPU as the web's session. Such a worker gives its
+        # autogroup the same niceness (lowering a priority needs no privilege); one started inside another
+        # session (`make run`) leaves that session's weight alone. Without autogroups the file is absent.
+        if os.getsid(0) == os.getpid():
+            try:
+                with open("/proc/self/autogroup", "w") as autogroup:
+                    autogroup.write(str(min(19, increment)))
+            except OSError:
+                pass
+
+
+# Database connections in workers. Celery's Django fix-up closes every connection before and after each
+# task unless CELERY_DB_REUSE_MAX is set, whatever CONN_MAX_AGE says: each task (a consumer's run, a PDF, a
+# tracking batch, a message) opened a new PostgreSQL backend, a fork and an authentication on the database's
+# cores (bench/journey.py). A worker keeps its connections as the web does instead: at each task's start
+# and end Django's own check closes one that is past CONN_MAX_AGE or unusable after an error, and
+# CONN_HEALTH_CHECKS tests a kept one before its first query. Works the same through PgBouncer (transaction
+# mode: a kept client connection holds no server connection between transactions).
+REUSE_FOREVER = 10**9
+
+
+@worker_init.connect
+def _keep_database_connections(**kwargs) -> None:
+    for fixup in getattr(app, "_fixups", []):
+        if isinstance(fixup, DjangoFixup):
+            fixup.worker_fixup.db_reuse_max = REUSE_FOREVER
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _close_old_database_connections(sender=None, **kwargs) -> None:
+    if sender is not None and getattr(sender.request, "is_eager", False):
+        return  # an eager task runs inside its caller's request or test: its connection is the caller's
+    from django.db import close_old_connections
+
+    close_old_connections()

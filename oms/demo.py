@@ -24,19 +24,14 @@ from oms.demo_network import (
     seed_relay_points,
     seed_shifts,
 )
-from orders.models import (
-    Channel,
-    ChannelLocation,
-    Order,
-    OrderStatus,
-    Return,
-    ReturnReason,
-    ReturnRule,
-)
-from orders.returns import services as returns
+from orders.models import Channel, ChannelLocation, Order, OrderStatus
 from orders.services import lifecycle
 from orders.services.intake import LineInput, OrderInput, order_create
+from returns import services as returns
+from returns.models import Return, ReturnReason, ReturnRule
 from shipping.selectors import relay_point_search
+
+from .demo_marketplaces import seed_marketplaces
 
 # family, VAT rate, price range (EUR incl. VAT), weight range (g), variants
 FAMILIES = [
@@ -190,7 +185,10 @@ def seed_stock(rng: random.Random, products: list[Product]) -> None:
         return
     locations = list(Location.objects.filter(active=True).order_by("code"))
     today = timezone.localdate()
+    opening, incoming = [], []
     for product in products:
+        if product.is_kit:
+            continue  # a kit's stock is its components'
         for location in locations:
             is_store = location.kind == Location.Kind.STORE
             if rng.random() < (0.45 if is_store else 0.15):
@@ -198,22 +196,66 @@ def seed_stock(rng: random.Random, products: list[Product]) -> None:
             quantity = rng.randint(1, 12) if is_store else rng.randint(5, 120)
             aisle = "ABCDEF"[rng.randrange(6)]
             bin_code = f"{aisle}-{rng.randint(1, 24):02d}-{rng.randint(1, 5)}"
-            inventory_services.stock_receive(
-                product=product,
-                location=location,
-                quantity=quantity,
-                reference="seed: opening stock",
-                bin_code=bin_code,
-            )
+            opening.append((product, location, quantity, bin_code))
         if rng.random() < 0.12:
             warehouse = rng.choice([loc for loc in locations if loc.kind == Location.Kind.WAREHOUSE])
-            inventory_services.incoming_create(
-                product=product,
-                location=warehouse,
-                quantity=rng.randint(20, 200),
-                expected_on=today + timedelta(days=rng.randint(3, 21)),
-                reference=f"PO-2026-{rng.randint(1000, 9999)}",
+            incoming.append(
+                {
+                    "product": product,
+                    "location": warehouse,
+                    "quantity": rng.randint(20, 200),
+                    "expected_on": today + timedelta(days=rng.randint(3, 21)),
+                    "reference": f"PO-2026-{rng.randint(1000, 9999)}",
+                }
             )
+    # Every level in two statements (levels, ledger receipts) instead of a receipt each.
+    inventory_services.stock_open(rows=opening, reference="seed: opening stock")
+    for spec in incoming:
+        inventory_services.incoming_create(**spec)
+
+
+# Kits (bundles) of the demo: SKU, name, price, VAT rate, components (SKU, units per kit). Single VAT rate
+# each (a kit mixing rates would need its price split per rate on the invoice).
+KITS = [
+    (
+        "COFFRET-PETIT-DEJ",
+        "Coffret petit-déjeuner",
+        "39.90",
+        "5.5",
+        [("CAFE-ETHIOPIE", 1), ("CONFITURE-FRAISE", 2), ("MIEL-LAVANDE", 1)],
+    ),
+    (
+        "COFFRET-THE",
+        "Coffret dégustation de thés",
+        "34.90",
+        "5.5",
+        [("THE-VERT", 1), ("THE-NOIR", 1), ("THE-EARLGREY", 1)],
+    ),
+    (
+        "KIT-RANDO",
+        "Kit randonnée",
+        "54.90",
+        "20.0",
+        [("GOURDE-NOIR", 1), ("BONNET-NOIR", 1), ("CHAUSSETTES-39-42", 2)],
+    ),
+]
+
+
+def seed_kits() -> list[Product]:
+    """The demo's kits: no stock of their own, their availability is their components'."""
+    kits = []
+    for sku, name, price, vat, parts in KITS:
+        kit, created = Product.objects.get_or_create(
+            sku=sku, defaults={"name": name, "price": Decimal(price), "vat_rate": Decimal(vat)}
+        )
+        components = {p.sku: p for p in Product.objects.filter(sku__in=[c for c, _q in parts])}
+        if created and len(components) == len(parts):
+            inventory_services.kit_set_components(
+                kit=kit, components=[(components[c], quantity) for c, quantity in parts]
+            )
+            kit.refresh_from_db()
+        kits.append(kit)
+    return kits
 
 
 def seed_channels() -> list[Channel]:
@@ -345,7 +387,9 @@ def _return_everything(order: Order, store: Location, reason: ReturnReason) -> N
     returns.return_refund(ret=Return.objects.get(pk=ret.pk), reference="DEMO-REFUND-0")
 
 
-def seed_orders(rng: random.Random, channels: list[Channel], products: list[Product]) -> int:
+def seed_orders(
+    rng: random.Random, channels: list[Channel], products: list[Product], kits: list[Product] = ()
+) -> int:
     if Order.objects.filter(external_id__startswith="DEMO-").exists():
         return 0
     stores = list(Location.objects.filter(kind=Location.Kind.STORE).order_by("code"))
@@ -407,6 +451,9 @@ def seed_orders(rng: random.Random, channels: list[Channel], products: list[Prod
                 LineInput(sku=p.sku, quantity=rng.randint(1, 3))
                 for p in rng.sample(products, rng.randint(1, 3))
             ]
+            kit = kits[index % len(kits)] if kits and index % 5 == 1 else None
+            if kit is not None and kit.is_kit:  # some orders have a kit: pickers pick its components
+                lines.append(LineInput(sku=kit.sku, quantity=1))
         if not lines:
             continue
         data = OrderInput(
@@ -491,6 +538,7 @@ def seed_all(*, forecast: bool = True) -> dict:
     products = seed_catalogue(rng)
     seed_customs_codes()
     seed_stock(rng, products)
+    kits = seed_kits()
     channels = seed_channels()
     seed_network()
     seed_relay_points()
@@ -499,20 +547,21 @@ def seed_all(*, forecast: bool = True) -> dict:
     seed_boxes()
     seed_legal_entity()
     seed_return_rules()
-    orders = seed_orders(rng, channels, products)
+    orders = seed_orders(rng, channels, products, kits=kits)
     history = seed_history(random.Random(20260601))  # noqa: S311 - demo data, not security
     if forecast:
         seed_forecast()
     seed_returns()
     seed_carrier_extras()
+    seed_marketplaces()  # after the orders and history: their figures stay the same
     return {"products": len(products), "orders_created": orders, "history_orders_created": history}
 
 
 def seed_forecast() -> None:
     """Compute the sales forecast once, so the forecast pages show something right after seeding (the
     nightly beat entry and the page's button recompute it later)."""
-    from orders.reports.models import ForecastRun, SalesForecast
-    from orders.reports.services import forecast_run_execute
+    from reports.models import ForecastRun, SalesForecast
+    from reports.services import forecast_run_execute
 
     if (
         SalesForecast.objects.exists()

@@ -19,14 +19,14 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from common import eventlog
 from common.models import DomainEvent
 from customers.models import Customer
 from inventory.models import Allocation, Location, Product
-from orders.models import Channel, Order, OrderLine, OrderLocation, OrderStatus
-from orders.services.intake import next_order_number
+from orders.models import Channel, Order, OrderCounter, OrderLine, OrderLocation, OrderStatus
 from shipping.models import CarrierService, Shipment, ShipmentLine, ShipmentStatus
 
 HISTORY_DAYS = 154  # 22 weeks
@@ -129,10 +129,17 @@ def _working_time(moment: datetime, tz, rng) -> datetime:
 
 
 def _order_numbers(count: int) -> list[str]:
-    """``count`` order numbers from the intake's sequence in one query (Postgres), one by one elsewhere."""
-    if connection.vendor != "postgresql":
-        return [next_order_number() for _ in range(count)]
+    """``count`` order numbers from the intake's sequence in one query (Postgres), or a block taken from
+    its counter row (SQLite: the intake's ``next_order_number`` takes the next one after the block)."""
     year = timezone.localdate().year
+    if connection.vendor != "postgresql":
+        if count <= 0:
+            return []
+        with transaction.atomic():
+            OrderCounter.objects.get_or_create(name="order")
+            OrderCounter.objects.filter(name="order").update(value=F("value") + count)
+            last = OrderCounter.objects.get(name="order").value
+        return [f"CMD-{year}-{value:06d}" for value in range(last - count + 1, last + 1)]
     with connection.cursor() as cursor:
         cursor.execute("SELECT nextval('orders_order_number_seq') FROM generate_series(1, %s)", [count])
         return [f"CMD-{year}-{value:06d}" for (value,) in cursor.fetchall()]
@@ -176,7 +183,7 @@ def seed_history(rng: random.Random, *, today: date | None = None) -> int:
     if len(channels) < 2 or len(locations) < 3 or not services:
         return 0
     products = {p.sku: p for p in Product.objects.filter(sku__in=[s[0] for s in STEADY])}
-    tail = list(Product.objects.exclude(sku__in=products).order_by("sku")[:200])
+    tail = list(Product.objects.exclude(sku__in=products).filter(is_kit=False).order_by("sku")[:200])
     tail = rng.sample(tail, min(LONG_TAIL, len(tail)))
     emails = [f"client.{n:03d}@example.fr" for n in range(300)]
     Customer.objects.bulk_create(

@@ -316,7 +316,8 @@ def seed_shifts(days: int = 21) -> int:
     today = timezone.localdate()
     monday = today - timedelta(days=today.weekday())
     created = 0
-    for location in Location.objects.filter(active=True):
+    # an outsourced warehouse's picking is its 3PL's: no shifts of ours there
+    for location in Location.objects.filter(active=True).exclude(kind=Location.Kind.OUTSOURCED):
         if location.kind == Location.Kind.WAREHOUSE:
             plan = {d: [(time(6), time(13), 4, 30), (time(13), time(20), 3, 30)] for d in range(5)}
             plan[5] = [(time(8), time(12), 2, 30)]

@@ -11,6 +11,9 @@ queued job (common/jobs.py) and for the notification outbox, how many are ``wait
 largest; ``events``: per consumer of the domain event log (common/eventlog.py), the events ``waiting`` and
 the age of the oldest, and how many are ``parked`` after their retries. Degraded also when an event has
 waited longer than ``JOBS_OVERDUE_WARNING_SECONDS`` (workers or beat are not running) or one is parked.
+``replica`` (when ``DATABASE_REPLICA_URL`` is set, common/replica.py): whether the standby answers, its
+replay lag in seconds and whether reads use it; degraded while it is down or lags more than
+``REPLICA_MAX_LAG_SECONDS`` (reads then go to the primary, so nothing is served stale).
 Each check is bounded by short timeouts, so a dead Redis answers in milliseconds.
 """
 
@@ -22,7 +25,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from common import eventlog, jobs
+from common import eventlog, jobs, replica
 from common.cache import cache_status
 
 
@@ -91,10 +94,15 @@ def healthz(request):
         return JsonResponse(body, status=503)
     body["jobs"] = _jobs()
     body["events"] = eventlog.backlog()
+    replica_ok = True
+    if replica.configured():
+        status = replica.replica_status(fresh=True)
+        body["replica"] = status.as_dict()
+        replica_ok = status.usable
     late = (
         max(body["jobs"]["oldest_overdue_seconds"], body["events"]["oldest_waiting_seconds"])
         > settings.JOBS_OVERDUE_WARNING_SECONDS
     )
-    if not (cache_ok and broker_ok) or late or body["events"]["parked"]:
+    if not (cache_ok and broker_ok and replica_ok) or late or body["events"]["parked"]:
         body["status"] = "degraded"
     return JsonResponse(body, status=200)

@@ -14,7 +14,19 @@ MANAGER = "Manager"
 ROLE_NAMES = (WAREHOUSE_STAFF, STORE_STAFF, CUSTOMER_SERVICE, MANAGER)
 
 # Our apps: a manager has every permission of these (``common``: reading the audit log).
-PROJECT_APPS = ("oms", "common", "inventory", "customers", "shipping", "fulfillment", "orders", "invoicing")
+PROJECT_APPS = (
+    "oms",
+    "common",
+    "inventory",
+    "customers",
+    "shipping",
+    "fulfillment",
+    "orders",
+    "channels",
+    "invoicing",
+    "returns",
+    "reports",
+)
 
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     WAREHOUSE_STAFF: (
@@ -26,7 +38,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "inventory.transfer_stock",
         "inventory.view_product",
         "orders.view_order",
-        "orders.receive_return",
+        "returns.receive_return",
         "fulfillment.pick",
         "fulfillment.pack",
         "shipping.view_shipment",
@@ -39,7 +51,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "inventory.receive_stock",
         "inventory.view_product",
         "orders.view_order",
-        "orders.receive_return",
+        "returns.receive_return",
         "fulfillment.store_pickup",
     ),
     CUSTOMER_SERVICE: (
@@ -55,7 +67,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "orders.add_order",
         "orders.change_order",
         "orders.cancel_order",
-        "orders.manage_returns",
+        "returns.manage_returns",
         "shipping.view_shipment",
         "invoicing.view_invoice",
         "invoicing.view_creditnote",

@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.http import Http404
@@ -10,8 +11,11 @@ from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import TemplateView
 
+from channels.health import connector_health
 from common import eventlog
+from common.audit import Action, ActorKind, audit_record
 from common.models import ConsumerFailure
+from common.ratelimit import is_limited
 from common.views import BackofficeMixin
 from fulfillment.selectors import dashboard_figures
 from inventory.selectors import location_list
@@ -30,10 +34,45 @@ class DashboardView(BackofficeMixin, TemplateView):
         start = now.replace(hour=0, minute=0, second=0, microsecond=0)
         context["locations"] = locations
         context["alerts"] = list(shipment_alerts(location_ids=[loc.pk for loc in locations]))
+        if self.request.user.has_perm("oms.manage_settings"):
+            context["late_connectors"] = [h for h in connector_health() if h.late]
         context["figures"] = dashboard_figures(
             locations=locations, today=now.date(), day_start=start, day_end=start + timedelta(days=1)
         )
         return context
+
+
+def _username_key(group, request):
+    return (request.POST.get("username") or "").strip().lower()[:150] or "-"
+
+
+class LoginView(auth_views.LoginView):
+    """The back office's sign-in (the admin's too), limited per IP and per username like the customers'
+    (``STAFF_SIGNIN_RATE``). Counted in the cache, or in PostgreSQL while the cache is down
+    (common/ratelimit.py), so a Redis outage never opens staff accounts to password guessing."""
+
+    redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        rate = settings.STAFF_SIGNIN_RATE
+        if is_limited(request, group="staff-signin-ip", key="ip", rate=rate) | is_limited(
+            request, group="staff-signin-username", key=_username_key, rate=rate
+        ):
+            audit_record(
+                action=Action.STAFF_SIGN_IN_FAILED,
+                actor_kind=ActorKind.STAFF,
+                actor_label=_username_key("", request),
+                details={"reason": "rate_limited"},
+                request=request,
+            )
+            form = self.get_form()
+            form.errors.clear()
+            form.add_error(
+                None,
+                _("Too many sign-in attempts. Please wait a quarter of an hour and try again."),
+            )
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().post(request, *args, **kwargs)
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):

@@ -89,8 +89,3 @@ class IdempotencyKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("state", "channel")
     search_fields = ("key",)
     show_full_result_count = False
-
-
-from .channels import admin as channels_admin  # noqa: E402, F401 - the connectors' admin pages
-from .reports import admin as reports_admin  # noqa: E402, F401 - registers the forecast's models
-from .returns import admin as returns_admin  # noqa: E402, F401 - return rules, reasons and returns

@@ -9,6 +9,5 @@ class OrdersConfig(AppConfig):
 
     def ready(self) -> None:
         # The orders' consumers of the event log, and the kinds of queued jobs (common/jobs.py).
-        from . import events, jobs  # noqa: F401
-        from .channels import events as channel_events  # noqa: F401
-        from .returns import events as return_events  # noqa: F401
+        from . import api_auth, events, jobs  # noqa: F401 - api_auth: the key cache's invalidation
+        from .payments import events as payment_events  # noqa: F401

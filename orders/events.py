@@ -14,6 +14,7 @@ its writes are deduplicated), and only writes to the database (messages go throu
 """
 
 from datetime import date, datetime
+from decimal import Decimal
 
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -58,6 +59,7 @@ def on_floor_event(event) -> None:
             fulfilment.line_resource(
                 order_id=event.order_id,
                 order_line_id=p["line_id"],
+                product_id=p.get("product_id"),
                 location_id=p["location_id"],
                 quantity=p["quantity"],
                 reason=p["reason"],
@@ -80,7 +82,14 @@ def on_floor_event(event) -> None:
 
 @consumer(
     "orders.handover",
-    codes={"order.status_changed", "order.resourced", "stock.incoming_received", "order.lines_changed"},
+    codes={
+        "order.status_changed",
+        "order.resourced",
+        "stock.incoming_received",
+        "order.lines_changed",
+        "order.hold_placed",
+        "order.hold_released",
+    },
 )
 def on_allocations_changed(event) -> None:
     if event.order_id is None:
@@ -102,6 +111,8 @@ def on_allocations_changed(event) -> None:
         "return.accepted",
         "return.label_sent",
         "return.credited",
+        "order.edited",
+        "order.lines_cancelled",
     },
 )
 def on_customer_news(event) -> None:
@@ -123,6 +134,16 @@ def on_customer_news(event) -> None:
             notifications.notify_return_accepted(
                 order=order, return_reference=p["number"], label_url=p.get("label_url", "")
             )
+        case "order.edited":
+            notifications.notify_order_changed(order=order, change_id=p["change"], difference=p["difference"])
+        case "order.lines_cancelled":
+            if order.status != "cancelled":  # a whole cancellation has its own message
+                notifications.notify_order_changed(
+                    order=order,
+                    change_id=p["change"],
+                    difference=-Decimal(str(p["amount"])),
+                    cancelled=p.get("lines", []),
+                )
         case "return.credited":  # a refunded return: the customer is told with the credit notes' numbers
             notifications.notify_refund_issued(
                 order=order, credit_note_number=", ".join(p["credit_notes"]), amount=p["amount"]

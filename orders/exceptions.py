@@ -63,3 +63,25 @@ class AccountHasOpenOrders(DomainError):
 
     code = "account_has_open_orders"
     status_code = 409
+
+
+class PaymentRefused(DomainError):
+    """The payment cannot be recorded as asked (an amount above what is left to pay, an unknown status)."""
+
+    code = "payment_refused"
+    status_code = 422
+
+
+class EditRefused(DomainError):
+    """The order cannot be changed this way now (picking has started, a line already shipped...). The
+    message says why and what can be done instead."""
+
+    code = "edit_refused"
+    status_code = 409
+
+
+class OrderOnHold(DomainError):
+    """The order is on hold: it is not released to picking until the hold is cleared."""
+
+    code = "order_on_hold"
+    status_code = 409

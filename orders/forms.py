@@ -193,6 +193,15 @@ class ManualOrderForm(forms.Form):
     note = forms.CharField(
         label=_("Note"), required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
     )
+    shipping_fee = forms.DecimalField(
+        label=_("Shipping charge incl. VAT"),
+        max_digits=10,
+        decimal_places=2,
+        min_value=0,
+        required=False,
+        help_text=_("Empty: the carrier grid's price, free from the channel's threshold."),
+        widget=forms.NumberInput(attrs={"step": "0.01"}),
+    )
 
     REQUIRED_BY_MODE = {
         DeliveryMode.HOME: ("line1", "postcode", "city"),
@@ -293,6 +302,7 @@ class ManualOrderForm(forms.Form):
             lines=lines,
             allow_preorder=c["allow_preorder"],
             note=c["note"],
+            shipping_fee=c.get("shipping_fee"),
         )
 
 
@@ -385,7 +395,30 @@ OrderLineFormSet = forms.formset_factory(
 class ChannelForm(forms.ModelForm):
     class Meta:
         model = Channel
-        fields = ["name", "kind", "safety_buffer", "sourcing_strategy", "active"]
+        fields = [
+            "name",
+            "kind",
+            "safety_buffer",
+            "sourcing_strategy",
+            "free_shipping_above",
+            "shipping_vat_rate",
+            "active",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A form posted without it (an older page, a script) keeps the channel's rate.
+        self.fields["shipping_vat_rate"].required = False
+
+    def clean_shipping_vat_rate(self):
+        rate = self.cleaned_data.get("shipping_vat_rate")
+        if rate is None:
+            return (
+                self.instance.shipping_vat_rate
+                if self.instance.pk
+                else Channel._meta.get_field("shipping_vat_rate").default
+            )
+        return rate
 
 
 class ChannelLocationForm(forms.Form):

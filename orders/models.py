@@ -1,5 +1,6 @@
 import hashlib
 import secrets
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -16,6 +17,8 @@ class Channel(models.Model):
         SHOPIFY = "shopify", _("Shopify")
         WOOCOMMERCE = "woocommerce", _("WooCommerce")
         PRESTASHOP = "prestashop", _("PrestaShop")
+        AMAZON = "amazon", _("Amazon (SP-API)")
+        MIRAKL = "mirakl", _("Mirakl marketplace")
         MARKETPLACE = "marketplace", _("Marketplace")
         API = "api", _("API")
 
@@ -37,6 +40,18 @@ class Channel(models.Model):
         _("sourcing strategy"), max_length=16, choices=Strategy.choices, default=Strategy.COST
     )
     active = models.BooleanField(_("active"), default=True)
+    # Shipping charges of the orders the OMS prices itself (phone orders; channels send their own fee).
+    free_shipping_above = models.DecimalField(
+        _("free shipping from"),
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("Goods total (incl. VAT) from which shipping is free. Empty: never free."),
+    )
+    shipping_vat_rate = models.DecimalField(
+        _("shipping VAT rate (%)"), max_digits=3, decimal_places=1, default=Decimal("20.0")
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -162,6 +177,41 @@ ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
     OrderStatus.CANCELLED: frozenset(),
 }
 CANCELLABLE = frozenset(s for s, targets in ORDER_TRANSITIONS.items() if OrderStatus.CANCELLED in targets)
+# Statuses in which what has shipped may come back (the returns app, above this one, asks).
+RETURNABLE_STATUSES = frozenset(
+    {
+        OrderStatus.PARTIALLY_SHIPPED,
+        OrderStatus.SHIPPED,
+        OrderStatus.OUT_FOR_DELIVERY,
+        OrderStatus.READY_FOR_PICKUP,
+        OrderStatus.DELIVERED,
+    }
+)
+
+
+class PaymentStatus(models.TextChoices):
+    """Where the customer's money is: nothing recorded yet (invoice to pay by its due date), waiting for it
+    (a bank transfer, a payment to confirm: the order is held), authorised (captured when it ships), paid,
+    partly or wholly refunded, or an authorisation cancelled at the payment service (voided: the order was
+    cancelled before anything was captured)."""
+
+    UNPAID = "unpaid", _("Not paid")
+    PENDING = "pending", _("Payment pending")
+    AUTHORISED = "authorised", _("Authorised")
+    PAID = "paid", _("Paid")
+    PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
+    REFUNDED = "refunded", _("Refunded")
+    VOIDED = "voided", _("Authorisation cancelled")
+
+
+class HoldKind(models.TextChoices):
+    """What keeps an order's reservations but stops its release to picking until staff (or the channel, for a
+    payment) clears it."""
+
+    PAYMENT = "payment", _("Payment pending")
+    FRAUD = "fraud", _("Fraud review")
+    ADDRESS = "address", _("Address to check")
+    MANUAL = "manual", _("Manual hold")
 
 
 class DeliveryMode(models.TextChoices):
@@ -181,10 +231,25 @@ def new_tracking_token() -> str:
     return secrets.token_urlsafe(24)  # 192 bits
 
 
+class NextOrderNumber(models.Func):
+    """The next order number, ``CMD-<year>-<000001>``, taken by the database when the order row is inserted
+    (PostgreSQL: the function ``orders_next_order_number()`` over the sequence, migration 0019), so intake
+    spends no statement of its own on it. SQLite has no sequences: intake sets the number itself there
+    (``next_order_number``), and this default is never used."""
+
+    function = "orders_next_order_number"
+    template = "%(function)s()"
+    arity = 0
+    output_field = models.CharField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return "''", []
+
+
 class Order(models.Model):
     Status = OrderStatus
 
-    number = models.CharField(_("number"), max_length=32, unique=True)
+    number = models.CharField(_("number"), max_length=32, unique=True, db_default=NextOrderNumber())
     channel = models.ForeignKey(
         Channel, on_delete=models.PROTECT, related_name="orders", verbose_name=_("channel")
     )
@@ -219,6 +284,36 @@ class Order(models.Model):
     allow_preorder = models.BooleanField(_("pre-order allowed"), default=False)
     currency = models.CharField(max_length=3, default="EUR")
     total_incl_vat = models.DecimalField(_("total incl. VAT"), max_digits=12, decimal_places=2, default=0)
+    # The shipping charge the customer pays (incl. VAT, part of total_incl_vat) and its VAT rate: its own
+    # line on the invoice, credited with the goods when the customer is not at fault.
+    shipping_fee = models.DecimalField(
+        _("shipping charge incl. VAT"), max_digits=10, decimal_places=2, default=Decimal("0")
+    )
+    shipping_vat_rate = models.DecimalField(
+        _("shipping VAT rate (%)"), max_digits=3, decimal_places=1, default=Decimal("20.0")
+    )
+    # Payment: set from the channel at intake (no extra query), then by the payment services
+    # (orders/payments/services.py) from the provider's answers and the staff's records.
+    payment_status = models.CharField(
+        _("payment"), max_length=20, choices=PaymentStatus.choices, default=PaymentStatus.UNPAID
+    )
+    payment_provider = models.CharField(
+        _("payment service"),
+        max_length=32,
+        blank=True,
+        help_text=_("stripe, mollie, sandbox (captured and refunded from here), or the channel's own."),
+    )
+    payment_reference = models.CharField(_("payment reference"), max_length=100, blank=True)
+    amount_authorised = models.DecimalField(
+        _("amount authorised"), max_digits=12, decimal_places=2, default=Decimal("0")
+    )
+    amount_paid = models.DecimalField(_("amount paid"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    amount_refunded = models.DecimalField(
+        _("amount refunded"), max_digits=12, decimal_places=2, default=Decimal("0")
+    )
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    # Holds (HoldKind values) that stop the release to picking; their history is on the timeline.
+    holds = models.JSONField(_("holds"), default=list, blank=True)
     promised_earliest = models.DateField(_("promised from"), null=True, blank=True)
     promised_latest = models.DateField(_("promised by"), null=True, blank=True)
     planned_ship_date = models.DateField(
@@ -250,6 +345,15 @@ class Order(models.Model):
                 fields=["channel", "external_id"], name="order_channel_external_id_unique"
             ),
             models.CheckConstraint(condition=Q(total_incl_vat__gte=0), name="order_total_not_negative"),
+            models.CheckConstraint(condition=Q(shipping_fee__gte=0), name="order_shipping_fee_not_negative"),
+            models.CheckConstraint(
+                condition=Q(amount_authorised__gte=0) & Q(amount_paid__gte=0) & Q(amount_refunded__gte=0),
+                name="order_payment_amounts_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount_refunded__lte=models.F("amount_paid")),
+                name="order_refunded_at_most_paid",
+            ),
             models.CheckConstraint(
                 condition=~Q(delivery_mode="store") | Q(pickup_location__isnull=False),
                 name="order_store_mode_has_store",
@@ -284,9 +388,16 @@ class OrderLine(models.Model):
     product = models.ForeignKey("inventory.Product", on_delete=models.PROTECT, related_name="order_lines")
     sku = models.CharField(_("SKU"), max_length=64)
     name = models.CharField(_("name"), max_length=200)
+    # The units the customer still gets; 0 once every unit was cancelled or removed by an edit (the row
+    # stays: invoices and the timeline point to it).
     quantity = models.PositiveIntegerField(_("quantity"))
+    quantity_cancelled = models.PositiveIntegerField(_("units cancelled"), default=0)
     unit_price = models.DecimalField(_("unit price incl. VAT"), max_digits=10, decimal_places=2)
     vat_rate = models.DecimalField(_("VAT rate (%)"), max_digits=3, decimal_places=1)
+    # A kit's composition when it was ordered (``[{"product_id", "sku", "name", "quantity"}]`` per kit
+    # unit), so a later change of the kit changes neither what was reserved, picked and shipped for this
+    # line nor what its return puts back on the shelf. Empty for a plain product.
+    components = models.JSONField(_("kit components"), default=list, blank=True)
 
     class Meta:
         ordering = ["order", "line_no"]
@@ -294,7 +405,9 @@ class OrderLine(models.Model):
         verbose_name_plural = _("order lines")
         constraints = [
             models.UniqueConstraint(fields=["order", "line_no"], name="orderline_order_line_no_unique"),
-            models.CheckConstraint(condition=Q(quantity__gt=0), name="orderline_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0) | Q(quantity_cancelled__gt=0), name="orderline_quantity_positive"
+            ),
             models.CheckConstraint(condition=Q(unit_price__gte=0), name="orderline_price_not_negative"),
         ]
 
@@ -304,6 +417,44 @@ class OrderLine(models.Model):
     @property
     def total(self):
         return self.unit_price * self.quantity
+
+
+class OrderChange(models.Model):
+    """One change of an order after it was placed (an edit before picking, units cancelled, an exchange):
+    who, when, what (before and after) and the money difference (incl. VAT; negative: the customer owes
+    less). Written by the services of orders/services/edits.py in the change's transaction."""
+
+    class Kind(models.TextChoices):
+        EDIT = "edit", _("Edit")
+        CANCELLATION = "cancellation", _("Units cancelled")
+        EXCHANGE = "exchange", _("Exchange")
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="changes")
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    source = models.CharField(_("source"), max_length=32, help_text=_("backoffice, api, shopify…"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    changes = models.JSONField(_("changes"), default=list)
+    reason = models.CharField(_("reason"), max_length=255, blank=True)
+    total_before = models.DecimalField(_("total before"), max_digits=12, decimal_places=2)
+    total_after = models.DecimalField(_("total after"), max_digits=12, decimal_places=2)
+    difference = models.DecimalField(_("difference"), max_digits=12, decimal_places=2)
+    created_at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["order", "-created_at", "-id"]
+        verbose_name = _("order change")
+        verbose_name_plural = _("order changes")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(difference=models.F("total_after") - models.F("total_before")),
+                name="orderchange_difference_is_after_minus_before",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.kind} {self.difference}"
 
 
 class IdempotencyKey(models.Model):
@@ -318,7 +469,9 @@ class IdempotencyKey(models.Model):
     request_hash = models.CharField(max_length=64)
     state = models.CharField(max_length=16, choices=State.choices, default=State.IN_PROGRESS)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
+    # The answer's JSON as it was sent, keys in their order (jsonb would sort them): the replay is byte
+    # for byte the first answer.
+    response_body = models.TextField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -374,18 +527,5 @@ class OrderLocation(models.Model):
         return f"{self.order_id}@{self.location_id}"
 
 
-# The channel connectors' models (webhook deliveries, stock push, imports) belong to this app too.
-from .channels.models import (  # noqa: E402, F401
-    AvailabilityChange,
-    ChannelConnection,
-    ChannelFulfillment,
-    ChannelListing,
-    ImportJob,
-    WebhookDelivery,
-)
-
-# The forecast's stored results live beside the reports' code (orders/reports/models.py).
-from .reports.models import ForecastRun, ReorderPolicy, SalesForecast  # noqa: E402, F401
-
-# Returns (RMA): rules, reasons, returns and their lines (orders/returns/models.py).
-from .returns.models import Return, ReturnLine, ReturnReason, ReturnRule  # noqa: E402, F401, I001
+# Payments: what was authorised, captured, received and refunded, one row per provider call or record.
+from .payments.models import PaymentTransaction  # noqa: E402, F401

@@ -57,6 +57,7 @@ def _subject(kind: str, **params) -> str:
         Kind.RETURN_ACCEPTED: _("Your return %(reference)s is accepted"),
         Kind.REFUND_ISSUED: _("Your refund for order %(number)s"),
         Kind.CANCELLED: _("Your order %(number)s is cancelled"),
+        Kind.ORDER_CHANGED: _("Your order %(number)s has changed"),
     }
     if kind == Kind.SHIPPED and params.get("partial"):
         return _("Part of your order %(number)s has shipped") % params
@@ -103,7 +104,8 @@ def _merchant() -> dict:
 
 
 def _lines(order: Order) -> list:
-    return list(order.lines.all().order_by("line_no"))
+    """The lines the customer gets (a line whose every unit was cancelled is not listed)."""
+    return list(order.lines.filter(quantity__gt=0).order_by("line_no"))
 
 
 def _restock(order: Order) -> list[dict]:
@@ -337,4 +339,24 @@ def notify_refund_issued(*, order: Order, credit_note_number: str, amount: Decim
         kind=Kind.REFUND_ISSUED,
         event=credit_note_number,
         extra={"credit_note_number": credit_note_number, "amount": Decimal(amount)},
+    )
+
+
+def notify_order_changed(
+    *, order: Order, change_id: int, difference: Decimal, cancelled: list | None = None
+) -> None:
+    """The order was edited or some of its units cancelled: the customer gets its lines, total and promise as
+    they are now, and the money difference (to pay, or to be refunded)."""
+    order = _fresh(order)
+    _queue(
+        order=order,
+        kind=Kind.ORDER_CHANGED,
+        event=f"change-{change_id}",
+        extra={
+            "lines": _lines(order),
+            "difference": Decimal(difference),
+            "refund": -Decimal(difference) if Decimal(difference) < 0 else None,
+            "cancelled": cancelled or [],
+            "pickup": _pickup(order),
+        },
     )

@@ -1,6 +1,5 @@
 from celery import shared_task
 
-from .channels import tasks as channel_tasks  # noqa: F401 - registers the connectors' tasks
 from .services.idempotency import idempotency_purge
 
 
@@ -18,7 +17,5 @@ def flag_uncollected_pickups() -> int:
     return pickups_flag_uncollected()
 
 
-# The forecast's tasks live with the reports; importing them here registers them (autodiscovery reads
-# orders.tasks only).
-from .reports.tasks import reports_forecast, reports_forecast_nightly  # noqa: E402, F401
-from .returns.tasks import return_label  # noqa: E402, F401 - registers the return label task with workers
+# The payments' task lives with them; importing it here registers it (autodiscovery reads orders.tasks only).
+from .payments.tasks import payment_transaction  # noqa: E402, F401

@@ -240,6 +240,12 @@ def describe_changes(changes: dict) -> str:
                 + " → "
                 + ", ".join(f"{q} × {s}" for s, q in sorted(change["after"].items()))
             )
+        elif key == "edit":
+            parts.append(
+                _("order edited (difference %(amount)s)") % {"amount": money(change.get("difference"))}
+            )
+        elif key == "reason":
+            parts.append(str(change))
         else:
             parts.append(f"{key} {change['before'] or '∅'} → {change['after'] or '∅'}")
     return "; ".join(parts)
@@ -257,26 +263,6 @@ def _channel_update(p: dict, lines) -> str:
     }
 
 
-def _return_method(value: str) -> str:
-    from .returns.models import Return
-
-    try:
-        return str(Return.Method(value).label)
-    except ValueError:
-        return value
-
-
-def _return_accepted(p: dict, lines) -> str:
-    if p.get("in_parcel"):
-        return (
-            _("Return %(number)s accepted: the customer uses the return label %(tracking)s from the parcel.")
-            % p
-        )
-    if p.get("store"):
-        return _("Return %(number)s accepted: the customer drops the items at %(store)s.") % p
-    return _("Return %(number)s accepted: the return label is being made.") % p
-
-
 def _shipment_status(p: dict, lines) -> str:
     from shipping.models import Shipment
 
@@ -287,7 +273,121 @@ def _shipment_status(p: dict, lines) -> str:
     return (_("Parcel %(parcel)s: %(status)s. %(label)s") % {**p, "status": status}).strip()
 
 
+def _hold(value: str) -> str:
+    from .models import HoldKind
+
+    try:
+        return str(HoldKind(value).label)
+    except ValueError:
+        return value
+
+
+def _payment_status(value: str) -> str:
+    from .models import PaymentStatus
+
+    try:
+        return str(PaymentStatus(value).label)
+    except ValueError:
+        return value
+
+
+def _edited(p: dict, lines) -> str:
+    parts = []
+    for change in p.get("changes", []):
+        kind = change.get("kind")
+        if kind == "quantity":
+            parts.append(_("%(sku)s: %(before)s → %(after)s") % {**change, "sku": change.get("sku", "?")})
+        elif kind == "add":
+            parts.append(_("%(sku)s added (%(quantity)s)") % change)
+        elif kind == "remove":
+            parts.append(_("%(sku)s removed (%(quantity)s)") % change)
+        elif kind == "replace":
+            parts.append(_("%(before)s replaced by %(after)s (%(quantity)s)") % change)
+        elif kind == "delivery":
+            parts.append(describe_changes(change.get("fields", {})))
+    difference = p.get("difference")
+    text = _("Order changed by %(who)s: %(changes)s.") % {
+        "who": p.get("by") or _("the channel"),
+        "changes": "; ".join(parts) or "-",
+    }
+    if difference not in (None, "0", "0.00"):
+        text += " " + _("Difference: %(amount)s.") % {"amount": money(difference)}
+    return text
+
+
 RENDERERS = {
+    "order.edited": _edited,
+    "return.exchange_placed": lambda p, lines: (
+        (
+            _(
+                "Return %(number)s: the exchange ships as order %(order)s (difference %(amount)s, charged "
+                "through the payment service)."
+            )
+            if p.get("charged")
+            else _("Return %(number)s: the exchange ships as order %(order)s (difference %(amount)s).")
+        )
+        % {"number": p.get("number"), "order": p.get("exchange_order"), "amount": money(p.get("difference"))}
+    ),
+    "return.exchange_failed": lambda p, lines: (
+        _("Return %(number)s: the exchange could not be reserved: %(error)s") % p
+    ),
+    "order.lines_cancelled": lambda p, lines: (
+        _("Cancelled: %(detail)s. To refund: %(amount)s.")
+        % {"detail": _units(p.get("lines", []), lines=lines, where=False), "amount": money(p.get("amount"))}
+    ),
+    "order.hold_placed": lambda p, lines: (
+        _("On hold (%(kind)s): not released to picking until cleared.") % {"kind": _hold(p.get("kind", ""))}
+        + (f" {p['reason']}" if p.get("reason") else "")
+    ),
+    "order.hold_released": lambda p, lines: (
+        _("Hold cleared (%(kind)s).") % {"kind": _hold(p.get("kind", ""))}
+    ),
+    "payment.received": lambda p, lines: (
+        _("Payment received: %(amount)s (%(reference)s).")
+        % {"amount": money(p.get("amount")), "reference": p.get("reference") or "-"}
+    ),
+    "payment.updated": lambda p, lines: (
+        _("Payment: %(before)s → %(after)s.")
+        % {"before": _payment_status(p.get("from", "")), "after": _payment_status(p.get("to", ""))}
+    ),
+    "payment.capture_requested": lambda p, lines: (
+        _("Capture of %(amount)s asked of the payment service.") % {"amount": money(p.get("amount"))}
+    ),
+    "payment.refund_requested": lambda p, lines: (
+        _("Refund of %(amount)s asked of the payment service.") % {"amount": money(p.get("amount"))}
+    ),
+    "pick.put_back": lambda p, lines: (
+        _("%(quantity)s × %(sku)s put back to bin %(bin)s at %(location)s.")
+        % {
+            "quantity": p.get("quantity"),
+            "sku": p.get("sku"),
+            "bin": p.get("bin") or "-",
+            "location": p.get("location"),
+        }
+    ),
+    "payment.void_requested": lambda p, lines: (
+        _("Cancellation of the authorisation of %(amount)s asked of the payment service.")
+        % {"amount": money(p.get("amount"))}
+    ),
+    "payment.voided": lambda p, lines: (
+        _("Authorisation of %(amount)s cancelled: the customer's money is no longer held (%(reference)s).")
+        % {"amount": money(p.get("amount")), "reference": p.get("reference") or "-"}
+    ),
+    "payment.charge_requested": lambda p, lines: (
+        _("Charge of %(amount)s asked of the payment service.") % {"amount": money(p.get("amount"))}
+    ),
+    "payment.captured": lambda p, lines: (
+        _("Payment captured: %(amount)s (%(reference)s).")
+        % {"amount": money(p.get("amount")), "reference": p.get("reference")}
+    ),
+    "payment.refunded": lambda p, lines: (
+        _("Refunded: %(amount)s (%(reference)s).")
+        % {"amount": money(p.get("amount")), "reference": p.get("reference") or "-"}
+    ),
+    "payment.failed": lambda p, lines: (
+        _("The payment service refused the %(kind)s of %(amount)s: %(error)s")
+        % {"kind": p.get("kind"), "amount": money(p.get("amount")), "error": p.get("error")}
+    ),
     "order.created": lambda p, lines: (
         _("Order received from %(channel)s (%(source)s): %(count)s line(s), %(total)s incl. VAT.")
         % {**p, "total": money(p.get("total"))}
@@ -309,6 +409,28 @@ RENDERERS = {
         _("Received from %(channel)s as %(reference)s (delivery %(delivery)s); shipping: %(mapping)s.") % p
     ),
     "order.channel_update": _channel_update,
+    "order.channel_refunded": lambda p, lines: (
+        _("Refund %(refund)s made on %(channel)s: %(amount)s (%(reason)s).")
+        % {
+            "refund": p.get("refund"),
+            "channel": p.get("channel"),
+            "amount": money(p.get("amount")),
+            "reason": p.get("reason"),
+        }
+    ),
+    "order.channel_told": lambda p, lines: (
+        _("%(channel)s told: %(what)s (reason %(reason)s, marketplace ids %(ids)s).")
+        % {
+            "channel": p.get("channel"),
+            "what": {
+                "cancellation": _("units cancelled"),
+                "refund": _("refund"),
+                "order_cancel": _("order cancelled"),
+            }.get(p.get("kind"), p.get("kind")),
+            "reason": p.get("reason_code") or "-",
+            "ids": ", ".join(p.get("remote_ids") or []) or "-",
+        }
+    ),
     "order.channel_fulfilment": lambda p, lines: (
         _("Parcel %(parcel)s (%(tracking)s) reported to %(channel)s.") % p
     ),
@@ -347,49 +469,6 @@ RENDERERS = {
     ),
     "invoice.not_issued": lambda p, lines: _(
         "No invoice issued: no legal entity invoices this channel (invoicing settings)."
-    ),
-    "return.requested": lambda p, lines: (
-        _(
-            "Return %(number)s opened: the carrier scanned the return label %(tracking)s "
-            "from parcel %(parcel)s (%(units)s item(s))."
-        )
-        % p
-        if p.get("in_parcel")
-        else _("Return %(number)s requested: %(units)s item(s), %(method)s.")
-        % {**p, "method": _return_method(p.get("method", ""))}
-    ),
-    "return.accepted": _return_accepted,
-    "return.scanned": lambda p, lines: (
-        _("Return %(number)s: the carrier took the parcel back (%(tracking)s).") % p
-    ),
-    "return.label_used_in_vain": lambda p, lines: (
-        _(
-            "The return label %(tracking)s from parcel %(parcel)s was used, "
-            "but every item is already coming back."
-        )
-        % p
-    ),
-    "return.rejected": lambda p, lines: _("Return %(number)s rejected: %(reason)s") % p,
-    "return.label_failed": lambda p, lines: (
-        _("Return %(number)s: the carrier refused the return label: %(error)s") % p
-    ),
-    "return.label_sent": lambda p, lines: (
-        _("Return %(number)s: return label %(tracking)s sent to the customer.") % p
-    ),
-    "return.received": lambda p, lines: (
-        _(
-            "Return %(number)s received at %(location)s: %(restocked)s item(s) restocked, "
-            "%(written_off)s written off."
-        )
-        % p
-    ),
-    "return.refunded": lambda p, lines: (
-        _("Return %(number)s refunded: %(amount)s (payment reference %(reference)s).")
-        % {**p, "amount": money(p.get("amount"))}
-    ),
-    "return.credited": lambda p, lines: (
-        _("Return %(number)s: credit note %(notes)s issued.")
-        % {"number": p.get("number"), "notes": ", ".join(p.get("credit_notes", []))}
     ),
 }
 

@@ -3,8 +3,7 @@
 
 from django.urls import path
 
-from . import settings_views, views, views_phone, views_pickup
-from .channels.urls import urlpatterns as connector_urlpatterns
+from . import views, views_changes, views_phone, views_pickup
 
 app_name = "orders"
 
@@ -17,6 +16,14 @@ urlpatterns = [
     path("orders/late/", views.LateRiskView.as_view(), name="late_risk"),
     path("orders/<str:number>/", views.OrderDetailView.as_view(), name="order_detail"),
     path("orders/<str:number>/cancel/", views.OrderCancelView.as_view(), name="order_cancel"),
+    path("orders/<str:number>/edit/", views_changes.OrderEditView.as_view(), name="order_edit"),
+    path(
+        "orders/<str:number>/cancel-units/",
+        views_changes.OrderLinesCancelView.as_view(),
+        name="order_lines_cancel",
+    ),
+    path("orders/<str:number>/payments/", views_changes.OrderPaymentView.as_view(), name="order_payment"),
+    path("orders/<str:number>/hold/", views_changes.OrderHoldView.as_view(), name="order_hold"),
     path("pickup/", views_pickup.PickupListView.as_view(), name="pickup_list"),
     path("pickup/<str:number>/", views_pickup.PickupOrderView.as_view(), name="pickup_order"),
     path("pickup/<str:number>/<slug:action>/", views_pickup.PickupActionView.as_view(), name="pickup_action"),
@@ -42,29 +49,6 @@ urlpatterns = [
     ),
     path("notifications/", views.NotificationListView.as_view(), name="notification_list"),
     path("settings/sourcing/", views.SourcingWhatIfView.as_view(), name="sourcing_whatif"),
-    # Return rules and reasons, reorder policies (managers; used to be Django admin only).
-    path("settings/returns/", settings_views.ReturnSettingsView.as_view(), name="return_settings"),
-    path(
-        "settings/returns/rules/<slug:code>/",
-        settings_views.ReturnRuleEditView.as_view(),
-        name="return_rule_edit",
-    ),
-    path(
-        "settings/returns/reasons/new/",
-        settings_views.ReturnReasonEditView.as_view(),
-        name="return_reason_create",
-    ),
-    path(
-        "settings/returns/reasons/<int:pk>/",
-        settings_views.ReturnReasonEditView.as_view(),
-        name="return_reason_edit",
-    ),
-    path("settings/reorder/", settings_views.ReorderSettingsView.as_view(), name="reorder_settings"),
-    path(
-        "settings/reorder/<slug:code>/",
-        settings_views.ReorderPolicyEditView.as_view(),
-        name="reorder_policy_edit",
-    ),
     path("settings/channels/", views.ChannelListView.as_view(), name="channel_list"),
     path("settings/channels/<slug:code>/", views.ChannelDetailView.as_view(), name="channel_detail"),
     path("settings/channels/<slug:code>/keys/new/", views.ApiKeyCreateView.as_view(), name="api_key_create"),
@@ -74,5 +58,3 @@ urlpatterns = [
         name="api_key_revoke",
     ),
 ]
-
-urlpatterns += connector_urlpatterns  # connectors: settings/channels/<code>/connector/, imports...

@@ -40,8 +40,8 @@ from .forms import (
     OrderLineFormSet,
     WhatIfForm,
 )
-from .models import CANCELLABLE, ApiKey, Channel, Order
-from .returns.services import RETURNABLE_STATUSES
+from .models import CANCELLABLE, RETURNABLE_STATUSES, ApiKey, Channel, HoldKind, Order
+from .payments.services import amount_due, amount_to_capture
 from .selectors import (
     api_key_list,
     channel_get,
@@ -55,7 +55,9 @@ from .selectors import (
 )
 from .services.api_keys import api_key_create, api_key_revoke
 from .services.channels import channel_save
-from .services.intake import order_create
+from .services.edits import EDITABLE
+from .services.holds import HOLDABLE
+from .services.intake import order_create_priced
 from .services.lifecycle import order_cancel
 from .services.whatif import sourcing_whatif
 
@@ -207,12 +209,30 @@ class OrderDetailView(BackofficeMixin, View):
                 "events": events,
                 "sourcing": sourcing_table(sourcing.data) if sourcing else None,
                 "can_cancel": order.status in CANCELLABLE and user.has_perm("orders.cancel_order"),
-                "can_return": order.status in RETURNABLE_STATUSES and user.has_perm("orders.manage_returns"),
+                "can_edit": order.status in EDITABLE and user.has_perm("orders.change_order"),
+                "can_cancel_units": order.status in (*CANCELLABLE, Order.Status.PARTIALLY_SHIPPED)
+                and order.status != Order.Status.CANCELLED
+                and user.has_perm("orders.cancel_order"),
+                "can_change": user.has_perm("orders.change_order"),
+                "can_hold": order.status in HOLDABLE,
+                "hold_labels": [
+                    (kind, HoldKind(kind).label) for kind in order.holds if kind in HoldKind.values
+                ],
+                "hold_choices": [(k, label) for k, label in HoldKind.choices if k not in order.holds],
+                # an order with no payment recorded has no transaction: no query for it
+                "payment_transactions": list(order.payment_transactions.all())
+                if order.payment_provider or order.amount_paid or order.amount_authorised
+                else [],
+                "payment_due": max(order.total_incl_vat - order.amount_paid + order.amount_refunded, 0)
+                if order.status != Order.Status.CANCELLED
+                else 0,
+                "amount_due": amount_due(order),
+                "amount_to_capture": amount_to_capture(order),
+                "can_return": order.status in RETURNABLE_STATUSES and user.has_perm("returns.manage_returns"),
                 "can_pickup": order.delivery_mode == "store"
                 and order.status
                 not in (Order.Status.CANCELLED, Order.Status.DELIVERED, Order.Status.RETURNED)
                 and user.has_perm("fulfillment.store_pickup"),
-                "returns": list(order.returns.all()),
                 "shipments": shipments,
                 "parcel_units": sum(line.quantity for s in shipments for line in s.lines.all()),
                 "can_download_labels": user.has_perm("shipping.handover")
@@ -387,7 +407,7 @@ class OrderCreateView(BackofficeMixin, View):
         if not (form.is_valid() & formset.is_valid()):
             return self._render(request, form, formset, status=400)
         try:
-            order = order_create(
+            order = order_create_priced(
                 channel=form.cleaned_data["channel"],
                 data=form.order_input(lines=formset.lines()),
                 actor=request.user,

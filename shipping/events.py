@@ -47,6 +47,28 @@ def status_changed(*, shipment, old_status: str, event=None) -> None:
     )
 
 
+def statuses_changed(changes) -> None:
+    """``shipment.status_changed`` for several parcels in one statement: ``changes`` is a list of
+    ``(shipment, old status, carrier event)`` (the tracking poll's batches)."""
+    emit_many([_status_changed(shipment, old, event) for shipment, old, event in changes])
+
+
+def _status_changed(shipment, old_status: str, event) -> NewEvent:
+    return NewEvent(
+        "shipment.status_changed",
+        {
+            "shipment_id": shipment.pk,
+            "parcel": shipment.number,
+            "from": old_status,
+            "to": shipment.status,
+            "code": getattr(event, "code", "") or "",
+            "label": getattr(event, "label", "") or "",
+        },
+        order_id=shipment.order_id,
+        subject=f"shipment:{shipment.pk}",
+    )
+
+
 def return_label_used(*, label, how: str) -> None:
     shipment = label.shipment
     emit(

@@ -372,7 +372,7 @@ class Shipment(QueuedJob):
 
 
 class ShipmentLine(models.Model):
-    """Units of an order line in a parcel."""
+    """Units of an order line in a parcel (of a kit's line: units of each of its components)."""
 
     shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="lines")
     order_line = models.ForeignKey(
@@ -396,7 +396,8 @@ class ShipmentLine(models.Model):
         verbose_name_plural = _("parcel lines")
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="shipmentline_quantity_positive"),
-            models.UniqueConstraint(fields=["shipment", "order_line"], name="shipmentline_unique"),
+            # A kit's line is shipped as its components: one row per product of the line.
+            models.UniqueConstraint(fields=["shipment", "order_line", "product"], name="shipmentline_unique"),
         ]
 
     def __str__(self) -> str:

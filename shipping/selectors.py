@@ -1,6 +1,8 @@
 """Read side of the carrier network: services with their price and transit grids, loaded once and looked
 up in memory, so a sourcing decision over many locations costs a fixed number of queries."""
 
+from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
 from decimal import Decimal
@@ -27,6 +29,7 @@ from .models import (
 NETWORK_VERSION_KEY = "shipping:network:version"
 NETWORK_MAX_AGE = 300.0  # seconds: a process re-reads the grids at least this often
 NETWORK_VERSION_TTL = 60  # seconds: the cached copy of the version is taken from the database this often
+QUOTER_ANSWERS_KEPT = 4096  # weights remembered per distance band
 _cached: dict = {"version": None, "loaded": 0.0, "network": None}
 
 
@@ -61,6 +64,9 @@ class ShippingNetwork:
             else CarrierService.objects.filter(active=True, carrier__active=True)
         )
         qs = qs.select_related("carrier").prefetch_related("rates", "transits")
+        # Quotes are immutable: one per (service, mode, price, days); quoters per (mode, distance band).
+        self._quotes_made: dict[tuple, ServiceQuote] = {}
+        self._quoters: dict[tuple, Callable[[int], ServiceQuote | None]] = {}
         self._services = []
         for service in qs:
             entry = _Service(service)
@@ -69,6 +75,11 @@ class ShippingNetwork:
             )
             entry.transits = sorted((t.max_distance_km, t.transit_days) for t in service.transits.all())
             self._services.append(entry)
+        # Every distance threshold of the grids: distances between the same two behave the same.
+        self._thresholds = sorted(
+            {km for e in self._services for _w, km, _p in e.rates}
+            | {km for e in self._services for km, _d in e.transits}
+        )
 
     def quotes(self, *, mode: str, weight_g: int, distance_km: float) -> list[ServiceQuote]:
         """Every service of this delivery mode that takes the parcel, cheapest first (then fastest)."""
@@ -101,6 +112,74 @@ class ShippingNetwork:
     def cheapest(self, *, mode: str, weight_g: int, distance_km: float) -> ServiceQuote | None:
         quotes = self.quotes(mode=mode, weight_g=weight_g, distance_km=distance_km)
         return quotes[0] if quotes else None
+
+    def quoter(self, *, mode: str, distance_km: float) -> Callable[[int], ServiceQuote | None]:
+        """``cheapest`` for one origin and destination, as a function of the weight (a sourcing decision
+        asks it for many weights from each location): the grids cut to the distance once, then a bisection
+        per weight. Gives the quote ``cheapest`` gives (same price, transit, and tie-breaks). Distances
+        between the same two grid thresholds share one quoter and its answers for the network's life."""
+        band = (mode, bisect_left(self._thresholds, distance_km))
+        quoter = self._quoters.get(band)
+        if quoter is None:
+            quoter = self._quoters[band] = self._make_quoter(mode=mode, distance_km=distance_km)
+        return quoter
+
+    def _make_quoter(self, *, mode: str, distance_km: float) -> Callable[[int], ServiceQuote | None]:
+        options = []
+        for entry in self._services:
+            service = entry.service
+            if service.delivery_mode != mode:
+                continue
+            days = next((d for km, d in entry.transits if distance_km <= km), None)
+            rates = [(w, p) for w, km, p in entry.rates if distance_km <= km]  # still by weight, then price
+            if days is None or not rates:
+                continue
+            options.append((service, days, [w for w, _p in rates], [p for _w, p in rates]))
+        answers: dict[int, ServiceQuote | None] = {}
+        made = self._quotes_made
+
+        def cheapest(weight_g: int) -> ServiceQuote | None:
+            try:
+                return answers[weight_g]
+            except KeyError:
+                pass
+            best = None
+            for service, days, weights, prices in options:
+                if weight_g > service.max_weight_g:
+                    continue
+                i = bisect_left(weights, weight_g)
+                if i == len(weights):
+                    continue
+                key = (prices[i], days, service.pk)
+                if best is None or key < best[0]:
+                    best = (key, service)
+            quote = None
+            if best is not None:
+                (price, days, _pk), service = best
+                quote = made.get((service.pk, mode, price, days))
+                if quote is None:
+                    quote = made[(service.pk, mode, price, days)] = self._quote(service, mode, price, days)
+            if len(answers) >= QUOTER_ANSWERS_KEPT:
+                answers.clear()
+            answers[weight_g] = quote
+            return quote
+
+        return cheapest
+
+    @staticmethod
+    def _quote(service, mode: str, price: Decimal, days: int) -> ServiceQuote:
+        return ServiceQuote(
+            service_id=service.pk,
+            carrier=service.carrier.code,
+            code=service.code,
+            name=str(service),
+            mode=mode,
+            price_excl_vat=price,
+            transit_days=days,
+            cutoff_time=service.cutoff_time,
+            weekdays=frozenset(service.weekdays),
+            is_express=service.is_express,
+        )
 
 
 def network_version() -> int:

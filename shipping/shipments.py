@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,7 +19,7 @@ from common.exceptions import DomainError
 from inventory.models import Location
 
 from . import branding, carriers, customs, events
-from .locks import lock_shipment, lock_shipments
+from .locks import lock_return_label, lock_shipment, lock_shipments
 from .models import (
     Carrier,
     ChannelShippingSettings,
@@ -28,31 +28,9 @@ from .models import (
     Shipment,
     ShipmentLine,
     ShipmentStatus,
-    TrackingEvent,
 )
 
 LABEL_MAX_ATTEMPTS = 6
-TRACKED = (
-    ShipmentStatus.HANDED_OVER,
-    ShipmentStatus.IN_TRANSIT,
-    ShipmentStatus.OUT_FOR_DELIVERY,
-    ShipmentStatus.AVAILABLE_FOR_PICKUP,
-    ShipmentStatus.EXCEPTION,
-)
-# How a status may move on a carrier event (a late, older event never moves a parcel back).
-RANK = {
-    ShipmentStatus.CREATED: 0,
-    ShipmentStatus.LABELLED: 1,
-    ShipmentStatus.LABEL_FAILED: 1,
-    ShipmentStatus.HANDED_OVER: 2,
-    ShipmentStatus.IN_TRANSIT: 3,
-    ShipmentStatus.EXCEPTION: 4,
-    ShipmentStatus.OUT_FOR_DELIVERY: 5,
-    ShipmentStatus.AVAILABLE_FOR_PICKUP: 6,
-    ShipmentStatus.DELIVERED: 7,
-    ShipmentStatus.RETURNED: 7,
-}
-ALERTS = {ShipmentStatus.EXCEPTION: "delivery_failed", ShipmentStatus.RETURNED: "returned"}
 
 
 class ShipmentRefused(DomainError):
@@ -239,7 +217,7 @@ def _label_create(*, shipment_id: int) -> Shipment:
         weight_g=shipment.weight_g,
     )
     with transaction.atomic():
-        locked = Shipment.objects.select_for_update().get(pk=shipment.pk)
+        locked = lock_shipment(shipment.pk)
         if locked.status not in (ShipmentStatus.CREATED, ShipmentStatus.LABEL_FAILED):
             return locked  # another worker stored it meanwhile
         locked.customs = customs.declaration_json(declaration) if declaration else {}
@@ -341,7 +319,7 @@ def return_label_create(*, shipment_id: int) -> ParcelReturnLabel | None:
         weight_g=shipment.weight_g,
     )
     with transaction.atomic():
-        locked = ParcelReturnLabel.objects.select_for_update().get(pk=label_row.pk)
+        locked = lock_return_label(label_row.pk)
         if locked.status not in (ParcelReturnLabel.Status.PENDING, ParcelReturnLabel.Status.FAILED):
             return locked
         if pdf:
@@ -428,11 +406,7 @@ def shipment_service_override(*, shipment: Shipment, service, actor=None, note: 
     carrier when it can be, and a new one is asked for; the return label in the parcel follows."""
     from .tasks import label_cancel, shipment_label
 
-    locked = (
-        Shipment.objects.select_for_update(of=("self",))
-        .select_related("service__carrier")
-        .get(pk=shipment.pk)
-    )
+    locked = lock_shipment(shipment.pk, related=("service__carrier",))
     refusal = override_refusal(locked)
     if refusal:
         raise ShipmentRefused(refusal, code="too_late")
@@ -565,118 +539,67 @@ def manifest_create(*, location: Location, carrier: Carrier, actor=None) -> Mani
     return manifest
 
 
+@transaction.atomic
+def shipments_handed_over_by_partner(
+    *, location: Location, carrier: Carrier, parcels: "list[tuple[Shipment, str, str]]", actor=None
+) -> Manifest:
+    """Parcels an outsourced warehouse (3PL) packed and gave to the carrier itself: each ``(shipment,
+    tracking number, tracking page)`` is shipped with the number the 3PL sent, on one manifest per carrier
+    (the record of the hand-over), and their orders move on as after our own hand-over. The shipments were
+    created in the caller's transaction."""
+    manifest = Manifest.objects.create(
+        location=location, carrier=carrier, created_by=actor if getattr(actor, "pk", None) else None
+    )
+    now = timezone.now()
+    shipments = []
+    for shipment, tracking_number, tracking_url in parcels:
+        shipment.status = ShipmentStatus.HANDED_OVER
+        shipment.manifest = manifest
+        shipment.shipped_at = now
+        shipment.next_check_at = now + timedelta(hours=2)
+        shipment.tracking_number = tracking_number[:64]
+        shipment.tracking_url = tracking_url[:300]
+        shipment.save(
+            update_fields=[
+                "status",
+                "manifest",
+                "shipped_at",
+                "next_check_at",
+                "tracking_number",
+                "tracking_url",
+            ]
+        )
+        shipments.append(shipment)
+    events.handed_over(manifest=manifest, shipments=shipments, actor=actor)
+    return manifest
+
+
 # --- Tracking ----------------------------------------------------------------------------------------------
 
 
 def next_check(*, shipment: Shipment, now) -> "timezone.datetime":
-    """Young parcels are checked often, old ones less: 1 h the first day, 3 h until day 3, 6 h until day
-    10, then daily."""
-    age = now - (shipment.shipped_at or shipment.created_at)
-    if age < timedelta(days=1):
-        return now + timedelta(hours=1)
-    if age < timedelta(days=3):
-        return now + timedelta(hours=3)
-    if age < timedelta(days=10):
-        return now + timedelta(hours=6)
-    return now + timedelta(days=1)
+    """Young parcels are checked often, old ones less (see ``shipping.tracking.next_check``)."""
+    from .tracking import next_check as next_check_at
+
+    return next_check_at(shipment=shipment, now=now)
 
 
-@transaction.atomic
 def tracking_apply(*, shipment_id: int, update: "carriers.TrackingUpdate", now=None) -> Shipment:
     """Store a carrier's events for one parcel (each once: unique carrier code + time) and move the parcel
-    to the newest status, never backwards; ``orders`` moves the order on."""
-    now = now or timezone.now()
-    shipment = lock_shipment(shipment_id)
-    new_events = []
-    for event in update.events:
-        try:
-            with transaction.atomic():
-                TrackingEvent.objects.create(
-                    shipment=shipment,
-                    code=event.code[:32],
-                    status=event.status or "",
-                    label=event.label[:255],
-                    at=event.at,
-                    place=event.place[:120],
-                )
-            new_events.append(event)
-        except IntegrityError:
-            continue  # told before (a poll and a webhook, or a replay)
-    if new_events:
-        shipment.last_event_at = max(e.at for e in update.events)
-    moved_by = None
-    for event in new_events:
-        if (
-            event.status
-            and RANK.get(event.status, 0) >= RANK.get(shipment.status, 0)
-            and event.status != shipment.status
-        ):
-            moved_by = event
-    old = shipment.status
-    if moved_by is not None:
-        shipment.status = moved_by.status
-        if shipment.status == ShipmentStatus.DELIVERED:
-            shipment.delivered_at = moved_by.at
-        shipment.alert = ALERTS.get(shipment.status, "")
-    elif new_events and shipment.alert == "no_news":
-        shipment.alert = ""
-    last_news = shipment.last_event_at or shipment.shipped_at
-    if shipment.status not in Shipment.FINAL and last_news:
-        if now - last_news > timedelta(days=settings.TRACKING_NO_NEWS_DAYS):
-            shipment.alert = shipment.alert or "no_news"
-    final = update.final or shipment.status in Shipment.FINAL
-    shipment.next_check_at = None if final else next_check(shipment=shipment, now=now)
-    shipment.save()
-    if moved_by is not None:
-        events.status_changed(shipment=shipment, old_status=old, event=moved_by)
-    return shipment
+    to the newest status, never backwards; ``orders`` moves the order on (a webhook's news). The same work
+    as a poll's batch (``shipping.tracking.tracking_apply_many``), for one parcel."""
+    from .tracking import tracking_apply_many
+
+    tracking_apply_many(updates={shipment_id: update}, now=now)
+    return Shipment.objects.get(pk=shipment_id)
 
 
-def tracking_due(*, now=None, limit: int = 500):
-    now = now or timezone.now()
-    return (
-        Shipment.objects.filter(status__in=TRACKED)
-        .exclude(tracking_number="")
-        .filter(Q(next_check_at__lte=now) | Q(next_check_at__isnull=True))
-        .select_related("service__carrier")
-        .order_by("next_check_at", "pk")[:limit]
-    )
+def tracking_poll(*, now=None, inline: bool = False) -> dict:
+    """Beat's poll: the parcels due are claimed and fanned out in per-carrier batch tasks
+    (``shipping.tracking``); ``inline`` applies them in this process."""
+    from .tracking import tracking_poll as poll
 
-
-def tracking_poll(*, now=None) -> dict:
-    """The beat task's work: ask each carrier about its parcels due for a check, in batches. A carrier that
-    fails is retried at the next run (its parcels stay due); the others go on."""
-    now = now or timezone.now()
-    per_carrier: dict[int, list[Shipment]] = {}
-    for shipment in tracking_due(now=now):
-        if shipment.service_id:
-            per_carrier.setdefault(shipment.service.carrier_id, []).append(shipment)
-    result = {"checked": 0, "moved": 0, "errors": 0}
-    for shipments in per_carrier.values():
-        adapter = carriers.get_adapter(shipments[0].service.carrier)
-        if carriers.TRACKING not in adapter.supports:
-            Shipment.objects.filter(pk__in=[s.pk for s in shipments]).update(next_check_at=None)
-            continue
-        size = max(1, adapter.tracking_batch_size)
-        by_number = {s.tracking_number: s for s in shipments}
-        numbers = list(by_number)
-        for start in range(0, len(numbers), size):
-            batch = numbers[start : start + size]
-            try:
-                updates = adapter.track(batch)
-            except carriers.CarrierError:
-                result["errors"] += 1
-                continue
-            for update in updates:
-                shipment = by_number.get(update.tracking_number)
-                if shipment is None:
-                    continue
-                before = shipment.status
-                after = tracking_apply(shipment_id=shipment.pk, update=update, now=now)
-                result["checked"] += 1
-                result["moved"] += int(after.status != before)
-    result["returns_used"] = return_labels_poll(now=now)
-    return result
+    return poll(now=now, inline=inline)
 
 
 def return_labels_poll(*, now=None, limit: int = 500) -> int:

@@ -110,7 +110,25 @@ def label_cancel(carrier_id: int, tracking_number: str) -> bool:
 
 @shared_task(name="shipping.tracking_poll", queue="tracking", acks_late=True)
 def tracking_poll() -> dict:
-    """Beat, every 10 minutes: the carriers' news of the parcels due for a check."""
-    from .shipments import tracking_poll as poll
+    """Beat, every 10 minutes: claim the parcels due for a check and queue their batches (below)."""
+    from .tracking import tracking_poll as poll
 
     return poll()
+
+
+@shared_task(
+    name="shipping.tracking_batch",
+    queue="tracking",
+    acks_late=True,
+    autoretry_for=(carriers.RetryableCarrierError,),
+    retry_backoff=20,
+    retry_backoff_max=240,
+    retry_jitter=True,
+    max_retries=3,
+)
+def tracking_batch(carrier_id: int, shipment_ids: list[int], lease_until: str) -> dict:
+    """One carrier's news of one batch of parcels claimed by the poll (idempotent, fenced by the poll's
+    lease: see shipping/tracking.py). Retries stay within the lease; after it the next poll takes over."""
+    from .tracking import tracking_batch as batch
+
+    return batch(carrier_id=carrier_id, shipment_ids=shipment_ids, lease_until=lease_until)

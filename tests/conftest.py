@@ -13,6 +13,14 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``postgres`` need PostgreSQL's row locks and real concurrency: on SQLite they are
     skipped with a message saying so (in CI, DATABASE_URL points to Postgres and they run)."""
+    # Suites that need a server beside PostgreSQL (.ci/run starts them): skipped, saying which variable
+    # points at it, on a machine without it.
+    for marker, variable in (("replica", "DATABASE_REPLICA_URL"), ("pgbouncer", "DATABASE_PGBOUNCER")):
+        if os.environ.get(variable, "").lower() in ("", "0", "false", "no"):
+            skip_suite = pytest.mark.skip(reason=f"needs {variable} (.ci/run starts a {marker}: see README)")
+            for item in items:
+                if marker in item.keywords:
+                    item.add_marker(skip_suite)
     database_url = os.environ.get("DATABASE_URL", "")
     if database_url.startswith(("postgres://", "postgresql://", "pgsql://")):
         return
@@ -107,9 +115,46 @@ def _event_consumers_after_service_transactions():
 
 
 @pytest.fixture(autouse=True)
+def _celery_as_configured():
+    """Celery reads its configuration from the settings once, lazily: a test that changed
+    ``CELERY_TASK_ALWAYS_EAGER`` (through the ``settings`` fixture) before anything read ``app.conf`` would
+    leave every later test of the process non-eager. Each test starts from the settings, with no memory
+    of a broker that was down in an earlier test."""
+    from celery._state import _set_task_join_will_block
+    from django.conf import settings
+
+    from common import jobs
+    from oms.celery import app
+
+    app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER
+    jobs._broker_down_until = 0.0
+    # An eager task marks "joining would block" in a process-wide flag and puts back what it found when it
+    # ends: two threads running eager tasks at once (the concurrency tests) can leave it set, and every
+    # later `.get()` of the process then raises "Never call result.get() within a task!".
+    _set_task_join_will_block(False)
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _no_events_left_from_other_tests():
     from django.db import connection
 
     connection._eventlog_uncommitted = []
     yield
     connection._eventlog_uncommitted = []
+
+
+@pytest.fixture(autouse=True)
+def _webhook_hosts_resolve_offline(monkeypatch):
+    """Webhook URLs are checked against private addresses (integrations/webhooks/addresses.py), which needs
+    DNS: offline, names resolve to a documentation address that counts as public (TEST-NET-3 is not global,
+    so 203.0.113.x would be refused: use 93.184.215.14, example.com's address), except names under
+    ``.internal.test``, which resolve to a private address."""
+    from integrations.webhooks import addresses
+
+    def resolve(host: str, port: int) -> list[str]:
+        if host.endswith(".internal.test"):
+            return ["10.0.0.5"]
+        return ["93.184.215.14"]
+
+    monkeypatch.setattr(addresses, "resolve", resolve)

@@ -15,9 +15,10 @@ from .capacity import (
     shift_save,
     shifts_ahead,
     shifts_copy_week,
+    shifts_first,
 )
 from .packing import PackRefused, pack_lookup, pack_scan, pack_undo, parcel_close
-from .picking import PickRefused, current_step, pick_scan, pick_short, pick_undo
+from .picking import PickRefused, current_step, pick_put_back_confirm, pick_scan, pick_short, pick_undo
 from .pickup import (
     PickupRefused,
     pickup_collected,
@@ -64,6 +65,7 @@ __all__ = [
     "pack_undo",
     "parcel_close",
     "pick_scan",
+    "pick_put_back_confirm",
     "pick_short",
     "pick_undo",
     "pickup_collected",
@@ -77,6 +79,7 @@ __all__ = [
     "shift_delete",
     "shift_save",
     "shifts_ahead",
+    "shifts_first",
     "shifts_copy_week",
     "wave_pick_single",
     "wave_release",

@@ -4,7 +4,7 @@ of its source location, spilling to the next shift when one is full."""
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from common.audit import audit_deleted, audit_saved, audit_snapshot
 from common.exceptions import DomainError
 
+from ..locks import lock_bookings, lock_shift
 from ..models import CapacityBooking, PickerShift
 
 HORIZON_DAYS = 14
@@ -101,12 +102,7 @@ def shift_save(*, shift: PickerShift) -> PickerShift:
     re-read first: bookings change them concurrently, and a stale figure is never written back."""
     current = None
     if not shift._state.adding:
-        current = (
-            PickerShift.objects.select_for_update()
-            .filter(pk=shift.pk)
-            .values("location_id", "date", "lines_booked")
-            .first()
-        )
+        current = lock_shift(shift.pk).values("location_id", "date", "lines_booked").first()
         if current is None:
             raise InvalidShift(_("This shift no longer exists."), details={"shift": shift.pk})
     before = audit_snapshot(shift, fields=SHIFT_AUDIT_FIELDS) if current is not None else None
@@ -129,7 +125,7 @@ def shift_save(*, shift: PickerShift) -> PickerShift:
 @transaction.atomic
 def shift_delete(*, shift: PickerShift) -> None:
     """Delete a shift nobody's order is booked in (locked, so no booking lands in it meanwhile)."""
-    locked = PickerShift.objects.select_for_update().filter(pk=shift.pk).first()
+    locked = lock_shift(shift.pk).first()
     if locked is None:
         return  # already gone
     if locked.lines_booked or CapacityBooking.objects.filter(shift_id=locked.pk).exists():
@@ -204,6 +200,52 @@ def shifts_ahead(*, location_ids, since: datetime, days: int = HORIZON_DAYS) -> 
     return result
 
 
+# Today's open shifts, then the later days' until their lines left reach what one order can book: what
+# ``capacity_plan`` can use for an order of at most that many lines picked from now on.
+_SHIFTS_FIRST_SQL = """
+SELECT id, location_id, date, start, "end", capacity_lines - lines_booked FROM (
+    SELECT s.*, coalesce(sum(s.capacity_lines - s.lines_booked) FILTER (WHERE s.date > %(today)s) OVER (
+        PARTITION BY s.location_id ORDER BY s.date, s.start, s.id
+        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+    ), 0) AS left_before
+    FROM fulfillment_pickershift s
+    WHERE s.location_id = ANY(%(locations)s) AND s.date >= %(today)s AND s.date <= %(last)s
+      AND s.lines_booked < s.capacity_lines
+) ahead
+WHERE date = %(today)s OR left_before < %(lines)s
+ORDER BY date, start, id
+"""
+
+
+def shifts_first(
+    *, location_ids, since: datetime, lines: int, days: int = HORIZON_DAYS
+) -> dict[int, list[OpenShift]]:
+    """``shifts_ahead`` cut to what an order of at most ``lines`` lines picked from ``since`` can take:
+    ``capacity_plan(shifts=..., lines=n, not_before=since)`` gives the same slots for any ``n <= lines``
+    (today's shifts are all kept, later days' until their capacity left covers ``lines``). One query that
+    reads a row or two per location, where ``shifts_ahead`` reads two weeks of them."""
+    if connection.vendor != "postgresql":
+        return shifts_ahead(location_ids=location_ids, since=since, days=days)
+    local = timezone.localtime(since)
+    tz = timezone.get_default_timezone()
+    result: dict[int, list[OpenShift]] = {loc: [] for loc in location_ids}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SHIFTS_FIRST_SQL,
+            {
+                "locations": list(location_ids),
+                "today": local.date(),
+                "last": local.date() + timedelta(days),
+                "lines": lines,
+            },
+        )
+        rows = cursor.fetchall()
+    combine = datetime.combine
+    for pk, location_id, day, start, end, left in rows:
+        result[location_id].append(OpenShift(pk, day, combine(day, start, tz), combine(day, end, tz), left))
+    return result
+
+
 def capacity_plan(*, shifts: list[OpenShift], lines: int, not_before: datetime) -> list[ShiftSlot] | None:
     """The slots an order of ``lines`` lines takes: the earliest shifts that start at or after
     ``not_before`` with capacity left, spilling over. None when the planned shifts cannot hold it."""
@@ -241,7 +283,7 @@ def capacity_book(*, order_id: int, slots: list[ShiftSlot]) -> bool:
 def capacity_release(*, order_id: int) -> int:
     """Give back an order's booked lines (cancelled or re-sourced)."""
     released = 0
-    for booking in CapacityBooking.objects.select_for_update().filter(order_id=order_id).order_by("shift_id"):
+    for booking in lock_bookings(order_id=order_id):
         PickerShift.objects.filter(pk=booking.shift_id).update(lines_booked=F("lines_booked") - booking.lines)
         released += booking.lines
         booking.delete()

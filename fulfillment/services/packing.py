@@ -16,7 +16,7 @@ from inventory.selectors import product_by_code, user_may_act_at
 from shipping import services as shipping_services
 
 from ..events import preparation_event
-from ..locks import lock_open_parcel, lock_preparation
+from ..locks import lock_last_scan, lock_open_parcel, lock_preparation, lock_preparation_lines
 from ..models import Box, Parcel, ParcelItem, Preparation, PreparationLine, PreparationStatus, ScanEvent
 from .preparation import preparation_refresh
 
@@ -114,7 +114,7 @@ def pack_scan(*, preparation: Preparation, code: str, quantity: int = 1, actor=N
     if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
         raise PackRefused(_("Pack at least one unit."), code="invalid_quantity")
     product = product_by_code(code=scanned)
-    lines = list(prep.lines.select_for_update().filter(product=product)) if product else []
+    lines = lock_preparation_lines(prep.pk, product_id=product.pk) if product else []
     if not lines:
         raise PackRefused(
             _("%(code)s is not in order %(order)s. Put it aside.")
@@ -162,9 +162,11 @@ def pack_undo(*, preparation: Preparation, actor=None) -> ScanEvent:
     prep = _locked(preparation=preparation, actor=actor)
     parcel = open_parcel(preparation=prep)
     scan = (
-        ScanEvent.objects.select_for_update()
-        .filter(parcel=parcel, action=ScanEvent.Action.PACK, undone_at__isnull=True, actor=_actor(actor))
-        .first()
+        lock_last_scan(
+            ScanEvent.objects.filter(
+                parcel=parcel, action=ScanEvent.Action.PACK, undone_at__isnull=True, actor=_actor(actor)
+            )
+        )
         if parcel
         else None
     )
@@ -248,9 +250,10 @@ def parcel_close(*, preparation: Preparation, box: Box | None, weight_g: int | N
     parcel.closed_at = timezone.now()
     parcel.save(update_fields=["status", "box", "weight_g", "shipment", "closed_at"])
     # The units leave the stock now (lock order: preparation, shipment, then allocations and stock levels).
-    for item in sorted(items, key=lambda i: i.line.order_line_id):
+    for item in sorted(items, key=lambda i: (i.line.order_line_id, i.line.product_id)):
         inventory_services.allocations_consume(
             line_id=item.line.order_line_id,
+            product_id=item.line.product_id,
             location_id=prep.location_id,
             quantity=item.quantity,
             actor=actor,

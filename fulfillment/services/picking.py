@@ -14,7 +14,14 @@ from inventory.models import StockMovement
 from inventory.selectors import product_by_code, user_may_act_at
 
 from ..events import preparation_event
-from ..locks import lock_lines, lock_preparations, lock_wave, lock_wave_preparations
+from ..locks import (
+    lock_last_scan,
+    lock_lines,
+    lock_preparation,
+    lock_preparations,
+    lock_wave,
+    lock_wave_preparations,
+)
 from ..models import Preparation, PreparationLine, PreparationStatus, ScanEvent, Wave
 from ..selectors import PickStep, wave_pick_steps
 from .preparation import preparation_refresh
@@ -218,6 +225,7 @@ def pick_short(*, wave: Wave, product_id: int, quantity: int, reason: str, actor
             continue
         inventory_services.allocations_short(
             line_id=line.order_line_id,
+            product_id=line.product_id,
             location_id=wave.location_id,
             quantity=take,
             reason_code=SHORT_REASONS[reason],
@@ -242,6 +250,7 @@ def pick_short(*, wave: Wave, product_id: int, quantity: int, reason: str, actor
             prep=line.preparation,
             actor=actor,
             line_id=line.order_line_id,
+            product_id=line.product_id,
             sku=line.sku,
             quantity=take,
             reason=reason,
@@ -268,20 +277,17 @@ def pick_short(*, wave: Wave, product_id: int, quantity: int, reason: str, actor
 def pick_undo(*, wave: Wave, actor=None) -> ScanEvent | None:
     """Undo the user's last pick in this wave (a short pick cannot be undone: the stock was written off)."""
     wave = _check(wave=wave, actor=actor)
-    scan = (
-        ScanEvent.objects.select_for_update()
-        .filter(
+    scan = lock_last_scan(
+        ScanEvent.objects.filter(
             line__preparation__wave=wave,
             action=ScanEvent.Action.PICK,
             undone_at__isnull=True,
             actor=actor if getattr(actor, "pk", None) else None,
-        )
-        .select_related("line__preparation")
-        .first()
+        ).select_related("line__preparation")
     )
     if scan is None:
         raise PickRefused(_("There is no pick of yours to undo in this wave."), code="nothing_to_undo")
-    line = PreparationLine.objects.select_for_update().get(pk=scan.line_id)
+    line = lock_lines([scan.line_id])[scan.line_id]
     if line.picked - scan.quantity < line.packed:
         raise PickRefused(_("These units are already packed."), code="already_packed")
     line.picked -= scan.quantity
@@ -293,3 +299,43 @@ def pick_undo(*, wave: Wave, actor=None) -> ScanEvent | None:
         prep.status = PreparationStatus.PICKING
         prep.save(update_fields=["status"])
     return scan
+
+
+@transaction.atomic
+def pick_put_back_confirm(*, line_id: int, actor=None) -> str:
+    """The picker put back in its bin the units of a line picked and then cancelled (``put_back``): the
+    count goes to zero, a scan row says who did it, and the order's timeline hears it. Stock needs no
+    movement: the cancellation gave the reservation back already, and picking consumes nothing. Refused when
+    nothing is left to put back (confirmed twice, from two screens) or the line is at another location."""
+    line = PreparationLine.objects.filter(pk=line_id).only("preparation_id").first()
+    if line is None:
+        raise PickRefused(_("Nothing to put back on this line."), code="nothing_to_put_back")
+    prep = lock_preparation(line.preparation_id)  # the preparation, then its line (the lock order)
+    if actor is not None and not user_may_act_at(user=actor, location_id=prep.location_id):
+        raise PickRefused(
+            _("These units go back to a bin at %(location)s, not at your locations.")
+            % {"location": prep.location.name},
+            code="other_location",
+        )
+    line = lock_lines([line_id])[line_id]
+    units = line.put_back
+    if units <= 0:
+        raise PickRefused(_("Nothing to put back on this line."), code="nothing_to_put_back")
+    line.put_back = 0
+    line.save(update_fields=["put_back"])
+    ScanEvent.objects.create(
+        line=line,
+        action=ScanEvent.Action.PUT_BACK,
+        quantity=units,
+        actor=actor if getattr(actor, "pk", None) else None,
+    )
+    preparation_event(
+        "pick.put_back", prep=prep, actor=actor, sku=line.sku, quantity=units, bin=line.bin_code
+    )
+    if line.bin_code:
+        return _("%(units)s × %(sku)s put back to bin %(bin)s.") % {
+            "units": units,
+            "sku": line.sku,
+            "bin": line.bin_code,
+        }
+    return _("%(units)s × %(sku)s put back on the shelf.") % {"units": units, "sku": line.sku}

@@ -4,17 +4,18 @@
 order is allocated, a short pick is re-sourced, a replenishment arrives) and ``preparations_cancel`` when
 the order is cancelled. This app keeps its own rows and never reads the orders' tables."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, time
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.exceptions import DomainError
-from inventory.models import Product, StockLevel
+from inventory.models import Location, Product, StockLevel
 
-from ..locks import lock_preparations
+from ..locks import lock_preparation_lines, lock_preparations
 from ..models import Parcel, Preparation, PreparationLine, PreparationStatus
 
 
@@ -30,6 +31,15 @@ class LineSpec:
     sku: str
     name: str
     quantity: int  # units allocated from the location's stock for this line (shipped ones included)
+    # A kit's line is prepared as its components: ``product_id``, ``sku`` and ``name`` are the component's,
+    # these say which kit it belongs to (empty for a plain product).
+    kit_sku: str = ""
+    kit_name: str = ""
+    per_kit: int = 0
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.order_line_id, self.product_id)
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,9 @@ class PreparationSpec:
     customer_name: str = ""
     ship_to: str = ""
     pickup_code: str = ""
+    # The delivery address as fields (name, company, line1, line2, postcode, city, country, phone, email,
+    # relay_id): what an outsourced location's WMS needs to ship (``outsourced.py``).
+    recipient: dict = field(default_factory=dict)
 
 
 def _bins(*, product_ids, location_id) -> dict[int, str]:
@@ -63,13 +76,17 @@ def preparation_sync(*, spec: PreparationSpec) -> Preparation | None:
     pick) when new, lines added or raised (a preparation already picked goes back to picking for the new
     units), lowered for units no longer allocated (never below what was picked), cancelled when nothing is
     left. Returns the preparation, or None when there is none."""
-    prep = (
-        Preparation.objects.select_for_update()
-        .filter(order_id=spec.order_id, location_id=spec.location_id)
-        .exclude(status=PreparationStatus.CANCELLED)
-        .first()
+    prep = next(
+        iter(
+            lock_preparations(
+                order_id=spec.order_id,
+                location_id=spec.location_id,
+                exclude_statuses=[PreparationStatus.CANCELLED],
+            )
+        ),
+        None,
     )
-    wanted = {line.order_line_id: line for line in spec.lines if line.quantity > 0}
+    wanted = {line.key: line for line in spec.lines if line.quantity > 0}
     if prep is None:
         if not wanted:
             return None
@@ -92,24 +109,25 @@ def preparation_sync(*, spec: PreparationSpec) -> Preparation | None:
             setattr(prep, field, getattr(spec, field))
         prep.save(update_fields=["service", "express", "cutoff", "ship_by", "promised_latest", "ship_to"])
 
-    existing = {line.order_line_id: line for line in prep.lines.select_for_update()}
-    products = Product.objects.in_bulk(
-        [w.product_id for w in wanted.values() if w.order_line_id not in existing]
-    )
+    existing = {(line.order_line_id, line.product_id): line for line in lock_preparation_lines(prep.pk)}
+    products = Product.objects.in_bulk([w.product_id for key, w in wanted.items() if key not in existing])
     bins = _bins(product_ids=[w.product_id for w in wanted.values()], location_id=spec.location_id)
     grew = False
     new_lines = []
-    for order_line_id, want in wanted.items():
-        line = existing.get(order_line_id)
+    for key, want in wanted.items():
+        line = existing.get(key)
         if line is None:
             product = products[want.product_id]
             new_lines.append(
                 PreparationLine(
                     preparation=prep,
-                    order_line_id=order_line_id,
+                    order_line_id=want.order_line_id,
                     product_id=want.product_id,
                     sku=want.sku,
                     name=want.name[:200],
+                    kit_sku=want.kit_sku,
+                    kit_name=want.kit_name[:200],
+                    per_kit=want.per_kit,
                     ean=product.ean,
                     weight_g=product.weight_g,
                     bin_code=bins.get(want.product_id, ""),
@@ -118,29 +136,48 @@ def preparation_sync(*, spec: PreparationSpec) -> Preparation | None:
             )
             grew = True
         elif line.quantity != want.quantity:
-            if want.quantity < line.picked:
+            if want.quantity < line.packed:
                 raise PreparationError(
-                    _("%(picked)s × %(sku)s are already picked for order %(order)s; put them back first.")
-                    % {"picked": line.picked, "sku": line.sku, "order": prep.order_number},
-                    code="already_picked",
-                    details={"sku": line.sku, "picked": line.picked, "wanted": want.quantity},
+                    _("%(picked)s × %(sku)s are packed for order %(order)s: they leave with the parcel.")
+                    % {"picked": line.packed, "sku": line.sku, "order": prep.order_number},
+                    code="already_packed",
+                    details={"sku": line.sku, "packed": line.packed, "wanted": want.quantity},
                 )
+            if want.quantity < line.picked:  # units cancelled after they were picked: back to their bin
+                line.put_back += line.picked - want.quantity
+                line.picked = want.quantity
             grew = grew or want.quantity > line.quantity
             line.quantity = want.quantity
-            line.save(update_fields=["quantity"])
-    for order_line_id, line in existing.items():
-        if order_line_id in wanted:
+            line.save(update_fields=["quantity", "picked", "put_back"])
+    for key, line in existing.items():
+        if key in wanted:
             continue
-        if line.picked:
+        if line.packed:
             raise PreparationError(
-                _("%(picked)s × %(sku)s are already picked for order %(order)s; put them back first.")
-                % {"picked": line.picked, "sku": line.sku, "order": prep.order_number},
-                code="already_picked",
-                details={"sku": line.sku, "picked": line.picked, "wanted": 0},
+                _("%(picked)s × %(sku)s are already packed for order %(order)s: they leave with the parcel.")
+                % {"picked": line.packed, "sku": line.sku, "order": prep.order_number},
+                code="already_packed",
+                details={"sku": line.sku, "packed": line.packed, "wanted": 0},
             )
+        if line.picked:  # picked, then cancelled: the line stays to say what goes back to the bin
+            line.put_back += line.picked
+            line.picked = 0
+            line.quantity = 0
+            line.save(update_fields=["quantity", "picked", "put_back"])
+            continue
         line.delete()
     PreparationLine.objects.bulk_create(new_lines)
-    return preparation_refresh(preparation=prep, reopened=grew)
+    result = preparation_refresh(preparation=prep, reopened=grew)
+    if prep.location.kind == Location.Kind.OUTSOURCED:
+        from .outsourced import outsourced_request_cancel, outsourced_request_sync
+
+        if result is None:
+            outsourced_request_cancel(prep=prep)
+        else:
+            outsourced_request_sync(
+                prep=result, location_id=spec.location_id, order_id=spec.order_id, recipient=spec.recipient
+            )
+    return result
 
 
 def preparation_refresh(*, preparation: Preparation, reopened: bool = False) -> Preparation | None:
@@ -189,4 +226,15 @@ def preparations_cancel(*, order_id: int) -> list[Preparation]:
         prep.status = PreparationStatus.CANCELLED
         prep.save(update_fields=["status"])
         prep.parcels.filter(status=Parcel.Status.OPEN).delete()
+        if prep.location.kind != Location.Kind.OUTSOURCED:
+            # what was picked and not packed goes back to its bin: the location's pick screens list it until
+            # confirmed (the preparation is locked above, so its lines are written in the lock order); units
+            # packed in a parcel come back from the parcel, cancelled with its shipment
+            PreparationLine.objects.filter(preparation=prep, picked__gt=F("packed")).update(
+                put_back=F("put_back") + F("picked") - F("packed"), picked=F("packed")
+            )
+        if prep.location.kind == Location.Kind.OUTSOURCED:
+            from .outsourced import outsourced_request_cancel
+
+            outsourced_request_cancel(prep=prep)
     return preps

@@ -12,6 +12,7 @@ from common.exceptions import DomainError
 from inventory.models import Location, StockLevel
 from inventory.selectors import user_may_act_at
 
+from ..locks import lock_preparation, lock_preparations_to_release, lock_wave_settings
 from ..models import Preparation, PreparationLine, PreparationStatus, Wave, WaveSettings
 
 LATEST = time(23, 59)
@@ -35,7 +36,7 @@ def wave_settings_save(
         raise WaveError(_("A wave holds between 1 and 500 orders."), code="invalid_wave_size")
     if not isinstance(minutes, int) or minutes < 0 or minutes > 24 * 60:
         raise WaveError(_("Release between 0 and 1440 minutes before the cut-off."), code="invalid_lead_time")
-    existing = WaveSettings.objects.select_for_update().filter(location=location).first()
+    existing = lock_wave_settings(location.pk)
     before = audit_snapshot(existing) if existing is not None else None
     settings, _created = WaveSettings.objects.update_or_create(
         location=location,
@@ -74,11 +75,7 @@ def wave_release(
             _("You do not work at %(location)s.") % {"location": location.name}, code="other_location"
         )
     size = max_orders or wave_settings_for(location=location).max_orders
-    candidates = list(
-        Preparation.objects.select_for_update(skip_locked=True).filter(
-            location=location, status=PreparationStatus.TO_PICK, kind=Preparation.Kind.SHIP
-        )
-    )
+    candidates = lock_preparations_to_release(location_id=location.pk)
     if due_before is not None:
         tz = timezone.get_default_timezone()
         candidates = [
@@ -123,7 +120,7 @@ def wave_release(
 @transaction.atomic
 def wave_pick_single(*, preparation: Preparation, actor=None) -> Wave:
     """A wave of one order (store staff preparing a click & collect order, or an urgent order)."""
-    prep = Preparation.objects.select_for_update().get(pk=preparation.pk)
+    prep = lock_preparation(preparation.pk)
     if actor is not None and not user_may_act_at(user=actor, location_id=prep.location_id):
         raise WaveError(_("This order is not prepared at your locations."), code="other_location")
     if prep.wave_id and prep.status in (PreparationStatus.WAVED, PreparationStatus.PICKING):
@@ -151,6 +148,9 @@ def waves_release_due(*, now: datetime | None = None) -> list[Wave]:
     released = []
     location_ids = (
         Preparation.objects.filter(status=PreparationStatus.TO_PICK, kind=Preparation.Kind.SHIP)
+        .exclude(
+            location__kind=Location.Kind.OUTSOURCED
+        )  # their WMS picks: fulfillment/services/outsourced.py
         .values_list("location_id", flat=True)
         .distinct()
     )

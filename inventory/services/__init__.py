@@ -1,7 +1,8 @@
 """Write operations of the inventory app: the catalogue and locations (``catalogue``), stock and its ledger
-(``stock``), reservations (``reservations``).
+(``stock``), reservations (``reservations``), kits (``kits``).
 Import as ``from inventory import services as inventory_services``."""
 
+from .batch import Hold, allocations_record, stock_hold_groups  # noqa: F401
 from .catalogue import (  # noqa: F401
     PRODUCT_FIELDS,
     catalogue_import_start,
@@ -10,6 +11,7 @@ from .catalogue import (  # noqa: F401
     product_save,
     product_set_active,
 )
+from .kits import kit_refuse_stock, kit_set_components  # noqa: F401
 from .reservations import (  # noqa: F401
     Reservation,
     allocations_consume,
@@ -18,20 +20,24 @@ from .reservations import (  # noqa: F401
     allocations_release,
     allocations_reserve,
     allocations_short,
+    stock_reserve_many,
 )
 
 # Among these, ``stock_reserve``, ``stock_release``, ``stock_consume``, ``incoming_reserve`` and
 # ``incoming_release`` are the counters' primitives used by ``reservations``: other apps go through
 # ``allocations_reserve`` and friends, which keep the allocations and the counters together.
 from .stock import (  # noqa: F401
+    IncomingReceipt,
     incoming_cancel,
     incoming_create,
     incoming_receive,
+    incoming_receive_units,
     incoming_release,
     incoming_reserve,
     stock_adjust,
     stock_consume,
     stock_count,
+    stock_open,
     stock_receive,
     stock_release,
     stock_reserve,

@@ -68,11 +68,15 @@ def product_set_active(*, product: Product, active: bool) -> Product:
 
 @transaction.atomic
 def catalogue_import_start(*, file, dry_run: bool, user):
-    """Keep the uploaded file and queue its check or import after commit (inventory/imports.py)."""
+    """Keep the uploaded file and queue its check or import after commit (inventory/imports.py). The row is
+    the job (common/jobs.py): if the message is lost or the worker dies, the beat sweep runs it again."""
+    from common import jobs
+
     from ..models import ProductImport
     from ..tasks import catalogue_import as catalogue_import_task
 
-    job = ProductImport.objects.create(file=file, filename=file.name[:255], dry_run=dry_run, created_by=user)
-    job_id = job.pk
-    transaction.on_commit(lambda: catalogue_import_task.delay(job_id))
+    job = ProductImport.objects.create(
+        file=file, filename=file.name[:255], dry_run=dry_run, created_by=user, job_due_at=jobs.due()
+    )
+    jobs.enqueue_on_commit(catalogue_import_task, job.pk)
     return job

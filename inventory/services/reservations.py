@@ -10,10 +10,10 @@ back what was done).
 
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from ..exceptions import InsufficientStock, InvalidQuantity
+from ..exceptions import InsufficientStock, InvalidQuantity, OutOfStock
 from ..locks import lock_allocations
 from ..models import Allocation, StockMovement
 from .stock import (
@@ -59,40 +59,132 @@ def _released(allocation: Allocation, kind: str | None = None) -> dict:
 
 def allocations_reserve(*, reservations: list[Reservation], announce: bool = True) -> list[Allocation]:
     """Hold every unit of ``reservations`` or none: compare-and-set updates of the stock levels (in product,
-    location order) and of the incoming stock (in id order), then the allocation rows. Raises
-    ``OutOfStock`` at the first counter that cannot hold its units (the caller's transaction, or its
-    savepoint, rolls back those already updated). ``announce=False``: the caller writes the availability
-    event itself (intake writes all its events in one statement)."""
-    stock: dict[tuple[int, int], int] = {}
-    incoming: dict[int, int] = {}
+    location order) and of the incoming stock (in id order), then the allocation rows, returned in the order
+    of ``reservations``. Raises ``OutOfStock`` at the first counter that cannot hold its units (the
+    caller's transaction, or its savepoint, rolls back those already updated). ``announce=False``: the
+    caller writes the availability event itself (intake writes all its events in one statement).
+
+    Line-based: a line may hold several reservations (several locations, or the components of a kit)."""
     for r in reservations:
         if not isinstance(r.quantity, int) or isinstance(r.quantity, bool) or r.quantity <= 0:
             raise InvalidQuantity("Quantities must be whole numbers greater than zero.")
-        if r.incoming_id:
-            incoming[r.incoming_id] = incoming.get(r.incoming_id, 0) + r.quantity
+    stock = [r for r in reservations if not r.incoming_id]
+    incoming = [r for r in reservations if r.incoming_id]
+    rows: dict[int, Allocation] = {}
+    if stock:
+        if connection.vendor == "postgresql":
+            made = stock_reserve_many(reservations=stock)
         else:
-            key = (r.product_id, r.location_id)
-            stock[key] = stock.get(key, 0) + r.quantity
-    for (product_id, location_id), quantity in sorted(stock.items()):
-        stock_reserve(product_id=product_id, location_id=location_id, quantity=quantity)
-    for incoming_id, quantity in sorted(incoming.items()):
-        incoming_reserve(incoming_id=incoming_id, quantity=quantity)
-    rows = Allocation.objects.bulk_create(
-        [
-            Allocation(
-                order_id=r.order_id,
-                line_id=r.line_id,
-                product_id=r.product_id,
-                location_id=r.location_id,
-                quantity=r.quantity,
-                kind=r.kind,
-                incoming_id=r.incoming_id,
-            )
-            for r in reservations
-        ]
-    )
+            made = _stock_reserve_each(reservations=stock)
+        rows.update({id(r): a for r, a in zip(stock, made, strict=True)})
+    if incoming:
+        per_incoming: dict[int, int] = {}
+        for r in incoming:
+            per_incoming[r.incoming_id] = per_incoming.get(r.incoming_id, 0) + r.quantity
+        for incoming_id, quantity in sorted(per_incoming.items()):  # after the stock levels, by id
+            incoming_reserve(incoming_id=incoming_id, quantity=quantity)
+        made = Allocation.objects.bulk_create([_allocation(r) for r in incoming])
+        rows.update({id(r): a for r, a in zip(incoming, made, strict=True)})
     if announce:
         _notify_availability({r.product_id for r in reservations})
+    return [rows[id(r)] for r in reservations]
+
+
+def _allocation(r: Reservation, **extra) -> Allocation:
+    return Allocation(
+        order_id=r.order_id,
+        line_id=r.line_id,
+        product_id=r.product_id,
+        location_id=r.location_id,
+        quantity=r.quantity,
+        kind=r.kind,
+        incoming_id=r.incoming_id,
+        **extra,
+    )
+
+
+def _stock_reserve_each(*, reservations: list[Reservation]) -> list[Allocation]:
+    """Where the database has no data-modifying CTEs worth the name (SQLite): one compare-and-set UPDATE
+    per stock level, in (product, location) order, then the allocations in one INSERT."""
+    per_level: dict[tuple[int, int], int] = {}
+    for r in reservations:
+        key = (r.product_id, r.location_id)
+        per_level[key] = per_level.get(key, 0) + r.quantity
+    for (product_id, location_id), quantity in sorted(per_level.items()):
+        stock_reserve(product_id=product_id, location_id=location_id, quantity=quantity)
+    return Allocation.objects.bulk_create([_allocation(r) for r in reservations])
+
+
+# One statement reserves every stock level an order needs and writes its allocations. The levels are
+# locked in the project's lock order (product, then location) by the ``locked`` CTE; the UPDATE then adds
+# each level's units only where they are free (``on_hand - reserved >= wanted``, re-checked on the row's
+# latest version); the allocations are inserted only when every level was updated, so a refusal writes
+# nothing but the updates the caller's atomic block rolls back.
+_RESERVE_SQL = """
+WITH wanted AS (
+    SELECT product_id, location_id, sum(quantity)::integer AS quantity
+    FROM unnest(%(a_product)s::bigint[], %(a_location)s::bigint[], %(a_quantity)s::integer[])
+        AS w(product_id, location_id, quantity)
+    GROUP BY product_id, location_id
+), locked AS (
+    SELECT sl.id FROM inventory_stocklevel sl
+    JOIN wanted w ON w.product_id = sl.product_id AND w.location_id = sl.location_id
+    ORDER BY sl.product_id, sl.location_id
+    FOR NO KEY UPDATE OF sl
+), reserved AS (
+    UPDATE inventory_stocklevel sl
+    SET reserved = sl.reserved + w.quantity, updated_at = %(now)s
+    FROM locked l, wanted w
+    WHERE sl.id = l.id AND w.product_id = sl.product_id AND w.location_id = sl.location_id
+        AND sl.on_hand - sl.reserved >= w.quantity
+    RETURNING sl.id
+)
+INSERT INTO orders_allocation (order_id, line_id, product_id, location_id, quantity, kind, created_at)
+SELECT a.order_id, a.line_id, a.product_id, a.location_id, a.quantity, 'stock', %(now)s
+FROM unnest(
+    %(a_order)s::bigint[], %(a_line)s::bigint[], %(a_product)s::bigint[], %(a_location)s::bigint[],
+    %(a_quantity)s::integer[], %(a_position)s::integer[]
+) AS a(order_id, line_id, product_id, location_id, quantity, position)
+WHERE (SELECT count(*) FROM reserved) = (SELECT count(*) FROM wanted)
+ORDER BY a.position
+RETURNING id
+"""
+
+
+def stock_reserve_many(*, reservations: list[Reservation]) -> list[Allocation]:
+    """Reserve stock for every reservation (all of kind stock) and write their allocations, in one
+    statement (PostgreSQL). Returns the allocations in the order of ``reservations``; raises ``OutOfStock``
+    (naming the levels short) when any level cannot hold its units, the caller's atomic block then rolls
+    back the levels already updated."""
+    now = timezone.now()
+    params = {
+        "a_order": [r.order_id for r in reservations],
+        "a_line": [r.line_id for r in reservations],
+        "a_product": [r.product_id for r in reservations],
+        "a_location": [r.location_id for r in reservations],
+        "a_quantity": [r.quantity for r in reservations],
+        "a_position": list(range(len(reservations))),
+        "now": now,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_RESERVE_SQL, params)
+        ids = sorted(row[0] for row in cursor.fetchall())  # inserted in the reservations' order
+    if len(ids) != len(reservations):
+        raise OutOfStock(
+            details={
+                "reservations": [
+                    {"product": r.product_id, "location": r.location_id, "quantity": r.quantity}
+                    for r in reservations
+                ]
+            }
+        )
+    rows = []
+    for r, pk in zip(reservations, ids, strict=True):
+        allocation = _allocation(r, created_at=now)
+        allocation.pk = pk
+        allocation._state.adding = False
+        allocation._state.db = connection.alias
+        rows.append(allocation)
     return rows
 
 
@@ -179,21 +271,33 @@ def allocations_reduce(*, order_id: int, line_id: int, quantity: int, announce: 
     return released
 
 
+def _line_held(*, line_id: int, location_id: int, product_id: int | None):
+    queryset = Allocation.objects.filter(
+        line_id=line_id, location_id=location_id, kind=Allocation.Kind.STOCK, consumed_at__isnull=True
+    )
+    return queryset if product_id is None else queryset.filter(product_id=product_id)
+
+
 @transaction.atomic
 def allocations_consume(
-    *, line_id: int, location_id: int, quantity: int, actor=None, reference: str = ""
+    *,
+    line_id: int,
+    location_id: int,
+    quantity: int,
+    product_id: int | None = None,
+    actor=None,
+    reference: str = "",
 ) -> list[Allocation]:
     """Reserved units of a line leave the stock at a location (a parcel closed at the pack station, an
     order collected at a store counter): the allocations say so (split when only part of one leaves) and
-    the ledger writes the shipment, taking on hand and reserved down together."""
+    the ledger writes the shipment, taking on hand and reserved down together. ``product_id``: which
+    component of a kit's line (a kit's line holds one allocation per component)."""
     if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
         raise InvalidQuantity(
             "Quantities must be whole numbers greater than zero.", details={"quantity": quantity}
         )
     allocations = lock_allocations(
-        Allocation.objects.filter(
-            line_id=line_id, location_id=location_id, kind=Allocation.Kind.STOCK, consumed_at__isnull=True
-        )
+        _line_held(line_id=line_id, location_id=location_id, product_id=product_id)
     )
     held = sum(a.quantity for a in allocations)
     if held < quantity:
@@ -243,6 +347,7 @@ def allocations_short(
     location_id: int,
     quantity: int,
     reason_code: str,
+    product_id: int | None = None,
     actor=None,
     reference: str = "",
     note: str = "",
@@ -252,9 +357,7 @@ def allocations_short(
     first). The owner of the order sources those units again."""
     _check_reason_code(reason_code)
     allocations = lock_allocations(
-        Allocation.objects.filter(
-            line_id=line_id, location_id=location_id, kind=Allocation.Kind.STOCK, consumed_at__isnull=True
-        )
+        _line_held(line_id=line_id, location_id=location_id, product_id=product_id)
     )
     held = sum(a.quantity for a in allocations)
     if not isinstance(quantity, int) or isinstance(quantity, bool) or not 0 < quantity <= held:

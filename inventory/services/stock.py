@@ -1,6 +1,7 @@
 """Write operations of the inventory app: every change to ``on_hand`` writes its ledger movement in the
 same transaction; reservations are compare-and-set updates, so stock is never oversold."""
 
+from dataclasses import dataclass
 from datetime import date
 
 from django.db import transaction
@@ -11,6 +12,7 @@ from ..events import availability_changed, incoming_received
 from ..exceptions import IncomingStockClosed, InsufficientStock, InvalidQuantity, OutOfStock
 from ..locks import lock_allocations, lock_incoming, lock_level
 from ..models import Allocation, IncomingStock, Location, Product, StockLevel, StockMovement
+from .kits import kit_refuse_stock
 
 Reason = StockMovement.Reason
 
@@ -98,23 +100,25 @@ def stock_receive(
     location (open purchase orders or transfers) are received against those first, oldest expected first,
     so the pre-orders waiting on them are allocated in order of arrival whichever way the goods are
     reported; only what nobody expected is a plain receipt. Returns the last movement written."""
+    kit_refuse_stock(product=product)
     _check_quantity(quantity)
     remaining = quantity
     movement = None
     expected = (
         IncomingStock.objects.filter(product=product, location=location, status=IncomingStock.Status.OPEN)
         .order_by("expected_on", "pk")
-        .values_list("pk", "quantity")
+        .values_list("pk", flat=True)
     )
-    for incoming_id, still_expected in expected:
+    for incoming_id in expected:
         if remaining <= 0:
             break
-        take = min(remaining, still_expected)
-        if take > 0:
-            movement = _incoming_receive(
-                incoming_id=incoming_id, quantity=take, actor=actor, reference=reference
-            )
-            remaining -= take
+        # Read without a lock: the replenishment is locked (and what it still expects re-read) inside.
+        receipt = _incoming_receive(
+            incoming_id=incoming_id, quantity=remaining, actor=actor, reference=reference, up_to=True
+        )
+        if receipt is not None:
+            movement = receipt.movement
+            remaining -= receipt.quantity
     if remaining > 0:
         movement = _move(
             product_id=product.pk,
@@ -131,6 +135,50 @@ def stock_receive(
 
 
 @transaction.atomic
+def stock_open(*, rows: list[tuple[Product, Location, int, str]], reference: str, actor=None) -> int:
+    """Opening stock (a new location, a first import): ``(product, location, quantity, bin)`` for levels
+    that do not exist yet, received in two statements (the levels and their ledger receipts) and one
+    availability event. Refused for a level that exists already (receive it instead) and for a kit."""
+    if not rows:
+        return 0
+    for product, _location, quantity, _bin in rows:
+        kit_refuse_stock(product=product)
+        _check_quantity(quantity)
+    keys = {(product.pk, location.pk) for product, location, _q, _b in rows}
+    existing = set(
+        StockLevel.objects.filter(
+            product_id__in={p for p, _l in keys}, location_id__in={loc for _p, loc in keys}
+        ).values_list("product_id", "location_id")
+    )
+    if len(keys) != len(rows) or keys & existing:
+        raise InvalidQuantity(
+            "Opening stock is for levels that do not exist yet: receive the others.", code="level_exists"
+        )
+    StockLevel.objects.bulk_create(
+        [
+            StockLevel(product=product, location=location, on_hand=quantity, bin_code=bin_code[:32])
+            for product, location, quantity, bin_code in rows
+        ]
+    )
+    StockMovement.objects.bulk_create(
+        [
+            StockMovement(
+                product=product,
+                location=location,
+                delta=quantity,
+                reason=Reason.RECEIPT,
+                reference=reference[:100],
+                on_hand_after=quantity,
+                actor=actor if getattr(actor, "pk", None) else None,
+            )
+            for product, location, quantity, _bin in rows
+        ]
+    )
+    _notify_availability({product.pk for product, *_rest in rows})
+    return len(rows)
+
+
+@transaction.atomic
 def stock_adjust(
     *,
     product: Product,
@@ -142,6 +190,7 @@ def stock_adjust(
     reference: str = "",
 ) -> StockMovement:
     """A correction (count, damage, loss...). Never below zero, never below what is reserved for orders."""
+    kit_refuse_stock(product=product)
     if not isinstance(delta, int) or isinstance(delta, bool) or delta == 0:
         raise InvalidQuantity(
             "An adjustment is a whole number of units, not zero.", details={"quantity": delta}
@@ -166,6 +215,7 @@ def stock_count(
     *, product: Product, location: Location, counted: int, actor=None, note: str = ""
 ) -> StockMovement | None:
     """An inventory count: sets on hand to what was counted, through an adjustment movement."""
+    kit_refuse_stock(product=product)
     if not isinstance(counted, int) or isinstance(counted, bool) or counted < 0:
         raise InvalidQuantity("A count is a whole number, zero or more.", details={"counted": counted})
     level = _locked_level(product_id=product.pk, location_id=location.pk)
@@ -194,6 +244,7 @@ def incoming_create(
     from_location: Location | None = None,
 ) -> IncomingStock:
     """A replenishment on its way: it becomes pre-orderable at once."""
+    kit_refuse_stock(product=product)
     _check_quantity(quantity)
     incoming = IncomingStock.objects.create(
         product=product,
@@ -221,6 +272,7 @@ def stock_transfer(
 ) -> IncomingStock:
     """Send free units from one location to another: they leave the source now (transfer out) and are
     in transit, as incoming stock at the destination, until received there (transfer in)."""
+    kit_refuse_stock(product=product)
     _check_quantity(quantity)
     if from_location.pk == to_location.pk:
         raise InvalidQuantity("A transfer goes to another location.", code="same_location")
@@ -245,17 +297,39 @@ def stock_transfer(
     return incoming
 
 
+@dataclass(frozen=True)
+class IncomingReceipt:
+    """What receiving units of a replenishment did: the replenishment as it is now, the ledger movement,
+    the units received, and the pre-order lines they served (``order_id``, ``line_id``, ``quantity``), in
+    order of arrival of the orders."""
+
+    incoming: IncomingStock
+    movement: StockMovement
+    quantity: int
+    served: list[dict]
+
+
 @transaction.atomic
 def incoming_receive(*, incoming: IncomingStock, quantity: int | None = None, actor=None) -> StockMovement:
     """Units of a replenishment arrived (all that is still expected, or ``quantity``). What was reserved
     for pre-orders becomes reserved stock, in order of arrival of the orders (``stock.incoming_received``
     tells their owner which lines are now served from stock); the rest becomes free stock."""
-    return _incoming_receive(incoming_id=incoming.pk, quantity=quantity, actor=actor)
+    return _incoming_receive(incoming_id=incoming.pk, quantity=quantity, actor=actor).movement
+
+
+@transaction.atomic
+def incoming_receive_units(
+    *, incoming_id: int, quantity: int | None = None, actor=None, reference: str = ""
+) -> IncomingReceipt:
+    """``incoming_receive`` by id, telling everything it did (the REST API's answer)."""
+    return _incoming_receive(incoming_id=incoming_id, quantity=quantity, actor=actor, reference=reference)
 
 
 def _incoming_receive(
-    *, incoming_id: int, quantity: int | None, actor=None, reference: str = ""
-) -> StockMovement:
+    *, incoming_id: int, quantity: int | None, actor=None, reference: str = "", up_to: bool = False
+) -> IncomingReceipt | None:
+    """``up_to``: receive at most ``quantity`` (what the replenishment still expects, if less), and nothing
+    (None) if it was closed meanwhile: a plain receipt reported against what is expected."""
     # Lock order: the allocations waiting on it, then the stock level, then the replenishment itself.
     waiting = lock_allocations(
         Allocation.objects.filter(incoming_id=incoming_id, kind=Allocation.Kind.INCOMING)
@@ -265,10 +339,14 @@ def _incoming_receive(
     )
     lock_level(product_id=product_id, location_id=location_id)
     incoming = lock_incoming(incoming_id)
-    if incoming.status != IncomingStock.Status.OPEN:
+    if incoming.status != IncomingStock.Status.OPEN or (up_to and incoming.quantity <= 0):
+        if up_to:
+            return None
         raise IncomingStockClosed(details={"incoming": incoming.pk, "status": incoming.status})
     quantity = incoming.quantity if quantity is None else quantity
     _check_quantity(quantity)
+    if up_to:
+        quantity = min(quantity, incoming.quantity)
     if quantity > incoming.quantity:
         raise InvalidQuantity(
             f"Only {incoming.quantity} unit(s) are still expected.", details={"expected": incoming.quantity}
@@ -286,11 +364,13 @@ def _incoming_receive(
         reference=reference or incoming.reference or f"incoming #{incoming.pk}",
     )
     remaining = incoming.quantity - quantity
+    now = timezone.now()
     IncomingStock.objects.filter(pk=incoming.pk).update(
         quantity=remaining,
+        received=F("received") + quantity,
         reserved=F("reserved") - converted,
         status=IncomingStock.Status.OPEN if remaining else IncomingStock.Status.RECEIVED,
-        received_at=timezone.now(),
+        received_at=now,
     )
     served = _convert_waiting(
         waiting=sorted(waiting, key=lambda a: (a.created_at, a.pk)),
@@ -299,7 +379,12 @@ def _incoming_receive(
     )
     incoming_received(incoming=incoming, quantity=quantity, served=served, actor=actor)
     _notify_availability([incoming.product_id])
-    return movement
+    incoming.quantity = remaining
+    incoming.received += quantity
+    incoming.reserved -= converted
+    incoming.status = IncomingStock.Status.OPEN if remaining else IncomingStock.Status.RECEIVED
+    incoming.received_at = now
+    return IncomingReceipt(incoming=incoming, movement=movement, quantity=quantity, served=served)
 
 
 def _convert_waiting(*, waiting: list[Allocation], location_id: int, units: int) -> list[dict]:
@@ -331,7 +416,7 @@ def _convert_waiting(*, waiting: list[Allocation], location_id: int, units: int)
 
 @transaction.atomic
 def incoming_cancel(*, incoming: IncomingStock) -> IncomingStock:
-    incoming = IncomingStock.objects.select_for_update().get(pk=incoming.pk)
+    incoming = lock_incoming(incoming.pk)
     if incoming.status != IncomingStock.Status.OPEN:
         raise IncomingStockClosed(details={"incoming": incoming.pk, "status": incoming.status})
     if incoming.reserved:
@@ -459,3 +544,20 @@ def stock_return_write_off(
         note=note or "Customer return written off",
     )
     return received, written_off
+
+
+def ledger_carry_forward(cursor, partition: str, lo, hi) -> int:
+    """Before a month of the ledger is archived (common/partitions.py): one ``carried_forward`` movement per
+    product and location whose movements that month do not add up to zero, dated the first instant of the
+    next month, with the sum and the last balance. The ledger kept still adds up to the stock on hand (the
+    stock audit stays clean). Runs in the archive's transaction, on its cursor."""
+    # ``partition`` is a name from PostgreSQL's catalogue (common.partitions), not input.
+    sql = (
+        "INSERT INTO inventory_stockmovement (product_id, location_id, delta, reason, reason_code, "  # noqa: S608
+        "reference, note, on_hand_after, actor_id, created_at) "
+        "SELECT product_id, location_id, sum(delta), %s, '', %s, '', "
+        "(array_agg(on_hand_after ORDER BY created_at DESC, id DESC))[1], NULL, %s "
+        f'FROM "{partition}" GROUP BY product_id, location_id HAVING sum(delta) <> 0'
+    )
+    cursor.execute(sql, [StockMovement.Reason.CARRIED_FORWARD, f"archive:{partition}"[:100], hi])
+    return cursor.rowcount

@@ -11,6 +11,7 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from common import jobs
+from common.replica import replica_reads
 
 from ..models import InvoiceExport
 from ..selectors import export_documents
@@ -138,6 +139,13 @@ def _build(*, export_id: int, job) -> InvoiceExport:
         return export
     if export.kind == InvoiceExport.Kind.FEC:
         return fec_build(export)
+    # The documents are read from the replica when one is configured and has replayed everything committed
+    # before the export was requested (common/replica.py); progress is written to the primary.
+    with replica_reads(caught_up_to_moment=export.created_at, sticky=False):
+        return _build_documents(export=export, job=job)
+
+
+def _build_documents(*, export: InvoiceExport, job) -> InvoiceExport:
     documents = export_documents(
         date_from=export.date_from,
         date_to=export.date_to,

@@ -14,11 +14,15 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Max, Sum
 from django.utils import timezone, translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext as _
 
 from common import jobs
 from inventory.models import Allocation
+from orders.locks import lock_order
 from orders.models import Order, OrderLine
 from orders.services.events import event_add
+from orders.services.kits import line_units
 from shipping.models import ShipmentLine, ShipmentStatus
 
 from ..amounts import LineIn, compute
@@ -39,6 +43,7 @@ from ..models import (
     LegalEntity,
     Nature,
     NumberSequence,
+    PendingCredit,
 )
 from . import mentions
 
@@ -281,17 +286,28 @@ def invoiced_quantities(*, order_id: int) -> dict[int, int]:
     return {row["order_line_id"]: row["quantity"] for row in rows}
 
 
+def _line_description(line, *, language: str = "fr") -> str:
+    """The order line's product name; a kit says what it is made of (one kit's components), in the
+    document's language."""
+    if not line.components:
+        return line.name
+    with translation.override(language if language in ("fr", "en") else "fr"):
+        return gettext("%(name)s (kit: %(components)s)") % {
+            "name": line.name,
+            "components": ", ".join(f"{part['quantity']} × {part['sku']}" for part in line.components),
+        }
+
+
 def shipped_quantities(*, order_id: int) -> tuple[dict[int, int], dt.datetime | None]:
     """Units of each order line that left: consumed from stock (packed, or handed over at a store counter)
     minus those in parcels still waiting at the dock (not handed to their carrier yet), and when the last
     left."""
-    rows = (
+    rows = list(
         Allocation.objects.filter(order_id=order_id, consumed_at__isnull=False)
-        .values("line_id")
+        .values("line_id", "line__product_id", "product_id")
         .annotate(quantity=Sum("quantity"), last=Max("consumed_at"))
     )
-    shipped = {row["line_id"]: row["quantity"] for row in rows}
-    waiting = (
+    waiting = list(
         ShipmentLine.objects.filter(
             shipment__order_id=order_id,
             shipment__status__in=[
@@ -300,11 +316,18 @@ def shipped_quantities(*, order_id: int) -> tuple[dict[int, int], dt.datetime | 
                 ShipmentStatus.LABEL_FAILED,
             ],
         )
-        .values("order_line_id")
+        .values("order_line_id", "order_line__product_id", "product_id")
         .annotate(quantity=Sum("quantity"))
     )
+    # Units that left, by product of each line (a kit's line: its components, counted as whole kits).
+    left: dict[tuple[int, int, int], int] = {}
+    for row in rows:
+        key = (row["line_id"], row["line__product_id"], row["product_id"])
+        left[key] = left.get(key, 0) + row["quantity"]
     for row in waiting:
-        shipped[row["order_line_id"]] = shipped.get(row["order_line_id"], 0) - row["quantity"]
+        key = (row["order_line_id"], row["order_line__product_id"], row["product_id"])
+        left[key] = left.get(key, 0) - row["quantity"]
+    shipped = line_units([(*key, max(0, units)) for key, units in left.items()])
     last = max((row["last"] for row in rows), default=None)
     return shipped, last
 
@@ -317,11 +340,7 @@ def invoice_issue_for_order(*, order: Order, scope: str = "shipped", actor=None)
     order (issue on placement, or on delivery). Units already invoiced are never invoiced again: a second
     partial shipment invoices only the rest. Raises NothingToInvoice when nothing is left, NoLegalEntity when
     no entity invoices the channel."""
-    order = (
-        Order.objects.select_for_update(of=("self",))
-        .select_related("customer", "pickup_location")
-        .get(pk=order.pk)
-    )
+    order = lock_order(order.pk, related=("customer", "pickup_location"))
     lines = list(OrderLine.objects.filter(order=order).select_related("product").order_by("line_no"))
     already = invoiced_quantities(order_id=order.pk)
     if scope == "shipped":
@@ -336,7 +355,7 @@ def invoice_issue_for_order(*, order: Order, scope: str = "shipped", actor=None)
         if quantity > 0:
             drafts.append(
                 DraftLine(
-                    description=line.name,
+                    description=_line_description(line, language=order.customer.language),
                     sku=line.sku,
                     quantity=quantity,
                     unit_price_incl_vat=line.unit_price,
@@ -347,19 +366,52 @@ def invoice_issue_for_order(*, order: Order, scope: str = "shipped", actor=None)
             )
     if not drafts:
         raise NothingToInvoice("Every unit due is already invoiced.", details={"order": order.number})
+    shipping = shipping_draft(order=order)
+    if shipping is not None:
+        drafts.append(shipping)
     legal_entity, _policy = billing_for_channel(channel_id=order.channel_id)
     if legal_entity is None:
         raise NoLegalEntity(
             "No legal entity invoices this channel: set one in the invoicing settings.",
             details={"order": order.number, "channel": order.channel_id},
         )
-    return _document_create(
+    document = _document_create(
         kind=DocumentKind.INVOICE,
         legal_entity=legal_entity,
         order=order,
         lines=drafts,
         delivery_date=delivery_date,
         actor=actor,
+    )
+    if order.amount_paid > 0:  # paid at checkout (or before): the invoice is settled as it is issued
+        from .payments import invoices_settle_from_order
+
+        invoices_settle_from_order(order=order, actor=actor)
+    return document
+
+
+def shipping_draft(*, order: Order) -> DraftLine | None:
+    """The order's shipping charge, its own line on the first invoice (never on a second one)."""
+    if order.shipping_fee <= 0:
+        return None
+    if InvoiceLine.objects.filter(
+        document__order_id=order.pk, document__kind=DocumentKind.INVOICE, kind=InvoiceLine.Kind.SHIPPING
+    ).exists():
+        return None
+    return _shipping_line(order=order)
+
+
+def _shipping_line(*, order: Order) -> DraftLine:
+    language = order.customer.language if order.customer.language in ("fr", "en") else "fr"
+    with translation.override(language):
+        description = str(_("Shipping: %(mode)s") % {"mode": order.get_delivery_mode_display()})
+    return DraftLine(
+        description=description,
+        quantity=1,
+        unit_price_incl_vat=order.shipping_fee,
+        vat_rate=order.shipping_vat_rate,
+        kind=InvoiceLine.Kind.SHIPPING,
+        nature=Nature.GOODS,  # an accessory of the delivery of goods: it follows their nature
     )
 
 
@@ -454,8 +506,140 @@ def credit_notes_for_order(*, order: Order, reason: str = "", actor=None) -> lis
     for invoice in Invoice.objects.invoices().filter(order=order).order_by("pk"):
         credited = credited_quantities(invoice_id=invoice.pk)
         if any(line.quantity > credited.get(line.pk, 0) for line in invoice.lines.all()):
-            notes.append(credit_note_issue(invoice=invoice, reason=reason, actor=actor))
+            notes.append(
+                credit_note_issue(
+                    invoice=invoice, reason=reason, actor=actor, event_extra={"order_change": True}
+                )
+            )
     return notes
+
+
+def credit_notes_for_order_change(*, order: Order, reason: str = "", actor=None) -> list[Invoice]:
+    """Units cancelled or removed by an edit after they were invoiced (an order invoiced when placed): credit
+    what the invoices still hold beyond each line's quantity (newest invoices first), and the shipping
+    charge beyond the order's. Nothing when the invoices hold no more than the order does."""
+    order = Order.objects.select_related("customer", "pickup_location").get(pk=order.pk)
+    owed = {line.pk: line.quantity for line in OrderLine.objects.filter(order=order)}
+    invoices = list(Invoice.objects.invoices().filter(order=order).order_by("-pk"))
+    held: dict[int, int] = {}
+    shipping_held = Decimal("0")
+    per_invoice: dict[int, list] = {}
+    for invoice in invoices:
+        credited = credited_quantities(invoice_id=invoice.pk)
+        rows = []
+        for line in invoice.lines.order_by("position"):
+            left = line.quantity - credited.get(line.pk, 0)
+            if left <= 0:
+                continue
+            rows.append((line, left))
+            if line.kind == InvoiceLine.Kind.SHIPPING:
+                shipping_held += line.unit_price_incl_vat * left
+            else:
+                held[line.order_line_id] = held.get(line.order_line_id, 0) + left
+        per_invoice[invoice.pk] = rows
+    excess = {
+        line_id: units - owed.get(line_id, 0)
+        for line_id, units in held.items()
+        if units > owed.get(line_id, 0)
+    }
+    # A shipping charge that changed (lowered, raised, or removed) is credited whole; when the order still
+    # has one, ``invoice_issue_for_order_change`` invoices it again at its new amount.
+    credit_shipping = shipping_held > 0 and shipping_held != order.shipping_fee
+    notes = []
+    for invoice in invoices:
+        quantities = {}
+        shipping_here = False
+        for line, left in per_invoice[invoice.pk]:
+            if line.kind == InvoiceLine.Kind.SHIPPING:
+                shipping_here = shipping_here or credit_shipping
+                continue
+            units = min(left, excess.get(line.order_line_id, 0))
+            if units > 0:
+                quantities[line.pk] = units
+                excess[line.order_line_id] -= units
+        if quantities or shipping_here:
+            notes.append(
+                credit_note_issue(
+                    invoice=invoice,
+                    quantities=quantities,
+                    include_shipping=shipping_here,
+                    reason=reason,
+                    actor=actor,
+                    event_extra={"order_change": True},
+                )
+            )
+            if shipping_here:
+                credit_shipping = False
+    return notes
+
+
+def net_invoiced(*, order_id: int) -> tuple[dict[int, int], Decimal]:
+    """What the order's invoices still hold once their credit notes are taken off: units of each order line,
+    and the shipping charge (incl. VAT)."""
+    rows = (
+        InvoiceLine.objects.filter(document__order_id=order_id)
+        .values("document__kind", "kind", "order_line_id")
+        .annotate(quantity=Sum("quantity"), total=Sum("total_incl_vat"))
+    )
+    units: dict[int, int] = {}
+    shipping = Decimal("0")
+    for row in rows:
+        sign = -1 if row["document__kind"] == DocumentKind.CREDIT_NOTE else 1
+        if row["kind"] == InvoiceLine.Kind.SHIPPING:
+            shipping += sign * row["total"]
+        elif row["order_line_id"] is not None:
+            units[row["order_line_id"]] = units.get(row["order_line_id"], 0) + sign * row["quantity"]
+    return units, shipping
+
+
+@transaction.atomic
+def invoice_issue_for_order_change(*, order: Order, actor=None) -> Invoice | None:
+    """An order invoiced when it was placed was edited: invoice what it now owes beyond what its invoices
+    still hold (credit notes taken off), so that a line edited down (credited) and then up again, a line
+    added or a shipping charge raised is invoiced. Runs after ``credit_notes_for_order_change`` (which
+    credits what is held beyond the order), so the invoices minus the credit notes equal what the customer
+    owes. Edits happen before picking: no unit has shipped or come back yet. Nothing for another issue
+    policy (the units are invoiced when they ship or are delivered), a cancelled order, or an order whose
+    placement invoice was never issued (no legal entity: the timeline says so)."""
+    legal_entity, policy = billing_for_channel(channel_id=order.channel_id)
+    if policy != IssuePolicy.PLACED or legal_entity is None:
+        return None
+    order = lock_order(order.pk, related=("customer", "pickup_location"))
+    if order.status == "cancelled" or not Invoice.objects.invoices().filter(order=order).exists():
+        return None
+    held, shipping_held = net_invoiced(order_id=order.pk)
+    drafts = []
+    for line in OrderLine.objects.filter(order=order).select_related("product").order_by("line_no"):
+        quantity = line.quantity - held.get(line.pk, 0)
+        if quantity > 0:
+            drafts.append(
+                DraftLine(
+                    description=_line_description(line, language=order.customer.language),
+                    sku=line.sku,
+                    quantity=quantity,
+                    unit_price_incl_vat=line.unit_price,
+                    vat_rate=line.vat_rate,
+                    nature=Nature.SERVICES if line.product.nature == "services" else Nature.GOODS,
+                    order_line_id=line.pk,
+                )
+            )
+    if order.shipping_fee > 0 and shipping_held <= 0:
+        drafts.append(_shipping_line(order=order))
+    if not drafts:
+        return None
+    document = _document_create(
+        kind=DocumentKind.INVOICE,
+        legal_entity=legal_entity,
+        order=order,
+        lines=drafts,
+        delivery_date=timezone.localdate(),
+        actor=actor,
+    )
+    if order.amount_paid > 0:
+        from .payments import invoices_settle_from_order
+
+        invoices_settle_from_order(order=order, actor=actor)
+    return document
 
 
 def credit_notes_for_return(
@@ -502,6 +686,92 @@ def credit_notes_for_return(
     return notes
 
 
+def credit_notes_for_refund(
+    *,
+    order: Order,
+    key: str,
+    quantities: dict[int, int],
+    include_shipping: bool,
+    reason: str = "",
+    actor=None,
+    event_extra: dict | None = None,
+) -> list[Invoice]:
+    """A refund of units (a marketplace's): credited on the invoices that hold them; what no invoice holds
+    yet (the order not invoiced yet by its channel's policy) waits as a ``PendingCredit``, credited right
+    after the invoice is issued. Once per ``key``."""
+    if PendingCredit.objects.filter(order=order, key=key[:100]).exists():
+        return []  # already recorded (the event handled twice)
+    wanted = {int(k): int(v) for k, v in quantities.items() if int(v)}
+    before = invoiced_credit_room(order_id=order.pk)
+    notes = credit_notes_for_return(
+        order=order,
+        quantities=wanted,
+        include_shipping=include_shipping,
+        reason=reason,
+        actor=actor,
+        event_extra=event_extra,
+    )
+    left = {k: max(v - before.get(k, 0), 0) for k, v in wanted.items()}
+    left = {k: v for k, v in left.items() if v}
+    shipping_left = include_shipping and not before.get("shipping")
+    PendingCredit.objects.create(
+        order=order,
+        key=key[:100],
+        quantities={str(k): v for k, v in left.items()},
+        include_shipping=shipping_left,
+        reason=reason[:255],
+        event_extra=event_extra or {},
+        credited_at=None if (left or shipping_left) else timezone.now(),
+    )
+    return notes
+
+
+def invoiced_credit_room(*, order_id: int) -> dict:
+    """Units of each order line its invoices still hold (invoiced less credited), and whether a shipping
+    charge is still held (``"shipping"``)."""
+    room: dict = {}
+    for invoice in Invoice.objects.invoices().filter(order_id=order_id).prefetch_related("lines"):
+        credited = credited_quantities(invoice_id=invoice.pk)
+        for line in invoice.lines.all():
+            left = line.quantity - credited.get(line.pk, 0)
+            if line.kind == InvoiceLine.Kind.SHIPPING:
+                room["shipping"] = room.get("shipping", False) or left > 0
+            elif line.order_line_id:
+                room[line.order_line_id] = room.get(line.order_line_id, 0) + left
+    return room
+
+
+def pending_credits_apply(*, order: Order, actor=None) -> list[Invoice]:
+    """After an invoice of the order is issued: credit the refunds that waited for it (what the invoices now
+    hold of them), in the order they were made."""
+    notes: list[Invoice] = []
+    pending = PendingCredit.objects.select_for_update().filter(order=order, credited_at__isnull=True)
+    for row in pending.order_by("pk"):
+        wanted = {int(k): int(v) for k, v in row.quantities.items() if int(v)}
+        room = invoiced_credit_room(order_id=order.pk)
+        take = {k: min(v, room.get(k, 0)) for k, v in wanted.items()}
+        take = {k: v for k, v in take.items() if v}
+        shipping = row.include_shipping and bool(room.get("shipping"))
+        if not take and not shipping:
+            continue
+        notes += credit_notes_for_return(
+            order=order,
+            quantities=take,
+            include_shipping=shipping,
+            reason=row.reason,
+            actor=actor,
+            event_extra=row.event_extra,
+        )
+        left = {k: wanted[k] - take.get(k, 0) for k in wanted if wanted[k] - take.get(k, 0)}
+        still_shipping = row.include_shipping and not shipping
+        PendingCredit.objects.filter(pk=row.pk).update(
+            quantities={str(k): v for k, v in left.items()},
+            include_shipping=still_shipping,
+            credited_at=None if (left or still_shipping) else timezone.now(),
+        )
+    return notes
+
+
 # --- What the orders' events trigger (consumer invoicing.issue) ---------------------------------------
 
 
@@ -510,7 +780,10 @@ def _issue_quietly(*, order: Order, scope: str, actor=None) -> Invoice | None:
     order's own change (it is written on the timeline instead)."""
     try:
         with transaction.atomic():
-            return invoice_issue_for_order(order=order, scope=scope, actor=actor)
+            invoice = invoice_issue_for_order(order=order, scope=scope, actor=actor)
+            # refunds made before this invoice existed: their credit notes right after it
+            pending_credits_apply(order=order, actor=actor)
+            return invoice
     except NothingToInvoice:
         return None
     except (BuyerSirenMissing, BuyerSirenInvalid) as exc:
@@ -555,6 +828,9 @@ def invoice_issue_now(*, order: Order, actor=None) -> Invoice | None:
     if policy == IssuePolicy.DELIVERED and order.status != "delivered":
         return None
     try:
-        return invoice_issue_for_order(order=order, scope=scope, actor=actor)
+        with transaction.atomic():
+            invoice = invoice_issue_for_order(order=order, scope=scope, actor=actor)
+            pending_credits_apply(order=order, actor=actor)
+            return invoice
     except NothingToInvoice:
         return None

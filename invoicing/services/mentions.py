@@ -107,10 +107,29 @@ def seller_legal_text(seller: dict) -> str:
     )
 
 
+def settlement(document) -> dict | None:
+    """What was paid on an invoice when it is fully settled (paid at checkout, or since): ``{"amount",
+    "date"}`` for the "acquittée" mention that replaces the due date; None while something is left to pay."""
+    if document.is_credit_note or document.pk is None:
+        return None
+    from django.db.models import Max, Sum
+
+    paid = document.payments.aggregate(amount=Sum("amount"), date=Max("paid_on"))
+    if not paid["amount"] or paid["amount"] < document.total_incl_vat:
+        return None
+    return {"amount": paid["amount"], "date": paid["date"]}
+
+
 def payment_terms_text(document) -> str:
     seller = document.seller
     if document.is_credit_note:
         return "Avoir à déduire ou à rembourser."
+    settled = settlement(document)
+    if settled:
+        return (
+            f"Facture acquittée le {settled['date']:%d/%m/%Y} : {settled['amount']} EUR payés. "
+            "Pas d'escompte pour paiement anticipé."
+        )
     text = seller.get("payment_terms") or f"Paiement à {seller['payment_terms_days']} jours."
     return f"{text} Pas d'escompte pour paiement anticipé."
 

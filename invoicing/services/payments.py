@@ -110,3 +110,39 @@ def payments_record_for_order(
             f"{left} EUR more than the order's invoices still due.", details={"order": order.number}
         )
     return payments
+
+
+def invoices_settle_from_order(*, order, actor=None) -> list[Payment]:
+    """Record on the order's open invoices (oldest first) the money the order received (paid at checkout,
+    captured on shipment, recorded by staff) that no invoice carries yet. Safe to run again: what is
+    already recorded is counted first. An invoice of an order paid at checkout is thus settled when it is
+    issued, and says so ("acquittée") instead of a due date."""
+    recorded = Payment.objects.filter(document__order_id=order.pk).aggregate(s=Sum("amount"))["s"] or Decimal(
+        "0"
+    )
+    left = (order.amount_paid - recorded).quantize(CENT)
+    if left <= 0:
+        return []
+    paid_on = timezone.localdate(order.paid_at) if order.paid_at else timezone.localdate()
+    paid_on = min(paid_on, timezone.localdate())
+    method = PaymentMethod.TRANSFER if order.payment_provider in ("", "manual") else PaymentMethod.CARD
+    payments = []
+    for invoice in Invoice.objects.invoices().filter(order_id=order.pk).order_by("issue_date", "pk"):
+        if left <= 0:
+            break
+        due = document_balance(invoice)
+        if due <= 0:
+            continue
+        part = min(due, left)
+        payments.append(
+            payment_record(
+                document=invoice,
+                paid_on=paid_on,
+                amount=part,
+                method=method,
+                reference=order.payment_reference,
+                actor=actor,
+            )
+        )
+        left -= part
+    return payments

@@ -19,6 +19,7 @@ from common import jobs
 from common.templatetags.oms_tags import money
 
 from ..models import DocumentStatus, Invoice
+from . import mentions
 from .cii import build_cii
 from .ubl import build_ubl
 from .validation import check_schematron, check_xsd
@@ -65,7 +66,9 @@ def document_context(document: Invoice) -> dict:
         "siret": seller["siret"],
         "vat": seller["vat_number"],
     }
+    settled = mentions.settlement(document)
     return {
+        "settled": settled,
         "legal_line": legal_line,
         "page_label": _("Page"),
         "doc": document,

@@ -52,25 +52,36 @@ INSTALLED_APPS = [
     "shipping",
     "fulfillment",
     "orders",
+    "channels",
     "invoicing",
+    "returns",
+    "portal",
+    "reports",
+    "integrations",
     "oms",
 ]
+
+# Signed requests of other programs (channels' and carriers' webhooks): the page-only middleware below
+# (``common.middleware``: sessions, locale, authentication, messages, htmx; the replica pin) lets them
+# through untouched. bench/webhooks.py measures their accept path (target p95 < 20 ms).
+MACHINE_PATH_PREFIXES = ("/webhooks/",)
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "common.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "common.middleware.SessionMiddleware",  # page-only: Django's, not for MACHINE_PATH_PREFIXES
+    "common.middleware.LocaleMiddleware",  # page-only (a machine is answered in LANGUAGE_CODE)
     "common.middleware.ApiLanguageMiddleware",
     "common.middleware.MalformedRequestMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "common.middleware.AuthenticationMiddleware",  # page-only (a machine is anonymous)
+    "common.replica.ReplicaMiddleware",  # listed reads from the replica; a writer reads the primary
     "common.audit.AuditContextMiddleware",  # the user and address the audit log records
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "common.middleware.MessageMiddleware",  # page-only
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
+    "common.middleware.HtmxMiddleware",  # page-only
 ]
 
 ROOT_URLCONF = "oms.urls"
@@ -115,6 +126,70 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# A streaming replica (PostgreSQL hot standby) for the reads listed below: common/replica.py. Without it,
+# everything reads from the primary. The primary stays the one source of truth.
+DATABASE_REPLICA_URL = env("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+    DATABASES["replica"].setdefault("CONN_MAX_AGE", DATABASES["default"]["CONN_MAX_AGE"])
+    DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
+    # The test database is the primary's; the replica suite points this alias at the standby's copy of it.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["common.replica.ReplicaRouter"]
+# Behind PgBouncer in transaction mode (DATABASE_PGBOUNCER=true): a server connection serves one transaction
+# and goes back to the pool, so nothing may outlive a transaction on it. No server-side cursors (a named
+# cursor lives on one server connection across fetches), no server-side prepared statements (Django turns
+# psycopg's off unless OPTIONS say otherwise; pinned here, PgBouncer before 1.21 cannot follow them). The
+# application holds no other session state: no SET outside a transaction (the time zone is a parameter
+# PgBouncer keeps per client), no advisory locks, no LISTEN, row locks only inside transactions.
+DATABASE_PGBOUNCER = env.bool("DATABASE_PGBOUNCER", default=False)
+if DATABASE_PGBOUNCER:
+    for _alias in DATABASES:
+        if DATABASES[_alias]["ENGINE"].endswith("postgresql"):
+            DATABASES[_alias]["DISABLE_SERVER_SIDE_CURSORS"] = True
+            DATABASES[_alias].setdefault("OPTIONS", {})["prepare_threshold"] = None
+# Months of partitions of the history tables (event log, stock ledger) created ahead by beat.
+PARTITIONS_AHEAD_MONTHS = env.int("PARTITIONS_AHEAD_MONTHS", default=3)
+# Past this replay lag the replica is skipped (reads go to the primary) and /healthz says "degraded".
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=5.0)
+# How often each process measures the lag (one query on the replica).
+REPLICA_CHECK_SECONDS = env.float("REPLICA_CHECK_SECONDS", default=2.0)
+# Read-your-writes: after a write, the same browser or API key reads from the primary this long.
+REPLICA_PIN_SECONDS = env.int("REPLICA_PIN_SECONDS", default=15)
+# The GET views (URL names) whose reads may come from the replica: lists, reports, exports, the portal's
+# read pages and the availability API. Each must write nothing it reads back.
+REPLICA_READ_VIEWS = [
+    "orders:order_list",
+    "orders:pickup_list",
+    "orders:notification_list",
+    "reports:sales",
+    "reports:delivery",
+    "reports:fulfilment",
+    "reports:returns",
+    "reports:forecast",
+    "reports:forecast_detail",
+    "reports:reorder",
+    "inventory:product_list",
+    "inventory:product_stock",
+    "inventory:catalogue",
+    "inventory:transfer_list",
+    "invoicing:document_list",
+    "invoicing:export_detail",
+    "portal:track",
+    "portal:account",
+    "portal:account_addresses",
+    "portal:account_data",
+    "invoicing:portal_documents",
+    "api-availability",
+    "api-availability-changes",
+    "api-stock",
+    "api-stock-movements",
+    "api-products",
+    "api-orders",
+    "api-order-detail",
+]
 
 # --- Cache ----------------------------------------------------------------------------------------
 # Redis is a cache and a broker, never the source of truth: when it is down, requests are served without
@@ -207,11 +282,13 @@ MERCHANT_NAME = env("MERCHANT_NAME", default="OMS Boutique")
 MERCHANT_LOGO_URL = env("MERCHANT_LOGO_URL", default="")
 MERCHANT_COLOR = env("MERCHANT_COLOR", default="#1f5fbf")
 MERCHANT_SUPPORT_EMAIL = env("MERCHANT_SUPPORT_EMAIL", default="")
-# Customer portal (orders/portal/): limits of the order lookup and the account sign-in (django-ratelimit on
+# Customer portal (portal/): limits of the order lookup and the account sign-in (django-ratelimit on
 # the default cache, Redis in production), and the lifetime of a sign-in link sent by email.
 PORTAL_LOOKUP_RATE_PER_IP = env("PORTAL_LOOKUP_RATE_PER_IP", default="20/h")
 PORTAL_LOOKUP_RATE_PER_ORDER = env("PORTAL_LOOKUP_RATE_PER_ORDER", default="5/15m")
 ACCOUNT_SIGNIN_RATE = env("ACCOUNT_SIGNIN_RATE", default="10/15m")
+# The back office's (and the admin's) sign-in: per IP and per username.
+STAFF_SIGNIN_RATE = env("STAFF_SIGNIN_RATE", default="10/15m")
 ACCOUNT_LINK_MAX_AGE = 15 * 60  # seconds
 # The client's address for those limits: behind a reverse proxy, set it to the header the proxy fills
 # (e.g. HTTP_X_REAL_IP), or every customer shares the proxy's address and its limit.
@@ -256,6 +333,9 @@ if _csp_report_uri:
 # --- Celery ---------------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
+# Niceness a Celery worker takes at start (oms/celery.py), its pool's processes with it: background work
+# (turning deliveries into orders, PDFs, sending) yields the cores to the web where both share a host.
+WORKER_NICE = env.int("WORKER_NICE", default=10)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
@@ -304,6 +384,7 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "orders.purge_idempotency_keys", "schedule": 3600.0},
     "tracking-poll": {"task": "shipping.tracking_poll", "schedule": 600.0},
     "release-due-waves": {"task": "fulfillment.release_due_waves", "schedule": 300.0},
+    "sync-3pl-partners": {"task": "fulfillment.sync_partners", "schedule": 300.0},
     "flag-uncollected-pickups": {"task": "orders.flag_uncollected_pickups", "schedule": 6 * 3600.0},
     # The local relay-point directory, from each carrier with relay services (pages never call carriers).
     "relay-points-refresh": {
@@ -314,18 +395,24 @@ CELERY_BEAT_SCHEDULE = {
     # The domain event log's consumers (common/eventlog.py): after-commit queueing is the fast path, this
     # sweep the safety net (broker down at commit time, a lost message, a consumer waiting to retry).
     "events-sweep": {"task": "common.events_sweep", "schedule": 30.0},
+    # The event log's and the stock ledger's monthly partitions, created ahead (common/partitions.py).
+    "partitions-maintain": {"task": "common.partitions_maintain", "schedule": 6 * 3600.0},
     # Every queued job whose message was lost (broker down or flushed) or whose worker died (common/jobs.py).
     "jobs-sweep": {"task": "common.jobs_sweep", "schedule": float(JOBS_SWEEP_SECONDS)},
-    # Channel connectors (orders/channels): PrestaShop has no webhooks; the stock push runs on every
+    # Channel connectors (the channels app): PrestaShop has no webhooks; the stock push runs on every
     # availability change (debounced) and this sweep catches any push that was lost.
     "channels-prestashop-poll": {"task": "channels.prestashop_poll_all", "schedule": 120.0},
+    "channels-marketplace-poll": {"task": "channels.marketplace_poll_all", "schedule": 120.0},
     "channels-stock-push-sweep": {"task": "channels.stock_push_all", "schedule": 300.0},
+    "channels-fulfilment-sweep": {"task": "channels.fulfilment_sweep", "schedule": 600.0},
     "channels-purge-changes": {"task": "channels.purge_availability_changes", "schedule": 86400.0},
     # Every SKU's sales forecast, at night when nobody waits for it (reports).
     # E-invoicing: re-send what is pending too long, read the platforms' statuses, e-reporting once a day.
     "einvoicing-transmissions-sweep": {"task": "invoicing.transmissions_sweep", "schedule": 300.0},
     "einvoicing-platforms-poll": {"task": "invoicing.platforms_poll", "schedule": 900.0},
     "einvoicing-ereporting": {"task": "invoicing.ereporting_run", "schedule": crontab(hour=4, minute=10)},
+    # HubSpot: a push when something waits (a lost message, a batch refused a moment ago).
+    "hubspot-push-sweep": {"task": "integrations.hubspot_push_sweep", "schedule": 60.0},
     "reports-forecast-nightly": {
         "task": "orders.reports_forecast_nightly",
         "schedule": crontab(hour=2, minute=30),
@@ -335,6 +422,18 @@ CELERY_BEAT_SCHEDULE = {
 # --- Domain event log (common/eventlog.py) -------------------------------------------------------------
 EVENTS_MAX_ATTEMPTS = env.int("EVENTS_MAX_ATTEMPTS", default=6)  # then the event is parked for a manager
 EVENTS_RETRY_BASE_SECONDS = env.int("EVENTS_RETRY_BASE_SECONDS", default=2)  # 2, 4, 8, 16, 32 s...
+
+# --- Outbound webhooks and HubSpot (integrations/) -------------------------------------------------------
+# Webhook URLs on private, loopback or link-local addresses are refused (no server-side request forgery)
+# unless this is true: a local receiver in development.
+WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=False)
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10)  # a receiver must answer by then
+# Retries: base × 2^(n−1) after the n-th failure (30 s, 1 min, 2 min… 17 h); 13 attempts span ~34 hours.
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=13)  # then failed, and the endpoint disabled
+WEBHOOK_LEASE_SECONDS = env.int("WEBHOOK_LEASE_SECONDS", default=60)  # a killed worker's delivery is resent
+WEBHOOK_BATCH_SIZE = env.int("WEBHOOK_BATCH_SIZE", default=50)  # sent in one batch after its own (1: none)
+HUBSPOT_API_BASE = env("HUBSPOT_API_BASE", default="https://api.hubapi.com")
 
 # --- Reports: sales forecast and reorder suggestions ----------------------------------------------------
 FORECAST_HISTORY_DAYS = env.int("FORECAST_HISTORY_DAYS", default=365)  # daily sales history read
@@ -377,6 +476,19 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "orders.models.OrderStatus",
         "DeliveryModeEnum": "orders.models.DeliveryMode",
+        # The two above name classes whose labels differ from the API's choices, so they match nothing; the
+        # order's status keeps the name it has always had in the schema now that another "status" exists.
+        "StatusEnum": "orders.api.ORDER_STATUS_VALUES",
+        "IncomingStockStatusEnum": ["open", "received", "cancelled"],
+        "IncomingStockKindEnum": ["purchase", "transfer"],
+        "HoldKindEnum": "orders.models.HoldKind",
+        "PaymentStatusEnum": "orders.models.PaymentStatus",
+        "OrderChangeKindEnum": "orders.models.OrderChange.Kind",
+        "PaymentTransactionKindEnum": "orders.models.PaymentTransaction.Kind",
+        "PaymentTransactionStatusEnum": "orders.models.PaymentTransaction.Status",
+        "PaymentInputStatusEnum": "orders.api.PaymentInputStatus",
+        "ReturnMethodEnum": "returns.models.Return.Method",
+        "ReturnStatusEnum": "returns.models.ReturnStatus",
     },
 }
 
@@ -384,6 +496,9 @@ SPECTACULAR_SETTINGS = {
 SOURCING_SPLIT_PENALTY = env.float("SOURCING_SPLIT_PENALTY", default=3.0)  # EUR per extra parcel
 SOURCING_LATENESS_COST_PER_DAY = env.float("SOURCING_LATENESS_COST_PER_DAY", default=0.5)  # EUR per day
 SOURCING_MAX_PARCELS = env.int("SOURCING_MAX_PARCELS", default=3)
+# A channel connector is "late" on the Connectors page and the dashboard when its order poll, a webhook
+# delivery, a stock push or a shipment report has waited longer than this (3PL partners have their own).
+CONNECTOR_LATE_MINUTES = env.int("CONNECTOR_LATE_MINUTES", default=60)
 SOURCING_STORAGE_DAYS = env.int("SOURCING_STORAGE_DAYS", default=30)  # storage saved = units × rate × days
 PROMISE_MARGIN_DAYS = env.int("PROMISE_MARGIN_DAYS", default=1)  # latest = earliest + margin working days
 # Click & collect orders waiting at the store longer than this are flagged for return to stock.
@@ -394,6 +509,8 @@ COLISSIMO_CONTRACT_NUMBER = env("COLISSIMO_CONTRACT_NUMBER", default="")
 COLISSIMO_PASSWORD = env("COLISSIMO_PASSWORD", default="")
 COLISSIMO_API_KEY = env("COLISSIMO_API_KEY", default="")  # instead of contract number + password
 LAPOSTE_OKAPI_KEY = env("LAPOSTE_OKAPI_KEY", default="")  # Suivi v2: Colissimo and Chronopost tracking
+# Suivi v2's address (a local simulation in bench/tracking.py; keep the default in production).
+LAPOSTE_SUIVI_URL = env("LAPOSTE_SUIVI_URL", default="https://api.laposte.fr/suivi/v2/idships/")
 MONDIAL_RELAY_ENSEIGNE = env("MONDIAL_RELAY_ENSEIGNE", default="")
 MONDIAL_RELAY_PRIVATE_KEY = env("MONDIAL_RELAY_PRIVATE_KEY", default="")
 MONDIAL_RELAY_COLLECTION_MODE = env(
@@ -432,6 +549,12 @@ SANDBOX_CARRIER_FAILURE_RATE = env.float("SANDBOX_CARRIER_FAILURE_RATE", default
 SANDBOX_WEBHOOK_SECRET = env("SANDBOX_WEBHOOK_SECRET", default="")
 # A parcel in transit without carrier news for this many days raises an alert on the dashboard.
 TRACKING_NO_NEWS_DAYS = env.int("TRACKING_NO_NEWS_DAYS", default=4)
+# The tracking poll (shipping/tracking.py): beat claims the parcels due, up to TRACKING_POLL_MAX a run, by
+# moving their next check to the end of a lease (TRACKING_LEASE_SECONDS), and queues one task per batch of
+# about TRACKING_TASK_PARCELS parcels of one carrier; a batch whose worker died is due again after the lease.
+TRACKING_POLL_MAX = env.int("TRACKING_POLL_MAX", default=200_000)
+TRACKING_TASK_PARCELS = env.int("TRACKING_TASK_PARCELS", default=100)
+TRACKING_LEASE_SECONDS = env.int("TRACKING_LEASE_SECONDS", default=900)
 # A relay point that area searches have not returned for this many days is deactivated.
 RELAY_POINT_STALE_DAYS = env.int("RELAY_POINT_STALE_DAYS", default=14)
 
@@ -467,3 +590,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Payment services the OMS captures (on shipment) and refunds (for a credit note) through
+# (orders/payments/providers). Orders name theirs in ``payment.provider``; "sandbox" needs no key.
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
+MOLLIE_API_KEY = env("MOLLIE_API_KEY", default="")

@@ -1,5 +1,7 @@
+import os
+
 from .base import *  # noqa: F401,F403
-from .base import env
+from .base import BASE_DIR, env
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -13,6 +15,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 LANGUAGE_CODE = "fr"
+# Under pytest-xdist (`make test` runs the suite in parallel) each worker writes its files apart: its
+# own test database is named by pytest-django (test_<name>_gw0...), the media folder here.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    MEDIA_ROOT = str(BASE_DIR / "var" / f"media-{os.environ['PYTEST_XDIST_WORKER']}")
 # A consumer of the domain event log that raises fails the test that triggered it (in production it is
 # retried, then parked for a manager); tests of parking turn this off.
 EVENTS_RAISE = True

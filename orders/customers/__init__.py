@@ -1,4 +1,4 @@
-"""Customer service's customer pages: the list, a customer's page (orders, returns, invoices through
-invoicing's fragment, addresses, B2B details, consent, account, notes) and its actions (resend the account
-link, RGPD export and erasure). They live in ``orders`` because they show orders and returns; the customer
-data and its rules stay in ``customers``."""
+"""Customer service's customer pages: the list, a customer's page (orders; returns and invoices through
+returns' and invoicing's fragments; addresses, B2B details, consent, account, notes) and its actions (resend
+the account link, RGPD export and erasure, orders/customer_data.py). They live in ``orders`` because they
+show orders; the customer data and its rules stay in ``customers``."""

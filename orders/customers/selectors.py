@@ -5,8 +5,8 @@ from django.db.models.functions import Coalesce
 
 from customers.models import Customer
 
-from ..models import Order, OrderStatus, Return
-from ..portal.selectors import FINISHED
+from ..customer_data import FINISHED
+from ..models import Order, OrderStatus
 
 ORDERS_ON_PAGE = 20
 
@@ -39,12 +39,4 @@ def customer_order_figures(*, customer: Customer) -> dict:
             Value(0),
             output_field=DecimalField(max_digits=14, decimal_places=2),
         ),
-    )
-
-
-def customer_returns(*, customer: Customer) -> list[Return]:
-    return list(
-        Return.objects.filter(order__customer=customer)
-        .select_related("order")
-        .order_by("-created_at", "-pk")[:ORDERS_ON_PAGE]
     )

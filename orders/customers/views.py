@@ -18,10 +18,9 @@ from customers import accounts
 from customers.selectors import customer_get, customer_list
 from customers.services import customer_note_add
 
-from ..portal.selectors import customer_export
-from ..portal.services import account_erase
+from ..customer_data import account_erase, customer_export
 from .forms import CustomerEraseForm, CustomerFilterForm, CustomerNoteForm
-from .selectors import customer_order_figures, customer_orders_page, customer_returns, customers_with_figures
+from .selectors import customer_order_figures, customer_orders_page, customers_with_figures
 
 PAGE_SIZE = 50
 
@@ -60,7 +59,6 @@ class CustomerDetailView(BackofficeMixin, View):
             "anonymised": accounts.is_anonymised(customer),
             "figures": customer_order_figures(customer=customer),
             "orders": customer_orders_page(customer=customer),
-            "returns": customer_returns(customer=customer),
             "addresses": list(customer.addresses.all()),
             "notes": list(customer.notes.all()),
             "note_form": note_form or CustomerNoteForm(),

@@ -19,7 +19,7 @@ from fulfillment import services as fulfillment_services
 from fulfillment.models import Preparation, PreparationStatus
 from inventory import services as inventory_services
 from inventory.exceptions import OutOfStock
-from inventory.models import Allocation, Location
+from inventory.models import Allocation, Location, Product
 from shipping import rule_services
 from shipping import services as shipping_services
 from shipping import shipments as shipping_shipments
@@ -30,6 +30,7 @@ from ..locks import lock_order
 from ..models import DeliveryMode, Order, OrderLine, OrderLocation, OrderStatus
 from . import lifecycle
 from .events import event_add
+from .kits import line_units
 from .sourcing import LineRequest, decide, destination_of
 
 
@@ -41,7 +42,14 @@ def preparation_started(*, order_id: int, actor=None) -> None:
 
 
 def line_resource(
-    *, order_id: int, order_line_id: int, location_id: int, quantity: int, reason: str, actor=None
+    *,
+    order_id: int,
+    order_line_id: int,
+    location_id: int,
+    quantity: int,
+    reason: str,
+    product_id: int | None = None,
+    actor=None,
 ) -> None:
     """Units of a line were found missing or damaged at a location (inventory wrote them off and shrank the
     line's allocation there, in the picker's transaction). Source them again: another location's stock,
@@ -52,10 +60,14 @@ def line_resource(
         return
     line = OrderLine.objects.select_related("product").get(pk=order_line_id, order=order)
     location = Location.objects.get(pk=location_id)
+    # A kit's short component is sourced again alone (the kit's other components stay where they are).
+    product = line.product
+    if product_id is not None and product_id != line.product_id:
+        product = Product.objects.get(pk=product_id)
     try:
         decision = decide(
             channel=order.channel,
-            lines=[LineRequest(0, line.product_id, line.sku, quantity, line.product.weight_g)],
+            lines=[LineRequest(0, product.pk, product.sku, quantity, product.weight_g)],
             mode=order.delivery_mode,
             destination=destination_of(
                 postcode=order.ship_postcode,
@@ -114,7 +126,7 @@ def line_resource(
         order=order,
         code="order.resourced",
         actor=actor,
-        sku=line.sku,
+        sku=product.sku,
         line_id=line.pk,
         location=location.name,
         location_code=location.code,
@@ -223,9 +235,9 @@ def pickup_ready(*, order_id: int, location_id: int, actor=None) -> None:
 
 def _all_shipped(order: Order) -> bool:
     """Every unit of the order left: consumed from stock and in a parcel handed to its carrier."""
-    consumed = dict(
+    consumed = line_units(
         Allocation.objects.filter(order=order, consumed_at__isnull=False)
-        .values_list("line_id")
+        .values_list("line_id", "line__product_id", "product_id")
         .annotate(n=Sum("quantity"))
     )
     if any(
@@ -316,13 +328,14 @@ def order_hand_over(
         Allocation.objects.filter(
             order=order, location=location, kind=Allocation.Kind.STOCK, consumed_at__isnull=True
         )
-        .values("line_id")
+        .values("line_id", "product_id")
         .annotate(quantity=Sum("quantity"))
-        .order_by("line_id")
+        .order_by("line_id", "product_id")
     )
     for row in held:
         inventory_services.allocations_consume(
             line_id=row["line_id"],
+            product_id=row["product_id"],
             location_id=location.pk,
             quantity=row["quantity"],
             actor=actor,

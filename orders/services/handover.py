@@ -8,7 +8,7 @@ from fulfillment.models import Preparation, PreparationStatus
 from inventory.models import Allocation
 from shipping.models import CarrierService
 
-from ..models import DeliveryMode, Order, OrderLocation, OrderStatus
+from ..models import DeliveryMode, Order, OrderLine, OrderLocation, OrderStatus
 
 # Orders whose new stock allocations go straight to the locations' preparation.
 PREPARING = frozenset(
@@ -30,19 +30,40 @@ def preparations_sync(*, order: Order) -> list:
         return []
     rows = (
         Allocation.objects.filter(order=order, kind=Allocation.Kind.STOCK)
-        .values("location_id", "line_id", "line__product_id", "line__sku", "line__name")
+        .values(
+            "location_id",
+            "line_id",
+            "product_id",
+            "product__sku",
+            "product__name",
+            "line__product_id",
+            "line__sku",
+            "line__name",
+        )
         .annotate(quantity=Sum("quantity"))
-        .order_by("location_id", "line_id")
+        .order_by("location_id", "line_id", "product_id")
     )
+    kit_lines: dict[int, dict[int, int]] = {}
+    if any(row["product_id"] != row["line__product_id"] for row in rows):  # a kit: its components
+        kit_lines = {
+            pk: {part["product_id"]: part["quantity"] for part in components}
+            for pk, components in OrderLine.objects.filter(order=order)
+            .exclude(components=[])
+            .values_list("pk", "components")
+        }
     per_location: dict[int, list] = {}
     for row in rows:
+        kit = row["product_id"] != row["line__product_id"]
         per_location.setdefault(row["location_id"], []).append(
             fulfillment_services.LineSpec(
                 order_line_id=row["line_id"],
-                product_id=row["line__product_id"],
-                sku=row["line__sku"],
-                name=row["line__name"],
+                product_id=row["product_id"],
+                sku=row["product__sku"] if kit else row["line__sku"],
+                name=row["product__name"] if kit else row["line__name"],
                 quantity=row["quantity"],
+                kit_sku=row["line__sku"] if kit else "",
+                kit_name=row["line__name"] if kit else "",
+                per_kit=kit_lines.get(row["line_id"], {}).get(row["product_id"], 0) if kit else 0,
             )
         )
     # locations that prepared something before and have nothing now (their lines were re-sourced)
@@ -52,6 +73,8 @@ def preparations_sync(*, order: Order) -> list:
         .values_list("location_id", flat=True)
     ):
         per_location.setdefault(location_id, [])
+    if order.holds:  # on hold: nothing goes to picking, what was handed over and not started comes back
+        per_location = {location_id: [] for location_id in per_location}
     if order.status not in PREPARING:  # waiting for stock: only shrink the work already handed over
         existing = set(Preparation.objects.filter(order_id=order.pk).values_list("location_id", flat=True))
         per_location = {k: v for k, v in per_location.items() if k in existing}
@@ -94,6 +117,18 @@ def preparations_sync(*, order: Order) -> list:
                 customer_name=customer.full_name or customer.email,
                 ship_to=ship_to,
                 pickup_code=order.pickup_code if pickup_here else "",
+                recipient={
+                    "name": order.ship_name,
+                    "company": order.ship_company,
+                    "line1": order.ship_line1,
+                    "line2": order.ship_line2,
+                    "postcode": order.ship_postcode,
+                    "city": order.ship_city,
+                    "country": order.ship_country,
+                    "phone": order.ship_phone or customer.phone,
+                    "email": customer.email,
+                    "relay_id": str(relay.get("id", "")) if relay else "",
+                },
             )
         )
         if prep is not None:

@@ -10,11 +10,14 @@ The claim is a row insert under a unique constraint: concurrent requests with on
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+
+from common.exceptions import DomainError
 
 from ..exceptions import IdempotencyKeyInProgress, IdempotencyKeyReused
 from ..models import Channel, IdempotencyKey
@@ -77,12 +80,14 @@ def _claim_existing(*, existing: IdempotencyKey, key: str, fingerprint: str, now
             "A request with this Idempotency-Key is still being processed; retry in a moment.",
             details={"key": key},
         )
-    return Replay(status=existing.response_status, body=existing.response_body)
+    return Replay(status=existing.response_status, body=json.loads(existing.response_body))
 
 
 def idempotency_complete(*, claim: IdempotencyKey, status: int, body: dict) -> None:
     IdempotencyKey.objects.filter(pk=claim.pk).update(
-        state=IdempotencyKey.State.COMPLETED, response_status=status, response_body=body
+        state=IdempotencyKey.State.COMPLETED,
+        response_status=status,
+        response_body=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
     )
 
 
@@ -94,3 +99,34 @@ def idempotency_release(*, claim: IdempotencyKey) -> None:
 def idempotency_purge(*, older_than: timedelta = RETENTION) -> int:
     deleted, _ = IdempotencyKey.objects.filter(created_at__lt=timezone.now() - older_than).delete()
     return deleted
+
+
+def idempotent(
+    *, channel: Channel, key: str, fingerprint: str, action: Callable[[], tuple[int, dict]]
+) -> tuple[int, dict, bool]:
+    """Run ``action`` (it returns the answer's status and JSON body) at most once per key: the first answer
+    is stored in the action's transaction and replayed afterwards. A business refusal with 409 is stored
+    and replayed too (Stripe's semantics); any other failure forgets the claim, so the request can be
+    corrected and sent again with the same key. Without a key the action simply runs. Returns ``(status,
+    body, replayed)``."""
+    if not key:
+        status, body = action()
+        return status, body, False
+    claim = idempotency_claim(channel=channel, key=key, fingerprint=fingerprint)
+    if isinstance(claim, Replay):
+        return claim.status, claim.body, True
+    try:
+        with transaction.atomic():
+            status, body = action()
+            idempotency_complete(claim=claim, status=status, body=body)
+    except DomainError as exc:
+        if exc.status_code == 409:
+            body = {"error": {"code": exc.code, "message": exc.message, "details": exc.details}}
+            idempotency_complete(claim=claim, status=exc.status_code, body=body)
+        else:
+            idempotency_release(claim=claim)
+        raise
+    except BaseException:
+        idempotency_release(claim=claim)
+        raise
+    return status, body, False

@@ -73,10 +73,15 @@ def order_mark_returned(*, order: Order, actor=None, **data) -> Order:
 
 
 @transaction.atomic
-def order_cancel(*, order: Order, reason: str = "", actor=None) -> Order:
+def order_cancel(
+    *, order: Order, reason: str = "", actor=None, source: str = "", with_lines: bool = False
+) -> Order:
     """Cancel an order that has not shipped, all in this transaction (so no picker or packer can go on with
     it): its preparations stop, its parcels not handed over are cancelled and their units go back on the
-    shelf, every reservation is released. Locks in the project's order: the order, its preparations, its
+    shelf, every reservation is released. ``source``: who asked (a channel's kind when the channel itself
+    cancelled it, so nothing is sent back to it); ``with_lines``: the last units cancelled one by one (the
+    same transaction writes ``order.lines_cancelled``, which says which).
+    Locks in the project's order: the order, its preparations, its
     shipments, its allocations, the stock levels."""
     order = lock_order(order.pk)
     if order.status not in CANCELLABLE:
@@ -98,6 +103,8 @@ def order_cancel(*, order: Order, reason: str = "", actor=None) -> Order:
         code="order.cancelled",
         actor=actor,
         reason=reason,
+        source=source,
+        with_lines=with_lines,
         count=len(released),
         released=released,
         product_ids=sorted({r["product_id"] for r in released}),

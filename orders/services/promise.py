@@ -11,11 +11,18 @@ from django.utils import timezone
 
 from inventory.exceptions import OutOfStock
 from inventory.models import Location, Product
+from inventory.selectors import kit_parts
 from shipping.calendar import add_working_days
 
 from ..exceptions import InvalidOrder, UnknownLocation, UnknownProduct
 from ..models import Channel, DeliveryMode
-from .sourcing import LineRequest, channel_location_ids, decide, destination_of, ship_and_delivery
+from .sourcing import (
+    channel_location_ids,
+    decide,
+    destination_of,
+    line_request,
+    ship_and_delivery,
+)
 
 VAT = Decimal("1.20")
 CENT = Decimal("0.01")
@@ -72,8 +79,9 @@ def promise_quote(
         raise UnknownProduct(
             "Unknown or inactive SKU: " + ", ".join(unknown) + ".", details={"skus": unknown}
         )
+    parts = kit_parts(products=products.values())
     lines = [
-        LineRequest(i, products[sku].pk, sku, quantity, products[sku].weight_g)
+        line_request(index=i, product=products[sku], quantity=quantity, parts=parts.get(products[sku].pk))
         for i, (sku, quantity) in enumerate(items)
     ]
     destination = destination_of(postcode=postcode, country=country, latitude=latitude, longitude=longitude)

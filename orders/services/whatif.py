@@ -94,8 +94,9 @@ def sourcing_whatif(*, strategy: str, days: int = 30, channel=None, limit: int =
             for a in line.allocations.all()
             if a.kind == Allocation.Kind.STOCK
         ]
-        if not allocations or sum(q for *_, q in allocations) != sum(line.quantity for line in lines):
-            skipped += 1  # pre-orders and orders without stock allocations are not replayed
+        kits = any(line.components for line in order.lines.all())
+        if kits or not allocations or sum(q for *_, q in allocations) != sum(line.quantity for line in lines):
+            skipped += 1  # pre-orders, kits and orders without stock allocations are not replayed
             continue
         destination = None
         if order.delivery_mode != DeliveryMode.STORE:

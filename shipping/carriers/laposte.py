@@ -80,7 +80,7 @@ class LaPosteTrackingMixin:
                 ) from exc
             response = self.request(
                 "GET",
-                SUIVI_URL + ",".join(batch),
+                (self.config.get("suivi_url") or SUIVI_URL) + ",".join(batch),
                 params={"lang": "fr_FR"},
                 headers={"X-Okapi-Key": key, "Accept": "application/json"},
                 ok=(200, 207, 400, 404),

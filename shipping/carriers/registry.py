@@ -58,9 +58,11 @@ def environment_config(code: str) -> dict:
             "password": g("COLISSIMO_PASSWORD"),
             "api_key": g("COLISSIMO_API_KEY"),
             "okapi_key": g("LAPOSTE_OKAPI_KEY"),
+            "suivi_url": g("LAPOSTE_SUIVI_URL"),
         },
         "chronopost": {
             "okapi_key": g("LAPOSTE_OKAPI_KEY"),
+            "suivi_url": g("LAPOSTE_SUIVI_URL"),
             "account_number": g("CHRONOPOST_ACCOUNT_NUMBER"),
             "password": g("CHRONOPOST_PASSWORD"),
         },

@@ -2,6 +2,7 @@
 its own database connection, through the whole HTTP stack (a Django test Client per thread), started
 together by a barrier. PostgreSQL only (row locks, concurrent transactions)."""
 
+import json
 import random
 import threading
 from collections import Counter
@@ -113,7 +114,11 @@ def test_20_retries_with_one_idempotency_key_make_one_order(shop):
             assert (status, answer["error"]["code"]) == (409, "idempotency_key_in_progress")
     assert any(status == 201 for status, _ in results)
     claim = IdempotencyKey.objects.get()
-    assert (claim.state, claim.response_status, claim.response_body["number"]) == ("completed", 201, number)
+    assert (claim.state, claim.response_status, json.loads(claim.response_body)["number"]) == (
+        "completed",
+        201,
+        number,
+    )
     assert StockLevel.objects.get(location=lyon).reserved == 2
     call_command("stock_audit")
 

@@ -63,12 +63,28 @@ def test_create_answers_201_with_the_order(api, shop):
             "sku": "TSHIRT-M",
             "name": "T-shirt M",
             "quantity": 2,
+            "quantity_cancelled": 0,
             "unit_price": "19.90",
             "vat_rate": "20.0",
-            "allocations": [{"location": "lyon", "quantity": 2, "kind": "stock", "expected_on": None}],
+            "components": [],
+            "allocations": [
+                {"sku": "TSHIRT-M", "location": "lyon", "quantity": 2, "kind": "stock", "expected_on": None}
+            ],
         }
     ]
     assert body["total_incl_vat"] == "39.80"
+    assert (body["shipping_fee"], body["shipping_vat_rate"], body["holds"]) == ("0.00", "20.0", [])
+    assert body["payment"] == {
+        "status": "unpaid",
+        "provider": "",
+        "reference": "",
+        "amount_authorised": "0.00",
+        "amount_paid": "0.00",
+        "amount_refunded": "0.00",
+        "amount_to_capture": "0.00",
+        "amount_due": "39.80",
+        "paid_at": None,
+    }
     assert body["currency"] == "EUR"
     # The promise arrives with the promise release: an object {earliest, latest} or null until then.
     assert body["promised_delivery"] is None or set(body["promised_delivery"]) == {"earliest", "latest"}
@@ -86,6 +102,10 @@ def test_create_answers_201_with_the_order(api, shop):
         "delivery",
         "lines",
         "total_incl_vat",
+        "shipping_fee",
+        "shipping_vat_rate",
+        "payment",
+        "holds",
         "currency",
         "promised_delivery",
         "tracking_url",
@@ -105,8 +125,8 @@ def test_a_line_that_no_single_location_covers_is_split(api, shop):
     response = api.post("/orders/", order_body(lines=[{"sku": "TSHIRT-M", "quantity": 12}]))
     assert response.status_code == 201
     assert response.json()["lines"][0]["allocations"] == [
-        {"location": "lyon", "quantity": 10, "kind": "stock", "expected_on": None},
-        {"location": "lille", "quantity": 2, "kind": "stock", "expected_on": None},
+        {"sku": "TSHIRT-M", "location": "lyon", "quantity": 10, "kind": "stock", "expected_on": None},
+        {"sku": "TSHIRT-M", "location": "lille", "quantity": 2, "kind": "stock", "expected_on": None},
     ]
     assert (level(shop.tshirt, shop.lyon), level(shop.tshirt, shop.lille)) == ((10, 10), (5, 2))
 
@@ -151,7 +171,7 @@ def test_store_pickup_takes_the_stores_stock_first(api, shop):
     assert body["delivery"]["store"] == "paris"
     assert body["delivery"]["address"]["city"] == "Paris"
     assert body["lines"][0]["allocations"] == [
-        {"location": "paris", "quantity": 2, "kind": "stock", "expected_on": None}
+        {"sku": "TSHIRT-M", "location": "paris", "quantity": 2, "kind": "stock", "expected_on": None}
     ]
 
 
@@ -577,6 +597,7 @@ def test_preorder_awaits_stock_with_an_incoming_allocation(api, shop, poster_inc
     assert created["status"] == "awaiting_stock"
     assert created["lines"][0]["allocations"] == [
         {
+            "sku": "POSTER",
             "location": "lyon",
             "quantity": 2,
             "kind": "incoming",
@@ -597,8 +618,9 @@ def test_preorder_mixes_stock_and_incoming(api, shop, poster_incoming):
     body = order_body(lines=[{"sku": "POSTER", "quantity": 3}], allow_preorder=True)
     allocations = api.post("/orders/", body).json()["lines"][0]["allocations"]
     assert allocations == [
-        {"location": "lille", "quantity": 1, "kind": "stock", "expected_on": None},
+        {"sku": "POSTER", "location": "lille", "quantity": 1, "kind": "stock", "expected_on": None},
         {
+            "sku": "POSTER",
             "location": "lyon",
             "quantity": 2,
             "kind": "incoming",
@@ -648,7 +670,7 @@ def test_receiving_allocates_waiting_orders_in_order_of_arrival(api, shop, poste
     b = api.get(f"/orders/{second}/").json()
     assert a["status"] == "allocated"
     assert a["lines"][0]["allocations"] == [
-        {"location": "lyon", "quantity": 2, "kind": "stock", "expected_on": None}
+        {"sku": "POSTER", "location": "lyon", "quantity": 2, "kind": "stock", "expected_on": None}
     ]
     assert b["status"] == "awaiting_stock"
     assert [x["kind"] for x in b["lines"][0]["allocations"]] == ["incoming"]

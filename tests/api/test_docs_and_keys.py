@@ -22,6 +22,8 @@ OPERATIONS = {
     ("/api/v1/products/{sku}/", "get"),
     ("/api/v1/stock/movements/", "post"),
     ("/api/v1/stock/incoming/", "post"),
+    ("/api/v1/stock/incoming/", "get"),
+    ("/api/v1/stock/incoming/{id}/receive/", "post"),
     ("/api/v1/stock/", "get"),
     ("/api/v1/availability/", "get"),
     ("/api/v1/promise/", "get"),

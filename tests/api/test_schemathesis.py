@@ -79,3 +79,27 @@ def test_the_answers_about_a_real_order_conform_too(shop, wsgi_keeps_the_test_co
         cancelled = client.post(f"/api/v1/orders/{number}/cancel/", json={}, headers=headers)
         assert cancelled.status_code == expected
         schema["/api/v1/orders/{number}/cancel/"]["POST"].validate_response(cancelled)
+
+
+def test_the_answers_about_a_real_replenishment_conform_too(shop, wsgi_keeps_the_test_connection):
+    """Generated ids never exist: list a replenishment with a pre-order waiting on it, receive part of it,
+    the rest, then once too many, each answer checked against its response schema."""
+    from werkzeug.test import Client
+
+    from .conftest import order_body
+
+    client = Client(application)
+    headers = {"Authorization": f"Bearer {shop.key}"}
+    incoming = {"sku": "POSTER", "location": "lyon", "quantity": 3, "expected_on": "2099-01-01"}
+    incoming_id = client.post("/api/v1/stock/incoming/", json=incoming, headers=headers).json["id"]
+    body = order_body(lines=[{"sku": "POSTER", "quantity": 2}], allow_preorder=True)
+    assert client.post("/api/v1/orders/", json=body, headers=headers).status_code == 201
+    listed = client.get("/api/v1/stock/incoming/?sku=POSTER", headers=headers)
+    assert (listed.status_code, listed.json["results"][0]["reserved"]) == (200, 2)
+    schema["/api/v1/stock/incoming/"]["GET"].validate_response(listed)
+    receive = schema["/api/v1/stock/incoming/{id}/receive/"]["POST"]
+    path = f"/api/v1/stock/incoming/{incoming_id}/receive/"
+    for payload, expected in (({"quantity": 1}, 200), ({}, 200), ({}, 409)):
+        response = client.post(path, json=payload, headers=headers)
+        assert response.status_code == expected
+        receive.validate_response(response)

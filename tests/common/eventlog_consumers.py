@@ -11,7 +11,8 @@ from django.contrib.auth.models import Group
 from common.eventlog import consumer
 from common.exceptions import DomainError
 
-FLAGS = Path(os.environ.get("EVENTLOG_TEST_FLAGS", "/tmp/oms-eventlog-test"))  # noqa: S108
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")  # one folder per pytest-xdist worker
+FLAGS = Path(os.environ.get("EVENTLOG_TEST_FLAGS", f"/tmp/oms-eventlog-test-{_WORKER}"))  # noqa: S108
 
 
 @consumer("test.record", codes={"test.happened"})

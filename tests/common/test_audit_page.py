@@ -45,6 +45,7 @@ def test_managers_read_the_log_in_their_language(manager_client):
         Action.SECRET_CHANGED,
         label="boss",
         ip="192.0.2.1",
+        # a row written before the connectors left orders for their own app: found by its table
         target_type="orders.channelconnection",
         target_label="Boutique Shopify",
         changes={"access_token": {"before": "set", "after": "replaced"}},

@@ -351,7 +351,7 @@ def test_channel_settings_page_records_before_and_after_with_locations(client, b
 def test_connection_settings_are_recorded_apart_from_the_secrets(client, boss):
     channel = ChannelFactory(code="shop", name="Shop", kind="shopify")
     client.force_login(boss)
-    url = reverse("orders:connector", kwargs={"code": "shop"})
+    url = reverse("channels:connector", kwargs={"code": "shop"})
     data = {"base_url": "demo.myshopify.com", "api_version": "2026-01", "delivery_modes": "* = home"}
     client.post(url, {**data, "access_token": "shpat_value"})
     client.post(url, {**data, "push_stock": "on", "remote_location_id": "gid://shopify/Location/1"})

@@ -12,9 +12,9 @@ from django.db import connection
 from django.test import override_settings
 from django.utils import translation
 
+from channels.models import ChannelConnection
 from common import crypto
 from common.fields import CLEAR
-from orders.models import ChannelConnection
 from tests.orders.factories import ChannelFactory
 
 pytestmark = pytest.mark.django_db

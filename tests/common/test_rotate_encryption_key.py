@@ -9,10 +9,10 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.test import override_settings
 
+from channels.models import ChannelConnection
 from common import crypto
 from common.management.commands.rotate_encryption_key import encrypted_fields
 from common.models import AuditEntry
-from orders.models import ChannelConnection
 from tests.orders.factories import ChannelFactory
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +53,13 @@ def rotation(settings):
 
 def test_every_encrypted_field_is_found_by_itself():
     found = {model._meta.label: [f.name for f in fields] for model, fields in encrypted_fields()}
-    assert found["orders.ChannelConnection"] == ["api_key", "access_token", "api_secret", "webhook_secret"]
+    assert found["channels.ChannelConnection"] == [
+        "api_key",
+        "access_token",
+        "api_secret",
+        "webhook_secret",
+        "refresh_token",
+    ]
 
 
 def test_rotation_re_encrypts_everything_once(connections, rotation):
@@ -115,7 +121,7 @@ def test_a_value_no_key_opens_is_reported_and_the_rest_rotated(connections, rota
         )
 
     with pytest.raises(
-        CommandError, match=r"1 secrets cannot be decrypted .*: orders.ChannelConnection.api_key #"
+        CommandError, match=r"1 secrets cannot be decrypted .*: channels.ChannelConnection.api_key #"
     ):
         _run()
 

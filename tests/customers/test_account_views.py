@@ -1,4 +1,4 @@
-"""The account space's pages (orders/portal/account_views.py): sign-in by password or by link, the
+"""The account space's pages (portal/account_views.py): sign-in by password or by link, the
 separation from staff sessions, and every page scoped to the signed-in customer."""
 
 import json

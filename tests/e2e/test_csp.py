@@ -17,7 +17,8 @@ from customers.models import Notification
 from fulfillment import services as floor_services
 from inventory.models import Location, Product, StaffProfile
 from invoicing.models import Invoice
-from orders.models import Channel, Order, Return
+from orders.models import Channel, Order
+from returns.models import Return
 from shipping.models import CarrierService
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

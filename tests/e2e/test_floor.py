@@ -141,3 +141,33 @@ def test_store_hands_over_a_click_and_collect_order_with_its_code(
     order.refresh_from_db()
     assert order.status == Order.Status.DELIVERED
     no_horizontal_scroll(page)
+
+
+def test_picker_puts_back_cancelled_units_on_a_handheld(page, live_server, login, floor, screenshot):
+    from orders.services.edits import order_lines_cancel
+
+    order = floor.order([("SHIRT", 3)])
+    page.set_viewport_size({"width": 360, "height": 740})
+    login("picker")
+    page.goto(f"{live_server.url}/picking/")
+    page.click(".tile form button[type=submit]")
+    scan(page, "#pick-code", "A-03-2")
+    page.fill("#pick-qty", "3")
+    scan(page, "#pick-code", floor.shirt.ean)
+    expect(page.locator(".pick-done")).to_be_visible()
+    # customer service cancels two of the shirts already in the tote
+    shirt = order.lines.get(sku="SHIRT")
+    order_lines_cancel(order=Order.objects.get(pk=order.pk), quantities={shirt.pk: 2}, reason="client")
+
+    page.reload()
+    expect(page.locator(".put-back")).to_contain_text("Remettre 2 × SHIRT dans l'emplacement A-03-2")
+    no_horizontal_scroll(page)
+    box = page.locator(".put-back button").bounding_box()
+    assert box is not None and box["height"] >= 44 and box["x"] + box["width"] <= 360
+    screenshot("picking-handheld-put-back")
+    with page.expect_response(lambda r: r.request.method == "POST"):
+        page.click(".put-back button")
+    expect(page.locator(".scan-card--ok")).to_contain_text("2 × SHIRT remis dans l'emplacement A-03-2.")
+    expect(page.locator(".put-back")).to_have_count(0)
+    no_horizontal_scroll(page)
+    assert Preparation.objects.get(order=order).lines.get(sku="SHIRT").put_back == 0

@@ -123,6 +123,7 @@ def test_customer_page(page, live_server, role_users, shop, screenshot, width):
     page.click("#notes button[type=submit]")
     expect(page.locator("#notes")).to_contain_text("Rappeler pour le colis.")
     expect(page.locator("#customer-documents, .staff-documents")).to_be_visible()  # invoicing's fragment
+    expect(page.locator("#customer-returns")).to_be_visible()  # returns' fragment
     fits(page)
     screenshot(f"customer-{width}")
 
@@ -200,3 +201,34 @@ def test_navigation_has_at_most_seven_entries_and_floor_first_on_a_handheld(page
     page.goto(f"{live_server.url}/")
     page.click(".menu__toggle")
     expect(page.locator(".nav--mobile .nav-section__title").first).to_have_text("Opérations")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_kit_page(page, live_server, role_users, warehouse, store, screenshot, width):
+    from inventory import services as inventory_services
+
+    cafe = ProductFactory(sku="CAFE-ETHIOPIE", name="Café en grains Éthiopie 1 kg", ean=ean13(11))
+    jam = ProductFactory(sku="CONFITURE-FRAISE", name="Confiture artisanale fraise", ean=ean13(12))
+    honey = ProductFactory(sku="MIEL-LAVANDE", name="Miel de lavande 250 g", ean=ean13(13))
+    kit = ProductFactory(
+        sku="COFFRET-PETIT-DEJ", name="Coffret petit-déjeuner", ean="", price=Decimal("39.90")
+    )
+    stock(cafe, warehouse, 12)
+    stock(jam, warehouse, 9)
+    stock(honey, warehouse, 20)
+    stock(cafe, store, 2)
+    stock(jam, store, 5)
+    inventory_services.kit_set_components(kit=kit, components=[(cafe, 1), (jam, 2)])
+    page.set_viewport_size({"width": width, "height": 900})
+    sign_in(page, live_server, role_users[MANAGER])
+    page.goto(f"{live_server.url}/catalogue/{kit.pk}/kit/")
+    expect(page.locator("h1")).to_contain_text("COFFRET-PETIT-DEJ")
+    # the manager adds the honey jar: each location's kits follow their scarcest component
+    page.fill("#id_components-2-code", "MIEL-LAVANDE")
+    page.fill("#id_components-2-quantity", "1")
+    page.click("button[type=submit].btn--primary")
+    expect(page.locator(".message--success")).to_contain_text("COFFRET-PETIT-DEJ")
+    expect(page.locator("#parts-title")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("MIEL-LAVANDE")
+    fits(page)
+    screenshot(f"kit-{width}")

@@ -16,7 +16,7 @@ from pypdf import PdfReader
 from fulfillment import services
 from fulfillment.models import Preparation
 from oms.roles import MANAGER
-from orders.returns.models import Return
+from returns.models import Return
 from shipping.models import (
     Carrier,
     CarrierService,

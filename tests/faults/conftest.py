@@ -24,8 +24,10 @@ import pytest
 from tests.conftest import IN_CI
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_PORT = int(os.environ.get("FAULTS_REDIS_PORT", "6391"))
-WEB_PORT = int(os.environ.get("FAULTS_WEB_PORT", "8011"))
+# Under pytest-xdist each worker (gw0, gw1...) starts its own Redis and web server, on its own ports.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0)
+REDIS_PORT = int(os.environ.get("FAULTS_REDIS_PORT", "6391")) + _WORKER
+WEB_PORT = int(os.environ.get("FAULTS_WEB_PORT", "8011")) + 20 * _WORKER
 LEASE_SECONDS = 5  # the workers' and the web's job lease: a killed worker's job is free again after it
 
 
@@ -133,6 +135,7 @@ def fault_dirs(tmp_path_factory):
 def fault_env(django_db_setup, redis_server, fault_dirs):
     """The environment of the processes the tests start: the test database, the tests' Redis, short job
     timings (a job is due a second after it is asked for; a lease lasts LEASE_SECONDS)."""
+    from django.conf import settings
     from django.db import connection
 
     db = connection.settings_dict
@@ -156,6 +159,12 @@ def fault_env(django_db_setup, redis_server, fault_dirs):
         "ACCOUNT_SIGNIN_RATE": "4/15m",
         "PORTAL_LOOKUP_RATE_PER_ORDER": "3/15m",
         "LOG_LEVEL": "INFO",
+        # Outbound webhooks to the tests' receiver on 127.0.0.1; a killed worker's delivery is free again
+        # after the lease.
+        "WEBHOOK_ALLOW_PRIVATE_URLS": "true",
+        "WEBHOOK_LEASE_SECONDS": str(LEASE_SECONDS),
+        # The test process's keys: secrets it stores (a webhook's) are read by the workers.
+        "OMS_ENCRYPTION_KEYS": ",".join(settings.OMS_ENCRYPTION_KEYS),
     }
 
 
@@ -290,13 +299,19 @@ def broker(redis):
 
 
 class Mailbox:
-    """The emails the processes sent: the file backend writes one file per message."""
+    """The emails the processes sent. Django's file backend writes one file per connection, each message
+    followed by a line of 79 dashes: a connection that sends two messages leaves both in one file."""
+
+    SEPARATOR = "\n" + "-" * 79 + "\n"
 
     def __init__(self, folder: Path):
         self.folder = folder
 
     def messages(self) -> list[str]:
-        return [path.read_text(errors="replace") for path in sorted(self.folder.glob("*.log"))]
+        found = []
+        for path in sorted(self.folder.glob("*.log")):
+            found += [part for part in path.read_text(errors="replace").split(self.SEPARATOR) if part.strip()]
+        return found
 
     def with_text(self, text: str) -> list[str]:
         return [message for message in self.messages() if text in message]

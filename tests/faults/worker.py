@@ -28,6 +28,17 @@ def main() -> None:
         render.render_pdf = render_pdf
     from oms.celery import app
 
+    @app.task(name="faults.backend_pid")
+    def backend_pid(path: str) -> None:
+        """Append the PostgreSQL backend serving this task to ``path`` (a probe of connection reuse)."""
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+        with open(path, "a") as out:
+            out.write(f"{pid}\n")
+
     app.worker_main(
         [
             "worker",

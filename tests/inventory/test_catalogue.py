@@ -374,3 +374,88 @@ def test_sample_file_downloads(client, role_users):
     response = client.get(reverse("inventory:catalogue_import"), {"template": "csv"})
     assert response["Content-Type"].startswith("text/csv")
     assert response.content.decode().splitlines()[0].startswith("sku,name,ean,price,vat_rate")
+
+
+# --- the import is a job that is never lost (common/jobs.py) ---------------------------------------------
+
+
+def test_a_catalogue_import_whose_message_was_lost_is_run_once_by_the_sweep(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from common import jobs
+
+    # given: an import asked for whose message never reached a worker (the broker was down)
+    ProductFactory(sku="MUG", name="Tasse")
+    job = ProductImport.objects.create(
+        file=SimpleUploadedFile("catalogue.csv", CSV_OK),
+        filename="catalogue.csv",
+        dry_run=False,
+        job_due_at=timezone.now() - timedelta(seconds=1),
+    )
+
+    # when: beat's sweep runs (tasks run eagerly here, as a worker would run the queued message)
+    assert jobs.sweep()["inventory.catalogue_import"] == 1
+
+    # then: the file is imported, once; the job is no longer due; a redelivered message does nothing
+    job.refresh_from_db()
+    assert job.status == "done" and job.created_count == 2, job.message
+    assert (job.job_due_at, job.job_lease_until) == (None, None)
+    assert jobs.sweep()["inventory.catalogue_import"] == 0
+    again = catalogue_import_run(job_id=job.pk)
+    assert again.created_count == 2 and Product.objects.filter(sku="TSHIRT-M").count() == 1
+
+
+def test_a_catalogue_import_held_by_a_dead_worker_is_taken_over_after_its_lease():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from common import jobs
+
+    # given: a worker claimed the import and died in the middle (status running, lease in the future)
+    ProductFactory(sku="MUG", name="Tasse")
+    now = timezone.now()
+    job = ProductImport.objects.create(
+        file=SimpleUploadedFile("catalogue.csv", CSV_OK),
+        filename="catalogue.csv",
+        dry_run=False,
+        status=ProductImport.Status.RUNNING,
+        job_due_at=now + timedelta(minutes=30),
+        job_lease_until=now + timedelta(minutes=30),
+        job_attempts=1,
+    )
+    # while its lease holds, nobody else takes it
+    assert jobs.sweep()["inventory.catalogue_import"] == 0
+    assert catalogue_import_run(job_id=job.pk).status == "running"
+
+    # when: the lease has expired (minutes, not the broker's hour)
+    expired = now - timedelta(seconds=1)
+    ProductImport.objects.filter(pk=job.pk).update(job_due_at=expired, job_lease_until=expired)
+    assert jobs.sweep()["inventory.catalogue_import"] == 1
+
+    # then: the import ran to its end, once
+    job.refresh_from_db()
+    assert job.status == "done" and job.created_count == 2 and job.job_attempts == 0
+
+
+def test_a_catalogue_import_that_never_finishes_is_given_up_and_says_so():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from common import jobs
+
+    job = ProductImport.objects.create(
+        file=SimpleUploadedFile("catalogue.csv", CSV_OK),
+        filename="catalogue.csv",
+        dry_run=False,
+        status=ProductImport.Status.RUNNING,
+        job_due_at=timezone.now() - timedelta(seconds=1),
+        job_attempts=3,
+    )
+    jobs.sweep()
+    job.refresh_from_db()
+    assert job.status == "failed" and "nothing was imported" in job.message
+    assert not Product.objects.filter(sku="TSHIRT-M").exists()

@@ -111,9 +111,14 @@ class StockMachine(RuleBasedStateMachine):
             left = q
             for pk in sorted(self.incoming):
                 row = self.incoming[pk]
-                if left and row["status"] == "open" and (row["product"], row["location"]) == (
-                    product.pk,
-                    location.pk,
+                if (
+                    left
+                    and row["status"] == "open"
+                    and (row["product"], row["location"])
+                    == (
+                        product.pk,
+                        location.pk,
+                    )
                 ):
                     take = min(left, row["quantity"])
                     converted = min(row["reserved"], take)

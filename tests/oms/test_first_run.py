@@ -26,3 +26,14 @@ def test_local_settings_serve_static_files_without_collecting_them_and_keep_libr
     assert "Compressed" not in local.STORAGES["staticfiles"]["BACKEND"]
     loggers = local.LOGGING["loggers"]
     assert loggers["weasyprint"]["level"] == "ERROR" and loggers["celery"]["level"] == "WARNING"
+
+
+def test_seed_demo_writes_the_logins_make_run_prints(db, tmp_path):
+    path = tmp_path / "demo-logins.txt"
+    call_command("seed_demo", "-v0", "--no-forecast", "--logins-file", str(path))
+    text = path.read_text(encoding="utf-8")
+    assert "manager / demo-manager-2026" in text
+    assert text.startswith("Demo API key of the web channel (all scopes): ")
+    from oms.management.commands.seed_demo import demo_logins
+
+    assert len(text.splitlines()) == 2 + len(demo_logins())  # the key, the heading, one line a login

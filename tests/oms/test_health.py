@@ -15,13 +15,19 @@ KINDS = {
     "invoicing.send",
     "invoicing.export",
     "fulfillment.print",
+    "fulfillment.outsourced_request",
     "shipping.label",
     "orders.return_label",
+    "orders.payment_transaction",
     "channels.delivery",
     "channels.import",
+    "channels.marketplace_send",
     "channels.stock_push",
     "customers.account_link",
     "customers.notification",
+    "inventory.catalogue_import",
+    "integrations.webhook_delivery",
+    "integrations.endpoint_disabled_notice",
 }
 
 

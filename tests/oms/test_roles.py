@@ -23,6 +23,8 @@ MATRIX = {
     "inventory:catalogue": ({}, ALL_STAFF),
     "inventory:product_create": ({}, {MANAGER}),
     "inventory:product_edit": ({"pk": 990001}, {MANAGER}),
+    # A product's kit page: everyone reads it (managers get the form to change it).
+    "inventory:product_kit": ({"pk": 990001}, ALL_STAFF),
     "inventory:product_archive": ({"pk": 990001}, {MANAGER}),
     "inventory:catalogue_import": ({}, {MANAGER}),
     "inventory:catalogue_import_detail": ({"pk": 990001}, {MANAGER}),
@@ -71,6 +73,11 @@ MATRIX = {
     "orders:order_customers": ({}, {CUSTOMER_SERVICE, MANAGER}),
     "orders:order_options": ({}, {CUSTOMER_SERVICE, MANAGER}),
     "orders:order_cancel": ({"number": MATRIX_ORDER}, {CUSTOMER_SERVICE, MANAGER}),
+    "orders:order_edit": ({"number": MATRIX_ORDER}, {CUSTOMER_SERVICE, MANAGER}),
+    "orders:order_lines_cancel": ({"number": MATRIX_ORDER}, {CUSTOMER_SERVICE, MANAGER}),
+    # POST only: allowed roles get 405 on a GET.
+    "orders:order_payment": ({"number": MATRIX_ORDER}, {CUSTOMER_SERVICE, MANAGER}, {"ok": 405}),
+    "orders:order_hold": ({"number": MATRIX_ORDER}, {CUSTOMER_SERVICE, MANAGER}, {"ok": 405}),
     # The customer's messages: customer service and managers (notification 990301 of MATRIX_ORDER, sent).
     "orders:notification_list": ({}, {CUSTOMER_SERVICE, MANAGER}),
     "orders:order_notifications": ({"number": MATRIX_ORDER}, {CUSTOMER_SERVICE, MANAGER}),
@@ -82,14 +89,22 @@ MATRIX = {
     "orders:channel_list": ({}, {MANAGER}),
     # The event log's consumers and their parked events: managers (replay and discard are POST only).
     "event_consumers": ({}, {MANAGER}),
+    # Outbound webhooks and HubSpot: managers only (endpoint and delivery 990301). Actions are POST only.
+    "integrations:webhook_list": ({}, {MANAGER}),
+    "integrations:webhook_create": ({}, {MANAGER}),
+    "integrations:webhook_detail": ({"pk": 990301}, {MANAGER}),
+    "integrations:webhook_edit": ({"pk": 990301}, {MANAGER}),
+    "integrations:webhook_action": ({"pk": 990301, "action": "test"}, {MANAGER}, {"ok": 405}),
+    "integrations:delivery_detail": ({"pk": 990301}, {MANAGER}),
+    "integrations:hubspot": ({}, {MANAGER}),
     "event_failure_action": ({"pk": 990401, "action": "replay"}, {MANAGER}, {"ok": 405}),
     # Settings that used to be Django admin only: return rules and reasons, reorder policies.
-    "orders:return_settings": ({}, {MANAGER}),
-    "orders:return_rule_edit": ({"code": "web"}, {MANAGER}),
-    "orders:return_reason_create": ({}, {MANAGER}),
-    "orders:return_reason_edit": ({"pk": 990301}, {MANAGER}),
-    "orders:reorder_settings": ({}, {MANAGER}),
-    "orders:reorder_policy_edit": ({"code": "lyon"}, {MANAGER}),
+    "returns:return_settings": ({}, {MANAGER}),
+    "returns:return_rule_edit": ({"code": "web"}, {MANAGER}),
+    "returns:return_reason_create": ({}, {MANAGER}),
+    "returns:return_reason_edit": ({"pk": 990301}, {MANAGER}),
+    "reports:reorder_settings": ({}, {MANAGER}),
+    "reports:reorder_policy_edit": ({"code": "lyon"}, {MANAGER}),
     "orders:channel_detail": ({"code": "web"}, {MANAGER}),
     "orders:api_key_create": ({"code": "web"}, {MANAGER}),
     "orders:api_key_revoke": ({"code": "web", "pk": MATRIX_KEY_ID}, {MANAGER}),
@@ -107,6 +122,11 @@ MATRIX = {
         {"ok": 405, STORE_STAFF: 405},
     ),
     "fulfillment:wave_undo": (
+        {"pk": 990301},
+        {WAREHOUSE_STAFF, STORE_STAFF, MANAGER},
+        {"ok": 405, STORE_STAFF: 405},
+    ),
+    "fulfillment:wave_put_back": (
         {"pk": 990301},
         {WAREHOUSE_STAFF, STORE_STAFF, MANAGER},
         {"ok": 405, STORE_STAFF: 405},
@@ -146,18 +166,30 @@ MATRIX = {
         {"ok": 405},
     ),
     # Channel connectors: managers only (connector_matrix_objects: delivery and import 990301 of web).
-    "orders:connector": ({"code": "web"}, {MANAGER}),
-    "orders:connector_sync": ({"code": "web"}, {MANAGER}),
-    "orders:delivery_list": ({"code": "web"}, {MANAGER}),
-    "orders:delivery_detail": ({"code": "web", "pk": 990301}, {MANAGER}),
-    "orders:import": ({"code": "web"}, {MANAGER}),
-    "orders:import_detail": ({"code": "web", "pk": 990301}, {MANAGER}),
-    "orders:import_progress": ({"code": "web", "pk": 990301}, {MANAGER}),
+    "channels:connector": ({"code": "web"}, {MANAGER}),
+    "channels:connector_sync": ({"code": "web"}, {MANAGER}),
+    "channels:marketplace_reasons": ({"code": "web"}, {MANAGER}, {"ok": 405}),
+    "channels:marketplace_send_replay": ({"code": "web", "pk": 990301}, {MANAGER}, {"ok": 405}),
+    "channels:delivery_list": ({"code": "web"}, {MANAGER}),
+    "channels:delivery_detail": ({"code": "web", "pk": 990301}, {MANAGER}),
+    "channels:import": ({"code": "web"}, {MANAGER}),
+    "channels:import_detail": ({"code": "web", "pk": 990301}, {MANAGER}),
+    "channels:import_progress": ({"code": "web", "pk": 990301}, {MANAGER}),
+    # Connector health and 3PL partners: managers (partner, snapshot 990301; the actions are POST only).
+    "channels:connector_health": ({}, {MANAGER}),
+    "fulfillment:partner_list": ({}, {MANAGER}),
+    "fulfillment:partner_detail": ({"pk": 990301}, {MANAGER}),
+    "fulfillment:snapshot_detail": ({"pk": 990301}, {MANAGER}),
+    "fulfillment:partner_sync": ({"pk": 990301}, {MANAGER}, {"ok": 405}),
+    "fulfillment:request_retry": ({"pk": 990301}, {MANAGER}, {"ok": 405}),
+    "fulfillment:partner_shipment_replay": ({"pk": 990301}, {MANAGER}, {"ok": 405}),
     # Invoices (invoicing_matrix_objects: invoice and export 990301 of CMD-MATRIX-1, entity 990301).
     "invoicing:document_list": ({}, {CUSTOMER_SERVICE, MANAGER}),
     # The fragments of the order and customer pages.
     "invoicing:order_documents": ({"number": MATRIX_ORDER}, {CUSTOMER_SERVICE, MANAGER}),
     "invoicing:customer_documents": ({"pk": MATRIX_CUSTOMER}, {CUSTOMER_SERVICE, MANAGER}),
+    "returns:customer_returns": ({"pk": MATRIX_CUSTOMER}, {CUSTOMER_SERVICE, MANAGER}),
+    "returns:order_returns": ({"number": MATRIX_ORDER}, ALL_STAFF),
     "invoicing:document_detail": ({"pk": 990301}, {CUSTOMER_SERVICE, MANAGER}),
     "invoicing:document_file": ({"pk": 990301, "fmt": "pdf"}, {CUSTOMER_SERVICE, MANAGER}),
     "invoicing:document_send": ({"pk": 990301}, {CUSTOMER_SERVICE, MANAGER}),
@@ -198,7 +230,7 @@ MATRIX = {
     "customers:account_link": ({"pk": MATRIX_CUSTOMER}, {CUSTOMER_SERVICE, MANAGER}, {"ok": 405}),
     "customers:export": ({"pk": MATRIX_CUSTOMER}, {CUSTOMER_SERVICE, MANAGER}),
     "customers:erase": ({"pk": MATRIX_CUSTOMER}, {CUSTOMER_SERVICE, MANAGER}),
-    # Reports and the sales forecast: managers only (orders.view_reports).
+    # Reports and the sales forecast: managers only (reports.view_reports).
     "reports:sales": ({}, {MANAGER}),
     "reports:delivery": ({}, {MANAGER}),
     "reports:fulfilment": ({}, {MANAGER}),
@@ -293,7 +325,7 @@ NOT_BACKOFFICE = {
     "returns:request",
     "returns:portal_detail",
     "returns:portal_label",
-    # The customer's side (orders/portal/): tracking pages by token, the account space by customer session
+    # The customer's side (portal/): tracking pages by token, the account space by customer session
     # (tests/orders/test_portal*.py, tests/customers/test_account*.py).
     "portal:lookup",
     "portal:theme",
@@ -312,6 +344,8 @@ NOT_BACKOFFICE = {
     "portal:account_data",
     "portal:account_export",
     "portal:account_delete",
+    # The admin's sign-in redirects to the back office's (rate-limited) sign-in page.
+    "admin_login",
 }
 
 
@@ -351,6 +385,14 @@ def matrix_objects(role_users, settings, tmp_path):
     floor_matrix_objects(manager=role_users[MANAGER])
     invoicing_matrix_objects()
     returns_matrix_objects()
+    from integrations.models import WebhookDelivery, WebhookEndpoint
+
+    endpoint = WebhookEndpoint.objects.create(
+        pk=990301, url="https://crm.example.com/hook", secret="s" * 20, events=["order.created"]
+    )
+    WebhookDelivery.objects.create(
+        pk=990301, endpoint=endpoint, event_type="webhook.test", payload={"id": "x", "data": {}}
+    )
     from django.utils import timezone
 
     from customers.models import Notification
@@ -380,13 +422,33 @@ def connector_matrix_objects(request):
     if "matrix_objects" not in request.fixturenames:
         return
     request.getfixturevalue("matrix_objects")
-    from orders.models import Channel, ImportJob, WebhookDelivery
+    from channels.models import ImportJob, WebhookDelivery
+    from orders.models import Channel
 
     channel = Channel.objects.get(code="web")
     WebhookDelivery.objects.create(
         pk=990301, channel=channel, delivery_id="matrix", topic="orders/create", payload="{}", status="failed"
     )
     ImportJob.objects.create(pk=990301, channel=channel, filename="matrix.csv", status="done")
+    from django.utils import timezone
+
+    from fulfillment.models import StockSnapshot, WarehousePartner
+    from inventory.models import Location
+
+    location = Location.objects.create(
+        code="3pl-matrix",
+        name="3PL",
+        kind="outsourced",
+        address_line1="1 rue",
+        postcode="69003",
+        city="Lyon",
+        latitude=45.76,
+        longitude=4.85,
+    )
+    partner = WarehousePartner.objects.create(
+        pk=990301, location=location, name="3PL matrix", base_url="http://x.invalid"
+    )
+    StockSnapshot.objects.create(pk=990301, partner=partner, external_id="S", taken_at=timezone.now())
 
 
 def returns_matrix_objects():
@@ -395,7 +457,8 @@ def returns_matrix_objects():
     from django.core.files.base import ContentFile
 
     from inventory.models import Location
-    from orders.models import Order, Return, ReturnLine, ReturnReason
+    from orders.models import Order
+    from returns.models import Return, ReturnLine, ReturnReason
 
     order = Order.objects.get(number=MATRIX_ORDER)
     reason = ReturnReason.objects.get(code="wrong_size")

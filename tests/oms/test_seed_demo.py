@@ -31,7 +31,20 @@ def test_seed_demo_is_idempotent(db, capsys):
     assert _snapshot() == first
     assert Location.objects.filter(kind="warehouse").count() == 3
     assert Location.objects.filter(kind="store").count() == 2
-    assert Product.objects.count() == 200
+    # the marketplaces and the 3PL of the demo run in sandbox mode (offline)
+    from channels.models import ChannelConnection
+    from fulfillment.models import WarehousePartner
+
+    assert sorted(
+        ChannelConnection.objects.filter(sandbox=True).values_list("channel__code", "channel__kind")
+    ) == [("amazon-fr", "amazon"), ("fnac-darty", "mirakl")]
+    assert list(WarehousePartner.objects.values_list("location__code", "sandbox")) == [
+        ("3pl-venissieux", True)
+    ]
+    assert Product.objects.filter(is_kit=False).count() == 200
+    # three kits, some of today's orders have one (their components reserved, picked and shipped)
+    assert Product.objects.filter(is_kit=True).count() == 3
+    assert Order.objects.filter(lines__product__is_kit=True).exclude(status="cancelled").exists()
     statuses = set(Order.objects.values_list("status", flat=True))
     assert statuses >= {
         "allocated",
@@ -67,8 +80,8 @@ def _assert_history_and_forecast():
 
     from django.utils import timezone
 
-    from orders.reports.models import SalesForecast
-    from orders.reports.services import daily_units
+    from reports.models import SalesForecast
+    from reports.services import daily_units
 
     yesterday = timezone.localdate() - dt.timedelta(days=1)
     first = yesterday - dt.timedelta(days=153)
@@ -88,7 +101,7 @@ def _assert_every_order_agrees_with_its_floor():
     """Each demo order's status agrees with its reservations, preparations and parcels (they went through
     the real floor and carrier, not a status set by hand)."""
     from fulfillment.models import Preparation
-    from orders.models import ReturnLine
+    from returns.models import ReturnLine
     from shipping.models import Shipment
 
     def problem(order, text):

@@ -7,8 +7,8 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
+from channels.models import ChannelConnection
 from common import crypto
-from orders.models import ChannelConnection
 
 BEFORE = [("orders", "0015_recoverable_jobs")]
 AFTER = [("orders", "0016_encrypt_channel_secrets")]

@@ -7,7 +7,8 @@ import pytest
 from django.urls import reverse
 
 from oms.roles import CUSTOMER_SERVICE, MANAGER
-from orders.models import ReorderPolicy, ReturnReason, ReturnRule
+from reports.models import ReorderPolicy
+from returns.models import ReturnReason, ReturnRule
 from tests.orders.factories import ChannelFactory
 
 pytestmark = pytest.mark.django_db
@@ -27,16 +28,16 @@ def manager(client, role_users):
 def test_return_rule_is_set_per_channel(manager):
     web = ChannelFactory(code="web", name="Web")
     damaged = ReturnReason.objects.get(code="damaged")
-    html = manager.get(reverse("orders:return_settings")).content.decode()
+    html = manager.get(reverse("returns:return_settings")).content.decode()
     assert "No rule: returns are refused for this channel." in html
     response = manager.post(
-        reverse("orders:return_rule_edit", args=["web"]),
+        reverse("returns:return_rule_edit", args=["web"]),
         {"window_days": "14", "fee": "4.90", "photo_reasons": [damaged.pk]},
     )
     assert response.status_code == 302
     rule = ReturnRule.objects.get(channel=web)
     assert (rule.window_days, rule.fee, list(rule.photo_reasons.all())) == (14, Decimal("4.90"), [damaged])
-    html = manager.get(reverse("orders:return_settings")).content.decode()
+    html = manager.get(reverse("returns:return_settings")).content.decode()
     assert "14 days" in html and "€4.90" in html
 
 
@@ -44,7 +45,7 @@ def test_a_bad_return_rule_changes_nothing(manager):
     web = ChannelFactory(code="web")
     ReturnRule.objects.create(channel=web, window_days=30)
     response = manager.post(
-        reverse("orders:return_rule_edit", args=["web"]), {"window_days": "0", "fee": "-1"}
+        reverse("returns:return_rule_edit", args=["web"]), {"window_days": "0", "fee": "-1"}
     )
     assert response.status_code == 400
     assert set(response.context["form"].errors) == {"window_days", "fee"}
@@ -53,14 +54,14 @@ def test_a_bad_return_rule_changes_nothing(manager):
 
 def test_return_reasons_are_added_and_edited_but_keep_their_code(manager):
     response = manager.post(
-        reverse("orders:return_reason_create"),
+        reverse("returns:return_reason_create"),
         {"code": "too_small", "label": "Too small", "position": "60", "active": "on"},
     )
     assert response.status_code == 302
     reason = ReturnReason.objects.get(code="too_small")
     assert (reason.label, reason.our_fault, reason.active) == ("Too small", False, True)
     manager.post(
-        reverse("orders:return_reason_edit", args=[reason.pk]),
+        reverse("returns:return_reason_edit", args=[reason.pk]),
         {"code": "renamed", "label": "Much too small", "position": "60", "our_fault": "on"},
     )
     reason.refresh_from_db()
@@ -71,16 +72,16 @@ def test_return_reasons_are_added_and_edited_but_keep_their_code(manager):
         False,
     )
     response = manager.post(
-        reverse("orders:return_reason_create"), {"code": "too_small", "label": "Again", "position": "1"}
+        reverse("returns:return_reason_create"), {"code": "too_small", "label": "Again", "position": "1"}
     )
     assert response.status_code == 400 and "code" in response.context["form"].errors
 
 
 def test_reorder_policies_override_and_reset_the_default(manager, warehouse, settings):
     settings.REORDER_LEAD_TIME_DAYS = {"warehouse": 10, "store": 3}
-    html = manager.get(reverse("orders:reorder_settings")).content.decode()
+    html = manager.get(reverse("reports:reorder_settings")).content.decode()
     assert "Default of its kind" in html and "10 days" in html
-    url = reverse("orders:reorder_policy_edit", args=[warehouse.code])
+    url = reverse("reports:reorder_policy_edit", args=[warehouse.code])
     assert 'value="10"' in manager.get(url).content.decode()  # starts from the default
     manager.post(url, {"lead_time_days": "21", "review_days": "14"})
     policy = ReorderPolicy.objects.get(location=warehouse)
@@ -95,8 +96,7 @@ def test_reorder_policies_override_and_reset_the_default(manager, warehouse, set
 def test_customer_service_cannot_change_settings(client, role_users):
     ChannelFactory(code="web")
     client.force_login(role_users[CUSTOMER_SERVICE])
-    assert client.get(reverse("orders:return_settings")).status_code == 403
-    assert (
-        client.post(reverse("orders:return_rule_edit", args=["web"]), {"window_days": "5"}).status_code == 403
-    )
+    assert client.get(reverse("returns:return_settings")).status_code == 403
+    response = client.post(reverse("returns:return_rule_edit", args=["web"]), {"window_days": "5"})
+    assert response.status_code == 403
     assert not ReturnRule.objects.exists()

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from oms.roles import CUSTOMER_SERVICE, MANAGER, STORE_STAFF, WAREHOUSE_STAFF
-from orders.models import Order
+from orders.models import Order, OrderLocation
 from orders.views import CappedPaginator
 from tests.inventory.factories import ProductFactory
 from tests.orders.factories import ChannelFactory, CustomerFactory, OrderFactory
@@ -20,7 +20,9 @@ URL = reverse("orders:order_list")
 
 
 def _at(order, when):
+    # Where the order is handled carries a copy of its date (the location-scoped lists are ordered by it).
     Order.objects.filter(pk=order.pk).update(created_at=when)
+    OrderLocation.objects.filter(order_id=order.pk).update(created_at=when)
 
 
 def numbers(response) -> list[str]:
@@ -156,6 +158,67 @@ def test_filters(manager_client, shop, query, expected):
 )
 def test_search(manager_client, shop, text, expected):
     assert numbers(manager_client.get(URL, {"q": text})) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ANA.ROUX@example.FR", n(5, 3, 1)),
+        ("ana.r", []),  # an email prefix without "@" is a name search
+        ("Martin", n(4, 2)),
+        ("ana", n(5, 3, 1)),
+        ("Ana Roux", n(5, 3, 1)),
+        ("Ana Martin", []),
+        ("SHOP-1002", n(2)),
+    ],
+)
+def test_search_matching_many_customers_gives_the_same_orders(
+    manager_client, shop, monkeypatch, text, expected
+):
+    # Past SEARCH_MAX_IDS matching customers (or orders), they are a condition of the query itself
+    monkeypatch.setattr("orders.selectors.SEARCH_MAX_IDS", 0)
+    assert numbers(manager_client.get(URL, {"q": text})) == expected
+    assert numbers(manager_client.get(URL, {"q": text, "sort": "created"})) == expected[::-1]
+
+
+@pytest.mark.parametrize("max_ids", [500, 0])
+def test_search_matching_an_external_id_and_customers_gives_both(
+    manager_client, shop, monkeypatch, max_ids, warehouse
+):
+    # The order's own match and the customers' are one OR (an external id that is also a last name)
+    monkeypatch.setattr("orders.selectors.SEARCH_MAX_IDS", max_ids)
+    tee = ProductFactory(sku="TEE2")
+    other = OrderFactory(
+        number="CMD-2026-000006",
+        external_id="Martin",
+        channel=shop["a"].channel,
+        customer=shop["a"].customer,
+        lines=[(tee, 1, warehouse)],
+    )
+    _at(other, dt.datetime(2026, 3, 14, 10, tzinfo=dt.UTC))
+    assert numbers(manager_client.get(URL, {"q": "Martin"})) == n(6, 4, 2)
+    assert numbers(manager_client.get(URL, {"q": "Martin", "status": ["allocated"]})) == n(6)
+
+
+@pytest.mark.parametrize(
+    ("role", "query", "expected"),
+    [
+        (WAREHOUSE_STAFF, {}, n(5, 1)),
+        (WAREHOUSE_STAFF, {"sort": "created"}, n(1, 5)),
+        (WAREHOUSE_STAFF, {"status": ["allocated"], "sort": "-total"}, n(1, 5)),
+        (WAREHOUSE_STAFF, {"status": ["cancelled"]}, []),
+        (STORE_STAFF, {"status": ["cancelled", "allocated"]}, n(5, 4)),
+        (STORE_STAFF, {"q": "ana"}, n(5)),
+        (MANAGER, {"location": "lille", "sort": "created"}, n(2, 3)),
+        (MANAGER, {"location": "paris", "status": ["cancelled"]}, n(4)),
+    ],
+)
+def test_one_location_lists_in_every_order(client, role_users, shop, role, query, expected):
+    # One location's orders are read through its OrderLocation rows: one row per order, in the list's order
+    client.force_login(role_users[role])
+    response = client.get(URL, query)
+    assert numbers(response) == expected
+    assert response.context["paginator"].count == len(expected)
 
 
 def test_search_combines_with_filters(manager_client, shop):
@@ -297,8 +360,8 @@ def test_queries_do_not_grow_with_the_page_size(
         with django_assert_max_num_queries(12):
             response = client.get(URL, {"per_page": size})
         assert len(response.context["orders"]) == size
-    # a location filter adds its lookup, a search the customers'
-    with django_assert_max_num_queries(14):
+    # a location filter adds its lookup, a search the matching orders' and customers' ids
+    with django_assert_max_num_queries(15):
         client.get(URL, {"per_page": 100, "q": "Ana", "status": "allocated", "location": "lyon"})
 
 

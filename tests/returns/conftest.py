@@ -5,8 +5,8 @@ import pytest
 from django.utils import timezone, translation
 
 from inventory.models import Allocation, StockLevel
-from orders.models import ReturnReason
-from orders.returns import services
+from returns import services
+from returns.models import ReturnReason
 from shipping.models import Carrier, CarrierService, Shipment
 from tests.events import log_event
 from tests.inventory.factories import LocationFactory, ProductFactory

@@ -1,18 +1,22 @@
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 
+from common import eventlog
 from customers.models import Notification
+from invoicing.exceptions import CreditExceedsInvoice
 from invoicing.models import CreditNote, InvoiceLine
+from invoicing.services import issue
 from invoicing.services.issue import invoice_issue_for_order
-from orders.returns import services
+from returns import services
 from tests.events import events_of
 from tests.invoicing.factories import LegalEntityFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def test_refund_issues_the_credit_note_through_the_signal(world, django_capture_on_commit_callbacks):
+def test_refund_issues_the_credit_note_in_its_own_transaction(world, django_capture_on_commit_callbacks):
     # given an invoiced, delivered order
     LegalEntityFactory()
     invoice = invoice_issue_for_order(order=world.order, scope="shipped")
@@ -22,11 +26,19 @@ def test_refund_issues_the_credit_note_through_the_signal(world, django_capture_
     results = {line.pk: (1, 0) for line in ret.lines.all()}
     services.return_receive(ret=ret, location=world.lyon, results=results)
 
-    # when staff record the refund
-    services.return_refund(ret=ret, reference="PAY-9")
+    # when staff record the refund, inside a transaction that has not committed yet (so no consumer of the
+    # event log has run)
+    with transaction.atomic():
+        refunded = services.return_refund(ret=ret, reference="PAY-9")
 
-    # then invoicing credited exactly the returned units and the customer is told
-    note = CreditNote.objects.get()
+        # then invoicing credited exactly the returned units at once, the return knows its credit note
+        note = CreditNote.objects.get()
+        assert refunded.credit_notes == note.number
+        assert events_of(world.order, "return.credited", credit_notes=[note.number]).exists()
+        assert not Notification.objects.filter(order=world.order, kind="refund_issued").exists()
+
+    # and, after commit, invoicing's consumer leaves the refund alone and the customer is told
+    assert CreditNote.objects.count() == 1
     assert note.corrects_id == invoice.pk
     assert sorted(InvoiceLine.objects.filter(document=note).values_list("sku", "quantity")) == [
         ("MUG", 1),
@@ -38,7 +50,45 @@ def test_refund_issues_the_credit_note_through_the_signal(world, django_capture_
     assert ret.refund_amount == Decimal("31.90")
     refund = Notification.objects.get(order=world.order, kind="refund_issued")
     assert note.number in refund.body_text
-    assert events_of(world.order, "return.credited", credit_notes=[note.number]).exists()
+    assert "return.refunded" not in eventlog.consumers()["invoicing.issue"].codes
+
+
+def test_a_refused_credit_note_leaves_the_return_received(world, monkeypatch):
+    # given an invoiced order whose return was received
+    LegalEntityFactory()
+    invoice_issue_for_order(order=world.order, scope="shipped")
+    ret = world.request(items=[("MUG", 1, "changed_mind")])
+    services.return_accept(ret=ret)
+    services.return_receive(ret=ret, location=world.lyon, results={ret.lines.get().pk: (1, 0)})
+
+    def refuse(**kwargs):
+        raise CreditExceedsInvoice("Line 1 has 0 unit(s) left to credit, not 1.")
+
+    monkeypatch.setattr(issue, "credit_notes_for_return", refuse)
+
+    # when the credit note cannot be issued
+    with pytest.raises(CreditExceedsInvoice):
+        services.return_refund(ret=ret, reference="PAY-1")
+
+    # then the refund is not recorded either: one transaction
+    ret.refresh_from_db()
+    assert (ret.status, ret.refund_reference, ret.credit_notes) == ("received", "", "")
+    assert not CreditNote.objects.exists()
+    assert not events_of(world.order, "return.refunded").exists()
+
+
+def test_an_order_never_invoiced_is_refunded_without_credit_note(world):
+    ret = world.request(items=[("MUG", 1, "changed_mind")])
+    services.return_accept(ret=ret)
+    services.return_receive(ret=ret, location=world.lyon, results={ret.lines.get().pk: (1, 0)})
+
+    services.return_refund(ret=ret, reference="PAY-2")
+
+    ret.refresh_from_db()
+    assert (ret.status, ret.credit_notes) == ("refunded", "")
+    assert not CreditNote.objects.exists()
+    assert events_of(world.order, "return.refunded").exists()
+    assert not events_of(world.order, "return.credited").exists()
 
 
 def test_a_second_return_credits_only_what_is_left(world, django_capture_on_commit_callbacks):

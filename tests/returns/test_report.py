@@ -3,9 +3,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from oms.roles import MANAGER
-from orders.reports import selectors
-from orders.reports.forms import Period
-from orders.returns import services
+from reports import selectors
+from reports.forms import Period
+from returns import services
 from tests.oms.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

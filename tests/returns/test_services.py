@@ -7,9 +7,10 @@ from django.utils import timezone
 
 from customers.models import Notification
 from inventory.models import StockMovement
-from orders.models import Order, Return, ReturnLine, ReturnRule
-from orders.returns import services
-from orders.returns.exceptions import InvalidReturnTransition, ReturnRefused
+from orders.models import Order
+from returns import services
+from returns.exceptions import InvalidReturnTransition, ReturnRefused
+from returns.models import Return, ReturnLine, ReturnRule
 from tests.events import events_of
 
 pytestmark = pytest.mark.django_db

@@ -4,9 +4,12 @@ import pytest
 from django.urls import reverse
 
 from inventory.models import StockMovement
+from invoicing.models import CreditNote
+from invoicing.services.issue import invoice_issue_for_order
 from oms.roles import CUSTOMER_SERVICE, STORE_STAFF
-from orders.models import Return
-from orders.returns import services
+from returns import services
+from returns.models import Return
+from tests.invoicing.factories import LegalEntityFactory
 from tests.oms.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -107,7 +110,10 @@ def test_order_page_offers_create_a_return_and_lists_returns(client, world, cs):
     ret = world.request()
     html = client.get(reverse("orders:order_detail", args=[world.order.number]), **EN).content.decode()
     assert reverse("returns:create", args=[world.order.number]) in html
-    assert reverse("returns:detail", args=[ret.number]) in html
+    fragment = reverse("returns:order_returns", args=[world.order.number])
+    assert f'hx-get="{fragment}"' in html  # the returns come from returns' fragment
+    listed = client.get(fragment, HTTP_HX_REQUEST="true", **EN).content.decode()
+    assert reverse("returns:detail", args=[ret.number]) in listed
 
 
 def test_customer_service_creates_a_return_in_store(client, world, cs):
@@ -220,3 +226,84 @@ def test_store_staff_receive_returns_at_their_store_only(client, world, django_c
     )
     assert response.status_code == 302
     assert world.on_hand(world.tshirt, world.paris) == 1
+
+
+def test_the_return_page_shows_the_credit_note_once_refunded(client, world, cs):
+    # given an invoiced order whose return was received
+    LegalEntityFactory()
+    invoice_issue_for_order(order=world.order, scope="shipped")
+    ret = world.request(items=[("MUG", 1, "changed_mind")])
+    services.return_accept(ret=ret)
+    services.return_receive(ret=ret, location=world.lyon, results={ret.lines.get().pk: (1, 0)})
+    detail = reverse("returns:detail", args=[ret.number])
+
+    # when customer service records the refund on the return's page
+    response = client.post(
+        reverse("returns:action", args=[ret.number, "refund"]), {"reference": "PAY-78"}, **EN
+    )
+
+    # then the page they come back to shows the credit note, linked to its document
+    note = CreditNote.objects.get()
+    assert response.status_code == 302 and response["Location"] == detail
+    html = client.get(detail, **EN).content.decode()
+    assert f'<a href="{reverse("invoicing:document_detail", args=[note.pk])}">{note.number}</a>' in html
+    assert "€12.00" in html
+
+
+def test_the_customer_page_lists_the_customer_returns_from_the_returns_fragment(client, world, cs):
+    # given a customer with a return
+    ret = world.request(items=[("MUG", 1, "changed_mind")])
+    customer = world.order.customer
+    fragment = reverse("returns:customer_returns", args=[customer.pk])
+
+    # when customer service opens the customer's page, it loads the returns' fragment
+    page = client.get(reverse("customers:detail", args=[customer.pk]), **EN).content.decode()
+    assert f'hx-get="{fragment}"' in page
+    answer = client.get(fragment, HTTP_HX_REQUEST="true", **EN)
+
+    # then the fragment lists the return, linked to its page, and its order
+    html = answer.content.decode()
+    assert answer.status_code == 200 and "<html" not in html
+    assert f'<a href="{reverse("returns:detail", args=[ret.number])}">{ret.number}</a>' in html
+    assert world.order.number in html
+    # opened without htmx (no JavaScript), the same list is a page of its own
+    assert ret.number in client.get(fragment, **EN).content.decode()
+
+
+def test_the_customer_returns_fragment_is_for_those_who_see_customers(client, world):
+    world.request(items=[("MUG", 1, "changed_mind")])
+    client.force_login(UserFactory(username="st-fragment", role=STORE_STAFF, locations=[world.paris]))
+
+    answer = client.get(reverse("returns:customer_returns", args=[world.order.customer.pk]), **EN)
+
+    assert answer.status_code == 403
+
+
+def test_the_order_page_lists_its_returns_from_the_returns_fragment(client, world, cs):
+    # given an order with a return, and another without
+    ret = world.request(items=[("MUG", 1, "changed_mind")])
+    other = world.make_order()
+    fragment = reverse("returns:order_returns", args=[world.order.number])
+
+    # when the order's page is opened, it loads the returns' fragment
+    page = client.get(reverse("orders:order_detail", args=[world.order.number]), **EN).content.decode()
+    assert f'hx-get="{fragment}"' in page
+    answer = client.get(fragment, HTTP_HX_REQUEST="true", **EN)
+
+    # then the fragment lists the return, linked to its page
+    html = answer.content.decode()
+    assert answer.status_code == 200 and "<html" not in html
+    assert f'<a href="{reverse("returns:detail", args=[ret.number])}">{ret.number}</a>' in html
+    # and an order without return gets nothing (the placeholder disappears)
+    empty = client.get(reverse("returns:order_returns", args=[other.number]), HTTP_HX_REQUEST="true", **EN)
+    assert empty.status_code == 200 and empty.content.decode().strip() == ""
+
+
+def test_the_order_returns_fragment_keeps_the_order_scope(client, world):
+    # given store staff of a store that does not handle the order
+    world.request(items=[("MUG", 1, "changed_mind")])
+    client.force_login(UserFactory(username="st-scope", role=STORE_STAFF, locations=[world.paris]))
+
+    answer = client.get(reverse("returns:order_returns", args=[world.order.number]), **EN)
+
+    assert answer.status_code == 404

@@ -83,7 +83,7 @@ def test_rule_label_handover_tracking_to_delivered(floor, django_capture_on_comm
         shipped_at=timezone.now() - timedelta(days=3), next_check_at=timezone.now() - timedelta(minutes=1)
     )
     result = shipments.tracking_poll(now=timezone.now())
-    assert result["checked"] == 1
+    assert result["claimed"] == 1 and result["batches"] == 1
     shipment.refresh_from_db()
     order.refresh_from_db()
     assert shipment.status == Shipment.Status.DELIVERED and shipment.next_check_at is None

@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from pypdf import PdfReader
 
-from orders.returns import services as returns
-from orders.returns.models import Return, ReturnReason, ReturnStatus
+from returns import services as returns
+from returns.models import Return, ReturnReason, ReturnStatus
 from shipping import carriers, shipments
 from shipping.models import (
     Carrier,

@@ -1,6 +1,7 @@
 """Compile the .po catalogues to .mo without needing GNU gettext on the machine (``make run`` works on a
 fresh machine). Uses polib; Django's ``compilemessages`` gives the same files where msgfmt exists."""
 
+import os
 from pathlib import Path
 
 import polib
@@ -16,7 +17,12 @@ class Command(BaseCommand):
         for locale_dir in settings.LOCALE_PATHS:
             for po_path in sorted(Path(locale_dir).glob("*/LC_MESSAGES/*.po")):
                 po = polib.pofile(str(po_path))
-                po.save_as_mofile(str(po_path.with_suffix(".mo")))
+                # Written aside then renamed: a process starting meanwhile (``make run`` migrates while
+                # this runs) reads the old catalogue or the new one, never half of one.
+                target = po_path.with_suffix(".mo")
+                partial = target.with_name(f".{target.name}.{os.getpid()}")
+                po.save_as_mofile(str(partial))
+                os.replace(partial, target)
                 count += 1
                 self.stdout.write(f"compiled {po_path} ({po.percent_translated()}% translated)")
         self.stdout.write(self.style.SUCCESS(f"{count} catalogue(s) compiled"))

@@ -1,7 +1,9 @@
 """Demo data: idempotent (running it twice changes nothing). Later issues add their part here."""
 
+import io
 from contextlib import nullcontext
 from decimal import Decimal
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -99,6 +101,16 @@ def demo_logins() -> list[tuple[str, str, str]]:
     ]
 
 
+class _Lines:
+    """A text stream with the ``write`` of a command's stdout (one line per call)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        self.stream.write(text + "\n")
+
+
 def write_logins(out, *, logins=None, api_key: str = DEMO_API_KEY) -> None:
     out.write(f"Demo API key of the web channel (all scopes): {api_key}")
     out.write("Demo logins (role: username / password):")
@@ -130,6 +142,12 @@ class Command(BaseCommand):
             help="Leave the first sales forecast to beat (`make run`: the in-process beat computes it "
             "in the background once the server answers).",
         )
+        parser.add_argument(
+            "--logins-file",
+            default="",
+            help="Also write the demo's API key and logins to this file (`make run` prints it once the "
+            "server answers, without starting Django once more).",
+        )
 
     def handle(self, *args, **options):
         with transaction.atomic():
@@ -154,6 +172,10 @@ class Command(BaseCommand):
         )
         if options["verbosity"] >= 1:
             write_logins(self.stdout, logins=logins, api_key=api_key)
+        if options["logins_file"]:
+            buffer = io.StringIO()
+            write_logins(_Lines(buffer), logins=logins, api_key=api_key)
+            Path(options["logins_file"]).write_text(buffer.getvalue(), encoding="utf-8")
 
     def _staff(self) -> list[tuple[str, str, str]]:
         sync_roles()

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ChannelsConfig(AppConfig):
+    name = "channels"
+    verbose_name = _("Channel connectors")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # The connectors' consumers of the event log and their queued jobs (common/jobs.py).
+        from . import events, jobs, outbound  # noqa: F401

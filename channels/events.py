@@ -1,0 +1,58 @@
+"""Consumers of the domain event log for the channel connectors: every change of availability feeds the
+change log (``GET /api/v1/availability/changes/``) and the stock push; orders that ship are reported to
+their channel. Both only write rows and queue tasks after commit (the pushes are external calls)."""
+
+from django.db import transaction
+
+from common.cache import cache_get, cache_set
+from common.eventlog import consumer
+from common.jobs import enqueue_on_commit
+from inventory.selectors import kits_using
+from orders.models import Channel, OrderStatus
+
+from .feed import changes_record
+
+PUSHING_KEY = "channels:pushing-channels"
+
+
+@consumer(
+    "channels.availability",
+    codes={"stock.availability_changed", "order.created"},
+    ordered=False,
+)
+def on_availability_changed(event) -> None:
+    """Reservations are compare-and-set updates that write no event of their own at intake (one per line
+    would cost a write per line): the order's creation carries its products."""
+    product_ids = event.payload.get("product_ids") or []
+    if not product_ids:
+        return
+    # A kit's availability is its components': the kits they belong to changed too.
+    kit_ids = kits_using(product_ids=product_ids)
+    changes_record(product_ids=sorted(set(product_ids) | set(kit_ids)))
+    transaction.on_commit(_schedule_push)
+
+
+def _schedule_push() -> None:
+    from .models import ChannelConnection
+    from .services import push_schedule
+
+    pushing = cache_get(PUSHING_KEY)  # None when missing or when the cache is down: ask the database
+    if pushing is None:
+        pushing = ChannelConnection.objects.filter(push_stock=True, channel__active=True).exists()
+        cache_set(PUSHING_KEY, pushing, timeout=10)
+    if pushing:
+        push_schedule()
+
+
+@consumer("channels.fulfilment", codes={"order.status_changed"}, ordered=False)
+def on_order_shipped(event) -> None:
+    if event.order_id is None or event.payload.get("to") not in (
+        OrderStatus.SHIPPED,
+        OrderStatus.PARTIALLY_SHIPPED,
+    ):
+        return
+    kind = Channel.objects.filter(orders__pk=event.order_id).values_list("kind", flat=True).first()
+    if kind in (Channel.Kind.SHOPIFY, Channel.Kind.WOOCOMMERCE, Channel.Kind.AMAZON, Channel.Kind.MIRAKL):
+        from .tasks import fulfilment_send
+
+        enqueue_on_commit(fulfilment_send, event.order_id)

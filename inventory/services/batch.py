@@ -1,0 +1,140 @@
+"""Reservations for a batch of orders (``orders/services/batch.py``): every order's units are held entirely
+or not at all, in a fixed number of statements for the whole batch.
+
+1. ``stock_hold_groups`` locks every stock level and incoming replenishment the batch plans to use, in the
+   project's lock order (stock levels by product then location, then incoming stock by id), reads what is
+   free under those locks, gives each group (one order) its units if all of them are still free, in the
+   batch's order, and moves the counters of the groups held in one UPDATE per table. A group that does not
+   fit any more (another batch or order took the stock since it was planned) takes nothing: the caller
+   plans it again.
+2. ``allocations_record`` writes the allocation rows of the groups held, once the caller has their order
+   and line ids, in the same transaction.
+
+The caller's transaction holds the locks until it commits, so ``reserved <= on_hand`` holds whatever runs
+beside it, exactly as with ``allocations_reserve``'s compare-and-set updates.
+"""
+
+from dataclasses import dataclass
+from functools import reduce
+from operator import or_
+
+from django.db import transaction
+from django.db.models import Case, F, IntegerField, Q, Value, When
+from django.utils import timezone
+
+from ..exceptions import InvalidQuantity
+from ..models import Allocation, IncomingStock, StockLevel
+from .reservations import Reservation
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Units to hold for one order: stock of ``product_id`` at ``location_id``, or of ``incoming_id``."""
+
+    product_id: int
+    location_id: int
+    quantity: int
+    incoming_id: int | None = None
+
+
+def _check(quantity) -> None:
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
+        raise InvalidQuantity("Quantities must be whole numbers greater than zero.")
+
+
+def stock_hold_groups(*, groups: list[list[Hold]]) -> list[bool]:
+    """Hold each group's units entirely or not at all; returns, per group, whether it was held. Must run
+    inside the caller's transaction (the locks and counters are kept until it commits)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("stock_hold_groups must run inside a transaction.")
+    level_keys: set[tuple[int, int]] = set()
+    incoming_ids: set[int] = set()
+    for group in groups:
+        for hold in group:
+            _check(hold.quantity)
+            if hold.incoming_id:
+                incoming_ids.add(hold.incoming_id)
+            else:
+                level_keys.add((hold.product_id, hold.location_id))
+    free_level: dict[tuple[int, int], int] = {}
+    level_ids: dict[tuple[int, int], int] = {}
+    if level_keys:
+        wanted = reduce(or_, (Q(product_id=p, location_id=loc) for p, loc in sorted(level_keys)))
+        for pk, product_id, location_id, on_hand, reserved in (
+            StockLevel.objects.filter(wanted)
+            .order_by("product_id", "location_id")
+            .select_for_update(of=("self",))
+            .values_list("pk", "product_id", "location_id", "on_hand", "reserved")
+        ):
+            free_level[(product_id, location_id)] = on_hand - reserved
+            level_ids[(product_id, location_id)] = pk
+    free_incoming: dict[int, int] = {}
+    if incoming_ids:
+        for pk, quantity, reserved in (
+            IncomingStock.objects.filter(pk__in=incoming_ids, status=IncomingStock.Status.OPEN)
+            .order_by("pk")
+            .select_for_update(of=("self",))
+            .values_list("pk", "quantity", "reserved")
+        ):
+            free_incoming[pk] = quantity - reserved
+
+    held: list[bool] = []
+    add_level: dict[int, int] = {}
+    add_incoming: dict[int, int] = {}
+    for group in groups:
+        need_level: dict[tuple[int, int], int] = {}
+        need_incoming: dict[int, int] = {}
+        for hold in group:
+            if hold.incoming_id:
+                need_incoming[hold.incoming_id] = need_incoming.get(hold.incoming_id, 0) + hold.quantity
+            else:
+                key = (hold.product_id, hold.location_id)
+                need_level[key] = need_level.get(key, 0) + hold.quantity
+        fits = all(free_level.get(k, 0) >= q for k, q in need_level.items()) and all(
+            free_incoming.get(k, 0) >= q for k, q in need_incoming.items()
+        )
+        held.append(fits and bool(group))
+        if not (fits and group):
+            continue
+        for key, quantity in need_level.items():
+            free_level[key] -= quantity
+            add_level[level_ids[key]] = add_level.get(level_ids[key], 0) + quantity
+        for key, quantity in need_incoming.items():
+            free_incoming[key] -= quantity
+            add_incoming[key] = add_incoming.get(key, 0) + quantity
+
+    if add_level:
+        StockLevel.objects.filter(pk__in=add_level).update(
+            reserved=F("reserved") + _by_pk(add_level), updated_at=timezone.now()
+        )
+    if add_incoming:
+        IncomingStock.objects.filter(pk__in=add_incoming).update(
+            reserved=F("reserved") + _by_pk(add_incoming)
+        )
+    return held
+
+
+def _by_pk(amounts: dict[int, int]) -> Case:
+    return Case(
+        *(When(pk=pk, then=Value(quantity)) for pk, quantity in sorted(amounts.items())),
+        default=Value(0),
+        output_field=IntegerField(),
+    )
+
+
+def allocations_record(*, reservations: list[Reservation]) -> list[Allocation]:
+    """The allocation rows of units already held by ``stock_hold_groups``, in one statement."""
+    return Allocation.objects.bulk_create(
+        [
+            Allocation(
+                order_id=r.order_id,
+                line_id=r.line_id,
+                product_id=r.product_id,
+                location_id=r.location_id,
+                quantity=r.quantity,
+                kind=r.kind,
+                incoming_id=r.incoming_id,
+            )
+            for r in reservations
+        ]
+    )

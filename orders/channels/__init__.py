@@ -1,6 +1,0 @@
-"""Channel connectors: Shopify and WooCommerce webhooks, PrestaShop polling, CSV/XLSX imports, stock push,
-fulfilments sent back, and the availability change feed of the REST API.
-
-Every order goes through ``orders.services.intake.order_create`` (same guarantees as the REST API); every
-call to a channel runs in a Celery task (``tasks.py``) with timeouts, retries with backoff and an
-idempotency guard. Models live in ``models.py`` and are registered in the ``orders`` app."""

@@ -1,0 +1,54 @@
+"""The payments' consumer of the event log (``orders.payments``): capture when the order has shipped, void the
+authorisation of an order cancelled before it shipped, refund when a credit note is issued or a return is
+refunded. It only writes the pending transaction (with its
+idempotency key, so an event handled twice asks once); the provider is called by the transaction's task."""
+
+from decimal import Decimal
+
+from common.eventlog import consumer
+
+from ..models import Order, OrderStatus
+from . import services
+
+
+@consumer(
+    "orders.payments",
+    codes={
+        "order.status_changed",
+        "order.cancelled",
+        "order.edited",
+        "order.lines_cancelled",
+        "credit_note.issued",
+        "return.refunded",
+    },
+)
+def on_payment_news(event) -> None:
+    if event.order_id is None:
+        return
+    p, actor = event.payload, event.actor
+    order = Order.objects.get(pk=event.order_id)
+    match event.code:
+        case "order.status_changed":
+            if p.get("to") == OrderStatus.SHIPPED:
+                services.payment_capture_request(order=order, actor=actor)
+        case "order.cancelled" | "order.edited" | "order.lines_cancelled":
+            # nothing left to capture from an authorisation (the order cancelled, whole or unit by unit): it
+            # is voided at the payment service; a partial cancellation only lowers what the capture takes
+            services.payment_void_request(order=order, actor=actor)
+            # the order costs less than what was paid: the difference goes back (once per change)
+            services.payment_refund_excess(order=order, key=f"{event.code}-{event.pk}", actor=actor)
+        case "credit_note.issued":
+            # refunded with the return or the change, or by the marketplace itself
+            if p.get("return_id") or p.get("order_change") or p.get("channel_refund"):
+                return
+            services.payment_refund_request(
+                order=order, amount=Decimal(str(p["total_incl_vat"])), credit_note=p["number"], actor=actor
+            )
+        case "return.refunded":
+            services.payment_refund_for_return(
+                order=order,
+                amount=Decimal(str(p["amount"])),
+                return_number=p["return"],
+                reference=p.get("reference", ""),
+                actor=actor,
+            )

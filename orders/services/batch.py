@@ -1,0 +1,330 @@
+"""Batch intake: a list of orders taken in one call, each all-or-nothing with its own result, behind
+``POST /api/v1/orders/batch/``, the marketplace pollers and the 3PL imports.
+
+It keeps the single intake's rules (``intake.py``: the same validation, the same sourcing decision, the same
+rows and events) and pays the fixed costs once for the whole batch instead of once per order:
+
+- one read of the catalogue, one of the external ids already taken;
+- each order is planned by ``sourcing.decide`` as if the batch's earlier orders had already taken their
+  units (``extra_free``), so a batch does not plan the same units twice; the channel's locations, the free
+  stock, the pickers' shifts and the carrier network are read once per round (``sourcing_preload``);
+- one transaction per round: inventory locks the stock levels the round plans to use, in the one lock
+  order, and holds each order's units entirely or not at all (``inventory.services.stock_hold_groups``);
+  the orders it could hold are written with one statement per table (customers, numbers, orders, lines,
+  allocations, locations, events). An order whose stock was taken meanwhile by another order or batch is
+  planned again in the next round (at most ``MAX_ATTEMPTS`` rounds), then refused as out of stock, exactly
+  as the single intake does.
+
+The results come back in the order of the input: the order, or the domain error that refused it.
+"""
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, connection, transaction
+
+from common.exceptions import DomainError
+from customers import services as customer_services
+from inventory import services as inventory_services
+from inventory.exceptions import OutOfStock
+from inventory.models import Allocation, Product
+from inventory.selectors import kit_parts
+
+from ..exceptions import DuplicateOrder
+from ..models import Channel, Order, OrderLine, OrderLocation, OrderStatus
+from .events import events_write
+from .intake import (
+    MAX_ATTEMPTS,
+    OrderInput,
+    _delivery_fields,
+    _destination,
+    _events,
+    _order_total,
+    _out_of_stock,
+    _validate,
+    next_order_number,
+)
+from .sourcing import decide, line_request, sourcing_preload
+
+MAX_BATCH = 500
+
+
+@dataclass
+class BatchResult:
+    """One order of the batch: taken (``order``) or refused (``error``)."""
+
+    order: Order | None = None
+    error: DomainError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.order is not None
+
+
+@dataclass
+class _Planned:
+    index: int
+    data: OrderInput
+    products: dict
+    store: object
+    decision: object
+
+
+def orders_create_batch(
+    *, channel: Channel, orders: list[OrderInput], actor=None, source: str = "api"
+) -> list[BatchResult]:
+    """Take every order that can be taken; one result per order, in the input's order. Raises only for
+    what is not about one order (a database failure): then no order of the current round is written."""
+    if len(orders) > MAX_BATCH:
+        raise ValueError(f"At most {MAX_BATCH} orders per batch.")
+    results: list[BatchResult | None] = [None] * len(orders)
+    skus = {line.sku for data in orders for line in (data.lines or [])}
+    catalogue = {p.sku: p for p in Product.objects.filter(sku__in=skus, active=True)} if skus else {}
+    taken = dict(
+        Order.objects.filter(
+            channel=channel, external_id__in={str(d.external_id) for d in orders}
+        ).values_list("external_id", "number")
+    )
+    valid: list[tuple[int, OrderInput, dict, object]] = []
+    seen: set[str] = set()
+    for index, data in enumerate(orders):
+        try:
+            products, store = _validate(channel=channel, data=data, catalogue=catalogue)
+            external_id = str(data.external_id)
+            if external_id in taken or external_id in seen:
+                raise _duplicate(channel=channel, external_id=external_id, number=taken.get(external_id))
+        except DomainError as exc:
+            results[index] = BatchResult(error=exc)
+            continue
+        seen.add(external_id)
+        valid.append((index, data, products, store))
+
+    pending = valid
+    for _round in range(MAX_ATTEMPTS):
+        if not pending:
+            break
+        planned = _plan(channel=channel, pending=pending, results=results)
+        retry = _write(channel=channel, planned=planned, results=results, actor=actor, source=source)
+        pending = [(p.index, p.data, p.products, p.store) for p in retry]
+    for index, data, _products, _store in pending:
+        results[index] = BatchResult(error=_out_of_stock(channel=channel, data=data))
+    return results  # type: ignore[return-value]
+
+
+def _duplicate(*, channel: Channel, external_id: str, number: str | None) -> DuplicateOrder:
+    if number:
+        message = f"Order {external_id} of channel {channel.code} already exists as {number}."
+    else:
+        message = f"Order {external_id} of channel {channel.code} appears twice in the batch."
+    return DuplicateOrder(message, details={"external_id": external_id, "number": number})
+
+
+def _plan(*, channel, pending, results) -> list[_Planned]:
+    """Each order's sourcing decision, as if the earlier orders of the batch had taken their units."""
+    consumed: dict[tuple[int, int], int] = {}
+    planned: list[_Planned] = []
+    every = {p.pk: p for _i, _d, products, _s in pending for p in products.values()}
+    # Kits: their components, read once for the batch, and only when a product row says it is one.
+    parts = kit_parts(products=every.values())
+    components = {part.product_id for items in parts.values() for part in items}
+    preload = sourcing_preload(channel=channel, product_ids=set(every) | components)
+    for index, data, products, store in pending:
+        lines = [
+            line_request(
+                index=i,
+                product=products[line.sku],
+                quantity=line.quantity,
+                parts=parts.get(products[line.sku].pk),
+            )
+            for i, line in enumerate(data.lines)
+        ]
+        try:
+            decision = decide(
+                channel=channel,
+                lines=lines,
+                mode=data.delivery["mode"],
+                destination=_destination(data),
+                pickup_location=store,
+                allow_preorder=data.allow_preorder,
+                extra_free={key: -quantity for key, quantity in consumed.items()} or None,
+                preload=preload,
+            )
+        except OutOfStock:
+            results[index] = BatchResult(error=_out_of_stock(channel=channel, data=data))
+            continue
+        for p in decision.allocations:
+            if p.kind == Allocation.Kind.STOCK:
+                consumed[(p.product_id, p.location_id)] = consumed.get((p.product_id, p.location_id), 0) + (
+                    p.quantity
+                )
+        planned.append(_Planned(index, data, products, store, decision))
+    return planned
+
+
+def _numbers(count: int) -> list[str]:
+    if connection.vendor != "postgresql":
+        return [next_order_number() for _ in range(count)]
+    from django.utils import timezone
+
+    year = timezone.localdate().year
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval('orders_order_number_seq') FROM generate_series(1, %s)", [count])
+        return [f"CMD-{year}-{row[0]:06d}" for row in cursor.fetchall()]
+
+
+def _write(*, channel, planned: list[_Planned], results, actor, source) -> list[_Planned]:
+    """One transaction: hold the planned units, write the orders that were held. Returns those to plan
+    again (their stock was taken since they were planned)."""
+    if not planned:
+        return []
+    try:
+        with transaction.atomic(durable=True):
+            held = inventory_services.stock_hold_groups(
+                groups=[
+                    [
+                        inventory_services.Hold(
+                            product_id=a.product_id,
+                            location_id=a.location_id,
+                            quantity=a.quantity,
+                            incoming_id=a.incoming_id,
+                        )
+                        for a in p.decision.allocations
+                    ]
+                    for p in planned
+                ]
+            )
+            ready = [p for p, ok in zip(planned, held, strict=True) if ok]
+            if ready:
+                orders = _create(channel=channel, ready=ready, actor=actor, source=source)
+                for p, order in zip(ready, orders, strict=True):
+                    results[p.index] = BatchResult(order=order)
+    except IntegrityError as exc:
+        # Another request took one of these external ids between our check and our insert: nothing of
+        # this round was written; every order of it is tried again (the duplicate is then refused).
+        if "external_id" not in str(exc):
+            raise
+        for p in planned:
+            results[p.index] = None
+        return _refuse_taken(channel=channel, planned=planned, results=results)
+    return [p for p, ok in zip(planned, held, strict=True) if not ok]
+
+
+def _refuse_taken(*, channel, planned, results) -> list[_Planned]:
+    taken = dict(
+        Order.objects.filter(
+            channel=channel, external_id__in=[str(p.data.external_id) for p in planned]
+        ).values_list("external_id", "number")
+    )
+    again = []
+    for p in planned:
+        number = taken.get(str(p.data.external_id))
+        if number:
+            results[p.index] = BatchResult(
+                error=_duplicate(channel=channel, external_id=str(p.data.external_id), number=number)
+            )
+        else:
+            again.append(p)
+    return again
+
+
+def _create(*, channel, ready: list[_Planned], actor, source) -> list[Order]:
+    """The orders, lines, allocations, locations and events of the orders held: one statement each."""
+    parts = kit_parts(products={pr.pk: pr for p in ready for pr in p.products.values()}.values())
+    customer_events: list = []
+    customers = customer_services.customers_get_or_create_many(
+        people=[(p.data.customer["email"], p.data.customer) for p in ready], events=customer_events
+    )
+    numbers = _numbers(len(ready))
+    orders = []
+    for p, number in zip(ready, numbers, strict=True):
+        customer = customers[p.data.customer["email"].strip().lower()]
+        decision = p.decision
+        promise = decision.promise
+        waiting = any(a.kind == Allocation.Kind.INCOMING for a in decision.allocations)
+        orders.append(
+            Order(
+                number=number,
+                channel=channel,
+                external_id=str(p.data.external_id)[:100],
+                customer=customer,
+                status=OrderStatus.AWAITING_STOCK if waiting else OrderStatus.ALLOCATED,
+                allow_preorder=p.data.allow_preorder,
+                total_incl_vat=_order_total(data=p.data, products=p.products),
+                purchase_order=(p.data.purchase_order or "")[:100],
+                promised_earliest=promise[0] if promise else None,
+                promised_latest=promise[1] if promise else None,
+                planned_ship_date=max(
+                    (x.ship_date for x in decision.plan.parcels if x.ship_date), default=None
+                ),
+                note=p.data.note or "",
+                **_delivery_fields(data=p.data, customer=customer, store=p.store),
+            )
+        )
+    Order.objects.bulk_create(orders)
+    lines_of: list[list[OrderLine]] = []
+    all_lines: list[OrderLine] = []
+    for p, order in zip(ready, orders, strict=True):
+        lines = [
+            OrderLine(
+                order=order,
+                line_no=i,
+                product=p.products[line.sku],
+                sku=line.sku,
+                name=p.products[line.sku].name,
+                quantity=line.quantity,
+                unit_price=line.unit_price if line.unit_price is not None else p.products[line.sku].price,
+                vat_rate=p.products[line.sku].vat_rate,
+                components=[part.as_dict() for part in parts.get(p.products[line.sku].pk, ())],
+            )
+            for i, line in enumerate(p.data.lines, start=1)
+        ]
+        lines_of.append(lines)
+        all_lines.extend(lines)
+    OrderLine.objects.bulk_create(all_lines)
+    reservations = []
+    locations = []
+    events = list(customer_events)
+    for p, order, lines in zip(ready, orders, lines_of, strict=True):
+        plan = p.decision.allocations
+        reservations.extend(
+            inventory_services.Reservation(
+                order_id=order.pk,
+                line_id=lines[a.line_index].pk,
+                product_id=a.product_id,
+                location_id=a.location_id,
+                quantity=a.quantity,
+                incoming_id=a.incoming_id,
+            )
+            for a in plan
+        )
+        scheduled = {
+            parcel.location.pk: (parcel.quote.service_id if parcel.quote else None, parcel.ship_date)
+            for parcel in p.decision.plan.parcels
+        }
+        locations.extend(
+            OrderLocation(
+                order=order,
+                location_id=location_id,
+                status=order.status,
+                created_at=order.created_at,
+                service_id=scheduled.get(location_id, (None, None))[0],
+                ship_by=scheduled.get(location_id, (None, None))[1],
+            )
+            for location_id in sorted({a.location_id for a in plan} | ({p.store.pk} if p.store else set()))
+        )
+        events.extend(
+            _events(
+                order=order,
+                channel=channel,
+                data=p.data,
+                plan=plan,
+                order_lines=lines,
+                parts=parts,
+                actor=actor,
+                source=source,
+                decision=p.decision,
+            )
+        )
+    inventory_services.allocations_record(reservations=reservations)
+    OrderLocation.objects.bulk_create(locations)
+    events_write(events)
+    return orders

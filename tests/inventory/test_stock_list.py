@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from inventory import services
 from inventory.models import StockMovement
@@ -201,7 +202,8 @@ def test_ledger_filters_and_order(client, stocked, warehouse, manager):
     assert [m.delta for m in at_lyon] == [-1, 10]
     adjustments = client.get(url, {"reason": "adjustment"}).context["ledger"].object_list
     assert [(m.delta, m.reason_code, m.on_hand_after) for m in adjustments] == [(-1, "damaged", 9)]
-    today = stocked.movements.first().created_at.date().isoformat()
+    # The filter reads dates in the merchant's time zone (after 23:00 UTC, Paris is already tomorrow).
+    today = timezone.localdate(stocked.movements.first().created_at).isoformat()
     assert len(client.get(url, {"date_from": today, "date_to": today}).context["ledger"].object_list) == 4
     assert len(client.get(url, {"date_to": "2000-01-01"}).context["ledger"].object_list) == 0
 

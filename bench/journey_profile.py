@@ -19,10 +19,12 @@ PostgreSQL backend (``/proc/<pg_backend_pid>/stat``: the server is local), per o
 """
 
 import argparse
+import collections
 import cProfile
 import io
 import os
 import pstats
+import re
 import sys
 import tempfile
 import time
@@ -42,6 +44,9 @@ def parse_args():
     parser.add_argument("--profile", action="append", default=[], help='e.g. "picking scans:web"')
     parser.add_argument("--top", type=int, default=35)
     parser.add_argument("--sql", action="append", default=[], help='print the statements of "stage:part"')
+    parser.add_argument(
+        "--summary", action="store_true", help="per part, the statements counted by kind and table, per order"
+    )
     parser.add_argument("--fresh", action="store_true", help="migrate again instead of copying the template")
     return parser.parse_args()
 
@@ -52,12 +57,22 @@ class Counter:
     def __init__(self):
         self.count = 0
         self.log: list[str] | None = None
+        self.kinds: collections.Counter | None = None
 
     def __call__(self, execute, sql, params, many, context):
         self.count += 1
         if self.log is not None:
             self.log.append(sql)
+        if self.kinds is not None:
+            self.kinds[statement_kind(sql)] += 1
         return execute(sql, params, many, context)
+
+
+def statement_kind(sql: str) -> str:
+    """``SELECT orders_order``, ``UPDATE inventory_stocklevel``, ``SAVEPOINT``...: the verb and first table."""
+    verb = sql.split(None, 1)[0].upper()
+    table = re.search(r'(?:FROM|INTO|UPDATE)\s+"?([a-z_0-9]+)"?', sql, re.IGNORECASE)
+    return f"{verb} {table.group(1)}" if table and verb not in ("SAVEPOINT", "RELEASE") else verb
 
 
 def backend_cpu() -> float:
@@ -76,8 +91,11 @@ class Part:
         self.name, self.counter, self.profiles, self.top = name, counter, profiles, top
         self.profiler = None
         self.sql = name in sql
+        self.kinds: collections.Counter = collections.Counter()
 
     def __enter__(self):
+        if self.counter.kinds is not None:
+            self.counter.kinds = self.kinds
         if self.sql:
             self.counter.log = []
         self.pg0, self.n0 = backend_cpu(), self.counter.count
@@ -159,6 +177,8 @@ def main() -> int:
     skus = sorted(seeded["products"])
     n = args.orders
     counter = Counter()
+    if args.summary:
+        counter.kinds = collections.Counter()
     results: list[tuple[str, str, Part]] = []
     profiles = set(args.profile)
     broker = redis.Redis.from_url(redis_url)
@@ -251,7 +271,8 @@ def main() -> int:
 
     print(
         f"\n{n} orders ({scans['picking']} picking scans, {scans['packing']} packing scans), "
-        f"{labelled} labelled, {pdfs} invoice PDFs; load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+        f"{labelled} labelled, {pdfs} invoice PDFs; "
+        f"load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}; "
         f"{timezone.now():%Y-%m-%d %H:%M} UTC"
     )
     print("\n| stage | part | CPU ms/order | statements/order | PG backend ms/order |")
@@ -262,6 +283,11 @@ def main() -> int:
         totals = [a + b for a, b in zip(totals, row, strict=True)]
         print(f"| {name} | {part_name} | {row[0]:.1f} | {row[1]:.1f} | {row[2]:.1f} |")
     print(f"| **total** | | {totals[0]:.1f} | {totals[1]:.1f} | {totals[2]:.1f} |")
+    if args.summary:
+        for name, part_name, part in results:
+            if part.statements:
+                top = ", ".join(f"{k} {v / n:.1f}" for k, v in part.kinds.most_common(12))
+                print(f"- {name} ({part_name}, {part.statements / n:.1f} per order): {top}")
     pick_web = next(p for s, w, p in results if s == "picking scans" and w == "web")
     pack_web = next(p for s, w, p in results if s == "packing + labels" and w == "web")
     print(

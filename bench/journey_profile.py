@@ -69,7 +69,7 @@ class Counter:
 
 
 def statement_kind(sql: str) -> str:
-    """``SELECT orders_order``, ``UPDATE inventory_stocklevel``, ``SAVEPOINT``...: the verb and first table."""
+    """``SELECT orders_order``, ``UPDATE inventory_stocklevel``, ``SAVEPOINT``: the verb and first table."""
     verb = sql.split(None, 1)[0].upper()
     table = re.search(r'(?:FROM|INTO|UPDATE)\s+"?([a-z_0-9]+)"?', sql, re.IGNORECASE)
     return f"{verb} {table.group(1)}" if table and verb not in ("SAVEPOINT", "RELEASE") else verb

@@ -214,11 +214,19 @@ class WaveProgress:
 
 
 def wave_progress(*, wave: Wave) -> WaveProgress:
-    totals = PreparationLine.objects.filter(wave_filter(wave)).aggregate(
-        units=Sum("quantity"), picked=Sum("picked"), short=Sum("short")
+    """One statement: the wave's preparations (not cancelled) joined to their lines (a preparation without
+    a line still counts as an order)."""
+    totals = (
+        Preparation.objects.filter(wave=wave)
+        .exclude(status=PreparationStatus.CANCELLED)
+        .aggregate(
+            units=Sum("lines__quantity"),
+            picked=Sum("lines__picked"),
+            short=Sum("lines__short"),
+            orders=Count("pk", distinct=True),
+        )
     )
-    orders = wave.preparations.exclude(status=PreparationStatus.CANCELLED).count()
-    return WaveProgress(totals["units"] or 0, totals["picked"] or 0, totals["short"] or 0, orders)
+    return WaveProgress(totals["units"] or 0, totals["picked"] or 0, totals["short"] or 0, totals["orders"])
 
 
 def waves_for_user(*, user, statuses=None) -> QuerySet[Wave]:

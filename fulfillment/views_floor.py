@@ -131,8 +131,9 @@ class WavePickView(PickPermissionMixin, View):
             raise Http404(_("No such wave at your locations."))
         return wave
 
-    def panel(self, request, wave, *, status=200, feedback=None, ok=True, bin_ok="", full=False):
-        steps = wave_pick_steps(wave=wave)
+    def panel(self, request, wave, *, status=200, feedback=None, ok=True, bin_ok="", full=False, steps=None):
+        if steps is None:
+            steps = wave_pick_steps(wave=wave)
         current = next((s for s in steps if not s.done), None)
         if current is None or (bin_ok and current.bin_code.upper() != bin_ok.upper()):
             bin_ok = ""
@@ -171,14 +172,18 @@ class WavePickView(PickPermissionMixin, View):
         except DomainError as exc:
             wave.refresh_from_db()
             return self._answer(request, wave, feedback=exc.message, ok=False, bin_ok=bin_ok, status=422)
-        wave.refresh_from_db()
         if outcome.kind == "bin":
             bin_ok = outcome.step.bin_code
-        return self._answer(request, wave, feedback=outcome.message, ok=True, bin_ok=bin_ok)
+        # The service's wave and pick list are current (read under the wave's lock, after the scan's
+        # writes): the answer reuses them rather than reading the wave, its location and its lines again.
+        return self._answer(
+            request, outcome.wave, feedback=outcome.message, ok=True, bin_ok=bin_ok, steps=outcome.steps
+        )
 
     def _answer(self, request, wave, **kwargs):
         if request.htmx:
             return self.panel(request, wave, **kwargs)
+        kwargs.pop("steps", None)
         (messages.success if kwargs.get("ok") else messages.error)(request, kwargs.get("feedback"))
         if kwargs.get("status", 200) >= 400:
             return self.panel(request, wave, full=True, **{**kwargs, "status": 400})
@@ -385,18 +390,19 @@ class PackView(BackofficeMixin, View):
         if closed is not None:  # its label (and return label) may have been made since it was loaded
             closed = Parcel.objects.select_related("shipment__return_label", "box").get(pk=closed.pk)
         boxes = list(Box.objects.filter(active=True))
+        items = list(parcel.items.select_related("line")) if parcel else []
         context = {
             "prep": prep,
             "lines": lines,
             "parcel": parcel,
-            "items": list(parcel.items.select_related("line")) if parcel else [],
+            "items": items,
             "closed_parcels": list(
                 prep.parcels.filter(status=Parcel.Status.CLOSED).select_related(
                     "shipment__return_label", "box"
                 )
             ),
             "boxes": boxes,
-            "estimate": estimated_weight(parcel=parcel, box=None) if parcel else 0,
+            "estimate": estimated_weight(parcel=parcel, box=None, items=items) if parcel else 0,
             "left": sum(line.quantity - line.packed for line in lines),
             "packed": sum(line.packed for line in lines),
             "total": sum(line.quantity for line in lines),

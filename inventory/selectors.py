@@ -302,9 +302,11 @@ def product_by_code(*, code: str) -> Product | None:
     code = (code or "").strip()
     if not code:
         return None
-    product = Product.objects.filter(sku=code).first()
-    if product is None and code.isdigit() and len(code) in (12, 13):
-        product = Product.objects.filter(ean=code.zfill(13)).first()
+    if code.isdigit() and len(code) in (12, 13):  # a barcode: the SKU and the EAN in one statement
+        found = list(Product.objects.filter(Q(sku=code) | Q(ean=code.zfill(13))).order_by("pk")[:5])
+        product = next((p for p in found if p.sku == code), None) or (found[0] if found else None)
+    else:
+        product = Product.objects.filter(sku=code).first()
     if product is None:
         product = Product.objects.filter(sku__iexact=code).order_by("pk").first()
     return product

@@ -3,6 +3,7 @@ the settings under the user menu. Each link shows only to users with its permiss
 and a group without a link it may open is not shown. On a handheld the floor group comes first."""
 
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 
 ANY_STAFF = "oms.access_backoffice"
@@ -118,10 +119,22 @@ def _links(user, entries, current: str) -> list[dict]:
 
 
 def backoffice(request):
+    """The navigation, computed only when a template reads it: an htmx fragment (a scan's answer on the
+    picking or packing screen) renders no menu, and building it costs ~40 ``reverse()`` and as many
+    permission checks per request (bench/README.md, "Picking and packing scans")."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or not user.has_perm(ANY_STAFF):
         return {"nav_groups": [], "nav_groups_handheld": [], "settings_links": []}
-    current = request.path
+    nav = SimpleLazyObject(lambda: _navigation(user, request.path))
+    return {
+        "nav_groups": SimpleLazyObject(lambda: nav["groups"]),
+        "nav_groups_handheld": SimpleLazyObject(lambda: nav["handheld"]),
+        "settings_links": SimpleLazyObject(lambda: _links(user, SETTINGS, request.path)),
+        "user_roles": SimpleLazyObject(lambda: [g.name for g in user.groups.all()]),
+    }
+
+
+def _navigation(user, current: str) -> dict:
     groups = []
     for key, label, entries in NAVIGATION:
         links = _links(user, entries, current)
@@ -129,10 +142,4 @@ def backoffice(request):
             groups.append(
                 {"key": key, "label": label, "links": links, "active": any(link["active"] for link in links)}
             )
-    handheld = sorted(groups, key=lambda g: g["key"] != HANDHELD_FIRST)
-    return {
-        "nav_groups": groups,
-        "nav_groups_handheld": handheld,
-        "settings_links": _links(user, SETTINGS, current),
-        "user_roles": [g.name for g in user.groups.all()],
-    }
+    return {"groups": groups, "handheld": sorted(groups, key=lambda g: g["key"] != HANDHELD_FIRST)}

@@ -185,8 +185,11 @@ def pack_undo(*, preparation: Preparation, actor=None) -> ScanEvent:
     return scan
 
 
-def estimated_weight(*, parcel: Parcel, box: Box | None) -> int:
-    weight = sum(item.line.weight_g * item.quantity for item in parcel.items.select_related("line"))
+def estimated_weight(*, parcel: Parcel, box: Box | None, items: list[ParcelItem] | None = None) -> int:
+    """The parcel's contents' weight plus the box's tare; ``items`` (with their lines) when already read."""
+    if items is None:
+        items = parcel.items.select_related("line")
+    weight = sum(item.line.weight_g * item.quantity for item in items)
     return weight + (box.tare_g if box else 0)
 
 

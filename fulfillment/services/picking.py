@@ -45,6 +45,11 @@ class PickOutcome:
     quantity: int = 0
     totes: list[tuple[int | None, str, int]] | None = None  # (tote, order number, units) put in each tote
     wave_done: bool = False
+    # The wave as the scan left it (locked, its status current) and its pick list read after the scan's
+    # writes: the screen answers from them instead of reading both again (bench/README.md, "Picking and
+    # packing scans").
+    wave: Wave | None = None
+    steps: list[PickStep] | None = None
 
 
 def _check(*, wave: Wave, actor) -> Wave:
@@ -86,19 +91,21 @@ def _start(*, wave: Wave, preps: set[int], actor) -> None:
         preparation_event("preparation.started", prep=prep, actor=actor)
 
 
-def _finish(*, wave: Wave, preps: set[int], actor) -> bool:
-    """Move the touched preparations on; close the wave when nothing is left to pick. True when closed."""
+def _finish(*, wave: Wave, preps: set[int], actor) -> tuple[bool, list[PickStep]]:
+    """Move the touched preparations on; close the wave when nothing is left to pick. Returns whether it
+    closed and the wave's pick list as it is now."""
     for prep in lock_preparations(ids=preps):
         before = prep.status
         prep = preparation_refresh(preparation=prep)
         if prep is not None and before in Preparation.OPEN and prep.status not in Preparation.OPEN:
             preparation_event("preparation.picked", prep=prep, actor=actor)
-    if current_step(wave=wave) is None:
+    steps = wave_pick_steps(wave=wave)
+    if all(s.done for s in steps):
         wave.status = Wave.Status.DONE
         wave.completed_at = timezone.now()
         wave.save(update_fields=["status", "completed_at"])
-        return True
-    return False
+        return True, steps
+    return False, steps
 
 
 @transaction.atomic
@@ -120,6 +127,8 @@ def pick_scan(
             kind="bin",
             message=_("Bin %(bin)s confirmed: now scan %(sku)s.") % {"bin": step.bin_code, "sku": step.sku},
             step=step,
+            wave=wave,
+            steps=steps,
         )
     if any(s.bin_code and s.bin_code.upper() == scanned for s in steps):
         raise PickRefused(
@@ -181,7 +190,7 @@ def pick_scan(
         touched.add(line.preparation_id)
         remaining -= take
     _start(wave=wave, preps=touched, actor=actor)
-    done = _finish(wave=wave, preps=touched, actor=actor)
+    done, steps = _finish(wave=wave, preps=touched, actor=actor)
     text = "; ".join(
         _("%(units)s in tote %(tote)s (%(order)s)") % {"units": u, "tote": t, "order": o} for t, o, u in totes
     )
@@ -193,6 +202,8 @@ def pick_scan(
         quantity=quantity,
         totes=totes,
         wave_done=done,
+        wave=wave,
+        steps=steps,
     )
 
 
@@ -258,7 +269,7 @@ def pick_short(*, wave: Wave, product_id: int, quantity: int, reason: str, actor
         touched.add(line.preparation_id)
         remaining -= take
     _start(wave=wave, preps=set(), actor=actor)
-    done = _finish(wave=wave, preps=touched, actor=actor)
+    done, _steps = _finish(wave=wave, preps=touched, actor=actor)
     return PickOutcome(
         kind="short",
         message=_("%(quantity)s × %(sku)s reported %(reason)s; the order is re-sourced.")

@@ -2,7 +2,9 @@
 HTML template through WeasyPrint as PDF/A-3b, then factur-x embeds the XML as ``factur-x.xml`` with its XMP
 metadata. Idempotent: a document already rendered is left alone."""
 
+import atexit
 import logging
+import threading
 from decimal import Decimal
 from pathlib import Path
 
@@ -44,6 +46,27 @@ def _fonts() -> dict:
     return found
 
 
+_per_process = threading.local()
+atexit.register(lambda: _per_process.__dict__.clear())  # its font configuration, before WeasyPrint's C side
+
+
+def _stylesheet():
+    """The documents' stylesheet parsed once per process (per thread), with the font configuration its
+    ``@font-face`` rules were registered in: parsing it and loading the fonts for every PDF cost a worker
+    ~10 ms of CPU each time (bench/README.md, "Invoice PDFs"). It depends on nothing but the fonts' files;
+    what a document adds (the margin boxes' text) is its own ``<style>``."""
+    cached = getattr(_per_process, "stylesheet", None)
+    if cached is None:
+        from weasyprint import CSS
+        from weasyprint.text.fonts import FontConfiguration
+
+        font_config = FontConfiguration()
+        css = render_to_string("invoicing/pdf/document.css", {"fonts": _fonts()})
+        cached = (CSS(string=css, base_url=str(settings.BASE_DIR), font_config=font_config), font_config)
+        _per_process.stylesheet = cached
+    return cached
+
+
 def document_context(document: Invoice) -> dict:
     lines = list(document.lines.all())
     logo = document.seller.get("logo")
@@ -82,19 +105,21 @@ def document_context(document: Invoice) -> dict:
     }
 
 
-def render_html(document: Invoice) -> str:
+def render_html(document: Invoice, *, inline_css: bool = True) -> str:
+    """The document as HTML, its stylesheet inline (or, ``inline_css=False``, only the document's own part:
+    the PDF adds the stylesheet parsed once per process)."""
     with translation.override(document.language or "fr"):
-        return render_to_string("invoicing/pdf/document.html", document_context(document))
+        context = document_context(document) | {"inline_css": inline_css}
+        return render_to_string("invoicing/pdf/document.html", context)
 
 
 def render_pdf(document: Invoice, xml: bytes) -> bytes:
     from weasyprint import HTML
-    from weasyprint.text.fonts import FontConfiguration
 
-    html = render_html(document)
-    font_config = FontConfiguration()
+    html = render_html(document, inline_css=False)
+    stylesheet, font_config = _stylesheet()
     pdf = HTML(string=html, base_url=str(settings.BASE_DIR)).write_pdf(
-        pdf_variant="pdf/a-3b", font_config=font_config, uncompressed_pdf=False
+        stylesheets=[stylesheet], pdf_variant="pdf/a-3b", font_config=font_config, uncompressed_pdf=False
     )
     seller = document.seller
     with translation.override(document.language or "fr"):

@@ -137,3 +137,42 @@ def test_dashboard_shows_the_floor_figures(picker_client, floor):
     floor.order([("SHIRT", 1)])
     html = picker_client.get(reverse("dashboard"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "To pick</dt><dd>2</dd>" in html
+
+
+# Statements of one htmx scan, pinned (bench/README.md, "Picking and packing scans"): the scanner's answer is
+# the panel fragment, built from what the service read under its locks (a bin scan sent 21 before). Each
+# starts with the session, the user, the picker's permissions and locations (6). The first unit picked also
+# runs, in a test, the consumers of the order's move to "in preparation" (at most 78 with them).
+PICK_BIN_SCAN_STATEMENTS = 16
+PICK_UNIT_SCAN_MAX_STATEMENTS = 78
+PICK_LAST_SCAN_STATEMENTS = 29
+PACK_SCAN_STATEMENTS = 28
+
+
+def test_a_scan_sends_a_fixed_number_of_statements(
+    picker_client, floor, django_assert_num_queries, django_assert_max_num_queries
+):
+    floor.order([("MUG", 2)])
+    wave = services.wave_release(location=floor.lyon)
+    url = reverse("fulfillment:wave_pick", args=[wave.pk])
+    picker_client.get(url)  # the session's first use
+    with django_assert_num_queries(PICK_BIN_SCAN_STATEMENTS):
+        response = picker_client.post(url, {"code": "B-01-1"}, **HTMX)
+    assert response.status_code == 200 and 'name="bin_ok" value="B-01-1"' in response.content.decode()
+    with django_assert_max_num_queries(PICK_UNIT_SCAN_MAX_STATEMENTS):
+        response = picker_client.post(url, {"code": floor.mug.ean, "bin_ok": "B-01-1"}, **HTMX)
+    assert response.status_code == 200 and "1 of 2 units picked" in response.content.decode()
+    with django_assert_num_queries(PICK_LAST_SCAN_STATEMENTS):
+        response = picker_client.post(url, {"code": floor.mug.ean, "bin_ok": "B-01-1"}, **HTMX)
+    assert response.status_code == 200 and "pick-done" in response.content.decode()
+    wave.refresh_from_db()
+    assert wave.status == Wave.Status.DONE
+
+    prep = Preparation.objects.get()
+    pack = reverse("fulfillment:pack", args=[prep.pk])
+    picker_client.post(pack, {"code": floor.mug.ean}, **HTMX)  # opens the parcel
+    with django_assert_num_queries(PACK_SCAN_STATEMENTS):
+        response = picker_client.post(pack, {"code": floor.mug.ean}, **HTMX)
+    assert response.status_code == 200
+    prep.refresh_from_db()
+    assert sum(line.packed for line in prep.lines.all()) == 2

@@ -6,6 +6,7 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from common.templatetags.oms_tags import money
 from inventory.models import Location
 
 from .models import CancelReason, DeliveryMode, GoodwillReason, HoldKind
@@ -206,7 +207,7 @@ class GoodwillForm(forms.Form):
         self.fields["amount"].max_value = room
         self.fields["amount"].validators.append(_max_validator(room))
         self.fields["amount"].widget.attrs.update({"max": str(room), "step": "0.01", "min": "0.01"})
-        self.fields["amount"].help_text = _("At most %(room)s.") % {"room": f"{room} €"}
+        self.fields["amount"].help_text = _("At most %(room)s.") % {"room": money(room)}
         _marketplace_field(self, order=order, family="refund", label=_("Marketplace's refund reason"))
 
 

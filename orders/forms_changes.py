@@ -184,10 +184,10 @@ def _marketplace_field(form: forms.Form, *, order, family: str, label) -> None:
         return
     form.fields["reason_code"] = forms.ChoiceField(
         label=label,
-        choices=[("", _("The connector's default reason")), *choices],
+        choices=[("", _("Default")), *choices],
         required=False,
         initial=default,
-        help_text=_("Sent to the marketplace with the change."),
+        help_text=_("Sent to the marketplace with the change (Default: the connector's default reason)."),
     )
 
 

@@ -124,7 +124,7 @@ class OrderCancelForm(CancelReasonMixin, forms.Form):
     def clean(self):
         cleaned = super().clean()
         if not self.reason_text():
-            self.add_error("reason_choice", _("Give the reason for the cancellation."))
+            self.add_error("reason", _("Give the reason for the cancellation."))
         return cleaned
 
 

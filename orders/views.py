@@ -230,7 +230,7 @@ class OrderDetailView(BackofficeMixin, View):
                 if order.status != Order.Status.CANCELLED
                 else 0,
                 "amount_due": amount_due(order),
-                **_goodwill_context(order, user),
+                **_goodwill_context(order, user, events),
                 "amount_to_capture": amount_to_capture(order),
                 "can_return": order.status in RETURNABLE_STATUSES and user.has_perm("returns.manage_returns"),
                 "can_pickup": order.delivery_mode == "store"
@@ -307,11 +307,12 @@ def _short_date(value) -> str:
         return str(value)
 
 
-def _goodwill_context(order: Order, user) -> dict:
-    """The commercial gesture's form, for staff who may change orders, while something can be given back."""
+def _goodwill_context(order: Order, user, timeline) -> dict:
+    """The commercial gesture's form, for staff who may change orders, while something can be given back (the
+    ceiling from the timeline's events already read: no query; the service checks it again)."""
     if not user.has_perm("orders.change_order") or order.status == Order.Status.CANCELLED:
         return {}
-    room = goodwill_room(order)
+    room = goodwill_room(order, events=[entry.event for entry in timeline])
     if room <= 0:
         return {}
     form = GoodwillForm(order=order, room=room, initial={"key": uuid.uuid4().hex})

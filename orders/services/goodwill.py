@@ -21,7 +21,6 @@ was paid or invoiced (or the order came from a marketplace, which collected the 
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 
 from common.models import DomainEvent
 
@@ -34,33 +33,30 @@ CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 MARKETPLACE_KINDS = frozenset({Channel.Kind.MIRAKL, Channel.Kind.AMAZON, Channel.Kind.MARKETPLACE})
 # Money already given back on the order, as its events say (amount incl. VAT in the payload).
-GIVEN_BACK_CODES = ("return.refunded", "order.channel_refunded")
+GIVEN_BACK_CODES = ("return.refunded", "order.channel_refunded", "order.goodwill_refunded")
 
 
-def _given_back(order: Order) -> Decimal:
-    total = ZERO
-    payloads = DomainEvent.objects.filter(order_id=order.pk, code__in=GIVEN_BACK_CODES).values_list(
-        "payload", flat=True
-    )
-    for payload in payloads:
-        try:
-            total += Decimal(str(payload.get("amount") or 0))
-        except InvalidOperation:
-            continue
-    goodwill = GoodwillRefund.objects.filter(order=order).aggregate(total=Sum("amount"))["total"]
-    return total + (goodwill or ZERO)
-
-
-def goodwill_room(order: Order) -> Decimal:
-    """The most that can still be given back on the order: what it is worth now less what was given back.
-    Nothing for a cancelled order (its cancellation refunds it), nor before anything was paid or invoiced."""
+def goodwill_room(order: Order, *, events=None) -> Decimal:
+    """The most that can still be given back on the order: what it is worth now less what was given back
+    (refunded returns, the marketplace's refunds, earlier goodwill refunds: their events' amounts). Nothing
+    for a cancelled order (its cancellation refunds it), nor before anything was paid or invoiced.
+    ``events``: the order's events already read (the order page's timeline), else one query reads them."""
     if order.status == OrderStatus.CANCELLED:
         return ZERO
-    if order.amount_paid <= 0 and order.channel.kind not in MARKETPLACE_KINDS:
-        invoiced = DomainEvent.objects.filter(order_id=order.pk, code="invoice.issued").exists()
-        if not invoiced:
-            return ZERO
-    return max(order.total_incl_vat - _given_back(order), ZERO).quantize(CENT)
+    if events is None:
+        events = DomainEvent.objects.filter(order_id=order.pk, code__in=(*GIVEN_BACK_CODES, "invoice.issued"))
+    given_back, invoiced = ZERO, False
+    for event in events:
+        if event.code == "invoice.issued":
+            invoiced = True
+        elif event.code in GIVEN_BACK_CODES:
+            try:
+                given_back += Decimal(str((event.payload or {}).get("amount") or 0))
+            except InvalidOperation:
+                continue
+    if order.amount_paid <= 0 and not invoiced and order.channel.kind not in MARKETPLACE_KINDS:
+        return ZERO
+    return max(order.total_incl_vat - given_back, ZERO).quantize(CENT)
 
 
 @transaction.atomic

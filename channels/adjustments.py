@@ -10,6 +10,9 @@ back as the CANCELED state, which ``_dispatch_mirakl`` already applies.
   (``order_lines_cancel``): the reservations released, picking told through the preparation's sync, the
   refund amount computed, credit notes for units already invoiced (``invoicing.issue``).
 - A **refund** with ``excluded_from_shipment`` is units that will not ship: a cancellation too.
+- A **refund of an amount without units** (no quantity: the operator's commercial gesture) goes through the
+  orders app's goodwill refund (``order_goodwill_refund``, ``source`` "mirakl"): a credit note of the amount
+  split by VAT rate like the invoice (or waiting for it), the customer told, nothing sent back.
 - Any other **refund** (after shipment: a return handled by the marketplace, a goodwill gesture) is written
   as ``order.channel_refunded``: invoicing credits the refunded units (and the shipping charge when the
   refund includes shipping) on the order's invoices, like a refunded return. The money itself went back
@@ -28,9 +31,10 @@ from django.db import IntegrityError, transaction
 
 from common.exceptions import DomainError
 from orders.locks import lock_order
-from orders.models import Order, OrderLine, OrderStatus
+from orders.models import GoodwillReason, Order, OrderLine, OrderStatus
 from orders.services.edits import cancellable_units, order_lines_cancel
 from orders.services.events import event_add
+from orders.services.goodwill import order_goodwill_refund
 
 from .models import MarketplaceAdjustment
 
@@ -53,6 +57,7 @@ class Found:
     excluded_from_shipment: bool
     state: str
     raw: dict
+    units_given: bool = True  # False: the marketplace named no quantity (an amount-only refund)
 
 
 def _decimal(value) -> Decimal:
@@ -76,6 +81,17 @@ def _quantity(entry: dict, line: dict) -> int:
     return max(quantity, 0)
 
 
+def _int(value) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _units_given(entry: dict) -> bool:
+    return _int(entry.get("quantity")) > 0
+
+
 def mirakl_found(payload: dict) -> list[Found]:
     """The cancellations and refunds of a Mirakl order (OR11), in the order they were made."""
     found = []
@@ -94,13 +110,17 @@ def mirakl_found(payload: dict) -> list[Found]:
                     Found(
                         kind=kind,
                         remote_id=str(entry["id"])[:100],
-                        quantity=_quantity(entry, line),
+                        # a refund's units are those it names (none: an amount-only refund)
+                        quantity=_quantity(entry, line)
+                        if kind == Kind.CANCELLATION or entry.get("excluded_from_shipment")
+                        else max(_int(entry.get("quantity")), 0),
                         amount=_decimal(entry.get("amount")),
                         shipping_amount=_decimal(entry.get("shipping_amount")),
                         reason_code=str(entry.get("reason_code") or "")[:64],
                         excluded_from_shipment=bool(entry.get("excluded_from_shipment")),
                         state=str(entry.get("state") or entry.get("refund_state") or ""),
                         raw=entry,
+                        units_given=_units_given(entry),
                         **common,
                     )
                 )
@@ -203,6 +223,8 @@ def _apply(*, channel, order: Order, found: Found, source: str) -> str:
     cancels = found.kind == Kind.CANCELLATION or found.excluded_from_shipment
     if cancels:
         detail = _cancel_units(order=order, found=found, reason=reason, source=source)
+    elif not found.units_given and found.amount > 0:
+        detail = _goodwill(order=order, found=found, channel=channel)
     else:
         detail = _refund(order=order, found=found, reason=reason, channel=channel)
     MarketplaceAdjustment.objects.filter(
@@ -243,6 +265,24 @@ def _cancel_units(*, order: Order, found: Found, reason: str, source: str) -> st
         )
     change = order_lines_cancel(order=order, quantities=wanted, reason=reason, source=source)
     return f"{found.sku} × {found.quantity} cancelled ({-change.difference} EUR)"
+
+
+def _goodwill(*, order: Order, found: Found, channel) -> str:
+    """An amount refunded with no units (the operator's commercial gesture): the same service as our own
+    goodwill refunds (a credit note split by VAT rate, the customer told), marked as the marketplace's
+    (``source``: nothing sent back, no payment job: the marketplace paid the buyer)."""
+    total = found.amount + found.shipping_amount
+    # more than the order still holds: RefundRefused, kept failed and shown with its replay
+    refund, _created = order_goodwill_refund(
+        order=order,
+        amount=total,
+        reason=GoodwillReason.MARKETPLACE,
+        note=f"{channel.name}: {found.reason_code or found.kind} ({found.remote_id})",
+        key=f"{channel.kind}:{found.remote_id}",
+        source=channel.kind,
+        reason_code=found.reason_code,
+    )
+    return f"refund {found.remote_id}: {total} EUR without units (goodwill {refund.pk})"
 
 
 def _refund(*, order: Order, found: Found, reason: str, channel) -> str:

@@ -9,4 +9,8 @@ class ChannelsConfig(AppConfig):
 
     def ready(self) -> None:
         # The connectors' consumers of the event log and their queued jobs (common/jobs.py).
+        from orders.reasons import register_marketplace_reasons
+
         from . import events, jobs, outbound  # noqa: F401
+
+        register_marketplace_reasons(outbound.reasons_for_forms)

@@ -294,5 +294,7 @@ class MarketplaceReasonsForm(forms.Form):
         cached = connection.marketplace_reasons or {}
         for name, reason_type in (("cancellation", "ORDER_CANCEL"), ("refund", "REFUND")):
             choices = [(r["code"], f"{r['code']} — {r['label']}") for r in cached.get(reason_type) or []]
-            self.fields[name].choices = [("", _("The marketplace's first reason")), *choices]
+            # a short blank label (it reads whole in a 360 px select); the help says what it means
+            self.fields[name].choices = [("", _("Its first reason (default)")), *choices]
+            self.fields[name].help_text = _("By default, the first reason the marketplace lists.")
             self.fields[name].initial = (connection.default_reasons or {}).get(name, "")

@@ -210,6 +210,20 @@ def reason_for(*, connection: ChannelConnection, kind: str) -> str:
     return cached[0]["code"] if cached else ""
 
 
+def reasons_for_forms(*, channel, family: str) -> tuple[list[tuple[str, str]], str] | None:
+    """For the order's forms (``orders.reasons``): the marketplace's reason codes of a family as RE02 gave
+    them (cached on the connector; nothing is fetched here) and the connector's default; None for a channel we
+    do not send changes to."""
+    if channel.kind not in OUTBOUND_KINDS:
+        return None
+    connection = ChannelConnection.objects.filter(channel=channel).first()
+    if connection is None:
+        return [], ""
+    cached = (connection.marketplace_reasons or {}).get(mirakl.REASON_TYPES[family]) or []
+    choices = [(r["code"], f"{r['code']} — {r['label']}") for r in cached if r.get("code")]
+    return choices, (connection.default_reasons or {}).get(family, "")
+
+
 def marketplace_reasons_refresh(*, connection: ChannelConnection) -> dict:
     """RE02 for each type we send: cached on the connector."""
     cache = {

@@ -5,10 +5,16 @@ issued by returns itself, which calls ``credit_notes_for_return`` in the refund'
 after the order's change committed, locks the order, then takes the invoice number in its own transaction
 (ARCHITECTURE.md: only the number is atomic with the document, not with the shipment)."""
 
+from decimal import Decimal
+
+from django.utils import translation
+from django.utils.translation import gettext as _
+
 from common.eventlog import consumer
-from orders.models import Order
+from orders.models import GoodwillReason, Order
 
 from .services.issue import (
+    credit_notes_for_amount,
     credit_notes_for_order,
     credit_notes_for_order_change,
     credit_notes_for_refund,
@@ -31,6 +37,7 @@ from .services.payments import invoices_settle_from_order
         "order.edited",
         "order.lines_cancelled",
         "order.channel_refunded",
+        "order.goodwill_refunded",
     },
 )
 def on_order_news(event) -> None:
@@ -68,6 +75,26 @@ def on_order_news(event) -> None:
                 actor=actor,
                 event_extra={"channel_refund": p.get("refund", "")},
             )
+        case "order.goodwill_refunded":
+            # an amount given back without units: a credit note of one amount line per VAT rate; not
+            # invoiced yet: it waits as a pending credit (the payment's refund goes with the event itself)
+            credit_notes_for_amount(
+                order=order,
+                key=f"goodwill:{p.get('refund', '')}",
+                amount=Decimal(str(p.get("amount") or 0)),
+                reason=goodwill_reason(p, language=order.customer.language),
+                actor=actor,
+                event_extra={"goodwill": p.get("refund")},
+            )
         case "payment.received" | "payment.captured" | "payment.updated":
             # money the order received: settles its open invoices (those issued later are settled then)
             invoices_settle_from_order(order=order, actor=actor)
+
+
+def goodwill_reason(payload: dict, *, language: str) -> str:
+    """The credit note's reason for a goodwill refund, in the document's language."""
+    code = payload.get("reason") or GoodwillReason.OTHER
+    with translation.override(language if language in ("fr", "en") else "fr"):
+        label = GoodwillReason(code).label if code in GoodwillReason.values else code
+        text = _("Commercial gesture: %(reason)s") % {"reason": label}
+        return f"{text} ({payload['note']})"[:255] if payload.get("note") else str(text)

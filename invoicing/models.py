@@ -507,6 +507,7 @@ class InvoiceLine(models.Model):
     class Kind(models.TextChoices):
         PRODUCT = "product", _("Product")
         SHIPPING = "shipping", _("Shipping")
+        GOODWILL = "goodwill", _("Commercial gesture")
 
     document = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
     position = models.PositiveSmallIntegerField(_("line"))
@@ -1049,6 +1050,10 @@ class PendingCredit(models.Model):
     key = models.CharField(_("refund"), max_length=100)
     quantities = models.JSONField(_("units still to credit"), default=dict)  # {order line id: units}
     include_shipping = models.BooleanField(default=False)
+    # An amount given back without units (a goodwill refund): credited on the invoice as an amount line.
+    amount = models.DecimalField(
+        _("amount still to credit"), max_digits=12, decimal_places=2, default=Decimal("0.00")
+    )
     reason = models.CharField(_("reason"), max_length=255, blank=True)
     event_extra = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -3,7 +3,9 @@ changes. Every POST honours ``Idempotency-Key`` (the first answer is stored in t
 and replayed for 24 h, as for order creation), and answers in the error format of DESIGN.md."""
 
 import re
+import uuid
 from collections.abc import Callable
+from decimal import Decimal
 
 from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -15,11 +17,20 @@ from common.api import HasScope, error_response, error_responses
 from common.exceptions import DomainError
 
 from .api import DeliveryInput, OrderDetailOutput, _jsonable
-from .models import HoldKind, Order, OrderChange, PaymentStatus, PaymentTransaction
+from .models import (
+    GoodwillReason,
+    GoodwillRefund,
+    HoldKind,
+    Order,
+    OrderChange,
+    PaymentStatus,
+    PaymentTransaction,
+)
 from .payments import services as payment_services
 from .selectors import order_get_for_channel
 from .services import holds as hold_services
 from .services.edits import EditInput, order_edit, order_lines_cancel
+from .services.goodwill import order_goodwill_refund
 from .services.idempotency import (
     Replay,
     idempotency_claim,
@@ -427,3 +438,91 @@ class OrderPaymentsApi(APIView):
             return status.HTTP_201_CREATED, PaymentsOutput(Order.objects.get(pk=order.pk)).data
 
         return idempotent_post(request, path=f"orders/{number}/payments", run=run)
+
+
+# --- Goodwill refunds -------------------------------------------------------------------------------------
+
+
+class RefundOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="Incl. VAT.")
+    reason = serializers.ChoiceField(choices=GoodwillReason.choices)
+    reason_code = serializers.CharField(help_text="The marketplace's reason code sent with it, if any.")
+    note = serializers.CharField()
+    source = serializers.CharField(help_text="backoffice, api, mirakl…")
+    created_at = serializers.DateTimeField()
+
+
+class RefundedOrderOutput(serializers.Serializer):
+    refund = RefundOutput()
+    order = OrderDetailOutput()
+
+
+class RefundInput(serializers.Serializer):
+    amount = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=Decimal("0.01"), help_text='Incl. VAT, e.g. "5.00".'
+    )
+    reason = serializers.ChoiceField(choices=GoodwillReason.choices)
+    note = serializers.CharField(max_length=500, help_text="Why, for the timeline.")
+    reason_code = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="A marketplace order: the marketplace's refund reason code (else the connector's default).",
+    )
+
+
+class OrderRefundsApi(APIView):
+    """GET: the amounts given back on the order without a return (commercial gestures), newest first.
+    POST: give an amount back without units (a late delivery, the shipping charge): a credit note (or, when
+    the order is not invoiced yet, one right after its invoice), the refund through the order's payment
+    service, the customer told, and for a marketplace's order the marketplace asked to refund (OR28). 409
+    ``refund_refused`` above what is left to give back (``details.left``) or before anything was paid or
+    invoiced; the same ``Idempotency-Key`` never refunds twice."""
+
+    permission_classes = [HasScope]
+    required_scopes = ("orders",)
+
+    @extend_schema(
+        operation_id="orders_refunds_list",
+        responses={200: RefundOutput(many=True), **error_responses(403, 404)},
+    )
+    def get(self, request, number):
+        order = _order(request, number)
+        if order is None:
+            return _not_found(number)
+        return Response(RefundOutput(GoodwillRefund.objects.filter(order=order), many=True).data)
+
+    @extend_schema(
+        operation_id="orders_refunds_create",
+        request=RefundInput,
+        parameters=[IDEMPOTENCY_HEADER],
+        responses={201: RefundedOrderOutput, **error_responses(403, 404, 409, 422)},
+    )
+    def post(self, request, number):
+        serializer = RefundInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        order = _order(request, number)
+        if order is None:
+            return _not_found(number)
+        header = request.headers.get("Idempotency-Key", "").strip()
+        key = f"api:{header}" if header else f"api:{uuid.uuid4()}"
+
+        def run():
+            refund, _created = order_goodwill_refund(
+                order=order,
+                amount=data["amount"],
+                reason=data["reason"],
+                note=data["note"],
+                reason_code=data["reason_code"],
+                key=key,
+                source="api",
+            )
+            return status.HTTP_201_CREATED, {
+                "refund": RefundOutput(refund).data,
+                "order": _detail(request, number),
+            }
+
+        return idempotent_post(request, path=f"orders/{number}/refunds", run=run)

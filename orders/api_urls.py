@@ -17,6 +17,7 @@ urlpatterns = [
     ),
     path("orders/<str:number>/changes/", api_changes.OrderChangesApi.as_view(), name="api-order-changes"),
     path("orders/<str:number>/hold/", api_changes.OrderHoldApi.as_view(), name="api-order-hold"),
+    path("orders/<str:number>/refunds/", api_changes.OrderRefundsApi.as_view(), name="api-order-refunds"),
     path("orders/<str:number>/payments/", api_changes.OrderPaymentsApi.as_view(), name="api-order-payments"),
     # Inventory's operation, served here for the Idempotency-Key (per channel) and the orders it names.
     path(

@@ -113,6 +113,7 @@ def on_allocations_changed(event) -> None:
         "return.credited",
         "order.edited",
         "order.lines_cancelled",
+        "order.goodwill_refunded",
     },
 )
 def on_customer_news(event) -> None:
@@ -144,6 +145,8 @@ def on_customer_news(event) -> None:
                     difference=-Decimal(str(p["amount"])),
                     cancelled=p.get("lines", []),
                 )
+        case "order.goodwill_refunded":  # an amount given back without units
+            notifications.notify_goodwill_refund(order=order, refund_id=p["refund"], amount=p["amount"])
         case "return.credited":  # a refunded return: the customer is told with the credit notes' numbers
             notifications.notify_refund_issued(
                 order=order, credit_note_number=", ".join(p["credit_notes"]), amount=p["amount"]

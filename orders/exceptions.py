@@ -85,3 +85,11 @@ class OrderOnHold(DomainError):
 
     code = "order_on_hold"
     status_code = 409
+
+
+class RefundRefused(DomainError):
+    """The amount cannot be given back on this order (nothing paid or invoiced yet, more than what is left,
+    a cancelled order)."""
+
+    code = "refund_refused"
+    status_code = 409

@@ -13,6 +13,7 @@ from inventory.models import Location
 from shipping.models import RelayPoint
 from shipping.selectors import carrier_for_relay
 
+from .forms_changes import CancelReasonMixin
 from .models import ApiKey, Channel, DeliveryMode, OrderStatus
 from .selectors import SORTS, products_for_codes, stores_for_pickup
 from .services.intake import LineInput, OrderInput
@@ -107,19 +108,24 @@ class OrderFilterForm(forms.Form):
 # --- Cancellation ----------------------------------------------------------------------------------------
 
 
-class OrderCancelForm(forms.Form):
+class OrderCancelForm(CancelReasonMixin, forms.Form):
     reason = forms.CharField(
         label=_("Reason"),
         max_length=255,
+        required=False,
         help_text=_("Kept on the order's timeline. The customer is told the order is cancelled."),
-        widget=forms.TextInput(attrs={"autofocus": True}),
     )
 
-    def clean_reason(self):
-        reason = self.cleaned_data["reason"].strip()
-        if not reason:
-            raise forms.ValidationError(_("Give the reason for the cancellation."))
-        return reason
+    def __init__(self, *args, order, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_reason_fields(order=order)
+        self.fields["reason_choice"].widget.attrs["autofocus"] = True
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.reason_text():
+            self.add_error("reason", _("Give the reason for the cancellation."))
+        return cleaned
 
 
 # --- Manual order entry ---------------------------------------------------------------------------------

@@ -6,9 +6,11 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from common.templatetags.oms_tags import money
 from inventory.models import Location
 
-from .models import DeliveryMode, HoldKind
+from .models import CancelReason, DeliveryMode, GoodwillReason, HoldKind
+from .reasons import marketplace_reasons
 from .services.edits import EditInput
 from .services.intake import LineInput
 
@@ -161,13 +163,94 @@ class OrderEditForm(forms.Form):
         )
 
 
-class LinesCancelForm(forms.Form):
-    """Units to cancel per line, at most what has not left."""
+class PaymentRecordForm(forms.Form):
+    amount = forms.DecimalField(
+        label=_("Amount received"), max_digits=12, decimal_places=2, min_value=Decimal("0.01")
+    )
+    reference = forms.CharField(label=_("Reference (transfer, cheque…)"), max_length=100, required=False)
+
+
+class HoldForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Hold"), choices=HoldKind.choices)
+    reason = forms.CharField(label=_("Why"), max_length=255, required=False)
+    release = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+
+def _marketplace_field(form: forms.Form, *, order, family: str, label) -> None:
+    """A select of the marketplace's reason codes (RE02, cached by the connector) for its orders; the
+    connector's default preselected. Nothing for another channel."""
+    choices, default = marketplace_reasons(channel=order.channel, family=family)
+    if not choices:
+        return
+    form.fields["reason_code"] = forms.ChoiceField(
+        label=label,
+        choices=[("", _("Default")), *choices],
+        required=False,
+        initial=default,
+        help_text=_("Sent to the marketplace with the change (Default: the connector's default reason)."),
+    )
+
+
+class GoodwillForm(forms.Form):
+    """An amount given back without units (a commercial gesture). ``key`` is drawn when the form is shown: a
+    second submit of the same form refunds nothing more."""
+
+    amount = forms.DecimalField(
+        label=_("Amount to give back incl. VAT"), max_digits=12, decimal_places=2, min_value=Decimal("0.01")
+    )
+    reason = forms.ChoiceField(label=_("Reason"), choices=GoodwillReason.choices)
+    note = forms.CharField(label=_("Note (for the timeline)"), max_length=500)
+    key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+    def __init__(self, *args, order, room: Decimal, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["amount"].max_value = room
+        self.fields["amount"].validators.append(_max_validator(room))
+        self.fields["amount"].widget.attrs.update({"max": str(room), "step": "0.01", "min": "0.01"})
+        self.fields["amount"].help_text = _("At most %(room)s.") % {"room": money(room)}
+        _marketplace_field(self, order=order, family="refund", label=_("Marketplace's refund reason"))
+
+
+def _max_validator(room: Decimal):
+    from django.core.validators import MaxValueValidator
+
+    return MaxValueValidator(room, message=_("At most %(limit_value)s can still be given back."))
+
+
+class CancelReasonMixin:
+    """A reason chosen from our list (and, for a marketplace's order, the marketplace's reason code), added to
+    a cancel form; ``reason_text()`` is what the timeline keeps."""
+
+    def add_reason_fields(self, *, order) -> None:
+        self.fields["reason_choice"] = forms.ChoiceField(
+            label=_("Reason"), choices=[("", "—"), *CancelReason.choices], required=False
+        )
+        self.fields["reason"].label = _("Details (for the timeline)")
+        _marketplace_field(
+            self, order=order, family="cancellation", label=_("Marketplace's cancellation reason")
+        )
+        # the reason first, then the marketplace's code, then the free text
+        order_first = ["reason_choice", "reason_code", "reason"]
+        self.order_fields([name for name in order_first if name in self.fields] + list(self.fields))
+
+    def reason_text(self) -> str:
+        choice = self.cleaned_data.get("reason_choice") or ""
+        label = str(CancelReason(choice).label) if choice in CancelReason.values else ""
+        details = (self.cleaned_data.get("reason") or "").strip()
+        return (f"{label}: {details}" if label and details else label or details)[:255]
+
+    def reason_code(self) -> str:
+        return self.cleaned_data.get("reason_code") or ""
+
+
+class LinesCancelForm(CancelReasonMixin, forms.Form):
+    """Units to cancel per line, at most what has not left, and why."""
 
     reason = forms.CharField(label=_("Why (for the timeline)"), max_length=255, required=False)
 
     def __init__(self, *args, order, left: dict[int, int], **kwargs):
         super().__init__(*args, **kwargs)
+        self.add_reason_fields(order=order)
         self.lines = [line for line in order.lines.all() if left.get(line.pk)]
         self.left = left
         for line in self.lines:
@@ -192,16 +275,3 @@ class LinesCancelForm(forms.Form):
             for line in self.lines
             if self.cleaned_data.get(f"cancel_{line.pk}")
         }
-
-
-class PaymentRecordForm(forms.Form):
-    amount = forms.DecimalField(
-        label=_("Amount received"), max_digits=12, decimal_places=2, min_value=Decimal("0.01")
-    )
-    reference = forms.CharField(label=_("Reference (transfer, cheque…)"), max_length=100, required=False)
-
-
-class HoldForm(forms.Form):
-    kind = forms.ChoiceField(label=_("Hold"), choices=HoldKind.choices)
-    reason = forms.CharField(label=_("Why"), max_length=255, required=False)
-    release = forms.BooleanField(required=False, widget=forms.HiddenInput)

@@ -214,6 +214,31 @@ class HoldKind(models.TextChoices):
     MANUAL = "manual", _("Manual hold")
 
 
+class GoodwillReason(models.TextChoices):
+    """Why staff give money back without units coming back (a "geste commercial")."""
+
+    LATE_DELIVERY = "late_delivery", _("Late delivery")
+    SHIPPING_CHARGE = "shipping_charge", _("Shipping charge refunded")
+    DAMAGED = "damaged", _("Damaged item kept by the customer")
+    PRICE = "price_adjustment", _("Price adjustment")
+    SERVICE = "service", _("Service failure")
+    MARKETPLACE = "marketplace", _("Refunded by the marketplace")
+    OTHER = "other", _("Other")
+
+
+class CancelReason(models.TextChoices):
+    """Why staff cancel an order or some of its units (the timeline says it; a marketplace's own reason codes
+    are offered beside these for its orders)."""
+
+    CUSTOMER = "customer_request", _("The customer asked")
+    OUT_OF_STOCK = "out_of_stock", _("Out of stock")
+    PRICE_ERROR = "price_error", _("Price error")
+    FRAUD = "fraud", _("Fraud suspected")
+    ADDRESS = "address", _("Undeliverable address")
+    PAYMENT = "payment", _("Payment not received")
+    OTHER = "other", _("Other")
+
+
 class DeliveryMode(models.TextChoices):
     HOME = "home", _("Home delivery")
     RELAY = "relay", _("Relay point")
@@ -455,6 +480,38 @@ class OrderChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.kind} {self.difference}"
+
+
+class GoodwillRefund(models.Model):
+    """An amount given back on an order without units coming back (a "geste commercial": a late delivery, the
+    shipping charge). Written by ``orders.services.goodwill.order_goodwill_refund`` under the order's lock,
+    once per ``key``; its event ``order.goodwill_refunded`` brings the credit note (invoicing), the refund
+    through the payment service (orders.payments), the customer's message and, for a marketplace's order,
+    OR28 (channels)."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="goodwill_refunds")
+    key = models.CharField(max_length=100, help_text=_("One refund per key: a retry changes nothing."))
+    amount = models.DecimalField(_("amount incl. VAT"), max_digits=12, decimal_places=2)
+    reason = models.CharField(_("reason"), max_length=32, choices=GoodwillReason.choices)
+    reason_code = models.CharField(_("marketplace reason"), max_length=64, blank=True)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    source = models.CharField(_("source"), max_length=32, help_text=_("backoffice, api, mirakl…"))
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["order", "-created_at", "-id"]
+        verbose_name = _("goodwill refund")
+        verbose_name_plural = _("goodwill refunds")
+        constraints = [
+            models.UniqueConstraint(fields=["order", "key"], name="goodwillrefund_once_per_key"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="goodwillrefund_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.amount} {self.reason}"
 
 
 class IdempotencyKey(models.Model):

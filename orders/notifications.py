@@ -342,6 +342,17 @@ def notify_refund_issued(*, order: Order, credit_note_number: str, amount: Decim
     )
 
 
+def notify_goodwill_refund(*, order: Order, refund_id: int, amount) -> None:
+    """An amount given back without units (a commercial gesture): the customer is told how much; the credit
+    note is on the tracking page once issued."""
+    _queue(
+        order=_fresh(order),
+        kind=Kind.REFUND_ISSUED,
+        event=f"goodwill-{refund_id}",
+        extra={"credit_note_number": "", "amount": Decimal(str(amount)), "goodwill": True},
+    )
+
+
 def notify_order_changed(
     *, order: Order, change_id: int, difference: Decimal, cancelled: list | None = None
 ) -> None:

@@ -273,6 +273,19 @@ def _shipment_status(p: dict, lines) -> str:
     return (_("Parcel %(parcel)s: %(status)s. %(label)s") % {**p, "status": status}).strip()
 
 
+def _goodwill(p: dict) -> str:
+    from .models import GoodwillReason
+
+    reason = p.get("reason", "")
+    text = _("Commercial gesture: %(amount)s given back (%(reason)s).") % {
+        "amount": money(p.get("amount")),
+        "reason": GoodwillReason(reason).label if reason in GoodwillReason.values else reason,
+    }
+    if p.get("source") == "mirakl":
+        text += " " + _("Refunded by the marketplace.")
+    return text + (f" {p['note']}" if p.get("note") else "")
+
+
 def _hold(value: str) -> str:
     from .models import HoldKind
 
@@ -335,6 +348,7 @@ RENDERERS = {
         _("Cancelled: %(detail)s. To refund: %(amount)s.")
         % {"detail": _units(p.get("lines", []), lines=lines, where=False), "amount": money(p.get("amount"))}
     ),
+    "order.goodwill_refunded": lambda p, lines: _goodwill(p),
     "order.hold_placed": lambda p, lines: (
         _("On hold (%(kind)s): not released to picking until cleared.") % {"kind": _hold(p.get("kind", ""))}
         + (f" {p['reason']}" if p.get("reason") else "")

@@ -23,6 +23,7 @@ urlpatterns = [
         name="order_lines_cancel",
     ),
     path("orders/<str:number>/payments/", views_changes.OrderPaymentView.as_view(), name="order_payment"),
+    path("orders/<str:number>/refunds/", views_changes.OrderGoodwillView.as_view(), name="order_goodwill"),
     path("orders/<str:number>/hold/", views_changes.OrderHoldView.as_view(), name="order_hold"),
     path("pickup/", views_pickup.PickupListView.as_view(), name="pickup_list"),
     path("pickup/<str:number>/", views_pickup.PickupOrderView.as_view(), name="pickup_order"),

@@ -1,6 +1,7 @@
 """Back-office pages of the orders app: list, detail, cancel, manual entry; channel settings and API keys."""
 
 import datetime as dt
+import uuid
 from decimal import Decimal
 
 from csp.constants import NONE, SELF, UNSAFE_INLINE
@@ -40,6 +41,7 @@ from .forms import (
     OrderLineFormSet,
     WhatIfForm,
 )
+from .forms_changes import GoodwillForm
 from .models import CANCELLABLE, RETURNABLE_STATUSES, ApiKey, Channel, HoldKind, Order
 from .payments.services import amount_due, amount_to_capture
 from .selectors import (
@@ -56,6 +58,7 @@ from .selectors import (
 from .services.api_keys import api_key_create, api_key_revoke
 from .services.channels import channel_save
 from .services.edits import EDITABLE
+from .services.goodwill import goodwill_room
 from .services.holds import HOLDABLE
 from .services.intake import order_create_priced
 from .services.lifecycle import order_cancel
@@ -227,6 +230,7 @@ class OrderDetailView(BackofficeMixin, View):
                 if order.status != Order.Status.CANCELLED
                 else 0,
                 "amount_due": amount_due(order),
+                **_goodwill_context(order, user, events),
                 "amount_to_capture": amount_to_capture(order),
                 "can_return": order.status in RETURNABLE_STATUSES and user.has_perm("returns.manage_returns"),
                 "can_pickup": order.delivery_mode == "store"
@@ -264,16 +268,21 @@ class OrderCancelView(BackofficeMixin, View):
 
     def get(self, request, number):
         order = _order_or_404(request, number)
-        return self._render(request, order, OrderCancelForm())
+        return self._render(request, order, OrderCancelForm(order=order))
 
     def post(self, request, number):
         order = _order_or_404(request, number)
-        form = OrderCancelForm(request.POST)
+        form = OrderCancelForm(request.POST, order=order)
         if not form.is_valid():
             return self._render(request, order, form, status=400)
         try:
             with transaction.atomic(durable=True):
-                order_cancel(order=order, reason=form.cleaned_data["reason"], actor=request.user)
+                order_cancel(
+                    order=order,
+                    reason=form.reason_text(),
+                    reason_code=form.reason_code(),
+                    actor=request.user,
+                )
         except InvalidTransition:
             messages.error(
                 request,
@@ -296,6 +305,18 @@ def _short_date(value) -> str:
         return date_format(dt.date.fromisoformat(value), "SHORT_DATE_FORMAT") if value else ""
     except (TypeError, ValueError):
         return str(value)
+
+
+def _goodwill_context(order: Order, user, timeline) -> dict:
+    """The commercial gesture's form, for staff who may change orders, while something can be given back (the
+    ceiling from the timeline's events already read: no query; the service checks it again)."""
+    if not user.has_perm("orders.change_order") or order.status == Order.Status.CANCELLED:
+        return {}
+    room = goodwill_room(order, events=[entry.event for entry in timeline])
+    if room <= 0:
+        return {}
+    form = GoodwillForm(order=order, room=room, initial={"key": uuid.uuid4().hex})
+    return {"goodwill_form": form, "goodwill_room": room}
 
 
 def domain_error_messages(exc: DomainError) -> list[str]:

@@ -4,17 +4,20 @@ service, a message."""
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views import View
+from django_htmx.http import HttpResponseClientRedirect
 
 from common.exceptions import DomainError
 from common.templatetags.oms_tags import money
 from common.views import BackofficeMixin
 
-from .forms_changes import HoldForm, LinesCancelForm, OrderEditForm, PaymentRecordForm
+from .forms_changes import GoodwillForm, HoldForm, LinesCancelForm, OrderEditForm, PaymentRecordForm
 from .models import CANCELLABLE, OrderStatus
 from .payments.services import payment_record
 from .services.edits import cancellable_units, edit_refusal, order_edit, order_lines_cancel
+from .services.goodwill import goodwill_room, order_goodwill_refund
 from .services.holds import order_hold_place, order_hold_release
 from .views import _order_or_404, domain_error_messages
 
@@ -94,7 +97,11 @@ class OrderLinesCancelView(BackofficeMixin, View):
             )
         try:
             change = order_lines_cancel(
-                order=order, quantities=quantities, reason=form.cleaned_data["reason"], actor=request.user
+                order=order,
+                quantities=quantities,
+                reason=form.reason_text(),
+                reason_code=form.reason_code(),
+                actor=request.user,
             )
         except DomainError as exc:
             return self._render(request, order, form, errors=[exc.message], status=400)
@@ -155,3 +162,51 @@ class OrderHoldView(BackofficeMixin, View):
         except DomainError as exc:
             messages.error(request, exc.message)
         return redirect("orders:order_detail", number=order.number)
+
+
+class OrderGoodwillView(BackofficeMixin, View):
+    """POST only: give an amount back without units (a commercial gesture). With htmx, a refused form comes
+    back in place with its errors (nothing typed is lost) and a done one reloads the order page."""
+
+    permission_required = "orders.change_order"
+    template_name = "orders/_goodwill_form.html"
+
+    def post(self, request, number):
+        order = _order_or_404(request, number)
+        room = goodwill_room(order)
+        form = GoodwillForm(request.POST, order=order, room=room)
+        errors: list[str] = []
+        if form.is_valid():
+            c = form.cleaned_data
+            try:
+                refund, created = order_goodwill_refund(
+                    order=order,
+                    amount=c["amount"],
+                    reason=c["reason"],
+                    note=c["note"],
+                    reason_code=c.get("reason_code") or "",
+                    key=f"backoffice:{c['key']}",
+                    actor=request.user,
+                )
+            except DomainError as exc:
+                errors = [exc.message]
+            else:
+                if created:
+                    messages.success(
+                        request,
+                        _("%(amount)s given back on order %(number)s. The customer is told.")
+                        % {"amount": money(refund.amount), "number": order.number},
+                    )
+                url = reverse("orders:order_detail", args=[order.number])
+                if request.htmx:
+                    return HttpResponseClientRedirect(url)
+                return redirect(url)
+        if not request.htmx:
+            for message in errors or [e for field in form.errors.values() for e in field]:
+                messages.error(request, message)
+            return redirect("orders:order_detail", number=order.number)
+        return render(
+            request,
+            self.template_name,
+            {"order": order, "goodwill_form": form, "goodwill_room": room, "goodwill_errors": errors},
+        )  # 200: htmx swaps the form with its errors in place

@@ -702,7 +702,8 @@ def return_refund(*, ret: Return, reference: str, actor=None) -> Return:
     units received on the order's invoices in the same transaction: invoicing issues the credit notes
     (``credit_notes_for_return``, numbered under its sequence's lock) and their numbers are kept on the
     return, so its page shows them as soon as the refund is recorded. An order never invoiced (no legal
-    entity, or not invoiced yet by its channel's policy) gets no credit note. The customer is told, with the
+    entity) gets no credit note; one not invoiced yet by its channel's policy gets it right after its invoice
+    (a pending credit). The customer is told, with the
     credit notes' numbers, by the notifications consumer of ``return.credited``.
 
     Lock order (ARCHITECTURE.md): the order, then its return, then the invoices and the number sequence."""
@@ -733,8 +734,12 @@ def return_refund(*, ret: Return, reference: str, actor=None) -> Return:
         include_shipping=quote.our_fault,
         reason=reason,
     )
-    notes = invoicing_issue.credit_notes_for_return(
+    # what the invoices hold is credited now; units not invoiced yet (the channel invoices on delivery)
+    # wait as a pending credit, credited right after their invoice: invoices less credit notes stay what
+    # the buyer paid
+    notes = invoicing_issue.credit_notes_for_refund(
         order=ret.order,
+        key=f"return:{ret.pk}",
         quantities=quote.quantities,
         include_shipping=quote.our_fault,
         reason=reason,

@@ -59,6 +59,11 @@ EVENT_TYPES: list[EventType] = [
             }
         ),
     ),
+    EventType(
+        "order.refunded",
+        _("Amount refunded without a return (commercial gesture)"),
+        frozenset({"order.goodwill_refunded"}),
+    ),
     EventType("invoice.issued", _("Invoice issued"), frozenset({"invoice.issued"})),
     EventType("credit_note.issued", _("Credit note issued"), frozenset({"credit_note.issued"})),
     EventType("customer.created", _("Customer created"), frozenset({"customer.created"})),
@@ -210,6 +215,15 @@ def event_data(event) -> dict:
             "number": payload.get("number"),
             "total_incl_vat": payload.get("total_incl_vat"),
             "corrects": payload.get("invoice"),
+        }
+    elif code == "order.goodwill_refunded":
+        data["refund"] = {
+            "id": payload.get("refund"),
+            "amount": payload.get("amount"),
+            "reason": payload.get("reason"),
+            "reason_code": payload.get("reason_code", ""),
+            "note": payload.get("note", ""),
+            "source": payload.get("source", ""),
         }
     elif code in ("parcel.closed", "parcels.handed_over", "shipment.status_changed"):
         data["shipment"] = {"event": code, **_public(payload)}

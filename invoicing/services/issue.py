@@ -48,6 +48,7 @@ from ..models import (
 from . import mentions
 
 logger = logging.getLogger(__name__)
+CENT = Decimal("0.01")
 
 
 # --- Settings of a channel -------------------------------------------------------------------------------
@@ -726,6 +727,140 @@ def credit_notes_for_refund(
     return notes
 
 
+# --- Amounts given back without units (goodwill refunds) ---------------------------------------------------
+
+
+def amount_room_by_rate(*, invoice: Invoice) -> dict[Decimal, Decimal]:
+    """What an invoice still holds incl. VAT, per VAT rate: its lines less those of its credit notes."""
+    room: dict[Decimal, Decimal] = {}
+    rows = (
+        InvoiceLine.objects.filter(document_id=invoice.pk)
+        .values("vat_rate")
+        .annotate(total=Sum("total_incl_vat"))
+    )
+    for row in rows:
+        room[row["vat_rate"]] = room.get(row["vat_rate"], Decimal("0")) + row["total"]
+    credited = (
+        InvoiceLine.objects.filter(document__corrects_id=invoice.pk, document__kind=DocumentKind.CREDIT_NOTE)
+        .values("vat_rate")
+        .annotate(total=Sum("total_incl_vat"))
+    )
+    for row in credited:
+        room[row["vat_rate"]] = room.get(row["vat_rate"], Decimal("0")) - row["total"]
+    return {rate: value for rate, value in room.items() if value > 0}
+
+
+def split_by_rate(amount: Decimal, room: dict[Decimal, Decimal]) -> dict[Decimal, Decimal]:
+    """``amount`` spread over the VAT rates in proportion of what each still holds (to the cent: the cents
+    left by rounding down go to the largest remainders, ties to the higher rate), never more than a rate
+    holds. The caller checks ``amount`` is at most the sum of ``room``."""
+    total = sum(room.values(), Decimal("0"))
+    if total <= 0:
+        return {}
+    cents = int((amount * 100).to_integral_value())
+    exact = {rate: Decimal(cents) * value / total for rate, value in room.items()}
+    shares = {rate: int(value) for rate, value in exact.items()}  # rounded down (positive)
+    missing = cents - sum(shares.values())
+    for rate in sorted(exact, key=lambda r: (exact[r] - shares[r], r), reverse=True)[:missing]:
+        shares[rate] += 1
+    return {rate: (Decimal(c) / 100).quantize(CENT) for rate, c in shares.items() if c}
+
+
+@transaction.atomic
+def credit_note_for_amount(
+    *, invoice: Invoice, amount: Decimal, reason: str = "", actor=None, event_extra: dict | None = None
+) -> Invoice:
+    """A credit note of an amount given back without units (a goodwill refund): one amount line per VAT rate
+    of the invoice, split in proportion of what each rate still holds, so the VAT credited is the VAT the
+    invoice charged on that part. Raises CreditExceedsInvoice above what the invoice still holds (its credit
+    notes taken off), NothingToCredit for nothing."""
+    invoice = (
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("legal_entity", "order")
+        .get(pk=invoice.pk)
+    )
+    if invoice.kind != DocumentKind.INVOICE:
+        raise NothingToCredit("Only an invoice can be credited.", details={"number": invoice.number})
+    amount = Decimal(amount).quantize(CENT)
+    if amount <= 0:
+        raise NothingToCredit("Nothing to credit.", details={"number": invoice.number})
+    room = amount_room_by_rate(invoice=invoice)
+    held = sum(room.values(), Decimal("0"))
+    if amount > held:
+        raise CreditExceedsInvoice(
+            f"Invoice {invoice.number} holds {held} EUR still to credit, not {amount}.",
+            details={"number": invoice.number, "left": str(held), "asked": str(amount)},
+        )
+    natures = dict(invoice.lines.values_list("vat_rate", "nature"))
+    with translation.override(invoice.language if invoice.language in ("fr", "en") else "fr"):
+        description = str(_("Commercial gesture"))
+    drafts = [
+        DraftLine(
+            description=description,
+            quantity=1,
+            unit_price_incl_vat=share,
+            vat_rate=rate,
+            kind=InvoiceLine.Kind.GOODWILL,
+            nature=natures.get(rate, Nature.GOODS),
+        )
+        for rate, share in sorted(split_by_rate(amount, room).items(), reverse=True)
+    ]
+    order = Order.objects.select_related("customer", "pickup_location").get(pk=invoice.order_id)
+    return _document_create(
+        kind=DocumentKind.CREDIT_NOTE,
+        legal_entity=invoice.legal_entity,
+        order=order,
+        lines=drafts,
+        delivery_date=invoice.delivery_date,
+        corrects=invoice,
+        reason=reason,
+        actor=actor,
+        event_extra=event_extra,
+    )
+
+
+def _credit_amount(*, order: Order, amount: Decimal, reason: str, actor, event_extra) -> tuple[list, Decimal]:
+    """Credit ``amount`` on the order's invoices, oldest first, each up to what it still holds: (credit notes,
+    what no invoice holds)."""
+    notes, left = [], Decimal(amount).quantize(CENT)
+    for invoice in Invoice.objects.invoices().filter(order=order).order_by("pk"):
+        if left <= 0:
+            break
+        take = min(left, sum(amount_room_by_rate(invoice=invoice).values(), Decimal("0")))
+        if take <= 0:
+            continue
+        notes.append(
+            credit_note_for_amount(
+                invoice=invoice, amount=take, reason=reason, actor=actor, event_extra=event_extra
+            )
+        )
+        left -= take
+    return notes, left
+
+
+def credit_notes_for_amount(
+    *, order: Order, key: str, amount: Decimal, reason: str = "", actor=None, event_extra: dict | None = None
+) -> list[Invoice]:
+    """An amount given back without units (a goodwill refund): credited on the order's invoices; what they do
+    not hold yet (the order not invoiced yet by its channel's policy) waits as a ``PendingCredit``, credited
+    right after the invoice is issued. Once per ``key``."""
+    if PendingCredit.objects.filter(order=order, key=key[:100]).exists():
+        return []  # already recorded (the event handled twice)
+    notes, left = _credit_amount(
+        order=order, amount=amount, reason=reason, actor=actor, event_extra=event_extra
+    )
+    PendingCredit.objects.create(
+        order=order,
+        key=key[:100],
+        quantities={},
+        amount=max(left, Decimal("0")),
+        reason=reason[:255],
+        event_extra=event_extra or {},
+        credited_at=None if left > 0 else timezone.now(),
+    )
+    return notes
+
+
 def invoiced_credit_room(*, order_id: int) -> dict:
     """Units of each order line its invoices still hold (invoiced less credited), and whether a shipping
     charge is still held (``"shipping"``)."""
@@ -747,6 +882,15 @@ def pending_credits_apply(*, order: Order, actor=None) -> list[Invoice]:
     notes: list[Invoice] = []
     pending = PendingCredit.objects.select_for_update().filter(order=order, credited_at__isnull=True)
     for row in pending.order_by("pk"):
+        if row.amount > 0:  # an amount without units: credited as far as the invoices now hold it
+            made, left = _credit_amount(
+                order=order, amount=row.amount, reason=row.reason, actor=actor, event_extra=row.event_extra
+            )
+            notes += made
+            PendingCredit.objects.filter(pk=row.pk).update(
+                amount=max(left, Decimal("0")), credited_at=None if left > 0 else timezone.now()
+            )
+            continue
         wanted = {int(k): int(v) for k, v in row.quantities.items() if int(v)}
         room = invoiced_credit_room(order_id=order.pk)
         take = {k: min(v, room.get(k, 0)) for k, v in wanted.items()}

@@ -482,6 +482,7 @@ SPECTACULAR_SETTINGS = {
         "IncomingStockStatusEnum": ["open", "received", "cancelled"],
         "IncomingStockKindEnum": ["purchase", "transfer"],
         "HoldKindEnum": "orders.models.HoldKind",
+        "GoodwillReasonEnum": "orders.models.GoodwillReason",
         "PaymentStatusEnum": "orders.models.PaymentStatus",
         "OrderChangeKindEnum": "orders.models.OrderChange.Kind",
         "PaymentTransactionKindEnum": "orders.models.PaymentTransaction.Kind",

@@ -8,6 +8,7 @@ from decimal import Decimal
 from common.eventlog import consumer
 
 from ..models import Order, OrderStatus
+from ..services.goodwill import MARKETPLACE_KINDS
 from . import services
 
 
@@ -20,13 +21,14 @@ from . import services
         "order.lines_cancelled",
         "credit_note.issued",
         "return.refunded",
+        "order.goodwill_refunded",
     },
 )
 def on_payment_news(event) -> None:
     if event.order_id is None:
         return
     p, actor = event.payload, event.actor
-    order = Order.objects.get(pk=event.order_id)
+    order = Order.objects.select_related("channel").get(pk=event.order_id)
     match event.code:
         case "order.status_changed":
             if p.get("to") == OrderStatus.SHIPPED:
@@ -39,10 +41,22 @@ def on_payment_news(event) -> None:
             services.payment_refund_excess(order=order, key=f"{event.code}-{event.pk}", actor=actor)
         case "credit_note.issued":
             # refunded with the return or the change, or by the marketplace itself
-            if p.get("return_id") or p.get("order_change") or p.get("channel_refund"):
+            if p.get("return_id") or p.get("order_change") or p.get("channel_refund") or p.get("goodwill"):
                 return
             services.payment_refund_request(
                 order=order, amount=Decimal(str(p["total_incl_vat"])), credit_note=p["number"], actor=actor
+            )
+        case "order.goodwill_refunded":
+            # an amount given back without units: through the payment service, or recorded as made; a
+            # marketplace's order is paid back by the marketplace (OR28, channels)
+            if order.channel.kind in MARKETPLACE_KINDS or p.get("source") in MARKETPLACE_KINDS:
+                return
+            services.payment_refund_for_return(
+                order=order,
+                amount=Decimal(str(p["amount"])),
+                return_number=f"goodwill-{p['refund']}",
+                reference="",
+                actor=actor,
             )
         case "return.refunded":
             services.payment_refund_for_return(

@@ -469,7 +469,13 @@ def cancellable_units(*, order: Order) -> dict[int, int]:
 
 @transaction.atomic
 def order_lines_cancel(
-    *, order: Order, quantities: dict[int, int], reason: str = "", actor=None, source: str = "backoffice"
+    *,
+    order: Order,
+    quantities: dict[int, int],
+    reason: str = "",
+    actor=None,
+    source: str = "backoffice",
+    reason_code: str = "",
 ) -> OrderChange:
     """Cancel ``{order line id: units}`` of an order before those units ship (see the module's docstring).
     Cancelling every unit left cancels the order. Refused (nothing written) for more units than are left,
@@ -549,6 +555,7 @@ def order_lines_cancel(
                 change=change.pk,
                 source=source,
                 reason=reason,
+                reason_code=reason_code[:64],
                 lines=[{"line_id": i, "sku": lines[i].sku, "quantity": u} for i, u in sorted(wanted.items())],
                 released=released,
                 amount=amount,

@@ -74,13 +74,20 @@ def order_mark_returned(*, order: Order, actor=None, **data) -> Order:
 
 @transaction.atomic
 def order_cancel(
-    *, order: Order, reason: str = "", actor=None, source: str = "", with_lines: bool = False
+    *,
+    order: Order,
+    reason: str = "",
+    actor=None,
+    source: str = "",
+    with_lines: bool = False,
+    reason_code: str = "",
 ) -> Order:
     """Cancel an order that has not shipped, all in this transaction (so no picker or packer can go on with
     it): its preparations stop, its parcels not handed over are cancelled and their units go back on the
     shelf, every reservation is released. ``source``: who asked (a channel's kind when the channel itself
     cancelled it, so nothing is sent back to it); ``with_lines``: the last units cancelled one by one (the
-    same transaction writes ``order.lines_cancelled``, which says which).
+    same transaction writes ``order.lines_cancelled``, which says which); ``reason_code``: the marketplace's
+    reason code chosen by staff (else its connector's default is sent).
     Locks in the project's order: the order, its preparations, its
     shipments, its allocations, the stock levels."""
     order = lock_order(order.pk)
@@ -103,6 +110,7 @@ def order_cancel(
         code="order.cancelled",
         actor=actor,
         reason=reason,
+        reason_code=reason_code[:64],
         source=source,
         with_lines=with_lines,
         count=len(released),

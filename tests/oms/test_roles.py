@@ -78,6 +78,7 @@ MATRIX = {
     # POST only: allowed roles get 405 on a GET.
     "orders:order_payment": ({"number": MATRIX_ORDER}, {CUSTOMER_SERVICE, MANAGER}, {"ok": 405}),
     "orders:order_hold": ({"number": MATRIX_ORDER}, {CUSTOMER_SERVICE, MANAGER}, {"ok": 405}),
+    "orders:order_goodwill": ({"number": MATRIX_ORDER}, {CUSTOMER_SERVICE, MANAGER}, {"ok": 405}),
     # The customer's messages: customer service and managers (notification 990301 of MATRIX_ORDER, sent).
     "orders:notification_list": ({}, {CUSTOMER_SERVICE, MANAGER}),
     "orders:order_notifications": ({"number": MATRIX_ORDER}, {CUSTOMER_SERVICE, MANAGER}),

@@ -6,9 +6,10 @@ from django.db import transaction
 from common import eventlog
 from customers.models import Notification
 from invoicing.exceptions import CreditExceedsInvoice
-from invoicing.models import CreditNote, InvoiceLine
+from invoicing.models import CreditNote, InvoiceLine, PendingCredit
 from invoicing.services import issue
 from invoicing.services.issue import invoice_issue_for_order
+from orders.models import PaymentTransaction
 from returns import services
 from tests.events import events_of
 from tests.invoicing.factories import LegalEntityFactory
@@ -104,3 +105,40 @@ def test_a_second_return_credits_only_what_is_left(world, django_capture_on_comm
         ("TSHIRT", 1),
         ("TSHIRT", 1),
     ]
+
+
+def test_a_return_refunded_before_the_invoice_is_credited_right_after_it(
+    world, django_capture_on_commit_callbacks
+):
+    # given a delivered order not invoiced yet (its channel's invoice comes later), whose mug came back
+    LegalEntityFactory()
+    ret = world.request(items=[("MUG", 1, "changed_mind")])
+    services.return_accept(ret=ret)
+    services.return_receive(ret=ret, location=world.lyon, results={ret.lines.get().pk: (1, 0)})
+
+    # when the return is refunded (twice the same event would change nothing)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.return_refund(ret=ret, reference="PAY-3")
+
+    # then nothing to credit yet: the refund waits for the invoice
+    assert not CreditNote.objects.exists()
+    (pending,) = PendingCredit.objects.filter(order=world.order)
+    assert (pending.key, pending.quantities, pending.credited_at) == (
+        f"return:{ret.pk}",
+        {str(world.line(world.order, "MUG").pk): 1},
+        None,
+    )
+
+    # when the invoice is issued (the whole order, as shipped)
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice = issue.on_order_event(order=world.order, event="delivered")
+
+    # then the mug is credited on it at once, and invoices less credit notes = what the buyer paid
+    note = CreditNote.objects.get()
+    assert (note.corrects_id, note.total_incl_vat) == (invoice.pk, Decimal("12.00"))
+    assert list(note.lines.values_list("sku", "quantity")) == [("MUG", 1)]
+    assert invoice.total_incl_vat - note.total_incl_vat == world.order.total_incl_vat - Decimal("12.00")
+    pending.refresh_from_db()
+    assert pending.credited_at is not None
+    # its payment goes with the return, not with the credit note: no second refund
+    assert not PaymentTransaction.objects.filter(order=world.order, credit_note=note.number).exists()

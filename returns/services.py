@@ -32,7 +32,7 @@ from orders.models import (
     OrderLine,
     OrderStatus,
 )
-from orders.services import lifecycle
+from orders.services import goodwill, lifecycle
 from orders.services.events import event_add
 from orders.services.kits import line_units
 from shipping import carriers
@@ -669,6 +669,7 @@ class RefundQuote:
     total: Decimal
     quantities: dict[int, int]  # order line id -> units
     exchanged: Decimal = Decimal("0.00")  # paid the exchange order instead of being refunded
+    already_given_back: Decimal = Decimal("0.00")  # a goodwill refund (or other refund) made before
 
 
 def refund_quote(ret: Return) -> RefundQuote:
@@ -686,13 +687,19 @@ def refund_quote(ret: Return) -> RefundQuote:
     fee = Decimal("0.00") if our_fault else min(rule_for(ret.order).fee, amount)
     # An exchange: the part of the returned value that paid the replacement order is not refunded.
     exchanged = min(ret.exchange_credit, amount - fee)
+    # What was already given back on the order (a goodwill refund, earlier returns, the marketplace's
+    # refunds) is not given twice: the buyer never gets back more than the order is worth.
+    ceiling = max(ret.order.total_incl_vat - goodwill.given_back(ret.order, exclude_return_id=ret.pk), 0)
+    due = amount - fee - exchanged
+    already = max(due - ceiling, Decimal("0.00"))
     return RefundQuote(
         lines=amount.quantize(Decimal("0.01")),
         fee=fee.quantize(Decimal("0.01")),
         our_fault=our_fault,
-        total=(amount - fee - exchanged).quantize(Decimal("0.01")),
+        total=(due - already).quantize(Decimal("0.01")),
         quantities=quantities,
         exchanged=exchanged.quantize(Decimal("0.01")),
+        already_given_back=already.quantize(Decimal("0.01")),
     )
 
 

@@ -45,18 +45,32 @@ def goodwill_room(order: Order, *, events=None) -> Decimal:
         return ZERO
     if events is None:
         events = DomainEvent.objects.filter(order_id=order.pk, code__in=(*GIVEN_BACK_CODES, "invoice.issued"))
-    given_back, invoiced = ZERO, False
-    for event in events:
-        if event.code == "invoice.issued":
-            invoiced = True
-        elif event.code in GIVEN_BACK_CODES:
-            try:
-                given_back += Decimal(str((event.payload or {}).get("amount") or 0))
-            except InvalidOperation:
-                continue
+    events = list(events)
+    invoiced = any(event.code == "invoice.issued" for event in events)
     if order.amount_paid <= 0 and not invoiced and order.channel.kind not in MARKETPLACE_KINDS:
         return ZERO
-    return max(order.total_incl_vat - given_back, ZERO).quantize(CENT)
+    return max(order.total_incl_vat - given_back(order, events=events), ZERO).quantize(CENT)
+
+
+def given_back(order: Order, *, events=None, exclude_return_id: int | None = None) -> Decimal:
+    """What was already given back on the order (incl. VAT): refunded returns (but the one
+    ``exclude_return_id``), the marketplace's refunds and goodwill refunds, as their events say. A return
+    refunded after a goodwill refund is capped by it (``returns.services.refund_quote``): the buyer never
+    gets back more than the order is worth."""
+    if events is None:
+        events = DomainEvent.objects.filter(order_id=order.pk, code__in=GIVEN_BACK_CODES)
+    total = ZERO
+    for event in events:
+        if event.code not in GIVEN_BACK_CODES:
+            continue
+        payload = event.payload or {}
+        if exclude_return_id is not None and payload.get("return_id") == exclude_return_id:
+            continue
+        try:
+            total += Decimal(str(payload.get("amount") or 0))
+        except InvalidOperation:
+            continue
+    return total.quantize(CENT)
 
 
 @transaction.atomic

@@ -142,3 +142,52 @@ def test_a_return_refunded_before_the_invoice_is_credited_right_after_it(
     assert pending.credited_at is not None
     # its payment goes with the return, not with the credit note: no second refund
     assert not PaymentTransaction.objects.filter(order=world.order, credit_note=note.number).exists()
+
+
+def test_a_return_after_a_goodwill_refund_never_gives_back_more_than_the_order(world):
+    # given an invoiced, delivered order of 51.80 on which the customer already got 5.00 back as a gesture
+    from orders.services.goodwill import order_goodwill_refund
+
+    LegalEntityFactory()
+    invoice_issue_for_order(order=world.order, scope="shipped")
+    order_goodwill_refund(order=world.order, amount=Decimal("5.00"), reason="other", note="late", key="g1")
+    assert world.order.total_incl_vat == Decimal("51.80")
+
+    # when every unit comes back
+    ret = world.request(items=[("TSHIRT", 2, "wrong_size"), ("MUG", 1, "changed_mind")])
+    services.return_accept(ret=ret)
+    services.return_receive(
+        ret=ret, location=world.lyon, results={line.pk: (line.quantity, 0) for line in ret.lines.all()}
+    )
+
+    # then the refund is what is left of the order: the gesture is not given a second time
+    quote = services.refund_quote(ret)
+    assert (quote.lines, quote.already_given_back, quote.total) == (
+        Decimal("51.80"),
+        Decimal("5.00"),
+        Decimal("46.80"),
+    )
+    refunded = services.return_refund(ret=ret, reference="PAY-7")
+    assert refunded.refund_amount == Decimal("46.80")
+    assert events_of(world.order, "return.refunded", amount="46.80").exists()
+    # and the refunded return's own amount is not counted against itself when its quote is read again
+    assert services.refund_quote(refunded).total == Decimal("46.80")
+
+
+def test_a_partial_return_after_a_goodwill_refund_is_refunded_in_full(world):
+    # given the same order with a 5.00 gesture
+    from orders.services.goodwill import order_goodwill_refund
+
+    LegalEntityFactory()
+    invoice_issue_for_order(order=world.order, scope="shipped")
+    order_goodwill_refund(order=world.order, amount=Decimal("5.00"), reason="other", note="late", key="g1")
+
+    # when one unit comes back, worth less than what is left of the order
+    ret = world.request(items=[("MUG", 1, "changed_mind")])
+    services.return_accept(ret=ret)
+    services.return_receive(ret=ret, location=world.lyon, results={ret.lines.get().pk: (1, 0)})
+
+    # then nothing is taken off its refund
+    quote = services.refund_quote(ret)
+    assert quote.already_given_back == Decimal("0.00")
+    assert quote.total == quote.lines - quote.fee

@@ -494,6 +494,11 @@ def main() -> int:
         for i in range(args.workers)
     )
     time.sleep(6)  # workers ready
+    idle_from = sum(support.tree_cpu(p.pid) for p in workers), time.perf_counter()
+    time.sleep(5)
+    idle_cores = (sum(support.tree_cpu(p.pid) for p in workers) - idle_from[0]) / (
+        time.perf_counter() - idle_from[1]
+    )
     cpu_before = {p.pid: support.tree_cpu(p.pid) for p in workers}
     pg_before = support.postgres_cpu()
     pg_split = support.PostgresCpuByDatabase()
@@ -564,8 +569,9 @@ def main() -> int:
     )
     print(
         f"CPU: workers {worker_cpu:.1f} s ({worker_cpu / max(1, applied) * 1000:.2f} ms per parcel, "
-        f"{worker_cpu / cycle:.2f} cores), postgres {pg_cpu:.1f} s ({pg_cpu / max(1, applied) * 1000:.2f} ms "
-        f"per parcel, every postgres process of the machine), other processes {other:.2f} cores",
+        f"{worker_cpu / cycle:.2f} cores; {idle_cores:.3f} cores idle before the poll), "
+        f"postgres {pg_cpu:.1f} s ({pg_cpu / max(1, applied) * 1000:.2f} ms per parcel, "
+        f"every postgres process of the machine), other processes {other:.2f} cores",
         flush=True,
     )
     this_db = sum(v for k, v in pg_used.items() if k.startswith(f"{args.db}:"))

@@ -242,8 +242,9 @@ class PostgresCpuByDatabase:
     last sample. ``unseen`` is what the postmaster reaped of children that lived between two samples (or
     whose last moments fell after their last sample). ``stop()`` returns {label: CPU seconds}."""
 
-    def __init__(self, interval: float = 0.5):
+    def __init__(self, interval: float = 0.5, *, own: dict[int, str] | None = None):
         self.interval = interval
+        self.own = own or {}  # pid → label: the bench's own connections, apart from its database's
         self.first: dict[int, float] = {}
         self.last: dict[int, float] = {}
         self.labels: dict[int, str] = {}
@@ -261,7 +262,7 @@ class PostgresCpuByDatabase:
                 "SELECT pid, coalesce(datname, 'server'), backend_type FROM pg_stat_activity "
                 "WHERE pid <> pg_backend_pid()"
             ).fetchall()
-            labels = {pid: f"{db}: {kind}" for pid, db, kind in rows}
+            labels = {pid: f"{db}: {kind}" for pid, db, kind in rows} | self.own
             for pid in _all_pids():
                 stat = _proc_stat(pid)
                 if stat is None or not stat[0].startswith("postgres"):

@@ -235,6 +235,64 @@ def postgres_cpu() -> float:
     return total
 
 
+class PostgresCpuByDatabase:
+    """PostgreSQL's CPU split by who used it, sampled every ``interval`` s in a thread: every postgres process
+    is labelled from ``pg_stat_activity`` (``<database>: client backend``, ``<database>: autovacuum worker``,
+    ``server: checkpointer``...), each process's CPU counted from the start (0 for one born since) to its
+    last sample. ``unseen`` is what the postmaster reaped of children that lived between two samples (or
+    whose last moments fell after their last sample). ``stop()`` returns {label: CPU seconds}."""
+
+    def __init__(self, interval: float = 0.5, *, own: dict[int, str] | None = None):
+        self.interval = interval
+        self.own = own or {}  # pid → label: the bench's own connections, apart from its database's
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.labels: dict[int, str] = {}
+        self._done = threading.Event()
+        self._total0 = postgres_cpu()
+        self._sample(initial=True)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _sample(self, *, initial: bool = False) -> None:
+        import psycopg
+
+        with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pid, coalesce(datname, 'server'), backend_type FROM pg_stat_activity "
+                "WHERE pid <> pg_backend_pid()"
+            ).fetchall()
+            labels = {pid: f"{db}: {kind}" for pid, db, kind in rows} | self.own
+            for pid in _all_pids():
+                stat = _proc_stat(pid)
+                if stat is None or not stat[0].startswith("postgres"):
+                    continue
+                self.first.setdefault(pid, stat[2] if initial else 0.0)
+                self.last[pid] = stat[2]
+                if pid in labels:
+                    self.labels[pid] = labels[pid]
+                else:
+                    self.labels.setdefault(pid, "server: postmaster and others")
+
+    def _run(self) -> None:
+        while not self._done.wait(self.interval):
+            try:
+                self._sample()
+            except Exception:  # noqa: BLE001, S112 - a sample missed is a lower bound, not an error
+                continue
+
+    def stop(self) -> dict[str, float]:
+        self._done.set()
+        self._thread.join()
+        self._sample()
+        used: dict[str, float] = {}
+        for pid, last in self.last.items():
+            label = self.labels.get(pid, "server: postmaster and others")
+            used[label] = used.get(label, 0.0) + last - self.first[pid]
+        used["unseen (short-lived)"] = max(0.0, postgres_cpu() - self._total0 - sum(used.values()))
+        return used
+
+
 class CpuSnapshot:
     """CPU seconds used so far by: the gunicorn master and its workers, every postgres process (all
     databases of the server), pgbench, this process, and the whole machine. A process that started and

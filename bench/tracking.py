@@ -304,14 +304,41 @@ def statements_per_batch(carrier_id: int, sample: int = 5) -> list[tuple[int, in
     return out
 
 
-def profile_batches(batches: int, *, cprofile: bool) -> None:
+def _backend_ns(pid: int) -> int:
+    """CPU time a PostgreSQL backend has used so far, in nanoseconds (the scheduler's own count)."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+
+
+def _statement_meter(totals: dict):
+    """An execute wrapper adding each statement's backend CPU and wall time to ``totals`` (by first words)."""
+    from django.db import connection
+
+    def meter(execute, sql, params, many, context):
+        connection.ensure_connection()
+        pid = connection.connection.info.backend_pid
+        cpu, wall = _backend_ns(pid), time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            key = " ".join(sql.split())[:70]
+            entry = totals.setdefault(key, [0, 0, 0.0])
+            entry[0] += 1
+            entry[1] += _backend_ns(pid) - cpu
+            entry[2] += time.perf_counter() - wall
+
+    return meter
+
+
+def profile_batches(batches: int, *, cprofile: bool, pg_statements: bool = False) -> None:
     """Claim the due parcels as beat does, then apply ``batches`` batches of each carrier in this process
     (the worker's work, without Celery), printing CPU per parcel per carrier and, with ``cprofile``, where
     it goes. The parcels claimed and not applied stay under the lease."""
     import cProfile
     import pstats
+    from contextlib import nullcontext
     from datetime import timedelta
 
+    from django.db import connection
     from django.utils import timezone
 
     from shipping import carriers, tracking
@@ -326,13 +353,18 @@ def profile_batches(batches: int, *, cprofile: bool) -> None:
         carrier = Carrier.objects.get(pk=carrier_id)
         size = tracking.task_size(carriers.get_adapter(carrier))
         chunks = [ids[i : i + size] for i in range(0, len(ids), size)][:batches]
-        profiler = cProfile.Profile() if cprofile else None
+        profiler = cProfile.Profile(time.process_time) if cprofile else None  # CPU, not waits
         cpu, wall, parcels = time.process_time(), time.perf_counter(), 0
+        statements: dict[str, list] = {}
+        meter = connection.execute_wrapper(_statement_meter(statements)) if pg_statements else nullcontext()
         if profiler:
             profiler.enable()
-        for chunk in chunks:
-            tracking.tracking_batch(carrier_id=carrier_id, shipment_ids=chunk, lease_until=until.isoformat())
-            parcels += len(chunk)
+        with meter:
+            for chunk in chunks:
+                tracking.tracking_batch(
+                    carrier_id=carrier_id, shipment_ids=chunk, lease_until=until.isoformat()
+                )
+                parcels += len(chunk)
         if profiler:
             profiler.disable()
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
@@ -342,6 +374,12 @@ def profile_batches(batches: int, *, cprofile: bool) -> None:
             f"wall {wall / parcels * 1000:.2f} ms per parcel",
             flush=True,
         )
+        for key, (count, ns, wall) in sorted(statements.items(), key=lambda kv: -kv[1][1]):
+            print(
+                f"  postgres {ns / 1e6 / parcels:.3f} ms CPU per parcel, {wall * 1000 / count:.1f} ms wall "
+                f"per statement ({count}×): {key}",
+                flush=True,
+            )
         if profiler:
             stats = pstats.Stats(profiler, stream=sys.stdout)
             stats.sort_stats("tottime").print_stats(25)
@@ -381,6 +419,11 @@ def main() -> int:
         help="no workers: apply BATCHES batches of each carrier in this process and print CPU per parcel",
     )
     parser.add_argument("--cprofile", action="store_true", help="with --profile: where the CPU goes")
+    parser.add_argument(
+        "--pg-statements",
+        action="store_true",
+        help="with --profile: PostgreSQL's CPU per statement (the backend's schedstat around each)",
+    )
     parser.add_argument("--redis-db", type=int, default=10)
     parser.add_argument(
         "--budget", type=float, default=3000, help="seconds before the watchdog stops the run"
@@ -433,7 +476,7 @@ def main() -> int:
     loaded = load(args.parcels, args.laposte_share)
     print(f"loaded {args.parcels:,} orders and parcels in {loaded['seconds']:.0f} s", flush=True)
     if args.profile:
-        profile_batches(args.profile, cprofile=args.cprofile)
+        profile_batches(args.profile, cprofile=args.cprofile, pg_statements=args.pg_statements)
         clean_up()
         return 0
     initial = dict(Shipment.objects.values_list("pk", "status"))
@@ -451,12 +494,22 @@ def main() -> int:
         for i in range(args.workers)
     )
     time.sleep(6)  # workers ready
+    idle_from = sum(support.tree_cpu(p.pid) for p in workers), time.perf_counter()
+    time.sleep(5)
+    idle_cores = (sum(support.tree_cpu(p.pid) for p in workers) - idle_from[0]) / (
+        time.perf_counter() - idle_from[1]
+    )
     cpu_before = {p.pid: support.tree_cpu(p.pid) for p in workers}
     pg_before = support.postgres_cpu()
+    connection.ensure_connection()
+    bench_pid = connection.connection.info.backend_pid
+    pg_split = support.PostgresCpuByDatabase(own={bench_pid: "the bench's connection (poll, then watching)"})
+    bench_pg = _backend_ns(bench_pid)
     machine_before = support._machine_busy()
     t0 = time.perf_counter()
     polled = tracking.tracking_poll()
     poll_seconds = time.perf_counter() - t0
+    poll_pg = (_backend_ns(bench_pid) - bench_pg) / 1e9  # the claim's statements, beat's share of PostgreSQL
     print(
         f"poll: {polled['claimed']:,} parcels claimed, {polled['batches']:,} batches queued "
         f"in {poll_seconds:.1f} s",
@@ -478,6 +531,7 @@ def main() -> int:
     cycle = time.perf_counter() - t0
     cpu_after = {p.pid: support.tree_cpu(p.pid) for p in workers}
     pg_cpu = support.postgres_cpu() - pg_before
+    pg_used = pg_split.stop()
     machine_after = support._machine_busy()
     worker_cpu = sum(cpu_after[pid] - cpu_before[pid] for pid in cpu_before)
     applied = polled["claimed"] - left
@@ -519,8 +573,16 @@ def main() -> int:
     )
     print(
         f"CPU: workers {worker_cpu:.1f} s ({worker_cpu / max(1, applied) * 1000:.2f} ms per parcel, "
-        f"{worker_cpu / cycle:.2f} cores), postgres {pg_cpu:.1f} s ({pg_cpu / max(1, applied) * 1000:.2f} ms "
-        f"per parcel, every postgres process of the machine), other processes {other:.2f} cores",
+        f"{worker_cpu / cycle:.2f} cores; {idle_cores:.3f} cores idle before the poll), "
+        f"postgres {pg_cpu:.1f} s ({pg_cpu / max(1, applied) * 1000:.2f} ms per parcel, "
+        f"every postgres process of the machine), other processes {other:.2f} cores",
+        flush=True,
+    )
+    this_db = sum(v for k, v in pg_used.items() if k.startswith(f"{args.db}:")) + poll_pg
+    print(
+        f"PostgreSQL by process: **this database's workers and poll {this_db:.1f} s "
+        f"({this_db / max(1, applied) * 1000:.2f} ms per parcel; the poll's claim {poll_pg:.1f} s)**; "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(pg_used.items(), key=lambda kv: -kv[1]) if v >= 0.05),
         flush=True,
     )
     print(f"La Poste: {laposte_calls:,} calls answered, {laposte_refused:,} refused (429)", flush=True)

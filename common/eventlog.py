@@ -34,6 +34,7 @@ discard them.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import traceback
@@ -107,20 +108,23 @@ def emit(
 def emit_many(events: list[NewEvent]) -> list[DomainEvent]:
     """Write several events in one statement, in the caller's transaction."""
     now = timezone.now()
-    rows = DomainEvent.objects.bulk_create(
-        [
-            DomainEvent(
-                code=e.code,
-                version=e.version,
-                payload=e.payload,
-                order_id=e.order_id,
-                subject=e.subject[:100],
-                actor_id=getattr(e.actor, "pk", None),
-                created_at=now,
-            )
-            for e in events
-        ]
-    )
+    if events and connection.vendor == "postgresql":
+        rows = _insert_json(events, now)
+    else:
+        rows = DomainEvent.objects.bulk_create(
+            [
+                DomainEvent(
+                    code=e.code,
+                    version=e.version,
+                    payload=e.payload,
+                    order_id=e.order_id,
+                    subject=e.subject[:100],
+                    actor_id=getattr(e.actor, "pk", None),
+                    created_at=now,
+                )
+                for e in events
+            ]
+        )
     codes = getattr(_local, "codes", None)
     if codes is None:
         codes = _local.codes = set()
@@ -134,6 +138,42 @@ def emit_many(events: list[NewEvent]) -> list[DomainEvent]:
         if not _service_block_open():
             process_uncommitted()  # written outside any service transaction: as if committed now
     return rows
+
+
+_INSERT_JSON = (
+    f"INSERT INTO {DomainEvent._meta.db_table} "  # noqa: S608 - the model's own table
+    "(code, version, payload, order_id, subject, actor_id, created_at) "
+    "SELECT e->>0, (e->>1)::smallint, e->2, (e->>3)::bigint, e->>4, (e->>5)::bigint, %s "
+    "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n RETURNING id, xid"
+)
+
+
+def _insert_json(events: list[NewEvent], now) -> list[DomainEvent]:
+    """PostgreSQL: the events as one JSON parameter, ``INSERT … SELECT FROM jsonb_array_elements``: the
+    statement's text is the same whatever the number of events (the driver parses it once), and the rows are
+    one ``json.dumps`` rather than Django's per-field preparation and the driver's per-value quoting of a
+    ``bulk_create`` (about a third of a tracking batch's Python, 100 parcels, was its ``emit_many``)."""
+    rows = [
+        [e.code, e.version, e.payload, e.order_id, e.subject[:100], getattr(e.actor, "pk", None)]
+        for e in events
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_JSON, [now, json.dumps(rows)])
+        returned = cursor.fetchall()
+    return [
+        DomainEvent(
+            id=pk,
+            code=e.code,
+            version=e.version,
+            payload=e.payload,
+            order_id=e.order_id,
+            subject=e.subject[:100],
+            actor_id=row[5],
+            xid=xid,
+            created_at=now,
+        )
+        for e, row, (pk, xid) in zip(events, rows, returned, strict=True)
+    ]
 
 
 def _after_commit_kick() -> None:

@@ -5,14 +5,18 @@ from .models import ParcelReturnLabel, Shipment
 
 
 def lock_shipments(*, order_id: int | None = None, ids=None, statuses=None, fields=None) -> list[Shipment]:
-    """``ids`` a list or an expression (the tracking batch's array); ``fields`` only those (``.only``)."""
+    """``ids`` a list, or a filter expression on the id (the tracking batch's ``ids_filter``: one array
+    parameter); ``fields`` only those (``.only``)."""
     queryset = Shipment.objects.select_for_update(of=("self",), no_key=True)
     if fields is not None:
         queryset = queryset.only(*fields)
     if order_id is not None:
         queryset = queryset.filter(order_id=order_id)
     if ids is not None:
-        queryset = queryset.filter(pk__in=ids if hasattr(ids, "resolve_expression") else list(ids))
+        if hasattr(ids, "resolve_expression"):
+            queryset = queryset.filter(ids)
+        else:
+            queryset = queryset.filter(pk__in=list(ids))
     if statuses is not None:
         queryset = queryset.filter(status__in=list(statuses))
     return list(queryset.order_by("pk"))

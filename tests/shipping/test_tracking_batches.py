@@ -135,6 +135,40 @@ def test_a_batch_costs_a_fixed_number_of_statements(parcels, size):
 
 
 @respx.mock
+def test_a_batch_reads_its_parcels_by_id_alone_and_fences_them_itself(parcels):
+    """Every parcel of a poll shares the lease's ``next_check_at``: a batch statement filtering on it let the
+    planner read the whole poll's parcels for each batch (quadratic over a cycle). The batch selects by id
+    alone (one array parameter) and checks the lease and the status on the rows it read."""
+    carrier, shipments = parcels
+    respx.get(url__regex=re.escape(SUIVI_URL) + ".*").mock(side_effect=suivi_answers)
+    now = timezone.now()
+    until, batches = claim(now, size=10)
+    # given a batch of which one parcel was claimed again by a later poll and one was delivered meanwhile
+    taken, delivered = batches[0][0], batches[0][1]
+    Shipment.objects.filter(pk=taken).update(next_check_at=until + timedelta(minutes=10))
+    Shipment.objects.filter(pk=delivered).update(status=ShipmentStatus.DELIVERED)
+    counter = BatchStatements()
+    with connection.execute_wrapper(counter):
+        result = tracking.tracking_batch(
+            carrier_id=carrier.pk, shipment_ids=batches[0], lease_until=until.isoformat(), now=now
+        )
+    # then the 8 others got their news, and those two nothing
+    assert (result["parcels"], result["moved"]) == (8, 8)
+    assert not TrackingEvent.objects.filter(shipment_id__in=[taken, delivered]).exists()
+    assert Shipment.objects.get(pk=taken).next_check_at == until + timedelta(minutes=10)
+    # and the batch's reads of the parcels (the fenced read, the lock) select by id alone
+    reads = [
+        sql
+        for sql in counter.statements
+        if sql.startswith("SELECT") and 'FROM "shipping_shipment"' in sql and 'tracking_number" = ' not in sql
+    ]
+    assert len(reads) == 2, counter.statements
+    for sql in reads:
+        where = sql.split(" WHERE ", 1)[1]
+        assert '"shipping_shipment"."id" = ANY(' in where and "next_check_at" not in where, sql
+
+
+@respx.mock
 def test_the_poll_fans_out_and_a_batch_applied_twice_changes_nothing(
     parcels, settings, django_capture_on_commit_callbacks
 ):

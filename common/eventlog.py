@@ -34,6 +34,7 @@ discard them.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import traceback
@@ -107,20 +108,22 @@ def emit(
 def emit_many(events: list[NewEvent]) -> list[DomainEvent]:
     """Write several events in one statement, in the caller's transaction."""
     now = timezone.now()
-    rows = DomainEvent.objects.bulk_create(
-        [
-            DomainEvent(
-                code=e.code,
-                version=e.version,
-                payload=e.payload,
-                order_id=e.order_id,
-                subject=e.subject[:100],
-                actor_id=getattr(e.actor, "pk", None),
-                created_at=now,
-            )
-            for e in events
-        ]
-    )
+    rows = [
+        DomainEvent(
+            code=e.code,
+            version=e.version,
+            payload=e.payload,
+            order_id=e.order_id,
+            subject=e.subject[:100],
+            actor_id=getattr(e.actor, "pk", None),
+            created_at=now,
+        )
+        for e in events
+    ]
+    if connection.vendor == "postgresql" and len(rows) > 1:
+        _insert_rows(rows, now)
+    else:
+        DomainEvent.objects.bulk_create(rows)
     codes = getattr(_local, "codes", None)
     if codes is None:
         codes = _local.codes = set()
@@ -134,6 +137,48 @@ def emit_many(events: list[NewEvent]) -> list[DomainEvent]:
         if not _service_block_open():
             process_uncommitted()  # written outside any service transaction: as if committed now
     return rows
+
+
+# The columns of ``DomainEvent`` (``tests/common/test_eventlog_unnest.py`` reads the rows back).
+_INSERT_ROWS = (
+    'INSERT INTO "common_domainevent" ("code", "version", "payload", "order_id", "subject", "actor_id", '
+    '"created_at") SELECT t.code, t.version, t.payload, t.order_id, t.subject, t.actor_id, %s '
+    "FROM ROWS FROM (jsonb_to_recordset(%s::jsonb) AS (code varchar, version smallint, payload jsonb, "
+    "order_id bigint, subject varchar, actor_id bigint)) WITH ORDINALITY "
+    'AS t(code, version, payload, order_id, subject, actor_id, n) ORDER BY t.n RETURNING "id", "xid"'
+)
+
+
+def _insert_rows(rows: list[DomainEvent], now) -> None:
+    """``bulk_create(rows)`` as one ``INSERT ... SELECT FROM jsonb_to_recordset(%s)``: the rows travel as
+    one JSON document (one ``json.dumps``, one quoted parameter). Django's own bulk insert writes a
+    ``VALUES`` row of 8 placeholders per event here (the transaction id's default is an expression, which
+    rules its ``unnest`` path out), compiling and quoting each value on its own, and psycopg escapes the
+    quotes of every JSON payload one by one: the largest CPU cost of writing an order's events. The
+    transaction id is the column's database default; ids are taken in the rows' order and come back in it,
+    as with ``bulk_create``."""
+    document = json.dumps(
+        [
+            {
+                "code": r.code,
+                "version": r.version,
+                "payload": r.payload,
+                "order_id": r.order_id,
+                "subject": r.subject,
+                "actor_id": r.actor_id,
+            }
+            for r in rows
+        ]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_ROWS, [now, document])
+        returned = cursor.fetchall()
+    alias = connection.alias
+    for row, (pk, xid) in zip(rows, returned, strict=True):
+        row.pk = pk
+        row.xid = xid
+        row._state.adding = False
+        row._state.db = alias
 
 
 def _after_commit_kick() -> None:

@@ -452,6 +452,7 @@ def patched(profiler: LayerProfiler):
 
     patches = [
         (api_auth.ApiKeyAuthentication, "authenticate", "api key authentication"),
+        (api, "order_input_fast", "input validation (fast path)"),
         (api.OrderCreateInput, "is_valid", "input serializer"),
         (api, "idempotency_claim", "idempotency claim"),
         (api, "order_create", "intake service (rest)"),

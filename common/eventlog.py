@@ -160,8 +160,9 @@ def _insert_json(events: list[NewEvent], now) -> list[DomainEvent]:
     with connection.cursor() as cursor:
         cursor.execute(_INSERT_JSON, [now, json.dumps(rows)])
         returned = cursor.fetchall()
-    return [
-        DomainEvent(
+    made = []
+    for e, row, (pk, xid) in zip(events, rows, returned, strict=True):
+        event = DomainEvent(
             id=pk,
             code=e.code,
             version=e.version,
@@ -172,8 +173,10 @@ def _insert_json(events: list[NewEvent], now) -> list[DomainEvent]:
             xid=xid,
             created_at=now,
         )
-        for e, row, (pk, xid) in zip(events, rows, returned, strict=True)
-    ]
+        event._state.adding = False  # stored, as bulk_create leaves its rows
+        event._state.db = connection.alias
+        made.append(event)
+    return made
 
 
 def _after_commit_kick() -> None:

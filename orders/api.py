@@ -1,6 +1,7 @@
 """REST API of the orders app: availability, promise, orders (create with Idempotency-Key, read). What
 happens to an order afterwards (cancel, edit, units cancelled, holds, payments) is in api_changes.py."""
 
+import functools
 import hashlib
 import json
 import re
@@ -26,6 +27,7 @@ from common.api import (
     error_responses,
 )
 from common.exceptions import DomainError
+from common.fast_input import fast_validator
 from inventory.models import Allocation
 from inventory.selectors import availability
 
@@ -560,6 +562,17 @@ class OrderDetailOutput(OrderOutput):
     timeline = TimelineOutput(many=True)
 
 
+@functools.cache
+def _order_fast_path():
+    return fast_validator(OrderCreateInput)
+
+
+def order_input_fast(data) -> dict | None:
+    """``OrderCreateInput(data=data).validated_data`` for a well-formed order, without building the
+    serializer (``common.fast_input``); ``None``: let the serializer validate it (and word its errors)."""
+    return _order_fast_path()(data)
+
+
 def _order_input(data: dict) -> OrderInput:
     return OrderInput(
         external_id=data["external_id"],
@@ -646,8 +659,11 @@ class OrderCreateApi(APIView):
                 status_code=422,
                 details={"Idempotency-Key": ["At most 255 printable ASCII characters (a UUID v4)."]},
             )
-        serializer = OrderCreateInput(data=request.data)
-        serializer.is_valid(raise_exception=True)  # invalid requests store nothing under the key
+        validated = order_input_fast(request.data)
+        if validated is None:  # not plainly well formed: DRF decides, and words the errors
+            serializer = OrderCreateInput(data=request.data)
+            serializer.is_valid(raise_exception=True)  # invalid requests store nothing under the key
+            validated = serializer.validated_data
         claim = None
         if key:
             claim = idempotency_claim(channel=channel, key=key, fingerprint=request_fingerprint(request.data))
@@ -663,9 +679,7 @@ class OrderCreateApi(APIView):
                 idempotency_complete(claim=claim, status=201, body=answer["body"])
 
         try:
-            order = order_create(
-                channel=channel, data=_order_input(serializer.validated_data), on_created=store
-            )
+            order = order_create(channel=channel, data=_order_input(validated), on_created=store)
         except DomainError as exc:
             if claim is not None:
                 if exc.status_code == 409:  # a business answer: replay it like Stripe does

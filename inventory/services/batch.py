@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import reduce
 from operator import or_
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.utils import timezone
 
@@ -59,13 +59,7 @@ def stock_hold_groups(*, groups: list[list[Hold]]) -> list[bool]:
     free_level: dict[tuple[int, int], int] = {}
     level_ids: dict[tuple[int, int], int] = {}
     if level_keys:
-        wanted = reduce(or_, (Q(product_id=p, location_id=loc) for p, loc in sorted(level_keys)))
-        for pk, product_id, location_id, on_hand, reserved in (
-            StockLevel.objects.filter(wanted)
-            .order_by("product_id", "location_id")
-            .select_for_update(of=("self",))
-            .values_list("pk", "product_id", "location_id", "on_hand", "reserved")
-        ):
+        for pk, product_id, location_id, on_hand, reserved in _lock_levels(sorted(level_keys)):
             free_level[(product_id, location_id)] = on_hand - reserved
             level_ids[(product_id, location_id)] = pk
     free_incoming: dict[int, int] = {}
@@ -104,14 +98,57 @@ def stock_hold_groups(*, groups: list[list[Hold]]) -> list[bool]:
             add_incoming[key] = add_incoming.get(key, 0) + quantity
 
     if add_level:
-        StockLevel.objects.filter(pk__in=add_level).update(
-            reserved=F("reserved") + _by_pk(add_level), updated_at=timezone.now()
-        )
+        _add_reserved(add_level)
     if add_incoming:
         IncomingStock.objects.filter(pk__in=add_incoming).update(
             reserved=F("reserved") + _by_pk(add_incoming)
         )
     return held
+
+
+# On PostgreSQL the batch's (product, location) pairs and amounts travel as two arrays: the ORM's versions
+# (an OR of one Q per pair, a CASE of one WHEN per level) cost more Python to build than the rest of the
+# hold, for the same rows, the same lock order and the same counters.
+_LOCK_LEVELS = (
+    'SELECT s."id", s."product_id", s."location_id", s."on_hand", s."reserved" FROM "inventory_stocklevel" s '
+    "JOIN unnest(%s::bigint[], %s::bigint[]) AS w(product_id, location_id) "
+    'ON s."product_id" = w.product_id AND s."location_id" = w.location_id '
+    'ORDER BY s."product_id" ASC, s."location_id" ASC FOR UPDATE OF s'
+)
+_ADD_RESERVED = (
+    'UPDATE "inventory_stocklevel" SET "reserved" = "inventory_stocklevel"."reserved" + a.quantity, '
+    '"updated_at" = %s FROM unnest(%s::bigint[], %s::integer[]) AS a(id, quantity) '
+    'WHERE "inventory_stocklevel"."id" = a.id'
+)
+
+
+def _lock_levels(keys: list[tuple[int, int]]):
+    """The stock levels of ``keys`` (sorted pairs), locked in the lock order: (pk, product, location,
+    on_hand, reserved) rows."""
+    if connection.vendor != "postgresql":
+        wanted = reduce(or_, (Q(product_id=p, location_id=loc) for p, loc in keys))
+        return (
+            StockLevel.objects.filter(wanted)
+            .order_by("product_id", "location_id")
+            .select_for_update(of=("self",))
+            .values_list("pk", "product_id", "location_id", "on_hand", "reserved")
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_LEVELS, [[p for p, _loc in keys], [loc for _p, loc in keys]])
+        return cursor.fetchall()
+
+
+def _add_reserved(amounts: dict[int, int]) -> None:
+    """``reserved += amount`` for each stock level (already locked), in one statement."""
+    now = timezone.now()
+    if connection.vendor != "postgresql":
+        StockLevel.objects.filter(pk__in=amounts).update(
+            reserved=F("reserved") + _by_pk(amounts), updated_at=now
+        )
+        return
+    ids = sorted(amounts)
+    with connection.cursor() as cursor:
+        cursor.execute(_ADD_RESERVED, [now, ids, [amounts[pk] for pk in ids]])
 
 
 def _by_pk(amounts: dict[int, int]) -> Case:

@@ -38,6 +38,7 @@ from .intake import (
     _delivery_fields,
     _destination,
     _events,
+    _fill_caches,
     _order_total,
     _out_of_stock,
     _validate,
@@ -282,6 +283,7 @@ def _create(*, channel, ready: list[_Planned], actor, source) -> list[Order]:
     OrderLine.objects.bulk_create(all_lines)
     reservations = []
     locations = []
+    locations_of: list[list[OrderLocation]] = []
     events = list(customer_events)
     for p, order, lines in zip(ready, orders, lines_of, strict=True):
         plan = p.decision.allocations
@@ -300,7 +302,7 @@ def _create(*, channel, ready: list[_Planned], actor, source) -> list[Order]:
             parcel.location.pk: (parcel.quote.service_id if parcel.quote else None, parcel.ship_date)
             for parcel in p.decision.plan.parcels
         }
-        locations.extend(
+        own_locations = [
             OrderLocation(
                 order=order,
                 location_id=location_id,
@@ -310,7 +312,9 @@ def _create(*, channel, ready: list[_Planned], actor, source) -> list[Order]:
                 ship_by=scheduled.get(location_id, (None, None))[1],
             )
             for location_id in sorted({a.location_id for a in plan} | ({p.store.pk} if p.store else set()))
-        )
+        ]
+        locations_of.append(own_locations)
+        locations.extend(own_locations)
         events.extend(
             _events(
                 order=order,
@@ -324,7 +328,25 @@ def _create(*, channel, ready: list[_Planned], actor, source) -> list[Order]:
                 decision=p.decision,
             )
         )
-    inventory_services.allocations_record(reservations=reservations)
+    allocations = inventory_services.allocations_record(reservations=reservations)
     OrderLocation.objects.bulk_create(locations)
     events_write(events)
+    # What the answer shows, from the rows just written (as the single intake does): nothing is read back.
+    start = 0
+    for p, order, lines, own_locations in zip(ready, orders, lines_of, locations_of, strict=True):
+        plan = p.decision.allocations
+        _fill_caches(
+            products=p.products,
+            parts=parts,
+            order=order,
+            channel=channel,
+            customer=order.customer,
+            store=p.store,
+            order_lines=lines,
+            allocations=allocations[start : start + len(plan)],
+            plan=plan,
+            decision=p.decision,
+            order_locations=own_locations,
+        )
+        start += len(plan)
     return orders

@@ -23,9 +23,19 @@ from common.eventlog import NewEvent, emit, emit_many
 
 from ..models import Order
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
 
 def jsonable(value):
-    """Dates as ISO strings, decimals as strings: the log's payloads are JSON."""
+    """Dates as ISO strings, decimals as strings: the log's payloads are JSON. (The exact plain types are
+    tested first: a sourcing payload holds thousands of values, nearly all of them strings and numbers.)"""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        return {k: v if type(v) in _PLAIN else jsonable(v) for k, v in value.items()}
+    if kind is list:
+        return [v if type(v) in _PLAIN else jsonable(v) for v in value]
     if isinstance(value, dict):
         return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -159,3 +159,42 @@ def test_statements_per_order_are_far_fewer_than_one_by_one(
     with django_assert_max_num_queries(24):
         results = api.post("/orders/batch/", body).json()["results"]
     assert [r["status"] for r in results] == [201] * 100
+
+
+def test_batch_answers_are_the_orders_as_read_back(api, shop):
+    """The 201 results are built from the rows just written (nothing is read back): they are exactly the
+    answer built from the orders read from the database, for home, relay, store, several lines and
+    locations, and a price taken from the catalogue."""
+    from orders.api import order_body as answer_of
+    from orders.selectors import order_detail_queryset
+
+    body = {
+        "orders": [
+            order_body("A-1", lines=[{"sku": "TSHIRT-M", "quantity": 12}, {"sku": "MUG", "quantity": 1}]),
+            order_body(
+                "A-2",
+                lines=[{"sku": "MUG", "quantity": 1, "unit_price": "7.5"}],
+                delivery={
+                    "mode": "relay",
+                    "relay_point": {
+                        "carrier": "mondial_relay",
+                        "id": "FR-1",
+                        "name": "Tabac",
+                        "postcode": "69002",
+                    },
+                },
+                customer={"email": "Relay@Example.fr", "first_name": " Léa "},
+            ),
+            order_body(
+                "A-3",
+                lines=[{"sku": "TSHIRT-M", "quantity": 1}],
+                delivery={"mode": "store", "store": "paris"},
+            ),
+            order_body("A-4", lines=[{"sku": "TSHIRT-M", "quantity": 1}], note="Sonner deux fois"),
+        ]
+    }
+    results = api.post("/orders/batch/", body).json()["results"]
+    assert [r["status"] for r in results] == [201] * 4, results
+    for result in results:
+        order = order_detail_queryset(timeline=False).get(number=result["order"]["number"])
+        assert result["order"] == answer_of(order)

@@ -19,6 +19,7 @@ The results come back in the order of the input: the order, or the domain error 
 """
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
 
@@ -31,8 +32,10 @@ from inventory.selectors import kit_parts
 
 from ..exceptions import DuplicateOrder
 from ..models import Channel, Order, OrderLine, OrderLocation, OrderStatus
+from ..payments.services import payment_fields
 from .events import events_write
 from .intake import (
+    CENT,
     MAX_ATTEMPTS,
     OrderInput,
     _delivery_fields,
@@ -90,6 +93,7 @@ def orders_create_batch(
     for index, data in enumerate(orders):
         try:
             products, store = _validate(channel=channel, data=data, catalogue=catalogue)
+            payment_fields(payment=data.payment, total=Decimal("0"))  # an unknown status refuses this order
             external_id = str(data.external_id)
             if external_id in taken or external_id in seen:
                 raise _duplicate(channel=channel, external_id=external_id, number=taken.get(external_id))
@@ -241,15 +245,20 @@ def _create(*, channel, ready: list[_Planned], actor, source) -> list[Order]:
         decision = p.decision
         promise = decision.promise
         waiting = any(a.kind == Allocation.Kind.INCOMING for a in decision.allocations)
+        total = _order_total(data=p.data, products=p.products)
         orders.append(
             Order(
+                # As the single intake: the payment (a pending one holds the order) and the shipping charge.
+                **payment_fields(payment=p.data.payment, total=total),
                 number=number,
                 channel=channel,
                 external_id=str(p.data.external_id)[:100],
                 customer=customer,
                 status=OrderStatus.AWAITING_STOCK if waiting else OrderStatus.ALLOCATED,
                 allow_preorder=p.data.allow_preorder,
-                total_incl_vat=_order_total(data=p.data, products=p.products),
+                total_incl_vat=total,
+                shipping_fee=(p.data.shipping_fee or Decimal("0")).quantize(CENT),
+                shipping_vat_rate=channel.shipping_vat_rate,
                 purchase_order=(p.data.purchase_order or "")[:100],
                 promised_earliest=promise[0] if promise else None,
                 promised_latest=promise[1] if promise else None,

@@ -1,6 +1,8 @@
 """``POST /api/v1/orders/batch/``: each order taken or refused on its own, results in the order sent, the
 same answers as the single endpoint, a replay with the batch's Idempotency-Key, few statements."""
 
+from decimal import Decimal
+
 import pytest
 
 from common.models import DomainEvent
@@ -198,3 +200,38 @@ def test_batch_answers_are_the_orders_as_read_back(api, shop):
     for result in results:
         order = order_detail_queryset(timeline=False).get(number=result["order"]["number"])
         assert result["order"] == answer_of(order)
+
+
+def test_a_batch_order_keeps_its_shipping_charge_and_payment_as_a_single_order_does(api, shop):
+    # given a batch order with a shipping charge and a payment still to come, the same order sent alone,
+    # and one whose payment status is unknown
+    payment = {"status": "pending", "provider": "stripe", "reference": "pi_1"}
+    charged = {"shipping_fee": "4.90", "payment": payment}
+    body = {
+        "orders": [
+            order_body("P-1", lines=[{"sku": "MUG", "quantity": 1}], **charged),
+            order_body("P-2", lines=[{"sku": "MUG", "quantity": 1}], payment={"status": "nonsense"}),
+        ]
+    }
+    single = api.post("/orders/", order_body("P-3", lines=[{"sku": "MUG", "quantity": 1}], **charged))
+    assert single.status_code == 201, single.json()
+
+    # when the batch is sent
+    results = api.post("/orders/batch/", body).json()["results"]
+
+    # then the first is taken with its charge, its payment and its payment hold, as the single order was
+    assert [r["status"] for r in results] == [201, 422], results
+    alone = single.json()
+    for key in ("shipping_fee", "shipping_vat_rate", "total_incl_vat", "payment", "holds"):
+        assert results[0]["order"][key] == alone[key], key
+    assert results[0]["order"]["shipping_fee"] == "4.90"
+    assert results[0]["order"]["holds"]
+    order = Order.objects.get(external_id="P-1")
+    assert (order.shipping_fee, order.payment_status, order.payment_reference) == (
+        Decimal("4.90"),
+        "pending",
+        "pi_1",
+    )
+    assert DomainEvent.objects.filter(order_id=order.pk, code="order.hold_placed").exists()
+    # and the one with an unknown payment status is refused on its own
+    assert not Order.objects.filter(external_id="P-2").exists()

@@ -8,5 +8,6 @@ class ChannelsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # The connectors' consumers of the event log and their queued jobs (common/jobs.py).
-        from . import events, jobs, outbound  # noqa: F401
+        # The connectors' consumers of the event log and their queued jobs (common/jobs.py); selectors: the
+        # signals that empty the webhook signer cache when a channel or its connection is saved.
+        from . import events, jobs, outbound, selectors  # noqa: F401

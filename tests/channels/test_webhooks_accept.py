@@ -181,3 +181,20 @@ def test_with_redis_away_a_delivery_answered_200_is_stored_and_the_sweep_has_it_
     settings.CELERY_TASK_ALWAYS_EAGER = True
     assert delivery_process(delivery.pk) == "processed"
     assert Order.objects.count() == 1
+
+
+def test_a_kick_that_could_not_be_published_does_not_hold_back_the_next_one(
+    client, shopify_channel, published, django_capture_on_commit_callbacks
+):
+    # given: the cache answers but the broker does not
+    published.state["ok"] = False
+
+    # when: two deliveries
+    with django_capture_on_commit_callbacks(execute=True):
+        post_shopify(client, "shopify", shopify_order(), webhook_id="wh-1")
+        post_shopify(client, "shopify", shopify_order(id=2), webhook_id="wh-2")
+
+    # then: each tried its kick (the failed one cleared its flag); both rows wait for the sweep meanwhile
+    assert published.sent == [("channels.deliveries_kick", ())] * 2
+    assert cache.get(services.KICK_KEY) is None
+    assert WebhookDelivery.objects.filter(status="received", job_due_at__isnull=False).count() == 2

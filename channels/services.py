@@ -196,15 +196,18 @@ def deliveries_kick(delivery_pk: int | None = None) -> None:
         cache_delete(KICK_KEY)
 
 
-def deliveries_process_new(*, batch: int = 100) -> int:
+def deliveries_process_new(*, batch: int = 20) -> int:
     """The kick's work: every delivery stored and never taken by a worker yet, oldest first, processed one
     by one as its own task would (``delivery_process``, which claims it: a row another worker holds is
     skipped). A delivery whose processing raised is left to its own task (queued here), which retries
-    with backoff. Returns how many were processed here."""
+    with backoff. When there is more than a batch to do, one more kick is published first, so that
+    another worker process shares the backlog (each claims the rows it takes; that one may ask for one
+    more in turn). Returns how many were processed here."""
+    from .tasks import deliveries_kick as kick_task
     from .tasks import delivery_process as delivery_process_task
 
     cache_delete(KICK_KEY)  # before reading: see above
-    done, last = 0, 0
+    done, last, helped = 0, 0, False
     while True:
         ids = list(
             WebhookDelivery.objects.filter(
@@ -217,6 +220,9 @@ def deliveries_process_new(*, batch: int = 100) -> int:
             .order_by("pk")
             .values_list("pk", flat=True)[:batch]
         )
+        if len(ids) == batch and not helped:
+            helped = True
+            jobs.enqueue(kick_task)
         for pk in ids:
             try:
                 delivery_process(delivery_id=pk)

@@ -2,6 +2,7 @@
 seconds per process without letting a rotated or revoked secret linger, and the hand-off to the workers by
 one kick per burst instead of one Celery message per delivery, with nothing left behind when Redis is away."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -198,3 +199,25 @@ def test_a_kick_that_could_not_be_published_does_not_hold_back_the_next_one(
     assert published.sent == [("channels.deliveries_kick", ())] * 2
     assert cache.get(services.KICK_KEY) is None
     assert WebhookDelivery.objects.filter(status="received", job_due_at__isnull=False).count() == 2
+
+
+def test_a_backlog_larger_than_a_batch_asks_one_more_worker_process_to_share_it(
+    shopify_channel, published, settings
+):
+    # given: three deliveries stored and never taken
+    for n in range(3):
+        services.delivery_receive(
+            channel=shopify_channel,
+            delivery_id=f"wh-{n}",
+            topic="orders/create",
+            body=json.dumps(shopify_order(id=500 + n)),
+            process=False,
+        )
+
+    # when: a kick works through them two at a time
+    settings.CELERY_TASK_ALWAYS_EAGER = True  # the orders are made here; the helper's message is recorded
+    assert services.deliveries_process_new(batch=2) == 3
+
+    # then: one more kick was asked for (another pool process takes the rows this one has not claimed yet)
+    assert published.sent == [("channels.deliveries_kick", ())]
+    assert list(WebhookDelivery.objects.values_list("status", "error_code")) == [("processed", "")] * 3

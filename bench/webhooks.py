@@ -1,7 +1,8 @@
 """Webhooks benchmark, both directions, on a database of its own (``oms_bench_webhooks``):
 
-1. **Inbound** (Shopify-style): 8 concurrent senders POST ``orders/create`` deliveries, each signed with a
-   real ``X-Shopify-Hmac-Sha256`` (base64 HMAC-SHA256 of the raw body under the channel's secret), to
+1. **Inbound** (Shopify-style): 8 concurrent sender processes POST ``orders/create`` deliveries, each signed
+   with a real ``X-Shopify-Hmac-Sha256`` (base64 HMAC-SHA256 of the raw body under the channel's secret,
+   built and signed before the load, as a shop's servers elsewhere would: the server checks every one), to
    ``/webhooks/shopify/<code>/`` on gunicorn (4 sync workers, production settings). The endpoint checks the
    signature, stores the delivery and answers; a Celery worker (Redis broker) turns it into an order. Printed:
    deliveries accepted per second, answer p50/p95 (target p95 < 20 ms), and the time from the delivery's
@@ -162,65 +163,122 @@ def stop(proc: subprocess.Popen) -> None:
             proc.kill()
 
 
+def signed_request(n: int, skus: list[str], *, port: int) -> bytes:
+    """One Shopify delivery as the bytes a sender writes: an HTTP/1.1 POST of ``orders/create`` with its real
+    ``X-Shopify-Hmac-Sha256`` (base64 HMAC-SHA256 of the body under the channel's secret) and a fresh
+    webhook id. The server computes and compares the HMAC on every delivery."""
+    body = json.dumps(shopify_payload(n, skus)).encode()
+    digest = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
+    head = (
+        "POST /webhooks/shopify/bench/ HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{port}\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        f"X-Shopify-Hmac-Sha256: {digest}\r\n"
+        "X-Shopify-Topic: orders/create\r\n"
+        "X-Shopify-Shop-Domain: bench.myshopify.com\r\n"
+        f"X-Shopify-Webhook-Id: {uuid.uuid4()}\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def _post(port: int, request: bytes) -> int | str:
+    """Send one request on a new connection (gunicorn's sync workers close it after each answer) and read
+    the answer to its end: the status code, or the error's name."""
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.sendall(request)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+    except OSError as exc:  # counted (a timeout is an answer too slow), not fatal
+        return type(exc).__name__
+    try:
+        return int(answer.split(b" ", 2)[1])
+    except (IndexError, ValueError):
+        return "BadAnswer"
+
+
+def _sender(index: int, args, requests: list[bytes], deadline: float, out) -> None:
+    """One sender process: posts its precomputed deliveries until the deadline (closed loop: again as soon
+    as answered; with ``--rate``, on its share of a fixed schedule, each latency counted from the moment the
+    delivery was due). Sends back (latencies in ms, statuses, its own CPU seconds) through ``out``."""
+    interval = args.senders / args.rate if args.rate else 0.0
+    latencies, statuses = [], {}
+    next_at = time.perf_counter() + (interval * index / args.senders if interval else 0.0)
+    cpu0 = time.process_time()
+    for request in requests:
+        if time.monotonic() >= deadline:
+            break
+        if interval:
+            pause = next_at - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+        started = next_at if interval else time.perf_counter()
+        next_at += interval
+        code = _post(args.port, request)
+        latencies.append((time.perf_counter() - started) * 1000)
+        statuses[code] = statuses.get(code, 0) + 1
+    out.send((latencies, statuses, time.process_time() - cpu0))
+    out.close()
+
+
 def inbound(args, skus: list[str], env: dict, *, gunicorn_pid: int, worker_pid: int) -> dict:
-    import httpx
+    """8 sender processes (not threads: no GIL between them and no sender's own work in another's latency),
+    each with its deliveries built and signed beforehand, as a shop's servers elsewhere would send them:
+    the machine's cores go to the server, not to building the load."""
+    import multiprocessing
+
+    from django.db import connections
     from django.utils import timezone
 
     from channels.models import WebhookDelivery as ChannelDelivery
 
-    url = f"http://127.0.0.1:{args.port}/webhooks/shopify/bench/"
+    # Enough for ~600 deliveries/s in all; a sender that runs out stops early (reported).
+    per_sender = int(args.seconds * 600 / args.senders) + 50
+    base = int(time.time() * 1000) % 10**9 * 1000
+    requests = [
+        [signed_request(base + i * per_sender + k, skus, port=args.port) for k in range(per_sender)]
+        for i in range(args.senders)
+    ]
+    connections.close_all()  # the forked senders must not share this process's database connection
+    context = multiprocessing.get_context("fork")
     latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    lock = threading.Lock()
-    counter = iter(range(10**9))
-    deadline = time.monotonic() + args.seconds
-
-    # Closed loop by default (each sender posts again as soon as it is answered: the server's saturation);
-    # with --rate, an open loop: the senders together post `rate` deliveries a second on a fixed schedule,
-    # as a shop's events arrive, and each latency is counted from the moment the delivery was due.
-    interval = args.senders / args.rate if args.rate else 0.0
-
-    def sender(index: int):
-        next_at = time.perf_counter() + (interval * index / args.senders if interval else 0.0)
-        with httpx.Client(timeout=10) as client:
-            while time.monotonic() < deadline:
-                if interval:
-                    pause = next_at - time.perf_counter()
-                    if pause > 0:
-                        time.sleep(pause)
-                n = next(counter)
-                body = json.dumps(shopify_payload(n, skus)).encode()
-                digest = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
-                headers = {
-                    "Content-Type": "application/json",
-                    "X-Shopify-Hmac-Sha256": digest,
-                    "X-Shopify-Topic": "orders/create",
-                    "X-Shopify-Shop-Domain": "bench.myshopify.com",
-                    "X-Shopify-Webhook-Id": str(uuid.uuid4()),
-                }
-                started = next_at if interval else time.perf_counter()
-                next_at += interval
-                try:
-                    code = client.post(url, content=body, headers=headers).status_code
-                except httpx.HTTPError as exc:  # counted (a timeout is an answer too slow), not fatal
-                    code = type(exc).__name__
-                elapsed = (time.perf_counter() - started) * 1000
-                with lock:
-                    latencies.append(elapsed)
-                    statuses[code] = statuses.get(code, 0) + 1
-
+    statuses: dict = {}
     started_at = timezone.now()
     t0 = time.perf_counter()
     cpu0 = support.CpuSnapshot(gunicorn_pid)
     celery0 = support.tree_cpu(worker_pid)
-    threads = [threading.Thread(target=sender, args=(i,)) for i in range(args.senders)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    deadline = time.monotonic() + args.seconds
+    pipes, procs = [], []
+    for i in range(args.senders):
+        receive, send = context.Pipe(duplex=False)
+        proc = context.Process(target=_sender, args=(i, args, requests[i], deadline, send), daemon=True)
+        proc.start()
+        send.close()
+        pipes.append(receive)
+        procs.append(proc)
+    senders_cpu, exhausted = 0.0, 0
+    for receive, proc in zip(pipes, procs, strict=True):
+        got, codes, cpu_s = receive.recv()
+        proc.join()
+        latencies.extend(got)
+        senders_cpu += cpu_s
+        exhausted += len(got) == per_sender
+        for code, count in codes.items():
+            statuses[code] = statuses.get(code, 0) + count
     wall = time.perf_counter() - t0
+    if exhausted:
+        print(f"{exhausted} sender(s) ran out of precomputed deliveries before the end", flush=True)
     cpu1 = support.CpuSnapshot(gunicorn_pid)
     celery1 = support.tree_cpu(worker_pid)
+    with connections["default"].cursor() as cursor:  # this database's backends (the web's and the worker's)
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        ours = {pid for (pid,) in cursor.fetchall()}
     accepted = statuses.get(200, 0) + statuses.get(202, 0)
     # CPU per accepted delivery during the load: the web (gunicorn's workers), PostgreSQL (every backend of
     # the server: other sessions' too on a shared machine), the senders (this process) and the Celery worker.
@@ -228,7 +286,9 @@ def inbound(args, skus: list[str], env: dict, *, gunicorn_pid: int, worker_pid: 
     cpu = {
         "web": sum(c - cpu0.gunicorn.get(p, 0.0) for p, c in cpu1.gunicorn.items()) * per,
         "postgres": sum(c - cpu0.postgres.get(p, 0.0) for p, c in cpu1.postgres.items()) * per,
-        "senders": (cpu1.own - cpu0.own) * per,
+        "postgres_ours": sum(c - cpu0.postgres.get(p, 0.0) for p, c in cpu1.postgres.items() if p in ours)
+        * per,
+        "senders": senders_cpu * per,
         "celery": (celery1 - celery0) * per,
         "machine_busy": (cpu1.busy - cpu0.busy) / (cpu1.total - cpu0.total) * 100,
     }
@@ -236,7 +296,8 @@ def inbound(args, skus: list[str], env: dict, *, gunicorn_pid: int, worker_pid: 
     print(  # before the drain, which may be long on a busy machine
         f"inbound load: {len(ranked)} sent, answers {statuses}, {accepted / wall:.0f} accepted/s, p50 "
         f"{support.percentile(ranked, 50):.1f} ms, p95 {support.percentile(ranked, 95):.1f} ms; CPU per "
-        f"accepted delivery: web {cpu['web']:.2f} ms, PostgreSQL {cpu['postgres']:.2f} ms, senders "
+        f"accepted delivery: web {cpu['web']:.2f} ms, PostgreSQL {cpu['postgres']:.2f} ms (this database's "
+        f"backends {cpu['postgres_ours']:.2f} ms), senders "
         f"{cpu['senders']:.2f} ms, Celery {cpu['celery']:.2f} ms; machine {cpu['machine_busy']:.0f} % busy, "
         f"load average "
         f"{os.getloadavg()[0]:.2f}; draining...",
@@ -297,7 +358,7 @@ def accept_profile(count: int, skus: list[str], top: int) -> dict:
                 "X-Shopify-Hmac-Sha256": digest,
                 "X-Shopify-Topic": "orders/create",
                 "X-Shopify-Shop-Domain": "bench.myshopify.com",
-                "X-Shopify-Webhook-Id": str(uuid.uuid4()),
+                "X-Shopify-Webhook-Id": f"inprocess-{uuid.uuid4()}",
             },
         )
         assert response.status_code == 200, response.content
@@ -316,6 +377,11 @@ def accept_profile(count: int, skus: list[str], top: int) -> dict:
     if profiler:
         profiler.disable()
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - t0
+    # These deliveries only measured the accept path: they are not left for the worker (the kick would
+    # make them orders during the closed loop that follows, and count its CPU there).
+    from channels.models import WebhookDelivery
+
+    WebhookDelivery.objects.filter(delivery_id__startswith="inprocess-").delete()
     report = ""
     if profiler:
         out = io.StringIO()
@@ -610,7 +676,8 @@ def main() -> None:
         cpu = result["cpu"]
         print(
             f"inbound CPU per accepted delivery during the load: web {cpu['web']:.2f} ms, PostgreSQL (all "
-            f"databases) {cpu['postgres']:.2f} ms, senders {cpu['senders']:.2f} ms, Celery worker "
+            f"databases) {cpu['postgres']:.2f} ms (this database's backends {cpu['postgres_ours']:.2f} ms), "
+            f"senders {cpu['senders']:.2f} ms, Celery worker "
             f"{cpu['celery']:.2f} ms; machine {cpu['machine_busy']:.0f} % busy; load average "
             f"{os.getloadavg()[0]:.2f}",
             flush=True,

@@ -1,12 +1,15 @@
 """Write operations of the channel connectors: connection settings, deliveries (store once, process through
 the intake, replay), stock push and fulfilments sent back."""
 
+import functools
 import hashlib
 import json
 import logging
 import re
 from datetime import timedelta
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -15,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from common import jobs
 from common.audit import Action, audit_saved, audit_snapshot
-from common.cache import cache_delete
+from common.cache import CACHE_ERRORS, cache_delete
 from common.exceptions import DomainError
 from common.text import bad_character, find_bad_text, safe_data, safe_text
 from inventory.models import Product
@@ -114,21 +117,25 @@ def import_mapping_save(*, channel: Channel, mapping: dict) -> ChannelConnection
 
 def delivery_receive(
     *,
-    channel: Channel,
+    channel: Channel | None = None,
+    channel_id: int | None = None,
     delivery_id: str,
     topic: str,
     body: bytes | str,
     headers: dict | None = None,
     process: bool = True,
 ) -> tuple[WebhookDelivery, bool]:
-    """Store a delivery once (by its id) and queue its processing. Returns (delivery, is_new): a delivery
-    seen before is not processed again.
+    """Store a delivery once (by its id) for ``channel`` (or ``channel_id``) and have it processed. Returns
+    (delivery, is_new): a delivery seen before is not processed again.
+
+    The hand-off to the workers is ``deliveries_kick`` after commit: the row is already stored, due for the
+    sweep (``job_due_at``) should every message be lost, and one kick makes a worker process every new
+    delivery (``deliveries_process_new``), so a burst costs the broker one message, not one per delivery.
 
     A body that is not UTF-8 text or holds a NUL character is stored at once as failed
     (``malformed_body``, with the bad bytes replaced by U+FFFD so it can be stored and shown): the channel
     sent it signed, so retrying would bring the same bytes."""
-    from .tasks import delivery_process as delivery_process_task
-
+    channel_id = channel.pk if channel is not None else channel_id
     text, problem = _body_text(body)
     delivery_id = safe_text(delivery_id)[:255]
     failed = {}
@@ -140,7 +147,7 @@ def delivery_receive(
             "processed_at": timezone.now(),
         }
     delivery = WebhookDelivery(
-        channel=channel,
+        channel_id=channel_id,
         delivery_id=delivery_id,
         topic=safe_text(topic)[:64],
         headers=safe_data(headers or {}),
@@ -148,28 +155,114 @@ def delivery_receive(
         **failed,
         **({} if problem else {"job_due_at": jobs.due()}),  # processed after commit, or by the sweep
     )
+    if channel is not None:
+        delivery.channel = channel
     if not _insert_once(delivery):  # seen before (a channel's retry), or received twice at the same moment
-        return WebhookDelivery.objects.get(channel=channel, delivery_id=delivery_id), False
+        return WebhookDelivery.objects.get(channel_id=channel_id, delivery_id=delivery_id), False
     if not problem and process:  # else the poller takes it (``deliveries_take``), or the sweep
-        jobs.enqueue_on_commit(delivery_process_task, delivery.pk)
+        transaction.on_commit(functools.partial(deliveries_kick, delivery.pk))
     return delivery, True
+
+
+# --- The hand-off of new deliveries to the workers ---------------------------------------------------------
+#
+# A Celery message per delivery cost the accept path ~1 ms of CPU (bench/README.md); instead the web sets a
+# flag in Redis (``SET NX``) and publishes one ``channels.deliveries_kick`` only when it set it. The kick's
+# task first clears the flag, then processes every delivery stored and never taken
+# (``deliveries_process_new``).
+# Why nothing waits: a delivery whose web found the flag set was committed before the flag's task cleared
+# it, so that task's read (after the clear) sees it; one stored after the clear sets the flag again and
+# publishes a new kick. When Redis cannot answer (or the kick is lost), the row is due for the sweep
+# (``job_due_at``, common/jobs.py) as before.
+
+KICK_KEY = "channels:deliveries:kick"
+KICK_SECONDS = 30  # a flag whose kick was lost (Redis restarted) stops holding back new kicks after this
+
+
+def deliveries_kick(delivery_pk: int | None = None) -> None:
+    """After a delivery's commit: make sure a worker will process it (see above). Never raises."""
+    from .tasks import deliveries_kick as kick_task
+    from .tasks import delivery_process as delivery_process_task
+
+    if settings.CELERY_TASK_ALWAYS_EAGER:  # no broker (tests, `make run`): the delivery's task runs here
+        if delivery_pk is not None:
+            jobs.enqueue(delivery_process_task, delivery_pk)
+        return
+    try:
+        first = cache.add(KICK_KEY, 1, KICK_SECONDS)
+    except CACHE_ERRORS:
+        first = True  # unknown: publish (with Redis away, that fails fast too and the sweep has the row)
+    if first and not jobs.enqueue(kick_task):
+        cache_delete(KICK_KEY)
+
+
+def deliveries_process_new(*, batch: int = 20) -> int:
+    """The kick's work: every delivery stored and never taken by a worker yet, oldest first, processed one
+    by one as its own task would (``delivery_process``, which claims it: a row another worker holds is
+    skipped). A delivery whose processing raised is left to its own task (queued here), which retries
+    with backoff. When there is more than a batch to do, one more kick is published first, so that
+    another worker process shares the backlog (each claims the rows it takes; that one may ask for one
+    more in turn). Returns how many were processed here."""
+    from .tasks import deliveries_kick as kick_task
+    from .tasks import delivery_process as delivery_process_task
+
+    cache_delete(KICK_KEY)  # before reading: see above
+    done, last, helped = 0, 0, False
+    while True:
+        ids = list(
+            WebhookDelivery.objects.filter(
+                pk__gt=last,
+                status=Status.RECEIVED,
+                job_due_at__isnull=False,
+                job_lease_until__isnull=True,
+                job_attempts=0,
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch]
+        )
+        if len(ids) == batch and not helped:
+            helped = True
+            jobs.enqueue(kick_task)
+        for pk in ids:
+            try:
+                delivery_process(delivery_id=pk)
+            except Exception:  # the database away, a bug: its own task retries it with backoff
+                logger.exception("Channel delivery %s: processing raised, queued for its own task", pk)
+                jobs.enqueue(delivery_process_task, pk)
+            done += 1
+        if len(ids) < batch:
+            return done
+        last = ids[-1]
+
+
+_INSERT_SQL: dict[str, str] = {}  # per database alias: the statement, compiled once
 
 
 def _insert_once(delivery: WebhookDelivery) -> bool:
     """``INSERT ... ON CONFLICT (channel, delivery id) DO NOTHING RETURNING id``: the webhook's hot path
     stores a delivery in one statement, without a transaction of its own (no read first, no savepoint, and
-    a duplicate does not break a caller's transaction). False (``delivery`` unsaved) if it was there."""
+    a duplicate does not break a caller's transaction). False (``delivery`` unsaved) if it was there.
+
+    The statement is compiled by the ORM once per process (it does not depend on the values); each call
+    only converts the values as the compiler would (``pre_save``, ``get_db_prep_save``: JSON,
+    ``auto_now_add``)."""
     from django.db import connections, router
     from django.db.models.sql import InsertQuery
 
     using = router.db_for_write(WebhookDelivery)
+    connection = connections[using]
     fields = [f for f in WebhookDelivery._meta.concrete_fields if not f.primary_key]
-    query = InsertQuery(WebhookDelivery)
-    query.insert_values(fields, [delivery])  # the fields' own conversions (JSON, auto_now_add) apply
-    [(sql, params)] = query.get_compiler(using=using).as_sql()
-    table = connections[using].ops.quote_name
-    sql += f" ON CONFLICT ({table('channel_id')}, {table('delivery_id')}) DO NOTHING RETURNING {table('id')}"
-    with connections[using].cursor() as cursor:
+    sql = _INSERT_SQL.get(using)
+    if sql is None:
+        query = InsertQuery(WebhookDelivery)
+        query.insert_values(fields, [delivery])
+        [(sql, _params)] = query.get_compiler(using=using).as_sql()
+        table = connection.ops.quote_name
+        sql += f" ON CONFLICT ({table('channel_id')}, {table('delivery_id')}) DO NOTHING"
+        sql += f" RETURNING {table('id')}"
+        _INSERT_SQL[using] = sql
+    params = [f.get_db_prep_save(f.pre_save(delivery, True), connection) for f in fields]
+    with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:

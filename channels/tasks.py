@@ -22,6 +22,14 @@ def delivery_process(delivery_id: int) -> str:
     return process(delivery_id=delivery_id).status
 
 
+@shared_task(name="channels.deliveries_kick", acks_late=True)
+def deliveries_kick() -> int:
+    """The webhooks' hand-off (``services.deliveries_kick``): every delivery stored and never taken."""
+    from .services import deliveries_process_new
+
+    return deliveries_process_new()
+
+
 @shared_task(
     name="channels.stock_push", acks_late=True, autoretry_for=(ChannelUnavailable, PushBusy), **RETRY
 )

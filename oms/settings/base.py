@@ -433,6 +433,10 @@ WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=13)  # then failed, and the endpoint disabled
 WEBHOOK_LEASE_SECONDS = env.int("WEBHOOK_LEASE_SECONDS", default=60)  # a killed worker's delivery is resent
 WEBHOOK_BATCH_SIZE = env.int("WEBHOOK_BATCH_SIZE", default=50)  # sent in one batch after its own (1: none)
+# Inbound: how long a web process keeps a channel's id and webhook secret (channels/selectors.py). A rotated
+# secret is accepted at once (a signature the kept one refuses is checked against a fresh read); the old
+# secret, a deactivated or deleted channel, stop being accepted by the other processes within this time.
+WEBHOOK_SIGNER_CACHE_SECONDS = env.float("WEBHOOK_SIGNER_CACHE_SECONDS", default=10)
 HUBSPOT_API_BASE = env("HUBSPOT_API_BASE", default="https://api.hubapi.com")
 
 # --- Reports: sales forecast and reorder suggestions ----------------------------------------------------

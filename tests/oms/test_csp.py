@@ -223,3 +223,22 @@ def test_pdf_files_alone_go_without_the_policy(rf, content_type, has_policy):
     response = ContentSecurityPolicyMiddleware(view)(rf.get("/file"))
 
     assert ("Content-Security-Policy" in response) is has_policy
+
+
+def test_the_policy_built_once_follows_the_settings_and_a_page_asking_for_a_nonce(client, settings):
+    """The policy of the settings alone is built once per process (common/csp.py): changed settings build
+    it again, and a page that uses a nonce still gets a policy with its nonce."""
+    from csp.constants import SELF
+
+    # given: the policy was built for a first response
+    assert directives(client.get("/accounts/login/")["Content-Security-Policy"]) == directives(POLICY)
+    # when: the settings change
+    settings.CONTENT_SECURITY_POLICY = {
+        "DIRECTIVES": {**settings.CONTENT_SECURITY_POLICY["DIRECTIVES"], "img-src": [SELF]}
+    }
+    # then
+    assert directives(client.get("/accounts/login/")["Content-Security-Policy"])["img-src"] == "'self'"
+    # and a page with a nonce and its own additions (ReDoc) still gets them, on the changed settings
+    redoc = directives(client.get("/api/v1/redoc/")["Content-Security-Policy"])
+    assert "'nonce-" in redoc["style-src"]
+    assert redoc["img-src"] == "'self' https://cdn.redoc.ly"

@@ -11,8 +11,9 @@ at most ``MAX_AGE`` seconds old. Every write of an endpoint or of the connection
 ``UPDATE`` (enable, disable) call ``changed()``, which forgets this process's copy and deletes the token
 at once and again after the commit, so another process's reader that loaded the old rows between the two
 takes a new token and reads again. When the cache cannot answer, the answer is read from PostgreSQL
-(as before) and nothing is kept. ``MAX_AGE`` bounds the rest: a token deleted while Redis was down, or an
-event handled in the instant between a commit and its after-commit callback.
+(as before) and nothing is kept; so it is without a shared cache (no ``REDIS_URL``; the tests' settings
+keep it, one process each: ``INTEGRATIONS_CONFIG_CACHED``). ``MAX_AGE`` bounds the rest: a token deleted
+while Redis was down, or an event handled in the instant between a commit and its after-commit callback.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -46,10 +48,20 @@ class EndpointRoute:
 _memo: dict = {"token": None, "loaded": 0.0}
 
 
+def _shared() -> bool:
+    """Whether the copy may be kept: only with a cache every process shares (Redis). Without one (no
+    ``REDIS_URL``: a cache per process) a write in one process could not reach the others' copies."""
+    default = "LocMemCache" not in settings.CACHES["default"]["BACKEND"]
+    return bool(getattr(settings, "INTEGRATIONS_CONFIG_CACHED", default))
+
+
 def _token() -> str | None:
-    """The shared version token (made when missing), or None when the cache cannot answer."""
+    """The shared version token (made when missing), or None when the cache cannot answer or is not
+    shared."""
     from django.core.cache import cache
 
+    if not _shared():
+        return None
     try:
         token = cache.get(VERSION_KEY)
         if token is None:

@@ -106,3 +106,10 @@ def test_a_hubspot_connection_saved_or_deleted_is_seen_by_the_next_event(db):
 
 def _event_customer(customer_id):
     return DomainEvent.objects.create(code="customer.created", payload={"customer_id": customer_id})
+
+
+def test_without_a_shared_cache_every_event_asks_postgresql(shop, endpoint, db, settings):
+    settings.INTEGRATIONS_CONFIG_CACHED = False  # as with no REDIS_URL: a cache per process
+    assert len(deliveries_prepare(event=_event())) == 1
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(events=["order.cancelled"])  # no signal
+    assert deliveries_prepare(event=_event()) == []

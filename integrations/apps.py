@@ -11,4 +11,4 @@ class IntegrationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import events, jobs  # noqa: F401 - registers the consumers and the job kinds
+        from . import configured, events, jobs  # noqa: F401 - registers the consumers, job kinds, signals

@@ -113,8 +113,11 @@ def _queue_push(countdown: float = 2) -> None:
 
 
 def hubspot_mark(*, event) -> None:
-    """The consumer's handler: mark the contact and/or deal the event changed, and queue a push."""
-    if event.code not in MARKED_CODES or connection_active() is None:
+    """The consumer's handler: mark the contact and/or deal the event changed, and queue a push. Whether
+    the connection is active comes from this process's memory (``integrations/configured.py``)."""
+    from .. import configured
+
+    if event.code not in MARKED_CODES or not configured.hubspot_active():
         return
     payload = event.payload or {}
     if event.code == "customer.erased":

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from common import jobs
 from common.models import DomainEvent
 
+from .. import configured
 from ..exceptions import EndpointDisabled, InvalidWebhookUrl, UnknownEventType
 from ..models import WebhookDelivery, WebhookEndpoint
 from . import catalogue
@@ -109,6 +110,8 @@ def endpoint_disable(*, endpoint: WebhookEndpoint, reason: str, tell_owner: bool
     changed = WebhookEndpoint.objects.filter(pk=endpoint.pk, status=WebhookEndpoint.Status.ACTIVE).update(
         **fields
     )
+    if changed:
+        configured.changed()
     if changed and tell_owner:
         from ..tasks import endpoint_disabled_notice as notice_task
 
@@ -124,6 +127,7 @@ def endpoint_enable(*, endpoint: WebhookEndpoint) -> int:
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
         status=WebhookEndpoint.Status.ACTIVE, disabled_at=None, disabled_reason="", consecutive_failures=0
     )
+    configured.changed()
     endpoint.refresh_from_db()
     now = timezone.now()
     unsent = WebhookDelivery.objects.filter(
@@ -145,15 +149,7 @@ def _enqueue(ids: list[int]) -> None:
 # --- Deliveries from the event log ----------------------------------------------------------------------
 
 
-def _active_endpoints() -> list[WebhookEndpoint]:
-    return list(
-        WebhookEndpoint.objects.filter(status=WebhookEndpoint.Status.ACTIVE).only(
-            "pk", "events", "channel_id", "status"
-        )
-    )
-
-
-def _channel_may_see(endpoint: WebhookEndpoint, event: DomainEvent, order_channels: dict) -> bool:
+def _channel_may_see(endpoint: configured.EndpointRoute, event: DomainEvent, order_channels: dict) -> bool:
     """An endpoint registered with a channel's API key hears about that channel's orders and customers only
     (and stock availability, which every channel reads)."""
     if endpoint.channel_id is None or event.code == "stock.availability_changed":
@@ -176,14 +172,16 @@ def _channel_may_see(endpoint: WebhookEndpoint, event: DomainEvent, order_channe
 
 def deliveries_prepare(*, event: DomainEvent) -> list[WebhookDelivery]:
     """The consumer's handler: one delivery row per active endpoint subscribed to the event's type, queued
-    after commit (in the consumer's transaction: the rows and the consumer's progress commit together)."""
+    after commit (in the consumer's transaction: the rows and the consumer's progress commit together). The
+    endpoints come from this process's memory (``integrations/configured.py``): no statement at all when
+    none is subscribed."""
     event_type = catalogue.event_type_for(event.code)
     if event_type is None:
         return []
     order_channels: dict = {}
     endpoints = [
         e
-        for e in _active_endpoints()
+        for e in configured.active_endpoints()
         if event_type in e.events and _channel_may_see(e, event, order_channels)
     ]
     if not endpoints:

@@ -10,6 +10,9 @@ SMS_BACKEND = "customers.sms.LocmemBackend"
 # Tests run tasks in the calling process unless a test talks to a real worker on purpose.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# One process per test run: the integrations keep their "is anything configured?" copy
+# (integrations/configured.py; in production only with a shared cache).
+INTEGRATIONS_CONFIG_CACHED = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -346,7 +346,8 @@ def test_sending_a_delivery_costs_a_fixed_number_of_queries(
 def test_the_consumer_reads_the_endpoints_once_per_event(
     shop, endpoint, receiver, django_assert_max_num_queries
 ):
-    """Every event with a webhook type costs one query when no endpoint wants it."""
+    """An event with a webhook type costs at most one query when no endpoint wants it (the first after a
+    change of the endpoints; none after it, see test_configured.py)."""
     from common.models import DomainEvent
     from integrations.webhooks.services import deliveries_prepare
 

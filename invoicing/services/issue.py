@@ -427,6 +427,38 @@ def credited_quantities(*, invoice_id: int) -> dict[int, int]:
 
 
 @transaction.atomic
+def _invoice_to_credit(invoice: Invoice) -> Invoice:
+    """The invoice a credit note is about to correct, locked (with its seller), or NothingToCredit for a
+    document that is not an invoice."""
+    invoice = (
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("legal_entity", "order")
+        .get(pk=invoice.pk)
+    )
+    if invoice.kind != DocumentKind.INVOICE:
+        raise NothingToCredit("Only an invoice can be credited.", details={"number": invoice.number})
+    return invoice
+
+
+def _credit_note_create(
+    *, invoice: Invoice, drafts: list[DraftLine], reason: str, actor, event_extra: dict | None
+) -> Invoice:
+    """A credit note of ``drafts`` correcting ``invoice`` (locked by ``_invoice_to_credit``): same seller and
+    delivery date, numbered in the seller's credit-note series."""
+    order = Order.objects.select_related("customer", "pickup_location").get(pk=invoice.order_id)
+    return _document_create(
+        kind=DocumentKind.CREDIT_NOTE,
+        legal_entity=invoice.legal_entity,
+        order=order,
+        lines=drafts,
+        delivery_date=invoice.delivery_date,
+        corrects=invoice,
+        reason=reason,
+        actor=actor,
+        event_extra=event_extra,
+    )
+
+
 def credit_note_issue(
     *,
     invoice: Invoice,
@@ -441,13 +473,7 @@ def credit_note_issue(
 
     The returns feature calls this when a return is refunded. Raises CreditExceedsInvoice when more would be
     credited than a line holds (earlier credit notes counted), NothingToCredit when nothing would be."""
-    invoice = (
-        Invoice.objects.select_for_update(of=("self",))
-        .select_related("legal_entity", "order")
-        .get(pk=invoice.pk)
-    )
-    if invoice.kind != DocumentKind.INVOICE:
-        raise NothingToCredit("Only an invoice can be credited.", details={"number": invoice.number})
+    invoice = _invoice_to_credit(invoice)
     lines = list(invoice.lines.order_by("position"))
     credited = credited_quantities(invoice_id=invoice.pk)
     wanted = dict(quantities or {})
@@ -487,17 +513,8 @@ def credit_note_issue(
             )
     if not drafts:
         raise NothingToCredit("Nothing left to credit on this invoice.", details={"number": invoice.number})
-    order = Order.objects.select_related("customer", "pickup_location").get(pk=invoice.order_id)
-    return _document_create(
-        kind=DocumentKind.CREDIT_NOTE,
-        legal_entity=invoice.legal_entity,
-        order=order,
-        lines=drafts,
-        delivery_date=invoice.delivery_date,
-        corrects=invoice,
-        reason=reason,
-        actor=actor,
-        event_extra=event_extra,
+    return _credit_note_create(
+        invoice=invoice, drafts=drafts, reason=reason, actor=actor, event_extra=event_extra
     )
 
 
@@ -774,13 +791,7 @@ def credit_note_for_amount(
     of the invoice, split in proportion of what each rate still holds, so the VAT credited is the VAT the
     invoice charged on that part. Raises CreditExceedsInvoice above what the invoice still holds (its credit
     notes taken off), NothingToCredit for nothing."""
-    invoice = (
-        Invoice.objects.select_for_update(of=("self",))
-        .select_related("legal_entity", "order")
-        .get(pk=invoice.pk)
-    )
-    if invoice.kind != DocumentKind.INVOICE:
-        raise NothingToCredit("Only an invoice can be credited.", details={"number": invoice.number})
+    invoice = _invoice_to_credit(invoice)
     amount = Decimal(amount).quantize(CENT)
     if amount <= 0:
         raise NothingToCredit("Nothing to credit.", details={"number": invoice.number})
@@ -805,17 +816,8 @@ def credit_note_for_amount(
         )
         for rate, share in sorted(split_by_rate(amount, room).items(), reverse=True)
     ]
-    order = Order.objects.select_related("customer", "pickup_location").get(pk=invoice.order_id)
-    return _document_create(
-        kind=DocumentKind.CREDIT_NOTE,
-        legal_entity=invoice.legal_entity,
-        order=order,
-        lines=drafts,
-        delivery_date=invoice.delivery_date,
-        corrects=invoice,
-        reason=reason,
-        actor=actor,
-        event_extra=event_extra,
+    return _credit_note_create(
+        invoice=invoice, drafts=drafts, reason=reason, actor=actor, event_extra=event_extra
     )
 
 

@@ -5,7 +5,8 @@ out: the due parcels are claimed in chunks (one ``SELECT … FOR UPDATE SKIP LOC
 chunk) by moving their ``next_check_at`` to the end of a lease (``TRACKING_LEASE_SECONDS``), grouped by
 carrier, and cut into batches of about ``TRACKING_TASK_PARCELS`` parcels (a whole number of the adapter's
 ``tracking_batch_size``: La Poste's Suivi v2 takes 10 ids a call, the sandbox 100, FedEx 30...). Each batch is
-one ``shipping.tracking_batch`` task on the ``tracking`` queue, so any number of workers share a cycle.
+one ``shipping.tracking_batch`` task on the ``tracking`` queue, so any number of workers share a cycle; a
+chunk's tasks are queued as soon as it is claimed, so the workers start while the poll claims the rest.
 
 A batch is never lost: its parcels' ``next_check_at`` *is* the lease. A message lost with the broker, or a
 worker killed mid-batch, leaves them due again once the lease has passed, and the next poll claims them
@@ -148,39 +149,56 @@ def tracking_poll(*, now=None, limit: int | None = None, inline: bool = False) -
     now = now or timezone.now()
     until = now + timedelta(seconds=lease_seconds())
     limit = limit or int(getattr(settings, "TRACKING_POLL_MAX", 200_000))
-    per_carrier: dict[int, list[int]] = {}
-    claimed = 0
-    while claimed < limit:
-        rows = _claim(now=now, until=until, limit=min(CLAIM_CHUNK, limit - claimed))
+    lease = until.isoformat()
+    result = {"claimed": 0, "batches": 0, "untracked": 0, "lease_until": lease}
+    carriers_by_id: dict[int, Carrier] = {}
+    sizes: dict[int, int | None] = {}  # carrier id → parcels per task (None: the carrier tracks nothing)
+    pending: dict[int, list[int]] = {}  # a carrier's parcels claimed but short of a whole task
+
+    def publish(batches: list[tuple[int, list[int]]]) -> None:
+        # Interleaved by carrier, so one carrier's quota does not hold up the others' batches in the queue.
+        for carrier_id, ids in _interleave(batches):
+            if inline:
+                tracking_batch(carrier_id=carrier_id, shipment_ids=ids, lease_until=lease, now=now)
+            else:
+                # ``argsrepr`` given: Celery's own, a ``saferepr`` of the 100 ids, was half the poll's CPU.
+                jobs.enqueue(
+                    tracking_batch_task,
+                    carrier_id,
+                    ids,
+                    lease,
+                    argsrepr=f"({carrier_id}, [{len(ids)} ids from {ids[0]}], {lease!r})",
+                )
+            result["batches"] += 1
+
+    # Each chunk's whole tasks are queued as soon as it is claimed, so the workers (and a carrier's quota,
+    # the cycle's pace) start on the first chunk while the next ones are claimed; what is short of a whole
+    # task waits for the next chunk, and the rest goes out at the end.
+    while result["claimed"] < limit:
+        rows = _claim(now=now, until=until, limit=min(CLAIM_CHUNK, limit - result["claimed"]))
+        result["claimed"] += len(rows)
         for pk, carrier_id in rows:
-            per_carrier.setdefault(carrier_id, []).append(pk)
-        claimed += len(rows)
-        if len(rows) < CLAIM_CHUNK:
+            pending.setdefault(carrier_id, []).append(pk)
+        unknown = [carrier_id for carrier_id in pending if carrier_id not in sizes]
+        if unknown:
+            carriers_by_id.update(Carrier.objects.in_bulk(unknown))
+            for carrier_id in unknown:
+                adapter = carriers.get_adapter(carriers_by_id[carrier_id])
+                sizes[carrier_id] = task_size(adapter) if carriers.TRACKING in adapter.supports else None
+        last = len(rows) < CLAIM_CHUNK or result["claimed"] >= limit
+        batches = []
+        for carrier_id in sorted(pending):
+            ids, size = pending[carrier_id], sizes[carrier_id]
+            if size is None:
+                result["untracked"] += Shipment.objects.filter(pk__in=ids).update(next_check_at=None)
+                pending[carrier_id] = []
+                continue
+            whole = len(ids) if last else len(ids) - len(ids) % size
+            batches.extend((carrier_id, ids[i : min(i + size, whole)]) for i in range(0, whole, size))
+            pending[carrier_id] = ids[whole:]
+        publish(batches)
+        if last:
             break
-    result = {"claimed": claimed, "batches": 0, "untracked": 0, "lease_until": until.isoformat()}
-    carriers_by_id = Carrier.objects.in_bulk(list(per_carrier))
-    batches = []
-    for carrier_id, ids in sorted(per_carrier.items()):
-        adapter = carriers.get_adapter(carriers_by_id[carrier_id])
-        if carriers.TRACKING not in adapter.supports:
-            result["untracked"] += Shipment.objects.filter(pk__in=ids).update(next_check_at=None)
-            continue
-        size = task_size(adapter)
-        batches.extend((carrier_id, ids[i : i + size]) for i in range(0, len(ids), size))
-    # Interleaved by carrier, so one carrier's quota does not hold up the others' batches in the queue.
-    for carrier_id, ids in _interleave(batches):
-        if inline:
-            tracking_batch(carrier_id=carrier_id, shipment_ids=ids, lease_until=until.isoformat(), now=now)
-        else:
-            # ``argsrepr`` given: Celery's own, a ``saferepr`` of the 100 ids, was half the poll's CPU.
-            jobs.enqueue(
-                tracking_batch_task,
-                carrier_id,
-                ids,
-                until.isoformat(),
-                argsrepr=f"({carrier_id}, [{len(ids)} ids from {ids[0]}], {until.isoformat()!r})",
-            )
-        result["batches"] += 1
     result["returns_used"] = return_labels_poll(now=now)
     return result
 

@@ -122,6 +122,18 @@ def test_quota_answer_is_retryable(colissimo):
     with pytest.raises(CarrierQuotaExceeded) as caught:
         colissimo.track(["6A12345678901"])
     assert caught.value.message == "Too many requests"
+    assert len(respx.calls) == 4  # asked again in place three times, then left to the task's retry
+
+
+@respx.mock
+def test_a_quota_answer_that_slips_through_is_asked_again_in_place(colissimo):
+    """A 429 between two calls that the shared limiter let through is asked again after a short wait,
+    not raised: the task would retry after a backoff of seconds and spend the batch's other calls again."""
+    too_many = httpx.Response(429, json={"code": "TOO_MANY_REQUESTS", "message": "Too many requests"})
+    respx.get(SUIVI_URL + "6A12345678901").mock(side_effect=[too_many, httpx.Response(200, json=DELIVERED)])
+    (update,) = colissimo.track(["6A12345678901"])
+    assert update.error == "" and update.events[-1].code == "DI1"
+    assert len(respx.calls) == 2
 
 
 @respx.mock

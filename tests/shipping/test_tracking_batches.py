@@ -238,3 +238,39 @@ def test_the_poll_claims_outside_any_transaction(parcels, monkeypatch):
     until = now + timedelta(seconds=tracking.lease_seconds())
     assert (result["claimed"], result["batches"]) == (30, 1)
     assert Shipment.objects.filter(next_check_at=until).count() == 30
+
+
+def test_the_poll_queues_each_chunk_before_claiming_the_next(parcels, settings, monkeypatch):
+    """The workers (and La Poste's quota, the cycle's pace) start on the first chunk while the poll claims
+    the next ones; a carrier's parcels short of a whole task wait for the next chunk, the rest go at the
+    end."""
+    settings.TRACKING_TASK_PARCELS = 10
+    monkeypatch.setattr(tracking, "CLAIM_CHUNK", 12)
+    timeline = []
+    claim_chunk = tracking._claim
+
+    def claiming(**kwargs):
+        rows = claim_chunk(**kwargs)
+        timeline.append(("claimed", len(rows)))
+        return rows
+
+    monkeypatch.setattr(tracking, "_claim", claiming)
+
+    def queue(task, carrier_id, ids, *args, **kwargs):
+        timeline.append(("queued", ids))
+
+    monkeypatch.setattr(tracking.jobs, "enqueue", queue)
+    result = tracking.tracking_poll(now=timezone.now())
+    # 30 parcels in chunks of 12: 12 claimed → a task of 10 (2 wait); 12 more → 14, a task of 10 (4 wait);
+    # the last 6 → the 10 left in one task at the end
+    assert [(kind, len(value) if kind == "queued" else value) for kind, value in timeline] == [
+        ("claimed", 12),
+        ("queued", 10),
+        ("claimed", 12),
+        ("queued", 10),
+        ("claimed", 6),
+        ("queued", 10),
+    ]
+    queued = [pk for kind, ids in timeline if kind == "queued" for pk in ids]
+    assert sorted(queued) == sorted(s.pk for s in parcels[1])
+    assert (result["claimed"], result["batches"]) == (30, 3)

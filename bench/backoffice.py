@@ -423,6 +423,7 @@ ins_orders AS (
          (o.created + interval '4 days')::date, md5(o.id::text || random()::text),
          lpad(floor(random() * 1000000)::int::text, 6, '0'), '', '',
          CASE WHEN o.status = 'cancelled' THEN 'Annulée par le client' ELSE '' END,
+         lower(c.first_name), lower(c.last_name),
          o.created, o.created + o.n_events * interval '5 hours',
          o.channel_id, o.customer_id, o.pickup_id
   FROM o JOIN t ON t.order_id = o.id JOIN customers_customer c ON c.id = o.customer_id
@@ -513,7 +514,8 @@ COLUMNS = {
     "orders_order": "id, number, external_id, status, delivery_mode, ship_name, ship_company, ship_line1, "
     "ship_line2, ship_postcode, ship_city, ship_country, ship_phone, ship_latitude, ship_longitude, "
     "relay_point, allow_preorder, currency, total_incl_vat, promised_earliest, promised_latest, "
-    "tracking_token, pickup_code, purchase_order, note, cancel_reason, created_at, updated_at, channel_id, "
+    "tracking_token, pickup_code, purchase_order, note, cancel_reason, search_first_name, search_last_name, "
+    "created_at, updated_at, channel_id, "
     "customer_id, pickup_location_id",
     "orders_orderline": "id, line_no, sku, name, quantity, unit_price, vat_rate, order_id, product_id",
     "orders_allocation": "id, quantity, kind, consumed_at, created_at, incoming_id, location_id, line_id, "

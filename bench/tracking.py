@@ -586,6 +586,18 @@ def main() -> int:
         flush=True,
     )
     print(f"La Poste: {laposte_calls:,} calls answered, {laposte_refused:,} refused (429)", flush=True)
+    # The cycle cannot end before La Poste's share has gone through its quota (10 ids a call): the ceiling
+    # of the whole cycle's rate, whatever our side does.
+    laposte_parcels = round(applied * args.laposte_share)
+    floor_s = laposte_parcels / (args.quota * 10) if laposte_parcels else 0
+    if floor_s:
+        ceiling = applied / floor_s
+        print(
+            f"La Poste's quota alone needs {floor_s:.1f} s for its {laposte_parcels:,} parcels "
+            f"({args.quota} calls/s × 10 ids): the cycle's ceiling is {ceiling:,.0f} parcels/s; "
+            f"reached {rate / ceiling:.1%} of it",
+            flush=True,
+        )
     print(
         "statements per batch (parcels, statements, transactions): "
         + ", ".join(f"({p}, {s}, {t})" for p, s, t in sample),

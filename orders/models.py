@@ -358,6 +358,11 @@ class Order(models.Model):
     purchase_order = models.CharField(_("purchase order number"), max_length=100, blank=True)
     note = models.TextField(_("note"), blank=True)
     cancel_reason = models.CharField(_("cancellation reason"), max_length=255, blank=True)
+    # The customer's names in lower case, copied by PostgreSQL triggers (migration 0030) when the order is
+    # written and when the customer's names change, so the list's name search tests the order's own row
+    # (orders.selectors._search). Not used on SQLite, where they stay empty.
+    search_first_name = models.CharField(max_length=100, blank=True, default="", editable=False)
+    search_last_name = models.CharField(max_length=100, blank=True, default="", editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

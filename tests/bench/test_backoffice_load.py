@@ -59,6 +59,13 @@ def test_bulk_load_fills_every_table_the_lists_read_and_keeps_the_indexes():
     sample = random.Random(1).sample(list(Allocation.objects.values_list("order_id", "location_id")), 20)
     for order_id, location_id in sample:
         assert OrderLocation.objects.filter(order_id=order_id, location_id=location_id).exists()
+    # each order carries its customer's names in lower case, as the triggers would have written them
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM orders_order o JOIN customers_customer c ON c.id = o.customer_id "
+            "WHERE o.search_first_name <> lower(c.first_name) OR o.search_last_name <> lower(c.last_name)"
+        )
+        assert cur.fetchone()[0] == 0
     # the sequences follow the explicit ids: the next order gets a fresh id
     with connection.cursor() as cur:
         cur.execute("SELECT nextval(pg_get_serial_sequence('orders_order', 'id'))")

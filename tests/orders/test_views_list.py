@@ -181,6 +181,21 @@ def test_search_matching_many_customers_gives_the_same_orders(
     assert numbers(manager_client.get(URL, {"q": text, "sort": "created"})) == expected[::-1]
 
 
+@pytest.mark.postgres
+def test_a_renamed_customer_is_found_by_the_new_name_on_every_order(manager_client, shop, monkeypatch):
+    # The orders' copy of their customer's names (PostgreSQL triggers, orders 0030) follows the customer
+    monkeypatch.setattr("orders.selectors.SEARCH_MAX_IDS", 0)
+    customer = shop["a"].customer
+    customer.first_name = "Zoé"
+    customer.save()
+    assert numbers(manager_client.get(URL, {"q": "zoé"})) == n(5, 3, 1)
+    assert numbers(manager_client.get(URL, {"q": "ana"})) == []
+    assert numbers(manager_client.get(URL, {"q": "Zoé Roux"})) == n(5, 3, 1)
+    # and an order written later for them carries the names too
+    later = OrderFactory(channel=shop["a"].channel, customer=customer)
+    assert Order.objects.filter(pk=later.pk, search_first_name="zoé", search_last_name="roux").exists()
+
+
 @pytest.mark.parametrize("max_ids", [500, 0])
 def test_search_matching_an_external_id_and_customers_gives_both(
     manager_client, shop, monkeypatch, max_ids, warehouse

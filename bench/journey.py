@@ -15,17 +15,22 @@ Processes, as docker-compose.yml runs them (on 127.0.0.1, ``oms.settings.product
   every 30 s, ``common.jobs_sweep`` and ``customers.dispatch_due_notifications`` every 60 s;
   ``shipping.tracking_poll`` in the tracking stage) to the workers' queues.
 
-Carriers in sandbox: labels are real PDFs and ZPL, tracking answers from the hand-over time. The stages run
-one after the other for all the orders, each until its work is done and every process is quiet again:
+The carrier (``--carrier colissimo``, the default) is Colissimo through its adapter, answered by a local
+server in this process (``LocalColissimo``): SLS labels as ``multipart/related`` with a PDF, Suivi v2 tracking
+within its quota, as production gets them from Colissimo's servers, whose CPU is not ours. With ``--carrier
+sandbox`` the sandbox carrier makes the labels in our workers (WeasyPrint, ~65 ms of CPU each) and answers
+tracking from the hand-over time. The stages run one after the other for all the orders, each until its
+work is done and every process is quiet again:
 
 1. intake: ``POST /api/v1/orders/`` (2-line orders), then the consumers (preparations, messages queued);
 2. waves: one wave released per order (``size=1``);
 3. picking scans: bin then EAN for each line, on the wave's page;
-4. packing + labels: pack station look-up, a scan per line, parcel closed, the sandbox label made;
+4. packing + labels: pack station look-up, a scan per line, parcel closed, the label asked of the carrier;
 5. hand-over: the manifest; the orders ship, the invoices are issued (gapless numbers);
 6. invoices with PDFs: the ``documents`` queue, paused during the hand-over, renders each invoice;
 7. tracking to delivered: the parcels' hand-over moved three days back (the sandbox carrier answers from
-   it), then ``tracking_poll`` and its batches until every order is delivered;
+   it; Colissimo's server answers "delivered"), then ``tracking_poll`` and its batches until every order is
+   delivered;
 8. notifications: the ``notifications`` queue, paused until now, sends every message (Django's in-memory
    email backend: each message rendered and built, not delivered) and the event log's notification consumers.
 
@@ -92,6 +97,14 @@ def parse_args():
         choices=QUEUES,
         help="run this queue's worker in one process under cProfile and print its top functions",
     )
+    parser.add_argument(
+        "--carrier",
+        choices=("colissimo", "sandbox"),
+        default="colissimo",
+        help="colissimo (default): Colissimo's SLS labels and La Poste's Suivi v2 from a local server in "
+        "this process, as production gets them from the carrier; sandbox: the sandbox carrier, whose "
+        "labels are rendered by our workers (WeasyPrint)",
+    )
     parser.add_argument("--fresh", action="store_true", help="migrate again instead of copying the template")
     parser.add_argument("--budget", type=float, default=1500, help="hard limit on the run, seconds")
     return parser.parse_args()
@@ -106,8 +119,8 @@ def ean13(twelve: str) -> str:
     return twelve + str((10 - total % 10) % 10)
 
 
-def seed() -> dict:
-    """A warehouse with bins, 20 products with EANs and stock, the sandbox carrier with a home service and
+def seed(carrier_code: str) -> dict:
+    """A warehouse with bins, 20 products with EANs and stock, the carrier with a home service and
     the rule that chooses it, a legal entity (invoices), a web channel and its API key, a staff user."""
     from datetime import time as dt_time
     from decimal import Decimal
@@ -145,11 +158,16 @@ def seed() -> dict:
         )
         StockLevel.objects.filter(product=product, location=location).update(bin_code=f"A-{i:02d}-1")
         products[product.sku] = (product.ean, f"A-{i:02d}-1")
-    carrier = Carrier.objects.create(code="sbx", name="Sandbox Express", adapter="sandbox")
+    if carrier_code == "colissimo":
+        carrier = Carrier.objects.create(code="colissimo", name="Colissimo", adapter="colissimo")
+        service_code = "domicile"
+    else:
+        carrier = Carrier.objects.create(code="sbx", name="Sandbox Express", adapter="sandbox")
+        service_code = "home"
     service = CarrierService.objects.create(
-        carrier=carrier, code="home", name="Domicile", delivery_mode="home", cutoff_time=dt_time(23, 59)
+        carrier=carrier, code=service_code, name="Domicile", delivery_mode="home", cutoff_time=dt_time(23, 59)
     )
-    ShippingRule.objects.create(position=1, name="Home by sandbox", delivery_mode="home", service=service)
+    ShippingRule.objects.create(position=1, name="Home", delivery_mode="home", service=service)
     LegalEntity.objects.create(
         name="Maison Bench", legal_form="SAS", share_capital=Decimal("50000"),
         address_line1="12 rue de la République", postcode="69002", city="Lyon", siren="732829320",
@@ -159,6 +177,124 @@ def seed() -> dict:
     _, raw_key = api_key_create(channel=channel, scopes=["orders"], name="bench")
     get_user_model().objects.create_superuser("bench-floor", "floor@example.fr", PASSWORD)
     return {"key": raw_key, "products": products, "location": code, "carrier": carrier.pk}
+
+
+# --- the carrier, over HTTP ------------------------------------------------------------------------------
+
+SLS_PATH = "/sls-ws/SlsServiceWSRest/2.0/generateLabel"
+SUIVI_PATH = "/suivi/v2/idships/"
+BOUNDARY = "uuid:bench-journey-sls"
+
+
+class LocalColissimo:
+    """Colissimo's SLS label service and La Poste's Suivi v2, answered by a thread of this process as the
+    documents say (shipping/carriers/colissimo.py, laposte.py): a label is a ``multipart/related`` answer
+    (JSON infos, then the PDF made once at start-up), every parcel asked about is delivered (taken in charge
+    two days ago, in transit, out for delivery, delivered an hour ago). Its CPU is the carrier's, not ours:
+    no process the benchmark measures."""
+
+    def __init__(self):
+        import json
+        import socket
+        from datetime import UTC, datetime, timedelta
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        from weasyprint import HTML
+
+        pdf = HTML(string="<h1>Colissimo</h1><p>Benchmark label</p>").write_pdf()
+        now = datetime.now(UTC)
+        events = [
+            {"code": code, "label": label, "date": (now - ago).isoformat(timespec="seconds")}
+            for code, label, ago in (
+                ("DI1", "Votre colis est livré.", timedelta(hours=1)),
+                ("MD2", "Votre colis est en cours de livraison.", timedelta(hours=5)),
+                ("ET1", "Votre colis est en cours d'acheminement.", timedelta(days=1)),
+                ("PC1", "Votre colis a été déposé dans un point postal.", timedelta(days=2)),
+            )
+        ]
+        numbers = iter(range(10_000_000_000, 99_999_999_999))
+        lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                super().setup()
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+            def log_message(self, *args):
+                pass
+
+            def _send(self, status: int, content_type: str, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path.split("?")[0] != SLS_PATH or "contractNumber" not in json.loads(body or b"{}"):
+                    return self._send(404, "application/json", b"{}")
+                with lock:
+                    number = f"6A{next(numbers)}"
+                infos = {
+                    "messages": [{"id": "0", "type": "INFOS", "messageContent": "La requête a été traitée"}],
+                    "labelV2Response": {"parcelNumber": number},
+                }
+                answer = (
+                    (
+                        f"--{BOUNDARY}\r\nContent-Type: application/json;charset=UTF-8\r\n"
+                        "Content-Transfer-Encoding: binary\r\nContent-ID: <jsonInfos>\r\n\r\n"
+                    ).encode()
+                    + json.dumps(infos).encode()
+                    + (
+                        f"\r\n--{BOUNDARY}\r\nContent-Type: application/octet-stream\r\n"
+                        "Content-Transfer-Encoding: binary\r\nContent-ID: <label>\r\n\r\n"
+                    ).encode()
+                    + pdf
+                    + f"\r\n--{BOUNDARY}--\r\n".encode()
+                )
+                self._send(
+                    200,
+                    f'multipart/related; type="application/json"; boundary="{BOUNDARY}"; start="<jsonInfos>"',
+                    answer,
+                )
+
+            def do_GET(self):
+                path = self.path.split("?")[0]
+                if not path.startswith(SUIVI_PATH) or self.headers.get("X-Okapi-Key") != "bench-okapi":
+                    return self._send(401, "application/json", b'{"code": "UNAUTHORIZED"}')
+                ids = path[len(SUIVI_PATH) :].split(",")
+                answers = [
+                    {
+                        "lang": "fr_FR",
+                        "scope": "open",
+                        "returnCode": 200,
+                        "shipment": {"idShip": number, "holder": 4, "isFinal": True, "event": events},
+                    }
+                    for number in ids
+                ]
+                self._send(
+                    200 if len(ids) == 1 else 207,
+                    "application/json",
+                    json.dumps(answers[0] if len(ids) == 1 else answers).encode(),
+                )
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def env(self) -> dict:
+        base = f"http://127.0.0.1:{self.port}"
+        return {
+            "COLISSIMO_SLS_URL": base + SLS_PATH,
+            "LAPOSTE_SUIVI_URL": base + SUIVI_PATH,
+            "LAPOSTE_OKAPI_KEY": "bench-okapi",
+            "COLISSIMO_CONTRACT_NUMBER": "800000",
+            "COLISSIMO_PASSWORD": "bench-password",
+        }
 
 
 # --- the floor, over HTTP --------------------------------------------------------------------------------
@@ -553,6 +689,8 @@ def main() -> int:
         "DB_CONN_MAX_AGE": 3600,  # gunicorn keeps its connections (Celery closes its own per task)
         "EMAIL_URL": "memorymail://",  # Django's locmem backend: each message built and "sent" in the worker
     }
+    if args.carrier == "colissimo":
+        extra.update(LocalColissimo().env())
     env = support.server_env(args.db, **extra)
     print(
         f"== journey benchmark: {args.orders} orders, database {args.db}, Redis db {args.redis_db}; "
@@ -571,7 +709,7 @@ def main() -> int:
     redis.Redis.from_url(redis_url).flushdb()  # this bench's own db only
     from common import eventlog
 
-    seeded = seed()
+    seeded = seed(args.carrier)
     eventlog.progress_skip_to_now()
     print(f"set-up: schema and seed in {time.perf_counter() - t0:.0f} s", flush=True)
 

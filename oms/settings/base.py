@@ -513,6 +513,8 @@ PICKUP_HOLD_DAYS = env.int("PICKUP_HOLD_DAYS", default=10)
 COLISSIMO_CONTRACT_NUMBER = env("COLISSIMO_CONTRACT_NUMBER", default="")
 COLISSIMO_PASSWORD = env("COLISSIMO_PASSWORD", default="")
 COLISSIMO_API_KEY = env("COLISSIMO_API_KEY", default="")  # instead of contract number + password
+# The SLS label service's address (Colissimo's own unless set: a test or benchmark server).
+COLISSIMO_SLS_URL = env("COLISSIMO_SLS_URL", default="")
 LAPOSTE_OKAPI_KEY = env("LAPOSTE_OKAPI_KEY", default="")  # Suivi v2: Colissimo and Chronopost tracking
 # Suivi v2's address (a local simulation in bench/tracking.py; keep the default in production).
 LAPOSTE_SUIVI_URL = env("LAPOSTE_SUIVI_URL", default="https://api.laposte.fr/suivi/v2/idships/")

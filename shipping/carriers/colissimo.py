@@ -229,7 +229,7 @@ class ColissimoAdapter(LaPosteTrackingMixin, CarrierAdapter):
         _auth, headers = self._auth()
         response = self.request(
             "POST",
-            SLS_URL,
+            self.config.get("sls_url") or SLS_URL,
             json=self.label_body(request, product=product, fmt=fmt),
             headers=headers,
             error_message=_sls_error_message,

@@ -59,6 +59,7 @@ def environment_config(code: str) -> dict:
             "api_key": g("COLISSIMO_API_KEY"),
             "okapi_key": g("LAPOSTE_OKAPI_KEY"),
             "suivi_url": g("LAPOSTE_SUIVI_URL"),
+            "sls_url": g("COLISSIMO_SLS_URL"),
         },
         "chronopost": {
             "okapi_key": g("LAPOSTE_OKAPI_KEY"),

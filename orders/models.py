@@ -403,6 +403,14 @@ class Order(models.Model):
     def __str__(self) -> str:
         return self.number
 
+    @staticmethod
+    def search_names(customer) -> dict:
+        """The copy of ``customer``'s names an order is written with (what the trigger would read)."""
+        return {
+            "search_first_name": customer.first_name.lower()[:100],
+            "search_last_name": customer.last_name.lower()[:100],
+        }
+
     @property
     def tracking_path(self) -> str:
         return f"/track/{self.tracking_token}/"

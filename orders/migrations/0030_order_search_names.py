@@ -7,9 +7,9 @@ read the matching customers or walk the orders with a lookup each: 0.3-1.2 s at 
 (``text_pattern_ops``), so the planner chooses on one table's statistics between walking the newest orders
 with the test on the row (a common name) and the orders of a prefix range (a rare one).
 
-PostgreSQL keeps the copy with two triggers, so no code path can forget it: before an order is inserted or
-its customer changes, the names are read from the customer; after a customer's first or last name
-changes, their orders are updated (the customer's row before their orders': see ARCHITECTURE.md, "One lock
+PostgreSQL keeps the copy with triggers, so no code path can forget it: before an order is inserted without
+them (intake writes those it has in hand) or its customer changes, the names are read from the customer;
+after a customer's first or last name changes, their orders are updated (the customer's row before their orders': see ARCHITECTURE.md, "One lock
 order"). The existing orders are filled by one UPDATE (minutes on 10 M orders). On SQLite nothing is done:
 the columns stay empty and the search joins the customers as before (a demo database is small).
 """
@@ -31,9 +31,16 @@ BEGIN
      WHERE customer_id = NEW.id;
     RETURN NULL;
 END $$""",
+    # Intake (single and batch) writes the names it has in hand: the function runs only for a row that
+    # comes without them (a PL/pgSQL call and a read per row: ~0.07 ms, a sixth of a batch order's PostgreSQL).
     """CREATE TRIGGER orders_order_search_names
-    BEFORE INSERT OR UPDATE OF customer_id ON orders_order
-    FOR EACH ROW EXECUTE FUNCTION orders_order_search_names()""",
+    BEFORE INSERT ON orders_order
+    FOR EACH ROW WHEN (NEW.search_first_name = '' AND NEW.search_last_name = '')
+    EXECUTE FUNCTION orders_order_search_names()""",
+    """CREATE TRIGGER orders_order_search_names_customer
+    BEFORE UPDATE OF customer_id ON orders_order
+    FOR EACH ROW WHEN (OLD.customer_id IS DISTINCT FROM NEW.customer_id)
+    EXECUTE FUNCTION orders_order_search_names()""",
     """CREATE TRIGGER customers_customer_search_names
     AFTER UPDATE OF first_name, last_name ON customers_customer
     FOR EACH ROW WHEN (OLD.first_name IS DISTINCT FROM NEW.first_name
@@ -51,6 +58,7 @@ DROP = [
     "DROP INDEX IF EXISTS order_search_first_name_idx",
     "DROP INDEX IF EXISTS order_search_last_name_idx",
     "DROP TRIGGER IF EXISTS orders_order_search_names ON orders_order",
+    "DROP TRIGGER IF EXISTS orders_order_search_names_customer ON orders_order",
     "DROP TRIGGER IF EXISTS customers_customer_search_names ON customers_customer",
     "DROP FUNCTION IF EXISTS orders_order_search_names()",
     "DROP FUNCTION IF EXISTS customers_customer_search_names()",

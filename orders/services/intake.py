@@ -347,6 +347,7 @@ def _create(
                 channel=channel,
                 external_id=str(data.external_id)[:100],
                 customer=customer,
+                **Order.search_names(customer),
                 status=status,
                 allow_preorder=data.allow_preorder,
                 total_incl_vat=total,

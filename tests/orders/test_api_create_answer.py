@@ -201,3 +201,10 @@ def test_the_answer_is_built_from_what_was_written(api):
     body = created.json()
     assert {k: v for k, v in detail.items() if k not in ("timeline", "shipments")} == body
     assert body["number"].startswith("CMD-")
+
+
+def test_the_order_carries_its_customers_names_for_the_list_search(api):
+    # Intake writes them itself (the trigger of orders 0030 only fills a row that comes without them)
+    assert _post(api, BODY).status_code == 201
+    order = Order.objects.get(external_id="SHOP-1001")
+    assert (order.search_first_name, order.search_last_name) == ("ana", "roux")

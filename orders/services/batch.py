@@ -21,7 +21,7 @@ The results come back in the order of the input: the order, or the domain error 
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 
 from common.exceptions import DomainError
 from customers import services as customer_services
@@ -104,11 +104,26 @@ def orders_create_batch(
         valid.append((index, data, products, store))
 
     pending = valid
-    for _round in range(MAX_ATTEMPTS):
-        if not pending:
-            break
+    rounds = 0
+    first = True
+    while pending and rounds < MAX_ATTEMPTS:
         planned = _plan(channel=channel, pending=pending, results=results)
-        retry = _write(channel=channel, planned=planned, results=results, actor=actor, source=source)
+        if first:
+            # The first round writes before it reserves (the stock levels locked only at the end); if any
+            # order's stock was taken since it was planned, nothing of it is kept and every order is planned
+            # again, in rounds that reserve first and keep what they could hold (not counted: an order still
+            # has MAX_ATTEMPTS chances to be held).
+            first = False
+            retry = _write_then_hold(
+                channel=channel, planned=planned, results=results, actor=actor, source=source
+            )
+            if retry is not None:
+                pending = [(p.index, p.data, p.products, p.store) for p in retry]
+                continue
+            retry = []
+        else:
+            retry = _write(channel=channel, planned=planned, results=results, actor=actor, source=source)
+        rounds += 1
         pending = [(p.index, p.data, p.products, p.store) for p in retry]
     for index, data, _products, _store in pending:
         results[index] = BatchResult(error=_out_of_stock(channel=channel, data=data))
@@ -176,40 +191,89 @@ def _numbers(count: int) -> list[str]:
         return [f"CMD-{year}-{row[0]:06d}" for row in cursor.fetchall()]
 
 
-def _write(*, channel, planned: list[_Planned], results, actor, source) -> list[_Planned]:
-    """One transaction: hold the planned units, write the orders that were held. Returns those to plan
-    again (their stock was taken since they were planned)."""
+def _groups(planned: list[_Planned]) -> list[list]:
+    return [
+        [
+            inventory_services.Hold(
+                product_id=a.product_id,
+                location_id=a.location_id,
+                quantity=a.quantity,
+                incoming_id=a.incoming_id,
+            )
+            for a in p.decision.allocations
+        ]
+        for p in planned
+    ]
+
+
+class _NotHeld(Exception):
+    """Some order of the round could not be held: its transaction is rolled back."""
+
+
+def _deadlock(exc: OperationalError) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) == "40P01"
+
+
+def _write_then_hold(*, channel, planned: list[_Planned], results, actor, source) -> list[_Planned] | None:
+    """The first round, written before it reserves: the customers, orders, lines, locations and events are
+    written first (the customers before the stock levels, as the single intake takes them), then inventory
+    locks the round's stock levels and holds every order's units, the allocations are written and the
+    transaction commits: the stock levels stay locked for two statements and the commit, not for the whole
+    round. Returns None when every order was written; otherwise nothing of the round was written, and the
+    orders to plan again are returned."""
     if not planned:
-        return []
+        return None
     try:
         with transaction.atomic(durable=True):
-            held = inventory_services.stock_hold_groups(
-                groups=[
-                    [
-                        inventory_services.Hold(
-                            product_id=a.product_id,
-                            location_id=a.location_id,
-                            quantity=a.quantity,
-                            incoming_id=a.incoming_id,
-                        )
-                        for a in p.decision.allocations
-                    ]
-                    for p in planned
-                ]
-            )
-            ready = [p for p, ok in zip(planned, held, strict=True) if ok]
-            if ready:
-                orders = _create(channel=channel, ready=ready, actor=actor, source=source)
-                for p, order in zip(ready, orders, strict=True):
-                    results[p.index] = BatchResult(order=order)
+            written = _insert(channel=channel, ready=planned, actor=actor, source=source)
+            allocations = inventory_services.allocations_prepare(reservations=written.reservations)
+            held = inventory_services.stock_hold_groups(groups=_groups(planned))
+            if not all(held):
+                raise _NotHeld
+            inventory_services.allocations_insert(allocations=allocations)
+    except _NotHeld:
+        return planned
     except IntegrityError as exc:
         # Another request took one of these external ids between our check and our insert: nothing of
         # this round was written; every order of it is tried again (the duplicate is then refused).
         if "external_id" not in str(exc):
             raise
-        for p in planned:
-            results[p.index] = None
         return _refuse_taken(channel=channel, planned=planned, results=results)
+    except OperationalError as exc:
+        # Chosen as a deadlock's victim (a concurrent writer that reserves first and then upserts one of
+        # our customers): rolled back, planned again.
+        if not _deadlock(exc):
+            raise
+        return planned
+    _answer(channel=channel, ready=planned, written=written, allocations=allocations, results=results)
+    return None
+
+
+def _write(*, channel, planned: list[_Planned], results, actor, source) -> list[_Planned]:
+    """A later round, reserving first: hold the planned units, write the orders that were held. Returns those
+    to plan again (their stock was taken since they were planned)."""
+    if not planned:
+        return []
+    written = None
+    try:
+        with transaction.atomic(durable=True):
+            held = inventory_services.stock_hold_groups(groups=_groups(planned))
+            ready = [p for p, ok in zip(planned, held, strict=True) if ok]
+            if ready:
+                written = _insert(channel=channel, ready=ready, actor=actor, source=source)
+                allocations = inventory_services.allocations_record(reservations=written.reservations)
+    except IntegrityError as exc:
+        # Another request took one of these external ids between our check and our insert: nothing of
+        # this round was written; every order of it is tried again (the duplicate is then refused).
+        if "external_id" not in str(exc):
+            raise
+        return _refuse_taken(channel=channel, planned=planned, results=results)
+    except OperationalError as exc:
+        if not _deadlock(exc):
+            raise
+        return planned
+    if written is not None:
+        _answer(channel=channel, ready=ready, written=written, allocations=allocations, results=results)
     return [p for p, ok in zip(planned, held, strict=True) if not ok]
 
 
@@ -231,12 +295,27 @@ def _refuse_taken(*, channel, planned, results) -> list[_Planned]:
     return again
 
 
-def _create(*, channel, ready: list[_Planned], actor, source) -> list[Order]:
-    """The orders, lines, allocations, locations and events of the orders held: one statement each."""
+@dataclass
+class _Written:
+    orders: list
+    lines_of: list
+    locations_of: list
+    reservations: list
+    parts: dict
+
+
+def _insert(*, channel, ready: list[_Planned], actor, source) -> _Written:
+    """The customers, orders, lines, locations and events of ``ready``: one statement each. The allocations
+    (``_Written.reservations``) are the caller's to write, once inventory holds their units."""
     parts = kit_parts(products={pr.pk: pr for p in ready for pr in p.products.values()}.values())
     customer_events: list = []
     customers = customer_services.customers_get_or_create_many(
-        people=[(p.data.customer["email"], p.data.customer) for p in ready], events=customer_events
+        # By email, so that two batches sharing customers take their rows in the same order (a stable sort:
+        # the first order of a customer in the batch still creates it).
+        people=sorted(
+            ((p.data.customer["email"], p.data.customer) for p in ready), key=lambda x: x[0].strip().lower()
+        ),
+        events=customer_events,
     )
     numbers = _numbers(len(ready))
     orders = []
@@ -337,16 +416,22 @@ def _create(*, channel, ready: list[_Planned], actor, source) -> list[Order]:
                 decision=p.decision,
             )
         )
-    allocations = inventory_services.allocations_record(reservations=reservations)
     OrderLocation.objects.bulk_create(locations)
     events_write(events)
-    # What the answer shows, from the rows just written (as the single intake does): nothing is read back.
+    return _Written(orders, lines_of, locations_of, reservations, parts)
+
+
+def _answer(*, channel, ready: list[_Planned], written: _Written, allocations: list, results) -> None:
+    """After commit: what each order's answer shows, from the rows just written (as the single intake does:
+    nothing is read back), and its result."""
     start = 0
-    for p, order, lines, own_locations in zip(ready, orders, lines_of, locations_of, strict=True):
+    for p, order, lines, own_locations in zip(
+        ready, written.orders, written.lines_of, written.locations_of, strict=True
+    ):
         plan = p.decision.allocations
         _fill_caches(
             products=p.products,
-            parts=parts,
+            parts=written.parts,
             order=order,
             channel=channel,
             customer=order.customer,
@@ -358,4 +443,4 @@ def _create(*, channel, ready: list[_Planned], actor, source) -> list[Order]:
             order_locations=own_locations,
         )
         start += len(plan)
-    return orders
+        results[p.index] = BatchResult(order=order)

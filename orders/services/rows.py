@@ -64,7 +64,20 @@ def _plan(model) -> tuple | None:
             "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n"
             + ("" if with_pk else f' RETURNING "{pk.column}"')
         )
-    _plans[model] = (fields, sqls[0], sqls[1])
+    kinds = [
+        (
+            f,
+            1
+            if isinstance(f, models.ForeignKey)
+            else 2
+            if isinstance(f, models.DateTimeField) and (f.auto_now or f.auto_now_add)
+            else 3
+            if isinstance(f, models.JSONField)
+            else 0,
+        )
+        for f in fields
+    ]
+    _plans[model] = (fields, sqls[0], sqls[1], kinds)
     return _plans[model]
 
 
@@ -86,6 +99,8 @@ def _value(field, value):
         return value
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, float) and isinstance(field, models.DecimalField):
+        return str(field.to_python(value))  # as Django converts it
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, DatabaseDefault):
@@ -93,22 +108,27 @@ def _value(field, value):
     raise TypeError(f"{field.name}: {value!r} is not a plain value")
 
 
+_SIMPLE = (str, int, bool, type(None))
+
+
 def row(model, obj, *, now) -> list:
     """``obj``'s row (its id set): foreign keys to objects given by instance resolved, ``auto_now(_add)``
     dates set to ``now``, as ``bulk_create`` would."""
-    fields = _plan(model)[0]
     values = []
-    for f in fields:
-        if isinstance(f, models.ForeignKey):
+    append = values.append
+    for f, kind in _plan(model)[3]:
+        if kind == 1:  # a foreign key: to an object saved since it was assigned, as bulk_create does
             if getattr(obj, f.attname) is None and f.is_cached(obj):
                 related = f.get_cached_value(obj)
                 if related is not None:
                     setattr(obj, f.attname, related.pk)
-        elif isinstance(f, models.DateTimeField) and (
-            f.auto_now or (f.auto_now_add and getattr(obj, f.attname) is None)
-        ):
+        elif kind == 2 and (f.auto_now or getattr(obj, f.attname) is None):
             setattr(obj, f.attname, now)
-        values.append(_value(f, getattr(obj, f.attname)))
+        value = getattr(obj, f.attname)
+        if kind != 3 and value.__class__ in _SIMPLE:
+            append(value)
+        else:
+            append(_value(f, value))
     return values
 
 
@@ -117,7 +137,7 @@ def rows_write(model, rows: list[list], objs: list) -> None:
     without ids get theirs from the sequence (``RETURNING``, in the rows' order)."""
     if not rows:
         return
-    _fields, with_pk, without_pk = _plan(model)
+    _fields, with_pk, without_pk, _kinds = _plan(model)
     with connection.cursor() as cursor:
         if objs[0].pk is not None:
             cursor.execute(with_pk, [json.dumps(rows)])

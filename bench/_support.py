@@ -293,6 +293,49 @@ class PostgresCpuByDatabase:
         return used
 
 
+class WaitSampler:
+    """Samples ``pg_stat_activity`` of one database every ``interval`` seconds in a thread: how many of its
+    backends were running a statement, and what those were waiting for (``Lock/transactionid``, ``Lock/tuple``
+    are row locks; none is CPU). ``counts`` by wait, ``samples`` taken."""
+
+    QUERY = (
+        "SELECT coalesce(wait_event_type || '/' || wait_event, 'running') FROM pg_stat_activity "
+        "WHERE datname = %s AND state = 'active' AND pid <> pg_backend_pid()"
+    )
+
+    def __init__(self, db: str, interval: float = 0.02):
+        from collections import Counter
+
+        self.db, self.interval = db, interval
+        self.counts: Counter = Counter()
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psycopg
+
+        with psycopg.connect(database_url(self.db), autocommit=True) as conn:
+            while not self._stop.wait(self.interval):
+                rows = conn.execute(self.QUERY, [self.db]).fetchall()
+                self.samples += 1
+                self.counts.update(row[0] for row in rows)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def report(self) -> str:
+        if not self.samples:
+            return "no sample"
+        parts = [f"{key} {count / self.samples:.2f}" for key, count in self.counts.most_common(6)]
+        return f"{self.samples} samples, mean backends active: " + ", ".join(parts)
+
+
 class CpuSnapshot:
     """CPU seconds used so far by: the gunicorn master and its workers, every postgres process (all
     databases of the server), pgbench, this process, and the whole machine. A process that started and

@@ -2,7 +2,13 @@
 (``stock``), reservations (``reservations``), kits (``kits``).
 Import as ``from inventory import services as inventory_services``."""
 
-from .batch import Hold, allocations_record, stock_hold_groups  # noqa: F401
+from .batch import (  # noqa: F401
+    Hold,
+    allocations_insert,
+    allocations_prepare,
+    allocations_record,
+    stock_hold_groups,
+)
 from .catalogue import (  # noqa: F401
     PRODUCT_FIELDS,
     catalogue_import_start,

@@ -20,8 +20,10 @@ The results come back in the order of the input: the order, or the domain error 
 
 from dataclasses import dataclass
 from decimal import Decimal
+from types import SimpleNamespace
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.utils import timezone
 
 from common.exceptions import DomainError
 from customers import services as customer_services
@@ -33,6 +35,7 @@ from inventory.selectors import kit_parts
 from ..exceptions import DuplicateOrder
 from ..models import Channel, Order, OrderLine, OrderLocation, OrderStatus
 from ..payments.services import payment_fields
+from . import rows
 from .events import events_write
 from .intake import (
     CENT,
@@ -104,11 +107,26 @@ def orders_create_batch(
         valid.append((index, data, products, store))
 
     pending = valid
-    for _round in range(MAX_ATTEMPTS):
-        if not pending:
-            break
+    rounds = 0
+    first = True
+    while pending and rounds < MAX_ATTEMPTS:
         planned = _plan(channel=channel, pending=pending, results=results)
-        retry = _write(channel=channel, planned=planned, results=results, actor=actor, source=source)
+        if first and _fast():
+            # The first round writes before it reserves (the stock levels locked only at the end); if any
+            # order's stock was taken since it was planned, nothing of it is kept and every order is planned
+            # again, in rounds that reserve first and keep what they could hold (not counted: an order still
+            # has MAX_ATTEMPTS chances to be held).
+            first = False
+            retry = _write_then_hold(
+                channel=channel, planned=planned, results=results, actor=actor, source=source
+            )
+            if retry is not None:
+                pending = [(p.index, p.data, p.products, p.store) for p in retry]
+                continue
+            retry = []
+        else:
+            retry = _write(channel=channel, planned=planned, results=results, actor=actor, source=source)
+        rounds += 1
         pending = [(p.index, p.data, p.products, p.store) for p in retry]
     for index, data, _products, _store in pending:
         results[index] = BatchResult(error=_out_of_stock(channel=channel, data=data))
@@ -165,6 +183,11 @@ def _plan(*, channel, pending, results) -> list[_Planned]:
     return planned
 
 
+def _fast() -> bool:
+    """PostgreSQL: the rows are built before the transaction and written as JSON (``rows``)."""
+    return rows.plain(Order) and rows.plain(OrderLine) and rows.plain(OrderLocation)
+
+
 def _numbers(count: int) -> list[str]:
     if connection.vendor != "postgresql":
         return [next_order_number() for _ in range(count)]
@@ -176,40 +199,94 @@ def _numbers(count: int) -> list[str]:
         return [f"CMD-{year}-{row[0]:06d}" for row in cursor.fetchall()]
 
 
-def _write(*, channel, planned: list[_Planned], results, actor, source) -> list[_Planned]:
-    """One transaction: hold the planned units, write the orders that were held. Returns those to plan
-    again (their stock was taken since they were planned)."""
+def _groups(planned: list[_Planned]) -> list[list]:
+    return [
+        [
+            inventory_services.Hold(
+                product_id=a.product_id,
+                location_id=a.location_id,
+                quantity=a.quantity,
+                incoming_id=a.incoming_id,
+            )
+            for a in p.decision.allocations
+        ]
+        for p in planned
+    ]
+
+
+class _NotHeld(Exception):
+    """Some order of the round could not be held: its transaction is rolled back."""
+
+
+def _deadlock(exc: OperationalError) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) == "40P01"
+
+
+def _write_then_hold(*, channel, planned: list[_Planned], results, actor, source) -> list[_Planned] | None:
+    """The first round, written before it reserves: the customers, orders, lines, locations and events are
+    written first (the customers before the stock levels, as the single intake takes them), then inventory
+    locks the round's stock levels and holds every order's units, the allocations are written and the
+    transaction commits: the stock levels stay locked for two statements and the commit, not for the whole
+    round. Returns None when every order was written; otherwise nothing of the round was written, and the
+    orders to plan again are returned."""
     if not planned:
-        return []
+        return None
+    prepared = _prepare(channel=channel, ready=planned, actor=actor, source=source)
     try:
         with transaction.atomic(durable=True):
-            held = inventory_services.stock_hold_groups(
-                groups=[
-                    [
-                        inventory_services.Hold(
-                            product_id=a.product_id,
-                            location_id=a.location_id,
-                            quantity=a.quantity,
-                            incoming_id=a.incoming_id,
-                        )
-                        for a in p.decision.allocations
-                    ]
-                    for p in planned
-                ]
-            )
-            ready = [p for p, ok in zip(planned, held, strict=True) if ok]
-            if ready:
-                orders = _create(channel=channel, ready=ready, actor=actor, source=source)
-                for p, order in zip(ready, orders, strict=True):
-                    results[p.index] = BatchResult(order=order)
+            _ready, written = _store(prepared=prepared)
+            allocations = written.allocations
+            held = inventory_services.stock_hold_groups(groups=_groups(planned))
+            if not all(held):
+                raise _NotHeld
+            inventory_services.allocations_insert(allocations=allocations)
+    except _NotHeld:
+        return planned
     except IntegrityError as exc:
         # Another request took one of these external ids between our check and our insert: nothing of
         # this round was written; every order of it is tried again (the duplicate is then refused).
         if "external_id" not in str(exc):
             raise
-        for p in planned:
-            results[p.index] = None
         return _refuse_taken(channel=channel, planned=planned, results=results)
+    except OperationalError as exc:
+        # Chosen as a deadlock's victim (a concurrent writer that reserves first and then upserts one of
+        # our customers): rolled back, planned again.
+        if not _deadlock(exc):
+            raise
+        return planned
+    _answer(channel=channel, ready=planned, written=written, allocations=allocations, results=results)
+    return None
+
+
+def _write(*, channel, planned: list[_Planned], results, actor, source) -> list[_Planned]:
+    """A later round, reserving first: hold the planned units, write the orders that were held. Returns those
+    to plan again (their stock was taken since they were planned)."""
+    if not planned:
+        return []
+    written = None
+    prepared = _prepare(channel=channel, ready=planned, actor=actor, source=source) if _fast() else None
+    try:
+        with transaction.atomic(durable=True):
+            held = inventory_services.stock_hold_groups(groups=_groups(planned))
+            ready = [p for p, ok in zip(planned, held, strict=True) if ok]
+            if ready and prepared is not None:
+                ready, written = _store(prepared=prepared, keep=held)
+            elif ready:
+                written = _insert_orm(channel=channel, ready=ready, actor=actor, source=source)
+            if written is not None:
+                allocations = inventory_services.allocations_insert(allocations=written.allocations)
+    except IntegrityError as exc:
+        # Another request took one of these external ids between our check and our insert: nothing of
+        # this round was written; every order of it is tried again (the duplicate is then refused).
+        if "external_id" not in str(exc):
+            raise
+        return _refuse_taken(channel=channel, planned=planned, results=results)
+    except OperationalError as exc:
+        if not _deadlock(exc):
+            raise
+        return planned
+    if written is not None:
+        _answer(channel=channel, ready=ready, written=written, allocations=allocations, results=results)
     return [p for p, ok in zip(planned, held, strict=True) if not ok]
 
 
@@ -231,12 +308,27 @@ def _refuse_taken(*, channel, planned, results) -> list[_Planned]:
     return again
 
 
-def _create(*, channel, ready: list[_Planned], actor, source) -> list[Order]:
-    """The orders, lines, allocations, locations and events of the orders held: one statement each."""
+@dataclass
+class _Written:
+    orders: list
+    lines_of: list
+    locations_of: list
+    allocations: list  # built, to write once their units are held
+    parts: dict
+
+
+def _insert_orm(*, channel, ready: list[_Planned], actor, source) -> _Written:
+    """Other databases than PostgreSQL: the customers, orders, lines, locations and events of ``ready``,
+    one statement each. The allocations (built) are the caller's to write once their units are held."""
     parts = kit_parts(products={pr.pk: pr for p in ready for pr in p.products.values()}.values())
     customer_events: list = []
     customers = customer_services.customers_get_or_create_many(
-        people=[(p.data.customer["email"], p.data.customer) for p in ready], events=customer_events
+        # By email, so that two batches sharing customers take their rows in the same order (a stable sort:
+        # the first order of a customer in the batch still creates it).
+        people=sorted(
+            ((p.data.customer["email"], p.data.customer) for p in ready), key=lambda x: x[0].strip().lower()
+        ),
+        events=customer_events,
     )
     numbers = _numbers(len(ready))
     orders = []
@@ -337,16 +429,189 @@ def _create(*, channel, ready: list[_Planned], actor, source) -> list[Order]:
                 decision=p.decision,
             )
         )
-    allocations = inventory_services.allocations_record(reservations=reservations)
     OrderLocation.objects.bulk_create(locations)
     events_write(events)
-    # What the answer shows, from the rows just written (as the single intake does): nothing is read back.
+    allocations = inventory_services.allocations_prepare(reservations=reservations)
+    return _Written(orders, lines_of, locations_of, allocations, parts)
+
+
+_NO_NAME = SimpleNamespace(full_name="")  # the customer's name is known once the customer is upserted
+
+
+@dataclass
+class _Prepared:
+    """The rows of a round's orders, built before any lock (PostgreSQL): per order, its Order with its id and
+    number, its lines, locations, allocations (built, not written) and events, and their JSON rows."""
+
+    ready: list
+    orders: list
+    order_rows: list
+    lines_of: list
+    line_rows_of: list
+    locations_of: list
+    location_rows_of: list
+    allocations_of: list
+    events_of: list
+    parts: dict
+
+
+def _prepare(*, channel, ready: list[_Planned], actor, source) -> _Prepared:
+    """Everything of ``ready`` that needs no lock: ids and numbers from their sequences (one statement), the
+    rows and events built. Only the customers (upserted in the transaction) are missing from the orders."""
+    parts = kit_parts(products={pr.pk: pr for p in ready for pr in p.products.values()}.values())
+    numbers, order_ids, line_ids = rows.ids_next(
+        [
+            ("orders_order_number_seq", len(ready)),
+            (rows.serial(Order), len(ready)),
+            (rows.serial(OrderLine), sum(len(p.data.lines) for p in ready)),
+        ]
+    )
+    year = timezone.localdate().year
+    now = timezone.now()
+    prepared = _Prepared(ready, [], [], [], [], [], [], [], [], parts)
+    next_line = iter(line_ids)
+    for p, number, order_id in zip(ready, numbers, order_ids, strict=True):
+        decision = p.decision
+        promise = decision.promise
+        plan = decision.allocations
+        waiting = any(a.kind == Allocation.Kind.INCOMING for a in plan)
+        total = _order_total(data=p.data, products=p.products)
+        order = Order(
+            # As the single intake: the payment (a pending one holds the order) and the shipping charge.
+            **payment_fields(payment=p.data.payment, total=total),
+            pk=order_id,
+            number=f"CMD-{year}-{number:06d}",
+            channel=channel,
+            external_id=str(p.data.external_id)[:100],
+            status=OrderStatus.AWAITING_STOCK if waiting else OrderStatus.ALLOCATED,
+            allow_preorder=p.data.allow_preorder,
+            total_incl_vat=total,
+            shipping_fee=(p.data.shipping_fee or Decimal("0")).quantize(CENT),
+            shipping_vat_rate=channel.shipping_vat_rate,
+            purchase_order=(p.data.purchase_order or "")[:100],
+            promised_earliest=promise[0] if promise else None,
+            promised_latest=promise[1] if promise else None,
+            planned_ship_date=max((x.ship_date for x in decision.plan.parcels if x.ship_date), default=None),
+            note=p.data.note or "",
+            **_delivery_fields(data=p.data, customer=_NO_NAME, store=p.store),
+        )
+        lines = [
+            OrderLine(
+                pk=next(next_line),
+                order=order,
+                line_no=i,
+                product=p.products[line.sku],
+                sku=line.sku,
+                name=p.products[line.sku].name,
+                quantity=line.quantity,
+                unit_price=line.unit_price if line.unit_price is not None else p.products[line.sku].price,
+                vat_rate=p.products[line.sku].vat_rate,
+                components=[part.as_dict() for part in parts.get(p.products[line.sku].pk, ())],
+            )
+            for i, line in enumerate(p.data.lines, start=1)
+        ]
+        scheduled = {
+            parcel.location.pk: (parcel.quote.service_id if parcel.quote else None, parcel.ship_date)
+            for parcel in decision.plan.parcels
+        }
+        order_row = rows.row(Order, order, now=now)  # sets created_at, which the locations copy
+        own_locations = [
+            OrderLocation(
+                order=order,
+                location_id=location_id,
+                status=order.status,
+                created_at=order.created_at,
+                service_id=scheduled.get(location_id, (None, None))[0],
+                ship_by=scheduled.get(location_id, (None, None))[1],
+            )
+            for location_id in sorted({a.location_id for a in plan} | ({p.store.pk} if p.store else set()))
+        ]
+        prepared.orders.append(order)
+        prepared.order_rows.append(order_row)
+        prepared.lines_of.append(lines)
+        prepared.line_rows_of.append([rows.row(OrderLine, line, now=now) for line in lines])
+        prepared.locations_of.append(own_locations)
+        prepared.allocations_of.append(
+            inventory_services.allocations_prepare(
+                reservations=[
+                    inventory_services.Reservation(
+                        order_id=order.pk,
+                        line_id=lines[a.line_index].pk,
+                        product_id=a.product_id,
+                        location_id=a.location_id,
+                        quantity=a.quantity,
+                        incoming_id=a.incoming_id,
+                    )
+                    for a in plan
+                ]
+            )
+        )
+        prepared.events_of.append(
+            _events(
+                order=order,
+                channel=channel,
+                data=p.data,
+                plan=plan,
+                order_lines=lines,
+                parts=parts,
+                actor=actor,
+                source=source,
+                decision=decision,
+            )
+        )
+    return prepared
+
+
+def _store(*, prepared: _Prepared, keep: list[bool] | None = None) -> tuple[list[_Planned], _Written]:
+    """In the caller's transaction: the customers upserted, then the orders (``keep``: those held), lines,
+    locations and events written, one statement each, with no Python left to run but filling in the
+    customers."""
+    picked = [i for i in range(len(prepared.ready)) if keep is None or keep[i]]
+    ready = [prepared.ready[i] for i in picked]
+    customer_events: list = []
+    customers = customer_services.customers_get_or_create_many(
+        # By email, so that two batches sharing customers take their rows in the same order (a stable sort:
+        # the first order of a customer in the batch still creates it).
+        people=sorted(
+            ((p.data.customer["email"], p.data.customer) for p in ready), key=lambda x: x[0].strip().lower()
+        ),
+        events=customer_events,
+    )
+    at_customer, at_name = rows.column(Order, "customer_id"), rows.column(Order, "ship_name")
+    order_rows = []
+    for i, p in zip(picked, ready, strict=True):
+        order, order_row = prepared.orders[i], prepared.order_rows[i]
+        order.customer = customers[p.data.customer["email"].strip().lower()]
+        order_row[at_customer] = order.customer.pk
+        if not order.ship_name:  # no name with the address: the customer's
+            order.ship_name = order_row[at_name] = (order.customer.full_name or "")[:200]
+        order_rows.append(order_row)
+    orders = [prepared.orders[i] for i in picked]
+    lines_of = [prepared.lines_of[i] for i in picked]
+    locations_of = [prepared.locations_of[i] for i in picked]
+    rows.rows_write(Order, order_rows, orders)
+    rows.rows_write(
+        OrderLine, [r for i in picked for r in prepared.line_rows_of[i]], [x for ls in lines_of for x in ls]
+    )
+    now = orders[0].created_at
+    locations = [x for ls in locations_of for x in ls]
+    rows.rows_write(OrderLocation, [rows.row(OrderLocation, x, now=now) for x in locations], locations)
+    events_write(customer_events + [e for i in picked for e in prepared.events_of[i]])
+    allocations = [a for i in picked for a in prepared.allocations_of[i]]
+    return ready, _Written(orders, lines_of, locations_of, allocations, prepared.parts)
+
+
+def _answer(*, channel, ready: list[_Planned], written: _Written, allocations: list, results) -> None:
+    """After commit: what each order's answer shows, from the rows just written (as the single intake does:
+    nothing is read back), and its result."""
     start = 0
-    for p, order, lines, own_locations in zip(ready, orders, lines_of, locations_of, strict=True):
+    for p, order, lines, own_locations in zip(
+        ready, written.orders, written.lines_of, written.locations_of, strict=True
+    ):
         plan = p.decision.allocations
         _fill_caches(
             products=p.products,
-            parts=parts,
+            parts=written.parts,
             order=order,
             channel=channel,
             customer=order.customer,
@@ -358,4 +623,4 @@ def _create(*, channel, ready: list[_Planned], actor, source) -> list[Order]:
             order_locations=own_locations,
         )
         start += len(plan)
-    return orders
+        results[p.index] = BatchResult(order=order)

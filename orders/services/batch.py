@@ -578,11 +578,17 @@ def _store(*, prepared: _Prepared, keep: list[bool] | None = None) -> tuple[list
         events=customer_events,
     )
     at_customer, at_name = rows.column(Order, "customer_id"), rows.column(Order, "ship_name")
+    # The copy of the customer's names the list's search reads (written here, so the trigger of orders 0030
+    # does not run per row).
+    at_first, at_last = rows.column(Order, "search_first_name"), rows.column(Order, "search_last_name")
     order_rows = []
     for i, p in zip(picked, ready, strict=True):
         order, order_row = prepared.orders[i], prepared.order_rows[i]
         order.customer = customers[p.data.customer["email"].strip().lower()]
         order_row[at_customer] = order.customer.pk
+        names = Order.search_names(order.customer)
+        order.search_first_name = order_row[at_first] = names["search_first_name"]
+        order.search_last_name = order_row[at_last] = names["search_last_name"]
         if not order.ship_name:  # no name with the address: the customer's
             order.ship_name = order_row[at_name] = (order.customer.full_name or "")[:200]
         order_rows.append(order_row)

@@ -235,3 +235,20 @@ def test_a_batch_order_keeps_its_shipping_charge_and_payment_as_a_single_order_d
     assert DomainEvent.objects.filter(order_id=order.pk, code="order.hold_placed").exists()
     # and the one with an unknown payment status is refused on its own
     assert not Order.objects.filter(external_id="P-2").exists()
+
+
+def test_a_batch_order_carries_its_customers_names_for_the_list_search(api, shop):
+    # As single intake, the batch writes the copy itself (the trigger of orders 0030 only fills a row
+    # without it); a customer the batch creates and one it finds alike.
+    body = {
+        "orders": [
+            order_body("N-1"),
+            order_body(
+                "N-2", customer={"email": "b@example.fr", "first_name": "Élodie", "last_name": "Brun"}
+            ),
+        ]
+    }
+    assert [r["status"] for r in api.post("/orders/batch/", body).json()["results"]] == [201, 201]
+    names = dict(Order.objects.values_list("external_id", "search_first_name"))
+    assert names == {"N-1": "ana", "N-2": "élodie"}
+    assert Order.objects.get(external_id="N-2").search_last_name == "brun"

@@ -7,8 +7,8 @@ gunicorn worker spends on ``POST /api/v1/orders/`` and ``POST /api/v1/orders/bat
 
 The database is dropped, migrated and seeded as ``intake.py`` does (``--reuse``: seeded by an earlier run);
 the same bodies as ``intake.py`` (1-3 lines, half with an Idempotency-Key), after a warm-up. Prints the CPU,
-the statements and the CPU of this connection's PostgreSQL backend (``/proc/<pid>/stat``) per order of the
-single and of the batch intake; with ``--cprofile`` the top functions by own time (process time).
+the statements and the CPU of this connection's PostgreSQL backend (``/proc/<pid>/schedstat``) per order of
+the single and of the batch intake; with ``--cprofile`` the top functions by own time (process time).
 """
 
 import argparse
@@ -89,8 +89,7 @@ def main() -> int:
     def backend_cpu() -> float:
         """CPU seconds of this connection's PostgreSQL backend so far (the server is local)."""
         connection.ensure_connection()
-        stat = support._proc_stat(connection.connection.info.backend_pid)
-        return stat[2] if stat else 0.0
+        return support.backend_cpu_seconds(connection.connection.info.backend_pid)
 
     def count(execute, sql, params, many, context):
         queries[0] += 1

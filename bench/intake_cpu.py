@@ -6,9 +6,9 @@ gunicorn worker spends on ``POST /api/v1/orders/`` and ``POST /api/v1/orders/bat
     .venv/bin/python bench/intake_cpu.py --reuse --cprofile var/intake.prof   # the top functions too
 
 The database is dropped, migrated and seeded as ``intake.py`` does (``--reuse``: seeded by an earlier run);
-the same bodies as ``intake.py`` (1-3 lines, half with an Idempotency-Key), after a warm-up. Prints the CPU
-and statements per order of the single and of the batch intake; with ``--cprofile`` the top functions by
-own time (process time).
+the same bodies as ``intake.py`` (1-3 lines, half with an Idempotency-Key), after a warm-up. Prints the CPU,
+the statements and the CPU of this connection's PostgreSQL backend (``/proc/<pid>/schedstat``) per order of
+the single and of the batch intake; with ``--cprofile`` the top functions by own time (process time).
 """
 
 import argparse
@@ -86,6 +86,11 @@ def main() -> int:
 
     queries = [0]
 
+    def backend_cpu() -> float:
+        """CPU seconds of this connection's PostgreSQL backend so far (the server is local)."""
+        connection.ensure_connection()
+        return support.backend_cpu_seconds(connection.connection.info.backend_pid)
+
     def count(execute, sql, params, many, context):
         queries[0] += 1
         return execute(sql, params, many, context)
@@ -96,6 +101,7 @@ def main() -> int:
         prof = cProfile.Profile(time.process_time) if args.cprofile else None
         queries[0] = 0
         with connection.execute_wrapper(count):
+            pg0 = backend_cpu()
             c0, w0 = time.process_time(), time.perf_counter()
             for _ in range(times):
                 if prof:
@@ -104,10 +110,12 @@ def main() -> int:
                 if prof:
                     prof.disable()
             cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+            pg = backend_cpu() - pg0
         n = times * per
         print(
             f"{label}: {n} orders, CPU {cpu / n * 1000:.2f} ms per order, wall {wall / n * 1000:.2f} ms, "
-            f"{queries[0] / n:.2f} statements per order"
+            f"{queries[0] / n:.2f} statements per order, PostgreSQL backend CPU {pg / n * 1000:.2f} ms "
+            "per order"
         )
         if prof:
             import pstats

@@ -14,7 +14,7 @@ parts, measured apart:
   every queue do for that stage (labels, invoices and their PDFs, messages built and "sent" in memory).
 
 Per part: this process's CPU (``time.process_time``), the SQL statements it sent, and the CPU of its
-PostgreSQL backend (``/proc/<pg_backend_pid>/stat``: the server is local), per order. ``--profile
+PostgreSQL backend (``/proc/<pg_backend_pid>/schedstat``: the server is local), per order. ``--profile
 "stage:part"`` (repeatable) runs that part under cProfile on CPU time and prints the top functions.
 """
 
@@ -79,9 +79,7 @@ def backend_cpu() -> float:
     from django.db import connection
 
     connection.ensure_connection()
-    pid = connection.connection.info.backend_pid
-    stat = support._proc_stat(pid)
-    return stat[2] if stat else 0.0
+    return support.backend_cpu_seconds(connection.connection.info.backend_pid)
 
 
 class Part:
@@ -142,6 +140,9 @@ def main() -> int:
         "MEDIA_ROOT": media,
         "EMAIL_URL": "memorymail://",
         "CELERY_TASK_ALWAYS_EAGER": "false",
+        # One connection, hence one backend, for the whole run: with production's 60 s Django would open a
+        # new one between two requests every minute, and a part's backend CPU would be read on two processes.
+        "DB_CONN_MAX_AGE": os.environ.get("DB_CONN_MAX_AGE", "3600"),
     }
     env = support.server_env(args.db, **extra)
     support.fresh_schema(args.db, env, fresh=args.fresh)
@@ -166,6 +167,8 @@ def main() -> int:
     from orders.models import Order
     from shipping.models import Shipment
 
+    connection.ensure_connection()
+    first_backend = connection.connection.info.backend_pid
     eager(True)
     seeded = journey.seed()
     eventlog.progress_skip_to_now()
@@ -288,6 +291,16 @@ def main() -> int:
             if part.statements:
                 top = ", ".join(f"{k} {v / n:.1f}" for k, v in part.kinds.most_common(12))
                 print(f"- {name} ({part_name}, {part.statements / n:.1f} per order): {top}")
+    if connection.connection.info.backend_pid != first_backend:
+        print("!! the connection was replaced during the run: the PG backend column is not reliable")
+    options = connection.settings_dict["OPTIONS"]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements")
+        prepared = cursor.fetchone()[0]
+    print(
+        f"server-side binding {bool(options.get('server_side_binding'))}, prepare threshold "
+        f"{options.get('prepare_threshold')}, {prepared} statements prepared on this connection"
+    )
     pick_web = next(p for s, w, p in results if s == "picking scans" and w == "web")
     pack_web = next(p for s, w, p in results if s == "packing + labels" and w == "web")
     print(

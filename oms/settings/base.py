@@ -145,11 +145,26 @@ if DATABASE_REPLICA_URL and DATABASES["default"]["ENGINE"].endswith("postgresql"
 # application holds no other session state: no SET outside a transaction (the time zone is a parameter
 # PgBouncer keeps per client), no advisory locks, no LISTEN, row locks only inside transactions.
 DATABASE_PGBOUNCER = env.bool("DATABASE_PGBOUNCER", default=False)
-if DATABASE_PGBOUNCER:
-    for _alias in DATABASES:
-        if DATABASES[_alias]["ENGINE"].endswith("postgresql"):
-            DATABASES[_alias]["DISABLE_SERVER_SIDE_CURSORS"] = True
-            DATABASES[_alias].setdefault("OPTIONS", {})["prepare_threshold"] = None
+# Server-side binding (PostgreSQL): psycopg sends the parameters apart from the statement's text instead of
+# inlining them (Django's default), and prepares a statement once it has run DB_PREPARE_THRESHOLD times on a
+# connection: PostgreSQL then parses and plans the hot statements once per (persistent) connection, not once
+# per execution. Each connection keeps its DB_PREPARED_MAX most recent prepared statements (psycopg's LRU;
+# common/apps.py). Off behind PgBouncer: before 1.21 it cannot follow prepared statements in transaction
+# mode (with >= 1.21 and `max_prepared_statements` set they could be kept). Raw SQL must give PostgreSQL
+# the parameters' types where it cannot infer them (`%s::bigint[]`, `%s::int`): see ARCHITECTURE.md.
+DB_SERVER_SIDE_BINDING = env.bool("DB_SERVER_SIDE_BINDING", default=True) and not DATABASE_PGBOUNCER
+DB_PREPARE_THRESHOLD = env.int("DB_PREPARE_THRESHOLD", default=2)
+DB_PREPARED_MAX = env.int("DB_PREPARED_MAX", default=100)
+for _alias in DATABASES:
+    if not DATABASES[_alias]["ENGINE"].endswith("postgresql"):
+        continue
+    _options = DATABASES[_alias].setdefault("OPTIONS", {})
+    if DATABASE_PGBOUNCER:
+        DATABASES[_alias]["DISABLE_SERVER_SIDE_CURSORS"] = True
+        _options["prepare_threshold"] = None
+    elif DB_SERVER_SIDE_BINDING:
+        _options["server_side_binding"] = True
+        _options.setdefault("prepare_threshold", DB_PREPARE_THRESHOLD)
 # Months of partitions of the history tables (event log, stock ledger) created ahead by beat.
 PARTITIONS_AHEAD_MONTHS = env.int("PARTITIONS_AHEAD_MONTHS", default=3)
 # Past this replay lag the replica is skipped (reads go to the primary) and /healthz says "degraded".

@@ -49,7 +49,20 @@ def _retry_after() -> float:
     return float(getattr(settings, "REDIS_RETRY_AFTER_SECONDS", 5.0))
 
 
-class RedisCache(DjangoRedisCache):
+class _Flags:
+    """What Django's Redis backend lacks: several ``SET NX`` in one round trip (``RedisCache.add_flags``,
+    whose ``_guarded`` reaches this through ``super()``)."""
+
+    def _add_flags(self, keys: list[str], timeout: float) -> list[bool]:
+        client = self._cache.get_client(None, write=True)
+        value = self._cache._serializer.dumps(1)
+        pipe = client.pipeline(transaction=False)
+        for key in keys:
+            pipe.set(self.make_and_validate_key(key), value, nx=True, ex=max(1, int(timeout)))
+        return [bool(done) for done in pipe.execute()]
+
+
+class RedisCache(_Flags, DjangoRedisCache):
     """Django's Redis cache backend that fails fast (see the module's docstring)."""
 
     def _guarded(self, method: str, *args, **kwargs):
@@ -107,6 +120,11 @@ class RedisCache(DjangoRedisCache):
     def clear(self, *args, **kwargs):
         return self._guarded("clear", *args, **kwargs)
 
+    def add_flags(self, keys: list[str], timeout: float) -> list[bool]:
+        """``SET key 1 NX EX timeout`` for each key in one round trip (a pipeline, not a transaction):
+        whether each was set here (False: it was there already)."""
+        return self._guarded("_add_flags", keys, timeout)
+
 
 # --- Helpers for callers that can do without the cache -------------------------------------------------
 
@@ -123,6 +141,26 @@ def cache_set(key: str, value, timeout=None) -> bool:
     """Store a value; False when the cache cannot (the caller goes on without it)."""
     try:
         cache.set(key, value, timeout)
+    except CACHE_ERRORS:
+        return False
+    return True
+
+
+def cache_add_flags(keys: list[str], timeout: float) -> list[bool] | None:
+    """Set each flag that is not set (``SET NX``, with a time to live), in one round trip with Redis:
+    whether each was set by this call. None when the cache cannot answer ("unknown", never "was set")."""
+    try:
+        add_flags = getattr(cache, "add_flags", None)
+        if add_flags is not None:
+            return add_flags(keys, timeout)
+        return [bool(cache.add(key, 1, timeout)) for key in keys]  # local memory (tests, `make run`)
+    except CACHE_ERRORS:
+        return None
+
+
+def cache_delete_many(keys: list[str]) -> bool:
+    try:
+        cache.delete_many(keys)
     except CACHE_ERRORS:
         return False
     return True

@@ -6,8 +6,9 @@ happens inside the transaction.
 
 **Consuming.** Every side effect that need not be atomic with the change is a *consumer*: a function
 registered with ``@consumer(name, codes=...)`` in an app's ``events.py``. After the writer commits, the
-log is read by each consumer in turn (a Celery task per consumer; right after commit, in process, when
-tasks run eagerly). A consumer handles each event in a savepoint of a transaction that also moves its
+log is read by each consumer in turn (a Celery task per queue naming its consumers, published only when
+no message for them is on its way, see ``kick``; right after commit, in process, when tasks run eagerly).
+A consumer handles each event in a savepoint of a transaction that also moves its
 progress row (``ConsumerProgress``), so its database writes and its progress commit together: an event is
 never handled twice, and a worker killed in the middle rolls both back, so it is never lost either. A
 handler must therefore only write to the database and queue work after commit (an email outbox row, a

@@ -93,7 +93,7 @@ def test_when_redis_cannot_answer_every_consumer_is_published(sent, monkeypatch)
     eventlog._local.codes = {"order.created"}
     eventlog.kick()
     interested = sorted(c.name for c in eventlog.consumers().values() if "order.created" in c.codes)
-    assert sorted(_named(sent)) == interested * 2 or sorted(_named(sent)) == sorted(interested * 2)
+    assert sorted(_named(sent)) == sorted(interested * 2)  # each commit publishes for all: none is lost
 
 
 def test_a_publish_that_failed_leaves_no_flag_behind(settings, monkeypatch):

@@ -11,8 +11,8 @@
 - Once a worker has loaded the application, everything it holds (modules, settings, URL patterns, the
   models' metadata: ~200,000 objects) is moved out of the garbage collector's reach (``gc.freeze``), and the
   youngest generation is collected every ``GUNICORN_GC_GEN0`` allocations (default 50,000, Python's 700):
-  a request allocates tens of thousands of short-lived objects, and each older-generation collection walked the whole
-  application again (bench/README.md, intake 2026-12-05). Reference cycles are still collected.
+  a request allocates tens of thousands of short-lived objects, and each older-generation collection walked
+  the whole application again (bench/README.md, intake 2026-12-05). Reference cycles are still collected.
 """
 
 import gc

@@ -257,41 +257,78 @@ def run_load(
     seed_value: int,
     phase: str,
     url: str = "/api/v1/orders/",
+    on_start=None,
 ) -> tuple[Results, float]:
     """``clients`` threads, each a loop of POSTs until the deadline. Returns the results and the wall time
-    from the start to the last answer."""
-    import httpx
+    from the start to the last answer.
+
+    The client runs on the same 2 cores as the server, so it is kept lean: one persistent ``http.client``
+    connection per thread (not httpx, ~1.3 ms of CPU per order at 16 clients), and each thread's requests
+    (body bytes and headers) prepared before the clock starts (more are made on the fly if a fast server
+    uses them up). ``on_start()`` is called once they are ready, right before the clock starts (the caller's
+    CPU snapshot)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    target = urlsplit(base_url)
+    per_client = int(seconds * 40) + 50  # ~40 orders/s per client, then made on the fly
+
+    def prepared(payloads: Payloads) -> tuple[bytes, dict]:
+        body, headers = payloads.next()
+        data = body.encode()
+        return data, {
+            **headers,
+            "Authorization": f"Bearer {raw_key}",
+            "Content-Length": str(len(data)),
+        }
+
+    queues = []
+    for index in range(clients):
+        payloads = Payloads(
+            skus=skus, scarce=scarce, rng=random.Random(seed_value * 1000 + index), prefix=f"{phase}-{index}"
+        )
+        queues.append((payloads, [prepared(payloads) for _ in range(per_client)]))
 
     results = Results()
+    if on_start is not None:
+        on_start()
     start = time.perf_counter()
     deadline = start + seconds
 
     def client(index: int) -> None:
-        payloads = Payloads(
-            skus=skus, scarce=scarce, rng=random.Random(seed_value * 1000 + index), prefix=f"{phase}-{index}"
-        )
-        with httpx.Client(
-            base_url=base_url, headers={"Authorization": f"Bearer {raw_key}"}, timeout=30
-        ) as http:
-            while time.perf_counter() < deadline:
-                body, headers = payloads.next()
-                t0 = time.perf_counter()
+        payloads, ready = queues[index]
+        ready.reverse()
+        connection = None
+        while time.perf_counter() < deadline:
+            data, headers = ready.pop() if ready else prepared(payloads)
+            t0 = time.perf_counter()
+            try:
+                if connection is None:
+                    connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+                connection.request("POST", url, body=data, headers=headers)
+                response = connection.getresponse()
+                content = response.read()
+                status = response.status
+                if response.will_close:
+                    connection.close()
+                    connection = None
+            except (OSError, http.client.HTTPException) as exc:
+                if connection is not None:
+                    connection.close()
+                    connection = None
+                results.add(latency=time.perf_counter() - t0, key=f"exc {type(exc).__name__}", created=False)
+                continue
+            latency = time.perf_counter() - t0
+            if status == 201:
+                results.add(latency=latency, key="201", created=True)
+            else:
                 try:
-                    response = http.post(url, content=body, headers=headers)
-                except httpx.HTTPError as exc:
-                    results.add(
-                        latency=time.perf_counter() - t0, key=f"exc {type(exc).__name__}", created=False
-                    )
-                    continue
-                latency = time.perf_counter() - t0
-                if response.status_code == 201:
-                    results.add(latency=latency, key="201", created=True)
-                else:
-                    try:
-                        code = response.json()["error"]["code"]
-                    except (ValueError, KeyError, TypeError):
-                        code = "?"
-                    results.add(latency=latency, key=f"{response.status_code} {code}", created=False)
+                    code = json.loads(content)["error"]["code"]
+                except (ValueError, KeyError, TypeError):
+                    code = "?"
+                results.add(latency=latency, key=f"{status} {code}", created=False)
+        if connection is not None:
+            connection.close()
 
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
     for t in threads:
@@ -667,7 +704,7 @@ def main() -> int:
                 url=url,
             )
             print(f"warm-up: {args.warmup:.0f} s, {warm.created} orders, answers {dict(warm.statuses)}")
-        before = support.CpuSnapshot(server.proc.pid)
+        snapshots = []
         results, elapsed = run_load(
             base_url=base_url,
             raw_key=raw_key,
@@ -678,7 +715,9 @@ def main() -> int:
             seed_value=args.seed,
             phase="run",
             url=url,
+            on_start=lambda: snapshots.append(support.CpuSnapshot(server.proc.pid)),
         )
+        before = snapshots[0]
         after = support.CpuSnapshot(server.proc.pid)
     finally:
         cleanup()

@@ -35,6 +35,12 @@ def parse_args():
     )
     parser.add_argument("--top", type=int, default=30, help="functions printed per profile")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--gc",
+        choices=["default", "gunicorn"],
+        default="gunicorn",
+        help="garbage collector as Python leaves it, or as oms/gunicorn_conf.py sets a worker (default)",
+    )
     return parser.parse_args()
 
 
@@ -130,7 +136,14 @@ def main() -> int:
     for _ in range(30):
         single()
     batch()
+    import gc
     import os
+
+    if args.gc == "gunicorn":  # what oms/gunicorn_conf.py's post_worker_init does
+        from oms import gunicorn_conf
+
+        gunicorn_conf.post_worker_init(None)
+    print(f"gc: {args.gc}, thresholds {gc.get_threshold()}, frozen objects {gc.get_freeze_count()}")
 
     print(f"load average {os.getloadavg()[0]:.2f}")
     measure("single", single, args.orders, 1)

@@ -6,8 +6,9 @@ happens inside the transaction.
 
 **Consuming.** Every side effect that need not be atomic with the change is a *consumer*: a function
 registered with ``@consumer(name, codes=...)`` in an app's ``events.py``. After the writer commits, the
-log is read by each consumer in turn (a Celery task per consumer; right after commit, in process, when
-tasks run eagerly). A consumer handles each event in a savepoint of a transaction that also moves its
+log is read by each consumer in turn (a Celery task per queue naming its consumers, published only when
+no message for them is on its way, see ``kick``; right after commit, in process, when tasks run eagerly).
+A consumer handles each event in a savepoint of a transaction that also moves its
 progress row (``ConsumerProgress``), so its database writes and its progress commit together: an event is
 never handled twice, and a worker killed in the middle rolls both back, so it is never lost either. A
 handler must therefore only write to the database and queue work after commit (an email outbox row, a
@@ -192,6 +193,21 @@ _local = threading.local()
 _ensured: set[str] = set()  # consumers whose progress row this process has seen
 
 
+# A consumer's kick flag (``KICK_PREFIX`` + its name) is set in Redis while a message naming it is on its way:
+# a web that finds it set has nothing to publish (``kick``), and the task clears the flags of the consumers it
+# names before reading the log (``common.tasks.consume_events``). Why no event waits: an event whose web found
+# the flag set was committed before that web tried to set it, so before the task cleared it, so before the
+# task's read; an event committed after the clear sets the flag again and publishes a new message. A flag
+# whose message was lost (Redis restarted, a worker killed) stops holding back new messages after
+# ``KICK_SECONDS``, and beat's sweep (30 s) runs every consumer meanwhile.
+KICK_PREFIX = "events:kick:"
+KICK_SECONDS = 30
+
+
+def kick_keys(names: Iterable[str]) -> list[str]:
+    return [KICK_PREFIX + name for name in names]
+
+
 def kick() -> None:
     """Something was written: have the consumers of what was written read the log. Never raises (the
     sweep catches up)."""
@@ -201,16 +217,24 @@ def kick() -> None:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         consume_all(names=names)
         return
+    if not names:
+        return
+    from .cache import cache_add_flags, cache_delete_many
     from .jobs import enqueue
     from .tasks import consume_events
 
-    # One message per queue, naming its consumers (not one per consumer): a transaction that interests
-    # seven consumers costs the request one publish, not seven. A broker that is down: the sweep catches up.
+    # One round trip with Redis sets the flags of every consumer concerned (``SET NX``); only the consumers
+    # whose flag was not set yet need a message, one per queue naming them (not one per consumer). Under
+    # load a worker's message is usually on its way already: the request publishes nothing. Redis away:
+    # publish for all (that fails fast too, and the sweep catches up).
+    flags = cache_add_flags(kick_keys(names), KICK_SECONDS)
     per_queue: dict[str, list[str]] = {}
-    for name in names:
-        per_queue.setdefault(_registry[name].queue, []).append(name)
+    for index, name in enumerate(names):
+        if flags is None or flags[index]:
+            per_queue.setdefault(_registry[name].queue, []).append(name)
     for queue, group in per_queue.items():
-        enqueue(consume_events, group[0] if len(group) == 1 else group, queue=queue)
+        if not enqueue(consume_events, group[0] if len(group) == 1 else group, queue=queue) and flags:
+            cache_delete_many(kick_keys(group))  # no message on its way: the next commit tries again
 
 
 def consume_all(*, names: list[str] | None = None, limit: int = 200, rounds: int = 50) -> int:

@@ -14,10 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from common.exceptions import DomainError
+from common.inserts import insert_rows
 
 from ..exceptions import IdempotencyKeyInProgress, IdempotencyKeyReused
 from ..models import Channel, IdempotencyKey
@@ -43,11 +44,12 @@ def idempotency_claim(*, channel: Channel, key: str, fingerprint: str) -> Idempo
     """Claim the key for this request, or return the stored answer to replay."""
     for _attempt in range(3):
         now = timezone.now()
-        try:
-            with transaction.atomic():
-                return IdempotencyKey.objects.create(channel=channel, key=key, request_hash=fingerprint)
-        except IntegrityError:
-            pass
+        # One statement, no transaction or savepoint of its own: ``INSERT … ON CONFLICT (channel, key) DO
+        # NOTHING RETURNING`` (compiled once per process, common/inserts.py); a key already there inserts
+        # nothing, and is read.
+        claim = IdempotencyKey(channel=channel, key=key, request_hash=fingerprint)
+        if insert_rows([claim], conflict=("channel_id", "key"))[0]:
+            return claim
         existing = IdempotencyKey.objects.filter(channel=channel, key=key).first()
         if existing is not None:
             return _claim_existing(existing=existing, key=key, fingerprint=fingerprint, now=now)

@@ -14,6 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from common.inserts import insert_rows
 from customers import services as customer_services
 from inventory import services as inventory_services
 from inventory.events import availability_event
@@ -340,7 +341,7 @@ def _create(
             )
             total = _order_total(data=data, products=products)
             numbered = {} if connection.vendor == "postgresql" else {"number": next_order_number()}
-            order = Order.objects.create(
+            order = Order(
                 **payment_fields(payment=data.payment, total=total),
                 # PostgreSQL numbers the order itself (the column's default, returned by the INSERT).
                 **numbered,
@@ -362,7 +363,10 @@ def _create(
                 note=data.note or "",
                 **_delivery_fields(data=data, customer=customer, store=store),
             )
-            order_lines = OrderLine.objects.bulk_create(
+            # The order, its lines and where it is handled: statements compiled once per process
+            # (common/inserts.py), their number and columns as create / bulk_create would send.
+            insert_rows([order])
+            order_lines = _inserted(
                 [
                     OrderLine(
                         order=order,
@@ -401,7 +405,7 @@ def _create(
                 parcel.location.pk: (parcel.quote.service_id if parcel.quote else None, parcel.ship_date)
                 for parcel in decision.plan.parcels
             }
-            order_locations = OrderLocation.objects.bulk_create(
+            order_locations = _inserted(
                 [
                     OrderLocation(
                         order=order,
@@ -450,6 +454,11 @@ def _create(
         if "order_channel_external_id_unique" in str(exc) or "external_id" in str(exc):
             raise _duplicate(channel=channel, external_id=data.external_id) from None
         raise
+
+
+def _inserted(rows: list) -> list:
+    insert_rows(rows)
+    return rows
 
 
 def _prefetched(model, rows: list) -> QuerySet:

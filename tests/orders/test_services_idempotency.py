@@ -1,6 +1,5 @@
-from django.db import IntegrityError
-
 from orders.models import IdempotencyKey
+from orders.services import idempotency
 from orders.services.idempotency import idempotency_claim
 from tests.api.factories import ChannelFactory
 
@@ -8,16 +7,16 @@ from tests.api.factories import ChannelFactory
 def test_a_key_released_between_the_refused_insert_and_the_read_is_claimed_again(db, monkeypatch):
     # given: the insert collides with a claim that its request releases right after (it was refused)
     channel = ChannelFactory(code="web")
-    real_create = IdempotencyKey.objects.create
+    real_insert = idempotency.insert_rows
     calls = []
 
-    def create(**kwargs):
-        calls.append(kwargs["key"])
+    def insert(rows, **kwargs):
+        calls.append(rows[0].key)
         if len(calls) == 1:
-            raise IntegrityError("duplicate key value violates unique constraint")
-        return real_create(**kwargs)
+            return [False]  # ON CONFLICT DO NOTHING met the other request's claim
+        return real_insert(rows, **kwargs)
 
-    monkeypatch.setattr(IdempotencyKey.objects, "create", create)
+    monkeypatch.setattr(idempotency, "insert_rows", insert)
     # when
     claim = idempotency_claim(channel=channel, key="k", fingerprint="f")
     # then: no crash (it used to be IdempotencyKey.DoesNotExist, a 500): the key is ours

@@ -1,0 +1,90 @@
+"""The hot paths' INSERTs compiled once per process (common/inserts.py) write what create / bulk_create
+would, give the rows their keys and database defaults, and skip a conflicting row when asked."""
+
+import pytest
+from django.db.models.signals import post_save, pre_save
+
+from common.inserts import insert_rows
+from orders.models import IdempotencyKey, Order, OrderLine, OrderLocation
+from tests.orders.factories import ChannelFactory, OrderFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_models_inserted_this_way_have_no_save_receivers():
+    # insert_rows sends no signal: a receiver added to these models would be skipped silently
+    for model in (Order, OrderLine, OrderLocation, IdempotencyKey):
+        assert not pre_save.has_listeners(model), model
+        assert not post_save.has_listeners(model), model
+
+
+def test_an_order_row_gets_its_number_from_the_database_and_reads_back_the_same():
+    # given: an order built as the intake does, its number left to the column's default
+    template = OrderFactory()
+    order = Order(
+        channel=template.channel,
+        customer=template.customer,
+        external_id="INS-1",
+        status=template.status,
+        total_incl_vat=template.total_incl_vat,
+    )
+    # when
+    assert insert_rows([order]) == [True]
+    # then
+    stored = Order.objects.get(pk=order.pk)
+    assert order.number == stored.number and order.number.startswith("CMD-")
+    assert order.created_at == stored.created_at
+    assert order._state.adding is False
+
+
+def test_several_rows_in_one_statement_keep_their_order(django_assert_num_queries):
+    order = OrderFactory()
+    product = order.lines.first().product if order.lines.exists() else None
+    if product is None:
+        from tests.inventory.factories import ProductFactory
+
+        product = ProductFactory()
+    lines = [
+        OrderLine(
+            order=order,
+            line_no=10 + i,
+            product=product,
+            sku=product.sku,
+            name=f"n{i}",
+            quantity=i + 1,
+            unit_price="1.50",
+            vat_rate="20.0",
+        )
+        for i in range(3)
+    ]
+    for _round in range(2):  # compiled once, then only the values
+        with django_assert_num_queries(1):
+            assert insert_rows(lines) == [True, True, True]
+        stored = list(OrderLine.objects.filter(pk__in=[line.pk for line in lines]).order_by("pk"))
+        assert [(s.pk, s.line_no, s.quantity, s.name) for s in stored] == [
+            (line.pk, line.line_no, line.quantity, line.name) for line in lines
+        ]
+        lines = [
+            OrderLine(
+                order=order,
+                line_no=20 + i,
+                product=product,
+                sku=product.sku,
+                name=f"m{i}",
+                quantity=i + 5,
+                unit_price="2.00",
+                vat_rate="5.5",
+            )
+            for i in range(3)
+        ]
+
+
+def test_a_conflicting_row_is_skipped_without_breaking_the_transaction():
+    channel = ChannelFactory()
+    first = IdempotencyKey(channel=channel, key="k1", request_hash="a" * 64)
+    assert insert_rows([first], conflict=("channel_id", "key")) == [True]
+    again = IdempotencyKey(channel=channel, key="k1", request_hash="b" * 64)
+    assert insert_rows([again], conflict=("channel_id", "key")) == [False]
+    assert again.pk is None
+    assert IdempotencyKey.objects.filter(channel=channel, key="k1").count() == 1  # the transaction goes on
+    assert IdempotencyKey.objects.get(channel=channel, key="k1").request_hash == "a" * 64

@@ -28,9 +28,12 @@ def test_one_message_per_queue_names_every_consumer_of_the_codes_written(setting
     assert named == interested
 
 
-def test_the_task_runs_each_named_consumer(monkeypatch):
+def test_the_task_runs_the_named_consumers_together_page_after_page(monkeypatch):
     ran = []
-    monkeypatch.setattr(eventlog, "consume", lambda name, limit=200: ran.append(name) or 0)
-    assert consume_events(["a", "b"]) == 0
+    pages = iter([(200, True), (3, False), (0, False)])
+    monkeypatch.setattr(
+        eventlog, "consume_group", lambda names, limit=200: ran.append(list(names)) or next(pages)
+    )
+    assert consume_events(["a", "b"]) == 203  # a full page: the next one is read at once
     assert consume_events("c") == 0
-    assert ran == ["a", "b", "c"]
+    assert ran == [["a", "b"], ["a", "b"], ["c"]]

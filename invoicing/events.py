@@ -14,6 +14,7 @@ from common.eventlog import consumer
 from orders.models import GoodwillReason, Order
 
 from .services.issue import (
+    ORDER_EVENTS_THAT_ISSUE,
     credit_notes_for_amount,
     credit_notes_for_order,
     credit_notes_for_order_change,
@@ -43,8 +44,12 @@ from .services.payments import invoices_settle_from_order
 def on_order_news(event) -> None:
     if event.order_id is None:
         return
-    order = Order.objects.select_related("customer", "channel").get(pk=event.order_id)
     p, actor = event.payload, event.actor
+    if event.code == "order.status_changed" and (
+        p.get("from") == "received" or p.get("to") not in ORDER_EVENTS_THAT_ISSUE
+    ):
+        return  # a move no issue policy acts on (``on_order_event``): the order is not read for it
+    order = Order.objects.select_related("customer", "channel").get(pk=event.order_id)
     match event.code:
         case "order.created":
             on_order_event(order=order, event="created", actor=actor)

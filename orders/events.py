@@ -119,8 +119,12 @@ def on_allocations_changed(event) -> None:
 def on_customer_news(event) -> None:
     if event.order_id is None:
         return
-    order = Order.objects.select_related("customer", "pickup_location", "channel").get(pk=event.order_id)
     p = event.payload
+    if event.code == "order.status_changed" and not notifications.status_has_message(
+        old_status=p["from"], new_status=p["to"]
+    ):
+        return  # most moves have no message: the order is not read for them
+    order = notifications.order_for_message(event.order_id)
     match event.code:
         case "order.created":
             notifications.order_notify_created(order=order)

@@ -28,6 +28,8 @@ def on_payment_news(event) -> None:
     if event.order_id is None:
         return
     p, actor = event.payload, event.actor
+    if event.code == "order.status_changed" and p.get("to") != OrderStatus.SHIPPED:
+        return  # only the move to shipped asks for something: the order is not read for the others
     order = Order.objects.select_related("channel").get(pk=event.order_id)
     match event.code:
         case "order.status_changed":

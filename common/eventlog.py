@@ -7,9 +7,11 @@ happens inside the transaction.
 **Consuming.** Every side effect that need not be atomic with the change is a *consumer*: a function
 registered with ``@consumer(name, codes=...)`` in an app's ``events.py``. After the writer commits, the
 log is read by each consumer in turn (a Celery task per consumer; right after commit, in process, when
-tasks run eagerly). A consumer handles each event in a savepoint of a transaction that also moves its
-progress row (``ConsumerProgress``), so its database writes and its progress commit together: an event is
-never handled twice, and a worker killed in the middle rolls both back, so it is never lost either. A
+tasks run eagerly). A consumer handles its events in a transaction that also moves its progress row
+(``ConsumerProgress``), so its database writes and its progress commit together: an event is never
+handled twice, and a worker killed in the middle rolls both back, so it is never lost either. The batch
+runs without a savepoint per event; a handler that raises has the batch run again with one per event, so
+its failure alone is retried or parked (``consume_group``, which also shares the consumers' bookkeeping). A
 handler must therefore only write to the database and queue work after commit (an email outbox row, a
 webhook delivery row); it never calls another system itself.
 

@@ -1,7 +1,8 @@
 """Consumers of the domain event log (``common/eventlog.py``) that belong to orders: what follows a change
-of an order, or of its units on the floor, after that change committed. Each handler runs in a savepoint
-of its consumer's transaction, is safe to run again on the same event (it reads the current state, or
-its writes are deduplicated), and only writes to the database (messages go through the outbox).
+of an order, or of its units on the floor, after that change committed. Each handler runs in its
+consumer's transaction (in a savepoint when a batch runs again after a failure), is safe to run again on
+the same event (it reads the current state, or its writes are deduplicated), and only writes to the
+database (messages go through the outbox).
 
 - ``orders.lifecycle``: moves the order on from what the floor, the carriers and inventory did (first pick,
   short pick re-sourced, carrier choice for a closed parcel, ready for pickup, handed over, carrier news,

@@ -62,17 +62,28 @@ class Consumer:
     handler: Callable[[DomainEvent], None]
     ordered: bool = True
     queue: str = "default"
+    accepts: Callable[[DomainEvent], bool] | None = None
 
 
 _registry: dict[str, Consumer] = {}
 
 
-def consumer(name: str, *, codes: Iterable[str], ordered: bool = True, queue: str = "default"):
+def consumer(
+    name: str,
+    *,
+    codes: Iterable[str],
+    ordered: bool = True,
+    queue: str = "default",
+    accepts: Callable[[DomainEvent], bool] | None = None,
+):
     """Register ``handler(event)`` as the consumer ``name`` of the events whose code is in ``codes``.
-    ``ordered``: a parked event of an order holds the consumer's later events of that order."""
+    ``ordered``: a parked event of an order holds the consumer's later events of that order. ``accepts``:
+    a test of the event alone (its code and payload, no query) that is false for the events the handler
+    would do nothing with; those are passed over with the consumers' shared bookkeeping, without a
+    transaction of the consumer's own (the handler still returns early on them, for a replay)."""
 
     def register(handler):
-        _registry[name] = Consumer(name, frozenset(codes), handler, ordered, queue)
+        _registry[name] = Consumer(name, frozenset(codes), handler, ordered, queue, accepts)
         return handler
 
     return register
@@ -368,7 +379,14 @@ def consume_group(names: list[str], *, limit: int = 200) -> tuple[int, bool]:
     handled = 0
     idle = []
     for c, p, hi in windows:
-        mine = [e for e in page if e.code in c.codes and p.lo <= getattr(e, key) < hi and e.pk > p.after_id]
+        mine = [
+            e
+            for e in page
+            if e.code in c.codes
+            and p.lo <= getattr(e, key) < hi
+            and e.pk > p.after_id
+            and (c.accepts is None or c.accepts(e))
+        ]
         if not mine and not full:
             idle.append((c, p, hi))
             continue

@@ -25,8 +25,19 @@ from .services.issue import (
 from .services.payments import invoices_settle_from_order
 
 
+def _may_issue(event) -> bool:
+    """Of the status moves, only those an issue policy acts on (``on_order_event``) may issue anything."""
+    if event.order_id is None:
+        return False
+    p = event.payload
+    return event.code != "order.status_changed" or (
+        p.get("from") != "received" and p.get("to") in ORDER_EVENTS_THAT_ISSUE
+    )
+
+
 @consumer(
     "invoicing.issue",
+    accepts=_may_issue,
     codes={
         "order.created",
         "order.status_changed",
@@ -42,13 +53,9 @@ from .services.payments import invoices_settle_from_order
     },
 )
 def on_order_news(event) -> None:
-    if event.order_id is None:
-        return
+    if not _may_issue(event):
+        return  # the order is not read for a move no issue policy acts on
     p, actor = event.payload, event.actor
-    if event.code == "order.status_changed" and (
-        p.get("from") == "received" or p.get("to") not in ORDER_EVENTS_THAT_ISSUE
-    ):
-        return  # a move no issue policy acts on (``on_order_event``): the order is not read for it
     order = Order.objects.select_related("customer", "channel").get(pk=event.order_id)
     match event.code:
         case "order.created":

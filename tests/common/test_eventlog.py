@@ -316,3 +316,25 @@ def test_consumers_of_a_queue_share_their_bookkeeping_and_take_no_savepoint(sett
         eventlog.consume_all(names=["test.record", "test.flaky", "test.slow"])
     assert not [q for q in queries if q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
     assert f"seen-{more[0].pk}" in _seen()
+
+
+def test_events_a_consumer_does_not_accept_are_passed_over_without_its_own_transaction():
+    # given
+    with transaction.atomic():
+        wanted = eventlog.emit("test.picky", payload={"want": True})
+        eventlog.emit("test.picky", payload={"want": False})
+    assert _seen("picky-") == [f"picky-{wanted.pk}"]
+    progress = ConsumerProgress.objects.get(name="test.picky")
+    assert (progress.processed, progress.hi, progress.after_id) == (1, None, 0)
+    # when: only events it does not want
+    with transaction.atomic():
+        eventlog.emit("test.picky", payload={"want": False})
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        eventlog.consume("test.picky")
+    # then: its place moved on with the shared bookkeeping alone (no lock of its row, no handler)
+    assert not [q for q in queries if "FOR UPDATE SKIP LOCKED" in q["sql"] and "IN (SELECT" not in q["sql"]]
+    assert _seen("picky-") == [f"picky-{wanted.pk}"]
+    assert eventlog.consume("test.picky") == 0
+    assert ConsumerProgress.objects.get(name="test.picky").processed == 1

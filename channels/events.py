@@ -44,12 +44,16 @@ def _schedule_push() -> None:
         push_schedule()
 
 
-@consumer("channels.fulfilment", codes={"order.status_changed"}, ordered=False)
-def on_order_shipped(event) -> None:
-    if event.order_id is None or event.payload.get("to") not in (
+def _shipped(event) -> bool:
+    return event.order_id is not None and event.payload.get("to") in (
         OrderStatus.SHIPPED,
         OrderStatus.PARTIALLY_SHIPPED,
-    ):
+    )
+
+
+@consumer("channels.fulfilment", codes={"order.status_changed"}, ordered=False, accepts=_shipped)
+def on_order_shipped(event) -> None:
+    if not _shipped(event):
         return
     kind = Channel.objects.filter(orders__pk=event.order_id).values_list("kind", flat=True).first()
     if kind in (Channel.Kind.SHOPIFY, Channel.Kind.WOOCOMMERCE, Channel.Kind.AMAZON, Channel.Kind.MIRAKL):

@@ -8,9 +8,11 @@ happens inside the transaction.
 registered with ``@consumer(name, codes=...)`` in an app's ``events.py``. After the writer commits, the
 log is read by each consumer in turn (a Celery task per queue naming its consumers, published only when
 no message for them is on its way, see ``kick``; right after commit, in process, when tasks run eagerly).
-A consumer handles each event in a savepoint of a transaction that also moves its
-progress row (``ConsumerProgress``), so its database writes and its progress commit together: an event is
-never handled twice, and a worker killed in the middle rolls both back, so it is never lost either. A
+A consumer handles its events in a transaction that also moves its progress row
+(``ConsumerProgress``), so its database writes and its progress commit together: an event is never
+handled twice, and a worker killed in the middle rolls both back, so it is never lost either. The batch
+runs without a savepoint per event; a handler that raises has the batch run again with one per event, so
+its failure alone is retried or parked (``consume_group``, which also shares the consumers' bookkeeping). A
 handler must therefore only write to the database and queue work after commit (an email outbox row, a
 webhook delivery row); it never calls another system itself.
 
@@ -45,6 +47,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import BigIntegerField, Case, Q, Value, When
 from django.utils import timezone
 
 from .exceptions import DomainError
@@ -60,17 +63,28 @@ class Consumer:
     handler: Callable[[DomainEvent], None]
     ordered: bool = True
     queue: str = "default"
+    accepts: Callable[[DomainEvent], bool] | None = None
 
 
 _registry: dict[str, Consumer] = {}
 
 
-def consumer(name: str, *, codes: Iterable[str], ordered: bool = True, queue: str = "default"):
+def consumer(
+    name: str,
+    *,
+    codes: Iterable[str],
+    ordered: bool = True,
+    queue: str = "default",
+    accepts: Callable[[DomainEvent], bool] | None = None,
+):
     """Register ``handler(event)`` as the consumer ``name`` of the events whose code is in ``codes``.
-    ``ordered``: a parked event of an order holds the consumer's later events of that order."""
+    ``ordered``: a parked event of an order holds the consumer's later events of that order. ``accepts``:
+    a test of the event alone (its code and payload, no query) that is false for the events the handler
+    would do nothing with; those are passed over with the consumers' shared bookkeeping, without a
+    transaction of the consumer's own (the handler still returns early on them, for a replay)."""
 
     def register(handler):
-        _registry[name] = Consumer(name, frozenset(codes), handler, ordered, queue)
+        _registry[name] = Consumer(name, frozenset(codes), handler, ordered, queue, accepts)
         return handler
 
     return register
@@ -238,9 +252,10 @@ def kick() -> None:
 
 
 def consume_all(*, names: list[str] | None = None, limit: int = 200, rounds: int = 50) -> int:
-    """Run every consumer (or those named) until none has anything left (eager mode and the sweep).
-    Re-entrant calls (a consumer's own events, committed inside this loop) are folded into the running
-    loop, which then runs every consumer again."""
+    """Run every consumer (or those named) until none has anything left (eager mode and the sweep), the
+    consumers of a queue together as its worker runs them (``consume_group``). Re-entrant calls (a
+    consumer's own events, committed inside this loop) are folded into the running loop, which then runs
+    every consumer again."""
     if getattr(_local, "consuming", False):
         _local.again = True
         return 0
@@ -250,15 +265,22 @@ def consume_all(*, names: list[str] | None = None, limit: int = 200, rounds: int
         for _round in range(rounds):
             _local.again = False
             busy = False
-            for name in list(names if names is not None and _round == 0 else _registry):
-                done = consume(name, limit=limit)
+            for group in _by_queue(names if names is not None and _round == 0 else list(_registry)):
+                done, full = consume_group(group, limit=limit)
                 total += done
-                busy = busy or done >= limit
+                busy = busy or full
             if not busy and not _local.again:
                 break
     finally:
         _local.consuming = False
     return total
+
+
+def _by_queue(names: Iterable[str]) -> list[list[str]]:
+    per_queue: dict[str, list[str]] = {}
+    for name in names:
+        per_queue.setdefault(_registry[name].queue, []).append(name)
+    return list(per_queue.values())
 
 
 def _key() -> str:
@@ -322,66 +344,192 @@ def _backoff(attempts: int) -> timedelta:
 def consume(name: str, *, limit: int = 200) -> int:
     """Handle the next events of consumer ``name``; the number handled (or parked). Safe to call from
     several workers at once: the progress row is taken with SKIP LOCKED, so one of them works."""
-    c = _registry[name]
+    return consume_group([name], limit=limit)[0]
+
+
+def consume_group(names: list[str], *, limit: int = 200) -> tuple[int, bool]:
+    """Handle the next events of several consumers (those a queue's message names, a sweep's round):
+    ``(events handled or parked, whether a page was full)``.
+
+    The bookkeeping is shared: one read of their progress rows, one horizon, one read of the events of
+    all their windows (``limit`` rows, cut by id), one read of the parked orders, one statement moving on
+    the consumers that had nothing to read. Each consumer with events then works **in its own
+    transaction** (its progress row locked with SKIP LOCKED, its handlers' writes and its progress
+    committed together), as before, so what one consumer locks is never held while another works and a
+    failure stays its own. Its events run without a savepoint each; if one raises, that transaction is
+    rolled back and the batch run again with a savepoint per event, so the failure is isolated, retried
+    and parked exactly as it always was (nothing of the first run is kept: handlers only write rows and
+    queue work after commit)."""
     if _in_test_transaction():
-        return 0  # inside a test's transaction the uncommitted events are handled by process_uncommitted
-    if name not in _ensured:
-        progress_ensure(names=[name])
-        _ensured.add(name)
-    with transaction.atomic():
-        progress = ConsumerProgress.objects.select_for_update(skip_locked=True).filter(name=name).first()
-        if progress is None:
-            if not ConsumerProgress.objects.filter(name=name).exists():  # e.g. the tables were flushed
-                _ensured.discard(name)
-            return 0  # another worker is reading for this consumer
-        now = timezone.now()
-        if progress.retry_at and progress.retry_at > now:
-            return 0
-        key = _key()
-        hi = progress.hi if progress.hi is not None else horizon()
-        if hi <= progress.lo:
-            return 0
-        events = list(
-            DomainEvent.objects.filter(
-                **{f"{key}__gte": progress.lo, f"{key}__lt": hi},
-                id__gt=progress.after_id,
-                code__in=c.codes,
-            )
-            .select_related("actor")
-            .order_by("id")[:limit]
-        )
-        held = _held_orders(c) if c.ordered and events else set()
-        handled = 0
-        stopped = False
-        for event in events:
-            if c.ordered and event.order_id is not None and event.order_id in held:
-                _park(c, event, status=ConsumerFailure.Status.HELD, attempts=0, error="")
-            else:
-                error, permanent = _run(c, event)
-                if error is not None:
-                    attempts = progress.attempts + 1
-                    if permanent or attempts >= _max_attempts():
-                        _park(c, event, status=ConsumerFailure.Status.PARKED, attempts=attempts, error=error)
-                        if event.order_id is not None:
-                            held.add(event.order_id)
+        return 0, False  # in a test's transaction the uncommitted events are handled by process_uncommitted
+    group = [_registry[n] for n in dict.fromkeys(names)]
+    missing = [c.name for c in group if c.name not in _ensured]
+    if missing:
+        progress_ensure(names=missing)
+        _ensured.update(missing)
+    rows = {p.name: p for p in ConsumerProgress.objects.filter(name__in=[c.name for c in group])}
+    for c in group:
+        if c.name not in rows:
+            _ensured.discard(c.name)  # e.g. the tables were flushed: made again on the next call
+    now = timezone.now()
+    windows = []  # (consumer, progress as read, hi)
+    hi_now = None
+    for c in group:
+        p = rows.get(c.name)
+        if p is None or (p.retry_at and p.retry_at > now):
+            continue
+        if p.hi is None and hi_now is None:
+            hi_now = horizon()
+        hi = p.hi if p.hi is not None else hi_now
+        if hi > p.lo:
+            windows.append((c, p, hi))
+    if not windows:
+        return 0, False
+    key = _key()
+    window_q = Q()
+    for c, p, hi in windows:
+        window_q |= Q(**{f"{key}__gte": p.lo, f"{key}__lt": hi}, id__gt=p.after_id, code__in=c.codes)
+    page = list(DomainEvent.objects.filter(window_q).select_related("actor").order_by("id")[:limit])
+    full = len(page) >= limit
+    cut = page[-1].pk if full else None
+    held: dict[str, set[int]] = {}
+    if any(c.ordered and e.order_id is not None for c, _p, _hi in windows for e in page if e.code in c.codes):
+        for name, order_id in ConsumerFailure.objects.filter(
+            consumer__in=[c.name for c, _p, _hi in windows if c.ordered],
+            status__in=[ConsumerFailure.Status.PARKED, ConsumerFailure.Status.HELD],
+            order_id__isnull=False,
+        ).values_list("consumer", "order_id"):
+            held.setdefault(name, set()).add(order_id)
+    handled = 0
+    idle = []
+    for c, p, hi in windows:
+        mine = [
+            e
+            for e in page
+            if e.code in c.codes
+            and p.lo <= getattr(e, key) < hi
+            and e.pk > p.after_id
+            and (c.accepts is None or c.accepts(e))
+        ]
+        if not mine and not full:
+            idle.append((c, p, hi))
+            continue
+        batch = _Batch(c, p, hi, mine, cut, held.get(c.name, set()), limit)
+        try:
+            handled += batch.run(careful=False)
+        except _Redo:
+            handled += batch.run(careful=True)
+    if idle:
+        _advance_idle(idle)
+    return handled, full
+
+
+class _Redo(Exception):  # noqa: N818 - not an error: the batch runs again with a savepoint per event
+    pass
+
+
+@dataclass
+class _Batch:
+    """One consumer's events of a page, handled in one transaction."""
+
+    c: Consumer
+    read: ConsumerProgress  # its progress row as the page was read
+    hi: int
+    events: list[DomainEvent]
+    cut: int | None  # the page was full: its last id (every event of the window up to it is in ``events``)
+    held: set[int]
+    limit: int
+
+    def run(self, *, careful: bool) -> int:
+        c = self.c
+        with transaction.atomic():
+            locked = ConsumerProgress.objects.select_for_update(skip_locked=True)
+            progress = locked.filter(name=c.name).first()
+            if progress is None:
+                return 0  # another worker is reading for this consumer
+            now = timezone.now()
+            if progress.retry_at and progress.retry_at > now:
+                return 0
+            events, hi, cut, held = self.events, self.hi, self.cut, set(self.held)
+            read = self.read
+            if (progress.lo, progress.hi, progress.after_id) != (read.lo, read.hi, read.after_id):
+                # another worker moved it since the page was read: read this consumer's own page, as before
+                key = _key()
+                hi = progress.hi if progress.hi is not None else horizon()
+                if hi <= progress.lo:
+                    return 0
+                events = list(
+                    DomainEvent.objects.filter(
+                        **{f"{key}__gte": progress.lo, f"{key}__lt": hi},
+                        id__gt=progress.after_id,
+                        code__in=c.codes,
+                    )
+                    .select_related("actor")
+                    .order_by("id")[: self.limit]
+                )
+                cut = events[-1].pk if len(events) >= self.limit else None
+                held = _held_orders(c) if c.ordered and events else set()
+            handled = 0
+            stopped = False
+            for event in events:
+                if c.ordered and event.order_id is not None and event.order_id in held:
+                    _park(c, event, status=ConsumerFailure.Status.HELD, attempts=0, error="")
+                else:
+                    if not careful:
+                        try:
+                            c.handler(event)
+                        except Exception as exc:
+                            raise _Redo from exc  # rolls this transaction back: again, in savepoints
+                        error = None
                     else:
-                        progress.attempts = attempts
-                        progress.retry_at = now + _backoff(attempts)
-                        progress.last_error = error[-4000:]
-                        stopped = True
-                        break
-            progress.after_id = event.pk
-            progress.attempts = 0
-            progress.retry_at = None
-            progress.processed += 1
-            progress.last_event_at = event.created_at
-            handled += 1
-        if not stopped and len(events) < limit:
-            progress.lo, progress.hi, progress.after_id = hi, None, 0
-        elif not stopped:
-            progress.hi = hi
-        progress.save()
-    return handled
+                        error, permanent = _run(c, event)
+                    if error is not None:
+                        attempts = progress.attempts + 1
+                        if permanent or attempts >= _max_attempts():
+                            _park(
+                                c, event, status=ConsumerFailure.Status.PARKED, attempts=attempts, error=error
+                            )
+                            if event.order_id is not None:
+                                held.add(event.order_id)
+                        else:
+                            progress.attempts = attempts
+                            progress.retry_at = now + _backoff(attempts)
+                            progress.last_error = error[-4000:]
+                            stopped = True
+                            break
+                progress.after_id = event.pk
+                progress.attempts = 0
+                progress.retry_at = None
+                progress.processed += 1
+                progress.last_event_at = event.created_at
+                handled += 1
+            if not stopped and cut is None:
+                progress.lo, progress.hi, progress.after_id = hi, None, 0
+            elif not stopped:
+                progress.hi = hi
+                progress.after_id = max(progress.after_id, cut)
+            progress.save()
+        return handled
+
+
+def _advance_idle(idle: list[tuple[Consumer, ConsumerProgress, int]]) -> None:
+    """Move the consumers that had nothing in their window to its end, in one statement. A row another
+    worker holds is skipped (it moves it itself), and a row that changed since it was read is left alone
+    (its condition no longer holds): what was read is still true of the log, whose rows below ``hi`` are
+    all committed."""
+    cond = Q()
+    for c, p, _hi in idle:
+        same_hi = Q(hi=p.hi) if p.hi is not None else Q(hi__isnull=True)
+        cond |= Q(name=c.name, lo=p.lo, after_id=p.after_id) & same_hi
+    with transaction.atomic():
+        free = ConsumerProgress.objects.filter(cond).select_for_update(skip_locked=True).values("name")
+        names = {c.name: hi for c, _p, hi in idle}
+        ConsumerProgress.objects.filter(name__in=free).update(
+            lo=Case(*[When(name=n, then=Value(h)) for n, h in names.items()], output_field=BigIntegerField()),
+            hi=None,
+            after_id=0,
+            updated_at=timezone.now(),
+        )
 
 
 def _run(c: Consumer, event: DomainEvent) -> tuple[str | None, bool]:

@@ -9,20 +9,20 @@ from . import eventlog
 
 @shared_task(name="common.consume_events", acks_late=True, ignore_result=True)
 def consume_events(name: str | list[str], limit: int = 200) -> int:
-    """Handle the next events of consumer ``name`` (or of each of a list of consumers, one after the other),
-    page after page (a few seconds at most per consumer). Their kick flags are cleared first, before
-    reading (``eventlog.kick``): what is committed from now on publishes a new message."""
+    """Handle the next events of consumer ``name`` (or of a list of consumers: their bookkeeping shared,
+    each in its own transaction, ``eventlog.consume_group``), page after page (a few seconds at most).
+    Their kick flags are cleared first, before reading (``eventlog.kick``): what is committed from now on
+    publishes a new message."""
     from .cache import cache_delete_many
 
     names = [name] if isinstance(name, str) else list(name)
     cache_delete_many(eventlog.kick_keys(names))
     total = 0
-    for one in names:
-        for _page in range(20):
-            done = eventlog.consume(one, limit=limit)
-            total += done
-            if done < limit:
-                break
+    for _page in range(20):
+        done, full = eventlog.consume_group(names, limit=limit)
+        total += done
+        if not full:
+            break
     return total
 
 

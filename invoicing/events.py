@@ -14,6 +14,7 @@ from common.eventlog import consumer
 from orders.models import GoodwillReason, Order
 
 from .services.issue import (
+    ORDER_EVENTS_THAT_ISSUE,
     credit_notes_for_amount,
     credit_notes_for_order,
     credit_notes_for_order_change,
@@ -24,8 +25,19 @@ from .services.issue import (
 from .services.payments import invoices_settle_from_order
 
 
+def _may_issue(event) -> bool:
+    """Of the status moves, only those an issue policy acts on (``on_order_event``) may issue anything."""
+    if event.order_id is None:
+        return False
+    p = event.payload
+    return event.code != "order.status_changed" or (
+        p.get("from") != "received" and p.get("to") in ORDER_EVENTS_THAT_ISSUE
+    )
+
+
 @consumer(
     "invoicing.issue",
+    accepts=_may_issue,
     codes={
         "order.created",
         "order.status_changed",
@@ -41,10 +53,10 @@ from .services.payments import invoices_settle_from_order
     },
 )
 def on_order_news(event) -> None:
-    if event.order_id is None:
-        return
-    order = Order.objects.select_related("customer", "channel").get(pk=event.order_id)
+    if not _may_issue(event):
+        return  # the order is not read for a move no issue policy acts on
     p, actor = event.payload, event.actor
+    order = Order.objects.select_related("customer", "channel").get(pk=event.order_id)
     match event.code:
         case "order.created":
             on_order_event(order=order, event="created", actor=actor)

@@ -1,7 +1,8 @@
 """Consumers of the domain event log (``common/eventlog.py``) that belong to orders: what follows a change
-of an order, or of its units on the floor, after that change committed. Each handler runs in a savepoint
-of its consumer's transaction, is safe to run again on the same event (it reads the current state, or
-its writes are deduplicated), and only writes to the database (messages go through the outbox).
+of an order, or of its units on the floor, after that change committed. Each handler runs in its
+consumer's transaction (in a savepoint when a batch runs again after a failure), is safe to run again on
+the same event (it reads the current state, or its writes are deduplicated), and only writes to the
+database (messages go through the outbox).
 
 - ``orders.lifecycle``: moves the order on from what the floor, the carriers and inventory did (first pick,
   short pick re-sourced, carrier choice for a closed parcel, ready for pickup, handed over, carrier news,
@@ -36,8 +37,16 @@ HANDOVER_STATUSES = {
 }
 
 
+def _moves_the_order(event) -> bool:
+    """A replenishment received moves the order only when it served some of its units."""
+    return event.order_id is not None and (
+        event.code != "stock.incoming_received" or bool(event.payload.get("served"))
+    )
+
+
 @consumer(
     "orders.lifecycle",
+    accepts=_moves_the_order,
     codes={
         "preparation.started",
         "pick.shorted",
@@ -49,7 +58,7 @@ HANDOVER_STATUSES = {
     },
 )
 def on_floor_event(event) -> None:
-    if event.order_id is None:
+    if not _moves_the_order(event):
         return
     p, actor = event.payload, event.actor
     match event.code:
@@ -80,8 +89,17 @@ def on_floor_event(event) -> None:
                 fulfilment.incoming_served(order_id=event.order_id, actor=actor)
 
 
+def _changes_preparations(event) -> bool:
+    if event.order_id is None:
+        return False
+    if event.code == "order.status_changed" and event.payload.get("to") not in HANDOVER_STATUSES:
+        return False
+    return event.code != "stock.incoming_received" or bool(event.payload.get("served"))
+
+
 @consumer(
     "orders.handover",
+    accepts=_changes_preparations,
     codes={
         "order.status_changed",
         "order.resourced",
@@ -92,18 +110,25 @@ def on_floor_event(event) -> None:
     },
 )
 def on_allocations_changed(event) -> None:
-    if event.order_id is None:
-        return
-    if event.code == "order.status_changed" and event.payload.get("to") not in HANDOVER_STATUSES:
-        return
-    if event.code == "stock.incoming_received" and not event.payload.get("served"):
+    if not _changes_preparations(event):
         return
     order = lock_order(event.order_id, related=("customer",))
     preparations_sync(order=order)
 
 
+def _has_message(event) -> bool:
+    """Most status moves have no message (``notifications.status_has_message``)."""
+    if event.order_id is None:
+        return False
+    p = event.payload
+    return event.code != "order.status_changed" or notifications.status_has_message(
+        old_status=p.get("from"), new_status=p.get("to")
+    )
+
+
 @consumer(
     "orders.notifications",
+    accepts=_has_message,
     codes={
         "order.created",
         "order.status_changed",
@@ -117,10 +142,10 @@ def on_allocations_changed(event) -> None:
     },
 )
 def on_customer_news(event) -> None:
-    if event.order_id is None:
-        return
-    order = Order.objects.select_related("customer", "pickup_location", "channel").get(pk=event.order_id)
+    if not _has_message(event):
+        return  # most moves have no message: the order is not read for them
     p = event.payload
+    order = notifications.order_for_message(event.order_id)
     match event.code:
         case "order.created":
             notifications.order_notify_created(order=order)

@@ -253,7 +253,24 @@ def _queue(*, order: Order, kind: str, event: str, extra: dict | None = None, sm
 
 
 def _fresh(order: Order) -> Order:
+    if getattr(order, "_read_for_message", False):
+        return order  # read by ``order_for_message`` for this message: not again
     return Order.objects.select_related("customer", "pickup_location", "channel").get(pk=order.pk)
+
+
+def order_for_message(order_id: int) -> Order:
+    """The order as the messages need it, read once for the event being told (the functions below do not
+    read it again)."""
+    order = Order.objects.select_related("customer", "pickup_location", "channel").get(pk=order_id)
+    order._read_for_message = True
+    return order
+
+
+def status_has_message(*, old_status: str, new_status: str) -> bool:
+    """Whether ``order_notify_status`` would tell the customer anything of this move (without reading the
+    order)."""
+    kind = STATUS_KINDS.get(new_status)
+    return not (kind is None or (old_status == OrderStatus.RECEIVED and new_status in INTAKE_STATUSES))
 
 
 def order_notify_created(*, order: Order) -> None:
@@ -271,9 +288,9 @@ def order_notify_created(*, order: Order) -> None:
 
 def order_notify_status(*, order: Order, old_status: str, new_status: str) -> None:
     """The message of a status change, if it has one (see STATUS_KINDS)."""
-    kind = STATUS_KINDS.get(new_status)
-    if kind is None or (old_status == OrderStatus.RECEIVED and new_status in INTAKE_STATUSES):
+    if not status_has_message(old_status=old_status, new_status=new_status):
         return  # no message, or the intake's own move: "order received" tells it
+    kind = STATUS_KINDS[new_status]
     order = _fresh(order)
     if kind == Kind.AWAITING_STOCK:
         restock = _restock(order)

@@ -347,7 +347,7 @@ class ShipmentLineSpec:
     quantity: int
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # its callers' own savepoint catches a duplicate number
 def shipment_create(
     *,
     number: str,

@@ -951,9 +951,15 @@ def _issue_quietly(*, order: Order, scope: str, actor=None) -> Invoice | None:
         return None
 
 
+# the order events (its creation, its new statuses) that an issue policy acts on in ``on_order_event``
+ORDER_EVENTS_THAT_ISSUE = frozenset({"created", "partially_shipped", "shipped", "delivered"})
+
+
 def on_order_event(*, order: Order, event: str, actor=None) -> Invoice | None:
     """What an order event means for invoicing, by the channel's issue policy. ``event`` is "created", or
     the order's new status."""
+    if event not in ORDER_EVENTS_THAT_ISSUE:
+        return None
     _entity, policy = billing_for_channel(channel_id=order.channel_id)
     if event == "created" and policy == IssuePolicy.PLACED:
         return _issue_quietly(order=order, scope="all", actor=actor)

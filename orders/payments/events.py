@@ -12,8 +12,16 @@ from ..services.goodwill import MARKETPLACE_KINDS
 from . import services
 
 
+def _asks_something(event) -> bool:
+    """Of the status moves, only the move to shipped asks for something (a capture)."""
+    return event.order_id is not None and (
+        event.code != "order.status_changed" or event.payload.get("to") == OrderStatus.SHIPPED
+    )
+
+
 @consumer(
     "orders.payments",
+    accepts=_asks_something,
     codes={
         "order.status_changed",
         "order.cancelled",
@@ -25,8 +33,8 @@ from . import services
     },
 )
 def on_payment_news(event) -> None:
-    if event.order_id is None:
-        return
+    if not _asks_something(event):
+        return  # the order is not read for a move that asks nothing
     p, actor = event.payload, event.actor
     order = Order.objects.select_related("channel").get(pk=event.order_id)
     match event.code:

@@ -39,3 +39,9 @@ def slow(event):
     deadline = time.monotonic() + 60
     while (FLAGS / "hold").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+@consumer("test.picky", codes={"test.picky"}, accepts=lambda event: bool(event.payload.get("want")))
+def picky(event):
+    """Only the events its ``accepts`` takes reach it (a replay would still bring the others)."""
+    Group.objects.create(name=f"picky-{event.pk}")

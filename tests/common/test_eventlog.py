@@ -256,3 +256,85 @@ def test_the_registry_knows_the_test_consumers():
     assert {"test.record", "test.flaky", "test.slow"} <= set(eventlog.consumers())
     assert eventlog_consumers.record is eventlog.consumers()["test.record"].handler
     assert DomainEvent.objects.count() == 0
+
+
+def test_a_batch_runs_without_savepoints_and_a_failure_runs_it_again_in_savepoints(settings):
+    # given: three events of the flaky consumer in one transaction, the second one failing
+    settings.EVENTS_MAX_ATTEMPTS = 3
+    (FLAGS / "fail-b").touch()
+    with transaction.atomic():
+        first = eventlog.emit("test.flaky", payload={"key": "a"}, order_id=21)
+        bad = eventlog.emit("test.flaky", payload={"key": "b"}, order_id=22)
+        last = eventlog.emit("test.flaky", payload={"key": "c"}, order_id=23)
+    # then: the batch ran again in savepoints, so the first event's effect is kept (once: the name is
+    # unique) and the consumer waits on the failing one, keeping its place
+    assert _seen("flaky-") == [f"flaky-{first.pk}"]
+    progress = ConsumerProgress.objects.get(name="test.flaky")
+    assert (progress.after_id, progress.attempts) == (first.pk, 1)
+    # when: the cause is gone
+    (FLAGS / "fail-b").unlink()
+    eventlog.consume("test.flaky")
+    # then: the rest is handled, each event once
+    assert _seen("flaky-") == sorted(f"flaky-{e.pk}" for e in (first, bad, last))
+    assert ConsumerProgress.objects.get(name="test.flaky").processed == 3
+    assert not ConsumerFailure.objects.exists()
+
+
+def test_consumers_of_a_queue_share_their_bookkeeping_and_take_no_savepoint(settings):
+    # given: events for two consumers and a third with nothing to read, all queued together
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    from oms.celery import app
+
+    old_eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False
+    try:
+        with transaction.atomic():
+            events = [eventlog.emit("test.happened", payload={"n": n}) for n in range(3)]
+            events.append(eventlog.emit("test.flaky", payload={"key": "z"}, order_id=5))
+    finally:
+        app.conf.task_always_eager = old_eager
+    eventlog.consume_group(["test.record", "test.flaky", "test.slow"])
+    from django.test.utils import CaptureQueriesContext
+
+    # when
+    with CaptureQueriesContext(connection) as queries:
+        handled, full = eventlog.consume_group(["test.record", "test.flaky", "test.slow"])
+    # then: nothing was left (the first call took it all), and a call with nothing to do reads the
+    # progress rows, the horizon, the window and moves the idle consumers on: four statements
+    assert (handled, full) == (0, False)
+    statements = [q["sql"] for q in queries if q["sql"] not in ("BEGIN", "COMMIT")]
+    assert len(statements) <= 4, statements
+    assert _seen() == sorted(f"seen-{e.pk}" for e in events[:3])
+    assert _seen("flaky-") == [f"flaky-{events[3].pk}"]
+    # and handling them took no savepoint
+    with transaction.atomic():
+        more = [
+            eventlog.emit("test.happened", payload={"n": 9}),
+            eventlog.emit("test.flaky", payload={"key": "y"}),
+        ]
+    with CaptureQueriesContext(connection) as queries:
+        eventlog.consume_all(names=["test.record", "test.flaky", "test.slow"])
+    assert not [q for q in queries if q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+    assert f"seen-{more[0].pk}" in _seen()
+
+
+def test_events_a_consumer_does_not_accept_are_passed_over_without_its_own_transaction():
+    # given
+    with transaction.atomic():
+        wanted = eventlog.emit("test.picky", payload={"want": True})
+        eventlog.emit("test.picky", payload={"want": False})
+    assert _seen("picky-") == [f"picky-{wanted.pk}"]
+    progress = ConsumerProgress.objects.get(name="test.picky")
+    assert (progress.processed, progress.hi, progress.after_id) == (1, None, 0)
+    # when: only events it does not want
+    with transaction.atomic():
+        eventlog.emit("test.picky", payload={"want": False})
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        eventlog.consume("test.picky")
+    # then: its place moved on with the shared bookkeeping alone (no lock of its row, no handler)
+    assert not [q for q in queries if "FOR UPDATE SKIP LOCKED" in q["sql"] and "IN (SELECT" not in q["sql"]]
+    assert _seen("picky-") == [f"picky-{wanted.pk}"]
+    assert eventlog.consume("test.picky") == 0
+    assert ConsumerProgress.objects.get(name="test.picky").processed == 1

@@ -50,7 +50,7 @@ def test_no_message_while_the_consumers_flags_are_set_and_a_new_one_once_the_tas
     sent, monkeypatch
 ):
     # given: a first commit published (the flags are set)
-    monkeypatch.setattr(eventlog, "consume", lambda name, limit=200: 0)
+    monkeypatch.setattr(eventlog, "consume_group", lambda names, limit=200: (0, False))
     eventlog._local.codes = {"order.created"}
     eventlog.kick()
     first = _named(sent)
@@ -109,9 +109,12 @@ def test_a_publish_that_failed_leaves_no_flag_behind(settings, monkeypatch):
     assert cache.get_many(eventlog.kick_keys(interested)) == {}
 
 
-def test_the_task_runs_each_named_consumer(monkeypatch):
+def test_the_task_runs_the_named_consumers_together_page_after_page(monkeypatch):
     ran = []
-    monkeypatch.setattr(eventlog, "consume", lambda name, limit=200: ran.append(name) or 0)
-    assert consume_events(["a", "b"]) == 0
+    pages = iter([(200, True), (3, False), (0, False)])
+    monkeypatch.setattr(
+        eventlog, "consume_group", lambda names, limit=200: ran.append(list(names)) or next(pages)
+    )
+    assert consume_events(["a", "b"]) == 203  # a full page: the next one is read at once
     assert consume_events("c") == 0
-    assert ran == ["a", "b", "c"]
+    assert ran == [["a", "b"], ["a", "b"], ["c"]]

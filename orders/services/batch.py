@@ -242,18 +242,8 @@ def _write_then_hold(*, channel, planned: list[_Planned], results, actor, source
             inventory_services.allocations_insert(allocations=allocations)
     except _NotHeld:
         return planned
-    except IntegrityError as exc:
-        # Another request took one of these external ids between our check and our insert: nothing of
-        # this round was written; every order of it is tried again (the duplicate is then refused).
-        if "external_id" not in str(exc):
-            raise
-        return _refuse_taken(channel=channel, planned=planned, results=results)
-    except OperationalError as exc:
-        # Chosen as a deadlock's victim (a concurrent writer that reserves first and then upserts one of
-        # our customers): rolled back, planned again.
-        if not _deadlock(exc):
-            raise
-        return planned
+    except (IntegrityError, OperationalError) as exc:
+        return _round_failed(exc, channel=channel, planned=planned, results=results)
     _answer(channel=channel, ready=planned, written=written, allocations=allocations, results=results)
     return None
 
@@ -275,19 +265,23 @@ def _write(*, channel, planned: list[_Planned], results, actor, source) -> list[
                 written = _insert_orm(channel=channel, ready=ready, actor=actor, source=source)
             if written is not None:
                 allocations = inventory_services.allocations_insert(allocations=written.allocations)
-    except IntegrityError as exc:
-        # Another request took one of these external ids between our check and our insert: nothing of
-        # this round was written; every order of it is tried again (the duplicate is then refused).
-        if "external_id" not in str(exc):
-            raise
-        return _refuse_taken(channel=channel, planned=planned, results=results)
-    except OperationalError as exc:
-        if not _deadlock(exc):
-            raise
-        return planned
+    except (IntegrityError, OperationalError) as exc:
+        return _round_failed(exc, channel=channel, planned=planned, results=results)
     if written is not None:
         _answer(channel=channel, ready=ready, written=written, allocations=allocations, results=results)
     return [p for p, ok in zip(planned, held, strict=True) if not ok]
+
+
+def _round_failed(exc, *, channel, planned, results) -> list[_Planned]:
+    """A round rolled back by the database: nothing of it was written. Another request took one of its
+    external ids between our check and our insert: every order is tried again (the duplicate is then
+    refused). Chosen as a deadlock's victim (a concurrent writer that reserves first and then upserts one
+    of our customers): planned again. Anything else is raised."""
+    if isinstance(exc, IntegrityError) and "external_id" in str(exc):
+        return _refuse_taken(channel=channel, planned=planned, results=results)
+    if isinstance(exc, OperationalError) and _deadlock(exc):
+        return planned
+    raise exc
 
 
 def _refuse_taken(*, channel, planned, results) -> list[_Planned]:
@@ -388,17 +382,7 @@ def _insert_orm(*, channel, ready: list[_Planned], actor, source) -> _Written:
     events = list(customer_events)
     for p, order, lines in zip(ready, orders, lines_of, strict=True):
         plan = p.decision.allocations
-        reservations.extend(
-            inventory_services.Reservation(
-                order_id=order.pk,
-                line_id=lines[a.line_index].pk,
-                product_id=a.product_id,
-                location_id=a.location_id,
-                quantity=a.quantity,
-                incoming_id=a.incoming_id,
-            )
-            for a in plan
-        )
+        reservations.extend(a.reservation(order_id=order.pk, line_id=lines[a.line_index].pk) for a in plan)
         scheduled = {
             parcel.location.pk: (parcel.quote.service_id if parcel.quote else None, parcel.ship_date)
             for parcel in p.decision.plan.parcels
@@ -533,17 +517,7 @@ def _prepare(*, channel, ready: list[_Planned], actor, source) -> _Prepared:
         prepared.locations_of.append(own_locations)
         prepared.allocations_of.append(
             inventory_services.allocations_prepare(
-                reservations=[
-                    inventory_services.Reservation(
-                        order_id=order.pk,
-                        line_id=lines[a.line_index].pk,
-                        product_id=a.product_id,
-                        location_id=a.location_id,
-                        quantity=a.quantity,
-                        incoming_id=a.incoming_id,
-                    )
-                    for a in plan
-                ]
+                reservations=[a.reservation(order_id=order.pk, line_id=lines[a.line_index].pk) for a in plan]
             )
         )
         prepared.events_of.append(

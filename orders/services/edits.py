@@ -330,17 +330,7 @@ def _edit(*, order: Order, edit: EditInput, actor, source: str) -> OrderChange:
     plan = decision.allocations
     try:
         inventory_services.allocations_reserve(
-            reservations=[
-                inventory_services.Reservation(
-                    order_id=order.pk,
-                    line_id=kept[p.line_index].row.pk,
-                    product_id=p.product_id,
-                    location_id=p.location_id,
-                    quantity=p.quantity,
-                    incoming_id=p.incoming_id,
-                )
-                for p in plan
-            ],
+            reservations=[p.reservation(order_id=order.pk, line_id=kept[p.line_index].row.pk) for p in plan],
             announce=False,
         )
     except OutOfStock as exc:

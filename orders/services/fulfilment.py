@@ -87,17 +87,7 @@ def line_resource(
         try:
             with transaction.atomic():
                 inventory_services.allocations_reserve(
-                    reservations=[
-                        inventory_services.Reservation(
-                            order_id=order.pk,
-                            line_id=line.pk,
-                            product_id=p.product_id,
-                            location_id=p.location_id,
-                            quantity=p.quantity,
-                            incoming_id=p.incoming_id,
-                        )
-                        for p in planned
-                    ]
+                    reservations=[p.reservation(order_id=order.pk, line_id=line.pk) for p in planned]
                 )
             placed = planned
         except OutOfStock:

@@ -387,15 +387,7 @@ def _create(
             try:
                 allocations = inventory_services.allocations_reserve(
                     reservations=[
-                        inventory_services.Reservation(
-                            order_id=order.pk,
-                            line_id=order_lines[p.line_index].pk,
-                            product_id=p.product_id,
-                            location_id=p.location_id,
-                            quantity=p.quantity,
-                            incoming_id=p.incoming_id,
-                        )
-                        for p in plan
+                        p.reservation(order_id=order.pk, line_id=order_lines[p.line_index].pk) for p in plan
                     ],
                     announce=False,
                 )

@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 from fulfillment.services import capacity_plan, shifts_ahead, shifts_first
 from inventory.exceptions import OutOfStock
 from inventory.models import IncomingStock, Location, StockLevel
+from inventory.services import Reservation
 from shipping.calendar import add_working_days, next_working_day
 from shipping.geo import Point, distance_km, place
 from shipping.selectors import ServiceQuote, ShippingNetwork, network_current
@@ -50,6 +51,17 @@ class PlannedAllocation:
     kind: str  # "stock" | "incoming"
     incoming_id: int | None = None
     expected_on: object = None
+
+    def reservation(self, *, order_id: int, line_id: int) -> Reservation:
+        """What inventory is asked to hold for this part of the plan, on the order line written for it."""
+        return Reservation(
+            order_id=order_id,
+            line_id=line_id,
+            product_id=self.product_id,
+            location_id=self.location_id,
+            quantity=self.quantity,
+            incoming_id=self.incoming_id,
+        )
 
 
 @dataclass(frozen=True)

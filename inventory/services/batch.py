@@ -164,19 +164,7 @@ def allocations_prepare(*, reservations: list[Reservation]) -> list[Allocation]:
     """The allocation rows of ``reservations``, built but not written: the caller builds them before it locks
     the stock levels and writes them with ``allocations_insert`` once they are held."""
     now = timezone.now()
-    return [
-        Allocation(
-            order_id=r.order_id,
-            line_id=r.line_id,
-            product_id=r.product_id,
-            location_id=r.location_id,
-            quantity=r.quantity,
-            kind=r.kind,
-            incoming_id=r.incoming_id,
-            created_at=now,
-        )
-        for r in reservations
-    ]
+    return [r.allocation(created_at=now) for r in reservations]
 
 
 # The rows as one JSON parameter (as ``common.eventlog`` writes events): one ``json.dumps`` instead of

@@ -46,6 +46,19 @@ class Reservation:
     def kind(self) -> str:
         return Allocation.Kind.INCOMING if self.incoming_id else Allocation.Kind.STOCK
 
+    def allocation(self, **extra) -> Allocation:
+        """Its allocation row, built and not written."""
+        return Allocation(
+            order_id=self.order_id,
+            line_id=self.line_id,
+            product_id=self.product_id,
+            location_id=self.location_id,
+            quantity=self.quantity,
+            kind=self.kind,
+            incoming_id=self.incoming_id,
+            **extra,
+        )
+
 
 def _released(allocation: Allocation, kind: str | None = None) -> dict:
     return {
@@ -83,24 +96,11 @@ def allocations_reserve(*, reservations: list[Reservation], announce: bool = Tru
             per_incoming[r.incoming_id] = per_incoming.get(r.incoming_id, 0) + r.quantity
         for incoming_id, quantity in sorted(per_incoming.items()):  # after the stock levels, by id
             incoming_reserve(incoming_id=incoming_id, quantity=quantity)
-        made = Allocation.objects.bulk_create([_allocation(r) for r in incoming])
+        made = Allocation.objects.bulk_create([r.allocation() for r in incoming])
         rows.update({id(r): a for r, a in zip(incoming, made, strict=True)})
     if announce:
         _notify_availability({r.product_id for r in reservations})
     return [rows[id(r)] for r in reservations]
-
-
-def _allocation(r: Reservation, **extra) -> Allocation:
-    return Allocation(
-        order_id=r.order_id,
-        line_id=r.line_id,
-        product_id=r.product_id,
-        location_id=r.location_id,
-        quantity=r.quantity,
-        kind=r.kind,
-        incoming_id=r.incoming_id,
-        **extra,
-    )
 
 
 def _stock_reserve_each(*, reservations: list[Reservation]) -> list[Allocation]:
@@ -112,7 +112,7 @@ def _stock_reserve_each(*, reservations: list[Reservation]) -> list[Allocation]:
         per_level[key] = per_level.get(key, 0) + r.quantity
     for (product_id, location_id), quantity in sorted(per_level.items()):
         stock_reserve(product_id=product_id, location_id=location_id, quantity=quantity)
-    return Allocation.objects.bulk_create([_allocation(r) for r in reservations])
+    return Allocation.objects.bulk_create([r.allocation() for r in reservations])
 
 
 # One statement reserves every stock level an order needs and writes its allocations. The levels are
@@ -180,7 +180,7 @@ def stock_reserve_many(*, reservations: list[Reservation]) -> list[Allocation]:
         )
     rows = []
     for r, pk in zip(reservations, ids, strict=True):
-        allocation = _allocation(r, created_at=now)
+        allocation = r.allocation(created_at=now)
         allocation.pk = pk
         allocation._state.adding = False
         allocation._state.db = connection.alias

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.db.models import Sum
+from django.utils import translation
 
 from customers.models import Notification
 from fulfillment.models import Preparation, PreparationLine
@@ -173,7 +174,8 @@ def test_after_picking_started_an_edit_is_refused_with_what_to_do(shop):
     lifecycle.order_start_preparation(order=order)
     before = snapshot(order)
 
-    with pytest.raises(EditRefused) as refused:
+    # The message is in the active language: English here, whatever another test left active.
+    with translation.override("en"), pytest.raises(EditRefused) as refused:
         order_edit(order=order, edit=EditInput(quantities={1: 1}))
 
     assert "Cancel the units" in refused.value.message

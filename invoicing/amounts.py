@@ -117,3 +117,68 @@ def compute(lines: list[LineIn]) -> DocumentAmounts:
         total_vat=sum((r.vat for r in rates), Decimal("0.00")),
         total_incl_vat=sum((r.gross for r in rates), Decimal("0.00")),
     )
+
+
+@dataclass
+class AllowanceAmounts:
+    """A document-level allowance (EN 16931 BG-20) at one VAT rate: ``base`` is its amount excl. VAT (BT-92),
+    ``vat`` the VAT it takes off the rate, ``gross`` the two together (what it takes off the total due)."""
+
+    rate: Decimal
+    base: Decimal
+    vat: Decimal
+    gross: Decimal
+    reason: str
+    nature: str = ""
+
+    def as_json(self) -> dict:
+        return {
+            "rate": str(self.rate),
+            "base": str(self.base),
+            "vat": str(self.vat),
+            "gross": str(self.gross),
+            "reason": self.reason,
+            "nature": self.nature,
+        }
+
+
+def apply_allowances(
+    amounts: DocumentAmounts, allowances: dict[Decimal, Decimal], *, reason: str, natures: dict | None = None
+) -> list[AllowanceAmounts]:
+    """Take document-level allowances (``{VAT rate: amount incl. VAT}``) off ``amounts``, in place, and return
+    them. The lines keep their amounts (BT-131); each rate's gross is its lines' less its allowance, its VAT
+    is extracted from that gross as in ``compute`` and its base is the rest, so the allowance's amount excl.
+    VAT is the lines' base less the rate's new base (EN 16931 BR-S-8: a rate's taxable amount is its lines'
+    net amounts less its allowances, exactly) and its VAT what the rate's VAT loses. Totals follow the rates.
+    An allowance may not exceed its rate's lines (the document would be negative there)."""
+    natures = natures or {}
+    out = []
+    for index, current in enumerate(amounts.rates):
+        wanted = Decimal(allowances.get(current.rate, 0)).quantize(CENT)
+        if wanted <= 0:
+            continue
+        if wanted > current.gross:
+            raise ValueError("an allowance may not exceed its rate's lines")
+        gross = current.gross - wanted
+        vat = vat_of_gross(gross, current.rate)
+        base = gross - vat
+        out.append(
+            AllowanceAmounts(
+                rate=current.rate,
+                base=current.base - base,
+                vat=current.vat - vat,
+                gross=wanted,
+                reason=reason,
+                nature=natures.get(current.rate, ""),
+            )
+        )
+        amounts.rates[index] = RateAmounts(rate=current.rate, base=base, vat=vat, gross=gross)
+    unknown = {Decimal(rate).quantize(Decimal("0.1")) for rate, value in allowances.items() if value} - {
+        r.rate for r in amounts.rates
+    }
+    if unknown:
+        raise ValueError("an allowance at a rate the document has no line at")
+    amounts.total_excl_vat = sum((r.base for r in amounts.rates), Decimal("0.00"))
+    amounts.total_vat = sum((r.vat for r in amounts.rates), Decimal("0.00"))
+    amounts.total_incl_vat = sum((r.gross for r in amounts.rates), Decimal("0.00"))
+    return out

@@ -377,6 +377,9 @@ class Invoice(QueuedJob):
     seller = models.JSONField(_("seller snapshot"))
     buyer = models.JSONField(_("buyer snapshot"))
     vat_breakdown = models.JSONField(_("VAT breakdown"), default=list)
+    # Document-level allowances (EN 16931 BG-20), one per VAT rate: ``amounts.AllowanceAmounts.as_json()``.
+    # The totals below are net of them; the lines are not.
+    allowances = models.JSONField(_("document-level allowances"), default=list, blank=True)
     total_excl_vat = models.DecimalField(_("total excl. VAT"), max_digits=12, decimal_places=2)
     total_vat = models.DecimalField(_("VAT"), max_digits=12, decimal_places=2)
     total_incl_vat = models.DecimalField(_("total incl. VAT"), max_digits=12, decimal_places=2)
@@ -456,6 +459,20 @@ class Invoice(QueuedJob):
     @property
     def is_credit_note(self) -> bool:
         return self.kind == DocumentKind.CREDIT_NOTE
+
+    @property
+    def allowance_total_excl_vat(self) -> Decimal:
+        """EN 16931 BT-107: the document-level allowances excl. VAT."""
+        return sum((Decimal(a["base"]) for a in self.allowances or ()), Decimal("0.00"))
+
+    @property
+    def allowance_total_incl_vat(self) -> Decimal:
+        return sum((Decimal(a["gross"]) for a in self.allowances or ()), Decimal("0.00"))
+
+    @property
+    def lines_total_excl_vat(self) -> Decimal:
+        """EN 16931 BT-106: the sum of the lines' net amounts (the total excl. VAT before the allowances)."""
+        return self.total_excl_vat + self.allowance_total_excl_vat
 
     @property
     def type_code(self) -> str:

@@ -211,12 +211,23 @@ def build_cii(document: Invoice) -> bytes:
         if vat_due_on_invoice(document):
             _el(tax, "ram:DueDateTypeCode", VAT_DUE_ON_INVOICE_DATE)  # BT-8
         _el(tax, "ram:RateApplicablePercent", _rate(rate["rate"]))  # BT-119
+    for allowance in document.allowances or ():  # BG-20
+        charge = _el(settlement, "ram:SpecifiedTradeAllowanceCharge")
+        _el(_el(charge, "ram:ChargeIndicator"), "udt:Indicator", "false")
+        _el(charge, "ram:ActualAmount", _amount(allowance["base"]))  # BT-92
+        _el(charge, "ram:Reason", allowance["reason"])  # BT-97
+        tax = _el(charge, "ram:CategoryTradeTax")
+        _el(tax, "ram:TypeCode", "VAT")
+        _el(tax, "ram:CategoryCode", _category(allowance["rate"]))  # BT-95
+        _el(tax, "ram:RateApplicablePercent", _rate(allowance["rate"]))  # BT-96
     terms = _el(settlement, "ram:SpecifiedTradePaymentTerms")
     _el(terms, "ram:Description", payment_terms_text(document))  # BT-20
     if not document.is_credit_note:
         _date(terms, "ram:DueDateDateTime", document.due_date)  # BT-9
     totals = _el(settlement, "ram:SpecifiedTradeSettlementHeaderMonetarySummation")  # BG-22
-    _el(totals, "ram:LineTotalAmount", _amount(document.total_excl_vat))  # BT-106
+    _el(totals, "ram:LineTotalAmount", _amount(document.lines_total_excl_vat))  # BT-106
+    if document.allowances:
+        _el(totals, "ram:AllowanceTotalAmount", _amount(document.allowance_total_excl_vat))  # BT-107
     _el(totals, "ram:TaxBasisTotalAmount", _amount(document.total_excl_vat))  # BT-109
     _el(totals, "ram:TaxTotalAmount", _amount(document.total_vat), currencyID=document.currency)  # BT-110
     _el(totals, "ram:GrandTotalAmount", _amount(document.total_incl_vat))  # BT-112

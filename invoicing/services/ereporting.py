@@ -126,6 +126,11 @@ def _transactions(entity: LegalEntity, start: dt.date, end: dt.date):
             aggregated[key]["base"] += sign * line.total_excl_vat
             aggregated[key]["vat"] += sign * line.total_vat
             aggregated[key]["docs"].add(doc.pk)
+        for allowance in doc.allowances or ():  # a document-level allowance lowers its rate's base and VAT
+            category = CATEGORIES.get(allowance.get("nature") or Nature.GOODS, "TLB1")
+            key = (doc.delivery_date, doc.treatment, category, Decimal(allowance["rate"]))
+            aggregated[key]["base"] -= sign * Decimal(allowance["base"])
+            aggregated[key]["vat"] -= sign * Decimal(allowance["vat"])
     for (day, treatment, category, rate), figures in aggregated.items():
         lines.append(
             EReportLine(

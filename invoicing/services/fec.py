@@ -82,11 +82,17 @@ def _document_entry(
         else:
             key = "services" if line.nature == Nature.SERVICES else "goods"
         sales[key] += line.total_excl_vat
+    for allowance in doc.allowances or ():  # taken off the sales of its nature (BG-20)
+        sales["services" if allowance.get("nature") == Nature.SERVICES else "goods"] -= Decimal(
+            allowance["base"]
+        )
     customer = (f"C{doc.customer_id:06d}", doc.buyer_name)
     rows = [(chart.customers, ACCOUNT_NAMES["customers"], *customer, doc.total_incl_vat, ZERO)]
     for key in ("goods", "services", "shipping"):
-        if sales.get(key):
+        if sales.get(key, ZERO) > 0:
             rows.append((getattr(chart, key), ACCOUNT_NAMES[key], "", "", ZERO, sales[key]))
+        elif sales.get(key, ZERO) < 0:  # an allowance beyond the lines of its nature: the other side
+            rows.append((getattr(chart, key), ACCOUNT_NAMES[key], "", "", -sales[key], ZERO))
     for rate in doc.vat_breakdown:
         vat = Decimal(rate["vat"])
         if vat:

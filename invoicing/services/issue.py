@@ -25,7 +25,7 @@ from orders.services.events import event_add
 from orders.services.kits import line_units
 from shipping.models import ShipmentLine, ShipmentStatus
 
-from ..amounts import LineIn, compute
+from ..amounts import LineIn, apply_allowances, compute
 from ..exceptions import (
     BuyerSirenInvalid,
     BuyerSirenMissing,
@@ -177,11 +177,22 @@ def _document_create(
     reason: str = "",
     actor=None,
     event_extra: dict | None = None,
+    allowances: dict[Decimal, Decimal] | None = None,
+    allowance_reason: str = "",
+    allowance_natures: dict | None = None,
 ) -> Invoice:
+    """``allowances``: document-level allowances incl. VAT per VAT rate (EN 16931 BG-20), taken off the
+    totals, not the lines (a credit note of units after a goodwill refund: see ``credit_note_issue``)."""
     language = order.customer.language if order.customer.language in ("fr", "en") else "fr"
     with translation.override(language):
         reason = str(reason)
+        allowance_reason = str(allowance_reason)
     amounts = compute([LineIn(line.unit_price_incl_vat, line.quantity, line.vat_rate) for line in lines])
+    taken_off = (
+        apply_allowances(amounts, allowances, reason=allowance_reason[:255], natures=allowance_natures)
+        if allowances
+        else []
+    )
     customer = order.customer
     buyer = buyer_snapshot(order)
     profile = mentions.buyer_profile(customer)
@@ -228,6 +239,7 @@ def _document_create(
         seller=legal_entity.snapshot(),
         buyer=buyer,
         vat_breakdown=[rate.as_json() for rate in amounts.rates],
+        allowances=[allowance.as_json() for allowance in taken_off],
         total_excl_vat=amounts.total_excl_vat,
         total_vat=amounts.total_vat,
         total_incl_vat=amounts.total_incl_vat,
@@ -441,7 +453,14 @@ def _invoice_to_credit(invoice: Invoice) -> Invoice:
 
 
 def _credit_note_create(
-    *, invoice: Invoice, drafts: list[DraftLine], reason: str, actor, event_extra: dict | None
+    *,
+    invoice: Invoice,
+    drafts: list[DraftLine],
+    reason: str,
+    actor,
+    event_extra: dict | None,
+    allowances: dict[Decimal, Decimal] | None = None,
+    allowance_reason: str = "",
 ) -> Invoice:
     """A credit note of ``drafts`` correcting ``invoice`` (locked by ``_invoice_to_credit``): same seller and
     delivery date, numbered in the seller's credit-note series."""
@@ -456,7 +475,40 @@ def _credit_note_create(
         reason=reason,
         actor=actor,
         event_extra=event_extra,
+        allowances=allowances,
+        allowance_reason=allowance_reason,
+        allowance_natures=dict(invoice.lines.values_list("vat_rate", "nature")) if allowances else None,
     )
+
+
+def _already_credited_as_amounts(invoice: Invoice, drafts: list[DraftLine]) -> tuple[dict, str]:
+    """Units credited after an amount was given back on the invoice (a goodwill refund's credit note): at any
+    VAT rate where the units would credit more than the invoice still holds, the difference is what the
+    amounts already credited there, and it is taken off this credit note as a document-level allowance
+    (EN 16931 BG-20) so the invoice is never credited more than it charged, rate by rate (the VAT given
+    back is never more than the VAT collected). ``({rate: amount incl. VAT}, reason)``; nothing when the
+    units fit, which is every credit note without a goodwill refund before it."""
+    wanted: dict[Decimal, Decimal] = {}
+    for draft in drafts:
+        gross = (Decimal(draft.unit_price_incl_vat) * draft.quantity).quantize(CENT)
+        wanted[draft.vat_rate] = wanted.get(draft.vat_rate, Decimal("0")) + gross
+    room = amount_room_by_rate(invoice=invoice)
+    excess = {rate: value - room.get(rate, Decimal("0")) for rate, value in wanted.items()}
+    excess = {rate: value for rate, value in excess.items() if value > 0}
+    if not excess:
+        return {}, ""
+    numbers = list(
+        Invoice.objects.credit_notes()
+        .filter(corrects=invoice, lines__kind=InvoiceLine.Kind.GOODWILL)
+        .order_by("pk")
+        .values_list("number", flat=True)
+        .distinct()
+    )
+    with translation.override(invoice.language if invoice.language in ("fr", "en") else "fr"):
+        reason = gettext("Commercial gesture already credited (%(numbers)s)") % {
+            "numbers": ", ".join(numbers)
+        }
+    return excess, reason
 
 
 def credit_note_issue(
@@ -513,8 +565,15 @@ def credit_note_issue(
             )
     if not drafts:
         raise NothingToCredit("Nothing left to credit on this invoice.", details={"number": invoice.number})
+    allowances, allowance_reason = _already_credited_as_amounts(invoice, drafts)
     return _credit_note_create(
-        invoice=invoice, drafts=drafts, reason=reason, actor=actor, event_extra=event_extra
+        invoice=invoice,
+        drafts=drafts,
+        reason=reason,
+        actor=actor,
+        event_extra=event_extra,
+        allowances=allowances,
+        allowance_reason=allowance_reason,
     )
 
 
@@ -764,6 +823,16 @@ def amount_room_by_rate(*, invoice: Invoice) -> dict[Decimal, Decimal]:
     )
     for row in credited:
         room[row["vat_rate"]] = room.get(row["vat_rate"], Decimal("0")) - row["total"]
+    # What a credit note took off its own lines (an allowance: an amount credited before) was not credited.
+    for allowances in (
+        Invoice.objects.credit_notes()
+        .filter(corrects_id=invoice.pk)
+        .exclude(allowances=[])
+        .values_list("allowances", flat=True)
+    ):
+        for allowance in allowances:
+            rate = Decimal(allowance["rate"])
+            room[rate] = room.get(rate, Decimal("0")) + Decimal(allowance["gross"])
     return {rate: value for rate, value in room.items() if value > 0}
 
 

@@ -179,6 +179,12 @@ def build_ubl(document: Invoice) -> bytes:
         if seller.get("bic"):
             _cbc(_cac(account, "FinancialInstitutionBranch"), "ID", seller["bic"])  # BT-86
     _cbc(_cac(root, "PaymentTerms"), "Note", payment_terms_text(document))  # BT-20
+    for allowance in document.allowances or ():  # BG-20
+        charge = _cac(root, "AllowanceCharge")
+        _cbc(charge, "ChargeIndicator", "false")
+        _cbc(charge, "AllowanceChargeReason", allowance["reason"])  # BT-97
+        _money(charge, "Amount", allowance["base"], currency)  # BT-92
+        _tax_category(charge, "TaxCategory", allowance["rate"])  # BT-95, BT-96
 
     tax_total = _cac(root, "TaxTotal")
     _money(tax_total, "TaxAmount", document.total_vat, currency)  # BT-110
@@ -189,9 +195,11 @@ def build_ubl(document: Invoice) -> bytes:
         _tax_category(subtotal, "TaxCategory", rate["rate"])  # BT-118, BT-119
 
     totals = _cac(root, "LegalMonetaryTotal")  # BG-22
-    _money(totals, "LineExtensionAmount", document.total_excl_vat, currency)  # BT-106
+    _money(totals, "LineExtensionAmount", document.lines_total_excl_vat, currency)  # BT-106
     _money(totals, "TaxExclusiveAmount", document.total_excl_vat, currency)  # BT-109
     _money(totals, "TaxInclusiveAmount", document.total_incl_vat, currency)  # BT-112
+    if document.allowances:
+        _money(totals, "AllowanceTotalAmount", document.allowance_total_excl_vat, currency)  # BT-107
     _money(totals, "PayableAmount", document.total_incl_vat, currency)  # BT-115
 
     for line in document.lines.all():  # BG-25

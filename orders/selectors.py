@@ -1,6 +1,7 @@
 """Read queries of the orders app."""
 
 import datetime as dt
+import itertools
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -206,6 +207,23 @@ def _paris_day_start(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=ZoneInfo(settings.TIME_ZONE))
 
 
+def _customers_named(words: list[str]) -> QuerySet:
+    """The customers whose names each word starts (a first or a last name), as a UNION of every way of
+    giving the words to the two names: "philippe fernandez" is the first name starting with "philippe" and
+    the last with "fernandez", or the other way round, or one name starting with both. Each branch is a
+    range of one name's index with the other name tested in the same entries (customers 0009: each index
+    holds both names), read index-only; a branch giving one name two words that cannot both start it is an
+    empty range. One word: its first-name range and its last-name range."""
+    branches = []
+    for choice in itertools.product(("first", "last"), repeat=len(words)):
+        # order_by(): the model's ordering (email) would sort each branch and read the heap for it.
+        branch = Customer.objects.alias(first=Lower("first_name"), last=Lower("last_name")).order_by()
+        for name, word in zip(choice, words, strict=True):
+            branch = branch.filter(**{f"{name}__startswith": word})
+        branches.append(branch.values("pk"))
+    return branches[0].union(*branches[1:]) if len(branches) > 1 else branches[0]
+
+
 def _search(qs: QuerySet[Order], text: str) -> QuerySet[Order]:
     """Order number (prefix, case-insensitive input), external id (exact), customer email (prefix,
     case-insensitive) or customer names (each word starts a first or last name).
@@ -225,30 +243,15 @@ def _search(qs: QuerySet[Order], text: str) -> QuerySet[Order]:
     own_ids = list(Order.objects.filter(own).order_by().values_list("pk", flat=True)[: SEARCH_MAX_IDS + 1])
     # lower(...) LIKE 'x%' is what the customers' text_pattern_ops indexes answer (istartswith is not).
     if "@" in text:
-        words = [
+        customers = (
             Customer.objects.alias(email_lower=Lower("email"))
             .filter(email_lower__startswith=text.lower())
-            .values("pk")
-        ]
-    else:
-        words = [
-            # order_by(): the model's ordering (email) would sort each branch and read the heap for it.
-            Customer.objects.alias(first=Lower("first_name"))
-            .filter(first__startswith=word)
             .order_by()
-            .values("pk")
-            .union(
-                Customer.objects.alias(last=Lower("last_name"))
-                .filter(last__startswith=word)
-                .order_by()
-                .values("pk")
-            )
-            for word in text.lower().split(" ")[:4]
-        ]
-    customers = Customer.objects.all()
-    for matching in words:
-        customers = customers.filter(pk__in=matching)
-    customer_ids = list(customers.order_by().values_list("pk", flat=True)[: SEARCH_MAX_IDS + 1])
+            .values_list("pk", flat=True)
+        )
+    else:
+        customers = _customers_named(text.lower().split(" ")[:4]).values_list("pk", flat=True)
+    customer_ids = list(customers[: SEARCH_MAX_IDS + 1])
     many_customers = len(customer_ids) > SEARCH_MAX_IDS
     if many_customers and "@" not in text and connection.vendor == "postgresql":
         # A common name: tested on the order's own copy of its customer's names (migration orders 0030), so

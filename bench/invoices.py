@@ -1,8 +1,13 @@
 """Invoice rendering benchmark: Factur-X PDFs per second per worker process.
 
     .venv/bin/python bench/invoices.py [--documents 60] [--lines 4] [--processes 1 2] [--formats facturx ubl]
+    .venv/bin/python bench/invoices.py --warm 30 [--lines 2] [--profile] [--pages var/pages]
 
-Uses a fresh PostgreSQL database (``oms_bench_invoices`` on BENCH_PG_URL's server, default
+``--warm N`` renders one document N times in one warm process (``render.render_pdf``: the HTML template,
+WeasyPrint, the Factur-X embedding; nothing saved) and prints the CPU of each part (median of N), the
+file's size, optionally a cProfile (``--profile``) and the PDF itself (``--pages``, to compare with pdftoppm).
+
+Uses a fresh PostgreSQL database (``--db``, default ``oms_bench_invoices`` on BENCH_PG_URL's server, default
 postgres://postgres@127.0.0.1:5432). Issues ``--documents`` invoices (numbering, snapshots, amounts;
 rendering not scheduled), then renders them with the real ``invoicing.services.render.document_render`` (CII
 XML, XSD check, HTML template, WeasyPrint PDF/A-3b, factur-x embedding, files written) in 1 and then N
@@ -24,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._support import database_url, percentile, recreate_database, watchdog  # noqa: E402
+from bench._support import database_exists, database_url, percentile, recreate_database, watchdog  # noqa: E402
 
 DB = "oms_bench_invoices"
 
@@ -103,9 +108,9 @@ def _prepare(documents: int, lines: int, fmt: str = "facturx", offset: int = 0) 
 
 def _issue_more(documents: int, lines: int, offset: int) -> list[int]:
     from customers.models import Customer
-    from inventory.models import Location, Product
+    from inventory.models import Allocation, Location, Product
     from invoicing.services import issue
-    from orders.models import Allocation, Channel, Order, OrderLine
+    from orders.models import Channel, Order, OrderLine
 
     channel = Channel.objects.get(code="web")
     location = Location.objects.get(code="lyon")
@@ -145,7 +150,9 @@ def _issue_more(documents: int, lines: int, offset: int) -> list[int]:
                 unit_price=product.price,
                 vat_rate=product.vat_rate,
             )
-            Allocation.objects.create(line=line, location=location, quantity=line.quantity)
+            Allocation.objects.create(
+                order=order, line=line, product=product, location=location, quantity=line.quantity
+            )
         ids.append(issue.invoice_issue_for_order(order=order, scope="all").pk)
     return ids
 
@@ -202,6 +209,7 @@ def _breakdown(document_id: int) -> dict[str, float]:
 
 
 def main() -> int:
+    global DB
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -210,12 +218,20 @@ def main() -> int:
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2], help="worker processes to try")
     parser.add_argument("--formats", nargs="+", default=["facturx", "ubl"], choices=["facturx", "ubl"])
     parser.add_argument("--budget", type=float, default=1800, help="seconds before the watchdog stops")
+    parser.add_argument("--db", default=DB, help=f"database, re-created (default {DB})")
+    parser.add_argument("--warm", type=int, default=0, help="render one document N times in this process")
+    parser.add_argument("--profile", action="store_true", help="with --warm: cProfile the renders")
+    parser.add_argument("--pages", help="with --warm: write the PDF to this file")
     args = parser.parse_args()
     watchdog(args.budget, lambda: None)
 
-    recreate_database(DB)
+    DB = args.db
+    if not (args.warm and database_exists(DB)):  # --warm adds its document to the kept database
+        recreate_database(DB)
     media_root = tempfile.mkdtemp(prefix="oms-bench-invoices-")
     _setup_django(media_root)
+    if args.warm:
+        return _warm(args)
     ok = True
     offset = 0
     for fmt in args.formats:
@@ -279,6 +295,55 @@ def _run_format(args, fmt: str, offset: int, count: int, media_root: str) -> boo
         + f" ({total * 1000:.0f} ms)"
     )
     return ok
+
+
+def _warm(args) -> int:
+    """One document rendered ``args.warm`` times in this (warm) process: CPU per part, median."""
+    import cProfile
+    import io
+    import pstats
+
+    from invoicing.models import Invoice
+    from invoicing.services import render
+    from invoicing.services.cii import build_cii
+    from invoicing.services.validation import check_xsd
+
+    document_id = _prepare(1, args.lines, args.formats[0], offset=Invoice.objects.count())[0]
+    document = Invoice.objects.select_related("corrects", "legal_entity").get(pk=document_id)
+    parts: dict[str, list[float]] = {"CII + XSD": [], "HTML template": [], "render_pdf (all)": []}
+    pdf = b""
+    profiler = cProfile.Profile(time.process_time) if args.profile else None
+    for i in range(args.warm + 2):  # two warm-up renders: imports, fonts, templates, schema
+        if profiler and i == 2:
+            profiler.enable()
+        t0 = time.process_time()
+        xml = build_cii(document)
+        check_xsd(xml, "cii")
+        t1 = time.process_time()
+        render.render_html(document, inline_css=False)
+        t2 = time.process_time()
+        pdf = render.render_pdf(document, xml)
+        t3 = time.process_time()
+        if i >= 2:
+            parts["CII + XSD"].append(t1 - t0)
+            parts["HTML template"].append(t2 - t1)
+            parts["render_pdf (all)"].append(t3 - t2)
+    if profiler:
+        profiler.disable()
+        for order in ("tottime", "cumulative"):
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(40)
+            print(f"--- cProfile by {order} ---\n" + out.getvalue()[-10000:])
+    if args.pages:
+        Path(args.pages).write_bytes(pdf)
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    print(
+        f"one document ({args.lines} lines), {args.warm} renders, CPU median: "
+        + ", ".join(f"{k} {statistics.median(v) * 1000:.1f} ms" for k, v in parts.items())
+        + f"; min render_pdf {min(parts['render_pdf (all)']) * 1000:.1f} ms; PDF {len(pdf):,} bytes; "
+        f"load average {load}"
+    )
+    return 0
 
 
 def _harfbuzz_subset() -> str:

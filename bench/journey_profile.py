@@ -48,6 +48,11 @@ def parse_args():
         "--summary", action="store_true", help="per part, the statements counted by kind and table, per order"
     )
     parser.add_argument("--fresh", action="store_true", help="migrate again instead of copying the template")
+    parser.add_argument(
+        "--worker-gc",
+        action="store_true",
+        help="tune the garbage collector as a Celery worker process does (oms/celery.py, WORKER_GC_GEN0)",
+    )
     return parser.parse_args()
 
 
@@ -144,6 +149,9 @@ def main() -> int:
         # new one between two requests every minute, and a part's backend CPU would be read on two processes.
         "DB_CONN_MAX_AGE": os.environ.get("DB_CONN_MAX_AGE", "3600"),
     }
+    from bench import journey
+
+    extra.update(journey.LocalColissimo().env())  # journey.py's carrier: Colissimo's labels, not ours
     env = support.server_env(args.db, **extra)
     support.fresh_schema(args.db, env, fresh=args.fresh)
     support.django_setup(args.db, **extra)
@@ -160,17 +168,20 @@ def main() -> int:
     from django.test import Client
     from django.utils import timezone
 
-    from bench import journey
     from common import eventlog
     from fulfillment.models import Preparation
     from invoicing.models import Invoice
     from orders.models import Order
     from shipping.models import Shipment
 
+    if args.worker_gc:
+        from oms.celery import _tune_gc
+
+        _tune_gc()
     connection.ensure_connection()
     first_backend = connection.connection.info.backend_pid
     eager(True)
-    seeded = journey.seed()
+    seeded = journey.seed("colissimo")
     eventlog.progress_skip_to_now()
     eager(False)
 

@@ -4,8 +4,41 @@ import logging
 import smtplib
 
 from celery import shared_task
+from celery.signals import worker_init, worker_process_init
 
 logger = logging.getLogger(__name__)
+
+DOCUMENTS_QUEUE = "documents"
+_renders_here = False
+
+
+def _consumes_documents(worker) -> bool:
+    queues = getattr(getattr(getattr(worker, "app", None), "amqp", None), "queues", None)
+    if queues is None:
+        return False
+    return DOCUMENTS_QUEUE in queues.consume_from
+
+
+@worker_init.connect
+def _preload_the_renderer(sender=None, **kwargs) -> None:
+    """A worker of the documents queue loads WeasyPrint, factur-x, the schema and the templates once, before
+    its pool forks (render.preload): each pool process paid ~2 s of CPU for them with its first PDF, and
+    again whenever the pool replaced it. Other workers load none of it."""
+    global _renders_here
+    if _consumes_documents(sender):
+        from .services.render import preload
+
+        preload()
+        _renders_here = True
+
+
+@worker_process_init.connect
+def _prepare_the_rendering_process(**kwargs) -> None:
+    """In each pool process of such a worker: its own stylesheet and fonts, before its first PDF."""
+    if _renders_here:
+        from .services.render import preload_process
+
+        preload_process()
 
 
 @shared_task(

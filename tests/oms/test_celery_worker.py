@@ -54,3 +54,31 @@ def test_task_round_trip_through_redis_and_a_worker():
             worker.wait(timeout=20)
         except subprocess.TimeoutExpired:
             worker.kill()
+
+
+def test_a_worker_process_freezes_what_it_loaded_and_collects_the_young_less_often(monkeypatch):
+    import gc
+
+    from oms import celery as oms_celery
+
+    threshold = gc.get_threshold()
+    monkeypatch.setenv("WORKER_GC_GEN0", "40000")
+    try:
+        oms_celery._tune_gc_in_pool_process()
+        assert gc.get_threshold() == (40000, threshold[1], threshold[2])
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
+
+
+def test_worker_gc_gen0_zero_keeps_pythons_defaults(monkeypatch):
+    import gc
+
+    from oms import celery as oms_celery
+
+    threshold = gc.get_threshold()
+    monkeypatch.setenv("WORKER_GC_GEN0", "0")
+    oms_celery._tune_gc_in_worker()
+    assert gc.get_threshold() == threshold
+    assert gc.get_freeze_count() == 0

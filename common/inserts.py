@@ -16,14 +16,30 @@ The channels' webhook accept path does the same for one model (``channels/servic
 from __future__ import annotations
 
 from django.db import connections, router
+from django.db.models import BooleanField, CharField, EmailField, SlugField, TextField
 from django.db.models.expressions import DatabaseDefault
 from django.db.models.sql import InsertQuery
 
 _compiled: dict[tuple, tuple[str, list]] = {}
 
+# Fields of exactly these classes take their value as it is (``Field.pre_save`` is a plain read, and
+# ``get_db_prep_save`` returns a value of this exact type, or None, unchanged): the order's row is mostly
+# such text. A subclass (an encrypted field...) or any other value goes through Django's conversion.
+_PLAIN = {CharField: str, TextField: str, EmailField: str, SlugField: str, BooleanField: bool}
+
 
 def _fields(model) -> list:
     return [f for f in model._meta.concrete_fields if not f.primary_key and not f.generated]
+
+
+def _value(field, plain, obj, connection):
+    """``field.get_db_prep_save(field.pre_save(obj, True), connection)``, without those calls when plain."""
+    if plain is not None:
+        value = getattr(obj, field.attname)
+        if value is None or type(value) is plain:
+            return value
+        return field.get_db_prep_save(value, connection)
+    return field.get_db_prep_save(field.pre_save(obj, True), connection)
 
 
 def insert_rows(objs: list, *, conflict: tuple[str, ...] = ()) -> list[bool]:
@@ -64,14 +80,8 @@ def insert_rows(objs: list, *, conflict: tuple[str, ...] = ()) -> list[bool]:
         # PostgreSQL's compiler inserts several plain rows as UNNEST of one array per column (Django 5.2).
         known = _compiled[key] = (sql, returning, "UNNEST(" in sql)
     sql, returning, by_column = known
-    rows = [
-        [
-            f.get_db_prep_save(f.pre_save(obj, True), connection)
-            for i, f in enumerate(fields)
-            if i not in defaults
-        ]
-        for obj in objs
-    ]
+    kept = [(f, _PLAIN.get(type(f))) for i, f in enumerate(fields) if i not in defaults]
+    rows = [[_value(f, plain, obj, connection) for f, plain in kept] for obj in objs]
     params = (
         [list(column) for column in zip(*rows, strict=True)] if by_column else [p for r in rows for p in r]
     )

@@ -22,9 +22,11 @@ from django.db.models.sql import InsertQuery
 
 _compiled: dict[tuple, tuple[str, list]] = {}
 
-# Fields of exactly these classes take their value as it is (``Field.pre_save`` is a plain read, and
-# ``get_db_prep_save`` returns a value of this exact type, or None, unchanged): the order's row is mostly
-# such text. A subclass (an encrypted field...) or any other value goes through Django's conversion.
+# Fields of exactly these classes take their value as it is when it is None or an instance of the type
+# (``Field.pre_save`` is a plain read, and ``get_db_prep_save`` returns such a value unchanged: a text field's
+# ``to_python`` keeps any ``str``, an enum's member included; ``bool`` has no subclass): the order's row is
+# mostly such text. A subclass of these fields (an encrypted field...) or any other value (a lazy string, a
+# number) goes through Django's conversion.
 _PLAIN = {CharField: str, TextField: str, EmailField: str, SlugField: str, BooleanField: bool}
 
 
@@ -36,7 +38,7 @@ def _value(field, plain, obj, connection):
     """``field.get_db_prep_save(field.pre_save(obj, True), connection)``, without those calls when plain."""
     if plain is not None:
         value = getattr(obj, field.attname)
-        if value is None or type(value) is plain:
+        if value is None or isinstance(value, plain):
             return value
         return field.get_db_prep_save(value, connection)
     return field.get_db_prep_save(field.pre_save(obj, True), connection)

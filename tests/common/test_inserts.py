@@ -111,6 +111,7 @@ def test_plain_values_are_sent_as_django_converts_them():
         allow_preorder=True,
         total_incl_vat=template.total_incl_vat,
     )
+    order.currency = "EUR"  # a plain str, beside the enum member of the status
     checked = 0
     for field in _fields(Order):
         if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):

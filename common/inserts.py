@@ -16,14 +16,32 @@ The channels' webhook accept path does the same for one model (``channels/servic
 from __future__ import annotations
 
 from django.db import connections, router
+from django.db.models import BooleanField, CharField, EmailField, SlugField, TextField
 from django.db.models.expressions import DatabaseDefault
 from django.db.models.sql import InsertQuery
 
 _compiled: dict[tuple, tuple[str, list]] = {}
 
+# Fields of exactly these classes take their value as it is when it is None or an instance of the type
+# (``Field.pre_save`` is a plain read, and ``get_db_prep_save`` returns such a value unchanged: a text field's
+# ``to_python`` keeps any ``str``, an enum's member included; ``bool`` has no subclass): the order's row is
+# mostly such text. A subclass of these fields (an encrypted field...) or any other value (a lazy string, a
+# number) goes through Django's conversion.
+_PLAIN = {CharField: str, TextField: str, EmailField: str, SlugField: str, BooleanField: bool}
+
 
 def _fields(model) -> list:
     return [f for f in model._meta.concrete_fields if not f.primary_key and not f.generated]
+
+
+def _value(field, plain, obj, connection):
+    """``field.get_db_prep_save(field.pre_save(obj, True), connection)``, without those calls when plain."""
+    if plain is not None:
+        value = getattr(obj, field.attname)
+        if value is None or isinstance(value, plain):
+            return value
+        return field.get_db_prep_save(value, connection)
+    return field.get_db_prep_save(field.pre_save(obj, True), connection)
 
 
 def insert_rows(objs: list, *, conflict: tuple[str, ...] = ()) -> list[bool]:
@@ -64,14 +82,8 @@ def insert_rows(objs: list, *, conflict: tuple[str, ...] = ()) -> list[bool]:
         # PostgreSQL's compiler inserts several plain rows as UNNEST of one array per column (Django 5.2).
         known = _compiled[key] = (sql, returning, "UNNEST(" in sql)
     sql, returning, by_column = known
-    rows = [
-        [
-            f.get_db_prep_save(f.pre_save(obj, True), connection)
-            for i, f in enumerate(fields)
-            if i not in defaults
-        ]
-        for obj in objs
-    ]
+    kept = [(f, _PLAIN.get(type(f))) for i, f in enumerate(fields) if i not in defaults]
+    rows = [[_value(f, plain, obj, connection) for f, plain in kept] for obj in objs]
     params = (
         [list(column) for column in zip(*rows, strict=True)] if by_column else [p for r in rows for p in r]
     )

@@ -20,7 +20,7 @@ from inventory import services as inventory_services
 from inventory.events import availability_event
 from inventory.exceptions import InvalidQuantity, OutOfStock
 from inventory.models import Allocation, IncomingStock, Location, Product
-from inventory.selectors import availability, kit_parts
+from inventory.selectors import active_products_by_sku, availability, kit_parts
 
 from ..exceptions import DuplicateOrder, InvalidOrder, UnknownLocation, UnknownProduct
 from ..models import Channel, DeliveryMode, Order, OrderCounter, OrderLine, OrderLocation, OrderStatus
@@ -106,7 +106,7 @@ def _validate(
 
     skus = {line.sku for line in data.lines}
     if catalogue is None:
-        products = {p.sku: p for p in Product.objects.filter(sku__in=skus, active=True)}
+        products = active_products_by_sku(skus=skus)
     else:
         products = {sku: catalogue[sku] for sku in skus if sku in catalogue}
     unknown = sorted(skus - set(products))

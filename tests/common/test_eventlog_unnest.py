@@ -30,3 +30,18 @@ def test_emit_many_writes_every_column_in_order(django_assert_num_queries):
     assert len({e.created_at for e in stored}) == 1
     if connection.vendor == "postgresql":
         assert {e.xid for e in stored} == {rows[0].xid} and rows[0].xid is not None
+
+
+@pytest.mark.django_db
+def test_emit_many_without_rows_gives_their_ids(django_assert_num_queries):
+    """``rows=False`` (``events_write``: the order intake, the batch, edits): the same rows written, in order,
+    and only their ids returned (no ``DomainEvent`` instance built)."""
+    events = [eventlog.NewEvent("test.one", {"a": 1}, 5), eventlog.NewEvent("test.two", {}, None, "s")]
+    with transaction.atomic(), django_assert_num_queries(1):
+        ids = eventlog.emit_many(events, rows=False)
+    assert all(type(pk) is int for pk in ids) and ids == sorted(ids)
+    stored = list(DomainEvent.objects.filter(pk__in=ids).order_by("id"))
+    assert [(e.pk, e.code, e.payload, e.order_id, e.subject) for e in stored] == [
+        (ids[0], "test.one", {"a": 1}, 5, ""),
+        (ids[1], "test.two", {}, None, "s"),
+    ]

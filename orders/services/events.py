@@ -55,7 +55,7 @@ def order_event(order: Order | int, code: str, *, actor=None, subject: str = "",
 
 def events_write(events: list[NewEvent]) -> None:
     if events:
-        emit_many(events)
+        emit_many(events, instances=False)  # nobody reads the rows back: none is built
 
 
 def event_add(*, order: Order | int, code: str, actor=None, subject: str = "", **payload):

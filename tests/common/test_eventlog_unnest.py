@@ -30,3 +30,15 @@ def test_emit_many_writes_every_column_in_order(django_assert_num_queries):
     assert len({e.created_at for e in stored}) == 1
     if connection.vendor == "postgresql":
         assert {e.xid for e in stored} == {rows[0].xid} and rows[0].xid is not None
+
+
+@pytest.mark.django_db
+def test_emit_many_without_instances_writes_the_same_rows(django_assert_num_queries):
+    events = [eventlog.NewEvent("test.one", {"a": 1}, 5, "order:5"), eventlog.NewEvent("test.two", {}, 6)]
+    with transaction.atomic(), django_assert_num_queries(1):
+        assert eventlog.emit_many(events, instances=False) is None
+    stored = list(DomainEvent.objects.filter(code__startswith="test.").order_by("id"))
+    assert [(e.code, e.payload, e.order_id, e.subject) for e in stored] == [
+        ("test.one", {"a": 1}, 5, "order:5"),
+        ("test.two", {}, 6, ""),
+    ]

@@ -210,6 +210,21 @@ def backend_cpu_seconds(pid: int) -> float:
         return 0.0
 
 
+def database_backends_cpu(db: str) -> dict[int, float]:
+    """CPU seconds so far of each backend connected to ``db`` (by pid): the database's own share of
+    PostgreSQL, which the machine-wide ``postgres`` figure mixes with every other database's."""
+    import psycopg
+
+    with psycopg.connect(database_url(db), autocommit=True) as conn:
+        pids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [db]
+            )
+        ]
+    return {pid: backend_cpu_seconds(pid) for pid in pids}
+
+
 def _all_pids() -> list[int]:
     return [int(p) for p in os.listdir("/proc") if p.isdigit()]
 

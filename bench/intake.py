@@ -976,10 +976,12 @@ def batch_main(args) -> int:
             )
             print(f"warm-up: {args.warmup:.0f} s, {warm.created} orders")
         before = support.CpuSnapshot(server.proc.pid)
+        own_before = support.database_backends_cpu(args.db)
         with support.WaitSampler(args.db) as waits:
             results, elapsed, calls = run_batch_load(
                 **common, seconds=args.seconds, size=args.batch, seed_value=args.seed, phase="run"
             )
+        own_after = support.database_backends_cpu(args.db)
         after = support.CpuSnapshot(server.proc.pid)
     finally:
         cleanup()
@@ -999,6 +1001,13 @@ def batch_main(args) -> int:
         print(
             f"  CPU per order: gunicorn {cpu['server'] * per_order:.2f} ms, "
             f"postgres {cpu['postgres'] * per_order:.2f} ms, client {cpu['client'] * per_order:.2f} ms"
+        )
+        # The backends of this database only (connected before and after the load: gunicorn's workers keep
+        # theirs), without the other databases' work on a shared machine.
+        own = sum(cpu - own_before.get(pid, 0.0) for pid, cpu in own_after.items() if pid in own_before)
+        print(
+            f"  PostgreSQL CPU of this database's backends: {own / results.created * 1000:.2f} ms per order "
+            f"({len(set(own_before) & set(own_after))} backends)"
         )
     if cpu["other"] > 0.2:
         print(

@@ -2,6 +2,7 @@
 rules either way, on SQLite and PostgreSQL."""
 
 import pytest
+from django.db import DataError, connection, transaction
 
 from common.models import DomainEvent
 from customers import services
@@ -53,3 +54,31 @@ def test_a_batch_finds_fills_and_creates_each_customer_once():
     assert again["lea@example.fr"].pk == lea.pk
     assert _created_events() == sorted([lea.pk, found["marc@example.fr"].pk])
     assert Customer.objects.count() == 3
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement upsert is PostgreSQL's")
+def test_the_upsert_is_one_statement_text_whatever_the_number_of_customers():
+    """The rows travel as one JSON parameter: one text (prepared once per connection) for any batch size."""
+    texts = []
+
+    def capture(execute, sql, params, many, context):
+        texts.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(capture):
+        services.customers_get_or_create_many(people=[("one@example.fr", {"first_name": "Un"})])
+        services.customers_get_or_create_many(
+            people=[("two@example.fr", {}), ("three@example.fr", {"language": "en", "phone": "+33611"})]
+        )
+    upserts = [t for t in texts if "ON CONFLICT" in t]
+    assert len(upserts) == 2 and upserts[0] == upserts[1]
+    three = Customer.objects.get(email="three@example.fr")
+    assert (three.language, three.phone, three.first_name, three.sms_opt_in) == ("en", "+33611", "", False)
+    assert three.created_at == three.updated_at
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement upsert is PostgreSQL's")
+def test_a_value_too_long_is_refused_not_cut():
+    with pytest.raises(DataError), transaction.atomic():
+        services.customers_get_or_create_many(people=[("long@example.fr", {"first_name": "x" * 101})])
+    assert not Customer.objects.filter(email="long@example.fr").exists()

@@ -48,6 +48,12 @@ def parse_args():
         "--summary", action="store_true", help="per part, the statements counted by kind and table, per order"
     )
     parser.add_argument("--fresh", action="store_true", help="migrate again instead of copying the template")
+    parser.add_argument(
+        "--carrier",
+        choices=("colissimo", "sandbox"),
+        default="colissimo",
+        help="as journey.py: Colissimo from a local server in this process (default), or the sandbox carrier",
+    )
     return parser.parse_args()
 
 
@@ -144,6 +150,10 @@ def main() -> int:
         # new one between two requests every minute, and a part's backend CPU would be read on two processes.
         "DB_CONN_MAX_AGE": os.environ.get("DB_CONN_MAX_AGE", "3600"),
     }
+    if args.carrier == "colissimo":
+        from bench.journey import LocalColissimo
+
+        extra.update(LocalColissimo().env())
     env = support.server_env(args.db, **extra)
     support.fresh_schema(args.db, env, fresh=args.fresh)
     support.django_setup(args.db, **extra)
@@ -170,7 +180,7 @@ def main() -> int:
     connection.ensure_connection()
     first_backend = connection.connection.info.backend_pid
     eager(True)
-    seeded = journey.seed()
+    seeded = journey.seed(args.carrier)
     eventlog.progress_skip_to_now()
     eager(False)
 

@@ -342,6 +342,14 @@ def invoice_issue_for_order(*, order: Order, scope: str = "shipped", actor=None)
     partial shipment invoices only the rest. Raises NothingToInvoice when nothing is left, NoLegalEntity when
     no entity invoices the channel."""
     order = lock_order(order.pk, related=("customer", "pickup_location"))
+    drafts, delivery_date = _drafts_due(order=order, scope=scope)
+    if not drafts:
+        raise NothingToInvoice("Every unit due is already invoiced.", details={"order": order.number})
+    return _invoice_drafts(order=order, drafts=drafts, delivery_date=delivery_date, actor=actor)
+
+
+def _drafts_due(*, order: Order, scope: str) -> tuple[list[DraftLine], dt.date]:
+    """The lines of the units due and not invoiced yet (the order locked), and the delivery date."""
     lines = list(OrderLine.objects.filter(order=order).select_related("product").order_by("line_no"))
     already = invoiced_quantities(order_id=order.pk)
     if scope == "shipped":
@@ -365,8 +373,11 @@ def invoice_issue_for_order(*, order: Order, scope: str = "shipped", actor=None)
                     order_line_id=line.pk,
                 )
             )
-    if not drafts:
-        raise NothingToInvoice("Every unit due is already invoiced.", details={"order": order.number})
+    return drafts, delivery_date
+
+
+def _invoice_drafts(*, order: Order, drafts: list[DraftLine], delivery_date: dt.date, actor=None) -> Invoice:
+    """Issue the invoice of ``drafts`` (units due, the order locked), with the shipping line on the first."""
     shipping = shipping_draft(order=order)
     if shipping is not None:
         drafts.append(shipping)
@@ -924,14 +935,19 @@ def pending_credits_apply(*, order: Order, actor=None) -> list[Invoice]:
 def _issue_quietly(*, order: Order, scope: str, actor=None) -> Invoice | None:
     """Issue what is due, in a savepoint: a missing legal entity or nothing left to invoice never stops the
     order's own change (it is written on the timeline instead)."""
+    # "Nothing left to invoice" (the hand-over issued it, then the move to shipped asks again) is decided
+    # before the savepoint: a savepoint rolled back makes psycopg forget (DEALLOCATE ALL) every statement
+    # prepared on the connection. The order's lock is the consumer transaction's, as it was on success.
+    order = lock_order(order.pk, related=("customer", "pickup_location"))
+    drafts, delivery_date = _drafts_due(order=order, scope=scope)
+    if not drafts:
+        return None
     try:
         with transaction.atomic():
-            invoice = invoice_issue_for_order(order=order, scope=scope, actor=actor)
+            invoice = _invoice_drafts(order=order, drafts=drafts, delivery_date=delivery_date, actor=actor)
             # refunds made before this invoice existed: their credit notes right after it
             pending_credits_apply(order=order, actor=actor)
             return invoice
-    except NothingToInvoice:
-        return None
     except (BuyerSirenMissing, BuyerSirenInvalid) as exc:
         from ..timeline import timeline_add
 

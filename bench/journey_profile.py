@@ -117,7 +117,7 @@ class Part:
         self.pg = backend_cpu() - self.pg0
         if self.sql:
             print(f"\n--- statements of {self.name} ---")
-            for sql in self.counter.log[:400]:
+            for sql in self.counter.log[:2000]:
                 print("  " + sql[:300])
             self.counter.log = None
         if self.profiler:

@@ -376,12 +376,14 @@ def _drafts_due(*, order: Order, scope: str) -> tuple[list[DraftLine], dt.date]:
     return drafts, delivery_date
 
 
-def _invoice_drafts(*, order: Order, drafts: list[DraftLine], delivery_date: dt.date, actor=None) -> Invoice:
+def _invoice_drafts(
+    *, order: Order, drafts: list[DraftLine], delivery_date: dt.date, actor=None, billing=None
+) -> Invoice:
     """Issue the invoice of ``drafts`` (units due, the order locked), with the shipping line on the first."""
     shipping = shipping_draft(order=order)
     if shipping is not None:
         drafts.append(shipping)
-    legal_entity, _policy = billing_for_channel(channel_id=order.channel_id)
+    legal_entity, _policy = billing or billing_for_channel(channel_id=order.channel_id)
     if legal_entity is None:
         raise NoLegalEntity(
             "No legal entity invoices this channel: set one in the invoicing settings.",
@@ -932,7 +934,7 @@ def pending_credits_apply(*, order: Order, actor=None) -> list[Invoice]:
 # --- What the orders' events trigger (consumer invoicing.issue) ---------------------------------------
 
 
-def _issue_quietly(*, order: Order, scope: str, actor=None) -> Invoice | None:
+def _issue_quietly(*, order: Order, scope: str, actor=None, billing=None) -> Invoice | None:
     """Issue what is due, in a savepoint: a missing legal entity or nothing left to invoice never stops the
     order's own change (it is written on the timeline instead)."""
     # "Nothing left to invoice" (the hand-over issued it, then the move to shipped asks again) is decided
@@ -944,7 +946,9 @@ def _issue_quietly(*, order: Order, scope: str, actor=None) -> Invoice | None:
         return None
     try:
         with transaction.atomic():
-            invoice = _invoice_drafts(order=order, drafts=drafts, delivery_date=delivery_date, actor=actor)
+            invoice = _invoice_drafts(
+                order=order, drafts=drafts, delivery_date=delivery_date, actor=actor, billing=billing
+            )
             # refunds made before this invoice existed: their credit notes right after it
             pending_credits_apply(order=order, actor=actor)
             return invoice
@@ -976,16 +980,17 @@ def on_order_event(*, order: Order, event: str, actor=None) -> Invoice | None:
     the order's new status."""
     if event not in ORDER_EVENTS_THAT_ISSUE:
         return None
-    _entity, policy = billing_for_channel(channel_id=order.channel_id)
+    billing = billing_for_channel(channel_id=order.channel_id)  # read once: the issue reuses it
+    policy = billing[1]
     if event == "created" and policy == IssuePolicy.PLACED:
-        return _issue_quietly(order=order, scope="all", actor=actor)
+        return _issue_quietly(order=order, scope="all", actor=actor, billing=billing)
     if event in ("partially_shipped", "shipped") and policy == IssuePolicy.SHIPPED:
-        return _issue_quietly(order=order, scope="shipped", actor=actor)
+        return _issue_quietly(order=order, scope="shipped", actor=actor, billing=billing)
     if event == "delivered" and policy == IssuePolicy.DELIVERED:
-        return _issue_quietly(order=order, scope="all", actor=actor)
+        return _issue_quietly(order=order, scope="all", actor=actor, billing=billing)
     if event == "delivered" and policy == IssuePolicy.SHIPPED:
         # A store pickup or a parcel whose shipping was not recorded unit by unit: catch up what shipped.
-        return _issue_quietly(order=order, scope="shipped", actor=actor)
+        return _issue_quietly(order=order, scope="shipped", actor=actor, billing=billing)
     return None
 
 

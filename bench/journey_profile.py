@@ -53,6 +53,12 @@ def parse_args():
         action="store_true",
         help="tune the garbage collector as a Celery worker process does (oms/celery.py, WORKER_GC_GEN0)",
     )
+    parser.add_argument(
+        "--carrier",
+        choices=("colissimo", "sandbox"),
+        default="colissimo",
+        help="as journey.py: Colissimo from a local server in this process (default), or the sandbox carrier",
+    )
     return parser.parse_args()
 
 
@@ -116,7 +122,7 @@ class Part:
         self.pg = backend_cpu() - self.pg0
         if self.sql:
             print(f"\n--- statements of {self.name} ---")
-            for sql in self.counter.log[:400]:
+            for sql in self.counter.log[:2000]:
                 print("  " + sql[:300])
             self.counter.log = None
         if self.profiler:
@@ -151,7 +157,8 @@ def main() -> int:
     }
     from bench import journey
 
-    extra.update(journey.LocalColissimo().env())  # journey.py's carrier: Colissimo's labels, not ours
+    if args.carrier == "colissimo":  # journey.py's carrier: Colissimo's labels, not ours
+        extra.update(journey.LocalColissimo().env())
     env = support.server_env(args.db, **extra)
     support.fresh_schema(args.db, env, fresh=args.fresh)
     support.django_setup(args.db, **extra)
@@ -181,7 +188,7 @@ def main() -> int:
     connection.ensure_connection()
     first_backend = connection.connection.info.backend_pid
     eager(True)
-    seeded = journey.seed("colissimo")
+    seeded = journey.seed(args.carrier)
     eventlog.progress_skip_to_now()
     eager(False)
 

@@ -15,6 +15,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from common import eventlog, jobs
+from common.inserts import insert_rows
 
 from . import events as customer_events
 from . import sms
@@ -299,31 +300,27 @@ def notification_queue(
     if not recipient:
         return None  # no address or phone number: nobody to tell
     dedup_key = dedup_key[:200]
-    if Notification.objects.filter(dedup_key=dedup_key).exists():
+    notification = Notification(
+        customer=customer,
+        order=order,
+        kind=kind,
+        channel=channel,
+        language=language or customer.language,
+        recipient=recipient[:254],
+        subject=subject[:255],
+        body_text=body_text,
+        body_html=body_html,
+        dedup_key=dedup_key,
+        resend_of=resend_of,
+        created_by=created_by,
+        # The task queued on commit sends it at once; beat only takes what is still pending then.
+        next_attempt_at=timezone.now() + _seconds("NOTIFICATION_FIRST_WAIT_SECONDS", 60),
+    )
+    # One statement: a message with this key already there (a replay, or a concurrent transaction that
+    # queued it first: the unique key keeps it to one) is skipped by the INSERT itself (``ON CONFLICT DO
+    # NOTHING``), without the read before it and the savepoint around it.
+    if not insert_rows([notification], conflict=("dedup_key",))[0]:
         return None
-    try:
-        with transaction.atomic():
-            notification = Notification.objects.create(
-                customer=customer,
-                order=order,
-                kind=kind,
-                channel=channel,
-                language=language or customer.language,
-                recipient=recipient[:254],
-                subject=subject[:255],
-                body_text=body_text,
-                body_html=body_html,
-                dedup_key=dedup_key,
-                resend_of=resend_of,
-                created_by=created_by,
-                # The task queued on commit sends it at once; beat only takes what is still pending then.
-                next_attempt_at=timezone.now() + _seconds("NOTIFICATION_FIRST_WAIT_SECONDS", 60),
-            )
-    except IntegrityError:
-        # Queued by a concurrent transaction since our read: the unique key kept it to one.
-        if Notification.objects.filter(dedup_key=dedup_key).exists():
-            return None
-        raise
     transaction.on_commit(functools.partial(notification_dispatch, notification_id=notification.pk))
     return notification
 

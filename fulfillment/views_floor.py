@@ -383,24 +383,30 @@ class PackView(BackofficeMixin, View):
             raise Http404(_("No such order to pack at your locations."))
         return prep
 
-    def panel(self, request, prep, *, status=200, feedback=None, ok=True, full=False, closed=None):
-        prep.refresh_from_db()
-        parcel = open_parcel(preparation=prep)
+    def panel(
+        self, request, prep, *, status=200, feedback=None, ok=True, full=False, closed=None, scanned=None
+    ):
+        if scanned is None:
+            prep.refresh_from_db()
+            parcel = open_parcel(preparation=prep)
+        else:  # the scan's service read the preparation, its lines and its open parcel under their locks
+            prep, parcel = scanned.parcel.preparation, scanned.parcel
         lines = list(prep.lines.all())
-        if closed is not None:  # its label (and return label) may have been made since it was loaded
-            closed = Parcel.objects.select_related("shipment__return_label", "box").get(pk=closed.pk)
         boxes = list(Box.objects.filter(active=True))
         items = list(parcel.items.select_related("line")) if parcel else []
+        closed_parcels = list(
+            prep.parcels.filter(status=Parcel.Status.CLOSED).select_related("shipment__return_label", "box")
+        )
+        if closed is not None:  # its label (and return label) may have been made since it was loaded
+            closed = next((p for p in closed_parcels if p.pk == closed.pk), None) or (
+                Parcel.objects.select_related("shipment__return_label", "box").get(pk=closed.pk)
+            )
         context = {
             "prep": prep,
             "lines": lines,
             "parcel": parcel,
             "items": items,
-            "closed_parcels": list(
-                prep.parcels.filter(status=Parcel.Status.CLOSED).select_related(
-                    "shipment__return_label", "box"
-                )
-            ),
+            "closed_parcels": closed_parcels,
             "boxes": boxes,
             "estimate": estimated_weight(parcel=parcel, box=None, items=items) if parcel else 0,
             "left": sum(line.quantity - line.packed for line in lines),
@@ -419,6 +425,7 @@ class PackView(BackofficeMixin, View):
     def _answer(self, request, prep, **kwargs):
         if request.htmx:
             return self.panel(request, prep, **kwargs)
+        kwargs.pop("scanned", None)
         (messages.success if kwargs.get("ok", True) else messages.error)(request, kwargs.get("feedback"))
         if kwargs.get("status", 200) >= 400:
             return self.panel(request, prep, full=True, **{**kwargs, "status": 400})
@@ -440,7 +447,7 @@ class PackView(BackofficeMixin, View):
             "sku": item.line.sku,
             "parcel": item.parcel.seq,
         }
-        return self._answer(request, prep, feedback=text)
+        return self._answer(request, prep, feedback=text, scanned=item)
 
 
 class PackUndoView(PackView):

@@ -114,7 +114,10 @@ def pack_scan(*, preparation: Preparation, code: str, quantity: int = 1, actor=N
     if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
         raise PackRefused(_("Pack at least one unit."), code="invalid_quantity")
     product = product_by_code(code=scanned)
-    lines = lock_preparation_lines(prep.pk, product_id=product.pk) if product else []
+    # Every line of the preparation, locked (under its preparation's lock: nobody else waits on them): the
+    # product's are scanned into the parcel, and the pack station's answer shows them all (``prep.lines``).
+    every_line = lock_preparation_lines(prep.pk) if product else []
+    lines = [x for x in every_line if x.product_id == product.pk] if product else []
     if not lines:
         raise PackRefused(
             _("%(code)s is not in order %(order)s. Put it aside.")
@@ -131,7 +134,8 @@ def pack_scan(*, preparation: Preparation, code: str, quantity: int = 1, actor=N
             details={"left": left},
         )
     parcel = open_parcel(preparation=prep)
-    if parcel is None:
+    new_parcel = parcel is None
+    if new_parcel:
         seq = (prep.parcels.aggregate(m=Max("seq"))["m"] or 0) + 1
         parcel = Parcel.objects.create(preparation=prep, seq=seq, opened_by=_actor(actor))
     remaining = quantity
@@ -141,18 +145,25 @@ def pack_scan(*, preparation: Preparation, code: str, quantity: int = 1, actor=N
         if take <= 0:
             continue
         PreparationLine.objects.filter(pk=line.pk).update(packed=F("packed") + take)
-        item, created = ParcelItem.objects.get_or_create(
-            parcel=parcel, line=line, defaults={"quantity": take}
-        )
-        if not created:
+        line.packed += take  # as written (the line is locked)
+        # The parcel's items are written under the preparation's lock only (scan, undo, close): read, then
+        # created or added to, without get_or_create's savepoint; a parcel opened now has none.
+        item = None if new_parcel else ParcelItem.objects.filter(parcel=parcel, line=line).first()
+        if item is None:
+            item = ParcelItem.objects.create(parcel=parcel, line=line, quantity=take)
+        else:
             ParcelItem.objects.filter(pk=item.pk).update(quantity=F("quantity") + take)
-            item.refresh_from_db()
+            item.quantity += take
+            item.parcel, item.line = parcel, line
         ScanEvent.objects.create(
             line=line, action=ScanEvent.Action.PACK, quantity=take, parcel=parcel, actor=_actor(actor)
         )
         remaining -= take
         if remaining == 0:
             break
+    # What the pack station shows next, as written here: the preparation (``item.parcel.preparation``), its
+    # open parcel and every line of it with its packed units (``prep.lines.all()`` reads no more).
+    prep._prefetched_objects_cache = {"lines": every_line}
     return item
 
 

@@ -53,6 +53,11 @@ class PickOutcome:
 
 
 def _check(*, wave: Wave, actor) -> Wave:
+    return _check_locked(wave=wave, actor=actor)[0]
+
+
+def _check_locked(*, wave: Wave, actor) -> tuple[Wave, dict[int, Preparation]]:
+    """The wave and its preparations locked (by id), after the checks every scan makes."""
     wave = lock_wave(wave.pk)
     if actor is not None and not user_may_act_at(user=actor, location_id=wave.location_id):
         raise PickRefused(
@@ -64,8 +69,12 @@ def _check(*, wave: Wave, actor) -> Wave:
         raise PickRefused(
             _("Wave %(wave)s is closed: nothing left to pick.") % {"wave": wave.code}, code="wave_closed"
         )
-    lock_wave_preparations(wave.pk)  # before their lines, as the lock order wants
-    return wave
+    preps = {}
+    for prep in lock_wave_preparations(wave.pk):  # before their lines, as the lock order wants
+        if prep.location_id == wave.location_id:
+            prep.location = wave.location  # the events name it
+        preps[prep.pk] = prep
+    return wave, preps
 
 
 def current_step(*, wave: Wave) -> PickStep | None:
@@ -76,25 +85,24 @@ def _normalise(code: str) -> str:
     return (code or "").strip().upper()
 
 
-def _start(*, wave: Wave, preps: set[int], actor) -> None:
+def _start(*, wave: Wave, preps: list[Preparation], actor) -> None:
+    """``preps``: the touched preparations, locked (``_check_locked``), by id."""
     now = timezone.now()
     if wave.status == Wave.Status.RELEASED:
         wave.status = Wave.Status.PICKING
         wave.started_at = now
         wave.picker = actor if getattr(actor, "pk", None) else None
         wave.save(update_fields=["status", "started_at", "picker"])
-    for prep in Preparation.objects.filter(pk__in=preps, status=PreparationStatus.WAVED).select_related(
-        "location"
-    ):
+    for prep in (p for p in preps if p.status == PreparationStatus.WAVED):
         prep.status = PreparationStatus.PICKING
         prep.save(update_fields=["status"])
         preparation_event("preparation.started", prep=prep, actor=actor)
 
 
-def _finish(*, wave: Wave, preps: set[int], actor) -> tuple[bool, list[PickStep]]:
-    """Move the touched preparations on; close the wave when nothing is left to pick. Returns whether it
-    closed and the wave's pick list as it is now."""
-    for prep in lock_preparations(ids=preps):
+def _finish(*, wave: Wave, preps: list[Preparation], actor) -> tuple[bool, list[PickStep]]:
+    """Move the touched preparations (locked, by id) on; close the wave when nothing is left to pick.
+    Returns whether it closed and the wave's pick list as it is now."""
+    for prep in preps:
         before = prep.status
         prep = preparation_refresh(preparation=prep)
         if prep is not None and before in Preparation.OPEN and prep.status not in Preparation.OPEN:
@@ -114,7 +122,7 @@ def pick_scan(
 ) -> PickOutcome:
     """One scan on the picking screen. The bin of the current step confirms the bin; the product's EAN (or
     SKU) then picks ``quantity`` units into the totes that need them, in tote order."""
-    wave = _check(wave=wave, actor=actor)
+    wave, locked = _check_locked(wave=wave, actor=actor)
     steps = wave_pick_steps(wave=wave)  # read once: the current step and the wrong-scan checks use it
     step = next((s for s in steps if not s.done), None)
     if step is None:
@@ -189,8 +197,10 @@ def pick_scan(
         totes.append((target.tote, target.order_number, take))
         touched.add(line.preparation_id)
         remaining -= take
-    _start(wave=wave, preps=touched, actor=actor)
-    done, steps = _finish(wave=wave, preps=touched, actor=actor)
+    # the touched preparations as locked by ``_check_locked`` (not read again), in id order
+    touched_preps = [locked[pk] for pk in sorted(touched)]
+    _start(wave=wave, preps=touched_preps, actor=actor)
+    done, steps = _finish(wave=wave, preps=touched_preps, actor=actor)
     text = "; ".join(
         _("%(units)s in tote %(tote)s (%(order)s)") % {"units": u, "tote": t, "order": o} for t, o, u in totes
     )
@@ -268,8 +278,8 @@ def pick_short(*, wave: Wave, product_id: int, quantity: int, reason: str, actor
         )
         touched.add(line.preparation_id)
         remaining -= take
-    _start(wave=wave, preps=set(), actor=actor)
-    done, _steps = _finish(wave=wave, preps=touched, actor=actor)
+    _start(wave=wave, preps=[], actor=actor)
+    done, _steps = _finish(wave=wave, preps=lock_preparations(ids=touched), actor=actor)
     return PickOutcome(
         kind="short",
         message=_("%(quantity)s × %(sku)s reported %(reason)s; the order is re-sourced.")

@@ -354,6 +354,14 @@ def invoice_issue_for_order(*, order: Order, scope: str = "shipped", actor=None)
     partial shipment invoices only the rest. Raises NothingToInvoice when nothing is left, NoLegalEntity when
     no entity invoices the channel."""
     order = lock_order(order.pk, related=("customer", "pickup_location"))
+    drafts, delivery_date = _drafts_due(order=order, scope=scope)
+    if not drafts:
+        raise NothingToInvoice("Every unit due is already invoiced.", details={"order": order.number})
+    return _invoice_drafts(order=order, drafts=drafts, delivery_date=delivery_date, actor=actor)
+
+
+def _drafts_due(*, order: Order, scope: str) -> tuple[list[DraftLine], dt.date]:
+    """The lines of the units due and not invoiced yet (the order locked), and the delivery date."""
     lines = list(OrderLine.objects.filter(order=order).select_related("product").order_by("line_no"))
     already = invoiced_quantities(order_id=order.pk)
     if scope == "shipped":
@@ -377,12 +385,17 @@ def invoice_issue_for_order(*, order: Order, scope: str = "shipped", actor=None)
                     order_line_id=line.pk,
                 )
             )
-    if not drafts:
-        raise NothingToInvoice("Every unit due is already invoiced.", details={"order": order.number})
+    return drafts, delivery_date
+
+
+def _invoice_drafts(
+    *, order: Order, drafts: list[DraftLine], delivery_date: dt.date, actor=None, billing=None
+) -> Invoice:
+    """Issue the invoice of ``drafts`` (units due, the order locked), with the shipping line on the first."""
     shipping = shipping_draft(order=order)
     if shipping is not None:
         drafts.append(shipping)
-    legal_entity, _policy = billing_for_channel(channel_id=order.channel_id)
+    legal_entity, _policy = billing or billing_for_channel(channel_id=order.channel_id)
     if legal_entity is None:
         raise NoLegalEntity(
             "No legal entity invoices this channel: set one in the invoicing settings.",
@@ -990,17 +1003,24 @@ def pending_credits_apply(*, order: Order, actor=None) -> list[Invoice]:
 # --- What the orders' events trigger (consumer invoicing.issue) ---------------------------------------
 
 
-def _issue_quietly(*, order: Order, scope: str, actor=None) -> Invoice | None:
+def _issue_quietly(*, order: Order, scope: str, actor=None, billing=None) -> Invoice | None:
     """Issue what is due, in a savepoint: a missing legal entity or nothing left to invoice never stops the
     order's own change (it is written on the timeline instead)."""
+    # "Nothing left to invoice" (the hand-over issued it, then the move to shipped asks again) is decided
+    # before the savepoint: a savepoint rolled back makes psycopg forget (DEALLOCATE ALL) every statement
+    # prepared on the connection. The order's lock is the consumer transaction's, as it was on success.
+    order = lock_order(order.pk, related=("customer", "pickup_location"))
+    drafts, delivery_date = _drafts_due(order=order, scope=scope)
+    if not drafts:
+        return None
     try:
         with transaction.atomic():
-            invoice = invoice_issue_for_order(order=order, scope=scope, actor=actor)
+            invoice = _invoice_drafts(
+                order=order, drafts=drafts, delivery_date=delivery_date, actor=actor, billing=billing
+            )
             # refunds made before this invoice existed: their credit notes right after it
             pending_credits_apply(order=order, actor=actor)
             return invoice
-    except NothingToInvoice:
-        return None
     except (BuyerSirenMissing, BuyerSirenInvalid) as exc:
         from ..timeline import timeline_add
 
@@ -1029,16 +1049,17 @@ def on_order_event(*, order: Order, event: str, actor=None) -> Invoice | None:
     the order's new status."""
     if event not in ORDER_EVENTS_THAT_ISSUE:
         return None
-    _entity, policy = billing_for_channel(channel_id=order.channel_id)
+    billing = billing_for_channel(channel_id=order.channel_id)  # read once: the issue reuses it
+    policy = billing[1]
     if event == "created" and policy == IssuePolicy.PLACED:
-        return _issue_quietly(order=order, scope="all", actor=actor)
+        return _issue_quietly(order=order, scope="all", actor=actor, billing=billing)
     if event in ("partially_shipped", "shipped") and policy == IssuePolicy.SHIPPED:
-        return _issue_quietly(order=order, scope="shipped", actor=actor)
+        return _issue_quietly(order=order, scope="shipped", actor=actor, billing=billing)
     if event == "delivered" and policy == IssuePolicy.DELIVERED:
-        return _issue_quietly(order=order, scope="all", actor=actor)
+        return _issue_quietly(order=order, scope="all", actor=actor, billing=billing)
     if event == "delivered" and policy == IssuePolicy.SHIPPED:
         # A store pickup or a parcel whose shipping was not recorded unit by unit: catch up what shipped.
-        return _issue_quietly(order=order, scope="shipped", actor=actor)
+        return _issue_quietly(order=order, scope="shipped", actor=actor, billing=billing)
     return None
 
 

@@ -66,6 +66,21 @@ def test_the_same_event_is_queued_once(customer, django_capture_on_commit_callba
     assert len(mail.outbox) == 1
 
 
+def test_queueing_is_one_statement_whether_new_or_already_there(customer, django_assert_num_queries):
+    # INSERT ... ON CONFLICT (dedup_key) DO NOTHING: no read before it, no savepoint around it
+    with transaction.atomic():
+        with django_assert_num_queries(1):
+            first = services.notification_queue(
+                customer=customer, kind="shipped", recipient=customer.email, body_text="x", dedup_key="k:1"
+            )
+        with django_assert_num_queries(1):
+            again = services.notification_queue(
+                customer=customer, kind="shipped", recipient=customer.email, body_text="x", dedup_key="k:1"
+            )
+    assert first.pk and first.created_at and again is None
+    assert Notification.objects.get().pk == first.pk
+
+
 def test_broker_outage_loses_nothing_and_beat_sends_it(customer, django_capture_on_commit_callbacks):
     # given the broker refuses the task queued on commit
     with mock.patch.object(send_notification, "apply_async", side_effect=OperationalError("broker down")):

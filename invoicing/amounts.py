@@ -120,26 +120,15 @@ def compute(lines: list[LineIn]) -> DocumentAmounts:
 
 
 @dataclass
-class AllowanceAmounts:
+class AllowanceAmounts(RateAmounts):
     """A document-level allowance (EN 16931 BG-20) at one VAT rate: ``base`` is its amount excl. VAT (BT-92),
     ``vat`` the VAT it takes off the rate, ``gross`` the two together (what it takes off the total due)."""
 
-    rate: Decimal
-    base: Decimal
-    vat: Decimal
-    gross: Decimal
-    reason: str
+    reason: str = ""
     nature: str = ""
 
     def as_json(self) -> dict:
-        return {
-            "rate": str(self.rate),
-            "base": str(self.base),
-            "vat": str(self.vat),
-            "gross": str(self.gross),
-            "reason": self.reason,
-            "nature": self.nature,
-        }
+        return {**super().as_json(), "reason": self.reason, "nature": self.nature}
 
 
 def apply_allowances(

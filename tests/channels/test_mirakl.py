@@ -2,12 +2,14 @@
 pages, OR21 line by line by our stock (refuse rather than oversell), cancellations, OR23 + OR24 at hand-over,
 OF01 quantities at the documented frequency; and a full loop through our own floor."""
 
+import datetime as dt
 import json
 from datetime import time, timedelta
 
 import httpx
 import pytest
 import respx
+import time_machine
 from django.utils import timezone
 
 from channels.models import ChannelConnection, WebhookDelivery
@@ -106,6 +108,8 @@ def poll(floor, router, orders, capture):
         return mirakl_poll(channel_id=floor.fnac.pk)
 
 
+# The first poll reads from a day before now: the fixtures' orders were updated at 09:00 that day.
+@time_machine.travel(dt.datetime(2026, 12, 4, 9, 30, tzinfo=dt.UTC))
 def test_or11_pages_and_the_documented_frequency(floor):
     with respx.mock(assert_all_called=False) as router:
         route = router.get(f"{MIRAKL}/orders").mock(

@@ -2,9 +2,12 @@
 rows through the same path): the row is kept as a failed delivery with its payload, the good orders are
 taken, and the cursor moves on."""
 
+import datetime as dt
+
 import httpx
 import pytest
 import respx
+import time_machine
 
 from channels.models import ChannelConnection, WebhookDelivery
 from orders.models import Order
@@ -14,6 +17,8 @@ from .test_mirakl import MIRAKL, floor, mirakl_order  # noqa: F401 (floor is a f
 pytestmark = pytest.mark.django_db
 
 
+# The first poll reads from a day before now: the fixtures' orders were updated at 09:00 that day.
+@time_machine.travel(dt.datetime(2026, 12, 4, 9, 30, tzinfo=dt.UTC))
 def test_a_mirakl_row_that_is_not_an_order_is_stored_failed_and_the_poll_goes_on(
     floor,  # noqa: F811
     django_capture_on_commit_callbacks,

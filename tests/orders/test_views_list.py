@@ -5,6 +5,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -413,3 +414,22 @@ def test_a_name_with_few_orders_is_sorted_not_walked(manager_client, shop, sort,
     with CaptureQueriesContext(connection) as ctx:
         assert numbers(manager_client.get(URL, {"q": "CMD-2026-00000"})) == n(5, 4, 3, 2, 1)
     assert not any("ORDER BY COALESCE(" in q["sql"] for q in ctx.captured_queries)
+
+
+def test_the_list_is_planned_for_its_filters(manager_client, shop):
+    """A status, a channel, a month: selectivities apart by orders of magnitude, so the page and its count
+    are never prepared (a generic plan read a whole month for a rare status: common/plans.py)."""
+    if settings.DATABASE_PGBOUNCER or not settings.DB_SERVER_SIDE_BINDING:
+        pytest.skip("server-side binding is off in this configuration")
+
+    def prepared() -> set[str]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%orders_order%'"
+            )
+            return {row[0] for row in cursor.fetchall()}
+
+    before = prepared()
+    for status in ("delivered", "cancelled", "returned", "delivered", "cancelled", "allocated"):
+        assert manager_client.get(URL, {"status": status}).status_code == 200
+    assert prepared() == before

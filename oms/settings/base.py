@@ -111,6 +111,9 @@ if env("DATABASE_URL", default=""):
     DATABASES = {"default": env.db("DATABASE_URL")}
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend whose health check asks the socket before sending SELECT 1 (common/backends).
+        DATABASES["default"]["ENGINE"] = "common.backends.postgresql"
 else:
     DATABASES = {
         "default": {
@@ -134,6 +137,8 @@ if DATABASE_REPLICA_URL and DATABASES["default"]["ENGINE"].endswith("postgresql"
     DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
     DATABASES["replica"].setdefault("CONN_MAX_AGE", DATABASES["default"]["CONN_MAX_AGE"])
     DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["replica"]["ENGINE"] = "common.backends.postgresql"
     DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
     # The test database is the primary's; the replica suite points this alias at the standby's copy of it.
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}

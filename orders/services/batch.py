@@ -26,6 +26,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from common.exceptions import DomainError
+from common.instances import build
 from customers import services as customer_services
 from inventory import services as inventory_services
 from inventory.exceptions import OutOfStock
@@ -168,7 +169,7 @@ def _plan(*, channel, pending, results) -> list[_Planned]:
                 destination=_destination(data),
                 pickup_location=store,
                 allow_preorder=data.allow_preorder,
-                extra_free={key: -quantity for key, quantity in consumed.items()} or None,
+                taken=consumed,
                 preload=preload,
             )
         except OutOfStock:
@@ -460,7 +461,8 @@ def _prepare(*, channel, ready: list[_Planned], actor, source) -> _Prepared:
         plan = decision.allocations
         waiting = any(a.kind == Allocation.Kind.INCOMING for a in plan)
         total = _order_total(data=p.data, products=p.products)
-        order = Order(
+        order = build(
+            Order,
             # As the single intake: the payment (a pending one holds the order) and the shipping charge.
             **payment_fields(payment=p.data.payment, total=total),
             pk=order_id,
@@ -480,7 +482,8 @@ def _prepare(*, channel, ready: list[_Planned], actor, source) -> _Prepared:
             **_delivery_fields(data=p.data, customer=_NO_NAME, store=p.store),
         )
         lines = [
-            OrderLine(
+            build(
+                OrderLine,
                 pk=next(next_line),
                 order=order,
                 line_no=i,
@@ -500,7 +503,8 @@ def _prepare(*, channel, ready: list[_Planned], actor, source) -> _Prepared:
         }
         order_row = rows.row(Order, order, now=now)  # sets created_at, which the locations copy
         own_locations = [
-            OrderLocation(
+            build(
+                OrderLocation,
                 order=order,
                 location_id=location_id,
                 status=order.status,

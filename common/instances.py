@@ -7,10 +7,16 @@ batch order's CPU went to building its instances).
 attributes, the same defaults (a callable default or a database default computed for each instance, a
 constant one shared as Django shares it), a related object given by its field's name assigned through its
 descriptor (its id copied, the object cached), a property given by name set after the fields, and
-``post_init`` sent. ``tests/common/test_instances.py`` compares both on the batch's models.
+``pre_init`` / ``post_init`` sent when someone listens (otherwise the values go straight into the
+instance's ``__dict__``, as ``Model.__init__`` leaves them). ``tests/common/test_instances.py`` compares both
+on the batch's models.
 """
 
 from django.db.models import ForeignObjectRel
+from django.db.models.base import ModelState
+from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
+from django.db.models.query_utils import DeferredAttribute
+from django.db.models.signals import post_init, pre_init
 
 _specs: dict[type, tuple] = {}
 
@@ -41,13 +47,19 @@ def _spec(model) -> tuple:
             template.append(None)
             computed.append((i, f))
     properties = set(model._meta._property_names)
-    spec = _specs[model] = (index, related, template, tuple(computed), properties)
+    # Each field's value can go straight into the instance's __dict__ when its class attribute is Django's
+    # plain one (``DeferredAttribute``; a foreign key's id: ``ForeignKeyDeferredAttribute``, which on a new
+    # instance, nothing cached yet, only stores the value).
+    kinds = (DeferredAttribute, ForeignKeyDeferredAttribute)
+    plain = all(type(model.__dict__.get(f.attname)) in kinds for f in fields)
+    attnames = tuple(f.attname for f in fields) if plain else None
+    spec = _specs[model] = (index, related, template, tuple(computed), properties, attnames)
     return spec
 
 
 def build(model, /, **kwargs):
     """``model(**kwargs)``, built through Django's positional path."""
-    index, related, template, computed, properties = _spec(model)
+    index, related, template, computed, properties, attnames = _spec(model)
     values = template.copy()
     for i, f in computed:
         values[i] = f.get_default()
@@ -62,7 +74,13 @@ def build(model, /, **kwargs):
             after.append((name, value))
         else:
             raise TypeError(f"{model.__name__}() got unexpected keyword arguments: '{name}'")
-    obj = model(*values)
+    if attnames is not None and not pre_init.has_listeners(model) and not post_init.has_listeners(model):
+        # What Model.__init__ does with positional values when no one listens to its signals.
+        obj = model.__new__(model)
+        obj._state = ModelState()
+        obj.__dict__.update(zip(attnames, values, strict=True))
+    else:
+        obj = model(*values)
     if after:
         for name, value in after:
             setattr(obj, name, value)

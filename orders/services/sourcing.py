@@ -954,10 +954,11 @@ def _draft_key(drafts: list[_Draft]) -> tuple:
 def _candidates(ctx: _Context, strategy: str, allow_preorder: bool) -> tuple[list[Plan], int]:
     """The ``CANDIDATES_KEPT`` best plans, best first, and how many distinct plans were compared.
 
-    Every candidate gets a bound from its costs (``_Context.bound``); plans are finished (dated against
-    the shifts and the carrier calendar) cheapest bound first, until the next bound is above the last
-    kept plan's rank: the plans left unfinished cannot be among the kept ones, so the result is the
-    one finishing and sorting every candidate gives (ties settled by the candidates' order)."""
+    When there are more candidates than are kept, every candidate gets a bound from its costs
+    (``_Context.bound``); plans are finished (dated against the shifts and the carrier calendar) cheapest
+    bound first, until the next bound is above the last kept plan's rank: the plans left unfinished cannot
+    be among the kept ones, so the result is the one finishing and sorting every candidate gives (ties
+    settled by the candidates' order). With no more than are kept, each is finished, in their order."""
     seen: set = set()
     unique: list[list[_Draft]] = []
     for drafts in _drafts(ctx, strategy, allow_preorder):
@@ -966,10 +967,15 @@ def _candidates(ctx: _Context, strategy: str, allow_preorder: bool) -> tuple[lis
             seen.add(key)
             unique.append(drafts)
     rank_of = {site.pk: site.position for site in ctx.sites}
-    scored = sorted(
-        ((ctx.bound(drafts, strategy, rank_of), seq, drafts) for seq, drafts in enumerate(unique)),
-        key=lambda item: (item[0], item[1]),
-    )
+    if len(unique) <= CANDIDATES_KEPT:
+        # Every plan is finished and kept: bounds would only order the work (the shifts of every plan's
+        # locations are still read in one statement, the first time one is missing).
+        scored = [(None, seq, drafts) for seq, drafts in enumerate(unique)]
+    else:
+        scored = sorted(
+            ((ctx.bound(drafts, strategy, rank_of), seq, drafts) for seq, drafts in enumerate(unique)),
+            key=lambda item: (item[0], item[1]),
+        )
     done: list[tuple[tuple, int, Plan]] = []
     for at, (bound, seq, drafts) in enumerate(scored):
         if len(done) >= CANDIDATES_KEPT:
@@ -983,7 +989,9 @@ def _candidates(ctx: _Context, strategy: str, allow_preorder: bool) -> tuple[lis
             [Parcel(location=d.site.location, stock=list(d.stock), incoming=list(d.incoming)) for d in drafts]
         )
         done.append((_rank(plan, strategy, rank_of), seq, plan))
-        done.sort(key=lambda item: (item[0], item[1]))
+        if len(done) >= CANDIDATES_KEPT:
+            done.sort(key=lambda item: (item[0], item[1]))
+    done.sort(key=lambda item: (item[0], item[1]))
     return [plan for _r, _s, plan in done[:CANDIDATES_KEPT]], len(unique)
 
 

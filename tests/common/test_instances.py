@@ -115,3 +115,20 @@ def test_an_unknown_keyword_is_refused_as_django_refuses_it():
         Order(no_such_field=1)
     with pytest.raises(TypeError):
         build(Order, no_such_field=1)
+
+
+def test_the_init_signals_are_sent_when_someone_listens():
+    from django.db.models.signals import post_init
+
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append((sender, instance.number))
+
+    post_init.connect(receiver, sender=Order)
+    try:
+        build(Order, number="CMD-S-1")
+    finally:
+        post_init.disconnect(receiver, sender=Order)
+    build(Order, number="CMD-S-2")
+    assert seen == [(Order, "CMD-S-1")]

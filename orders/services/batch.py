@@ -75,6 +75,7 @@ class _Planned:
     products: dict
     store: object
     decision: object
+    allocations: list  # the decision's (``Decision.allocations`` builds them at each read)
 
 
 def orders_create_batch(
@@ -195,12 +196,13 @@ def _plan(*, channel, pending, results) -> list[_Planned]:
         except OutOfStock:
             results[index] = BatchResult(error=_out_of_stock(channel=channel, data=data))
             continue
-        for p in decision.allocations:
+        allocations = decision.allocations
+        for p in allocations:
             if p.kind == Allocation.Kind.STOCK:
                 consumed[(p.product_id, p.location_id)] = consumed.get((p.product_id, p.location_id), 0) + (
                     p.quantity
                 )
-        planned.append(_Planned(index, data, products, store, decision))
+        planned.append(_Planned(index, data, products, store, decision, allocations))
     return planned
 
 
@@ -229,7 +231,7 @@ def _groups(planned: list[_Planned]) -> list[list]:
                 quantity=a.quantity,
                 incoming_id=a.incoming_id,
             )
-            for a in p.decision.allocations
+            for a in p.allocations
         ]
         for p in planned
     ]
@@ -402,7 +404,7 @@ def _insert_orm(*, channel, ready: list[_Planned], actor, source) -> _Written:
     locations_of: list[list[OrderLocation]] = []
     events = list(customer_events)
     for p, order, lines in zip(ready, orders, lines_of, strict=True):
-        plan = p.decision.allocations
+        plan = p.allocations
         reservations.extend(a.reservation(order_id=order.pk, line_id=lines[a.line_index].pk) for a in plan)
         scheduled = {
             parcel.location.pk: (parcel.quote.service_id if parcel.quote else None, parcel.ship_date)
@@ -478,7 +480,7 @@ def _prepare(*, channel, ready: list[_Planned], actor, source) -> _Prepared:
     for p, number, order_id in zip(ready, numbers, order_ids, strict=True):
         decision = p.decision
         promise = decision.promise
-        plan = decision.allocations
+        plan = p.allocations
         waiting = any(a.kind == Allocation.Kind.INCOMING for a in plan)
         total = _order_total(data=p.data, products=p.products)
         order = build(
@@ -612,7 +614,7 @@ def _answer(*, channel, ready: list[_Planned], written: _Written, allocations: l
     for p, order, lines, own_locations in zip(
         ready, written.orders, written.lines_of, written.locations_of, strict=True
     ):
-        plan = p.decision.allocations
+        plan = p.allocations
         _fill_caches(
             products=p.products,
             parts=written.parts,

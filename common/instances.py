@@ -57,6 +57,12 @@ def _spec(model) -> tuple:
     return spec
 
 
+def _listened(model) -> bool:
+    return bool(pre_init.receivers or post_init.receivers) and (
+        pre_init.has_listeners(model) or post_init.has_listeners(model)
+    )
+
+
 def build(model, /, **kwargs):
     """``model(**kwargs)``, built through Django's positional path."""
     index, related, template, computed, properties, attnames = _spec(model)
@@ -74,7 +80,7 @@ def build(model, /, **kwargs):
             after.append((name, value))
         else:
             raise TypeError(f"{model.__name__}() got unexpected keyword arguments: '{name}'")
-    if attnames is not None and not pre_init.has_listeners(model) and not post_init.has_listeners(model):
+    if attnames is not None and not _listened(model):
         # What Model.__init__ does with positional values when no one listens to its signals.
         obj = model.__new__(model)
         obj._state = ModelState()

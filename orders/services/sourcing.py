@@ -19,6 +19,7 @@ compare-and-set updates and plans again if stock moved meanwhile.
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection
@@ -77,12 +78,13 @@ class LineRequest:
     weight_g: int
     parts: tuple[tuple[int, int], ...] = ()
 
-    @property
+    # Computed once per line (read for every parcel of every candidate plan); the fields are frozen.
+    @cached_property
     def demands(self) -> tuple[tuple[int, int], ...]:
         """What one unit of the line takes from a shelf: (product id, units)."""
         return self.parts or ((self.product_id, 1),)
 
-    @property
+    @cached_property
     def units_per(self) -> int:
         return sum(q for _, q in self.demands)
 

@@ -1,7 +1,10 @@
 """The REST API's error format: ``{"error": {"code", "message", "details"}}`` for every 4xx."""
 
+import io
+import re
 import sys
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
@@ -52,6 +55,10 @@ class JSONParser(parsers.JSONParser):
       message echoing it could not even be rendered. Invalid UTF-8 is already refused by the decoder."""
 
     def parse(self, stream, media_type=None, parser_context=None):
+        raw = None
+        if stream is not None and _utf8((parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)):
+            raw = stream.read()
+            stream = io.BytesIO(raw)
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
@@ -61,7 +68,10 @@ class JSONParser(parsers.JSONParser):
             too_deep = _deeper_than(data, MAX_JSON_DEPTH)
         if too_deep:
             raise exceptions.ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels.")
-        bad = find_bad_text(data)
+        # In UTF-8 JSON, a NUL or a surrogate can only come from an escape (\u0000, \ud800 to \udfff): the
+        # decoder refuses a raw control character in a string, and invalid UTF-8. Without such an escape
+        # no string needs looking at (an escaped backslash before "u0000" matches too: then all are).
+        bad = find_bad_text(data) if raw is None or _ESCAPES.search(raw) else None
         if bad is not None:
             path, what = bad
             raise MalformedBody(
@@ -71,14 +81,25 @@ class JSONParser(parsers.JSONParser):
         return data
 
 
+_ESCAPES = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def _utf8(encoding: str) -> bool:
+    return encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+
+
 def _deeper_than(data, limit: int) -> bool:
-    stack = [(data, 1)]
+    if not isinstance(data, dict | list):
+        return False
+    stack = [(data, 1)]  # containers only
+    pop, push = stack.pop, stack.append
     while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict | list):
-            if depth > limit:
-                return True
-            stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
+        value, depth = pop()
+        if depth > limit:
+            return True
+        for v in value.values() if isinstance(value, dict) else value:
+            if isinstance(v, dict | list):
+                push((v, depth + 1))
     return False
 
 

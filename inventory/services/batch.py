@@ -23,6 +23,8 @@ from django.db import connection, transaction
 from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.utils import timezone
 
+from common.instances import build
+
 from ..exceptions import InvalidQuantity
 from ..models import Allocation, IncomingStock, StockLevel
 from .reservations import Reservation
@@ -164,7 +166,20 @@ def allocations_prepare(*, reservations: list[Reservation]) -> list[Allocation]:
     """The allocation rows of ``reservations``, built but not written: the caller builds them before it locks
     the stock levels and writes them with ``allocations_insert`` once they are held."""
     now = timezone.now()
-    return [r.allocation(created_at=now) for r in reservations]
+    return [
+        build(
+            Allocation,
+            order_id=r.order_id,
+            line_id=r.line_id,
+            product_id=r.product_id,
+            location_id=r.location_id,
+            quantity=r.quantity,
+            kind=r.kind,
+            incoming_id=r.incoming_id,
+            created_at=now,
+        )
+        for r in reservations
+    ]
 
 
 # The rows as one JSON parameter (as ``common.eventlog`` writes events): one ``json.dumps`` instead of

@@ -26,6 +26,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from common.exceptions import DomainError
+from common.instances import build
 from customers import services as customer_services
 from inventory import services as inventory_services
 from inventory.exceptions import OutOfStock
@@ -74,6 +75,7 @@ class _Planned:
     products: dict
     store: object
     decision: object
+    allocations: list  # the decision's (``Decision.allocations`` builds them at each read)
 
 
 def orders_create_batch(
@@ -86,11 +88,7 @@ def orders_create_batch(
     results: list[BatchResult | None] = [None] * len(orders)
     skus = {line.sku for data in orders for line in (data.lines or [])}
     catalogue = {p.sku: p for p in Product.objects.filter(sku__in=skus, active=True)} if skus else {}
-    taken = dict(
-        Order.objects.filter(
-            channel=channel, external_id__in={str(d.external_id) for d in orders}
-        ).values_list("external_id", "number")
-    )
+    taken = _taken(channel=channel, external_ids={str(d.external_id) for d in orders})
     valid: list[tuple[int, OrderInput, dict, object]] = []
     seen: set[str] = set()
     for index, data in enumerate(orders):
@@ -133,6 +131,30 @@ def orders_create_batch(
     return results  # type: ignore[return-value]
 
 
+_ORDERS = Order._meta.db_table
+_TAKEN = (
+    f'SELECT x.external_id, (SELECT o."number" FROM "{_ORDERS}" o '  # noqa: S608 - the model's own table
+    'WHERE o."channel_id" = %s AND o."external_id" = x.external_id) '
+    "FROM unnest(%s::varchar[]) AS x(external_id)"
+)
+
+
+def _taken(*, channel: Channel, external_ids: set[str]) -> dict[str, str]:
+    """The channel's orders that already hold these external ids: ``{external id: number}``. On PostgreSQL
+    one index probe per id (a subquery per id): ``external_id IN (...)`` was planned, on a table whose
+    statistics were stale (a fast-growing table, or a server without autovacuum, as the benchmarks'), as a
+    scan of every order of the channel filtered by id, so each batch read all its channel's orders."""
+    if connection.vendor != "postgresql":
+        return dict(
+            Order.objects.filter(channel=channel, external_id__in=external_ids).values_list(
+                "external_id", "number"
+            )
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(_TAKEN, [channel.pk, sorted(external_ids)])
+        return {external_id: number for external_id, number in cursor.fetchall() if number is not None}
+
+
 def _duplicate(*, channel: Channel, external_id: str, number: str | None) -> DuplicateOrder:
     if number:
         message = f"Order {external_id} of channel {channel.code} already exists as {number}."
@@ -168,18 +190,19 @@ def _plan(*, channel, pending, results) -> list[_Planned]:
                 destination=_destination(data),
                 pickup_location=store,
                 allow_preorder=data.allow_preorder,
-                extra_free={key: -quantity for key, quantity in consumed.items()} or None,
+                taken=consumed,
                 preload=preload,
             )
         except OutOfStock:
             results[index] = BatchResult(error=_out_of_stock(channel=channel, data=data))
             continue
-        for p in decision.allocations:
+        allocations = decision.allocations
+        for p in allocations:
             if p.kind == Allocation.Kind.STOCK:
                 consumed[(p.product_id, p.location_id)] = consumed.get((p.product_id, p.location_id), 0) + (
                     p.quantity
                 )
-        planned.append(_Planned(index, data, products, store, decision))
+        planned.append(_Planned(index, data, products, store, decision, allocations))
     return planned
 
 
@@ -208,7 +231,7 @@ def _groups(planned: list[_Planned]) -> list[list]:
                 quantity=a.quantity,
                 incoming_id=a.incoming_id,
             )
-            for a in p.decision.allocations
+            for a in p.allocations
         ]
         for p in planned
     ]
@@ -381,7 +404,7 @@ def _insert_orm(*, channel, ready: list[_Planned], actor, source) -> _Written:
     locations_of: list[list[OrderLocation]] = []
     events = list(customer_events)
     for p, order, lines in zip(ready, orders, lines_of, strict=True):
-        plan = p.decision.allocations
+        plan = p.allocations
         reservations.extend(a.reservation(order_id=order.pk, line_id=lines[a.line_index].pk) for a in plan)
         scheduled = {
             parcel.location.pk: (parcel.quote.service_id if parcel.quote else None, parcel.ship_date)
@@ -457,10 +480,11 @@ def _prepare(*, channel, ready: list[_Planned], actor, source) -> _Prepared:
     for p, number, order_id in zip(ready, numbers, order_ids, strict=True):
         decision = p.decision
         promise = decision.promise
-        plan = decision.allocations
+        plan = p.allocations
         waiting = any(a.kind == Allocation.Kind.INCOMING for a in plan)
         total = _order_total(data=p.data, products=p.products)
-        order = Order(
+        order = build(
+            Order,
             # As the single intake: the payment (a pending one holds the order) and the shipping charge.
             **payment_fields(payment=p.data.payment, total=total),
             pk=order_id,
@@ -480,7 +504,8 @@ def _prepare(*, channel, ready: list[_Planned], actor, source) -> _Prepared:
             **_delivery_fields(data=p.data, customer=_NO_NAME, store=p.store),
         )
         lines = [
-            OrderLine(
+            build(
+                OrderLine,
                 pk=next(next_line),
                 order=order,
                 line_no=i,
@@ -500,7 +525,8 @@ def _prepare(*, channel, ready: list[_Planned], actor, source) -> _Prepared:
         }
         order_row = rows.row(Order, order, now=now)  # sets created_at, which the locations copy
         own_locations = [
-            OrderLocation(
+            build(
+                OrderLocation,
                 order=order,
                 location_id=location_id,
                 status=order.status,
@@ -588,7 +614,7 @@ def _answer(*, channel, ready: list[_Planned], written: _Written, allocations: l
     for p, order, lines, own_locations in zip(
         ready, written.orders, written.lines_of, written.locations_of, strict=True
     ):
-        plan = p.decision.allocations
+        plan = p.allocations
         _fill_caches(
             products=p.products,
             parts=written.parts,

@@ -25,7 +25,7 @@ from inventory.selectors import active_products_by_sku, availability, kit_parts
 from ..exceptions import DuplicateOrder, InvalidOrder, UnknownLocation, UnknownProduct
 from ..models import Channel, DeliveryMode, Order, OrderCounter, OrderLine, OrderLocation, OrderStatus
 from ..payments.services import payment_fields
-from .events import events_write, order_event
+from .events import events_write, order_event, order_event_json
 from .sourcing import Decision, channel_location_ids, decide, destination_of, line_request
 
 MAX_ATTEMPTS = 4
@@ -542,7 +542,7 @@ def _events(*, order, channel, data, plan, order_lines, parts, actor, source, de
                 "address": data.delivery.get("address") if order.delivery_mode == DeliveryMode.HOME else None,
             },
         ),
-        order_event(order, "order.sourced", actor=actor, **decision.record()),
+        order_event_json(order, "order.sourced", actor=actor, payload=decision.record()),
     ]
     if order.promised_earliest:
         events.append(

@@ -116,15 +116,17 @@ def row(model, obj, *, now) -> list:
     dates set to ``now``, as ``bulk_create`` would."""
     values = []
     append = values.append
+    known = obj.__dict__  # the fields' values (Django's attributes read them from there once loaded)
     for f, kind in _plan(model)[3]:
+        attname = f.attname
         if kind == 1:  # a foreign key: to an object saved since it was assigned, as bulk_create does
-            if getattr(obj, f.attname) is None and f.is_cached(obj):
+            if getattr(obj, attname) is None and f.is_cached(obj):
                 related = f.get_cached_value(obj)
                 if related is not None:
-                    setattr(obj, f.attname, related.pk)
-        elif kind == 2 and (f.auto_now or getattr(obj, f.attname) is None):
-            setattr(obj, f.attname, now)
-        value = getattr(obj, f.attname)
+                    setattr(obj, attname, related.pk)
+        elif kind == 2 and (f.auto_now or getattr(obj, attname) is None):
+            setattr(obj, attname, now)
+        value = known[attname] if attname in known else getattr(obj, attname)
         if kind != 3 and value.__class__ in _SIMPLE:
             append(value)
         else:

@@ -19,6 +19,7 @@ compare-and-set updates and plans again if stock moved meanwhile.
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cached_property
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection
@@ -77,12 +78,13 @@ class LineRequest:
     weight_g: int
     parts: tuple[tuple[int, int], ...] = ()
 
-    @property
+    # Computed once per line (read for every parcel of every candidate plan); the fields are frozen.
+    @cached_property
     def demands(self) -> tuple[tuple[int, int], ...]:
         """What one unit of the line takes from a shelf: (product id, units)."""
         return self.parts or ((self.product_id, 1),)
 
-    @property
+    @cached_property
     def units_per(self) -> int:
         return sum(q for _, q in self.demands)
 
@@ -278,6 +280,10 @@ class Decision:
         return text
 
     def record(self) -> dict:
+        """What ``order.sourced`` records, made of JSON's own types (written as it is: ``intake._events``).
+        The chosen plan is the first candidate: its summary is made once."""
+        candidates = [c.summary() for c in self.candidates[:CANDIDATES_KEPT]]
+        first = self.candidates[0] is self.plan if candidates else False
         return {
             "strategy": self.strategy,
             "destination": None
@@ -287,8 +293,8 @@ class Decision:
                 "longitude": self.destination.longitude,
                 "precision": self.destination.precision,
             },
-            "chosen": self.plan.summary(),
-            "candidates": [c.summary() for c in self.candidates[:CANDIDATES_KEPT]],
+            "chosen": candidates[0] if first else self.plan.summary(),
+            "candidates": candidates,
         }
 
 
@@ -421,13 +427,40 @@ def _sites_read(
 
 @dataclass
 class Preload:
-    """What every decision of a batch reads the same way, read once (``sourcing_preload``)."""
+    """What every decision of a batch reads the same way, read once (``sourcing_preload``), and what every
+    decision of the batch computes the same way, computed once (the free units by product, the strategy's
+    settings, whether the network has services for a mode)."""
 
     sites: list[_Site]
     free: dict[tuple[int, int], int]
     shifts: dict
     network: ShippingNetwork
     locations: int  # the channel's locations in all
+    _by_product: dict | None = None
+    _services: dict = field(default_factory=dict)
+
+    def free_of(self, product_ids, taken: dict | None) -> dict[tuple[int, int], int]:
+        """The free units of ``product_ids`` (``{(product id, location id): units}``, only those > 0) once
+        ``taken`` (the units the batch's earlier orders planned) is taken away."""
+        by_product = self._by_product
+        if by_product is None:
+            by_product = self._by_product = {}
+            for key, units in self.free.items():
+                by_product.setdefault(key[0], []).append((key, units))
+        free = {}
+        for product_id in product_ids:
+            for key, units in by_product.get(product_id, ()):
+                if taken:
+                    units -= taken.get(key, 0)
+                if units > 0:
+                    free[key] = units
+        return free
+
+    def has_services(self, mode: str) -> bool:
+        found = self._services.get(mode)
+        if found is None:
+            found = self._services[mode] = bool(self.network.quotes(mode=mode, weight_g=0, distance_km=0))
+        return found
 
 
 def sourcing_preload(*, channel: Channel, product_ids, now: datetime | None = None) -> Preload:
@@ -490,6 +523,7 @@ class _Context:
         extra_free=None,
         exclude_location_ids=(),
         preload=None,
+        taken=None,
     ):
         self.channel = channel
         self.lines = lines
@@ -503,8 +537,19 @@ class _Context:
         # horizon for parcels waiting for a replenishment.
         self._shifts: dict = {}
         self._shifts_full: dict = {}
-        if preload is not None and pickup_location is None and not exclude_location_ids:
-            wanted = set(product_ids)  # a batch: read once for all its orders
+        fast = preload is not None and pickup_location is None and not exclude_location_ids and not extra_free
+        if not fast and taken:  # ``taken`` is ``extra_free`` with the signs turned
+            extra_free = {**(extra_free or {})}
+            for key, quantity in taken.items():
+                extra_free[key] = extra_free.get(key, 0) - quantity
+        if fast:  # a batch: read once for all its orders, its earlier orders' units taken away
+            sites = preload.sites
+            self.free = preload.free_of(product_ids, taken)
+            network = network if network is not None else preload.network
+            self._shifts = self._shifts_full = preload.shifts
+            total = preload.locations
+        elif preload is not None and pickup_location is None and not exclude_location_ids:
+            wanted = set(product_ids)
             sites = preload.sites
             self.free = {k: v for k, v in preload.free.items() if k[0] in wanted}
             network = network if network is not None else preload.network
@@ -536,8 +581,12 @@ class _Context:
         self.lateness_per_day = Decimal(str(settings.SOURCING_LATENESS_COST_PER_DAY))
         self.storage_days = Decimal(settings.SOURCING_STORAGE_DAYS)
         self.max_parcels = settings.SOURCING_MAX_PARCELS
-        self.has_services = bool(self.network.quotes(mode=self.mode, weight_g=0, distance_km=0))
-        self.today = timezone.localdate(self.now)
+        if preload is not None and self.network is preload.network:
+            self.has_services = preload.has_services(self.mode)
+        else:
+            self.has_services = bool(self.network.quotes(mode=self.mode, weight_g=0, distance_km=0))
+        self.local_now = timezone.localtime(self.now)
+        self.today = self.local_now.date()
         self._distances: dict[int, float] = {}
         self._quoters: dict = {}
         self._measures: dict = {}
@@ -635,7 +684,7 @@ class _Context:
         return self._shifts[location_id]
 
     def _dates(self, parcel: Parcel, *, self_pickup: bool) -> None:
-        now = timezone.localtime(self.now)
+        now = self.local_now
         ready = now
         if parcel.incoming:  # waits for the replenishment, received the morning it is expected
             latest = max(expected for *_, expected in parcel.incoming)
@@ -663,7 +712,7 @@ class _Context:
         plan = Plan(parcels=[self.finish_parcel(p) for p in parcels])
         plan.split_penalty = self.split_penalty * max(0, len(parcels) - 1)
         if plan.delivery_date:
-            days = (plan.delivery_date - timezone.localdate(self.now)).days
+            days = (plan.delivery_date - self.today).days
             plan.lateness = (self.lateness_per_day * max(0, days)).quantize(CENT)
         if self.has_services and any(
             p.quote is None and p.shipping == 0 and p.delivery_date is None for p in parcels
@@ -907,10 +956,11 @@ def _draft_key(drafts: list[_Draft]) -> tuple:
 def _candidates(ctx: _Context, strategy: str, allow_preorder: bool) -> tuple[list[Plan], int]:
     """The ``CANDIDATES_KEPT`` best plans, best first, and how many distinct plans were compared.
 
-    Every candidate gets a bound from its costs (``_Context.bound``); plans are finished (dated against
-    the shifts and the carrier calendar) cheapest bound first, until the next bound is above the last
-    kept plan's rank: the plans left unfinished cannot be among the kept ones, so the result is the
-    one finishing and sorting every candidate gives (ties settled by the candidates' order)."""
+    When there are more candidates than are kept, every candidate gets a bound from its costs
+    (``_Context.bound``); plans are finished (dated against the shifts and the carrier calendar) cheapest
+    bound first, until the next bound is above the last kept plan's rank: the plans left unfinished cannot
+    be among the kept ones, so the result is the one finishing and sorting every candidate gives (ties
+    settled by the candidates' order). With no more than are kept, each is finished, in their order."""
     seen: set = set()
     unique: list[list[_Draft]] = []
     for drafts in _drafts(ctx, strategy, allow_preorder):
@@ -919,10 +969,15 @@ def _candidates(ctx: _Context, strategy: str, allow_preorder: bool) -> tuple[lis
             seen.add(key)
             unique.append(drafts)
     rank_of = {site.pk: site.position for site in ctx.sites}
-    scored = sorted(
-        ((ctx.bound(drafts, strategy, rank_of), seq, drafts) for seq, drafts in enumerate(unique)),
-        key=lambda item: (item[0], item[1]),
-    )
+    if len(unique) <= CANDIDATES_KEPT:
+        # Every plan is finished and kept: bounds would only order the work (the shifts of every plan's
+        # locations are still read in one statement, the first time one is missing).
+        scored = [(None, seq, drafts) for seq, drafts in enumerate(unique)]
+    else:
+        scored = sorted(
+            ((ctx.bound(drafts, strategy, rank_of), seq, drafts) for seq, drafts in enumerate(unique)),
+            key=lambda item: (item[0], item[1]),
+        )
     done: list[tuple[tuple, int, Plan]] = []
     for at, (bound, seq, drafts) in enumerate(scored):
         if len(done) >= CANDIDATES_KEPT:
@@ -936,7 +991,9 @@ def _candidates(ctx: _Context, strategy: str, allow_preorder: bool) -> tuple[lis
             [Parcel(location=d.site.location, stock=list(d.stock), incoming=list(d.incoming)) for d in drafts]
         )
         done.append((_rank(plan, strategy, rank_of), seq, plan))
-        done.sort(key=lambda item: (item[0], item[1]))
+        if len(done) >= CANDIDATES_KEPT:
+            done.sort(key=lambda item: (item[0], item[1]))
+    done.sort(key=lambda item: (item[0], item[1]))
     return [plan for _r, _s, plan in done[:CANDIDATES_KEPT]], len(unique)
 
 
@@ -967,8 +1024,12 @@ def decide(
     extra_free: dict | None = None,
     exclude_location_ids=(),
     preload: Preload | None = None,
+    taken: dict | None = None,
 ) -> Decision:
-    """Choose where every line ships from. Raises OutOfStock when no plan can serve the order."""
+    """Choose where every line ships from. Raises OutOfStock when no plan can serve the order.
+
+    ``taken``: units not free for this decision (``{(product id, location id): units}``, those a batch's
+    earlier orders planned), as ``extra_free`` with the signs turned, without building that dict."""
     strategy = strategy or channel.sourcing_strategy or "cost"
     ctx = _Context(
         channel=channel,
@@ -981,6 +1042,7 @@ def decide(
         extra_free=extra_free,
         exclude_location_ids=exclude_location_ids,
         preload=preload,
+        taken=taken,
     )
     plans, compared = _candidates(ctx, strategy, allow_preorder)
     if not plans:

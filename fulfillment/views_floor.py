@@ -117,8 +117,7 @@ class WaveReleaseView(BackofficeMixin, View):
             return HttpResponseRedirect(reverse("fulfillment:picking"))
         messages.success(
             request,
-            _("Wave %(wave)s released: %(count)s order(s).")
-            % {"wave": wave.code, "count": wave.preparations.count()},
+            _("Wave %(wave)s released: %(count)s order(s).") % {"wave": wave.code, "count": wave.order_count},
         )
         return HttpResponseRedirect(reverse("fulfillment:wave_pick", args=[wave.pk]))
 
@@ -418,9 +417,16 @@ class PackView(BackofficeMixin, View):
             items = list(parcel.items.all())
         else:
             items = list(parcel.items.select_related("line")) if parcel else []
-        closed_parcels = list(
-            prep.parcels.filter(status=Parcel.Status.CLOSED).select_related("shipment__return_label", "box")
-        )
+        if "parcels" in getattr(
+            prep, "_prefetched_objects_cache", {}
+        ):  # the scan read them, with their shipments
+            closed_parcels = [p for p in prep.parcels.all() if p.status == Parcel.Status.CLOSED]
+        else:
+            closed_parcels = list(
+                prep.parcels.filter(status=Parcel.Status.CLOSED).select_related(
+                    "shipment__return_label", "box"
+                )
+            )
         if closed is not None:  # its label (and return label) may have been made since it was loaded
             closed = next((p for p in closed_parcels if p.pk == closed.pk), None) or (
                 Parcel.objects.select_related("shipment__return_label", "box").get(pk=closed.pk)

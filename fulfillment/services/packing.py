@@ -6,7 +6,7 @@ order's owner after commit (carrier choice by the shipping rules, label, timelin
 import re
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, Max, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -148,11 +148,15 @@ def pack_scan(*, preparation: Preparation, code: str, quantity: int = 1, actor=N
             code="over_pack",
             details={"left": left},
         )
-    parcel = open_parcel(preparation=prep)
+    # Every parcel of the preparation in one read (written only under its lock): the open one, the next
+    # number, and the closed ones with what the pack station's answer shows of them (``prep.parcels.all()``).
+    parcels = list(prep.parcels.select_related("shipment__return_label", "box"))
+    parcel = next((p for p in parcels if p.status == Parcel.Status.OPEN), None)
     new_parcel = parcel is None
     if new_parcel:
-        seq = (prep.parcels.aggregate(m=Max("seq"))["m"] or 0) + 1
+        seq = max((p.seq for p in parcels), default=0) + 1
         parcel = Parcel.objects.create(preparation=prep, seq=seq, opened_by=_actor(actor))
+        parcels.append(parcel)
     # The parcel's items are written under the preparation's lock only (scan, undo, close): read all of them
     # once (a parcel opened now has none), then created or added to, without get_or_create's savepoint;
     # the pack station's answer shows them (``parcel.items.all()`` reads no more).
@@ -184,7 +188,7 @@ def pack_scan(*, preparation: Preparation, code: str, quantity: int = 1, actor=N
             break
     # What the pack station shows next, as written here: the preparation (``item.parcel.preparation``), its
     # open parcel and every line of it with its packed units (``prep.lines.all()`` reads no more).
-    prep._prefetched_objects_cache = {"lines": every_line}
+    prep._prefetched_objects_cache = {"lines": every_line, "parcels": parcels}
     parcel._prefetched_objects_cache = {"items": sorted(items, key=lambda i: i.pk)}
     return item
 

@@ -198,11 +198,11 @@ def pick_scan(
     remaining = quantity
     totes = []
     touched = set()
-    lines = lock_lines([t.line_id for t in step.targets])
+    locked_lines = lock_lines([t.line_id for t in step.targets])
     for target in step.targets:
         if remaining == 0:
             break
-        line = lines[target.line_id]
+        line = locked_lines[target.line_id]
         take = min(remaining, line.quantity - line.picked)
         if take <= 0:
             continue
@@ -220,7 +220,10 @@ def pick_scan(
     # the touched preparations as locked by ``_check_locked`` (not read again), in id order
     touched_preps = [locked[pk] for pk in sorted(touched)]
     _start(wave=wave, preps=touched_preps, actor=actor)
-    lines = wave_pick_lines(wave=wave)  # after the writes: the touched preparations' and the pick list's
+    # The wave's lines after the writes, without reading them again: the scanned ones as locked and written
+    # here, the others as read above (every preparation of the wave is locked since before that read, and a
+    # line is written only under its preparation's lock).
+    lines = [locked_lines.get(line.pk, line) for line in lines]
     done, steps = _finish(wave=wave, preps=touched_preps, actor=actor, lines=lines)
     text = "; ".join(
         _("%(units)s in tote %(tote)s (%(order)s)") % {"units": u, "tote": t, "order": o} for t, o, u in totes

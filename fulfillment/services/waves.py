@@ -114,6 +114,7 @@ def wave_release(
             if bins.get(line.product_id, line.bin_code) != line.bin_code:
                 line.bin_code = bins[line.product_id]
                 line.save(update_fields=["bin_code"])
+    wave.order_count = len(chosen)  # as ``waves_for_user`` annotates it: the release's message shows it
     return wave
 
 

@@ -13,11 +13,12 @@ A copy is not kept:
 - when the cache cannot answer (Redis down: ``CACHE_ERRORS``) or is not shared between processes (no
   ``REDIS_URL``, a cache per process), unless the ``setting`` says so (the tests: one process each);
 - inside the transaction that wrote the facts (``changed()`` under an atomic block), until it commits or
-  the next read outside any transaction: rows read there may still be rolled back.
+  the thread's next read outside any transaction: rows read there may still be rolled back.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -38,7 +39,8 @@ class VersionedMemo:
         self.max_age = max_age
         self.max_entries = max_entries
         self._memo: dict = {"token": None, "loaded": 0.0, "values": {}}
-        self._dirty = False  # written by a transaction of this process that has not ended yet
+        # written by a transaction of this thread (its connection) that has not ended yet
+        self._local = threading.local()
 
     def _shared(self) -> bool:
         default = "LocMemCache" not in settings.CACHES["default"]["BACKEND"]
@@ -60,9 +62,10 @@ class VersionedMemo:
         return token
 
     def _may_keep(self) -> bool:
-        if self._dirty and not connections[DEFAULT_DB_ALIAS].in_atomic_block:
-            self._dirty = False  # the writing transaction ended (committed or rolled back)
-        return not self._dirty
+        dirty = getattr(self._local, "dirty", False)
+        if dirty and not connections[DEFAULT_DB_ALIAS].in_atomic_block:
+            self._local.dirty = dirty = False  # the writing transaction ended (committed or rolled back)
+        return not dirty
 
     def values(self) -> dict:
         """This process's values if still valid, else an empty dict (kept only when it may be)."""
@@ -96,16 +99,16 @@ class VersionedMemo:
         """The facts were written: every process reads them again."""
         self._memo = {"token": None, "loaded": 0.0, "values": {}}
         if connections[DEFAULT_DB_ALIAS].in_atomic_block:
-            self._dirty = True
+            self._local.dirty = True
             transaction.on_commit(self._committed, robust=True)
         self._forget_shared()
 
     def _committed(self) -> None:
-        self._dirty = False
+        self._local.dirty = False
         self._memo = {"token": None, "loaded": 0.0, "values": {}}
         self._forget_shared()
 
     def forget(self) -> None:
         """Drop this process's copy, as after a commit (tests)."""
-        self._dirty = False
+        self._local.dirty = False
         self._memo = {"token": None, "loaded": 0.0, "values": {}}

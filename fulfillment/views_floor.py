@@ -417,10 +417,9 @@ class PackView(BackofficeMixin, View):
             items = list(parcel.items.all())
         else:
             items = list(parcel.items.select_related("line")) if parcel else []
-        if "parcels" in getattr(
-            prep, "_prefetched_objects_cache", {}
-        ):  # the scan read them, with their shipments
-            closed_parcels = [p for p in prep.parcels.all() if p.status == Parcel.Status.CLOSED]
+        prefetched = getattr(prep, "_prefetched_objects_cache", {})
+        if "parcels" in prefetched:  # the scan read every parcel, with its shipment and box
+            closed_parcels = [p for p in prefetched["parcels"] if p.status == Parcel.Status.CLOSED]
         else:
             closed_parcels = list(
                 prep.parcels.filter(status=Parcel.Status.CLOSED).select_related(

@@ -112,8 +112,9 @@ def _finish(
     *, wave: Wave, preps: list[Preparation], actor, lines: list[PreparationLine] | None = None
 ) -> tuple[bool, list[PickStep]]:
     """Move the touched preparations (locked, by id) on; close the wave when nothing is left to pick.
-    Returns whether it closed and the wave's pick list as it is now. ``lines``: the wave's lines read
-    after the scan's writes (``wave_pick_lines``), which then give each touched preparation its lines too."""
+    Returns whether it closed and the wave's pick list as it is now. ``lines``: the wave's lines as the
+    scan's writes left them (``pick_scan``), which then give each touched preparation its lines too;
+    without them, the pick list and each preparation's lines are read."""
     if lines is not None:
         by_prep: dict[int, list[PreparationLine]] = {}
         for line in lines:

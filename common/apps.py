@@ -29,6 +29,7 @@ class CommonConfig(AppConfig):
     def ready(self) -> None:
         connection_created.connect(_prepared_statements, dispatch_uid="common.prepared_statements")
         post_migrate.connect(_consumers_progress, sender=self, dispatch_uid="common.consumers_progress")
-        from . import audit_receivers
+        from . import audit_receivers, authz
 
         audit_receivers.connect()  # sign-ins, roles, permissions and staff accounts into the audit log
+        authz.connect()  # a user's permissions and roles kept per process: dropped by every write of them

@@ -19,10 +19,13 @@ from .models import (
 )
 
 
-def lock_wave(wave_id: int) -> Wave:
-    return (
-        Wave.objects.select_for_update(of=("self",), no_key=True).select_related("location").get(pk=wave_id)
-    )
+def lock_wave(wave_id: int, *, locations: QuerySet | None = None) -> Wave | None:
+    """The wave, locked. With ``locations`` (a user's scope), only a wave at one of them, else None (the
+    scope checked by the locking statement itself)."""
+    queryset = Wave.objects.select_for_update(of=("self",), no_key=True).select_related("location")
+    if locations is None:
+        return queryset.get(pk=wave_id)
+    return queryset.filter(pk=wave_id, location__in=locations).first()
 
 
 def lock_wave_preparations(wave_id: int) -> list[Preparation]:
@@ -34,12 +37,12 @@ def lock_wave_preparations(wave_id: int) -> list[Preparation]:
     )
 
 
-def lock_preparation(preparation_id: int) -> Preparation:
-    return (
-        Preparation.objects.select_for_update(of=("self",), no_key=True)
-        .select_related("location")
-        .get(pk=preparation_id)
-    )
+def lock_preparation(preparation_id: int, *, locations: QuerySet | None = None) -> Preparation | None:
+    """The preparation, locked. With ``locations`` (a user's scope), only one at one of them, else None."""
+    queryset = Preparation.objects.select_for_update(of=("self",), no_key=True).select_related("location")
+    if locations is None:
+        return queryset.get(pk=preparation_id)
+    return queryset.filter(pk=preparation_id, location__in=locations).first()
 
 
 def lock_preparations(

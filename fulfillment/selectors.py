@@ -6,10 +6,11 @@ from datetime import date, timedelta
 
 from django.db.models import Count, Q, QuerySet, Sum
 
+from common.versioned import VersionedMemo
 from inventory.selectors import locations_for_user
 from shipping.calendar import is_public_holiday
 
-from .models import Parcel, PickerShift, Preparation, PreparationLine, PreparationStatus, Wave
+from .models import Box, Parcel, PickerShift, Preparation, PreparationLine, PreparationStatus, Wave
 
 
 def monday_of(day: date) -> date:
@@ -148,14 +149,20 @@ class PickStep:
         return self.left <= 0
 
 
-def wave_pick_steps(*, wave: Wave) -> list[PickStep]:
-    """The wave's pick list: its lines grouped by product, in walking order of the bins, each with the
-    totes (orders) its units go to."""
-    lines = (
+def wave_pick_lines(*, wave: Wave) -> list[PreparationLine]:
+    """Every line of the wave's preparations (not cancelled), with its preparation, in tote order."""
+    return list(
         PreparationLine.objects.filter(wave_filter(wave))
         .select_related("preparation")
         .order_by("preparation__tote", "pk")
     )
+
+
+def wave_pick_steps(*, wave: Wave, lines: list[PreparationLine] | None = None) -> list[PickStep]:
+    """The wave's pick list: its lines grouped by product, in walking order of the bins, each with the
+    totes (orders) its units go to. ``lines``: the wave's lines when already read (``wave_pick_lines``)."""
+    if lines is None:
+        lines = wave_pick_lines(wave=wave)
     steps: dict[int, PickStep] = {}
     for line in lines:
         step = steps.get(line.product_id)
@@ -227,6 +234,17 @@ def wave_progress(*, wave: Wave) -> WaveProgress:
         )
     )
     return WaveProgress(totals["units"] or 0, totals["picked"] or 0, totals["short"] or 0, totals["orders"])
+
+
+def wave_progress_of(*, lines: list[PreparationLine], preparations) -> WaveProgress:
+    """``wave_progress`` from what a scan read under the wave's lock: the wave's lines
+    (``wave_pick_lines``) and its preparations; the same figures without a statement."""
+    return WaveProgress(
+        units=sum(line.quantity for line in lines),
+        picked=sum(line.picked for line in lines),
+        short=sum(line.short for line in lines),
+        orders=sum(1 for prep in preparations if prep.status != PreparationStatus.CANCELLED),
+    )
 
 
 def waves_for_user(*, user, statuses=None) -> QuerySet[Wave]:
@@ -334,3 +352,18 @@ def dashboard_figures(*, locations, today: date, day_start, day_end) -> list[Loc
         f.capacity_today = row["capacity"] or 0
         f.capacity_left = max(0, (row["capacity"] or 0) - (row["booked"] or 0))
     return [figures[i] for i in ids]
+
+
+# The active boxes, shown by every answer of the pack station: kept per process, checked against a version
+# token in the shared cache and dropped by every write of a box (``Box`` saved or deleted: the admin, the
+# demo; fulfillment/apps.py connects the signals). Read from PostgreSQL when the cache cannot answer.
+boxes_memo = VersionedMemo("fulfillment:boxes:version", setting="VERSIONED_MEMOS_CACHED")
+
+
+def active_boxes() -> list[Box]:
+    """The boxes packers may choose, smallest first (read once per process while unchanged)."""
+    return boxes_memo.get("active", lambda: tuple(Box.objects.filter(active=True)))
+
+
+def boxes_changed(sender=None, **kwargs) -> None:
+    boxes_memo.changed()

@@ -16,6 +16,7 @@ from inventory.selectors import location_list, user_sees_all_locations
 from . import documents, services
 from .models import Box, DocumentJob, Parcel, Preparation, Wave
 from .selectors import (
+    active_boxes,
     preparation_for_user,
     preparations_to_pack,
     preparations_to_wave,
@@ -116,8 +117,7 @@ class WaveReleaseView(BackofficeMixin, View):
             return HttpResponseRedirect(reverse("fulfillment:picking"))
         messages.success(
             request,
-            _("Wave %(wave)s released: %(count)s order(s).")
-            % {"wave": wave.code, "count": wave.preparations.count()},
+            _("Wave %(wave)s released: %(count)s order(s).") % {"wave": wave.code, "count": wave.order_count},
         )
         return HttpResponseRedirect(reverse("fulfillment:wave_pick", args=[wave.pk]))
 
@@ -131,7 +131,19 @@ class WavePickView(PickPermissionMixin, View):
             raise Http404(_("No such wave at your locations."))
         return wave
 
-    def panel(self, request, wave, *, status=200, feedback=None, ok=True, bin_ok="", full=False, steps=None):
+    def panel(
+        self,
+        request,
+        wave,
+        *,
+        status=200,
+        feedback=None,
+        ok=True,
+        bin_ok="",
+        full=False,
+        steps=None,
+        progress=None,
+    ):
         if steps is None:
             steps = wave_pick_steps(wave=wave)
         current = next((s for s in steps if not s.done), None)
@@ -143,7 +155,7 @@ class WavePickView(PickPermissionMixin, View):
             "current": current,
             "upcoming": [s for s in steps if not s.done and s is not current][:5],
             "put_backs": put_backs_at(location_id=wave.location_id),
-            "progress": wave_progress(wave=wave),
+            "progress": progress if progress is not None else wave_progress(wave=wave),
             "feedback": feedback,
             "ok": ok,
             "bin_ok": bin_ok,
@@ -156,34 +168,42 @@ class WavePickView(PickPermissionMixin, View):
         return self.panel(request, wave, full=True)
 
     def post(self, request, pk):
-        wave = self._wave(request, pk)
+        # The wave is not read here: the service locks it with the user's scope in one statement. A refusal
+        # (another location's wave among them) reads it as the page does: 404 when it is not the user's.
         quantity = _int(request.POST.get("quantity") or 1)
         bin_ok = request.POST.get("bin_ok", "")
         try:
             if quantity is None:
                 raise services.PickRefused(_("The quantity is a whole number."), code="invalid_quantity")
             outcome = services.pick_scan(
-                wave=wave,
+                wave=Wave(pk=pk),
                 code=request.POST.get("code", ""),
                 quantity=quantity,
                 bin_confirmed=bin_ok,
                 actor=request.user,
             )
         except DomainError as exc:
-            wave.refresh_from_db()
+            wave = self._wave(request, pk)
             return self._answer(request, wave, feedback=exc.message, ok=False, bin_ok=bin_ok, status=422)
         if outcome.kind == "bin":
             bin_ok = outcome.step.bin_code
-        # The service's wave and pick list are current (read under the wave's lock, after the scan's
-        # writes): the answer reuses them rather than reading the wave, its location and its lines again.
+        # The service's wave, pick list and progress are current (read under the wave's lock, after the
+        # scan's writes): the answer reuses them rather than reading the wave, its location and lines again.
         return self._answer(
-            request, outcome.wave, feedback=outcome.message, ok=True, bin_ok=bin_ok, steps=outcome.steps
+            request,
+            outcome.wave,
+            feedback=outcome.message,
+            ok=True,
+            bin_ok=bin_ok,
+            steps=outcome.steps,
+            progress=outcome.progress,
         )
 
     def _answer(self, request, wave, **kwargs):
         if request.htmx:
             return self.panel(request, wave, **kwargs)
         kwargs.pop("steps", None)
+        kwargs.pop("progress", None)
         (messages.success if kwargs.get("ok") else messages.error)(request, kwargs.get("feedback"))
         if kwargs.get("status", 200) >= 400:
             return self.panel(request, wave, full=True, **{**kwargs, "status": 400})
@@ -384,19 +404,28 @@ class PackView(BackofficeMixin, View):
         return prep
 
     def panel(
-        self, request, prep, *, status=200, feedback=None, ok=True, full=False, closed=None, scanned=None
+        self, request, prep, *, status=200, feedback=None, ok=True, full=False, closed=None, current=None
     ):
-        if scanned is None:
+        if current is None:
             prep.refresh_from_db()
             parcel = open_parcel(preparation=prep)
-        else:  # the scan's service read the preparation, its lines and its open parcel under their locks
-            prep, parcel = scanned.parcel.preparation, scanned.parcel
+        else:  # the service read the preparation, its lines and its open parcel under their locks
+            prep, parcel = current
         lines = list(prep.lines.all())
-        boxes = list(Box.objects.filter(active=True))
-        items = list(parcel.items.select_related("line")) if parcel else []
-        closed_parcels = list(
-            prep.parcels.filter(status=Parcel.Status.CLOSED).select_related("shipment__return_label", "box")
-        )
+        boxes = active_boxes()
+        if current is not None and parcel is not None:  # the scan's: every item with its line, as written
+            items = list(parcel.items.all())
+        else:
+            items = list(parcel.items.select_related("line")) if parcel else []
+        prefetched = getattr(prep, "_prefetched_objects_cache", {})
+        if "parcels" in prefetched:  # the scan read every parcel, with its shipment and box
+            closed_parcels = [p for p in prefetched["parcels"] if p.status == Parcel.Status.CLOSED]
+        else:
+            closed_parcels = list(
+                prep.parcels.filter(status=Parcel.Status.CLOSED).select_related(
+                    "shipment__return_label", "box"
+                )
+            )
         if closed is not None:  # its label (and return label) may have been made since it was loaded
             closed = next((p for p in closed_parcels if p.pk == closed.pk), None) or (
                 Parcel.objects.select_related("shipment__return_label", "box").get(pk=closed.pk)
@@ -425,29 +454,34 @@ class PackView(BackofficeMixin, View):
     def _answer(self, request, prep, **kwargs):
         if request.htmx:
             return self.panel(request, prep, **kwargs)
-        kwargs.pop("scanned", None)
+        kwargs.pop("current", None)
         (messages.success if kwargs.get("ok", True) else messages.error)(request, kwargs.get("feedback"))
         if kwargs.get("status", 200) >= 400:
             return self.panel(request, prep, full=True, **{**kwargs, "status": 400})
         return HttpResponseRedirect(reverse("fulfillment:pack", args=[prep.pk]))
 
     def post(self, request, pk):
-        prep = self._prep(request, pk)
+        # The preparation is not read here: the service locks it with the user's scope in one statement. A
+        # refusal (another location's order among them) reads it as the page does: 404 when not the user's.
         quantity = _int(request.POST.get("quantity") or 1)
         try:
             if quantity is None:
                 raise services.PackRefused(_("The quantity is a whole number."), code="invalid_quantity")
             item = services.pack_scan(
-                preparation=prep, code=request.POST.get("code", ""), quantity=quantity, actor=request.user
+                preparation=Preparation(pk=pk),
+                code=request.POST.get("code", ""),
+                quantity=quantity,
+                actor=request.user,
             )
         except DomainError as exc:
-            return self._answer(request, prep, feedback=exc.message, ok=False, status=422)
+            return self._answer(request, self._prep(request, pk), feedback=exc.message, ok=False, status=422)
         text = _("%(quantity)s × %(sku)s in parcel %(parcel)s.") % {
             "quantity": quantity,
             "sku": item.line.sku,
             "parcel": item.parcel.seq,
         }
-        return self._answer(request, prep, feedback=text, scanned=item)
+        prep = item.parcel.preparation
+        return self._answer(request, prep, feedback=text, current=(prep, item.parcel))
 
 
 class PackUndoView(PackView):
@@ -470,24 +504,34 @@ class ParcelCloseView(PackView):
     http_method_names = ["post"]
 
     def post(self, request, pk):
-        prep = self._prep(request, pk)
+        # As a scan: the service locks the preparation with the user's scope; a refusal reads it (or 404s).
         box = None
         if request.POST.get("box"):
             box = Box.objects.filter(code=request.POST["box"]).first()
             if box is None:
                 return self._answer(
-                    request, prep, feedback=_("Choose one of the boxes."), ok=False, status=422
+                    request,
+                    self._prep(request, pk),
+                    feedback=_("Choose one of the boxes."),
+                    ok=False,
+                    status=422,
                 )
         raw_weight = (request.POST.get("weight_g") or "").strip()
         weight = _int(raw_weight) if raw_weight else None
         if raw_weight and weight is None:
             return self._answer(
-                request, prep, feedback=_("The weight is a whole number of grams."), ok=False, status=422
+                request,
+                self._prep(request, pk),
+                feedback=_("The weight is a whole number of grams."),
+                ok=False,
+                status=422,
             )
         try:
-            shipment = services.parcel_close(preparation=prep, box=box, weight_g=weight, actor=request.user)
+            shipment = services.parcel_close(
+                preparation=Preparation(pk=pk), box=box, weight_g=weight, actor=request.user
+            )
         except DomainError as exc:
-            return self._answer(request, prep, feedback=exc.message, ok=False, status=422)
+            return self._answer(request, self._prep(request, pk), feedback=exc.message, ok=False, status=422)
         text = _(
             "Parcel %(parcel)s closed (%(weight)s g). "
             "Print its packing slip and put it on the outgoing shelf."
@@ -495,7 +539,9 @@ class ParcelCloseView(PackView):
             "parcel": shipment.number,
             "weight": shipment.weight_g,
         }
-        return self._answer(request, prep, feedback=text, closed=shipment.parcel)
+        # the preparation as the close left it (its lines read for its status), no parcel open any more
+        prep = shipment.parcel.preparation
+        return self._answer(request, prep, feedback=text, closed=shipment.parcel, current=(prep, None))
 
 
 class SlipPdfView(BackofficeMixin, View):

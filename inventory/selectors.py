@@ -9,7 +9,10 @@ from django.db import connection
 from django.db.models import Case, F, IntegerField, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 
-from .models import IncomingStock, KitComponent, Location, Product, StockLevel, StockMovement
+from common import authz
+from common.authz import user_role_names
+
+from .models import IncomingStock, KitComponent, Location, Product, StaffProfile, StockLevel, StockMovement
 
 MANAGER_GROUP = "Manager"
 
@@ -62,10 +65,15 @@ def user_sees_all_locations(*, user) -> bool:
         return False
     if user.is_superuser:
         return True
-    if user.groups.filter(name=MANAGER_GROUP).exists():
+    if MANAGER_GROUP in user_role_names(user):  # kept per process (common/authz.py)
         return True
-    profile = getattr(user, "staff_profile", None)
-    return bool(profile and profile.all_locations)
+    # the profile's flag kept with the roles (inventory/apps.py drops them when a profile is written)
+    return authz.memo.get(
+        (user.pk, "all_locations"),
+        lambda: bool(
+            StaffProfile.objects.filter(user_id=user.pk).values_list("all_locations", flat=True).first()
+        ),
+    )
 
 
 def locations_for_user(*, user) -> QuerySet[Location]:

@@ -6,13 +6,13 @@ order's owner after commit (carrier choice by the shipping rules, label, timelin
 import re
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from common.exceptions import DomainError
 from inventory import services as inventory_services
-from inventory.selectors import product_by_code, user_may_act_at
+from inventory.selectors import locations_for_user, product_by_code
 from shipping import services as shipping_services
 
 from ..events import preparation_event
@@ -43,10 +43,17 @@ def pack_lookup(*, code: str, user) -> Preparation:
         preps = Preparation.objects.filter(wave_id=int(match[1]), tote=int(match[2]))
     else:
         preps = Preparation.objects.filter(order_number=scanned)
-    preps = list(preps.exclude(status=PreparationStatus.CANCELLED).select_related("location").order_by("-pk"))
+    # whether each is at one of the user's locations, in the same statement
+    mine_filter = Exists(locations_for_user(user=user).filter(pk=OuterRef("location_id")))
+    preps = list(
+        preps.exclude(status=PreparationStatus.CANCELLED)
+        .select_related("location")
+        .annotate(mine=mine_filter)
+        .order_by("-pk")
+    )
     if not preps:
         raise PackRefused(_("No order to pack is known by %(code)s.") % {"code": scanned}, code="not_found")
-    mine = [p for p in preps if user_may_act_at(user=user, location_id=p.location_id)]
+    mine = [p for p in preps if p.mine]
     if not mine:
         raise PackRefused(
             _("Order %(order)s is prepared at %(location)s, not at your locations.")
@@ -75,13 +82,21 @@ def pack_lookup(*, code: str, user) -> Preparation:
 
 
 def _locked(*, preparation: Preparation, actor) -> Preparation:
-    prep = lock_preparation(preparation.pk)
-    if actor is not None and not user_may_act_at(user=actor, location_id=prep.location_id):
-        raise PackRefused(
-            _("Order %(order)s is prepared at %(location)s, not at your locations.")
-            % {"order": prep.order_number, "location": prep.location.name},
-            code="other_location",
-        )
+    """The preparation locked, after the checks every pack station operation makes. The actor's scope is
+    checked by the locking statement itself (one statement, not a lock and then a look-up)."""
+    if actor is None:
+        prep = lock_preparation(preparation.pk)
+    else:
+        prep = lock_preparation(preparation.pk, locations=locations_for_user(user=actor))
+        if prep is None:
+            other = Preparation.objects.select_related("location").filter(pk=preparation.pk).first()
+            if other is None:
+                raise PackRefused(_("No such order to pack at your locations."), code="not_found")
+            raise PackRefused(
+                _("Order %(order)s is prepared at %(location)s, not at your locations.")
+                % {"order": other.order_number, "location": other.location.name},
+                code="other_location",
+            )
     if prep.status == PreparationStatus.CANCELLED:
         raise PackRefused(
             _("Order %(order)s was cancelled: put its units back in their bins.")
@@ -133,11 +148,22 @@ def pack_scan(*, preparation: Preparation, code: str, quantity: int = 1, actor=N
             code="over_pack",
             details={"left": left},
         )
-    parcel = open_parcel(preparation=prep)
+    # Every parcel of the preparation in one read (written only under its lock): the open one, the next
+    # number, and the closed ones with what the pack station's answer shows of them (``prep.parcels.all()``).
+    parcels = list(prep.parcels.select_related("shipment__return_label", "box"))
+    parcel = next((p for p in parcels if p.status == Parcel.Status.OPEN), None)
     new_parcel = parcel is None
     if new_parcel:
-        seq = (prep.parcels.aggregate(m=Max("seq"))["m"] or 0) + 1
+        seq = max((p.seq for p in parcels), default=0) + 1
         parcel = Parcel.objects.create(preparation=prep, seq=seq, opened_by=_actor(actor))
+        parcels.append(parcel)
+    # The parcel's items are written under the preparation's lock only (scan, undo, close): read all of them
+    # once (a parcel opened now has none), then created or added to, without get_or_create's savepoint;
+    # the pack station's answer shows them (``parcel.items.all()`` reads no more).
+    by_line = {line.pk: line for line in every_line}
+    items = [] if new_parcel else list(ParcelItem.objects.filter(parcel=parcel))
+    for existing in items:
+        existing.parcel, existing.line = parcel, by_line[existing.line_id]
     remaining = quantity
     item = None
     for line in lines:
@@ -146,15 +172,14 @@ def pack_scan(*, preparation: Preparation, code: str, quantity: int = 1, actor=N
             continue
         PreparationLine.objects.filter(pk=line.pk).update(packed=F("packed") + take)
         line.packed += take  # as written (the line is locked)
-        # The parcel's items are written under the preparation's lock only (scan, undo, close): read, then
-        # created or added to, without get_or_create's savepoint; a parcel opened now has none.
-        item = None if new_parcel else ParcelItem.objects.filter(parcel=parcel, line=line).first()
+        item = next((i for i in items if i.line_id == line.pk), None)
         if item is None:
             item = ParcelItem.objects.create(parcel=parcel, line=line, quantity=take)
+            item.parcel, item.line = parcel, line
+            items.append(item)
         else:
             ParcelItem.objects.filter(pk=item.pk).update(quantity=F("quantity") + take)
             item.quantity += take
-            item.parcel, item.line = parcel, line
         ScanEvent.objects.create(
             line=line, action=ScanEvent.Action.PACK, quantity=take, parcel=parcel, actor=_actor(actor)
         )
@@ -163,7 +188,8 @@ def pack_scan(*, preparation: Preparation, code: str, quantity: int = 1, actor=N
             break
     # What the pack station shows next, as written here: the preparation (``item.parcel.preparation``), its
     # open parcel and every line of it with its packed units (``prep.lines.all()`` reads no more).
-    prep._prefetched_objects_cache = {"lines": every_line}
+    prep._prefetched_objects_cache = {"lines": every_line, "parcels": parcels}
+    parcel._prefetched_objects_cache = {"items": sorted(items, key=lambda i: i.pk)}
     return item
 
 
@@ -223,7 +249,7 @@ def parcel_close(*, preparation: Preparation, box: Box | None, weight_g: int | N
     if box is not None and not box.active:
         raise PackRefused(_("This box is no longer used."), code="invalid_box")
     if weight_g is None:
-        weight_g = estimated_weight(parcel=parcel, box=box)
+        weight_g = estimated_weight(parcel=parcel, box=box, items=items)
     if (
         not isinstance(weight_g, int)
         or isinstance(weight_g, bool)
@@ -282,5 +308,9 @@ def parcel_close(*, preparation: Preparation, box: Box | None, weight_g: int | N
         weight_g=weight_g,
         lines=[{"line_id": i.line.order_line_id, "sku": i.line.sku, "quantity": i.quantity} for i in items],
     )
+    # Every line of the preparation, for its new status and for the pack station's answer (``prep.lines``,
+    # with ``shipment.parcel.preparation``: the preparation as this close left it, its parcel closed).
+    prep._prefetched_objects_cache = {"lines": list(prep.lines.all())}
     preparation_refresh(preparation=prep)
+    parcel.preparation = prep
     return shipment

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from common.exceptions import DomainError
 from inventory import services as inventory_services
 from inventory.models import StockMovement
-from inventory.selectors import product_by_code, user_may_act_at
+from inventory.selectors import locations_for_user, product_by_code, user_may_act_at
 
 from ..events import preparation_event
 from ..locks import (
@@ -23,7 +23,7 @@ from ..locks import (
     lock_wave_preparations,
 )
 from ..models import Preparation, PreparationLine, PreparationStatus, ScanEvent, Wave
-from ..selectors import PickStep, wave_pick_steps
+from ..selectors import PickStep, WaveProgress, wave_pick_lines, wave_pick_steps, wave_progress_of
 from .preparation import preparation_refresh
 
 SHORT_REASONS = {
@@ -50,6 +50,7 @@ class PickOutcome:
     # packing scans").
     wave: Wave | None = None
     steps: list[PickStep] | None = None
+    progress: WaveProgress | None = None  # counted from the lines and preparations the scan read
 
 
 def _check(*, wave: Wave, actor) -> Wave:
@@ -57,14 +58,22 @@ def _check(*, wave: Wave, actor) -> Wave:
 
 
 def _check_locked(*, wave: Wave, actor) -> tuple[Wave, dict[int, Preparation]]:
-    """The wave and its preparations locked (by id), after the checks every scan makes."""
-    wave = lock_wave(wave.pk)
-    if actor is not None and not user_may_act_at(user=actor, location_id=wave.location_id):
-        raise PickRefused(
-            _("This wave is picked at %(location)s, not at your locations.")
-            % {"location": wave.location.name},
-            code="other_location",
-        )
+    """The wave and its preparations locked (by id), after the checks every scan makes. The actor's scope
+    is checked by the wave's locking statement (one statement, not a lock and then a look-up)."""
+    if actor is None:
+        locked = lock_wave(wave.pk)
+    else:
+        locked = lock_wave(wave.pk, locations=locations_for_user(user=actor))
+        if locked is None:
+            other = Wave.objects.select_related("location").filter(pk=wave.pk).first()
+            if other is None:
+                raise PickRefused(_("No such wave at your locations."), code="not_found")
+            raise PickRefused(
+                _("This wave is picked at %(location)s, not at your locations.")
+                % {"location": other.location.name},
+                code="other_location",
+            )
+    wave = locked
     if wave.status in (Wave.Status.DONE, Wave.Status.CANCELLED):
         raise PickRefused(
             _("Wave %(wave)s is closed: nothing left to pick.") % {"wave": wave.code}, code="wave_closed"
@@ -99,15 +108,25 @@ def _start(*, wave: Wave, preps: list[Preparation], actor) -> None:
         preparation_event("preparation.started", prep=prep, actor=actor)
 
 
-def _finish(*, wave: Wave, preps: list[Preparation], actor) -> tuple[bool, list[PickStep]]:
+def _finish(
+    *, wave: Wave, preps: list[Preparation], actor, lines: list[PreparationLine] | None = None
+) -> tuple[bool, list[PickStep]]:
     """Move the touched preparations (locked, by id) on; close the wave when nothing is left to pick.
-    Returns whether it closed and the wave's pick list as it is now."""
+    Returns whether it closed and the wave's pick list as it is now. ``lines``: the wave's lines as the
+    scan's writes left them (``pick_scan``), which then give each touched preparation its lines too;
+    without them, the pick list and each preparation's lines are read."""
+    if lines is not None:
+        by_prep: dict[int, list[PreparationLine]] = {}
+        for line in lines:
+            by_prep.setdefault(line.preparation_id, []).append(line)
+        for prep in preps:  # the touched preparations have lines to pick: not cancelled, in ``lines``
+            prep._prefetched_objects_cache = {"lines": by_prep.get(prep.pk, [])}
     for prep in preps:
         before = prep.status
         prep = preparation_refresh(preparation=prep)
         if prep is not None and before in Preparation.OPEN and prep.status not in Preparation.OPEN:
             preparation_event("preparation.picked", prep=prep, actor=actor)
-    steps = wave_pick_steps(wave=wave)
+    steps = wave_pick_steps(wave=wave, lines=lines)
     if all(s.done for s in steps):
         wave.status = Wave.Status.DONE
         wave.completed_at = timezone.now()
@@ -123,7 +142,8 @@ def pick_scan(
     """One scan on the picking screen. The bin of the current step confirms the bin; the product's EAN (or
     SKU) then picks ``quantity`` units into the totes that need them, in tote order."""
     wave, locked = _check_locked(wave=wave, actor=actor)
-    steps = wave_pick_steps(wave=wave)  # read once: the current step and the wrong-scan checks use it
+    lines = wave_pick_lines(wave=wave)  # read once: the current step and the wrong-scan checks use it
+    steps = wave_pick_steps(wave=wave, lines=lines)
     step = next((s for s in steps if not s.done), None)
     if step is None:
         raise PickRefused(_("Wave %(wave)s is fully picked.") % {"wave": wave.code}, code="wave_closed")
@@ -137,6 +157,7 @@ def pick_scan(
             step=step,
             wave=wave,
             steps=steps,
+            progress=wave_progress_of(lines=lines, preparations=locked.values()),
         )
     if any(s.bin_code and s.bin_code.upper() == scanned for s in steps):
         raise PickRefused(
@@ -178,11 +199,11 @@ def pick_scan(
     remaining = quantity
     totes = []
     touched = set()
-    lines = lock_lines([t.line_id for t in step.targets])
+    locked_lines = lock_lines([t.line_id for t in step.targets])
     for target in step.targets:
         if remaining == 0:
             break
-        line = lines[target.line_id]
+        line = locked_lines[target.line_id]
         take = min(remaining, line.quantity - line.picked)
         if take <= 0:
             continue
@@ -200,7 +221,11 @@ def pick_scan(
     # the touched preparations as locked by ``_check_locked`` (not read again), in id order
     touched_preps = [locked[pk] for pk in sorted(touched)]
     _start(wave=wave, preps=touched_preps, actor=actor)
-    done, steps = _finish(wave=wave, preps=touched_preps, actor=actor)
+    # The wave's lines after the writes, without reading them again: the scanned ones as locked and written
+    # here, the others as read above (every preparation of the wave is locked since before that read, and a
+    # line is written only under its preparation's lock).
+    lines = [locked_lines.get(line.pk, line) for line in lines]
+    done, steps = _finish(wave=wave, preps=touched_preps, actor=actor, lines=lines)
     text = "; ".join(
         _("%(units)s in tote %(tote)s (%(order)s)") % {"units": u, "tote": t, "order": o} for t, o, u in totes
     )
@@ -214,6 +239,7 @@ def pick_scan(
         wave_done=done,
         wave=wave,
         steps=steps,
+        progress=wave_progress_of(lines=lines, preparations=locked.values()),
     )
 
 

@@ -99,10 +99,13 @@ def wave_release(
         ship_by=first.ship_by,
         released_by=actor if getattr(actor, "pk", None) else None,
     )
+    # the chosen preparations' lines in one read (not one per preparation), then their bins
+    lines: dict[int, list[PreparationLine]] = {}
+    for line in PreparationLine.objects.filter(preparation__in=chosen).order_by("pk"):
+        lines.setdefault(line.preparation_id, []).append(line)
     bins = dict(
         StockLevel.objects.filter(
-            location=location,
-            product_id__in=PreparationLine.objects.filter(preparation__in=chosen).values("product_id"),
+            location=location, product_id__in={line.product_id for group in lines.values() for line in group}
         ).values_list("product_id", "bin_code")
     )
     for tote, prep in enumerate(chosen, start=1):
@@ -110,10 +113,11 @@ def wave_release(
         prep.tote = tote
         prep.status = PreparationStatus.WAVED
         prep.save(update_fields=["wave", "tote", "status"])
-        for line in prep.lines.all():
+        for line in lines.get(prep.pk, []):
             if bins.get(line.product_id, line.bin_code) != line.bin_code:
                 line.bin_code = bins[line.product_id]
                 line.save(update_fields=["bin_code"])
+    wave.order_count = len(chosen)  # as ``waves_for_user`` annotates it: the release's message shows it
     return wave
 
 

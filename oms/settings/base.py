@@ -248,6 +248,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# A staff user's permissions and role names kept per process, checked against a version token in the shared
+# cache (common/authz.py); read from PostgreSQL as Django does when the cache is down or not shared.
+AUTHENTICATION_BACKENDS = ["common.authz.CachedPermissionBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"

@@ -13,6 +13,8 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 # One process per test run: the integrations keep their "is anything configured?" copy
 # (integrations/configured.py; in production only with a shared cache).
 INTEGRATIONS_CONFIG_CACHED = True
+# Likewise the facts kept per process by common/versioned.py (a user's permissions, the active boxes).
+VERSIONED_MEMOS_CACHED = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -4,6 +4,7 @@ jobs run and can be downloaded, and nobody acts outside their locations."""
 import pytest
 from django.urls import reverse
 
+from common import authz
 from fulfillment import services
 from fulfillment.models import DocumentJob, Preparation, Wave
 from orders.models import Order
@@ -139,24 +140,28 @@ def test_dashboard_shows_the_floor_figures(picker_client, floor):
     assert "To pick</dt><dd>2</dd>" in html
 
 
-# Statements of one htmx scan, pinned (bench/README.md, "Picking and packing scans"): the scanner's answer is
-# the panel fragment, built from what the service read under its locks (a bin scan sent 21 before). Each
-# starts with the session, the user, the picker's permissions and locations (6). The first unit picked also
-# runs, in a test, the consumers of the order's move to "in preparation" (at most 78 with them).
-PICK_BIN_SCAN_STATEMENTS = 16
-PICK_UNIT_SCAN_MAX_STATEMENTS = 78
-PICK_LAST_SCAN_STATEMENTS = 26  # 29 before: the preparations locked with the wave are not read again
-PACK_SCAN_STATEMENTS = 22  # 28 before: the panel reuses the preparation, its lines and parcel of the scan
-PACK_CLOSE_STATEMENTS = 62  # 63 before: the closed parcel is taken from the list of closed ones
+# Statements of one htmx scan, pinned (bench/README.md, "Picking and packing scans" and "The floor's web
+# requests (2026-12-05, branch floor21u)"): the scanner's answer is the panel fragment, built from what the
+# service read under its locks. Each starts with the session and the user (2); the picker's permissions,
+# roles and "all locations" flag are kept per process (common/authz.py), and the wave or preparation is
+# locked with the user's scope in one statement, not read by the view first. The first unit picked also
+# runs, in a test, the consumers of the order's move to "in preparation".
+PICK_BIN_SCAN_STATEMENTS = 8  # 16 before: permissions (4), the view's wave, the scope, the progress
+PICK_UNIT_SCAN_MAX_STATEMENTS = 59  # 78 before
+PICK_LAST_SCAN_STATEMENTS = 16  # 26 before (29 before that): the pick list not read again after the writes
+PACK_LOOKUP_STATEMENTS = 3  # 8 before: the session, the user, the preparations with "at the user's locations"
+PACK_SCAN_STATEMENTS = 12  # 22 before (28 before that): every parcel read once, with what the panel shows
+PACK_CLOSE_STATEMENTS = 50  # 62 before: the preparation and its lines handed to the answer, items read once
 
 
 def test_a_scan_sends_a_fixed_number_of_statements(
     picker_client, floor, django_assert_num_queries, django_assert_max_num_queries
 ):
-    floor.order([("MUG", 2)])
+    order = floor.order([("MUG", 2)])
     wave = services.wave_release(location=floor.lyon)
     url = reverse("fulfillment:wave_pick", args=[wave.pk])
-    picker_client.get(url)  # the session's first use
+    authz.forget()  # the picker's roles as committed (inside the test's transaction they are not kept)
+    picker_client.get(url)  # the session's first use; the picker's permissions read and kept
     with django_assert_num_queries(PICK_BIN_SCAN_STATEMENTS):
         response = picker_client.post(url, {"code": "B-01-1"}, **HTMX)
     assert response.status_code == 200 and 'name="bin_ok" value="B-01-1"' in response.content.decode()
@@ -170,6 +175,9 @@ def test_a_scan_sends_a_fixed_number_of_statements(
     assert wave.status == Wave.Status.DONE
 
     prep = Preparation.objects.get()
+    with django_assert_num_queries(PACK_LOOKUP_STATEMENTS):
+        response = picker_client.post(reverse("fulfillment:pack_station"), {"code": order.number}, **HTMX)
+    assert response.status_code == 204
     pack = reverse("fulfillment:pack", args=[prep.pk])
     picker_client.post(pack, {"code": floor.mug.ean}, **HTMX)  # opens the parcel
     with django_assert_num_queries(PACK_SCAN_STATEMENTS):
@@ -182,3 +190,21 @@ def test_a_scan_sends_a_fixed_number_of_statements(
             reverse("fulfillment:parcel_close", args=[prep.pk]), {"weight_g": ""}, **HTMX
         )
     assert response.status_code == 200 and "slip.pdf" in response.content.decode()
+
+
+# the picker's permissions and roles kept (4 before), the orders the release chose not counted again (1),
+# their lines read in one statement (one per order before)
+WAVE_RELEASE_STATEMENTS = 12
+
+
+def test_a_release_sends_a_fixed_number_of_statements(picker_client, floor, django_assert_num_queries):
+    floor.order([("MUG", 1)])
+    floor.order([("CAP", 1)])
+    authz.forget()  # the picker's roles as committed
+    picker_client.get(reverse("fulfillment:picking"))
+    with django_assert_num_queries(WAVE_RELEASE_STATEMENTS):
+        response = picker_client.post(
+            reverse("fulfillment:wave_release"), {"location": "lyon", "size": "5"}, HTTP_ACCEPT_LANGUAGE="en"
+        )
+    page = picker_client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "released: 2 order(s)" in page

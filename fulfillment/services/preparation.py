@@ -76,17 +76,17 @@ def preparation_sync(*, spec: PreparationSpec) -> Preparation | None:
     pick) when new, lines added or raised (a preparation already picked goes back to picking for the new
     units), lowered for units no longer allocated (never below what was picked), cancelled when nothing is
     left. Returns the preparation, or None when there is none."""
-    prep = next(
-        iter(
-            lock_preparations(
-                order_id=spec.order_id,
-                location_id=spec.location_id,
-                exclude_statuses=[PreparationStatus.CANCELLED],
-            )
-        ),
-        None,
+    # ``lock_preparations`` of the order at the location, with the location (its kind is read below)
+    prep = (
+        Preparation.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("location")
+        .filter(order_id=spec.order_id, location_id=spec.location_id)
+        .exclude(status=PreparationStatus.CANCELLED)
+        .order_by("pk")
+        .first()
     )
     wanted = {line.key: line for line in spec.lines if line.quantity > 0}
+    created = prep is None
     if prep is None:
         if not wanted:
             return None
@@ -105,13 +105,17 @@ def preparation_sync(*, spec: PreparationSpec) -> Preparation | None:
             pickup_code=spec.pickup_code,
         )
     else:
-        for field in ("service_id", "express", "cutoff", "ship_by", "promised_latest", "ship_to"):
-            setattr(prep, field, getattr(spec, field))
-        prep.save(update_fields=["service", "express", "cutoff", "ship_by", "promised_latest", "ship_to"])
+        fields = ("service_id", "express", "cutoff", "ship_by", "promised_latest", "ship_to")
+        if any(getattr(prep, f) != getattr(spec, f) for f in fields):  # a sync that changes nothing: no write
+            for f in fields:
+                setattr(prep, f, getattr(spec, f))
+            prep.save(update_fields=["service", "express", "cutoff", "ship_by", "promised_latest", "ship_to"])
 
-    existing = {(line.order_line_id, line.product_id): line for line in lock_preparation_lines(prep.pk)}
-    products = Product.objects.in_bulk([w.product_id for key, w in wanted.items() if key not in existing])
-    bins = _bins(product_ids=[w.product_id for w in wanted.values()], location_id=spec.location_id)
+    locked_lines = [] if created else lock_preparation_lines(prep.pk)  # a new preparation has none yet
+    existing = {(line.order_line_id, line.product_id): line for line in locked_lines}
+    adding = [w.product_id for key, w in wanted.items() if key not in existing]
+    products = Product.objects.in_bulk(adding)
+    bins = _bins(product_ids=adding, location_id=spec.location_id) if adding else {}  # for new lines only
     grew = False
     new_lines = []
     for key, want in wanted.items():
@@ -166,7 +170,13 @@ def preparation_sync(*, spec: PreparationSpec) -> Preparation | None:
             line.save(update_fields=["quantity", "picked", "put_back"])
             continue
         line.delete()
+        locked_lines.remove(line)
     PreparationLine.objects.bulk_create(new_lines)
+    # its lines as they now are (those locked, as written above, and the new ones), as a prefetch would
+    # leave them: the refresh does not read them again
+    lines = prep.lines.all()
+    lines._result_cache, lines._prefetch_done = [*locked_lines, *new_lines], True
+    prep._prefetched_objects_cache = {**getattr(prep, "_prefetched_objects_cache", {}), "lines": lines}
     result = preparation_refresh(preparation=prep, reopened=grew)
     if prep.location.kind == Location.Kind.OUTSOURCED:
         from .outsourced import outsourced_request_cancel, outsourced_request_sync

@@ -38,7 +38,7 @@ def preparation_started(*, order_id: int, actor=None) -> None:
     """The first unit of the order was picked somewhere."""
     order = lock_order(order_id)
     if order.status == OrderStatus.ALLOCATED:
-        lifecycle.order_start_preparation(order=order, actor=actor)
+        lifecycle.order_start_preparation(order=order, actor=actor, locked=True)
 
 
 def line_resource(
@@ -246,9 +246,9 @@ def parcels_handed_over(*, order_id: int, actor=None) -> None:
     order = lock_order(order_id)
     complete = _all_shipped(order)
     if complete and order.status in (OrderStatus.IN_PREPARATION, OrderStatus.PARTIALLY_SHIPPED):
-        lifecycle.order_mark_shipped(order=order, actor=actor)
+        lifecycle.order_mark_shipped(order=order, actor=actor, locked=True)
     elif order.status == OrderStatus.IN_PREPARATION:
-        lifecycle.order_mark_partially_shipped(order=order, actor=actor)
+        lifecycle.order_mark_partially_shipped(order=order, actor=actor, locked=True)
 
 
 def shipment_moved(*, order_id: int, shipment_id: int, new_status: str) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, time
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -62,20 +62,16 @@ class PreparationSpec:
     recipient: dict = field(default_factory=dict)
 
 
-def _bins(*, product_ids, location_id) -> dict[int, str]:
-    return dict(
-        StockLevel.objects.filter(product_id__in=product_ids, location_id=location_id).values_list(
-            "product_id", "bin_code"
-        )
-    )
-
-
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def preparation_sync(*, spec: PreparationSpec) -> Preparation | None:
     """Make the location's preparation of the order hold exactly the units allocated there: created (to
     pick) when new, lines added or raised (a preparation already picked goes back to picking for the new
     units), lowered for units no longer allocated (never below what was picked), cancelled when nothing is
-    left. Returns the preparation, or None when there is none."""
+    left. Returns the preparation, or None when there is none.
+
+    No savepoint of its own: its one caller (``orders.handover``'s consumer, through
+    ``orders.services.handover.preparations_sync``) lets a refusal end its transaction, whose event is then
+    run again in a savepoint of the event log's (``common/eventlog.py``), as every consumer's failure is."""
     # ``lock_preparations`` of the order at the location, with the location (its kind is read below)
     prep = (
         Preparation.objects.select_for_update(of=("self",), no_key=True)
@@ -114,8 +110,10 @@ def preparation_sync(*, spec: PreparationSpec) -> Preparation | None:
     locked_lines = [] if created else lock_preparation_lines(prep.pk)  # a new preparation has none yet
     existing = {(line.order_line_id, line.product_id): line for line in locked_lines}
     adding = [w.product_id for key, w in wanted.items() if key not in existing]
-    products = Product.objects.in_bulk(adding)
-    bins = _bins(product_ids=adding, location_id=spec.location_id) if adding else {}  # for new lines only
+    # the new lines' products with their bin here (their stock level's ``bin_code``), in one statement
+    here = StockLevel.objects.filter(product_id=OuterRef("pk"), location_id=spec.location_id)
+    products = Product.objects.annotate(bin_here=Subquery(here.values("bin_code")[:1])).in_bulk(adding)
+    bins = {pk: product.bin_here for pk, product in products.items() if product.bin_here is not None}
     grew = False
     new_lines = []
     for key, want in wanted.items():

@@ -383,8 +383,14 @@ def invoice_issue_for_order(*, order: Order, scope: str = "shipped", actor=None)
 
 def _drafts_due(*, order: Order, scope: str) -> tuple[list[DraftLine], dt.date]:
     """The lines of the units due and not invoiced yet (the order locked), and the delivery date."""
-    lines = list(OrderLine.objects.filter(order=order).select_related("product").order_by("line_no"))
-    already = invoiced_quantities(order_id=order.pk)
+    # each line with its units already invoiced (``invoiced_quantities``), in one statement
+    lines = list(
+        OrderLine.objects.filter(order=order)
+        .select_related("product")
+        .annotate(invoiced=Coalesce(Subquery(_invoiced_of_line(order.pk)), 0))
+        .order_by("line_no")
+    )
+    already = {line.pk: line.invoiced for line in lines}
     if scope == "shipped":
         due, last_shipped = shipped_quantities(order_id=order.pk)
         delivery_date = timezone.localdate(last_shipped) if last_shipped else timezone.localdate()
@@ -1024,10 +1030,9 @@ def pending_credits_apply(*, order: Order, actor=None) -> list[Invoice]:
 # --- What the orders' events trigger (consumer invoicing.issue) ---------------------------------------
 
 
-def _owes_units(*, order_id: int) -> bool:
-    """Whether a line of the order has units no invoice holds yet (one statement). False: nothing can be
-    due, whatever shipped (``_drafts_due`` caps what is due at the line's quantity)."""
-    invoiced = (
+def _invoiced_of_line(order_id: int):
+    """The units of the outer order line on the order's invoices (``invoiced_quantities``, as a subquery)."""
+    return (
         InvoiceLine.objects.filter(
             document__order_id=order_id, document__kind=DocumentKind.INVOICE, order_line_id=OuterRef("pk")
         )
@@ -1035,7 +1040,13 @@ def _owes_units(*, order_id: int) -> bool:
         .annotate(n=Sum("quantity"))
         .values("n")
     )
-    return OrderLine.objects.filter(order_id=order_id, quantity__gt=Coalesce(Subquery(invoiced), 0)).exists()
+
+
+def _owes_units(*, order_id: int) -> bool:
+    """Whether a line of the order has units no invoice holds yet (one statement). False: nothing can be
+    due, whatever shipped (``_drafts_due`` caps what is due at the line's quantity)."""
+    invoiced = Coalesce(Subquery(_invoiced_of_line(order_id)), 0)
+    return OrderLine.objects.filter(order_id=order_id, quantity__gt=invoiced).exists()
 
 
 def _issue_quietly(

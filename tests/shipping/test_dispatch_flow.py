@@ -334,3 +334,66 @@ def test_a_webhook_about_a_parcel_we_do_not_know_is_kept_ignored(client, floor, 
         "unknown_parcel",
         "No parcel of this carrier has the tracking number SB-UNKNOWN.",
     )
+
+
+def test_the_hand_over_consumers_statements_per_shipped_order(floor, django_capture_on_commit_callbacks):
+    """What the event log's consumers send for one order of one parcel handed over (issue 21 point 5; the
+    journey's ``bench/journey_profile.py --by-consumer`` counts the same per consumer and event): the
+    lifecycle moves the order to shipped first, so the hand-over's event tells the parcels and the move to
+    shipped finds its message already queued."""
+    import collections
+    import dataclasses
+
+    from django.db import connection
+
+    from common import eventlog
+    from invoicing.models import Invoice
+    from tests.invoicing.factories import LegalEntityFactory
+
+    LegalEntityFactory(is_default=True)
+    order, (shipment,) = packed(floor, [("MUG", 1), ("SHIRT", 1)], django_capture_on_commit_callbacks)
+    counts: collections.Counter = collections.Counter()
+    current = [None]
+
+    def count(execute, sql, params, many, context):
+        if current[0] is not None:
+            counts[current[0]] += 1
+        return execute(sql, params, many, context)
+
+    def wrap(c):
+        def handler(event):
+            current[0] = f"{c.name} {event.code}"
+            try:
+                return c.handler(event)
+            finally:
+                current[0] = None
+
+        return dataclasses.replace(c, handler=handler)
+
+    registry = eventlog.consumers()
+    try:
+        for name, c in registry.items():
+            eventlog._registry[name] = wrap(c)
+        with connection.execute_wrapper(count):
+            shipments.manifest_create(location=floor.lyon, carrier=floor.carrier, actor=floor.picker)
+    finally:
+        eventlog._registry.update(registry)
+    order.refresh_from_db()
+    assert order.status == Order.Status.SHIPPED
+    assert Invoice.objects.filter(order=order, kind="invoice").count() == 1
+    ours = {k: v for k, v in counts.items() if not k.startswith(("webhooks.", "crm."))}
+    assert ours == {
+        # the order locked, everything left: shipped (its status not read again under the lock)
+        "orders.lifecycle parcels.handed_over": 7,
+        # billing in one statement, the order locked, what is due (lines with what is invoiced, what left,
+        # parcels waiting), the invoice (address, profile, number, document, lines, event, pending credits)
+        "invoicing.issue parcels.handed_over": 16,
+        # the order read, its parcels, the message's keys not there yet, the parcels' lines, the message
+        "orders.notifications parcels.handed_over": 5,
+        # billing, the order locked, and nothing owed (the hand-over's invoice covered every unit)
+        "invoicing.issue order.status_changed": 3,
+        # the order read, its parcels, and their message's keys already there: nothing built
+        "orders.notifications order.status_changed": 3,
+        "orders.payments order.status_changed": 1,  # the order locked: nothing to capture
+        "channels.fulfilment order.status_changed": 1,  # the channel's kind
+    }, ours

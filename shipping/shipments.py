@@ -10,7 +10,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, DecimalField, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -83,11 +83,13 @@ def shipment_prepare(
         shipment.job_due_at = jobs.due()  # the label job: queued on commit, and by the sweep if that is lost
         fields.append("job_due_at")
     shipment.save(update_fields=fields)
-    if line_values:
-        lines = list(ShipmentLine.objects.filter(shipment=shipment, order_line_id__in=list(line_values)))
-        for line in lines:
-            line.unit_value = line_values[line.order_line_id]
-        ShipmentLine.objects.bulk_update(lines, ["unit_value"])
+    if line_values:  # one UPDATE (each line's value by its order line), not a read then an update
+        ShipmentLine.objects.filter(shipment=shipment, order_line_id__in=list(line_values)).update(
+            unit_value=Case(
+                *[When(order_line_id=k, then=Value(v)) for k, v in line_values.items()],
+                output_field=DecimalField(max_digits=10, decimal_places=2),
+            )
+        )
     if label:
         return_label_open(shipment=shipment)
         jobs.enqueue_on_commit(shipment_label, shipment.pk)

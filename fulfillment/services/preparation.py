@@ -60,6 +60,9 @@ class PreparationSpec:
     # The delivery address as fields (name, company, line1, line2, postcode, city, country, phone, email,
     # relay_id): what an outsourced location's WMS needs to ship (``outsourced.py``).
     recipient: dict = field(default_factory=dict)
+    # The caller read, under the order's lock, that the order has no open preparation at this location: it
+    # is created without looking for one first (were one there after all, its unique key refuses the new).
+    none_open: bool = False
 
 
 @transaction.atomic(savepoint=False)
@@ -74,7 +77,9 @@ def preparation_sync(*, spec: PreparationSpec) -> Preparation | None:
     run again in a savepoint of the event log's (``common/eventlog.py``), as every consumer's failure is."""
     # ``lock_preparations`` of the order at the location, with the location (its kind is read below)
     prep = (
-        Preparation.objects.select_for_update(of=("self",), no_key=True)
+        None
+        if spec.none_open
+        else Preparation.objects.select_for_update(of=("self",), no_key=True)
         .select_related("location")
         .filter(order_id=spec.order_id, location_id=spec.location_id)
         .exclude(status=PreparationStatus.CANCELLED)

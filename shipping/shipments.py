@@ -22,6 +22,7 @@ from . import branding, carriers, customs, events
 from .locks import lock_return_label, lock_shipment, lock_shipments
 from .models import (
     Carrier,
+    CarrierService,
     ChannelShippingSettings,
     Manifest,
     ParcelReturnLabel,
@@ -57,16 +58,20 @@ def shipment_prepare(
     channel_id=None,
     rule_id=None,
     line_values: dict | None = None,
+    service: CarrierService | None = None,
 ) -> Shipment:
     """The label's data, from the order (``orders`` calls it when the parcel is closed), and the carrier
     service the shipping rules chose (``rule_id``) or sourcing did; ``line_values`` are the prices paid per
     order line (the customs value). When the channel slips a return label in its parcels, the label-in-
-    parcel record is opened here. The label task is scheduled after commit."""
+    parcel record is opened here. The label task is scheduled after commit. ``service``: the service of
+    ``service_id`` as the caller read it, with its carrier (they are not read again)."""
     from .tasks import shipment_label
 
     shipment.recipient = recipient
     shipment.relay_id = relay_id[:64]
-    if service_id is not None:
+    if service is not None and service.pk == service_id:
+        shipment.service = service  # read with its carrier by the caller: the label's checks read neither
+    elif service_id is not None:
         shipment.service_id = service_id
     shipment.channel_id = channel_id
     shipment.service_rule_id = rule_id

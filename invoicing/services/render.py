@@ -207,7 +207,7 @@ def _render(*, document_id: int) -> tuple[Invoice, Exception | None]:
     with transaction.atomic():
         document = (
             Invoice.objects.select_for_update(of=("self",))
-            .select_related("corrects", "legal_entity")
+            .select_related("corrects", "legal_entity", "order")  # the PDF prints the order's number
             .prefetch_related("lines")  # read by the XML and by the PDF: once
             .get(pk=document_id)
         )

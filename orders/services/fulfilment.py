@@ -191,6 +191,7 @@ def parcel_closed(*, order_id: int, shipment_id: int, actor=None) -> None:
         },
         relay_id=str(relay.get("id", "")) if order.delivery_mode == DeliveryMode.RELAY else "",
         service_id=service.pk if service else None,
+        service=service,  # with its carrier (``rule_choose``)
         # issue 20: why this service (rate shopping), the channel (return label in parcel), prices (customs)
         channel_id=order.channel_id,
         rule_id=rule.pk if rule is not None else None,

@@ -63,6 +63,7 @@ class PreparationSpec:
     # The caller read, under the order's lock, that the order has no open preparation at this location: it
     # is created without looking for one first (were one there after all, its unique key refuses the new).
     none_open: bool = False
+    location_kind: str = ""  # the location's kind when the caller read it (else read with the preparation)
 
 
 @transaction.atomic(savepoint=False)
@@ -181,7 +182,7 @@ def preparation_sync(*, spec: PreparationSpec) -> Preparation | None:
     lines._result_cache, lines._prefetch_done = [*locked_lines, *new_lines], True
     prep._prefetched_objects_cache = {**getattr(prep, "_prefetched_objects_cache", {}), "lines": lines}
     result = preparation_refresh(preparation=prep, reopened=grew)
-    if prep.location.kind == Location.Kind.OUTSOURCED:
+    if (spec.location_kind or prep.location.kind) == Location.Kind.OUTSOURCED:
         from .outsourced import outsourced_request_cancel, outsourced_request_sync
 
         if result is None:

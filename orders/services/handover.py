@@ -80,7 +80,8 @@ def preparations_sync(*, order: Order) -> list:
         existing = set(Preparation.objects.filter(order_id=order.pk).values_list("location_id", flat=True))
         per_location = {k: v for k, v in per_location.items() if k in existing}
     planned = {
-        ol.location_id: ol for ol in OrderLocation.objects.filter(order=order).select_related("service")
+        ol.location_id: ol
+        for ol in OrderLocation.objects.filter(order=order).select_related("service", "location")
     }
     customer = order.customer
     relay = order.relay_point or {}
@@ -119,6 +120,7 @@ def preparations_sync(*, order: Order) -> list:
                 ship_to=ship_to,
                 pickup_code=order.pickup_code if pickup_here else "",
                 none_open=location_id not in open_at,  # read above, under the order's lock
+                location_kind=plan.location.kind if plan else "",
                 recipient={
                     "name": order.ship_name,
                     "company": order.ship_company,

@@ -1134,7 +1134,8 @@ def on_order_event_for(*, order_id: int, event: str, actor=None) -> Invoice | No
     scope = _scope_of(event, billing[1])
     if scope is None:
         return None
-    order = lock_order(order_id, related=("customer", "pickup_location", "channel"))
+    # with what the document reads of them: the customer's e-invoicing profile (``mentions.buyer_profile``)
+    order = lock_order(order_id, related=("customer__einvoicing_profile", "pickup_location", "channel"))
     return _issue_quietly(
         order=order,
         scope=scope,

@@ -355,9 +355,10 @@ def test_the_hand_over_consumers_statements_per_shipped_order(floor, django_capt
     assert ours == {
         # the order locked, everything left: shipped (its status not read again under the lock)
         "orders.lifecycle parcels.handed_over": 7,
-        # billing in one statement, the order locked, what is due (lines with what is invoiced, what left,
-        # parcels waiting), the invoice (address, profile, number, document, lines, event, pending credits)
-        "invoicing.issue parcels.handed_over": 16,
+        # billing in one statement, the order locked (with the buyer's profile), what is due (lines with what
+        # is invoiced, what left, parcels waiting), the invoice (address, number, document, lines, event,
+        # pending credits)
+        "invoicing.issue parcels.handed_over": 15,
         # the order read, its parcels, the message's keys not there yet, the parcels' lines, the message
         "orders.notifications parcels.handed_over": 5,
         # billing, the order locked, and nothing owed (the hand-over's invoice covered every unit)

@@ -48,7 +48,7 @@ def needs_label(shipment: Shipment) -> bool:
     return adapter is not None and carriers.LABEL in adapter.supports
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # its one caller, a consumer, lets a failure end its transaction
 def shipment_prepare(
     *,
     shipment: Shipment,

@@ -181,7 +181,8 @@ def preparation_sync(*, spec: PreparationSpec) -> Preparation | None:
     lines = prep.lines.all()
     lines._result_cache, lines._prefetch_done = [*locked_lines, *new_lines], True
     prep._prefetched_objects_cache = {**getattr(prep, "_prefetched_objects_cache", {}), "lines": lines}
-    result = preparation_refresh(preparation=prep, reopened=grew)
+    # a preparation just created is to pick, nothing of it picked: what the refresh would write again
+    result = prep if created else preparation_refresh(preparation=prep, reopened=grew)
     if (spec.location_kind or prep.location.kind) == Location.Kind.OUTSOURCED:
         from .outsourced import outsourced_request_cancel, outsourced_request_sync
 

@@ -47,6 +47,11 @@ def parse_args():
     parser.add_argument(
         "--summary", action="store_true", help="per part, the statements counted by kind and table, per order"
     )
+    parser.add_argument(
+        "--by-consumer",
+        action="store_true",
+        help="per workers part, statements per order by consumer and event code (the rest: bookkeeping)",
+    )
     parser.add_argument("--fresh", action="store_true", help="migrate again instead of copying the template")
     parser.add_argument(
         "--worker-gc",
@@ -69,11 +74,15 @@ class Counter:
         self.count = 0
         self.log: list[str] | None = None
         self.kinds: collections.Counter | None = None
+        self.consumers: collections.Counter | None = None
+        self.current = "bookkeeping"  # the consumer (and event code) running, with --by-consumer
 
     def __call__(self, execute, sql, params, many, context):
         self.count += 1
+        if self.consumers is not None:
+            self.consumers[self.current] += 1
         if self.log is not None:
-            self.log.append(sql)
+            self.log.append(sql if self.consumers is None else f"[{self.current}] {sql}")
         if self.kinds is not None:
             self.kinds[statement_kind(sql)] += 1
         return execute(sql, params, many, context)
@@ -101,10 +110,13 @@ class Part:
         self.profiler = None
         self.sql = name in sql
         self.kinds: collections.Counter = collections.Counter()
+        self.consumers: collections.Counter = collections.Counter()
 
     def __enter__(self):
         if self.counter.kinds is not None:
             self.counter.kinds = self.kinds
+        if self.counter.consumers is not None:
+            self.counter.consumers = self.consumers
         if self.sql:
             self.counter.log = []
         self.pg0, self.n0 = backend_cpu(), self.counter.count
@@ -131,6 +143,43 @@ class Part:
                 pstats.Stats(self.profiler, stream=out).sort_stats(order).print_stats(self.top)
                 print(f"\n--- cProfile {self.name} by {order} ---\n" + out.getvalue()[-12000:])
         return False
+
+
+def by_consumer(counter: Counter) -> None:
+    """Wrap every registered consumer's handler so that the statements it sends are counted under its name
+    and the event's code, and eager tasks under theirs (the event log's own bookkeeping under
+    "bookkeeping")."""
+    import dataclasses
+
+    from common import eventlog
+
+    def wrap(c):
+        def handler(event):
+            before, counter.current = counter.current, f"{c.name} {event.code}"
+            try:
+                return c.handler(event)
+            finally:
+                counter.current = before
+
+        return dataclasses.replace(c, handler=handler)
+
+    for name, c in eventlog.consumers().items():
+        eventlog._registry[name] = wrap(c)
+
+    from celery.app.task import Task
+
+    apply = Task.apply
+
+    def task_apply(self, *args, **kwargs):  # an eager task (a job, an email sent): under its own name
+        before = counter.current
+        if not before.startswith("task "):
+            counter.current = f"task {self.name.rsplit('.', 1)[-1]}"
+        try:
+            return apply(self, *args, **kwargs)
+        finally:
+            counter.current = before
+
+    Task.apply = task_apply
 
 
 def eager(on: bool) -> None:
@@ -200,6 +249,9 @@ def main() -> int:
     counter = Counter()
     if args.summary:
         counter.kinds = collections.Counter()
+    if args.by_consumer:
+        counter.consumers = collections.Counter()
+        by_consumer(counter)
     results: list[tuple[str, str, Part]] = []
     profiles = set(args.profile)
     broker = redis.Redis.from_url(redis_url)
@@ -309,6 +361,11 @@ def main() -> int:
             if part.statements:
                 top = ", ".join(f"{k} {v / n:.1f}" for k, v in part.kinds.most_common(12))
                 print(f"- {name} ({part_name}, {part.statements / n:.1f} per order): {top}")
+    if args.by_consumer:
+        for name, part_name, part in results:
+            if part_name == "workers" and part.statements:
+                top = ", ".join(f"{k} {v / n:.1f}" for k, v in part.consumers.most_common(30))
+                print(f"- {name} (workers, by consumer and event): {top}")
     if connection.connection.info.backend_pid != first_backend:
         print("!! the connection was replaced during the run: the PG backend column is not reliable")
     options = connection.settings_dict["OPTIONS"]

@@ -7,7 +7,6 @@ from django.db import transaction
 from common.cache import cache_get, cache_set
 from common.eventlog import consumer
 from common.jobs import enqueue_on_commit
-from inventory.selectors import kits_using
 from orders.models import Channel, OrderStatus
 
 from .feed import changes_record
@@ -26,9 +25,8 @@ def on_availability_changed(event) -> None:
     product_ids = event.payload.get("product_ids") or []
     if not product_ids:
         return
-    # A kit's availability is its components': the kits they belong to changed too.
-    kit_ids = kits_using(product_ids=product_ids)
-    changes_record(product_ids=sorted(set(product_ids) | set(kit_ids)))
+    # A kit's availability is its components': the kits they belong to changed too (the same statement).
+    changes_record(product_ids=product_ids, with_kits=True)
     transaction.on_commit(_schedule_push)
 
 

@@ -21,6 +21,9 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
+from inventory.models import KitComponent
+from inventory.selectors import kits_using
+
 from .models import AvailabilityChange
 
 RETENTION_SECONDS = 7 * 24 * 3600  # a cursor older than this is refused (the log is purged after 8 days)
@@ -38,20 +41,37 @@ def _postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-def changes_record(*, product_ids) -> None:
-    """Log that these products' availability changed, inside the caller's transaction."""
+def changes_record(*, product_ids, with_kits: bool = False) -> None:
+    """Log that these products' availability changed, inside the caller's transaction. ``with_kits``: and
+    that of the kits they are components of (``inventory.selectors.kits_using``), found by the same
+    statement on PostgreSQL."""
     product_ids = sorted({int(p) for p in product_ids})
     if not product_ids:
         return
     if _postgres():
         with connection.cursor() as cursor:
+            if with_kits:
+                cursor.execute(_INSERT_WITH_KITS, [timezone.now(), product_ids, product_ids])
+                return
             cursor.execute(
                 f"INSERT INTO {AvailabilityChange._meta.db_table} (product_id, xid, created_at) "  # noqa: S608
                 "SELECT p, pg_current_xact_id()::text::bigint, %s FROM unnest(%s::bigint[]) AS p",
                 [timezone.now(), product_ids],
             )
-    else:
-        AvailabilityChange.objects.bulk_create([AvailabilityChange(product_id=p) for p in product_ids])
+        return
+    if with_kits:
+        product_ids = sorted(set(product_ids) | set(kits_using(product_ids=product_ids)))
+    AvailabilityChange.objects.bulk_create([AvailabilityChange(product_id=p) for p in product_ids])
+
+
+# The products and the kits using them (distinct, in id order as the products alone are written).
+_INSERT_WITH_KITS = (
+    f"INSERT INTO {AvailabilityChange._meta.db_table} (product_id, xid, created_at) "  # noqa: S608
+    "SELECT p, pg_current_xact_id()::text::bigint, %s FROM ("
+    "SELECT unnest(%s::bigint[]) AS p "
+    f"UNION SELECT kit_id FROM {KitComponent._meta.db_table} WHERE component_id = ANY(%s::bigint[])"
+    ") AS t ORDER BY p"
+)
 
 
 # The oldest transaction of this database still running (every older one has ended), or the next

@@ -335,11 +335,38 @@ def notification_dispatch(*, notification_id: int) -> bool:
     return jobs.enqueue(send_notification_task, notification_id)
 
 
+_NOTIFICATION = Notification._meta.db_table
+# ``_claim`` on PostgreSQL: the pending (or stuck) row, unless another sender holds it, taken and returned.
+_CLAIM_SQL = (
+    f"UPDATE {_NOTIFICATION} SET status = %s, attempts = attempts + 1, claimed_at = %s, "  # noqa: S608
+    f"next_attempt_at = %s WHERE id = (SELECT id FROM {_NOTIFICATION} WHERE id = %s AND (status = %s OR "
+    "(status = %s AND claimed_at < %s)) FOR UPDATE SKIP LOCKED) RETURNING "
+    + ", ".join(f.column for f in Notification._meta.concrete_fields)
+)
+
+
 def _claim(*, notification_id: int) -> Notification | None:
     """Take the message for this sender: pending, or stuck in ``sending`` longer than the timeout (its
     worker died). Locked rows are skipped: another sender has them."""
     now = timezone.now()
     stuck = now - _seconds("NOTIFICATION_SENDING_TIMEOUT_SECONDS", 600)
+    if connection.vendor == "postgresql":
+        # One statement: the row locked (SKIP LOCKED) and claimed by the UPDATE that returns it.
+        rows = list(
+            Notification.objects.raw(
+                _CLAIM_SQL,
+                [
+                    Notification.Status.SENDING,
+                    now,
+                    now + _seconds("NOTIFICATION_SENDING_TIMEOUT_SECONDS", 600),
+                    notification_id,
+                    Notification.Status.PENDING,
+                    Notification.Status.SENDING,
+                    stuck,
+                ],
+            )
+        )
+        return rows[0] if rows else None
     with transaction.atomic():
         notification = (
             Notification.objects.select_for_update(skip_locked=True)

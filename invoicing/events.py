@@ -20,7 +20,7 @@ from .services.issue import (
     credit_notes_for_order_change,
     credit_notes_for_refund,
     invoice_issue_for_order_change,
-    on_order_event,
+    on_order_event_for,
 )
 from .services.payments import invoices_settle_from_order
 
@@ -56,16 +56,20 @@ def on_order_news(event) -> None:
     if not _may_issue(event):
         return  # the order is not read for a move no issue policy acts on
     p, actor = event.payload, event.actor
-    order = Order.objects.select_related("customer", "channel").get(pk=event.order_id)
-    match event.code:
+    match event.code:  # an issue policy's events: the order is read (locked) only if the policy issues
         case "order.created":
-            on_order_event(order=order, event="created", actor=actor)
+            on_order_event_for(order_id=event.order_id, event="created", actor=actor)
+            return
         case "order.status_changed":
             if p.get("from") != "received":  # the intake's own first status: "created" covers it
-                on_order_event(order=order, event=p["to"], actor=actor)
+                on_order_event_for(order_id=event.order_id, event=p["to"], actor=actor)
+            return
         case "parcels.handed_over":
             # Each hand-over invoices what left with it (a second partial shipment changes no status).
-            on_order_event(order=order, event="partially_shipped", actor=actor)
+            on_order_event_for(order_id=event.order_id, event="partially_shipped", actor=actor)
+            return
+    order = Order.objects.select_related("customer", "channel").get(pk=event.order_id)
+    match event.code:
         case "order.cancelled":
             # An order invoiced when it was placed and then cancelled: credit what was invoiced.
             credit_notes_for_order(order=order, reason=str(p.get("reason") or ""), actor=actor)

@@ -12,6 +12,7 @@ import hashlib
 from decimal import Decimal
 
 from django.conf import settings
+from django.db.models import Prefetch, prefetch_related_objects
 from django.template.loader import render_to_string
 from django.utils import formats, translation
 from django.utils.translation import gettext as _
@@ -19,6 +20,7 @@ from django.utils.translation import gettext as _
 from customers import services as customer_services
 from customers.models import Notification
 from inventory.models import Allocation
+from shipping.models import ShipmentLine
 
 from .models import DeliveryMode, Order, OrderStatus
 
@@ -126,12 +128,20 @@ def _restock(order: Order) -> list[dict]:
     ]
 
 
-def _parcels(order: Order) -> list[dict]:
-    shipments = (
+def _shipments(order: Order) -> list:
+    """The parcels a "shipped" message lists (their lines not read yet: ``_parcels``)."""
+    return list(
         order.shipments.exclude(status__in=NOT_SHIPPED)
         .select_related("service__carrier")
-        .prefetch_related("lines__order_line")
         .order_by("created_at", "pk")
+    )
+
+
+def _parcels(order: Order, shipments: list | None = None) -> list[dict]:
+    shipments = _shipments(order) if shipments is None else shipments
+    # their lines with their order lines in one statement
+    prefetch_related_objects(
+        shipments, Prefetch("lines", queryset=ShipmentLine.objects.select_related("order_line"))
     )
     # The customer reads the names of what they bought (as on their order), never our SKUs.
     return [
@@ -214,6 +224,25 @@ def build_email(*, order: Order, kind: str, extra: dict | None = None) -> tuple[
     return subject, text, html
 
 
+def _sms_wanted(order: Order, kind: str) -> str:
+    """The phone number a text message of ``kind`` goes to ("" when none is sent)."""
+    customer = order.customer
+    phone = customer.phone or order.ship_phone
+    return phone if kind in SMS_KINDS and customer.sms_opt_in and phone else ""
+
+
+def _queued_already(*, order: Order, kind: str, event: str) -> bool:
+    """Whether every message ``_queue`` would write for this event is already in the outbox (a replay, or
+    the "shipped" message asked again by the move to shipped after the hand-over told it): then nothing
+    needs building (one statement instead of the message's reads and its rendering)."""
+    keys = []
+    if order.customer.email:
+        keys.append(_key("order", order.pk, kind, event, "email")[:200])
+    if _sms_wanted(order, kind):
+        keys.append(_key("order", order.pk, kind, event, "sms")[:200])
+    return bool(keys) and Notification.objects.filter(dedup_key__in=keys).count() == len(keys)
+
+
 def _queue(*, order: Order, kind: str, event: str, extra: dict | None = None, sms_params: dict | None = None):
     """Build the email (and the text message where it applies) in the customer's language and queue it."""
     customer = order.customer
@@ -232,8 +261,8 @@ def _queue(*, order: Order, kind: str, event: str, extra: dict | None = None, sm
             body_html=html,
             dedup_key=_key("order", order.pk, kind, event, "email"),
         )
-        phone = customer.phone or order.ship_phone
-        if kind in SMS_KINDS and customer.sms_opt_in and phone:
+        phone = _sms_wanted(order, kind)
+        if phone:
             customer_services.notification_queue(
                 customer=customer,
                 order=order,
@@ -302,10 +331,14 @@ def order_notify_status(*, order: Order, old_status: str, new_status: str) -> No
             extra={"restock": restock, "restock_on": last},
         )
     elif kind == Kind.SHIPPED:
-        parcels = _parcels(order)
+        shipments = _shipments(order)
         partial = new_status == OrderStatus.PARTIALLY_SHIPPED
         # One message per set of parcels gone: a second partial shipment notifies again, a replay does not.
-        event = ",".join(sorted(p["number"] for p in parcels)) or new_status
+        # The key first: the move to shipped asks again for the set the hand-over's event just told.
+        event = ",".join(sorted(s.number for s in shipments)) or new_status
+        if _queued_already(order=order, kind=kind, event=event):
+            return
+        parcels = _parcels(order, shipments)
         _queue(order=order, kind=kind, event=event, extra={"parcels": parcels, "partial": partial})
     elif kind == Kind.READY_FOR_PICKUP:
         _queue(order=order, kind=kind, event=new_status, extra={"pickup": _pickup(order)})

@@ -10,7 +10,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, DecimalField, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -22,6 +22,7 @@ from . import branding, carriers, customs, events
 from .locks import lock_return_label, lock_shipment, lock_shipments
 from .models import (
     Carrier,
+    CarrierService,
     ChannelShippingSettings,
     Manifest,
     ParcelReturnLabel,
@@ -47,7 +48,7 @@ def needs_label(shipment: Shipment) -> bool:
     return adapter is not None and carriers.LABEL in adapter.supports
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # its one caller, a consumer, lets a failure end its transaction
 def shipment_prepare(
     *,
     shipment: Shipment,
@@ -57,16 +58,20 @@ def shipment_prepare(
     channel_id=None,
     rule_id=None,
     line_values: dict | None = None,
+    service: CarrierService | None = None,
 ) -> Shipment:
     """The label's data, from the order (``orders`` calls it when the parcel is closed), and the carrier
     service the shipping rules chose (``rule_id``) or sourcing did; ``line_values`` are the prices paid per
     order line (the customs value). When the channel slips a return label in its parcels, the label-in-
-    parcel record is opened here. The label task is scheduled after commit."""
+    parcel record is opened here. The label task is scheduled after commit. ``service``: the service of
+    ``service_id`` as the caller read it, with its carrier (they are not read again)."""
     from .tasks import shipment_label
 
     shipment.recipient = recipient
     shipment.relay_id = relay_id[:64]
-    if service_id is not None:
+    if service is not None and service.pk == service_id:
+        shipment.service = service  # read with its carrier by the caller: the label's checks read neither
+    elif service_id is not None:
         shipment.service_id = service_id
     shipment.channel_id = channel_id
     shipment.service_rule_id = rule_id
@@ -83,11 +88,13 @@ def shipment_prepare(
         shipment.job_due_at = jobs.due()  # the label job: queued on commit, and by the sweep if that is lost
         fields.append("job_due_at")
     shipment.save(update_fields=fields)
-    if line_values:
-        lines = list(ShipmentLine.objects.filter(shipment=shipment, order_line_id__in=list(line_values)))
-        for line in lines:
-            line.unit_value = line_values[line.order_line_id]
-        ShipmentLine.objects.bulk_update(lines, ["unit_value"])
+    if line_values:  # one UPDATE (each line's value by its order line), not a read then an update
+        ShipmentLine.objects.filter(shipment=shipment, order_line_id__in=list(line_values)).update(
+            unit_value=Case(
+                *[When(order_line_id=k, then=Value(v)) for k, v in line_values.items()],
+                output_field=DecimalField(max_digits=10, decimal_places=2),
+            )
+        )
     if label:
         return_label_open(shipment=shipment)
         jobs.enqueue_on_commit(shipment_label, shipment.pk)

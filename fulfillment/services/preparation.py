@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, time
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -60,33 +60,35 @@ class PreparationSpec:
     # The delivery address as fields (name, company, line1, line2, postcode, city, country, phone, email,
     # relay_id): what an outsourced location's WMS needs to ship (``outsourced.py``).
     recipient: dict = field(default_factory=dict)
+    # The caller read, under the order's lock, that the order has no open preparation at this location: it
+    # is created without looking for one first (were one there after all, its unique key refuses the new).
+    none_open: bool = False
+    location_kind: str = ""  # the location's kind when the caller read it (else read with the preparation)
 
 
-def _bins(*, product_ids, location_id) -> dict[int, str]:
-    return dict(
-        StockLevel.objects.filter(product_id__in=product_ids, location_id=location_id).values_list(
-            "product_id", "bin_code"
-        )
-    )
-
-
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def preparation_sync(*, spec: PreparationSpec) -> Preparation | None:
     """Make the location's preparation of the order hold exactly the units allocated there: created (to
     pick) when new, lines added or raised (a preparation already picked goes back to picking for the new
     units), lowered for units no longer allocated (never below what was picked), cancelled when nothing is
-    left. Returns the preparation, or None when there is none."""
-    prep = next(
-        iter(
-            lock_preparations(
-                order_id=spec.order_id,
-                location_id=spec.location_id,
-                exclude_statuses=[PreparationStatus.CANCELLED],
-            )
-        ),
-        None,
+    left. Returns the preparation, or None when there is none.
+
+    No savepoint of its own: its one caller (``orders.handover``'s consumer, through
+    ``orders.services.handover.preparations_sync``) lets a refusal end its transaction, whose event is then
+    run again in a savepoint of the event log's (``common/eventlog.py``), as every consumer's failure is."""
+    # ``lock_preparations`` of the order at the location, with the location (its kind is read below)
+    prep = (
+        None
+        if spec.none_open
+        else Preparation.objects.select_for_update(of=("self",), no_key=True)
+        .select_related("location")
+        .filter(order_id=spec.order_id, location_id=spec.location_id)
+        .exclude(status=PreparationStatus.CANCELLED)
+        .order_by("pk")
+        .first()
     )
     wanted = {line.key: line for line in spec.lines if line.quantity > 0}
+    created = prep is None
     if prep is None:
         if not wanted:
             return None
@@ -105,13 +107,19 @@ def preparation_sync(*, spec: PreparationSpec) -> Preparation | None:
             pickup_code=spec.pickup_code,
         )
     else:
-        for field in ("service_id", "express", "cutoff", "ship_by", "promised_latest", "ship_to"):
-            setattr(prep, field, getattr(spec, field))
-        prep.save(update_fields=["service", "express", "cutoff", "ship_by", "promised_latest", "ship_to"])
+        fields = ("service_id", "express", "cutoff", "ship_by", "promised_latest", "ship_to")
+        if any(getattr(prep, f) != getattr(spec, f) for f in fields):  # a sync that changes nothing: no write
+            for f in fields:
+                setattr(prep, f, getattr(spec, f))
+            prep.save(update_fields=["service", "express", "cutoff", "ship_by", "promised_latest", "ship_to"])
 
-    existing = {(line.order_line_id, line.product_id): line for line in lock_preparation_lines(prep.pk)}
-    products = Product.objects.in_bulk([w.product_id for key, w in wanted.items() if key not in existing])
-    bins = _bins(product_ids=[w.product_id for w in wanted.values()], location_id=spec.location_id)
+    locked_lines = [] if created else lock_preparation_lines(prep.pk)  # a new preparation has none yet
+    existing = {(line.order_line_id, line.product_id): line for line in locked_lines}
+    adding = [w.product_id for key, w in wanted.items() if key not in existing]
+    # the new lines' products with their bin here (their stock level's ``bin_code``), in one statement
+    here = StockLevel.objects.filter(product_id=OuterRef("pk"), location_id=spec.location_id)
+    products = Product.objects.annotate(bin_here=Subquery(here.values("bin_code")[:1])).in_bulk(adding)
+    bins = {pk: product.bin_here for pk, product in products.items() if product.bin_here is not None}
     grew = False
     new_lines = []
     for key, want in wanted.items():
@@ -166,9 +174,16 @@ def preparation_sync(*, spec: PreparationSpec) -> Preparation | None:
             line.save(update_fields=["quantity", "picked", "put_back"])
             continue
         line.delete()
+        locked_lines.remove(line)
     PreparationLine.objects.bulk_create(new_lines)
-    result = preparation_refresh(preparation=prep, reopened=grew)
-    if prep.location.kind == Location.Kind.OUTSOURCED:
+    # its lines as they now are (those locked, as written above, and the new ones), as a prefetch would
+    # leave them: the refresh does not read them again
+    lines = prep.lines.all()
+    lines._result_cache, lines._prefetch_done = [*locked_lines, *new_lines], True
+    prep._prefetched_objects_cache = {**getattr(prep, "_prefetched_objects_cache", {}), "lines": lines}
+    # a preparation just created is to pick, nothing of it picked: what the refresh would write again
+    result = prep if created else preparation_refresh(preparation=prep, reopened=grew)
+    if (spec.location_kind or prep.location.kind) == Location.Kind.OUTSOURCED:
         from .outsourced import outsourced_request_cancel, outsourced_request_sync
 
         if result is None:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Max, Sum
+from django.db.models import Exists, Max, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext as _
@@ -62,6 +63,26 @@ def billing_for_channel(*, channel_id: int) -> tuple[LegalEntity | None, str]:
     if entity is None:
         entity = LegalEntity.objects.filter(is_default=True).first()
     return entity, policy
+
+
+def billing_for_order(*, order_id: int) -> tuple[LegalEntity | None, str]:
+    """``billing_for_channel`` of the order's channel, in one statement and without reading the order: the
+    channel's own entity (ranked first) or the default one, with the channel's policy. Only when neither
+    entity exists is the policy read on its own (an invoicing not set up: ``NoLegalEntity`` follows)."""
+    channel = Subquery(Order.objects.filter(pk=order_id).values("channel_id"))
+    own = ChannelBilling.objects.filter(channel_id=channel)
+    entity = (
+        LegalEntity.objects.filter(Q(is_default=True) | Q(pk__in=own.values("legal_entity_id")))
+        .annotate(
+            policy=Subquery(own.values("issue_policy")[:1]),
+            own=Exists(own.filter(legal_entity_id=OuterRef("pk"))),
+        )
+        .order_by("-own")
+        .first()
+    )
+    if entity is None:
+        return None, own.values_list("issue_policy", flat=True).first() or IssuePolicy.SHIPPED
+    return entity, entity.policy or IssuePolicy.SHIPPED
 
 
 # --- Numbering -------------------------------------------------------------------------------------------
@@ -362,8 +383,14 @@ def invoice_issue_for_order(*, order: Order, scope: str = "shipped", actor=None)
 
 def _drafts_due(*, order: Order, scope: str) -> tuple[list[DraftLine], dt.date]:
     """The lines of the units due and not invoiced yet (the order locked), and the delivery date."""
-    lines = list(OrderLine.objects.filter(order=order).select_related("product").order_by("line_no"))
-    already = invoiced_quantities(order_id=order.pk)
+    # each line with its units already invoiced (``invoiced_quantities``), in one statement
+    lines = list(
+        OrderLine.objects.filter(order=order)
+        .select_related("product")
+        .annotate(invoiced=Coalesce(Subquery(_invoiced_of_line(order.pk)), 0))
+        .order_by("line_no")
+    )
+    already = {line.pk: line.invoiced for line in lines}
     if scope == "shipped":
         due, last_shipped = shipped_quantities(order_id=order.pk)
         delivery_date = timezone.localdate(last_shipped) if last_shipped else timezone.localdate()
@@ -1003,13 +1030,39 @@ def pending_credits_apply(*, order: Order, actor=None) -> list[Invoice]:
 # --- What the orders' events trigger (consumer invoicing.issue) ---------------------------------------
 
 
-def _issue_quietly(*, order: Order, scope: str, actor=None, billing=None) -> Invoice | None:
+def _invoiced_of_line(order_id: int):
+    """The units of the outer order line on the order's invoices (``invoiced_quantities``, as a subquery)."""
+    return (
+        InvoiceLine.objects.filter(
+            document__order_id=order_id, document__kind=DocumentKind.INVOICE, order_line_id=OuterRef("pk")
+        )
+        .values("order_line_id")
+        .annotate(n=Sum("quantity"))
+        .values("n")
+    )
+
+
+def _owes_units(*, order_id: int) -> bool:
+    """Whether a line of the order has units no invoice holds yet (one statement). False: nothing can be
+    due, whatever shipped (``_drafts_due`` caps what is due at the line's quantity)."""
+    invoiced = Coalesce(Subquery(_invoiced_of_line(order_id)), 0)
+    return OrderLine.objects.filter(order_id=order_id, quantity__gt=invoiced).exists()
+
+
+def _issue_quietly(
+    *, order: Order, scope: str, actor=None, billing=None, locked: bool = False, check_first: bool = False
+) -> Invoice | None:
     """Issue what is due, in a savepoint: a missing legal entity or nothing left to invoice never stops the
-    order's own change (it is written on the timeline instead)."""
+    order's own change (it is written on the timeline instead). ``locked``: the caller locked the order
+    (with its customer and pickup location); ``check_first``: ask ``_owes_units`` before reading what
+    shipped (a move that usually follows an issue that covered everything)."""
     # "Nothing left to invoice" (the hand-over issued it, then the move to shipped asks again) is decided
     # before the savepoint: a savepoint rolled back makes psycopg forget (DEALLOCATE ALL) every statement
     # prepared on the connection. The order's lock is the consumer transaction's, as it was on success.
-    order = lock_order(order.pk, related=("customer", "pickup_location"))
+    if not locked:
+        order = lock_order(order.pk, related=("customer", "pickup_location"))
+    if check_first and not _owes_units(order_id=order.pk):
+        return None
     drafts, delivery_date = _drafts_due(order=order, scope=scope)
     if not drafts:
         return None
@@ -1050,17 +1103,47 @@ def on_order_event(*, order: Order, event: str, actor=None) -> Invoice | None:
     if event not in ORDER_EVENTS_THAT_ISSUE:
         return None
     billing = billing_for_channel(channel_id=order.channel_id)  # read once: the issue reuses it
-    policy = billing[1]
+    scope = _scope_of(event, billing[1])
+    if scope is None:
+        return None
+    return _issue_quietly(order=order, scope=scope, actor=actor, billing=billing)
+
+
+def _scope_of(event: str, policy: str) -> str | None:
+    """What an order event issues under an issue policy: "all" (every unit), "shipped" or nothing."""
     if event == "created" and policy == IssuePolicy.PLACED:
-        return _issue_quietly(order=order, scope="all", actor=actor, billing=billing)
+        return "all"
     if event in ("partially_shipped", "shipped") and policy == IssuePolicy.SHIPPED:
-        return _issue_quietly(order=order, scope="shipped", actor=actor, billing=billing)
+        return "shipped"
     if event == "delivered" and policy == IssuePolicy.DELIVERED:
-        return _issue_quietly(order=order, scope="all", actor=actor, billing=billing)
+        return "all"
     if event == "delivered" and policy == IssuePolicy.SHIPPED:
         # A store pickup or a parcel whose shipping was not recorded unit by unit: catch up what shipped.
-        return _issue_quietly(order=order, scope="shipped", actor=actor, billing=billing)
+        return "shipped"
     return None
+
+
+def on_order_event_for(*, order_id: int, event: str, actor=None) -> Invoice | None:
+    """``on_order_event`` for the consumer, from the order's id: the channel's billing is read first (one
+    statement, ``billing_for_order``) and the order only when the policy issues on this event, locked
+    at once (it was read, then locked). The moves to shipped and delivered under "when shipped" usually
+    follow a hand-over whose invoice covered every unit: ``_owes_units`` answers them in one statement."""
+    if event not in ORDER_EVENTS_THAT_ISSUE:
+        return None
+    billing = billing_for_order(order_id=order_id)
+    scope = _scope_of(event, billing[1])
+    if scope is None:
+        return None
+    # with what the document reads of them: the customer's e-invoicing profile (``mentions.buyer_profile``)
+    order = lock_order(order_id, related=("customer__einvoicing_profile", "pickup_location", "channel"))
+    return _issue_quietly(
+        order=order,
+        scope=scope,
+        actor=actor,
+        billing=billing,
+        locked=True,
+        check_first=event in ("shipped", "delivered") and billing[1] == IssuePolicy.SHIPPED,
+    )
 
 
 def invoice_issue_now(*, order: Order, actor=None) -> Invoice | None:

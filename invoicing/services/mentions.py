@@ -112,6 +112,8 @@ def settlement(document) -> dict | None:
     "date"}`` for the "acquittée" mention that replaces the due date; None while something is left to pay."""
     if document.is_credit_note or document.pk is None:
         return None
+    if hasattr(document, "_settlement"):  # read once by the rendering, the document locked
+        return document._settlement
     from django.db.models import Max, Sum
 
     paid = document.payments.aggregate(amount=Sum("amount"), date=Max("paid_on"))

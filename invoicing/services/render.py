@@ -207,11 +207,15 @@ def _render(*, document_id: int) -> tuple[Invoice, Exception | None]:
     with transaction.atomic():
         document = (
             Invoice.objects.select_for_update(of=("self",))
-            .select_related("corrects", "legal_entity")
+            .select_related("corrects", "legal_entity", "order")  # the PDF prints the order's number
+            .prefetch_related("lines")  # read by the XML and by the PDF: once
             .get(pk=document_id)
         )
         if document.pdf and document.status != DocumentStatus.FAILED:
             return document, None
+        # what was paid, read once for the XML's and the PDF's mentions (nobody records a payment while
+        # the document is locked: ``payment_record`` locks it too)
+        document._settlement = mentions.settlement(document)
         try:
             xml = build_cii(document)
             check_xsd(xml, "cii")

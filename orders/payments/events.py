@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from common.eventlog import consumer
 
+from ..locks import lock_order
 from ..models import Order, OrderStatus
 from ..services.goodwill import MARKETPLACE_KINDS
 from . import services
@@ -36,11 +37,13 @@ def on_payment_news(event) -> None:
     if not _asks_something(event):
         return  # the order is not read for a move that asks nothing
     p, actor = event.payload, event.actor
+    if event.code == "order.status_changed":
+        if p.get("to") == OrderStatus.SHIPPED:
+            # the capture locks the order: locked at once rather than read, then locked
+            services.payment_capture_request(order=lock_order(event.order_id), actor=actor, locked=True)
+        return
     order = Order.objects.select_related("channel").get(pk=event.order_id)
     match event.code:
-        case "order.status_changed":
-            if p.get("to") == OrderStatus.SHIPPED:
-                services.payment_capture_request(order=order, actor=actor)
         case "order.cancelled" | "order.edited" | "order.lines_cancelled":
             # nothing left to capture from an authorisation (the order cancelled, whole or unit by unit): it
             # is voided at the payment service; a partial cancellation only lowers what the capture takes

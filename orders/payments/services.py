@@ -264,11 +264,13 @@ def _request(
     return tx
 
 
-def payment_capture_request(*, order: Order, actor=None) -> PaymentTransaction | None:
+def payment_capture_request(*, order: Order, actor=None, locked: bool = False) -> PaymentTransaction | None:
     """The order shipped: capture what the customer owes now (its total after edits and cancellations), at
     most what was authorised, through the payment service. Nothing when the payment is not an authorisation
-    held by a service we capture through, or was captured already (the same key twice is one capture)."""
-    order = lock_order(order.pk)
+    held by a service we capture through, or was captured already (the same key twice is one capture).
+    ``locked``: the caller locked ``order`` in this transaction (``lock_order``)."""
+    if not locked:
+        order = lock_order(order.pk)
     if order.payment_provider not in PROVIDERS or order.payment_status != PaymentStatus.AUTHORISED:
         return None
     amount = min(order.amount_authorised, order.total_incl_vat)

@@ -38,7 +38,7 @@ def preparation_started(*, order_id: int, actor=None) -> None:
     """The first unit of the order was picked somewhere."""
     order = lock_order(order_id)
     if order.status == OrderStatus.ALLOCATED:
-        lifecycle.order_start_preparation(order=order, actor=actor)
+        lifecycle.order_start_preparation(order=order, actor=actor, locked=True)
 
 
 def line_resource(
@@ -191,6 +191,7 @@ def parcel_closed(*, order_id: int, shipment_id: int, actor=None) -> None:
         },
         relay_id=str(relay.get("id", "")) if order.delivery_mode == DeliveryMode.RELAY else "",
         service_id=service.pk if service else None,
+        service=service,  # with its carrier (``rule_choose``)
         # issue 20: why this service (rate shopping), the channel (return label in parcel), prices (customs)
         channel_id=order.channel_id,
         rule_id=rule.pk if rule is not None else None,
@@ -246,9 +247,9 @@ def parcels_handed_over(*, order_id: int, actor=None) -> None:
     order = lock_order(order_id)
     complete = _all_shipped(order)
     if complete and order.status in (OrderStatus.IN_PREPARATION, OrderStatus.PARTIALLY_SHIPPED):
-        lifecycle.order_mark_shipped(order=order, actor=actor)
+        lifecycle.order_mark_shipped(order=order, actor=actor, locked=True)
     elif order.status == OrderStatus.IN_PREPARATION:
-        lifecycle.order_mark_partially_shipped(order=order, actor=actor)
+        lifecycle.order_mark_partially_shipped(order=order, actor=actor, locked=True)
 
 
 def shipment_moved(*, order_id: int, shipment_id: int, new_status: str) -> None:

@@ -67,11 +67,12 @@ def preparations_sync(*, order: Order) -> list:
             )
         )
     # locations that prepared something before and have nothing now (their lines were re-sourced)
-    for location_id in (
+    open_at = set(
         Preparation.objects.filter(order_id=order.pk)
         .exclude(status=PreparationStatus.CANCELLED)
         .values_list("location_id", flat=True)
-    ):
+    )
+    for location_id in open_at:
         per_location.setdefault(location_id, [])
     if order.holds:  # on hold: nothing goes to picking, what was handed over and not started comes back
         per_location = {location_id: [] for location_id in per_location}
@@ -79,7 +80,8 @@ def preparations_sync(*, order: Order) -> list:
         existing = set(Preparation.objects.filter(order_id=order.pk).values_list("location_id", flat=True))
         per_location = {k: v for k, v in per_location.items() if k in existing}
     planned = {
-        ol.location_id: ol for ol in OrderLocation.objects.filter(order=order).select_related("service")
+        ol.location_id: ol
+        for ol in OrderLocation.objects.filter(order=order).select_related("service", "location")
     }
     customer = order.customer
     relay = order.relay_point or {}
@@ -117,6 +119,8 @@ def preparations_sync(*, order: Order) -> list:
                 customer_name=customer.full_name or customer.email,
                 ship_to=ship_to,
                 pickup_code=order.pickup_code if pickup_here else "",
+                none_open=location_id not in open_at,  # read above, under the order's lock
+                location_kind=plan.location.kind if plan else "",
                 recipient={
                     "name": order.ship_name,
                     "company": order.ship_company,

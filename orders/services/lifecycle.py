@@ -16,8 +16,13 @@ from ..models import CANCELLABLE, ORDER_TRANSITIONS, Order, OrderLocation, Order
 from .events import event_add
 
 
-def _transition(*, order: Order, to: str, actor=None, **data) -> Order:
-    current = Order.objects.filter(pk=order.pk).values_list("status", flat=True).first()
+def _transition(*, order: Order, to: str, actor=None, locked: bool = False, **data) -> Order:
+    """``locked``: the caller locked ``order`` in this transaction (``lock_order``) and has not changed its
+    status since, so its status is the current one and is not read again (the update stays conditional)."""
+    if locked:
+        current = order.status
+    else:
+        current = Order.objects.filter(pk=order.pk).values_list("status", flat=True).first()
     if current is None or to not in ORDER_TRANSITIONS.get(current, ()):
         raise InvalidTransition(
             f"An order that is {current} cannot become {to}.",

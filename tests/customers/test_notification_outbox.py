@@ -125,6 +125,16 @@ def test_a_second_run_of_the_task_does_not_send_twice(customer):
     assert len(mail.outbox) == 1
 
 
+def test_sending_is_a_claim_and_a_mark_two_statements(customer, django_assert_num_queries):
+    notification = _queue(customer)
+    with django_assert_num_queries(2):  # the row locked, claimed and returned by one UPDATE; then sent
+        assert services.notification_send(notification_id=notification.pk) == "sent"
+    with django_assert_num_queries(1):  # sent already: the claim finds nothing
+        assert services.notification_send(notification_id=notification.pk) == "skipped"
+    notification.refresh_from_db()
+    assert (notification.status, notification.attempts, len(mail.outbox)) == ("sent", 1, 1)
+
+
 def test_mail_server_down_retries_with_backoff_then_fails_visibly(customer, settings):
     settings.NOTIFICATION_MAX_ATTEMPTS = 3
     notification = _queue(customer)

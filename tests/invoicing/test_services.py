@@ -272,3 +272,32 @@ def test_channel_billing_default_is_shipped(entity):
     order = order_with_lines()
     assert not ChannelBilling.objects.exists()
     assert issue.billing_for_channel(channel_id=order.channel_id) == (entity, "shipped")
+
+
+def test_billing_for_order_is_billing_for_channel_in_one_statement(entity, django_assert_num_queries):
+    # no billing row: the default entity, "when shipped"
+    order = order_with_lines()
+    with django_assert_num_queries(1):
+        assert issue.billing_for_order(order_id=order.pk) == (entity, "shipped")
+    # a policy without an entity: the default entity, the channel's policy
+    placed = order_with_lines(channel=channel_with_policy("placed", code="b2b"))
+    with django_assert_num_queries(1):
+        assert issue.billing_for_order(order_id=placed.pk) == (entity, "placed")
+    # the channel's own entity comes before the default one
+    from tests.invoicing.factories import LegalEntityFactory
+
+    other = LegalEntityFactory(name="Autre", is_default=False)
+    own = order_with_lines(channel=channel_with_policy("delivered", code="own", entity=other))
+    with django_assert_num_queries(1):
+        assert issue.billing_for_order(order_id=own.pk) == (other, "delivered")
+    for o in (order, placed, own):
+        assert issue.billing_for_order(order_id=o.pk) == issue.billing_for_channel(channel_id=o.channel_id)
+
+
+def test_billing_for_order_without_any_entity_still_gives_the_policy(db):
+    order = order_with_lines(channel=channel_with_policy("placed", code="b2b"))
+    assert issue.billing_for_order(order_id=order.pk) == (None, "placed")
+    same = issue.billing_for_channel(channel_id=order.channel_id)
+    assert issue.billing_for_order(order_id=order.pk) == same
+    plain = order_with_lines(channel=None)
+    assert issue.billing_for_order(order_id=plain.pk) == (None, "shipped")

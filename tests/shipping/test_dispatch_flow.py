@@ -334,3 +334,37 @@ def test_a_webhook_about_a_parcel_we_do_not_know_is_kept_ignored(client, floor, 
         "unknown_parcel",
         "No parcel of this carrier has the tracking number SB-UNKNOWN.",
     )
+
+
+def test_the_hand_over_consumers_statements_per_shipped_order(floor, django_capture_on_commit_callbacks):
+    """What the event log's consumers send for one order of one parcel handed over (issue 21 point 5; the
+    journey's ``bench/journey_profile.py --by-consumer`` counts the same per consumer and event): the
+    lifecycle moves the order to shipped first, so the hand-over's event tells the parcels and the move to
+    shipped finds its message already queued."""
+    from invoicing.models import Invoice
+    from tests.events import consumer_statements
+    from tests.invoicing.factories import LegalEntityFactory
+
+    LegalEntityFactory(is_default=True)
+    order, (shipment,) = packed(floor, [("MUG", 1), ("SHIRT", 1)], django_capture_on_commit_callbacks)
+    with consumer_statements() as ours:
+        shipments.manifest_create(location=floor.lyon, carrier=floor.carrier, actor=floor.picker)
+    order.refresh_from_db()
+    assert order.status == Order.Status.SHIPPED
+    assert Invoice.objects.filter(order=order, kind="invoice").count() == 1
+    assert ours == {
+        # the order locked, everything left: shipped (its status not read again under the lock)
+        "orders.lifecycle parcels.handed_over": 7,
+        # billing in one statement, the order locked (with the buyer's profile), what is due (lines with what
+        # is invoiced, what left, parcels waiting), the invoice (address, number, document, lines, event,
+        # pending credits)
+        "invoicing.issue parcels.handed_over": 15,
+        # the order read, its parcels, the message's keys not there yet, the parcels' lines, the message
+        "orders.notifications parcels.handed_over": 5,
+        # billing, the order locked, and nothing owed (the hand-over's invoice covered every unit)
+        "invoicing.issue order.status_changed": 3,
+        # the order read, its parcels, and their message's keys already there: nothing built
+        "orders.notifications order.status_changed": 3,
+        "orders.payments order.status_changed": 1,  # the order locked: nothing to capture
+        "channels.fulfilment order.status_changed": 1,  # the channel's kind
+    }, ours

@@ -175,7 +175,16 @@ def seed(carrier_code: str) -> dict:
         iban="FR7630006000011234567890189", bic="AGRIFRPPXXX", is_default=True, email_documents=False,
     )  # fmt: skip
     _, raw_key = api_key_create(channel=channel, scopes=["orders"], name="bench")
-    get_user_model().objects.create_superuser("bench-floor", "floor@example.fr", PASSWORD)
+    # A picker as the floor has them: warehouse staff working at this location (not a superuser, whose
+    # permissions Django never reads: the floor's permission and scope reads count as they do for staff).
+    from django.contrib.auth.models import Group
+
+    from inventory.models import StaffProfile
+    from oms.roles import WAREHOUSE_STAFF
+
+    floor = get_user_model().objects.create_user("bench-floor", "floor@example.fr", PASSWORD)
+    floor.groups.add(Group.objects.get(name=WAREHOUSE_STAFF))
+    StaffProfile.objects.create(user=floor).locations.add(location)
     return {"key": raw_key, "products": products, "location": code, "carrier": carrier.pk}
 
 

@@ -4,6 +4,7 @@ metadata. Idempotent: a document already rendered is left alone."""
 
 import atexit
 import logging
+import tempfile
 import threading
 from decimal import Decimal
 from pathlib import Path
@@ -188,20 +189,30 @@ def render_pdf(document: Invoice, xml: bytes) -> bytes:
     seller = document.seller
     with translation.override(document.language or "fr"):
         title = str(document.get_kind_display())
-    return facturx.generate_from_binary(
-        pdf,
-        xml,
-        flavor="factur-x",
-        level=FACTURX_LEVEL,
-        check_xsd=False,  # checked by the caller against the same schema (validation.XSD_FILES["cii"])
-        pdf_metadata={
-            "author": seller["name"],
-            "keywords": "Factur-X",
-            "title": f"{seller['name']}: {title} {document.number}",
-            "subject": f"{title} {document.number}",
-        },
-        lang=document.language or "fr",
-    )
+    metadata = {
+        "author": seller["name"],
+        "keywords": "Factur-X",
+        "title": f"{seller['name']}: {title} {document.number}",
+        "subject": f"{title} {document.number}",
+    }
+    # factur-x's generate_from_binary writes the PDF to a temporary file, has pypdf read it through the file
+    # object and write the Factur-X PDF to that same object where the reading left it: after WeasyPrint's
+    # PDF, which stayed in front of it (a file twice the size, its first header not the document's). Given
+    # the file's path, factur-x rewrites the file from its start.
+    with tempfile.NamedTemporaryFile(prefix="facturx-", suffix=".pdf") as handle:
+        handle.write(pdf)
+        handle.flush()
+        facturx.generate_from_file(
+            handle.name,
+            xml,
+            flavor="factur-x",
+            level=FACTURX_LEVEL,
+            check_xsd=False,  # checked by the caller against the same schema (validation.XSD_FILES["cii"])
+            pdf_metadata=metadata,
+            lang=document.language or "fr",
+        )
+        with open(handle.name, "rb") as rewritten:
+            return rewritten.read()
 
 
 def document_render(*, document_id: int) -> Invoice:

@@ -162,6 +162,9 @@ def test_embedded_xml_is_en16931_and_matches_the_document(entity, django_capture
     xmp = reader.trailer["/Root"]["/Metadata"].get_object().get_data().decode()
     assert "pdfaid:part>3<" in xmp or 'pdfaid:part="3"' in xmp
     assert "EN 16931" in xmp
+    # One PDF, its header first (factur-x's generate_from_binary left WeasyPrint's PDF in front of its own).
+    assert pdf.startswith(b"%PDF-1.") and pdf.count(b"%PDF-") == 1 and pdf.count(b"%%EOF") == 1
+    assert reader.trailer["/Root"]["/AF"] and len(reader.pages) == 1
 
 
 def _stored_xml(document) -> bytes:

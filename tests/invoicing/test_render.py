@@ -162,6 +162,9 @@ def test_embedded_xml_is_en16931_and_matches_the_document(entity, django_capture
     xmp = reader.trailer["/Root"]["/Metadata"].get_object().get_data().decode()
     assert "pdfaid:part>3<" in xmp or 'pdfaid:part="3"' in xmp
     assert "EN 16931" in xmp
+    # One PDF, its header first (factur-x's generate_from_binary left WeasyPrint's PDF in front of its own).
+    assert pdf.startswith(b"%PDF-1.") and pdf.count(b"%PDF-") == 1 and pdf.count(b"%%EOF") == 1
+    assert reader.trailer["/Root"]["/AF"] and len(reader.pages) == 1
 
 
 def _stored_xml(document) -> bytes:
@@ -256,3 +259,54 @@ def test_render_again_restarts_a_failed_document_only(
     invoice = Invoice.objects.get(pk=invoice.pk)
     assert invoice.status == "issued" and invoice.render_error == ""
     assert render.document_render_again(document=invoice) is False
+
+
+def test_documents_rendered_in_a_row_each_say_their_own(entity, django_capture_on_commit_callbacks):
+    """The stylesheet, the fonts and the parser's caches are kept per process: nothing of one document may
+    reach the next (another buyer, language, kind), and a document rendered again reads the same."""
+    from invoicing.services.render import render_pdf
+
+    b2c = _issue(
+        order_with_lines(customer=CustomerFactory(first_name="Zoé", last_name="Perrin", language="en")),
+        django_capture_on_commit_callbacks,
+    )
+    b2b = _issue(order_with_lines(customer=b2b_customer(language="fr")), django_capture_on_commit_callbacks)
+    first, second = _pdf_text(b2c), _pdf_text(b2b)
+
+    assert "Zoé Perrin" in first and "Invoice" in first and "legal guarantee of conformity" in first
+    assert "Maison Dupont SARL" not in first and "Facture" not in first
+    assert "Maison Dupont SARL" in second and "Facture" in second and "40 €" in second
+    assert "Zoé Perrin" not in second and "Invoice" not in second and "legal guarantee" not in second
+
+    again = render_pdf(b2c, build_cii(b2c))
+    text = " ".join(" ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(again)).pages)
+    assert text == first
+
+
+def test_the_html_parsers_filled_regexes_read_as_its_own():
+    """render._html_parser_regexes fills tinyhtml5's regex cache with the patterns it would build itself:
+    every filled key reads a text up to the same character as an empty cache does."""
+    from tinyhtml5 import inputstream
+
+    from invoicing.services import render
+
+    texts = ["", "abc", "  \tx<y", "a&b<c", "Ab<-c", 'v"x&', "v'x&y", "\u0000z", "ÉtéA b", "é"]
+    saved = dict(inputstream.characters_until_regex)
+    try:
+        inputstream.characters_until_regex.clear()
+        render._html_parser_regexes()
+        filled = {k: v for k, v in inputstream.characters_until_regex.items() if not hasattr(k[0], "pattern")}
+        assert len(filled) >= 5
+        for characters, opposite in filled:
+            for text in texts:
+                reads = []
+                for empty in (False, True):
+                    if empty:
+                        inputstream.characters_until_regex.clear()
+                    stream = inputstream.HTMLUnicodeInputStream(text + "<")
+                    reads.append(stream.chars_until(characters, opposite))
+                    inputstream.characters_until_regex.update(filled)
+                assert reads[0] == reads[1], (characters, opposite, text)
+    finally:
+        inputstream.characters_until_regex.clear()
+        inputstream.characters_until_regex.update(saved)

@@ -19,11 +19,11 @@ from ..models import Allocation, StockMovement
 from .stock import (
     _back_on_shelf,
     _check_reason_code,
+    _consume,
     _move,
     _notify_availability,
     incoming_release,
     incoming_reserve,
-    stock_consume,
     stock_release,
     stock_reserve,
 )
@@ -330,7 +330,7 @@ def allocations_consume(
             allocation.consumed_at = now
             consumed.append(allocation)
         remaining -= take
-    stock_consume(
+    _consume(
         product_id=allocations[0].product_id,
         location_id=location_id,
         quantity=quantity,

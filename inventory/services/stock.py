@@ -489,6 +489,16 @@ def stock_consume(
     """Reserved units leave with a shipment: on hand and reserved both go down, the ledger says so. The
     counters' primitive: other apps consume through ``allocations_consume``, which keeps the allocations
     right as well."""
+    return _consume(
+        product_id=product_id, location_id=location_id, quantity=quantity, actor=actor, reference=reference
+    )
+
+
+def _consume(
+    *, product_id: int, location_id: int, quantity: int, actor=None, reference: str = ""
+) -> StockMovement:
+    """``stock_consume`` inside a transaction its caller holds (``allocations_consume``: its own savepoint
+    already covers both writes, so a second one per line was two statements for nothing)."""
     _check_quantity(quantity)
     movement = _move(
         product_id=product_id,

@@ -211,3 +211,26 @@ def test_a_release_sends_a_fixed_number_of_statements(picker_client, floor, djan
         )
     page = picker_client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "released: 2 order(s)" in page
+
+
+@pytest.mark.parametrize(
+    ("language", "one", "two"),
+    [
+        ("en", "0 of 1 unit picked", "0 of 2 units picked"),
+        ("fr", "Prélevé : 0 sur 1 article", "Prélevés : 0 sur 2 articles"),
+    ],
+)
+def test_the_wave_progress_agrees_with_its_number_of_units(picker_client, floor, language, one, two):
+    picker_client.cookies["django_language"] = language
+    floor.order([("MUG", 1)])
+    single = services.wave_release(location=floor.lyon)
+    page = picker_client.get(
+        reverse("fulfillment:wave_pick", args=[single.pk]), HTTP_ACCEPT_LANGUAGE=language
+    )
+    assert one in page.content.decode()
+    floor.order([("MUG", 2)])
+    double = services.wave_release(location=floor.lyon)
+    page = picker_client.get(
+        reverse("fulfillment:wave_pick", args=[double.pk]), HTTP_ACCEPT_LANGUAGE=language
+    )
+    assert two in page.content.decode()

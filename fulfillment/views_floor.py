@@ -1,6 +1,8 @@
 """The warehouse floor: waves and the picking screen, the pack station, print jobs. Scan screens answer
 htmx posts with the whole panel (feedback card, counters, next step), 422 with a red card on a refusal."""
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
@@ -165,7 +167,9 @@ class WavePickView(PickPermissionMixin, View):
 
     def get(self, request, pk):
         wave = self._wave(request, pk)
-        return self.panel(request, wave, full=True)
+        # A bin confirmed by a scan sent without htmx (the page still loading, no JavaScript) comes back
+        # through the redirect; the panel keeps it only while it is the current step's bin.
+        return self.panel(request, wave, full=True, bin_ok=request.GET.get("bin_ok", "")[:64])
 
     def post(self, request, pk):
         # The wave is not read here: the service locks it with the user's scope in one statement. A refusal
@@ -207,7 +211,10 @@ class WavePickView(PickPermissionMixin, View):
         (messages.success if kwargs.get("ok") else messages.error)(request, kwargs.get("feedback"))
         if kwargs.get("status", 200) >= 400:
             return self.panel(request, wave, full=True, **{**kwargs, "status": 400})
-        return HttpResponseRedirect(reverse("fulfillment:wave_pick", args=[wave.pk]))
+        url = reverse("fulfillment:wave_pick", args=[wave.pk])
+        if kwargs.get("bin_ok"):
+            url += "?" + urlencode({"bin_ok": kwargs["bin_ok"]})
+        return HttpResponseRedirect(url)
 
 
 class WaveShortView(WavePickView):

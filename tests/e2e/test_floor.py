@@ -20,11 +20,18 @@ def floor(db):
 
 
 def scan(page, selector, code):
-    """What a scanner does: the code then Enter; the next scan waits for the screen's answer."""
+    """What a scanner does: the code then Enter; the next scan waits for the screen's answer, swapped in and
+    settled by htmx (a fixed pause was too short on a loaded machine: the next scan went out on the old
+    panel, without the bin just confirmed)."""
     page.fill(selector, code)
+    page.evaluate(
+        "() => { window.__scanSettled = false; document.body.addEventListener("
+        "'htmx:afterSettle', () => { window.__scanSettled = true; }, {once: true}); }"
+    )
     with page.expect_response(lambda r: r.request.method == "POST"):
         page.press(selector, "Enter")
-    page.wait_for_timeout(150)  # htmx settles the swap
+    # settled, or a new page (the answer navigated: the flag is gone with the old page)
+    page.wait_for_function("() => window.__scanSettled !== false", timeout=10_000)
 
 
 def no_horizontal_scroll(page):

@@ -234,3 +234,20 @@ def test_the_wave_progress_agrees_with_its_number_of_units(picker_client, floor,
         reverse("fulfillment:wave_pick", args=[double.pk]), HTTP_ACCEPT_LANGUAGE=language
     )
     assert two in page.content.decode()
+
+
+def test_a_bin_confirmed_without_htmx_survives_the_redirect(picker_client, floor):
+    """A scan sent as a plain form (the page still loading on a slow handheld, no JavaScript) answers with a
+    redirect: the bin it confirmed comes back with it, so the product scan that follows is taken."""
+    floor.order([("MUG", 2)])
+    wave = services.wave_release(location=floor.lyon)
+    url = reverse("fulfillment:wave_pick", args=[wave.pk])
+    response = picker_client.post(url, {"code": "B-01-1"})
+    assert response.status_code == 302 and response["Location"] == f"{url}?bin_ok=B-01-1"
+    page = picker_client.get(response["Location"]).content.decode()
+    assert 'name="bin_ok" value="B-01-1"' in page
+    response = picker_client.post(url, {"code": floor.mug.ean, "bin_ok": "B-01-1", "quantity": 2})
+    assert response.status_code == 302
+    assert "pick-done" in picker_client.get(response["Location"]).content.decode()
+    # a bin that is not the current step's is not kept
+    assert 'name="bin_ok" value="Z-99-9"' not in picker_client.get(f"{url}?bin_ok=Z-99-9").content.decode()

@@ -246,6 +246,28 @@ class Results:
                 self.created_latencies.append(latency)
 
 
+def _post(connection, target, url: str, body: bytes, headers: dict, *, timeout: float):
+    """One POST on a client's kept HTTP connection (opened when None): ``(connection, status, content)``, the
+    connection None once the server said it closes it. On an error the connection is closed and the error
+    raised: the caller counts it and opens a new one."""
+    import http.client
+
+    try:
+        if connection is None:
+            connection = http.client.HTTPConnection(target.hostname, target.port, timeout=timeout)
+        connection.request("POST", url, body=body, headers=headers)
+        response = connection.getresponse()
+        content = response.read()
+        if response.will_close:
+            connection.close()
+            connection = None
+        return connection, response.status, content
+    except (OSError, http.client.HTTPException):
+        if connection is not None:
+            connection.close()
+        raise
+
+
 def run_load(
     *,
     base_url: str,
@@ -303,19 +325,9 @@ def run_load(
             data, headers = ready.pop() if ready else prepared(payloads)
             t0 = time.perf_counter()
             try:
-                if connection is None:
-                    connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
-                connection.request("POST", url, body=data, headers=headers)
-                response = connection.getresponse()
-                content = response.read()
-                status = response.status
-                if response.will_close:
-                    connection.close()
-                    connection = None
+                connection, status, content = _post(connection, target, url, data, headers, timeout=30)
             except (OSError, http.client.HTTPException) as exc:
-                if connection is not None:
-                    connection.close()
-                    connection = None
+                connection = None
                 results.add(latency=time.perf_counter() - t0, key=f"exc {type(exc).__name__}", created=False)
                 continue
             latency = time.perf_counter() - t0
@@ -379,6 +391,8 @@ def verify(*, db: str, created: int, scarce: bool, units: int, statuses: Counter
     from orders.models import Order
 
     failures = []
+    if not created and not scarce:
+        failures.append("no order was created: the load failed (see the clients' errors above)")
     over = StockLevel.objects.filter(reserved__gt=F("on_hand")).count()
     print(f"  stock levels with reserved > on_hand: {over}")
     if over:
@@ -877,24 +891,16 @@ def run_batch_load(
             content, key = next(ready, None) or _batch_body(payloads, size)
             t0 = time.perf_counter()
             try:
-                if connection is None:
-                    connection = http.client.HTTPConnection(target.hostname, target.port, timeout=120)
-                connection.request(
-                    "POST",
+                connection, status, answer = _post(
+                    connection,
+                    target,
                     "/api/v1/orders/batch/",
-                    body=content,
-                    headers={**headers, "Idempotency-Key": key, "Content-Length": str(len(content))},
+                    content,
+                    {**headers, "Idempotency-Key": key, "Content-Length": str(len(content))},
+                    timeout=120,
                 )
-                response = connection.getresponse()
-                answer = response.read()
-                status = response.status
-                if response.will_close:
-                    connection.close()
-                    connection = None
             except (OSError, http.client.HTTPException) as exc:
-                if connection is not None:
-                    connection.close()
-                    connection = None
+                connection = None
                 results.add(latency=time.perf_counter() - t0, key=f"exc {type(exc).__name__}", created=False)
                 continue
             latency = time.perf_counter() - t0

@@ -14,25 +14,26 @@ takes a new token and reads again. When the cache cannot answer, the answer is r
 (as before) and nothing is kept; so it is without a shared cache (no ``REDIS_URL``; the tests' settings
 keep it, one process each: ``INTEGRATIONS_CONFIG_CACHED``). ``MAX_AGE`` bounds the rest: a token deleted
 while Redis was down, or an event handled in the instant between a commit and its after-commit callback.
-The mechanism is ``common.versioned.VersionedMemo``'s (shared with the staff's permissions, common/authz.py),
-which also keeps nothing read inside the transaction that wrote the rows.
 """
 
 from __future__ import annotations
 
+import time
+import uuid
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from common.versioned import VersionedMemo
+from common.cache import CACHE_ERRORS
 
 from .models import HubspotConnection, WebhookEndpoint
 
 VERSION_KEY = "integrations:configured:version"
+VERSION_TTL = 24 * 3600  # seconds; a missing token only costs a new read
 MAX_AGE = 10.0  # seconds a process keeps its copy at most, whatever the token says
-
-memo = VersionedMemo(VERSION_KEY, setting="INTEGRATIONS_CONFIG_CACHED", max_age=MAX_AGE)
 
 
 @dataclass(frozen=True)
@@ -44,35 +45,93 @@ class EndpointRoute:
     channel_id: int | None
 
 
-def _endpoints() -> list[EndpointRoute]:
-    return [
-        EndpointRoute(pk=pk, events=frozenset(events or ()), channel_id=channel_id)
-        for pk, events, channel_id in WebhookEndpoint.objects.filter(status=WebhookEndpoint.Status.ACTIVE)
-        .order_by("pk")
-        .values_list("pk", "events", "channel_id")
-    ]
+_memo: dict = {"token": None, "loaded": 0.0}
+
+
+def _shared() -> bool:
+    """Whether the copy may be kept: only with a cache every process shares (Redis). Without one (no
+    ``REDIS_URL``: a cache per process) a write in one process could not reach the others' copies."""
+    default = "LocMemCache" not in settings.CACHES["default"]["BACKEND"]
+    return bool(getattr(settings, "INTEGRATIONS_CONFIG_CACHED", default))
+
+
+def _token() -> str | None:
+    """The shared version token (made when missing), or None when the cache cannot answer or is not
+    shared."""
+    from django.core.cache import cache
+
+    if not _shared():
+        return None
+    try:
+        token = cache.get(VERSION_KEY)
+        if token is None:
+            token = uuid.uuid4().hex
+            if not cache.add(VERSION_KEY, token, VERSION_TTL):
+                token = cache.get(VERSION_KEY)
+    except CACHE_ERRORS:
+        return None
+    return token
+
+
+def _current() -> dict:
+    """This process's copy if still valid, else an empty one (kept only when the token is known). The token
+    is read before the rows, so rows read before a change are never kept under the token made after it."""
+    global _memo
+    token = _token()
+    memo = _memo
+    now = time.monotonic()
+    if token is not None and memo["token"] == token and now - memo["loaded"] <= MAX_AGE:
+        return memo
+    fresh = {"token": token, "loaded": now}
+    if token is not None:
+        _memo = fresh
+    return fresh
 
 
 def active_endpoints() -> list[EndpointRoute]:
     """The active webhook endpoints (one query when not in memory)."""
-    return memo.get("endpoints", _endpoints)
+    memo = _current()
+    if "endpoints" not in memo:
+        memo["endpoints"] = [
+            EndpointRoute(pk=pk, events=frozenset(events or ()), channel_id=channel_id)
+            for pk, events, channel_id in WebhookEndpoint.objects.filter(status=WebhookEndpoint.Status.ACTIVE)
+            .order_by("pk")
+            .values_list("pk", "events", "channel_id")
+        ]
+    return memo["endpoints"]
 
 
 def hubspot_active() -> bool:
     """Whether the HubSpot connection is active (one query when not in memory)."""
-    from .hubspot.sync import connection_active
+    memo = _current()
+    if "hubspot" not in memo:
+        from .hubspot.sync import connection_active
 
-    return memo.get("hubspot", lambda: connection_active() is not None)
+        memo["hubspot"] = connection_active() is not None
+    return memo["hubspot"]
+
+
+def _forget_shared() -> None:
+    from django.core.cache import cache
+
+    try:
+        cache.delete(VERSION_KEY)
+    except CACHE_ERRORS:
+        pass
 
 
 def changed() -> None:
     """An endpoint or the connection was written: every process reads them again for its next event."""
-    memo.changed()
+    global _memo
+    _memo = {"token": None, "loaded": 0.0}
+    _forget_shared()
+    transaction.on_commit(_forget_shared, robust=True)
 
 
 def forget() -> None:
     """Drop this process's copy (tests)."""
-    memo.forget()
+    global _memo
+    _memo = {"token": None, "loaded": 0.0}
 
 
 @receiver(post_save, sender=WebhookEndpoint, dispatch_uid="integrations.configured.endpoint_saved")

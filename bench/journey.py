@@ -34,6 +34,12 @@ work is done and every process is quiet again:
 8. notifications: the ``notifications`` queue, paused until now, sends every message (Django's in-memory
    email backend: each message rendered and built, not delivered) and the event log's notification consumers.
 
+First ``--warmup`` orders (default 10) go through every stage unmeasured, as on servers that have been
+running: each process has then imported what it uses and PostgreSQL has planned and cached each statement it
+prepares (server-side binding plans a statement's first five prepared executions for their values before it
+keeps a generic plan), which in a cold 30-order run was about a fifth of PostgreSQL's CPU. Their figures are
+printed on one line; ``--warmup 0`` measures cold processes.
+
 CPU is read from /proc before and after each stage: per process group the utime + stime of its live
 processes (gunicorn and its workers; each Celery worker and its pool); for PostgreSQL the postmaster's
 cutime + cstime (the backends that exited, reaped into it) plus every live postgres process, which is the
@@ -88,6 +94,13 @@ def parse_args():
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--orders", type=int, default=30)
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=10,
+        help="orders taken through the whole journey first and not measured (default 10; 0: measure cold "
+        "processes)",
+    )
     parser.add_argument("--db", default="oms_bench21_journey", help="database, re-created (template kept)")
     parser.add_argument("--redis-db", type=int, default=12, help="Redis db of the broker (flushed first)")
     parser.add_argument("--port", type=int, default=8021, help="gunicorn port on 127.0.0.1")
@@ -456,10 +469,10 @@ class Beat(threading.Thread):
                     app.send_task(name, queue=queue)
 
 
-def order_body(n: int, skus: list[str]) -> dict:
+def order_body(n: int, skus: list[str], prefix: str = "J-") -> dict:
     return {
-        "external_id": f"J-{n}",
-        "customer": {"email": f"client{n}@example.fr", "first_name": "Ana", "last_name": "Roux"},
+        "external_id": f"{prefix}{n}",
+        "customer": {"email": f"client-{prefix}{n}@example.fr", "first_name": "Ana", "last_name": "Roux"},
         "delivery": {
             "mode": "home",
             "address": {"line1": f"{n} rue X", "postcode": "69003", "city": "Lyon", "country": "FR"},
@@ -470,8 +483,19 @@ def order_body(n: int, skus: list[str]) -> dict:
     }
 
 
-def run_stages(args, *, base_url: str, seeded: dict, meter: Meter, names: dict, used: dict) -> list:
-    """Every stage for all the orders; returns the CPU seconds per stage and group, and the order numbers."""
+def run_stages(
+    args,
+    *,
+    base_url: str,
+    seeded: dict,
+    meter: Meter,
+    names: dict,
+    used: dict,
+    count: int,
+    prefix: str = "J-",
+) -> list:
+    """Every stage for ``count`` orders whose external ids start with ``prefix``; fills ``used`` with the CPU
+    seconds per stage and group and returns the order numbers."""
     from datetime import timedelta
 
     import httpx
@@ -500,26 +524,27 @@ def run_stages(args, *, base_url: str, seeded: dict, meter: Meter, names: dict, 
         used[name] = used_between(before, after) | {"wall": time.perf_counter() - started}
         print(f"  {name}: {used[name]['wall']:.1f} s", flush=True)
 
-    ours = Order.objects.filter(external_id__startswith="J-")
+    ours = Order.objects.filter(external_id__startswith=prefix)
+    waves_before = Wave.objects.count()
 
     def intake():
-        for n in range(1, args.orders + 1):
-            response = api.post("/api/v1/orders/", json=order_body(n, skus))
+        for n in range(1, count + 1):
+            response = api.post("/api/v1/orders/", json=order_body(n, skus, prefix))
             if response.status_code != 201:
                 raise RuntimeError(f"intake answered {response.status_code}: {response.text[:300]}")
             numbers.append(response.json()["number"])
 
     stage(
         "intake", intake,
-        lambda: Preparation.objects.filter(order__in=ours, kind="ship").count() == args.orders,
+        lambda: Preparation.objects.filter(order__in=ours, kind="ship").count() == count,
         "the preparations",
     )  # fmt: skip
 
     def waves():
-        for _ in range(args.orders):
+        for _ in range(count):
             staff.post("/picking/release/", {"location": seeded["location"], "size": "1"}, htmx=False)
 
-    stage("waves", waves, lambda: Wave.objects.count() >= args.orders, "the waves")
+    stage("waves", waves, lambda: Wave.objects.count() >= waves_before + count, "the waves")
 
     # What a picker reads on the wave's page, read beforehand so that the stage holds the scans only.
     plan = []
@@ -540,7 +565,7 @@ def run_stages(args, *, base_url: str, seeded: dict, meter: Meter, names: dict, 
 
     stage(
         "picking scans", picking,
-        lambda: Preparation.objects.filter(order__in=ours, status="to_pack").count() == args.orders,
+        lambda: Preparation.objects.filter(order__in=ours, status="to_pack").count() == count,
         "every unit picked",
     )  # fmt: skip
 
@@ -553,7 +578,7 @@ def run_stages(args, *, base_url: str, seeded: dict, meter: Meter, names: dict, 
 
     stage(
         "packing + labels", packing,
-        lambda: Shipment.objects.filter(order__in=ours, status="labelled").count() == args.orders,
+        lambda: Shipment.objects.filter(order__in=ours, status="labelled").count() == count,
         "the labels",
     )  # fmt: skip
 
@@ -566,12 +591,12 @@ def run_stages(args, *, base_url: str, seeded: dict, meter: Meter, names: dict, 
 
     stage(
         "hand-over", handover,
-        lambda: Invoice.objects.filter(order__in=ours).values("order").distinct().count() == args.orders,
+        lambda: Invoice.objects.filter(order__in=ours).values("order").distinct().count() == count,
         "the invoices issued",
     )  # fmt: skip
     stage(
         "invoices with PDFs", lambda: resume("documents", names["documents"]),
-        lambda: Invoice.objects.filter(order__in=ours).exclude(pdf="").count() == args.orders,
+        lambda: Invoice.objects.filter(order__in=ours).exclude(pdf="").count() == count,
         "the invoices' PDFs",
     )  # fmt: skip
 
@@ -584,7 +609,7 @@ def run_stages(args, *, base_url: str, seeded: dict, meter: Meter, names: dict, 
 
     stage(
         "tracking to delivered", tracking,
-        lambda: ours.filter(status="delivered").count() == args.orders,
+        lambda: ours.filter(status="delivered").count() == count,
         "every order delivered",
     )  # fmt: skip
     stage(
@@ -762,14 +787,25 @@ def main() -> int:
         beat = Beat()
         beat.start()
         try:
-            numbers = run_stages(
-                args,
-                base_url=f"http://127.0.0.1:{args.port}",
-                seeded=seeded,
-                meter=meter,
-                names=names,
-                used=used,
-            )
+            common = dict(base_url=f"http://127.0.0.1:{args.port}", seeded=seeded, meter=meter, names=names)
+            if args.warmup:
+                print(f"warm-up: {args.warmup} orders through every stage, not measured", flush=True)
+                warm_used: dict[str, dict[str, float]] = {}
+                numbers = run_stages(args, **common, used=warm_used, count=args.warmup, prefix="W-")
+                pause("notifications", names["notifications"])  # paused again until its measured stage
+                warm_pg = sum(u["postgres"] for u in warm_used.values()) * 1000 / args.warmup
+                warm_db = sum(u["pg (this db)"] for u in warm_used.values()) * 1000 / args.warmup
+                warm_all = (
+                    sum(u[k] for u in warm_used.values() for k in ("web", *QUEUES, "postgres"))
+                    * 1000
+                    / args.warmup
+                )
+                print(
+                    f"warm-up done: PostgreSQL {warm_pg:.1f} ms (this db {warm_db:.1f}), all processes "
+                    f"{warm_all:.0f} ms per order (cold: plans, caches, imports); the measured run:",
+                    flush=True,
+                )
+            numbers += run_stages(args, **common, used=used, count=args.orders)
         except RuntimeError as exc:  # what was measured is still printed
             failures.append(str(exc))
             print(f"!! {exc}", flush=True)
@@ -799,7 +835,7 @@ def main() -> int:
         f"load average now {', '.join(f'{x:.2f}' for x in os.getloadavg())}"
     )
     print("\nChecks:")
-    failures += verify(numbers, args.orders)
+    failures += verify(numbers, args.warmup + args.orders)
     shutil.rmtree(media, ignore_errors=True)
     return 1 if failures else 0
 

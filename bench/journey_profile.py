@@ -54,6 +54,11 @@ def parse_args():
     )
     parser.add_argument("--fresh", action="store_true", help="migrate again instead of copying the template")
     parser.add_argument(
+        "--plans",
+        action="store_true",
+        help="the generic and custom plans of this connection's prepared statements (pg_prepared_statements)",
+    )
+    parser.add_argument(
         "--worker-gc",
         action="store_true",
         help="tune the garbage collector as a Celery worker process does (oms/celery.py, WORKER_GC_GEN0)",
@@ -372,6 +377,19 @@ def main() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_prepared_statements")
         prepared = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+            " ORDER BY custom_plans DESC"
+        )
+        plans = cursor.fetchall()
+    if args.plans:
+        generic, custom = sum(p[1] for p in plans), sum(p[2] for p in plans)
+        print(
+            f"plans of the prepared statements: {generic} generic, {custom} "
+            "custom (PostgreSQL plans a prepared statement's first five runs for their values); most custom:"
+        )
+        for statement, generic, custom in plans[:15]:
+            print(f"  {generic:5d} generic {custom:5d} custom  {statement[:160]}")
     print(
         f"server-side binding {bool(options.get('server_side_binding'))}, prepare threshold "
         f"{options.get('prepare_threshold')}, {prepared} statements prepared on this connection"

@@ -730,16 +730,29 @@ def _datetime(value):
     return None if value is None else _DATETIME.to_representation(value)
 
 
+# Per field: its places as a Decimal quantum, the most its whole part may hold, and the text of a zero.
+_QUANTA = {
+    field: (
+        Decimal(1).scaleb(-field.decimal_places),
+        field.max_digits - field.decimal_places,
+        f"{0:.{field.decimal_places}f}",
+    )
+    for field in (_MONEY, _PRICE, _RATE)
+}
+
+
 def _decimal(field, value):
     if value is None:
         return None
     if value.__class__ is Decimal:
-        _sign, digits, exponent = value.as_tuple()
-        if exponent == -field.decimal_places and len(digits) <= field.max_digits:
-            # Already at the field's places (a price, a total or a rate as the database keeps them): DRF's
-            # quantize leaves it as it is and writes it with "{:f}", which for such a value is str()
-            # (tests/orders/test_api_order_body.py compares both).
+        quantum, whole, zero = _QUANTA[field]
+        if value.same_quantum(quantum) and value.adjusted() < whole:
+            # Already at the field's places (a price, a total or a rate as the database keeps them), within
+            # its digits: DRF's quantize leaves it as it is and writes it with "{:f}", which for such a value
+            # is str() (tests/orders/test_api_order_body.py compares both).
             return str(value)
+        if not value and not value.is_signed() and value.is_finite():
+            return zero  # Decimal("0"), a default: quantized to the field's places
     return field.to_representation(value)
 
 

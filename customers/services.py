@@ -145,6 +145,7 @@ def _customers_upsert(people: list[tuple[str, dict]]) -> list[tuple[Customer, bo
         result = cursor.fetchall()
     attnames = [f.attname for f in returned]
     converters = [(f, f.get_db_converters(connection)) for f in returned]
+    alias = connection.alias  # read once: ``connection`` is a proxy looked up per access
     out = []
     for row in result:
         values = []
@@ -152,7 +153,7 @@ def _customers_upsert(people: list[tuple[str, dict]]) -> list[tuple[Customer, bo
             for converter in fconverters:
                 value = converter(value, f, connection)
             values.append(value)
-        out.append((Customer.from_db(connection.alias, attnames, values), bool(row[-1])))
+        out.append((Customer.from_db(alias, attnames, values), bool(row[-1])))
     return out
 
 

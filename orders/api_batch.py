@@ -9,7 +9,16 @@ from common.api import HasScope, error_response, error_responses
 from common.exceptions import DomainError
 from common.text import safe_data, safe_text
 
-from .api import _PRINTABLE_ASCII, OrderCreateInput, OrderOutput, _order_input, order_body, order_input_fast
+from .api import (
+    _PRINTABLE_ASCII,
+    OrderCreateInput,
+    OrderOutput,
+    _order_input,
+    held_body,
+    line_body,
+    order_body,
+    order_input_fast,
+)
 from .services.batch import MAX_BATCH, orders_create_batch
 from .services.idempotency import (
     Replay,
@@ -157,7 +166,12 @@ class OrderBatchCreateApi(APIView):
                 if result.ok:
                     # The order as written (its lines, allocations, customer and channel are in memory:
                     # nothing is read back, as in the single intake's answer).
-                    answers[index] = {"status": 201, "order": order_body(result.order)}
+                    order, lines, held = result.written
+                    line_bodies = [
+                        line_body(line, allocations=[held_body(*h) for h in hs])
+                        for line, hs in zip(lines, held, strict=True)
+                    ]
+                    answers[index] = {"status": 201, "order": order_body(order, lines=line_bodies)}
                 else:
                     exc: DomainError = result.error
                     answers[index] = {

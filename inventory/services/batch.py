@@ -207,10 +207,11 @@ def allocations_insert(*, allocations: list[Allocation]) -> list[Allocation]:
     with connection.cursor() as cursor:
         cursor.execute(_INSERT_ALLOCATIONS, [allocations[0].created_at, json.dumps(rows)])
         ids = cursor.fetchall()
+    alias = connection.alias  # read once: ``connection`` is a proxy looked up per access
     for allocation, (pk,) in zip(allocations, ids, strict=True):
         allocation.pk = pk
         allocation._state.adding = False  # stored, as bulk_create leaves its rows
-        allocation._state.db = connection.alias
+        allocation._state.db = alias
     return allocations
 
 

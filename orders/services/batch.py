@@ -20,7 +20,9 @@ The results come back in the order of the input: the order, or the domain error 
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from types import SimpleNamespace
+from typing import NamedTuple
 
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
@@ -56,16 +58,57 @@ from .sourcing import decide, line_request, sourcing_preload
 MAX_BATCH = 500
 
 
-@dataclass
-class BatchResult:
-    """One order of the batch: taken (``order``) or refused (``error``)."""
+class Held(NamedTuple):
+    """One allocation of a taken order as its answer shows it (``orders.api.held_body``)."""
 
-    order: Order | None = None
-    error: DomainError | None = None
+    sku: str
+    location: str
+    quantity: int
+    kind: str
+    expected_on: object  # a date, or None
+
+
+class BatchResult:
+    """One order of the batch: taken (``order``) or refused (``error``).
+
+    A taken order's ``order`` has what ``order_detail_queryset`` would load (its lines with their
+    allocations, products, locations, replenishments) filled in on first read: the API's answer does not
+    read it (``written``: the order, its lines and, per line, what it holds, as plain values), the channels'
+    pollers do."""
+
+    __slots__ = ("_order", "_fill", "error", "lines", "held")
+
+    def __init__(
+        self,
+        order: Order | None = None,
+        error: DomainError | None = None,
+        *,
+        fill=None,
+        lines=None,
+        held=None,
+    ):
+        self._order = order
+        self._fill = fill
+        self.error = error
+        self.lines = lines
+        self.held = held
+
+    @property
+    def order(self) -> Order | None:
+        if self._fill is not None:
+            fill, self._fill = self._fill, None
+            fill()
+        return self._order
 
     @property
     def ok(self) -> bool:
-        return self.order is not None
+        return self._order is not None
+
+    @property
+    def written(self) -> tuple[Order, list, list[list[Held]]]:
+        """The order as written (its channel, customer and pickup store set; its related managers not
+        filled), its lines in order, and per line its allocations in the order of their ids."""
+        return self._order, self.lines, self.held
 
 
 @dataclass
@@ -608,25 +651,63 @@ def _store(*, prepared: _Prepared, keep: list[bool] | None = None) -> tuple[list
 
 
 def _answer(*, channel, ready: list[_Planned], written: _Written, allocations: list, results) -> None:
-    """After commit: what each order's answer shows, from the rows just written (as the single intake does:
-    nothing is read back), and its result."""
+    """After commit: each order's result, from the rows just written (as the single intake does: nothing is
+    read back). What its answer shows is kept as plain values; the order's related caches
+    (``_fill_caches``) are filled only if someone reads ``result.order``."""
     start = 0
     for p, order, lines, own_locations in zip(
         ready, written.orders, written.lines_of, written.locations_of, strict=True
     ):
         plan = p.allocations
-        _fill_caches(
-            products=p.products,
-            parts=written.parts,
-            order=order,
-            channel=channel,
-            customer=order.customer,
-            store=p.store,
-            order_lines=lines,
-            allocations=allocations[start : start + len(plan)],
-            plan=plan,
-            decision=p.decision,
-            order_locations=own_locations,
-        )
+        own = allocations[start : start + len(plan)]
         start += len(plan)
-        results[p.index] = BatchResult(order=order)
+        codes = {parcel.location.pk: parcel.location.code for parcel in p.decision.plan.parcels}
+        if p.store is not None:
+            codes.setdefault(p.store.pk, p.store.code)
+        skus = {product.pk: product.sku for product in p.products.values()}
+        if written.parts:
+            for items in written.parts.values():
+                for part in items:
+                    skus.setdefault(part.product_id, part.sku)
+        per_line: dict[int, list] = {line.pk: [] for line in lines}
+        for planned, allocation in zip(plan, own, strict=True):
+            per_line[allocation.line_id].append(
+                (
+                    allocation.pk,
+                    Held(
+                        skus[allocation.product_id],
+                        codes[allocation.location_id],
+                        allocation.quantity,
+                        allocation.kind,
+                        planned.expected_on if planned.incoming_id else None,
+                    ),
+                )
+            )
+        ordered = sorted(lines, key=_line_no)
+        results[p.index] = BatchResult(
+            order,
+            fill=partial(
+                _fill_caches,
+                products=p.products,
+                parts=written.parts,
+                order=order,
+                channel=channel,
+                customer=order.customer,
+                store=p.store,
+                order_lines=lines,
+                allocations=own,
+                plan=plan,
+                decision=p.decision,
+                order_locations=own_locations,
+            ),
+            lines=ordered,
+            held=[[h for _pk, h in sorted(per_line[line.pk], key=_first)] for line in ordered],
+        )
+
+
+def _first(pair):
+    return pair[0]
+
+
+def _line_no(line):
+    return line.line_no

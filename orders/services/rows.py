@@ -109,6 +109,10 @@ def _value(field, value):
 
 
 _SIMPLE = (str, int, bool, type(None))
+# What ``_value`` gives for a value of exactly these classes outside a JSON field, without its checks.
+_TEXT = {Decimal: str, datetime: datetime.isoformat, date: date.isoformat}
+# An empty JSON value's text whatever the field's encoder (the defaults ``dict`` and ``list`` of most fields).
+_EMPTY_JSON = {dict: "{}", list: "[]"}
 
 
 def row(model, obj, *, now) -> list:
@@ -127,8 +131,16 @@ def row(model, obj, *, now) -> list:
         elif kind == 2 and (f.auto_now or getattr(obj, attname) is None):
             setattr(obj, attname, now)
         value = known[attname] if attname in known else getattr(obj, attname)
-        if kind != 3 and value.__class__ in _SIMPLE:
-            append(value)
+        cls = value.__class__
+        if kind != 3:
+            if cls in _SIMPLE:
+                append(value)
+            elif cls in _TEXT:
+                append(_TEXT[cls](value))
+            else:
+                append(_value(f, value))
+        elif not value and cls in _EMPTY_JSON:
+            append(_EMPTY_JSON[cls])
         else:
             append(_value(f, value))
     return values
@@ -147,9 +159,10 @@ def rows_write(model, rows: list[list], objs: list) -> None:
             cursor.execute(without_pk, [json.dumps(rows)])  # the id column (null) is not read
             for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
                 obj.pk = pk
+    alias = connection.alias  # read once: ``connection`` is a proxy looked up per access
     for obj in objs:
         obj._state.adding = False
-        obj._state.db = connection.alias
+        obj._state.db = alias
 
 
 _IDS = "SELECT {}"

@@ -632,12 +632,19 @@ class _Context:
         if found is not None:
             return found
         lines = self.lines
-        units = sum(q for _, q in stock) + sum(q for _, _, q, _ in incoming)
-        weight = sum(lines[i].weight_g * q for i, q in stock) + sum(
-            lines[i].weight_g * q for i, _, q, _ in incoming
-        )
-        stock_units = sum(q * lines[i].units_per for i, q in stock)
-        line_count = len({i for i, _ in stock} | {i for i, *_ in incoming})
+        units = weight = stock_units = 0  # integers: one pass gives what the sums gave
+        indexes = set()
+        for i, q in stock:
+            line = lines[i]
+            units += q
+            weight += line.weight_g * q
+            stock_units += q * line.units_per
+            indexes.add(i)
+        for i, _pk, q, _expected in incoming:
+            units += q
+            weight += lines[i].weight_g * q
+            indexes.add(i)
+        line_count = len(indexes)
         storage = (Decimal(stock_units) * site.storage_cost * self.storage_days).quantize(CENT)
         handling = (Decimal(line_count) * site.handling_cost).quantize(CENT)
         distance = self.distance(site)

@@ -10,6 +10,7 @@ from inventory.models import Allocation, StockLevel
 from orders.models import IdempotencyKey, Order
 
 from .conftest import db_state, order_body
+from .factories import ProductFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -252,3 +253,54 @@ def test_a_batch_order_carries_its_customers_names_for_the_list_search(api, shop
     names = dict(Order.objects.values_list("external_id", "search_first_name"))
     assert names == {"N-1": "ana", "N-2": "élodie"}
     assert Order.objects.get(external_id="N-2").search_last_name == "brun"
+
+
+def test_batch_answers_for_a_kit_and_a_pre_order_are_the_orders_as_read_back(
+    api, shop, django_assert_num_queries
+):
+    """The answer's allocations come from what the batch holds (a kit's components with their SKUs, a
+    replenishment's expected date); ``result.order`` (read by the channels' pollers) still has its lines,
+    allocations, products and locations without a query."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from inventory import services as inventory_services
+    from orders.api import _order_input, order_input_fast
+    from orders.api import order_body as answer_of
+    from orders.selectors import order_detail_queryset
+    from orders.services.batch import orders_create_batch
+
+    kit = ProductFactory(sku="DUO", name="Duo", price="29.00", vat_rate="20.0", ean="")
+    inventory_services.kit_set_components(kit=kit, components=[(shop.tshirt, 1), (shop.mug, 2)])
+    inventory_services.incoming_create(
+        product=shop.poster, location=shop.lyon, quantity=5, expected_on=timezone.localdate() + timedelta(9)
+    )
+    body = {
+        "orders": [
+            order_body("KIT-1", lines=[{"sku": "DUO", "quantity": 1}, {"sku": "TSHIRT-M", "quantity": 2}]),
+            order_body("PRE-1", lines=[{"sku": "POSTER", "quantity": 2}], allow_preorder=True),
+        ]
+    }
+    results = api.post("/orders/batch/", body).json()["results"]
+    assert [r["status"] for r in results] == [201, 201], results
+    for result in results:
+        order = order_detail_queryset(timeline=False).get(number=result["order"]["number"])
+        assert result["order"] == answer_of(order)
+    assert {a["sku"] for a in results[0]["order"]["lines"][0]["allocations"]} == {"TSHIRT-M", "MUG"}
+    assert results[1]["order"]["lines"][0]["allocations"][0]["expected_on"] is not None
+
+    # and through the service, as the pollers take it: the order's caches are filled when it is read
+    inputs = [
+        _order_input(
+            order_input_fast(
+                order_body("PRE-2", lines=[{"sku": "POSTER", "quantity": 1}], allow_preorder=True)
+            )
+        )
+    ]
+    [taken] = orders_create_batch(channel=shop.channel, orders=inputs)
+    with django_assert_num_queries(0):
+        order = taken.order
+        answer = answer_of(order)
+        assert [a.product.sku for line in order.lines.all() for a in line.allocations.all()] == ["POSTER"]
+    assert answer == answer_of(order_detail_queryset(timeline=False).get(pk=order.pk))

@@ -144,3 +144,49 @@ def test_the_shapes_cover_what_they_claim(client):
     assert orders["X-payment pending (a hold)"].holds == ["payment"]
     assert orders["X-paid, with a shipping charge"].paid_at is not None
     assert Order.objects.count() == len(CASES)
+
+
+@pytest.mark.parametrize("field", ["_MONEY", "_PRICE", "_RATE"])
+def test_a_decimal_is_written_as_drf_writes_it(field):
+    # given the body's decimal fields, and values at their places, off them, zeros, signs and out of range
+    import random
+
+    from orders import api
+
+    drf = getattr(api, field)
+    values = [
+        Decimal(text)
+        for text in (
+            "0",
+            "0.00",
+            "0.0",
+            "-0",
+            "-0.00",
+            "5.5",
+            "19.90",
+            "20.0",
+            "1.25",
+            "0.001",
+            "100.000",
+            "1E+2",
+            "99999999.99",
+            "123456789.12",
+            "9999999999.99",
+            "99999999999.99",
+            "-3.10",
+            "NaN",
+            "Infinity",
+        )
+    ]
+    rng = random.Random(18)
+    values += [Decimal(rng.randint(-(10**13), 10**13)).scaleb(-rng.randint(0, 4)) for _ in range(2000)]
+
+    def written(convert, value):
+        try:
+            return convert(value)
+        except Exception as exc:  # noqa: BLE001 - DRF refuses what does not fit: so must the fast path
+            return type(exc)
+
+    # then the fast path says what DRF's to_representation says, or refuses the same
+    for value in values:
+        assert written(lambda v: api._decimal(drf, v), value) == written(drf.to_representation, value), value

@@ -311,6 +311,8 @@ def parcel_close(*, preparation: Preparation, box: Box | None, weight_g: int | N
     # Every line of the preparation, for its new status and for the pack station's answer (``prep.lines``,
     # with ``shipment.parcel.preparation``: the preparation as this close left it, its parcel closed).
     prep._prefetched_objects_cache = {"lines": list(prep.lines.all())}
-    preparation_refresh(preparation=prep)
+    # no parcel is open now: this one was the only one (a scan opens one only when none is, and parcels are
+    # opened, emptied and closed under the preparation's lock, held here)
+    preparation_refresh(preparation=prep, open_parcel=False)
     parcel.preparation = prep
     return shipment

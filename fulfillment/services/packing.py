@@ -269,18 +269,19 @@ def parcel_close(*, preparation: Preparation, box: Box | None, weight_g: int | N
         )
         for item in items
     ]
+    # No savepoint of its own: a duplicate number (IntegrityError) ends this whole close at once, whose own
+    # atomic block rolls back (a transaction, or its caller's savepoint); nothing runs in between.
     try:
-        with transaction.atomic():
-            shipment = shipping_services.shipment_create(
-                number=f"{prep.order_number}-{prep.location_id}-{parcel.seq}",
-                order_id=prep.order_id,
-                location_id=prep.location_id,
-                service_id=prep.service_id,
-                weight_g=weight_g,
-                box=box.code if box else "",
-                lines=lines,
-                actor=actor,
-            )
+        shipment = shipping_services.shipment_create(
+            number=f"{prep.order_number}-{prep.location_id}-{parcel.seq}",
+            order_id=prep.order_id,
+            location_id=prep.location_id,
+            service_id=prep.service_id,
+            weight_g=weight_g,
+            box=box.code if box else "",
+            lines=lines,
+            actor=actor,
+        )
     except IntegrityError as exc:
         raise PackRefused(_("This parcel was closed already."), code="already_closed") from exc
     parcel.status = Parcel.Status.CLOSED

@@ -96,18 +96,18 @@ def lock_preparation_lines(preparation_id: int, *, product_id: int | None = None
     return list(queryset.order_by("pk"))
 
 
-def lock_preparations_to_release(*, location_id: int) -> list[Preparation]:
+def lock_preparations_to_release(*, location_id: int, locations: QuerySet | None = None) -> list[Preparation]:
     """The ship preparations of a location waiting for a wave, skipping those another release holds (two
-    releases never share an order), in id order."""
-    return list(
-        Preparation.objects.select_for_update(skip_locked=True, of=("self",), no_key=True)
-        .filter(
-            location_id=location_id,
-            status=PreparationStatus.TO_PICK,
-            kind=Preparation.Kind.SHIP,
-        )
-        .order_by("pk")
+    releases never share an order), in id order. With ``locations`` (a user's scope), none unless the
+    location is one of them (the scope checked by the locking statement itself)."""
+    queryset = Preparation.objects.select_for_update(skip_locked=True, of=("self",), no_key=True).filter(
+        location_id=location_id,
+        status=PreparationStatus.TO_PICK,
+        kind=Preparation.Kind.SHIP,
     )
+    if locations is not None:
+        queryset = queryset.filter(location__in=locations)
+    return list(queryset.order_by("pk"))
 
 
 def lock_last_scan(queryset: QuerySet[ScanEvent]) -> ScanEvent | None:

@@ -269,18 +269,19 @@ def parcel_close(*, preparation: Preparation, box: Box | None, weight_g: int | N
         )
         for item in items
     ]
+    # No savepoint of its own: a duplicate number (IntegrityError) ends this whole close at once, whose own
+    # atomic block rolls back (a transaction, or its caller's savepoint); nothing runs in between.
     try:
-        with transaction.atomic():
-            shipment = shipping_services.shipment_create(
-                number=f"{prep.order_number}-{prep.location_id}-{parcel.seq}",
-                order_id=prep.order_id,
-                location_id=prep.location_id,
-                service_id=prep.service_id,
-                weight_g=weight_g,
-                box=box.code if box else "",
-                lines=lines,
-                actor=actor,
-            )
+        shipment = shipping_services.shipment_create(
+            number=f"{prep.order_number}-{prep.location_id}-{parcel.seq}",
+            order_id=prep.order_id,
+            location_id=prep.location_id,
+            service_id=prep.service_id,
+            weight_g=weight_g,
+            box=box.code if box else "",
+            lines=lines,
+            actor=actor,
+        )
     except IntegrityError as exc:
         raise PackRefused(_("This parcel was closed already."), code="already_closed") from exc
     parcel.status = Parcel.Status.CLOSED
@@ -311,6 +312,8 @@ def parcel_close(*, preparation: Preparation, box: Box | None, weight_g: int | N
     # Every line of the preparation, for its new status and for the pack station's answer (``prep.lines``,
     # with ``shipment.parcel.preparation``: the preparation as this close left it, its parcel closed).
     prep._prefetched_objects_cache = {"lines": list(prep.lines.all())}
-    preparation_refresh(preparation=prep)
+    # no parcel is open now: this one was the only one (a scan opens one only when none is, and parcels are
+    # opened, emptied and closed under the preparation's lock, held here)
+    preparation_refresh(preparation=prep, open_parcel=False)
     parcel.preparation = prep
     return shipment

@@ -199,11 +199,16 @@ def pick_scan(
     remaining = quantity
     totes = []
     touched = set()
-    locked_lines = lock_lines([t.line_id for t in step.targets])
+    # The step's lines as read above, not locked again: every preparation of the wave is locked since before
+    # that read (``_check_locked``), and every writer of a preparation line locks its preparation first
+    # (picking, packing, the sync and cancel from ``orders``, the wave release, the outsourced WMS), so
+    # nobody can have changed them since (bench/README.md, "Sessions and the user per request, kept a
+    # minute"). Their UPDATE takes the row lock anyway.
+    by_id = {line.pk: line for line in lines}
     for target in step.targets:
         if remaining == 0:
             break
-        line = locked_lines[target.line_id]
+        line = by_id[target.line_id]
         take = min(remaining, line.quantity - line.picked)
         if take <= 0:
             continue
@@ -221,10 +226,8 @@ def pick_scan(
     # the touched preparations as locked by ``_check_locked`` (not read again), in id order
     touched_preps = [locked[pk] for pk in sorted(touched)]
     _start(wave=wave, preps=touched_preps, actor=actor)
-    # The wave's lines after the writes, without reading them again: the scanned ones as locked and written
-    # here, the others as read above (every preparation of the wave is locked since before that read, and a
-    # line is written only under its preparation's lock).
-    lines = [locked_lines.get(line.pk, line) for line in lines]
+    # The wave's lines after the writes, without reading them again: the scanned ones as written here, the
+    # others as read above (see above: nobody else writes them while the preparations are locked).
     done, steps = _finish(wave=wave, preps=touched_preps, actor=actor, lines=lines)
     text = "; ".join(
         _("%(units)s in tote %(tote)s (%(order)s)") % {"units": u, "tote": t, "order": o} for t, o, u in totes

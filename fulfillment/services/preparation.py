@@ -195,9 +195,20 @@ def preparation_sync(*, spec: PreparationSpec) -> Preparation | None:
     return result
 
 
-def preparation_refresh(*, preparation: Preparation, reopened: bool = False) -> Preparation | None:
-    """Set the preparation's status from its lines (after a sync, a pick, a short pick or a pack)."""
+REFRESHED = ("status", "wave_id", "tote", "picked_at", "packed_at")
+
+
+def preparation_refresh(
+    *, preparation: Preparation, reopened: bool = False, open_parcel: bool | None = None
+) -> Preparation | None:
+    """Set the preparation's status from its lines (after a sync, a pick, a short pick or a pack).
+
+    ``preparation`` is locked and as stored (its callers save what they change before): when nothing
+    changes, nothing is written (no UPDATE of the same values). ``open_parcel``: whether it has an open
+    parcel, when the caller knows (the close, which just closed the only one under the preparation's lock),
+    else it is read when needed."""
     prep = preparation
+    before = tuple(getattr(prep, name) for name in REFRESHED)
     lines = [line for line in prep.lines.all() if line.quantity > 0]  # a line fully short is done
     if not lines:
         if prep.parcels.exists():
@@ -205,7 +216,8 @@ def preparation_refresh(*, preparation: Preparation, reopened: bool = False) -> 
         else:
             prep.status = PreparationStatus.CANCELLED
             prep.wave = None
-        prep.save(update_fields=["status", "wave"])
+        if tuple(getattr(prep, name) for name in REFRESHED) != before:
+            prep.save(update_fields=["status", "wave"])
         return prep if prep.status != PreparationStatus.CANCELLED else None
     all_picked = all(line.picked >= line.quantity for line in lines)
     all_packed = all(line.packed >= line.quantity for line in lines)
@@ -219,14 +231,17 @@ def preparation_refresh(*, preparation: Preparation, reopened: bool = False) -> 
         if status in Preparation.OPEN:
             status = PreparationStatus.TO_PACK
             prep.picked_at = prep.picked_at or timezone.now()
-    elif all_packed and not prep.parcels.filter(status=Parcel.Status.OPEN).exists():
+    elif all_packed and not (
+        open_parcel if open_parcel is not None else prep.parcels.filter(status=Parcel.Status.OPEN).exists()
+    ):
         status = PreparationStatus.PACKED
         prep.packed_at = prep.packed_at or timezone.now()
     elif status in Preparation.OPEN or status == PreparationStatus.PACKED:
         status = PreparationStatus.TO_PACK
         prep.picked_at = prep.picked_at or timezone.now()
     prep.status = status
-    prep.save(update_fields=["status", "wave", "tote", "picked_at", "packed_at"])
+    if tuple(getattr(prep, name) for name in REFRESHED) != before:
+        prep.save(update_fields=["status", "wave", "tote", "picked_at", "packed_at"])
     return prep
 
 

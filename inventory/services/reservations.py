@@ -278,7 +278,10 @@ def _line_held(*, line_id: int, location_id: int, product_id: int | None):
     return queryset if product_id is None else queryset.filter(product_id=product_id)
 
 
-@transaction.atomic
+# No savepoint of its own (two statements per call, one call per line of a parcel closed): a refusal or a
+# failure here ends its caller's transaction (the close, the collection at a store counter, a partner's
+# shipment), none of which goes on after it; a caller that would must open its own savepoint.
+@transaction.atomic(savepoint=False)
 def allocations_consume(
     *,
     line_id: int,

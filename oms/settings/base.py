@@ -250,7 +250,13 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # A staff user's permissions and role names kept per process, checked against a version token in the shared
 # cache (common/authz.py); read from PostgreSQL as Django does when the cache is down or not shared.
+# The user row too (dropped by every save or delete of a user: password, is_active...); the session hash
+# is still checked on every request against the row kept.
 AUTHENTICATION_BACKENDS = ["common.authz.CachedPermissionBackend"]
+# Sessions stay in PostgreSQL; with a shared cache their data is also kept at most SESSION_CACHE_SECONDS in
+# Redis, written after the row, deleted with it (common/sessions.py).
+SESSION_ENGINE = "common.sessions"
+SESSION_CACHE_SECONDS = env.int("SESSION_CACHE_SECONDS", default=60)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"

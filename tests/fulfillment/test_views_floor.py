@@ -142,24 +142,29 @@ def test_dashboard_shows_the_floor_figures(picker_client, floor):
 
 # Statements of one htmx scan, pinned (bench/README.md, "Picking and packing scans" and "The floor's web
 # requests (2026-12-05, branch floor21u)"): the scanner's answer is the panel fragment, built from what the
-# service read under its locks. Each starts with the session and the user (2); the picker's permissions,
+# service read under its locks. The session and the user are kept (common/sessions.py, common/authz.py:
+# bench/README.md "Sessions and the user per request, kept a minute", floor21v); the picker's permissions,
 # roles and "all locations" flag are kept per process (common/authz.py), and the wave or preparation is
 # locked with the user's scope in one statement, not read by the view first. The first unit picked also
 # runs, in a test, the consumers of the order's move to "in preparation".
-PICK_BIN_SCAN_STATEMENTS = 8  # 16 before: permissions (4), the view's wave, the scope, the progress
-PICK_UNIT_SCAN_MAX_STATEMENTS = 59  # 78 before
-PICK_LAST_SCAN_STATEMENTS = 16  # 26 before (29 before that): the pick list not read again after the writes
-PACK_LOOKUP_STATEMENTS = 3  # 8 before: the session, the user, the preparations with "at the user's locations"
-PACK_SCAN_STATEMENTS = 12  # 22 before (28 before that): every parcel read once, with what the panel shows
+PICK_BIN_SCAN_STATEMENTS = 6  # 8 before (16 before that): the session and the user kept (floor21v)
+PICK_UNIT_SCAN_MAX_STATEMENTS = 47  # 59 before (78 before that): session, user, lines not locked again, no
+# UPDATE of an unchanged preparation (here and in the consumers' sync)
+PICK_LAST_SCAN_STATEMENTS = 13  # 16 before (26, 29 before that): session, user, lines not locked again
+PACK_LOOKUP_STATEMENTS = 1  # 3 before (8 before that): the preparations with "at the user's locations" only
+PACK_SCAN_STATEMENTS = 10  # 12 before (22, 28 before that): the session and the user kept
 # The close also runs its consumers in a test: their parcel values are one UPDATE, the shipment's
 # preparation takes no savepoint, the availability change writes the kits in its INSERT (consumers21u, -4).
-PACK_CLOSE_STATEMENTS = 44  # 62 before: the preparation and its lines handed to the answer, items read once;
+PACK_CLOSE_STATEMENTS = 37  # 44 before: session, user, no look for an open parcel after closing the only
+# one, no savepoint around the shipment nor each line's allocations (62 before that): the preparation and
+# its lines handed to the answer, items read once;
 # a line consumed in its allocations' savepoint only, not a second one for the stock (-2)
 
 
 def test_a_scan_sends_a_fixed_number_of_statements(
-    picker_client, floor, django_assert_num_queries, django_assert_max_num_queries
+    picker_client, floor, settings, django_assert_num_queries, django_assert_max_num_queries
 ):
+    settings.SESSIONS_CACHED = True  # as with Redis (common/sessions.py): the first request keeps the session
     order = floor.order([("MUG", 2)])
     wave = services.wave_release(location=floor.lyon)
     url = reverse("fulfillment:wave_pick", args=[wave.pk])
@@ -197,10 +202,13 @@ def test_a_scan_sends_a_fixed_number_of_statements(
 
 # the picker's permissions and roles kept (4 before), the orders the release chose not counted again (1),
 # their lines read in one statement (one per order before)
-WAVE_RELEASE_STATEMENTS = 12
+WAVE_RELEASE_STATEMENTS = 9  # 12 before: the session, the user, the scope checked in the preparations' lock
 
 
-def test_a_release_sends_a_fixed_number_of_statements(picker_client, floor, django_assert_num_queries):
+def test_a_release_sends_a_fixed_number_of_statements(
+    picker_client, floor, settings, django_assert_num_queries
+):
+    settings.SESSIONS_CACHED = True  # as with Redis (common/sessions.py)
     floor.order([("MUG", 1)])
     floor.order([("CAP", 1)])
     authz.forget()  # the picker's roles as committed

@@ -94,6 +94,11 @@ def _changes_preparations(event) -> bool:
         return False
     if event.code == "order.status_changed" and event.payload.get("to") not in HANDOVER_STATUSES:
         return False
+    if event.code == "order.status_changed" and event.payload.get("to") == OrderStatus.IN_PREPARATION:
+        # the first pick (only ever from "allocated", ``ORDER_TRANSITIONS``): no allocation changed, and
+        # both statuses prepare, so the sync that followed "allocated" (or the later allocation change's
+        # own event) already made the preparations what this one would
+        return False
     return event.code != "stock.incoming_received" or bool(event.payload.get("served"))
 
 

@@ -6,12 +6,13 @@ of the domain event log, after the order's change committed; the staff's pages);
 can take the next one meanwhile.
 """
 
+import contextlib
 import datetime as dt
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
@@ -92,17 +93,18 @@ def sequence_next(*, legal_entity: LegalEntity, series: str, year: int) -> int:
     """The next number of a series, from its row locked until the end of the caller's transaction."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("sequence_next must run inside the transaction that creates the document")
-    # INSERT ... ON CONFLICT DO NOTHING: the first document of a year creates the row without racing.
-    NumberSequence.objects.bulk_create(
-        [NumberSequence(legal_entity=legal_entity, series=series, year=year, last_number=0)],
-        ignore_conflicts=True,
-    )
-    sequence = NumberSequence.objects.select_for_update().get(
-        legal_entity=legal_entity, series=series, year=year
-    )
-    sequence.last_number += 1
-    sequence.save(update_fields=["last_number"])
-    return sequence.last_number
+    # One statement: the first document of a year creates the row (no race: ON CONFLICT), every other one
+    # raises it; the row stays locked by the UPDATE until the caller's transaction ends (gapless), as the
+    # SELECT ... FOR UPDATE then UPDATE it replaces held it (PostgreSQL and SQLite 3.35+).
+    table = connection.ops.quote_name(NumberSequence._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (legal_entity_id, series, year, last_number) VALUES (%s, %s, %s, 1) "
+            "ON CONFLICT (legal_entity_id, series, year) "
+            f"DO UPDATE SET last_number = {table}.last_number + 1 RETURNING last_number",
+            [legal_entity.pk, series, year],
+        )
+        return cursor.fetchone()[0]
 
 
 def format_number(series: str, year: int, number: int) -> str:
@@ -230,6 +232,7 @@ def _document_create(
     series = (
         legal_entity.credit_note_prefix if kind == DocumentKind.CREDIT_NOTE else legal_entity.invoice_prefix
     )
+    # Nothing above writes (``_issue_quietly`` relies on it: its refusals are raised before any write).
     # The number last, right before the insert: the sequence row stays locked as briefly as possible.
     issue_date = timezone.localdate()
     number = sequence_next(legal_entity=legal_entity, series=series, year=issue_date.year)
@@ -1052,9 +1055,10 @@ def _owes_units(*, order_id: int) -> bool:
 def _issue_quietly(
     *, order: Order, scope: str, actor=None, billing=None, locked: bool = False, check_first: bool = False
 ) -> Invoice | None:
-    """Issue what is due, in a savepoint: a missing legal entity or nothing left to invoice never stops the
-    order's own change (it is written on the timeline instead). ``locked``: the caller locked the order
-    (with its customer and pickup location); ``check_first``: ask ``_owes_units`` before reading what
+    """Issue what is due: a missing legal entity or nothing left to invoice never stops the order's own
+    change (it is written on the timeline instead). ``locked``: the caller (the ``invoicing.issue``
+    consumer, whose transaction the event log runs again on failure) locked the order (with its customer
+    and pickup location), and no savepoint is taken; otherwise the issue runs in one; ``check_first``: ask ``_owes_units`` before reading what
     shipped (a move that usually follows an issue that covered everything)."""
     # "Nothing left to invoice" (the hand-over issued it, then the move to shipped asks again) is decided
     # before the savepoint: a savepoint rolled back makes psycopg forget (DEALLOCATE ALL) every statement
@@ -1067,7 +1071,11 @@ def _issue_quietly(
     if not drafts:
         return None
     try:
-        with transaction.atomic():
+        # The refusals caught below are raised before the first write (``_invoice_drafts``: no legal
+        # entity; ``_document_create``: the buyer's identifiers, checked before the number is taken), so
+        # the consumer's own transaction (``locked``: it holds the order's lock) needs no savepoint of
+        # ours; any other failure rolls that transaction back and the event log runs the event again.
+        with transaction.atomic() if not locked else contextlib.nullcontext():
             invoice = _invoice_drafts(
                 order=order, drafts=drafts, delivery_date=delivery_date, actor=actor, billing=billing
             )

@@ -16,12 +16,14 @@ PUSHING_KEY = "channels:pushing-channels"
 
 @consumer(
     "channels.availability",
-    codes={"stock.availability_changed", "order.created"},
+    codes={"stock.availability_changed"},
     ordered=False,
 )
 def on_availability_changed(event) -> None:
-    """Reservations are compare-and-set updates that write no event of their own at intake (one per line
-    would cost a write per line): the order's creation carries its products."""
+    """Reservations are compare-and-set updates that write no event of their own per line at intake (one
+    per line would cost a write per line): the intake writes one ``stock.availability_changed`` with all
+    its products (``orders.services.intake._events``; its ``order.created`` carries the same ids, and is
+    not read here: the same products recorded twice in one transaction)."""
     product_ids = event.payload.get("product_ids") or []
     if not product_ids:
         return

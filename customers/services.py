@@ -242,8 +242,16 @@ def customer_note_add(*, customer: Customer, text: str, author=None) -> Customer
     return CustomerNote.objects.create(customer=customer, text=text[:MAX_NOTE_LENGTH], author=author)
 
 
-def address_remember(*, customer: Customer, address: dict, kind: str = Address.Kind.SHIPPING) -> Address:
-    """Keep a delivery address in the customer's book (once: an identical one is reused)."""
+def address_remember(
+    *,
+    customer: Customer | None = None,
+    customer_id: int | None = None,
+    address: dict,
+    kind: str = Address.Kind.SHIPPING,
+) -> Address:
+    """Keep a delivery address in the customer's book (once: an identical one is reused). The customer, or
+    only their id (the consumer of ``order.created``, whose event names them: not read)."""
+    customer_id = customer.pk if customer is not None else customer_id
     fields = {
         k: address.get(k, "") or ""
         for k in ("name", "company", "line1", "line2", "postcode", "city", "phone")
@@ -252,14 +260,14 @@ def address_remember(*, customer: Customer, address: dict, kind: str = Address.K
     # One read answers both questions: is this address already in the book (an identical one sorts
     # first), and is the book empty (then the new address becomes the default).
     first = (
-        Address.objects.filter(customer=customer, kind=kind)
+        Address.objects.filter(customer_id=customer_id, kind=kind)
         .annotate(same=ExpressionWrapper(Q(**fields), output_field=BooleanField()))
         .order_by("-same", "pk")
         .first()
     )
     if first is not None and first.same:
         return first
-    return Address.objects.create(customer=customer, kind=kind, is_default=first is None, **fields)
+    return Address.objects.create(customer_id=customer_id, kind=kind, is_default=first is None, **fields)
 
 
 # --- Notifications: the transactional outbox ------------------------------------------------------------

@@ -214,8 +214,11 @@ def on_order_created_address(event) -> None:
     address = delivery.get("address")
     if event.order_id is None or not address:
         return
-    customer = Order.objects.select_related("customer").get(pk=event.order_id).customer
-    customer_services.address_remember(customer=customer, address=address)
+    # the intake names the customer in its event (older events: read from the order)
+    customer_id = event.payload.get("customer_id") or (
+        Order.objects.filter(pk=event.order_id).values_list("customer_id", flat=True).get()
+    )
+    customer_services.address_remember(customer_id=customer_id, address=address)
 
 
 def _date(value) -> date:

@@ -172,10 +172,10 @@ def label_create(*, shipment_id: int) -> Shipment:
     with jobs.claim(LABEL, shipment_id) as job:
         if job is None:
             return Shipment.objects.get(pk=shipment_id)
-        return _label_create(shipment_id=shipment_id)
+        return _label_create(shipment_id=shipment_id, job=job)
 
 
-def _label_create(*, shipment_id: int) -> Shipment:
+def _label_create(*, shipment_id: int, job: jobs.Claim) -> Shipment:
     shipment = Shipment.objects.select_related("service__carrier", "location").get(pk=shipment_id)
     if shipment.status != ShipmentStatus.CREATED and shipment.status != ShipmentStatus.LABEL_FAILED:
         return shipment
@@ -223,22 +223,32 @@ def _label_create(*, shipment_id: int) -> Shipment:
         reference=shipment.number,
         weight_g=shipment.weight_g,
     )
-    with transaction.atomic():
-        locked = lock_shipment(shipment.pk)
-        if locked.status not in (ShipmentStatus.CREATED, ShipmentStatus.LABEL_FAILED):
-            return locked  # another worker stored it meanwhile
-        locked.customs = customs.declaration_json(declaration) if declaration else {}
-        if pdf:
-            locked.label_pdf.save(f"{locked.number}.pdf", ContentFile(pdf), save=False)
-        if label.zpl:
-            locked.label_zpl.save(f"{locked.number}.zpl", ContentFile(label.zpl.encode()), save=False)
-        locked.tracking_number = label.tracking_number
-        locked.tracking_url = label.tracking_url or adapter.tracking_url(label.tracking_number)
-        locked.status = ShipmentStatus.LABELLED
-        locked.label_error = ""
-        locked.alert = ""
-        locked.save()
-    return locked
+    # The label kept in one conditional UPDATE, which also marks the job done (``done_fields``): the files
+    # first (storage is no transaction), then the row, unless another worker stored a label meanwhile.
+    fields = {
+        "customs": customs.declaration_json(declaration) if declaration else {},
+        "tracking_number": label.tracking_number,
+        "tracking_url": label.tracking_url or adapter.tracking_url(label.tracking_number),
+        "status": ShipmentStatus.LABELLED,
+        "label_error": "",
+        "alert": "",
+    }
+    if pdf:
+        shipment.label_pdf.save(f"{shipment.number}.pdf", ContentFile(pdf), save=False)
+        fields["label_pdf"] = shipment.label_pdf.name
+    if label.zpl:
+        shipment.label_zpl.save(f"{shipment.number}.zpl", ContentFile(label.zpl.encode()), save=False)
+        fields["label_zpl"] = shipment.label_zpl.name
+    stored = Shipment.objects.filter(
+        pk=shipment.pk, status__in=[ShipmentStatus.CREATED, ShipmentStatus.LABEL_FAILED]
+    ).update(**fields, **job.done_fields())
+    if not stored:  # another worker stored it meanwhile: the claim's end marks the job as before
+        job.done_not_written()
+        return Shipment.objects.get(pk=shipment.pk)
+    for name, value in fields.items():
+        if name not in ("label_pdf", "label_zpl"):  # those two hold their files already
+            setattr(shipment, name, value)
+    return shipment
 
 
 def _with_papers(label, declaration, *, sender, recipient, reference: str, weight_g: int) -> bytes | None:

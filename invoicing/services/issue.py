@@ -44,7 +44,6 @@ from ..models import (
     IssuePolicy,
     LegalEntity,
     Nature,
-    NumberSequence,
     PendingCredit,
 )
 from . import mentions
@@ -96,12 +95,11 @@ def sequence_next(*, legal_entity: LegalEntity, series: str, year: int) -> int:
     # One statement: the first document of a year creates the row (no race: ON CONFLICT), every other one
     # raises it; the row stays locked by the UPDATE until the caller's transaction ends (gapless), as the
     # SELECT ... FOR UPDATE then UPDATE it replaces held it (PostgreSQL and SQLite 3.35+).
-    table = connection.ops.quote_name(NumberSequence._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (legal_entity_id, series, year, last_number) VALUES (%s, %s, %s, 1) "
-            "ON CONFLICT (legal_entity_id, series, year) "
-            f"DO UPDATE SET last_number = {table}.last_number + 1 RETURNING last_number",
+            "INSERT INTO invoicing_numbersequence (legal_entity_id, series, year, last_number) "
+            "VALUES (%s, %s, %s, 1) ON CONFLICT (legal_entity_id, series, year) "
+            "DO UPDATE SET last_number = invoicing_numbersequence.last_number + 1 RETURNING last_number",
             [legal_entity.pk, series, year],
         )
         return cursor.fetchone()[0]
@@ -1058,8 +1056,9 @@ def _issue_quietly(
     """Issue what is due: a missing legal entity or nothing left to invoice never stops the order's own
     change (it is written on the timeline instead). ``locked``: the caller (the ``invoicing.issue``
     consumer, whose transaction the event log runs again on failure) locked the order (with its customer
-    and pickup location), and no savepoint is taken; otherwise the issue runs in one; ``check_first``: ask ``_owes_units`` before reading what
-    shipped (a move that usually follows an issue that covered everything)."""
+    and pickup location), and no savepoint is taken; otherwise the issue runs in one; ``check_first``: ask
+    ``_owes_units`` before reading what shipped (a move that usually follows an issue that covered
+    everything)."""
     # "Nothing left to invoice" (the hand-over issued it, then the move to shipped asks again) is decided
     # before the savepoint: a savepoint rolled back makes psycopg forget (DEALLOCATE ALL) every statement
     # prepared on the connection. The order's lock is the consumer transaction's, as it was on success.
@@ -1134,9 +1133,14 @@ def _scope_of(event: str, policy: str) -> str | None:
 def on_order_event_for(*, order_id: int, event: str, actor=None) -> Invoice | None:
     """``on_order_event`` for the consumer, from the order's id: the channel's billing is read first (one
     statement, ``billing_for_order``) and the order only when the policy issues on this event, locked
-    at once (it was read, then locked). The moves to shipped and delivered under "when shipped" usually
+    at once (it was read, then locked). The moves to shipped (and delivered under "when shipped") usually
     follow a hand-over whose invoice covered every unit: ``_owes_units`` answers them in one statement."""
     if event not in ORDER_EVENTS_THAT_ISSUE:
+        return None
+    if event == "shipped" and not _owes_units(order_id=order_id):
+        # Every unit of every line invoiced (the hand-over's invoice): nothing is due under any policy, and
+        # nothing the order's lock would hold off can change that (lines change only through an edit, with
+        # its own event; invoices only add units). One statement, neither billing nor the order read.
         return None
     billing = billing_for_order(order_id=order_id)
     scope = _scope_of(event, billing[1])
@@ -1150,7 +1154,7 @@ def on_order_event_for(*, order_id: int, event: str, actor=None) -> Invoice | No
         actor=actor,
         billing=billing,
         locked=True,
-        check_first=event in ("shipped", "delivered") and billing[1] == IssuePolicy.SHIPPED,
+        check_first=event == "delivered" and billing[1] == IssuePolicy.SHIPPED,  # shipped: asked above
     )
 
 

@@ -359,10 +359,10 @@ def test_the_hand_over_consumers_statements_per_shipped_order(floor, django_capt
         # is invoiced, what left, parcels waiting), the invoice (address, number in one upsert, document,
         # lines, event, pending credits) in the consumer's transaction: no savepoint
         "invoicing.issue parcels.handed_over": 11,
-        # the order read, its parcels, the message's keys not there yet, the parcels' lines, the message
-        "orders.notifications parcels.handed_over": 5,
-        # billing, the order locked, and nothing owed (the hand-over's invoice covered every unit)
-        "invoicing.issue order.status_changed": 3,
+        # the order read, its parcels, the parcels' lines, the message (its keys not looked up first: new)
+        "orders.notifications parcels.handed_over": 4,
+        # nothing owed (the hand-over's invoice covered every unit): neither billing nor the order read
+        "invoicing.issue order.status_changed": 1,
         # the order read, its parcels, and their message's keys already there: nothing built
         "orders.notifications order.status_changed": 3,
         "orders.payments order.status_changed": 1,  # the order locked: nothing to capture

@@ -11,7 +11,7 @@ the order, carrier news moves it, a replenishment that arrived allocates it. The
 import hmac
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Exists, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -231,14 +231,17 @@ def _all_shipped(order: Order) -> bool:
         .values_list("line_id", "line__product_id", "product_id")
         .annotate(n=Sum("quantity"))
     )
-    if any(
-        consumed.get(line_id, 0) < quantity for line_id, quantity in order.lines.values_list("pk", "quantity")
-    ):
-        return False
-    return not Shipment.objects.filter(
+    # the lines with, in the same statement, whether a parcel of the order still waits at the dock
+    waiting = Shipment.objects.filter(
         order=order,
         status__in=[Shipment.Status.CREATED, Shipment.Status.LABELLED, Shipment.Status.LABEL_FAILED],
-    ).exists()
+    )
+    lines = list(order.lines.annotate(waiting=Exists(waiting)).values_list("pk", "quantity", "waiting"))
+    if any(consumed.get(line_id, 0) < quantity for line_id, quantity, _waiting in lines):
+        return False
+    if not lines:  # no line to carry the answer (never from intake): asked on its own
+        return not waiting.exists()
+    return not lines[0][2]
 
 
 def parcels_handed_over(*, order_id: int, actor=None) -> None:

@@ -57,14 +57,16 @@ def shipment_prepare(
     service_id=None,
     channel_id=None,
     rule_id=None,
-    line_values: dict | None = None,
+    line_values=None,  # a dict, or an expression (see below)
     service: CarrierService | None = None,
 ) -> Shipment:
     """The label's data, from the order (``orders`` calls it when the parcel is closed), and the carrier
     service the shipping rules chose (``rule_id``) or sourcing did; ``line_values`` are the prices paid per
-    order line (the customs value). When the channel slips a return label in its parcels, the label-in-
-    parcel record is opened here. The label task is scheduled after commit. ``service``: the service of
-    ``service_id`` as the caller read it, with its carrier (they are not read again)."""
+    order line (the customs value): a dict by order line, or an expression of a parcel line's value (a
+    subquery on its ``order_line_id``: written without reading the order's lines). When the channel slips a
+    return label in its parcels, the label-in-parcel record is opened here. The label task is scheduled
+    after commit. ``service``: the service of ``service_id`` as the caller read it, with its carrier (they
+    are not read again)."""
     from .tasks import shipment_label
 
     shipment.recipient = recipient
@@ -88,7 +90,9 @@ def shipment_prepare(
         shipment.job_due_at = jobs.due()  # the label job: queued on commit, and by the sweep if that is lost
         fields.append("job_due_at")
     shipment.save(update_fields=fields)
-    if line_values:  # one UPDATE (each line's value by its order line), not a read then an update
+    if hasattr(line_values, "resolve_expression"):  # the caller's expression of a line's value: one UPDATE
+        ShipmentLine.objects.filter(shipment=shipment).update(unit_value=line_values)
+    elif line_values:  # one UPDATE (each line's value by its order line), not a read then an update
         ShipmentLine.objects.filter(shipment=shipment, order_line_id__in=list(line_values)).update(
             unit_value=Case(
                 *[When(order_line_id=k, then=Value(v)) for k, v in line_values.items()],
@@ -176,7 +180,10 @@ def label_create(*, shipment_id: int) -> Shipment:
 
 
 def _label_create(*, shipment_id: int, job: jobs.Claim) -> Shipment:
-    shipment = Shipment.objects.select_related("service__carrier", "location").get(pk=shipment_id)
+    # with its return label's record, if any (``return_label_due`` answers from it: not read again)
+    shipment = Shipment.objects.select_related("service__carrier", "location", "return_label").get(
+        pk=shipment_id
+    )
     if shipment.status != ShipmentStatus.CREATED and shipment.status != ShipmentStatus.LABEL_FAILED:
         return shipment
     adapter = _adapter(shipment)
@@ -285,6 +292,20 @@ def _declaration(shipment: Shipment, *, sender, recipient, reason) -> "carriers.
     ):
         return None
     return customs.declaration_build(shipment=shipment, reason=reason)
+
+
+def return_label_due(shipment: Shipment) -> bool:
+    """Whether ``return_label_create`` may have a label to make for this parcel: False only when its
+    return label's record was read with it (``select_related("return_label")``, by the label task) and
+    there is none, or it is made already."""
+    relation = Shipment._meta.get_field("return_label")
+    if not relation.is_cached(shipment):
+        return True
+    label = relation.get_cached_value(shipment)
+    return label is not None and label.status in (
+        ParcelReturnLabel.Status.PENDING,
+        ParcelReturnLabel.Status.FAILED,
+    )
 
 
 def return_label_create(*, shipment_id: int) -> ParcelReturnLabel | None:

@@ -11,7 +11,7 @@ the order, carrier news moves it, a replenishment that arrived allocates it. The
 import hmac
 
 from django.db import transaction
-from django.db.models import Exists, Sum
+from django.db.models import Exists, OuterRef, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -195,7 +195,8 @@ def parcel_closed(*, order_id: int, shipment_id: int, actor=None) -> None:
         # issue 20: why this service (rate shopping), the channel (return label in parcel), prices (customs)
         channel_id=order.channel_id,
         rule_id=rule.pk if rule is not None else None,
-        line_values={line.pk: line.unit_price for line in order.lines.all()},
+        # each parcel line's value, its order line's price, in the UPDATE itself (the lines are not read)
+        line_values=Subquery(OrderLine.objects.filter(pk=OuterRef("order_line_id")).values("unit_price")[:1]),
     )
     if rule is not None:
         event_add(

@@ -248,12 +248,14 @@ def _all_shipped(order: Order) -> bool:
 def parcels_handed_over(*, order_id: int, actor=None) -> None:
     """Parcels of the order left with their carrier's driver: it is shipped, or partially shipped while
     units are still to come (a second partial shipment changes no status; its own event tells it)."""
-    order = lock_order(order_id)
+    order = lock_order(order_id, related=("channel",))
     complete = _all_shipped(order)
+    # the channel's kind in the move's event: its consumer ``channels.fulfilment`` does not read it
+    kind = order.channel.kind
     if complete and order.status in (OrderStatus.IN_PREPARATION, OrderStatus.PARTIALLY_SHIPPED):
-        lifecycle.order_mark_shipped(order=order, actor=actor, locked=True)
+        lifecycle.order_mark_shipped(order=order, actor=actor, locked=True, channel_kind=kind)
     elif order.status == OrderStatus.IN_PREPARATION:
-        lifecycle.order_mark_partially_shipped(order=order, actor=actor, locked=True)
+        lifecycle.order_mark_partially_shipped(order=order, actor=actor, locked=True, channel_kind=kind)
 
 
 def shipment_moved(*, order_id: int, shipment_id: int, new_status: str) -> None:

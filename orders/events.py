@@ -218,7 +218,7 @@ def on_order_created_address(event) -> None:
     customer_id = event.payload.get("customer_id") or (
         Order.objects.filter(pk=event.order_id).values_list("customer_id", flat=True).get()
     )
-    customer_services.address_remember(customer_id=customer_id, address=address)
+    customer_services.address_keep(customer_id=customer_id, address=address)
 
 
 def _date(value) -> date:

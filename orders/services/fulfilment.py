@@ -35,10 +35,9 @@ from .sourcing import LineRequest, decide, destination_of
 
 
 def preparation_started(*, order_id: int, actor=None) -> None:
-    """The first unit of the order was picked somewhere."""
-    order = lock_order(order_id)
-    if order.status == OrderStatus.ALLOCATED:
-        lifecycle.order_start_preparation(order=order, actor=actor, locked=True)
+    """The first unit of the order was picked somewhere: allocated → in preparation (one conditional
+    UPDATE, which locks the order; an order no longer allocated is left as it is)."""
+    lifecycle.order_start_preparation_if_allocated(order_id=order_id, actor=actor)
 
 
 def line_resource(

@@ -152,8 +152,9 @@ PICK_LAST_SCAN_STATEMENTS = 16  # 26 before (29 before that): the pick list not 
 PACK_LOOKUP_STATEMENTS = 3  # 8 before: the session, the user, the preparations with "at the user's locations"
 PACK_SCAN_STATEMENTS = 12  # 22 before (28 before that): every parcel read once, with what the panel shows
 # The close also runs its consumers in a test: their parcel values are one UPDATE, the shipment's
-# preparation takes no savepoint, the availability change writes the kits in its INSERT (consumers21u, -4).
-PACK_CLOSE_STATEMENTS = 44  # 62 before: the preparation and its lines handed to the answer, items read once;
+# preparation takes no savepoint, the availability change writes the kits in its INSERT (consumers21u, -4);
+# the parcel lines' values from their order lines' prices in that UPDATE, the lines not read (workers21v, -1).
+PACK_CLOSE_STATEMENTS = 43  # 62 before: the preparation and its lines handed to the answer, items read once;
 # a line consumed in its allocations' savepoint only, not a second one for the stock (-2)
 
 

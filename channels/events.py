@@ -16,12 +16,14 @@ PUSHING_KEY = "channels:pushing-channels"
 
 @consumer(
     "channels.availability",
-    codes={"stock.availability_changed", "order.created"},
+    codes={"stock.availability_changed"},
     ordered=False,
 )
 def on_availability_changed(event) -> None:
-    """Reservations are compare-and-set updates that write no event of their own at intake (one per line
-    would cost a write per line): the order's creation carries its products."""
+    """Reservations are compare-and-set updates that write no event of their own per line at intake (one
+    per line would cost a write per line): the intake writes one ``stock.availability_changed`` with all
+    its products (``orders.services.intake._events``; its ``order.created`` carries the same ids, and is
+    not read here: the same products recorded twice in one transaction)."""
     product_ids = event.payload.get("product_ids") or []
     if not product_ids:
         return
@@ -42,10 +44,18 @@ def _schedule_push() -> None:
         push_schedule()
 
 
+# the channels told of their orders' parcels
+FULFILLED_KINDS = (Channel.Kind.SHOPIFY, Channel.Kind.WOOCOMMERCE, Channel.Kind.AMAZON, Channel.Kind.MIRAKL)
+
+
 def _shipped(event) -> bool:
-    return event.order_id is not None and event.payload.get("to") in (
-        OrderStatus.SHIPPED,
-        OrderStatus.PARTIALLY_SHIPPED,
+    """A move to (partially) shipped of an order whose channel is told, or may be: the hand-over's move
+    names the channel's kind (``orders.services.fulfilment.parcels_handed_over``), other moves do not."""
+    p = event.payload
+    return (
+        event.order_id is not None
+        and p.get("to") in (OrderStatus.SHIPPED, OrderStatus.PARTIALLY_SHIPPED)
+        and p.get("channel_kind", FULFILLED_KINDS[0]) in FULFILLED_KINDS
     )
 
 
@@ -53,8 +63,10 @@ def _shipped(event) -> bool:
 def on_order_shipped(event) -> None:
     if not _shipped(event):
         return
-    kind = Channel.objects.filter(orders__pk=event.order_id).values_list("kind", flat=True).first()
-    if kind in (Channel.Kind.SHOPIFY, Channel.Kind.WOOCOMMERCE, Channel.Kind.AMAZON, Channel.Kind.MIRAKL):
+    kind = event.payload.get("channel_kind") or (
+        Channel.objects.filter(orders__pk=event.order_id).values_list("kind", flat=True).first()
+    )
+    if kind in FULFILLED_KINDS:
         from .tasks import fulfilment_send
 
         enqueue_on_commit(fulfilment_send, event.order_id)

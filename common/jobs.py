@@ -201,6 +201,11 @@ class Claim:
             ),
         }
 
+    def done_not_written(self) -> None:
+        """The UPDATE that carried ``done_fields`` matched no row (its own condition failed): leaving the
+        ``claim`` block marks the job done itself."""
+        self._done_written = False
+
     def _finish(self, *, done: bool) -> None:
         if done and getattr(self, "_done_written", False):
             return

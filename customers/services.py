@@ -263,6 +263,33 @@ def address_remember(*, customer: Customer, address: dict, kind: str = Address.K
     return Address.objects.create(customer=customer, kind=kind, is_default=first is None, **fields)
 
 
+_ADDRESS_COLUMNS = ("name", "company", "line1", "line2", "postcode", "city", "phone", "country")
+# each value its own parameter (server-side binding deduces one type per parameter, and the insert's columns
+# and the comparisons would deduce two)
+_ADDRESS_KEEP_SQL = """
+INSERT INTO customers_address
+    (customer_id, kind, name, company, line1, line2, postcode, city, phone, country, is_default, created_at)
+SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+    NOT EXISTS (SELECT 1 FROM customers_address WHERE customer_id = %s AND kind = %s), %s
+WHERE NOT EXISTS (
+    SELECT 1 FROM customers_address
+    WHERE customer_id = %s AND kind = %s AND name = %s AND company = %s AND line1 = %s AND line2 = %s
+        AND postcode = %s AND city = %s AND phone = %s AND country = %s)
+"""
+
+
+def address_keep(*, customer_id: int, address: dict, kind: str = Address.Kind.SHIPPING) -> None:
+    """``address_remember`` in one statement, for a caller that needs nothing back (the consumer of
+    ``order.created``): the address is inserted unless an identical one is in the book, as the default
+    when the book has none of its kind."""
+    fields = {k: address.get(k, "") or "" for k in _ADDRESS_COLUMNS}
+    fields["country"] = address.get("country") or "FR"
+    values = [fields[k] for k in _ADDRESS_COLUMNS]
+    params = [customer_id, kind, *values, customer_id, kind, timezone.now(), customer_id, kind, *values]
+    with connection.cursor() as cursor:
+        cursor.execute(_ADDRESS_KEEP_SQL, params)
+
+
 # --- Notifications: the transactional outbox ------------------------------------------------------------
 #
 # ``notification_queue`` writes the message in the caller's transaction and, once it commits, queues the

@@ -94,6 +94,11 @@ def _changes_preparations(event) -> bool:
         return False
     if event.code == "order.status_changed" and event.payload.get("to") not in HANDOVER_STATUSES:
         return False
+    if event.code == "order.status_changed" and event.payload.get("to") == OrderStatus.IN_PREPARATION:
+        # the first pick (only ever from "allocated", ``ORDER_TRANSITIONS``): no allocation changed, and
+        # both statuses prepare, so the sync that followed "allocated" (or the later allocation change's
+        # own event) already made the preparations what this one would
+        return False
     return event.code != "stock.incoming_received" or bool(event.payload.get("served"))
 
 
@@ -209,8 +214,11 @@ def on_order_created_address(event) -> None:
     address = delivery.get("address")
     if event.order_id is None or not address:
         return
-    customer = Order.objects.select_related("customer").get(pk=event.order_id).customer
-    customer_services.address_remember(customer=customer, address=address)
+    # the intake names the customer in its event (older events: read from the order)
+    customer_id = event.payload.get("customer_id") or (
+        Order.objects.filter(pk=event.order_id).values_list("customer_id", flat=True).get()
+    )
+    customer_services.address_keep(customer_id=customer_id, address=address)
 
 
 def _date(value) -> date:

@@ -315,8 +315,10 @@ def order_notify_created(*, order: Order) -> None:
     )
 
 
-def order_notify_status(*, order: Order, old_status: str, new_status: str) -> None:
-    """The message of a status change, if it has one (see STATUS_KINDS)."""
+def order_notify_status(*, order: Order, old_status: str, new_status: str, check_first: bool = True) -> None:
+    """The message of a status change, if it has one (see STATUS_KINDS). ``check_first=False``: the
+    "shipped" message is usually new (the hand-over's own event), so its keys are not looked up first (a
+    replay builds it again, and the outbox's ``ON CONFLICT (dedup_key) DO NOTHING`` drops it)."""
     if not status_has_message(old_status=old_status, new_status=new_status):
         return  # no message, or the intake's own move: "order received" tells it
     kind = STATUS_KINDS[new_status]
@@ -336,7 +338,7 @@ def order_notify_status(*, order: Order, old_status: str, new_status: str) -> No
         # One message per set of parcels gone: a second partial shipment notifies again, a replay does not.
         # The key first: the move to shipped asks again for the set the hand-over's event just told.
         event = ",".join(sorted(s.number for s in shipments)) or new_status
-        if _queued_already(order=order, kind=kind, event=event):
+        if check_first and _queued_already(order=order, kind=kind, event=event):
             return
         parcels = _parcels(order, shipments)
         _queue(order=order, kind=kind, event=event, extra={"parcels": parcels, "partial": partial})
@@ -352,7 +354,7 @@ def order_notify_parcels_shipped(*, order: Order) -> None:
     are marked handed over; parcels already told are not told again (the dedup key is the parcel set)."""
     order = _fresh(order)
     if order.status in (OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED):
-        order_notify_status(order=order, old_status=order.status, new_status=order.status)
+        order_notify_status(order=order, old_status=order.status, new_status=order.status, check_first=False)
 
 
 def notify_delay(*, order: Order, old_latest, new_latest) -> None:

@@ -57,14 +57,16 @@ def shipment_prepare(
     service_id=None,
     channel_id=None,
     rule_id=None,
-    line_values: dict | None = None,
+    line_values=None,  # a dict, or an expression (see below)
     service: CarrierService | None = None,
 ) -> Shipment:
     """The label's data, from the order (``orders`` calls it when the parcel is closed), and the carrier
     service the shipping rules chose (``rule_id``) or sourcing did; ``line_values`` are the prices paid per
-    order line (the customs value). When the channel slips a return label in its parcels, the label-in-
-    parcel record is opened here. The label task is scheduled after commit. ``service``: the service of
-    ``service_id`` as the caller read it, with its carrier (they are not read again)."""
+    order line (the customs value): a dict by order line, or an expression of a parcel line's value (a
+    subquery on its ``order_line_id``: written without reading the order's lines). When the channel slips a
+    return label in its parcels, the label-in-parcel record is opened here. The label task is scheduled
+    after commit. ``service``: the service of ``service_id`` as the caller read it, with its carrier (they
+    are not read again)."""
     from .tasks import shipment_label
 
     shipment.recipient = recipient
@@ -88,7 +90,9 @@ def shipment_prepare(
         shipment.job_due_at = jobs.due()  # the label job: queued on commit, and by the sweep if that is lost
         fields.append("job_due_at")
     shipment.save(update_fields=fields)
-    if line_values:  # one UPDATE (each line's value by its order line), not a read then an update
+    if hasattr(line_values, "resolve_expression"):  # the caller's expression of a line's value: one UPDATE
+        ShipmentLine.objects.filter(shipment=shipment).update(unit_value=line_values)
+    elif line_values:  # one UPDATE (each line's value by its order line), not a read then an update
         ShipmentLine.objects.filter(shipment=shipment, order_line_id__in=list(line_values)).update(
             unit_value=Case(
                 *[When(order_line_id=k, then=Value(v)) for k, v in line_values.items()],
@@ -172,11 +176,14 @@ def label_create(*, shipment_id: int) -> Shipment:
     with jobs.claim(LABEL, shipment_id) as job:
         if job is None:
             return Shipment.objects.get(pk=shipment_id)
-        return _label_create(shipment_id=shipment_id)
+        return _label_create(shipment_id=shipment_id, job=job)
 
 
-def _label_create(*, shipment_id: int) -> Shipment:
-    shipment = Shipment.objects.select_related("service__carrier", "location").get(pk=shipment_id)
+def _label_create(*, shipment_id: int, job: jobs.Claim) -> Shipment:
+    # with its return label's record, if any (``return_label_due`` answers from it: not read again)
+    shipment = Shipment.objects.select_related("service__carrier", "location", "return_label").get(
+        pk=shipment_id
+    )
     if shipment.status != ShipmentStatus.CREATED and shipment.status != ShipmentStatus.LABEL_FAILED:
         return shipment
     adapter = _adapter(shipment)
@@ -223,22 +230,32 @@ def _label_create(*, shipment_id: int) -> Shipment:
         reference=shipment.number,
         weight_g=shipment.weight_g,
     )
-    with transaction.atomic():
-        locked = lock_shipment(shipment.pk)
-        if locked.status not in (ShipmentStatus.CREATED, ShipmentStatus.LABEL_FAILED):
-            return locked  # another worker stored it meanwhile
-        locked.customs = customs.declaration_json(declaration) if declaration else {}
-        if pdf:
-            locked.label_pdf.save(f"{locked.number}.pdf", ContentFile(pdf), save=False)
-        if label.zpl:
-            locked.label_zpl.save(f"{locked.number}.zpl", ContentFile(label.zpl.encode()), save=False)
-        locked.tracking_number = label.tracking_number
-        locked.tracking_url = label.tracking_url or adapter.tracking_url(label.tracking_number)
-        locked.status = ShipmentStatus.LABELLED
-        locked.label_error = ""
-        locked.alert = ""
-        locked.save()
-    return locked
+    # The label kept in one conditional UPDATE, which also marks the job done (``done_fields``): the files
+    # first (storage is no transaction), then the row, unless another worker stored a label meanwhile.
+    fields = {
+        "customs": customs.declaration_json(declaration) if declaration else {},
+        "tracking_number": label.tracking_number,
+        "tracking_url": label.tracking_url or adapter.tracking_url(label.tracking_number),
+        "status": ShipmentStatus.LABELLED,
+        "label_error": "",
+        "alert": "",
+    }
+    if pdf:
+        shipment.label_pdf.save(f"{shipment.number}.pdf", ContentFile(pdf), save=False)
+        fields["label_pdf"] = shipment.label_pdf.name
+    if label.zpl:
+        shipment.label_zpl.save(f"{shipment.number}.zpl", ContentFile(label.zpl.encode()), save=False)
+        fields["label_zpl"] = shipment.label_zpl.name
+    stored = Shipment.objects.filter(
+        pk=shipment.pk, status__in=[ShipmentStatus.CREATED, ShipmentStatus.LABEL_FAILED]
+    ).update(**fields, **job.done_fields())
+    if not stored:  # another worker stored it meanwhile: the claim's end marks the job as before
+        job.done_not_written()
+        return Shipment.objects.get(pk=shipment.pk)
+    for name, value in fields.items():
+        if name not in ("label_pdf", "label_zpl"):  # those two hold their files already
+            setattr(shipment, name, value)
+    return shipment
 
 
 def _with_papers(label, declaration, *, sender, recipient, reference: str, weight_g: int) -> bytes | None:
@@ -275,6 +292,20 @@ def _declaration(shipment: Shipment, *, sender, recipient, reason) -> "carriers.
     ):
         return None
     return customs.declaration_build(shipment=shipment, reason=reason)
+
+
+def return_label_due(shipment: Shipment) -> bool:
+    """Whether ``return_label_create`` may have a label to make for this parcel: False only when its
+    return label's record was read with it (``select_related("return_label")``, by the label task) and
+    there is none, or it is made already."""
+    relation = Shipment._meta.get_field("return_label")
+    if not relation.is_cached(shipment):
+        return True
+    label = relation.get_cached_value(shipment)
+    return label is not None and label.status in (
+        ParcelReturnLabel.Status.PENDING,
+        ParcelReturnLabel.Status.FAILED,
+    )
 
 
 def return_label_create(*, shipment_id: int) -> ParcelReturnLabel | None:

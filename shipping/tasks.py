@@ -83,10 +83,10 @@ def shipment_label(shipment_id: int) -> str:
     """The parcel's label from its carrier, right after packing, then the return label slipped in the
     parcel when its channel wants one (retried with backoff; both idempotent: see label_create)."""
     from .models import ShipmentStatus
-    from .shipments import label_create, return_label_create
+    from .shipments import label_create, return_label_create, return_label_due
 
     shipment = label_create(shipment_id=shipment_id)
-    if shipment.status == ShipmentStatus.LABELLED:
+    if shipment.status == ShipmentStatus.LABELLED and return_label_due(shipment):
         return_label_create(shipment_id=shipment_id)
     return shipment.status
 

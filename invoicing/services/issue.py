@@ -6,13 +6,14 @@ of the domain event log, after the order's change committed; the staff's pages);
 can take the next one meanwhile.
 """
 
+import contextlib
 import datetime as dt
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import transaction
-from django.db.models import Exists, Max, OuterRef, Q, Subquery, Sum
+from django.db import connection, transaction
+from django.db.models import DateTimeField, Exists, Max, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext
@@ -43,7 +44,6 @@ from ..models import (
     IssuePolicy,
     LegalEntity,
     Nature,
-    NumberSequence,
     PendingCredit,
 )
 from . import mentions
@@ -92,17 +92,17 @@ def sequence_next(*, legal_entity: LegalEntity, series: str, year: int) -> int:
     """The next number of a series, from its row locked until the end of the caller's transaction."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("sequence_next must run inside the transaction that creates the document")
-    # INSERT ... ON CONFLICT DO NOTHING: the first document of a year creates the row without racing.
-    NumberSequence.objects.bulk_create(
-        [NumberSequence(legal_entity=legal_entity, series=series, year=year, last_number=0)],
-        ignore_conflicts=True,
-    )
-    sequence = NumberSequence.objects.select_for_update().get(
-        legal_entity=legal_entity, series=series, year=year
-    )
-    sequence.last_number += 1
-    sequence.save(update_fields=["last_number"])
-    return sequence.last_number
+    # One statement: the first document of a year creates the row (no race: ON CONFLICT), every other one
+    # raises it; the row stays locked by the UPDATE until the caller's transaction ends (gapless), as the
+    # SELECT ... FOR UPDATE then UPDATE it replaces held it (PostgreSQL and SQLite 3.35+).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO invoicing_numbersequence (legal_entity_id, series, year, last_number) "
+            "VALUES (%s, %s, %s, 1) ON CONFLICT (legal_entity_id, series, year) "
+            "DO UPDATE SET last_number = invoicing_numbersequence.last_number + 1 RETURNING last_number",
+            [legal_entity.pk, series, year],
+        )
+        return cursor.fetchone()[0]
 
 
 def format_number(series: str, year: int, number: int) -> str:
@@ -230,6 +230,7 @@ def _document_create(
     series = (
         legal_entity.credit_note_prefix if kind == DocumentKind.CREDIT_NOTE else legal_entity.invoice_prefix
     )
+    # Nothing above writes (``_issue_quietly`` relies on it: its refusals are raised before any write).
     # The number last, right before the insert: the sequence row stays locked as briefly as possible.
     issue_date = timezone.localdate()
     number = sequence_next(legal_entity=legal_entity, series=series, year=issue_date.year)
@@ -336,12 +337,13 @@ def shipped_quantities(*, order_id: int) -> tuple[dict[int, int], dt.datetime | 
     """Units of each order line that left: consumed from stock (packed, or handed over at a store counter)
     minus those in parcels still waiting at the dock (not handed to their carrier yet), and when the last
     left."""
-    rows = list(
+    consumed = (
         Allocation.objects.filter(order_id=order_id, consumed_at__isnull=False)
-        .values("line_id", "line__product_id", "product_id")
+        .order_by()
+        .values_list("line_id", "line__product_id", "product_id")
         .annotate(quantity=Sum("quantity"), last=Max("consumed_at"))
     )
-    waiting = list(
+    waiting = (
         ShipmentLine.objects.filter(
             shipment__order_id=order_id,
             shipment__status__in=[
@@ -350,19 +352,19 @@ def shipped_quantities(*, order_id: int) -> tuple[dict[int, int], dt.datetime | 
                 ShipmentStatus.LABEL_FAILED,
             ],
         )
-        .values("order_line_id", "order_line__product_id", "product_id")
-        .annotate(quantity=Sum("quantity"))
+        .order_by()
+        .values_list("order_line_id", "order_line__product_id", "product_id")
+        .annotate(quantity=Sum("quantity"), last=Value(None, output_field=DateTimeField()))
     )
+    # Both in one statement (UNION ALL): a row consumed from stock has its time, a parcel's waiting none.
+    rows = list(consumed.union(waiting, all=True))
     # Units that left, by product of each line (a kit's line: its components, counted as whole kits).
     left: dict[tuple[int, int, int], int] = {}
-    for row in rows:
-        key = (row["line_id"], row["line__product_id"], row["product_id"])
-        left[key] = left.get(key, 0) + row["quantity"]
-    for row in waiting:
-        key = (row["order_line_id"], row["order_line__product_id"], row["product_id"])
-        left[key] = left.get(key, 0) - row["quantity"]
+    for line_id, line_product_id, product_id, quantity, last in rows:
+        key = (line_id, line_product_id, product_id)
+        left[key] = left.get(key, 0) + (quantity if last is not None else -quantity)
     shipped = line_units([(*key, max(0, units)) for key, units in left.items()])
-    last = max((row["last"] for row in rows), default=None)
+    last = max((row[4] for row in rows if row[4] is not None), default=None)
     return shipped, last
 
 
@@ -1052,10 +1054,12 @@ def _owes_units(*, order_id: int) -> bool:
 def _issue_quietly(
     *, order: Order, scope: str, actor=None, billing=None, locked: bool = False, check_first: bool = False
 ) -> Invoice | None:
-    """Issue what is due, in a savepoint: a missing legal entity or nothing left to invoice never stops the
-    order's own change (it is written on the timeline instead). ``locked``: the caller locked the order
-    (with its customer and pickup location); ``check_first``: ask ``_owes_units`` before reading what
-    shipped (a move that usually follows an issue that covered everything)."""
+    """Issue what is due: a missing legal entity or nothing left to invoice never stops the order's own
+    change (it is written on the timeline instead). ``locked``: the caller (the ``invoicing.issue``
+    consumer, whose transaction the event log runs again on failure) locked the order (with its customer
+    and pickup location), and no savepoint is taken; otherwise the issue runs in one; ``check_first``: ask
+    ``_owes_units`` before reading what shipped (a move that usually follows an issue that covered
+    everything)."""
     # "Nothing left to invoice" (the hand-over issued it, then the move to shipped asks again) is decided
     # before the savepoint: a savepoint rolled back makes psycopg forget (DEALLOCATE ALL) every statement
     # prepared on the connection. The order's lock is the consumer transaction's, as it was on success.
@@ -1067,7 +1071,11 @@ def _issue_quietly(
     if not drafts:
         return None
     try:
-        with transaction.atomic():
+        # The refusals caught below are raised before the first write (``_invoice_drafts``: no legal
+        # entity; ``_document_create``: the buyer's identifiers, checked before the number is taken), so
+        # the consumer's own transaction (``locked``: it holds the order's lock) needs no savepoint of
+        # ours; any other failure rolls that transaction back and the event log runs the event again.
+        with transaction.atomic() if not locked else contextlib.nullcontext():
             invoice = _invoice_drafts(
                 order=order, drafts=drafts, delivery_date=delivery_date, actor=actor, billing=billing
             )
@@ -1126,9 +1134,14 @@ def _scope_of(event: str, policy: str) -> str | None:
 def on_order_event_for(*, order_id: int, event: str, actor=None) -> Invoice | None:
     """``on_order_event`` for the consumer, from the order's id: the channel's billing is read first (one
     statement, ``billing_for_order``) and the order only when the policy issues on this event, locked
-    at once (it was read, then locked). The moves to shipped and delivered under "when shipped" usually
+    at once (it was read, then locked). The moves to shipped (and delivered under "when shipped") usually
     follow a hand-over whose invoice covered every unit: ``_owes_units`` answers them in one statement."""
     if event not in ORDER_EVENTS_THAT_ISSUE:
+        return None
+    if event == "shipped" and not _owes_units(order_id=order_id):
+        # Every unit of every line invoiced (the hand-over's invoice): nothing is due under any policy, and
+        # nothing the order's lock would hold off can change that (lines change only through an edit, with
+        # its own event; invoices only add units). One statement, neither billing nor the order read.
         return None
     billing = billing_for_order(order_id=order_id)
     scope = _scope_of(event, billing[1])
@@ -1142,7 +1155,7 @@ def on_order_event_for(*, order_id: int, event: str, actor=None) -> Invoice | No
         actor=actor,
         billing=billing,
         locked=True,
-        check_first=event in ("shipped", "delivered") and billing[1] == IssuePolicy.SHIPPED,
+        check_first=event == "delivered" and billing[1] == IssuePolicy.SHIPPED,  # shipped: asked above
     )
 
 

@@ -117,9 +117,14 @@ def settlement(document) -> dict | None:
     from django.db.models import Max, Sum
 
     paid = document.payments.aggregate(amount=Sum("amount"), date=Max("paid_on"))
-    if not paid["amount"] or paid["amount"] < document.total_incl_vat:
+    return settlement_of(document, amount=paid["amount"], date=paid["date"])
+
+
+def settlement_of(document, *, amount, date) -> dict | None:
+    """``settlement`` from what its payments add up to (``amount`` None: none), read by the caller."""
+    if document.is_credit_note or not amount or amount < document.total_incl_vat:
         return None
-    return {"amount": paid["amount"], "date": paid["date"]}
+    return {"amount": amount, "date": date}
 
 
 def payment_terms_text(document) -> str:

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Max, OuterRef, Subquery, Sum
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -21,7 +22,7 @@ from django.utils.translation import gettext as _
 from common import jobs
 from common.templatetags.oms_tags import money
 
-from ..models import DocumentStatus, Invoice
+from ..models import DocumentStatus, Invoice, Payment
 from . import mentions
 from .cii import build_cii
 from .ubl import build_ubl
@@ -226,7 +227,7 @@ def document_render(*, document_id: int) -> Invoice:
     with jobs.claim(RENDER, document_id) as job:
         if job is None:
             return Invoice.objects.get(pk=document_id)
-        document, failure = _render(document_id=document_id)
+        document, failure = _render(document_id=document_id, job=job)
         if isinstance(failure, OSError):
             raise failure  # still pending: Celery's retry (or the sweep) renders it again
     if failure is not None:
@@ -247,19 +248,26 @@ def document_render_again(*, document: Invoice) -> bool:
     return bool(restarted)
 
 
-def _render(*, document_id: int) -> tuple[Invoice, Exception | None]:
+def _render(*, document_id: int, job: jobs.Claim | None = None) -> tuple[Invoice, Exception | None]:
     with transaction.atomic():
+        # what was paid, read with it once for the XML's and the PDF's mentions (nobody records a payment
+        # while the document is locked: ``payment_record`` locks it too)
+        payments = Payment.objects.filter(document_id=OuterRef("pk")).order_by().values("document_id")
         document = (
             Invoice.objects.select_for_update(of=("self",))
             .select_related("corrects", "legal_entity", "order")  # the PDF prints the order's number
             .prefetch_related("lines")  # read by the XML and by the PDF: once
+            .annotate(
+                paid_amount=Subquery(payments.annotate(n=Sum("amount")).values("n")),
+                paid_on=Subquery(payments.annotate(d=Max("paid_on")).values("d")),
+            )
             .get(pk=document_id)
         )
         if document.pdf and document.status != DocumentStatus.FAILED:
             return document, None
-        # what was paid, read once for the XML's and the PDF's mentions (nobody records a payment while
-        # the document is locked: ``payment_record`` locks it too)
-        document._settlement = mentions.settlement(document)
+        document._settlement = mentions.settlement_of(
+            document, amount=document.paid_amount, date=document.paid_on
+        )
         try:
             xml = build_cii(document)
             check_xsd(xml, "cii")
@@ -296,7 +304,12 @@ def _render(*, document_id: int) -> tuple[Invoice, Exception | None]:
         document.status = DocumentStatus.ISSUED
         document.rendered_at = timezone.now()
         document.render_error = ""
-        document.save(update_fields=fields)
+        if job is None:
+            document.save(update_fields=fields)
+        else:  # the job marked done by the same statement (the claim's end writes nothing more)
+            Invoice.objects.filter(pk=document.pk).update(
+                **{name: getattr(document, name) for name in fields}, **job.done_fields()
+            )
         if document.legal_entity.email_documents and document.buyer_email:
             from .delivery import delivery_request
 

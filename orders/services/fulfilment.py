@@ -11,7 +11,7 @@ the order, carrier news moves it, a replenishment that arrived allocates it. The
 import hmac
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Exists, OuterRef, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -35,10 +35,9 @@ from .sourcing import LineRequest, decide, destination_of
 
 
 def preparation_started(*, order_id: int, actor=None) -> None:
-    """The first unit of the order was picked somewhere."""
-    order = lock_order(order_id)
-    if order.status == OrderStatus.ALLOCATED:
-        lifecycle.order_start_preparation(order=order, actor=actor, locked=True)
+    """The first unit of the order was picked somewhere: allocated → in preparation (one conditional
+    UPDATE, which locks the order; an order no longer allocated is left as it is)."""
+    lifecycle.order_start_preparation_if_allocated(order_id=order_id, actor=actor)
 
 
 def line_resource(
@@ -195,7 +194,8 @@ def parcel_closed(*, order_id: int, shipment_id: int, actor=None) -> None:
         # issue 20: why this service (rate shopping), the channel (return label in parcel), prices (customs)
         channel_id=order.channel_id,
         rule_id=rule.pk if rule is not None else None,
-        line_values={line.pk: line.unit_price for line in order.lines.all()},
+        # each parcel line's value, its order line's price, in the UPDATE itself (the lines are not read)
+        line_values=Subquery(OrderLine.objects.filter(pk=OuterRef("order_line_id")).values("unit_price")[:1]),
     )
     if rule is not None:
         event_add(
@@ -231,25 +231,30 @@ def _all_shipped(order: Order) -> bool:
         .values_list("line_id", "line__product_id", "product_id")
         .annotate(n=Sum("quantity"))
     )
-    if any(
-        consumed.get(line_id, 0) < quantity for line_id, quantity in order.lines.values_list("pk", "quantity")
-    ):
-        return False
-    return not Shipment.objects.filter(
+    # the lines with, in the same statement, whether a parcel of the order still waits at the dock
+    waiting = Shipment.objects.filter(
         order=order,
         status__in=[Shipment.Status.CREATED, Shipment.Status.LABELLED, Shipment.Status.LABEL_FAILED],
-    ).exists()
+    )
+    lines = list(order.lines.annotate(waiting=Exists(waiting)).values_list("pk", "quantity", "waiting"))
+    if any(consumed.get(line_id, 0) < quantity for line_id, quantity, _waiting in lines):
+        return False
+    if not lines:  # no line to carry the answer (never from intake): asked on its own
+        return not waiting.exists()
+    return not lines[0][2]
 
 
 def parcels_handed_over(*, order_id: int, actor=None) -> None:
     """Parcels of the order left with their carrier's driver: it is shipped, or partially shipped while
     units are still to come (a second partial shipment changes no status; its own event tells it)."""
-    order = lock_order(order_id)
+    order = lock_order(order_id, related=("channel",))
     complete = _all_shipped(order)
+    # the channel's kind in the move's event: its consumer ``channels.fulfilment`` does not read it
+    kind = order.channel.kind
     if complete and order.status in (OrderStatus.IN_PREPARATION, OrderStatus.PARTIALLY_SHIPPED):
-        lifecycle.order_mark_shipped(order=order, actor=actor, locked=True)
+        lifecycle.order_mark_shipped(order=order, actor=actor, locked=True, channel_kind=kind)
     elif order.status == OrderStatus.IN_PREPARATION:
-        lifecycle.order_mark_partially_shipped(order=order, actor=actor, locked=True)
+        lifecycle.order_mark_partially_shipped(order=order, actor=actor, locked=True, channel_kind=kind)
 
 
 def shipment_moved(*, order_id: int, shipment_id: int, new_status: str) -> None:

@@ -1,7 +1,7 @@
 """Hand an order's stock allocations to the locations that prepare them (fulfillment keeps its own rows and
 never reads the orders' tables)."""
 
-from django.db.models import Sum
+from django.db.models import BigIntegerField, CharField, Sum, Value
 
 from fulfillment import services as fulfillment_services
 from fulfillment.models import Preparation, PreparationStatus
@@ -28,8 +28,9 @@ def preparations_sync(*, order: Order) -> list:
         return []
     if order.status not in PREPARING and not Preparation.objects.filter(order_id=order.pk).exists():
         return []
-    rows = (
+    allocated = (
         Allocation.objects.filter(order=order, kind=Allocation.Kind.STOCK)
+        .order_by()
         .values(
             "location_id",
             "line_id",
@@ -41,8 +42,29 @@ def preparations_sync(*, order: Order) -> list:
             "line__name",
         )
         .annotate(quantity=Sum("quantity"))
-        .order_by("location_id", "line_id", "product_id")
     )
+    # and, in the same statement (UNION ALL, rows without a line), the locations with an open preparation
+    # of the order: those that prepared something before and may have nothing now (re-sourced lines)
+    number, text = BigIntegerField(), CharField()
+    open_preparations = (
+        Preparation.objects.filter(order_id=order.pk)
+        .exclude(status=PreparationStatus.CANCELLED)
+        .order_by()
+        .values("location_id")
+        .annotate(
+            no_line=Value(None, output_field=number),
+            no_product=Value(None, output_field=number),
+            no_sku=Value(None, output_field=text),
+            no_name=Value(None, output_field=text),
+            no_line_product=Value(None, output_field=number),
+            no_line_sku=Value(None, output_field=text),
+            no_line_name=Value(None, output_field=text),
+            no_quantity=Value(None, output_field=number),
+        )
+    )
+    both = list(allocated.union(open_preparations, all=True).order_by("location_id", "line_id", "product_id"))
+    rows = [row for row in both if row["line_id"] is not None]
+    open_at = {row["location_id"] for row in both if row["line_id"] is None}
     kit_lines: dict[int, dict[int, int]] = {}
     if any(row["product_id"] != row["line__product_id"] for row in rows):  # a kit: its components
         kit_lines = {
@@ -67,11 +89,6 @@ def preparations_sync(*, order: Order) -> list:
             )
         )
     # locations that prepared something before and have nothing now (their lines were re-sourced)
-    open_at = set(
-        Preparation.objects.filter(order_id=order.pk)
-        .exclude(status=PreparationStatus.CANCELLED)
-        .values_list("location_id", flat=True)
-    )
     for location_id in open_at:
         per_location.setdefault(location_id, [])
     if order.holds:  # on hold: nothing goes to picking, what was handed over and not started comes back

@@ -515,8 +515,8 @@ def _fill_caches(
 
 def _events(*, order, channel, data, plan, order_lines, parts, actor, source, decision) -> list:
     """What the intake tells the log, written in one statement: the order taken (with what the address book
-    and the customer's message need), how it was sourced and promised, what was reserved, its first
-    status, and the change of availability of its products."""
+    and the customer's message need: its customer's id, the delivery address), how it was sourced and
+    promised, what was reserved, its first status, and the change of availability of its products."""
     locations = {parcel.location.pk: parcel.location for parcel in decision.plan.parcels}
     product_ids = sorted({line.product_id for line in order_lines} | {p.product_id for p in plan})
     component_skus = {part.product_id: part.sku for items in parts.values() for part in items}
@@ -528,6 +528,7 @@ def _events(*, order, channel, data, plan, order_lines, parts, actor, source, de
             channel=channel.name,
             channel_code=channel.code,
             source=source,
+            customer_id=order.customer_id,
             count=len(order_lines),
             total=order.total_incl_vat,
             currency=order.currency,

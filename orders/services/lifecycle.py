@@ -53,6 +53,18 @@ def order_start_preparation(*, order: Order, actor=None, **data) -> Order:
     return _transition(order=order, to=OrderStatus.IN_PREPARATION, actor=actor, **data)
 
 
+def order_start_preparation_if_allocated(*, order_id: int, actor=None) -> bool:
+    """The first pick's move, allocated → in preparation, for the consumer that hears of it: the order's
+    row is locked by the conditional UPDATE itself (nothing read first, first in the lock order as
+    ``lock_order`` would take it). False, nothing written, when the order is no longer allocated."""
+    current, to = OrderStatus.ALLOCATED, OrderStatus.IN_PREPARATION
+    if not Order.objects.filter(pk=order_id, status=current).update(status=to, updated_at=timezone.now()):
+        return False
+    OrderLocation.objects.filter(order_id=order_id).update(status=to)
+    event_add(order=order_id, code="order.status_changed", actor=actor, **{"from": current, "to": to})
+    return True
+
+
 def order_mark_partially_shipped(*, order: Order, actor=None, **data) -> Order:
     return _transition(order=order, to=OrderStatus.PARTIALLY_SHIPPED, actor=actor, **data)
 

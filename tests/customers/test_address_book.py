@@ -1,4 +1,4 @@
-"""``address_remember``: an address is kept once; the first one of its kind is the default."""
+"""``address_remember`` and ``address_keep``: an address is kept once, the first of its kind the default."""
 
 import pytest
 
@@ -70,3 +70,28 @@ def test_other_customers_book_does_not_count(customer):
     # then
     assert mine.customer_id == customer.pk
     assert mine.is_default is True
+
+
+def test_address_keep_does_it_in_one_statement(customer, django_assert_num_queries):
+    """``address_keep`` (the consumer of ``order.created``): as ``address_remember``, one statement each."""
+    from customers.services import address_keep
+
+    # when: the first address, another one, then the first again
+    with django_assert_num_queries(1):
+        address_keep(customer_id=customer.pk, address=HOME)
+    with django_assert_num_queries(1):
+        address_keep(customer_id=customer.pk, address={**HOME, "line1": "5 rue Y", "phone": "0600000000"})
+    with django_assert_num_queries(1):
+        address_keep(customer_id=customer.pk, address=dict(HOME))
+    address_keep(customer_id=customer.pk, address=HOME, kind=Address.Kind.BILLING)
+    # then: each kept once, the first of its kind the default
+    rows = list(
+        Address.objects.filter(customer=customer)
+        .order_by("pk")
+        .values_list("kind", "line1", "phone", "is_default")
+    )
+    assert rows == [
+        ("shipping", "3 rue X", "", True),
+        ("shipping", "5 rue Y", "0600000000", False),
+        ("billing", "3 rue X", "", True),
+    ]

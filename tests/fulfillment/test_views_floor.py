@@ -154,8 +154,9 @@ PICK_LAST_SCAN_STATEMENTS = 13  # 16 before (26, 29 before that): session, user,
 PACK_LOOKUP_STATEMENTS = 1  # 3 before (8 before that): the preparations with "at the user's locations" only
 PACK_SCAN_STATEMENTS = 10  # 12 before (22, 28 before that): the session and the user kept
 # The close also runs its consumers in a test: their parcel values are one UPDATE, the shipment's
-# preparation takes no savepoint, the availability change writes the kits in its INSERT (consumers21u, -4).
-PACK_CLOSE_STATEMENTS = 37  # 44 before: session, user, no look for an open parcel after closing the only
+# preparation takes no savepoint, the availability change writes the kits in its INSERT (consumers21u, -4);
+# the parcel lines' values from their order lines' prices in that UPDATE, the lines not read (workers21v, -1).
+PACK_CLOSE_STATEMENTS = 36  # 44 before: session, user, no look for an open parcel after closing the only
 # one, no savepoint around the shipment nor each line's allocations (62 before that): the preparation and
 # its lines handed to the answer, items read once;
 # a line consumed in its allocations' savepoint only, not a second one for the stock (-2)

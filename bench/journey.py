@@ -44,11 +44,12 @@ CPU is read from /proc before and after each stage: per process group the utime 
 processes (gunicorn and its workers; each Celery worker and its pool); for PostgreSQL the postmaster's
 cutime + cstime (the backends that exited, reaped into it) plus every live postgres process, which is the
 whole server's CPU: other databases' work on a shared machine counts too, so the column of this database's
-live backends is printed beside it (a lower bound: the workers reconnect for every task, and a backend that
-ended within a stage is only in the whole-server figure). Printed: stage × {web, each queue, postgres} in
-ms of CPU per order, totals, and the capacity that follows (orders per day per core). Checks (exit status
-1): every order delivered, invoiced exactly once with a PDF, no parcel's tracking moved backwards, no domain
-or tracking event stored twice, every order's messages sent.
+live backends is printed beside it (a lower bound: a backend that ended within a stage is only in the
+whole-server figure; the web and the workers keep their connections, oms/celery.py, and the run prints how
+many sessions were opened on the database while it was measured). Printed: stage × {web, each queue,
+postgres} in ms of CPU per order, totals, and the capacity that follows (orders per day per core). Checks
+(exit status 1): every order delivered, invoiced exactly once with a PDF, no parcel's tracking moved
+backwards, no domain or tracking event stored twice, every order's messages sent.
 """
 
 import argparse
@@ -390,10 +391,19 @@ class Meter:
         return values | {"backends": backends}
 
 
+def sessions_opened(db: str) -> int:
+    """Sessions PostgreSQL has counted on ``db`` since it was created (``pg_stat_database.sessions``,
+    PostgreSQL 14+, counted when a session starts and reported within a second)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s", [db])
+        return int(cursor.fetchone()[0] or 0)
+
+
 def used_between(before: dict, after: dict) -> dict[str, float]:
     """CPU seconds used by each group between two readings; for this database's backends, each live one's
-    own difference: a lower bound, since a backend that ended within the stage is not seen (Celery's Django
-    fix-up closes the worker's connection around every task, whatever ``DB_CONN_MAX_AGE`` says)."""
+    own difference: a lower bound, since a backend that ended within the stage is not seen."""
     used = {k: after[k] - before[k] for k in after if k != "backends"}
     old = before["backends"]
     used["pg (this db)"] = sum(cpu - old.get(pid, 0.0) for pid, cpu in after["backends"].items())
@@ -720,7 +730,7 @@ def main() -> int:
         "REDIS_URL": redis_url,
         "SITE_URL": f"http://127.0.0.1:{args.port}",
         "MEDIA_ROOT": media,
-        "DB_CONN_MAX_AGE": 3600,  # gunicorn keeps its connections (Celery closes its own per task)
+        "DB_CONN_MAX_AGE": 3600,  # gunicorn and the Celery workers keep their connections (oms/celery.py)
         "EMAIL_URL": "memorymail://",  # Django's locmem backend: each message built and "sent" in the worker
     }
     if args.carrier == "colissimo":
@@ -805,7 +815,10 @@ def main() -> int:
                     f"{warm_all:.0f} ms per order (cold: plans, caches, imports); the measured run:",
                     flush=True,
                 )
+            opened = sessions_opened(args.db)
             numbers += run_stages(args, **common, used=used, count=args.orders)
+            opened = sessions_opened(args.db) - opened
+            print(f"PostgreSQL sessions opened on {args.db} while measured: {opened}", flush=True)
         except RuntimeError as exc:  # what was measured is still printed
             failures.append(str(exc))
             print(f"!! {exc}", flush=True)

@@ -34,10 +34,12 @@ work is done and every process is quiet again:
 8. notifications: the ``notifications`` queue, paused until now, sends every message (Django's in-memory
    email backend: each message rendered and built, not delivered) and the event log's notification consumers.
 
-First ``--warmup`` orders (default 10) go through every stage unmeasured, as on servers that have been
+First ``--warmup`` orders (default 20) go through every stage unmeasured, as on servers that have been
 running: each process has then imported what it uses and PostgreSQL has planned and cached each statement it
-prepares (server-side binding plans a statement's first five prepared executions for their values before it
-keeps a generic plan), which in a cold 30-order run was about a fifth of PostgreSQL's CPU. Their figures are
+prepares (psycopg prepares a statement at its second run on a connection, and PostgreSQL plans its first
+five prepared runs for their values before it keeps a generic plan: with two web workers, 20 orders take a
+statement run once per order past those seven runs in each), which in a cold 30-order run was about 40 % of
+PostgreSQL's CPU (60 ms per order cold, 31–32 warm). Their figures are
 printed on one line; ``--warmup 0`` measures cold processes.
 
 CPU is read from /proc before and after each stage: per process group the utime + stime of its live
@@ -98,8 +100,8 @@ def parse_args():
     parser.add_argument(
         "--warmup",
         type=int,
-        default=10,
-        help="orders taken through the whole journey first and not measured (default 10; 0: measure cold "
+        default=20,
+        help="orders taken through the whole journey first and not measured (default 20; 0: measure cold "
         "processes)",
     )
     parser.add_argument("--db", default="oms_bench21_journey", help="database, re-created (template kept)")
@@ -385,10 +387,11 @@ class Meter:
                 "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [self.db]
             )
             backends = {row[0]: s[2] for row in cursor.fetchall() if (s := support._proc_stat(row[0]))}
+        own = connection.connection.info.backend_pid  # this bench's backend: its polls and these readings
         values = {"web": support.tree_cpu(self.web_pid)}
         values |= {queue: support.tree_cpu(pid) for queue, pid in self.workers.items()}
         values |= {"postgres": support.postgres_cpu(), "bench": time.process_time()}
-        return values | {"backends": backends}
+        return values | {"backends": backends, "own": (own, (support._proc_stat(own) or ("", 0, 0.0))[2])}
 
 
 def sessions_opened(db: str) -> int:
@@ -403,8 +406,13 @@ def sessions_opened(db: str) -> int:
 
 def used_between(before: dict, after: dict) -> dict[str, float]:
     """CPU seconds used by each group between two readings; for this database's backends, each live one's
-    own difference: a lower bound, since a backend that ended within the stage is not seen."""
-    used = {k: after[k] - before[k] for k in after if k != "backends"}
+    own difference: a lower bound, since a backend that ended within the stage is not seen. The backend of
+    this bench's own connection (its polls of the stage's condition, these readings) is not the journey's:
+    taken out of the whole server's figure and shown apart (``pg (bench)``)."""
+    used = {k: after[k] - before[k] for k in after if k not in ("backends", "own")}
+    (pid_before, own_before), (pid_after, own_after) = before["own"], after["own"]
+    used["pg (bench)"] = own_after - own_before if pid_before == pid_after else 0.0
+    used["postgres"] -= used["pg (bench)"]
     old = before["backends"]
     used["pg (this db)"] = sum(cpu - old.get(pid, 0.0) for pid, cpu in after["backends"].items())
     return used
@@ -696,7 +704,10 @@ def report(used: dict, orders: int) -> dict:
     rows = {}
     for name in [s for s in STAGES if s in used]:
         cpu = used[name]
-        row = {k: cpu[k] * 1000 / orders for k in ("web", *QUEUES, "postgres", "pg (this db)", "bench")}
+        row = {
+            k: cpu.get(k, 0.0) * 1000 / orders
+            for k in ("web", *QUEUES, "postgres", "pg (this db)", "bench", "pg (bench)")
+        }
         row["workers"] = sum(row[q] for q in QUEUES)
         row["all"] = row["web"] + row["workers"] + row["postgres"]
         rows[name] = row
@@ -711,7 +722,10 @@ def report(used: dict, orders: int) -> dict:
         wall = used[name]["wall"] if name in used else sum(u["wall"] for u in used.values())
         cells = " | ".join(f"{row[c]:.1f}" for c in columns)
         print(f"| {name} | {cells} | {row['pg (this db)']:.1f} | {wall:.1f} |")
-    print(f"(this bench process itself: {total['bench']:.1f} ms per order, not counted above)")
+    print(
+        f"(this bench process itself: {total['bench']:.1f} ms per order, and its PostgreSQL backend "
+        f"{total['pg (bench)']:.1f} ms, not counted above)"
+    )
     return total
 
 

@@ -386,8 +386,9 @@ def test_a_catalogue_import_whose_message_was_lost_is_run_once_by_the_sweep(sett
 
     from common import jobs
 
-    # given: an import asked for whose message never reached a worker (the broker was down)
-    ProductFactory(sku="MUG", name="Tasse")
+    # given: an import asked for whose message never reached a worker (the broker was down); the mug's EAN
+    # is its own (the factory's first EAN is the file's T-shirt's: the test failed when run alone)
+    ProductFactory(sku="MUG", name="Tasse", ean=ean13(990_001))
     job = ProductImport.objects.create(
         file=SimpleUploadedFile("catalogue.csv", CSV_OK),
         filename="catalogue.csv",

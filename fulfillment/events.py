@@ -10,22 +10,27 @@ Fulfillment never reads the orders' tables; ``orders`` consumes these after comm
 - ``pickup.ready`` [location_id, location]: a click & collect order's units are set aside at the store.
 """
 
-from common.eventlog import emit
+from common.eventlog import NewEvent, emit_many
 
 from .models import Preparation
 
 
 def preparation_event(code: str, *, prep: Preparation, actor=None, **payload) -> None:
+    emit_many([preparation_new_event(code, prep=prep, actor=actor, **payload)])
+
+
+def preparation_new_event(code: str, *, prep: Preparation, actor=None, **payload) -> NewEvent:
+    """The event, for a caller that writes it with others in one statement (the parcel close)."""
     location = prep.location
-    emit(
+    return NewEvent(
         code,
-        payload={
+        {
             "location_id": prep.location_id,
             "location": location.name,
             "location_code": location.code,
             **payload,
         },
-        order_id=prep.order_id,
-        subject=f"preparation:{prep.pk}",
-        actor=actor,
+        prep.order_id,
+        f"preparation:{prep.pk}",
+        actor,
     )

@@ -10,12 +10,14 @@ from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from common.eventlog import emit_many
 from common.exceptions import DomainError
 from inventory import services as inventory_services
+from inventory.events import availability_event
 from inventory.selectors import locations_for_user, product_by_code
 from shipping import services as shipping_services
 
-from ..events import preparation_event
+from ..events import preparation_new_event
 from ..locks import lock_last_scan, lock_open_parcel, lock_preparation, lock_preparation_lines
 from ..models import Box, Parcel, ParcelItem, Preparation, PreparationLine, PreparationStatus, ScanEvent
 from .preparation import preparation_refresh
@@ -299,15 +301,27 @@ def parcel_close(*, preparation: Preparation, box: Box | None, weight_g: int | N
             quantity=item.quantity,
             actor=actor,
             reference=prep.order_number,
+            notify=False,
         )
-    preparation_event(
-        "parcel.closed",
-        prep=prep,
-        actor=actor,
-        shipment_id=shipment.pk,
-        parcel=shipment.number,
-        weight_g=weight_g,
-        lines=[{"line_id": i.line.order_line_id, "sku": i.line.sku, "quantity": i.quantity} for i in items],
+    # The availability of every product that left and the parcel's event, in one statement (one availability
+    # event per close, not one per line).
+    emit_many(
+        [
+            availability_event(product_ids=[item.line.product_id for item in items]),
+            preparation_new_event(
+                "parcel.closed",
+                prep=prep,
+                actor=actor,
+                shipment_id=shipment.pk,
+                parcel=shipment.number,
+                weight_g=weight_g,
+                lines=[
+                    {"line_id": i.line.order_line_id, "sku": i.line.sku, "quantity": i.quantity}
+                    for i in items
+                ],
+            ),
+        ],
+        rows=False,
     )
     # Every line of the preparation, for its new status and for the pack station's answer (``prep.lines``,
     # with ``shipment.parcel.preparation``: the preparation as this close left it, its parcel closed).

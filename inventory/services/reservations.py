@@ -290,11 +290,14 @@ def allocations_consume(
     product_id: int | None = None,
     actor=None,
     reference: str = "",
+    notify: bool = True,
 ) -> list[Allocation]:
     """Reserved units of a line leave the stock at a location (a parcel closed at the pack station, an
     order collected at a store counter): the allocations say so (split when only part of one leaves) and
     the ledger writes the shipment, taking on hand and reserved down together. ``product_id``: which
-    component of a kit's line (a kit's line holds one allocation per component)."""
+    component of a kit's line (a kit's line holds one allocation per component). ``notify=False``: the
+    caller writes ``stock.availability_changed`` itself, once for every line it consumes in its transaction
+    (``inventory.events.availability_event``), instead of one event per call."""
     if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
         raise InvalidQuantity(
             "Quantities must be whole numbers greater than zero.", details={"quantity": quantity}
@@ -339,6 +342,7 @@ def allocations_consume(
         quantity=quantity,
         actor=actor,
         reference=reference,
+        notify=notify,
     )
     return consumed
 

@@ -495,10 +495,11 @@ def stock_consume(
 
 
 def _consume(
-    *, product_id: int, location_id: int, quantity: int, actor=None, reference: str = ""
+    *, product_id: int, location_id: int, quantity: int, actor=None, reference: str = "", notify: bool = True
 ) -> StockMovement:
     """``stock_consume`` inside a transaction its caller holds (``allocations_consume``: its own savepoint
-    already covers both writes, so a second one per line was two statements for nothing)."""
+    already covers both writes, so a second one per line was two statements for nothing). ``notify=False``:
+    the caller writes the availability change itself, once for all it consumes (the parcel close)."""
     _check_quantity(quantity)
     movement = _move(
         product_id=product_id,
@@ -509,7 +510,8 @@ def _consume(
         reference=reference,
         release_reserved=quantity,
     )
-    _notify_availability([product_id])
+    if notify:
+        _notify_availability([product_id])
     return movement
 
 

@@ -157,9 +157,9 @@ PACK_SCAN_STATEMENTS = 10  # 12 before (22, 28 before that): the session and the
 # preparation takes no savepoint, the availability change writes the kits in its INSERT (consumers21u, -4);
 # the parcel lines' values from their order lines' prices in that UPDATE, the lines not read (workers21v, -1).
 PACK_CLOSE_STATEMENTS = 35  # 36 before: one availability event for the parcel, written with parcel.closed
-# (lead, one per line before); 44 before that: session, user, no look for an open parcel after closing the only
-# one, no savepoint around the shipment nor each line's allocations (62 before that): the preparation and
-# its lines handed to the answer, items read once;
+# (lead, one per line before); 44 before that: session, user, no look for an open parcel after closing the
+# only one, no savepoint around the shipment nor each line's allocations (62 before that): the preparation
+# and its lines handed to the answer, items read once;
 # a line consumed in its allocations' savepoint only, not a second one for the stock (-2)
 
 

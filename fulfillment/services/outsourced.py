@@ -5,10 +5,10 @@
   its answer is stored, so a retry is harmless). Cancelling the order sends a cancellation.
 - **Shipment confirmations** (parcels, carrier, tracking) come back by ``partner_sync``: each is stored as
   received (``PartnerShipment``, once per WMS id) and applied like our own pack station and hand-over, in
-  one transaction: parcels closed, their units leave the stock (``allocations_consume``), shipments created
-  and handed over with the 3PL's tracking numbers, ``parcel.closed`` and ``parcels.handed_over`` written, so
-  the order moves on through the same consumers. One that cannot be applied (unknown order or carrier,
-  more units than asked) is kept with its error and payload, and can be replayed.
+  one transaction: parcels closed, their units leave the stock (``packing.parcel_units_leave``), shipments
+  created and handed over with the 3PL's tracking numbers, ``parcel.closed`` and ``parcels.handed_over``
+  written, so the order moves on through the same consumers. One that cannot be applied (unknown order or
+  carrier, more units than asked) is kept with its error and payload, and can be replayed.
 - **Stock snapshots** are reconciled against our ledger: every difference is booked as an adjustment
   movement with its reason (``partner_count``) and listed for the manager (``StockSnapshotLine``).
 
@@ -39,11 +39,13 @@ from ..models import (
     ParcelItem,
     PartnerShipment,
     Preparation,
+    PreparationLine,
     PreparationStatus,
     StockSnapshot,
     StockSnapshotLine,
     WarehousePartner,
 )
+from .packing import parcel_units_leave
 from .preparation import preparation_refresh
 
 logger = logging.getLogger(__name__)
@@ -261,26 +263,39 @@ def partner_shipment_apply(*, partner: WarehousePartner, shipment: wms.ShipmentI
     ).exists()
     if not started:
         preparation_event("preparation.started", prep=prep, actor=actor, partner=partner.name)
-    lines = {line.sku: line for line in prep.lines.select_for_update().order_by("pk")}
+    lines = list(prep.lines.select_for_update().order_by("pk"))
+    # The WMS confirms by SKU: one SKU can be several of our lines (a kit's component and the same product
+    # ordered alone), filled in line order.
+    by_sku: dict[str, list[PreparationLine]] = {}
+    for line in lines:
+        by_sku.setdefault(line.sku, []).append(line)
     seq = (prep.parcels.aggregate(m=Max("seq"))["m"] or 0) + 1
     handed: dict[int, tuple[Carrier, list]] = {}
     for parcel_in in shipment.parcels:
         carrier, service = _service_for(
             carrier_code=parcel_in.carrier, service_code=parcel_in.service, prep=prep
         )
-        items = []
+        taken: dict[int, list] = {}  # line id -> [line, quantity]: a SKU listed twice is one parcel item
         for sku, quantity in parcel_in.lines:
-            line = lines.get(sku)
-            if line is None or quantity <= 0 or line.packed + quantity > line.quantity:
-                left = (line.quantity - line.packed) if line else 0
+            candidates = by_sku.get(sku, [])
+            left = sum(line.quantity - line.packed for line in candidates)
+            if quantity <= 0 or quantity > left:
                 raise PartnerRefused(
                     _("%(sku)s: %(quantity)s unit(s) shipped but %(left)s left to ship for order %(order)s.")
                     % {"sku": sku, "quantity": quantity, "left": left, "order": prep.order_number},
                     code="too_many_units",
                 )
-            line.packed += quantity
-            line.picked = max(line.picked, line.packed)
-            items.append((line, quantity))
+            for line in candidates:
+                take = min(quantity, line.quantity - line.packed)
+                if take <= 0:
+                    continue
+                line.packed += take
+                line.picked = max(line.picked, line.packed)
+                taken.setdefault(line.pk, [line, 0])[1] += take
+                quantity -= take
+                if quantity == 0:
+                    break
+        items = [(line, quantity) for line, quantity in taken.values()]
         weight = parcel_in.weight_g or sum(line.weight_g * q for line, q in items) or 1
         try:
             with transaction.atomic():
@@ -314,36 +329,21 @@ def partner_shipment_apply(*, partner: WarehousePartner, shipment: wms.ShipmentI
         ParcelItem.objects.bulk_create(
             [ParcelItem(parcel=parcel, line=line, quantity=q) for line, q in items]
         )
-        for line, q in sorted(items, key=lambda i: i[0].order_line_id):
-            inventory_services.allocations_consume(
-                line_id=line.order_line_id,
-                location_id=prep.location_id,
-                quantity=q,
-                actor=actor,
-                reference=prep.order_number,
-            )
-        preparation_event(
-            "parcel.closed",
-            prep=prep,
-            actor=actor,
-            shipment_id=created.pk,
-            parcel=created.number,
-            weight_g=weight,
-            lines=[{"line_id": line.order_line_id, "sku": line.sku, "quantity": q} for line, q in items],
-            partner=partner.name,
+        parcel_units_leave(
+            prep=prep, items=items, shipment=created, weight_g=weight, actor=actor, partner=partner.name
         )
         handed.setdefault(carrier.pk, (carrier, []))[1].append(
             (created, parcel_in.tracking_number, parcel_in.tracking_url)
         )
         seq += 1
-    for line in lines.values():
+    for line in lines:
         line.save(update_fields=["picked", "packed"])
     for _carrier_id, (carrier, parcels) in sorted(handed.items()):
         shipments_handed_over_by_partner(
             location=prep.location, carrier=carrier, parcels=parcels, actor=actor
         )
     prep = preparation_refresh(preparation=prep) or prep
-    everything = all(line.packed >= line.quantity for line in lines.values())
+    everything = all(line.packed >= line.quantity for line in lines)
     FulfilmentRequest.objects.filter(preparation=prep).exclude(
         status=FulfilmentRequest.Status.CANCELLED
     ).update(status=FulfilmentRequest.Status.SHIPPED if everything else FulfilmentRequest.Status.PARTIAL)

@@ -232,6 +232,41 @@ def estimated_weight(*, parcel: Parcel, box: Box | None, items: list[ParcelItem]
     return weight + (box.tare_g if box else 0)
 
 
+def parcel_units_leave(*, prep: Preparation, items, shipment, weight_g: int, actor=None, **payload) -> None:
+    """A closed parcel's units leave the stock and its events are written: the pack station's close and a
+    3PL's shipment confirmation alike. ``items``: (preparation line, quantity) pairs, the line locked by the
+    caller under the preparation's lock. Each component of a kit consumes its own allocations
+    (``product_id``); lines in (order line, product) order, as every writer of allocations takes them.
+    Then one ``stock.availability_changed`` for every product that left and ``parcel.closed`` (with
+    ``payload``), in one statement: one availability event per parcel, not one per line."""
+    for line, quantity in sorted(items, key=lambda i: (i[0].order_line_id, i[0].product_id)):
+        inventory_services.allocations_consume(
+            line_id=line.order_line_id,
+            product_id=line.product_id,
+            location_id=prep.location_id,
+            quantity=quantity,
+            actor=actor,
+            reference=prep.order_number,
+            notify=False,
+        )
+    emit_many(
+        [
+            availability_event(product_ids=[line.product_id for line, _quantity in items]),
+            preparation_new_event(
+                "parcel.closed",
+                prep=prep,
+                actor=actor,
+                shipment_id=shipment.pk,
+                parcel=shipment.number,
+                weight_g=weight_g,
+                lines=[{"line_id": line.order_line_id, "sku": line.sku, "quantity": q} for line, q in items],
+                **payload,
+            ),
+        ],
+        rows=False,
+    )
+
+
 @transaction.atomic
 def parcel_close(*, preparation: Preparation, box: Box | None, weight_g: int | None, actor=None):
     """Close the open parcel: its shipment is created (the label follows with the carrier), the units move
@@ -293,35 +328,12 @@ def parcel_close(*, preparation: Preparation, box: Box | None, weight_g: int | N
     parcel.closed_at = timezone.now()
     parcel.save(update_fields=["status", "box", "weight_g", "shipment", "closed_at"])
     # The units leave the stock now (lock order: preparation, shipment, then allocations and stock levels).
-    for item in sorted(items, key=lambda i: (i.line.order_line_id, i.line.product_id)):
-        inventory_services.allocations_consume(
-            line_id=item.line.order_line_id,
-            product_id=item.line.product_id,
-            location_id=prep.location_id,
-            quantity=item.quantity,
-            actor=actor,
-            reference=prep.order_number,
-            notify=False,
-        )
-    # The availability of every product that left and the parcel's event, in one statement (one availability
-    # event per close, not one per line).
-    emit_many(
-        [
-            availability_event(product_ids=[item.line.product_id for item in items]),
-            preparation_new_event(
-                "parcel.closed",
-                prep=prep,
-                actor=actor,
-                shipment_id=shipment.pk,
-                parcel=shipment.number,
-                weight_g=weight_g,
-                lines=[
-                    {"line_id": i.line.order_line_id, "sku": i.line.sku, "quantity": i.quantity}
-                    for i in items
-                ],
-            ),
-        ],
-        rows=False,
+    parcel_units_leave(
+        prep=prep,
+        items=[(item.line, item.quantity) for item in items],
+        shipment=shipment,
+        weight_g=weight_g,
+        actor=actor,
     )
     # Every line of the preparation, for its new status and for the pack station's answer (``prep.lines``,
     # with ``shipment.parcel.preparation``: the preparation as this close left it, its parcel closed).

@@ -8,6 +8,7 @@ import os
 import pytest
 from django.core.management import call_command
 
+from common.models import DomainEvent
 from fulfillment.models import (
     FulfilmentRequest,
     PartnerShipment,
@@ -17,7 +18,8 @@ from fulfillment.models import (
 )
 from fulfillment.services import outsourced
 from fulfillment.services.waves import waves_release_due
-from inventory.models import StockLevel, StockMovement
+from inventory import services as inventory_services
+from inventory.models import Allocation, StockLevel, StockMovement
 from orders.models import Order
 from shipping.models import Shipment
 from tests.api.conftest import Api, order_body
@@ -266,3 +268,50 @@ def test_csv_drop(setup, tmp_path):
     snapshot = StockSnapshot.objects.get()
     assert (snapshot.external_id, snapshot.differences, snapshot.units_out) == ("STOCK_20261204", 1, 2)
     call_command("stock_audit")
+
+
+def test_a_kit_and_the_same_product_alone_shipped_by_the_3pl_each_take_their_own_units(setup, wms):
+    """The WMS confirms by SKU. A T-shirt that is both a kit's component and a line of its own is filled line
+    by line (the same SKU listed twice in a parcel is one parcel item per line), each component leaves from
+    its own allocations (not the first allocation of the kit's line, whichever component it holds), and each
+    parcel writes one availability event with its ``parcel.closed``, as the pack station's close does."""
+    api, partner, location = setup["api"], setup["partner"], setup["location"]
+    tee, mug = setup["tee"], setup["mug"]
+    gift = ProductFactory(sku="GIFT", ean="")
+    inventory_services.kit_set_components(kit=gift, components=[(tee, 2), (mug, 1)])
+    lines = [{"sku": "GIFT", "quantity": 1}, {"sku": "TEE", "quantity": 1}]
+    number = api.post("/orders/", order_body("W-K", lines=lines)).json()["number"]
+    sent = wms.requests["WMS-0001"]
+    assert sorted((x["sku"], x["quantity"]) for x in sent["lines"]) == [("MUG", 1), ("TEE", 1), ("TEE", 2)]
+    availability = DomainEvent.objects.filter(code="stock.availability_changed")
+    before = availability.count()
+
+    def held():
+        rows = Allocation.objects.filter(order__number=number, consumed_at__isnull=True)
+        return sorted(rows.values_list("line__sku", "product__sku", "quantity"))
+
+    # every T-shirt first, listed twice in one parcel: the mug stays reserved
+    tees = [{"sku": "TEE", "quantity": 1}, {"sku": "TEE", "quantity": 2}]
+    parcel = {"carrier": "colissimo", "tracking_number": "6A0101", "lines": tees}
+    wms.ship("WMS-0001", shipment_id="S-K1", parcels=[parcel])
+    assert outsourced.partner_sync(partner_id=partner.pk)["applied"] == 1
+    assert PartnerShipment.objects.get(external_id="S-K1").status == "applied"
+    assert held() == [("GIFT", "MUG", 1)]
+    assert levels(location) == {"TEE": 7, "MUG": 5}
+    assert StockLevel.objects.get(location=location, product=mug).reserved == 1
+    closed = DomainEvent.objects.get(code="parcel.closed")
+    assert closed.payload["partner"] == "Logisticien Lyon"
+    assert sorted((x["sku"], x["quantity"]) for x in closed.payload["lines"]) == [("TEE", 1), ("TEE", 2)]
+    assert availability.count() == before + 1  # one for the parcel, not one per line
+    assert availability.latest("pk").payload["product_ids"] == [tee.pk]
+    assert Order.objects.get(number=number).status == "partially_shipped"
+
+    # then the mug: the order is shipped, nothing is left reserved
+    parcel = {"carrier": "colissimo", "tracking_number": "6A0102", "lines": [{"sku": "MUG", "quantity": 1}]}
+    wms.ship("WMS-0001", shipment_id="S-K2", parcels=[parcel])
+    assert outsourced.partner_sync(partner_id=partner.pk)["applied"] == 1
+    assert held() == []
+    assert levels(location) == {"TEE": 7, "MUG": 4}
+    assert StockLevel.objects.get(location=location, product=mug).reserved == 0
+    assert Order.objects.get(number=number).status == "shipped"
+    assert FulfilmentRequest.objects.get(preparation__order_number=number).status == "shipped"

@@ -1,7 +1,9 @@
 """Browser tests: Playwright for Python driving Debian's chromium (never a downloaded browser) against
-pytest-django's live server. Screenshots go to tests/e2e/artifacts/ (ignored by git)."""
+pytest-django's live server. Screenshots go to tests/e2e/artifacts/ (ignored by git); the few shown in
+docs/ are copied there only with ``OMS_UPDATE_DOCS=1``, so a test run leaves the working tree clean."""
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,8 @@ import pytest
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+UPDATE_DOCS = os.environ.get("OMS_UPDATE_DOCS", "").lower() in ("1", "true", "yes")
 
 # The sync Playwright API runs an event loop in this thread; the ORM is used beside it on purpose.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -53,6 +57,18 @@ def screenshot(page):
         return path
 
     return take
+
+
+@pytest.fixture
+def docs_image():
+    """``docs_image(screenshot_path, "name.png")``: the screenshot becomes docs/name.png when the run was
+    asked to refresh the documentation's images (``OMS_UPDATE_DOCS=1``); otherwise it stays an artefact."""
+
+    def publish(path: Path, name: str) -> None:
+        if UPDATE_DOCS:
+            shutil.copy(path, DOCS / name)
+
+    return publish
 
 
 @pytest.fixture

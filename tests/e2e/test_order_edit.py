@@ -2,9 +2,7 @@
 save; the page shows the new lines, the money difference on the timeline and the payment section; once
 picking has started the edit page says why it refuses and offers to cancel units instead."""
 
-import shutil
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -16,8 +14,6 @@ from tests.oms.factories import UserFactory
 from tests.orders.factories import ChannelFactory, place_order, stock
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 @pytest.fixture
@@ -37,7 +33,7 @@ def order(db):
     )
 
 
-def test_edit_an_order_on_its_page(page, live_server, login, order, screenshot):
+def test_edit_an_order_on_its_page(page, live_server, login, order, screenshot, docs_image):
     page.set_viewport_size({"width": 1280, "height": 900})
     login("sav")
     page.goto(f"{live_server.url}/orders/{order.number}/")
@@ -50,7 +46,7 @@ def test_edit_an_order_on_its_page(page, live_server, login, order, screenshot):
     page.fill("#id_add_qty_0", "2")
     page.fill("#id_reason", "Demande de la cliente au téléphone")
     screenshot("order-edit-form")
-    shutil.copy(screenshot("order-edit-form"), DOCS / "order-edit.png")
+    docs_image(screenshot("order-edit-form"), "order-edit.png")
     page.click("#edit-form button[type=submit]")
 
     expect(page.locator("h1")).to_contain_text(order.number)
@@ -62,7 +58,7 @@ def test_edit_an_order_on_its_page(page, live_server, login, order, screenshot):
     # paid 64.60 at checkout, now 41.80: the difference went back through the payment service
     assert (order.amount_paid, order.amount_refunded) == (Decimal("64.60"), Decimal("22.80"))
     expect(page.locator("body")).to_contain_text("-22,80")
-    shutil.copy(screenshot("order-edited"), DOCS / "order-edited.png")
+    docs_image(screenshot("order-edited"), "order-edited.png")
 
     Order.objects.filter(pk=order.pk).update(status="in_preparation")
     page.goto(f"{live_server.url}/orders/{order.number}/edit/")

@@ -1,11 +1,9 @@
 """A customer exchanges a T-shirt for the next size from their phone (390 px): the return request page
 offers the other sizes, the exchange is requested, and once accepted the replacement ships as a new order
-linked to the return. Screenshot in docs/."""
+linked to the return. Screenshot in docs/ (refreshed with ``OMS_UPDATE_DOCS=1``)."""
 
 import datetime as dt
-import shutil
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -20,8 +18,6 @@ from tests.orders.factories import ChannelFactory, CustomerFactory, OrderFactory
 from tests.shipping.factories import CarrierFactory, CarrierServiceFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 @pytest.fixture
@@ -56,7 +52,9 @@ def delivered(db):
     return order
 
 
-def test_exchange_for_another_size_from_the_portal_at_390_px(page, live_server, delivered, screenshot):
+def test_exchange_for_another_size_from_the_portal_at_390_px(
+    page, live_server, delivered, screenshot, docs_image
+):
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{live_server.url}/track/{delivered.tracking_token}/returns/new/")
     line = delivered.lines.get()
@@ -70,7 +68,7 @@ def test_exchange_for_another_size_from_the_portal_at_390_px(page, live_server, 
     page.check("#method_store")
     page.select_option("#store", label="Magasin Paris · Paris")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    shutil.copy(screenshot("portal-exchange-390"), DOCS / "portal-exchange.png")
+    docs_image(screenshot("portal-exchange-390"), "portal-exchange.png")
     page.click("button[type=submit]")
 
     ret = Return.objects.get()

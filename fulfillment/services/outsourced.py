@@ -368,7 +368,10 @@ def _receive_shipment(*, partner: WarehousePartner, shipment: wms.ShipmentIn) ->
                 status=PartnerShipment.Status.APPLIED,
                 applied_at=timezone.now(),
             )
-    except PartnerRefused as exc:
+    except DomainError as exc:
+        # Refused by us (PartnerRefused) or by what it touches (stock no longer reserved for it, a shipment
+        # that cannot move): kept with its error and payload to be replayed, and the partner's later
+        # confirmations go on (one that raised out of here would be read again and again by every sync).
         return PartnerShipment.objects.create(
             partner=partner,
             external_id=shipment.external_id[:100],
@@ -396,7 +399,7 @@ def partner_shipment_replay(*, received: PartnerShipment, actor=None) -> Partner
             PartnerShipment.objects.filter(pk=received.pk).update(
                 status=PartnerShipment.Status.APPLIED, error="", applied_at=timezone.now()
             )
-    except PartnerRefused as exc:
+    except DomainError as exc:
         PartnerShipment.objects.filter(pk=received.pk).update(error=exc.message)
         raise
     received.refresh_from_db()
@@ -545,4 +548,9 @@ def partners_sync_all() -> int:
             done += 1
         except (wms.WmsError, wms.WmsUnavailable):
             logger.warning("3PL partner %s: sync failed", partner_id, exc_info=True)
+        except Exception as exc:  # a defect of ours with one partner's data: the others are still read
+            logger.exception("3PL partner %s: sync failed", partner_id)
+            WarehousePartner.objects.filter(pk=partner_id).update(
+                last_error=f"{type(exc).__name__}: {exc}"[:2000], last_error_at=timezone.now()
+            )
     return done

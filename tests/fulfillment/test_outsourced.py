@@ -8,6 +8,7 @@ import os
 import pytest
 from django.core.management import call_command
 
+from common.exceptions import DomainError
 from common.models import DomainEvent
 from fulfillment.models import (
     FulfilmentRequest,
@@ -230,6 +231,36 @@ def test_wms_refusals_and_outages(setup, wms):
         outsourced.partner_sync(partner_id=partner.pk)
     partner.refresh_from_db()
     assert "500" in partner.last_error
+
+
+def test_a_confirmation_our_stock_cannot_take_is_kept_and_the_next_ones_still_apply(setup, wms):
+    """The WMS ships units whose reservation was released meanwhile: the stock refuses the move. The
+    confirmation is kept as failed with that reason and its payload (to be replayed), the next confirmation
+    of the same sync is applied, and the beat's sync of every partner goes on."""
+    api, partner, location = setup["api"], setup["partner"], setup["location"]
+    first = api.post("/orders/", order_body("W-6", lines=[{"sku": "TEE", "quantity": 2}])).json()["number"]
+    second = api.post("/orders/", order_body("W-7", lines=[{"sku": "MUG", "quantity": 1}])).json()["number"]
+    inventory_services.allocations_release(order_id=Order.objects.get(number=first).pk)
+    parcel = {"carrier": "colissimo", "tracking_number": "6A0201", "lines": [{"sku": "TEE", "quantity": 2}]}
+    wms.ship("WMS-0001", shipment_id="S-20", parcels=[parcel])
+    parcel = {"carrier": "colissimo", "tracking_number": "6A0202", "lines": [{"sku": "MUG", "quantity": 1}]}
+    wms.ship("WMS-0002", shipment_id="S-21", parcels=[parcel])
+
+    assert outsourced.partners_sync_all() == 1
+    refused = PartnerShipment.objects.get(external_id="S-20")
+    assert (refused.status, refused.order_number) == ("failed", first)
+    assert "reserved" in refused.error
+    assert refused.payload["parcels"][0]["tracking_number"] == "6A0201"
+    assert not Shipment.objects.filter(order__number=first).exists()  # nothing of it was written
+    assert Order.objects.get(number=second).status == "shipped"
+    assert levels(location) == {"TEE": 10, "MUG": 4}
+    partner.refresh_from_db()
+    assert partner.last_error == "" and partner.last_sync_at is not None
+    # read again, it is not applied twice nor stuck: the replay says why, until the stock can take it
+    assert outsourced.partner_sync(partner_id=partner.pk) == {"applied": 0, "failed": 0, "snapshot": None}
+    with pytest.raises(DomainError):
+        outsourced.partner_shipment_replay(received=refused)
+    assert PartnerShipment.objects.get(pk=refused.pk).status == "failed"
 
 
 def test_csv_drop(setup, tmp_path):

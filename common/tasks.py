@@ -23,6 +23,13 @@ def consume_events(name: str | list[str], limit: int = 200) -> int:
         total += done
         if not full:
             break
+    else:
+        # Still a full page after twenty (a burst: a tracking cycle moving thousands of parcels): the rest
+        # is read after the queue's other messages, not half a minute later by the sweep. Nothing commits
+        # from here to kick these consumers again (their handlers' events name other consumers).
+        from .jobs import enqueue
+
+        enqueue(consume_events, name, limit, queue=eventlog.consumers()[names[0]].queue)
     return total
 
 

@@ -118,3 +118,22 @@ def test_the_task_runs_the_named_consumers_together_page_after_page(monkeypatch)
     assert consume_events(["a", "b"]) == 203  # a full page: the next one is read at once
     assert consume_events("c") == 0
     assert ran == [["a", "b"], ["a", "b"], ["c"]]
+
+
+def test_a_burst_longer_than_twenty_pages_queues_its_own_follow_up(sent, monkeypatch):
+    # given: a consumer's window holds more than twenty full pages (a tracking cycle's status changes)
+    name = next(c.name for c in eventlog.consumers().values() if "shipment.status_changed" in c.codes)
+    ran = []
+    monkeypatch.setattr(
+        eventlog, "consume_group", lambda names, limit=200: ran.append(list(names)) or (limit, True)
+    )
+    # when
+    assert consume_events(name, 50) == 20 * 50
+    # then: it stopped after twenty pages and queued the rest at once, on its own queue, with its page size
+    assert len(ran) == 20
+    assert sent == [(consume_events, (name, 50), {"queue": eventlog.consumers()[name].queue})]
+    # a page that was not full queues nothing
+    sent.clear()
+    monkeypatch.setattr(eventlog, "consume_group", lambda names, limit=200: (3, False))
+    assert consume_events(name) == 3
+    assert sent == []

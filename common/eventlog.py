@@ -523,9 +523,14 @@ class _Batch:
                 progress.processed += 1
                 progress.last_event_at = event.created_at
                 handled += 1
-            if not stopped and cut is None:
+            if stopped:
+                # the retry reads this same window again, from the event that failed: a wider one (a later
+                # horizon) from ``after_id`` on would skip an event of a transaction that was still running
+                # when this window was read, written with a lower id, committed since (the next window's)
+                progress.hi = hi
+            elif cut is None:
                 progress.lo, progress.hi, progress.after_id = hi, None, 0
-            elif not stopped:
+            else:
                 progress.hi = hi
                 progress.after_id = max(progress.after_id, cut)
             progress.save()
@@ -759,9 +764,15 @@ def _waiting(c: Consumer, p: ConsumerProgress) -> tuple[int, object]:
     from django.db.models import Count, Min, Q
 
     key = _key()
-    row = DomainEvent.objects.filter(
-        Q(**{f"{key}__gte": p.lo}) & Q(code__in=c.codes) & (Q(id__gt=p.after_id) | Q(**{f"{key}__gt": p.lo}))
-    ).aggregate(n=Count("id"), oldest=Min("created_at"))
+    # What the consumer will still read: the rest of its window (``after_id`` on) and everything after it.
+    # Not "every event from ``lo`` on": in the middle of a window that counted again what was handled.
+    if p.hi is None:
+        ahead = Q(**{f"{key}__gte": p.lo}, id__gt=p.after_id)
+    else:
+        ahead = Q(**{f"{key}__gte": p.lo, f"{key}__lt": p.hi}, id__gt=p.after_id) | Q(**{f"{key}__gte": p.hi})
+    row = DomainEvent.objects.filter(ahead, code__in=c.codes).aggregate(
+        n=Count("id"), oldest=Min("created_at")
+    )
     return row["n"], row["oldest"]
 
 

@@ -91,6 +91,56 @@ def test_a_late_commit_is_never_skipped():
     assert _seen() == sorted([f"seen-{ids['slow']}", f"seen-{ids['fast']}"])
 
 
+def test_a_late_commit_is_never_skipped_when_a_consumer_stops_for_a_retry_in_its_window():
+    """A consumer handles A, then B fails and waits for a retry. E, written before A and B by a transaction
+    that started after theirs and commits last, was outside the window that was read: the retry must read
+    that same window again (B), and E in the next one, not a wider window from A's id on (which skips E)."""
+
+    def xid() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT txid_current()")
+            return cursor.fetchone()[0]
+
+    (FLAGS / "fail-b").touch()
+    started, written, release = threading.Event(), threading.Event(), threading.Event()
+    ids = {}
+
+    def late_writer():
+        try:
+            started.wait(10)
+            with transaction.atomic():
+                ids["late_xid"] = xid()
+                ids["late"] = eventlog.emit("test.flaky", payload={"key": "e"}).pk
+                written.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=late_writer)
+    thread.start()
+    with transaction.atomic():
+        ids["early_xid"] = xid()  # this transaction's id comes first...
+        started.set()
+        assert written.wait(10)  # ...but its events are written after the late one's
+        ids["a"] = eventlog.emit("test.flaky", payload={"key": "a"}).pk
+        ids["b"] = eventlog.emit("test.flaky", payload={"key": "b"}).pk
+    # after this commit the consumer read [lo, the late transaction): A handled, B failed
+    assert ids["early_xid"] < ids["late_xid"] and ids["late"] < ids["a"] < ids["b"]
+    progress = ConsumerProgress.objects.get(name="test.flaky")
+    assert (progress.after_id, progress.attempts) == (ids["a"], 1)
+    assert _seen("flaky-") == [f"flaky-{ids['a']}"]
+    assert eventlog.backlog()["consumers"]["test.flaky"]["waiting"] == 1  # B (A is handled)
+
+    release.set()
+    thread.join(10)
+    assert eventlog.backlog()["consumers"]["test.flaky"]["waiting"] == 2  # B and the late one
+    (FLAGS / "fail-b").unlink()
+    eventlog.consume_all()
+    eventlog.consume_all()
+
+    assert _seen("flaky-") == sorted(f"flaky-{ids[k]}" for k in ("a", "b", "late"))
+
+
 def test_a_failing_consumer_retries_then_parks_and_holds_the_orders_later_events(settings):
     settings.EVENTS_MAX_ATTEMPTS = 3
     (FLAGS / "fail-a").touch()

@@ -1052,21 +1052,17 @@ def _owes_units(*, order_id: int) -> bool:
 
 
 def _issue_quietly(
-    *, order: Order, scope: str, actor=None, billing=None, locked: bool = False, check_first: bool = False
+    *, order: Order, scope: str, actor=None, billing=None, locked: bool = False
 ) -> Invoice | None:
     """Issue what is due: a missing legal entity or nothing left to invoice never stops the order's own
     change (it is written on the timeline instead). ``locked``: the caller (the ``invoicing.issue``
     consumer, whose transaction the event log runs again on failure) locked the order (with its customer
-    and pickup location), and no savepoint is taken; otherwise the issue runs in one; ``check_first``: ask
-    ``_owes_units`` before reading what shipped (a move that usually follows an issue that covered
-    everything)."""
+    and pickup location), and no savepoint is taken; otherwise the issue runs in one."""
     # "Nothing left to invoice" (the hand-over issued it, then the move to shipped asks again) is decided
     # before the savepoint: a savepoint rolled back makes psycopg forget (DEALLOCATE ALL) every statement
     # prepared on the connection. The order's lock is the consumer transaction's, as it was on success.
     if not locked:
         order = lock_order(order.pk, related=("customer", "pickup_location"))
-    if check_first and not _owes_units(order_id=order.pk):
-        return None
     drafts, delivery_date = _drafts_due(order=order, scope=scope)
     if not drafts:
         return None
@@ -1134,14 +1130,16 @@ def _scope_of(event: str, policy: str) -> str | None:
 def on_order_event_for(*, order_id: int, event: str, actor=None) -> Invoice | None:
     """``on_order_event`` for the consumer, from the order's id: the channel's billing is read first (one
     statement, ``billing_for_order``) and the order only when the policy issues on this event, locked
-    at once (it was read, then locked). The moves to shipped (and delivered under "when shipped") usually
-    follow a hand-over whose invoice covered every unit: ``_owes_units`` answers them in one statement."""
+    at once (it was read, then locked). The moves to shipped and to delivered usually follow a hand-over
+    whose invoice covered every unit: ``_owes_units`` answers them in one statement."""
     if event not in ORDER_EVENTS_THAT_ISSUE:
         return None
-    if event == "shipped" and not _owes_units(order_id=order_id):
-        # Every unit of every line invoiced (the hand-over's invoice): nothing is due under any policy, and
-        # nothing the order's lock would hold off can change that (lines change only through an edit, with
-        # its own event; invoices only add units). One statement, neither billing nor the order read.
+    if event in ("shipped", "delivered") and not _owes_units(order_id=order_id):
+        # Every unit of every line invoiced (the hand-over's invoice): nothing is due under any policy (at
+        # delivery too: "when delivered" issues every unit, "when shipped" catches up what shipped, both
+        # capped at what is not invoiced yet), and nothing the order's lock would hold off can change that
+        # (lines change only through an edit, with its own event; invoices only add units). One statement,
+        # neither billing nor the order read, no lock.
         return None
     billing = billing_for_order(order_id=order_id)
     scope = _scope_of(event, billing[1])
@@ -1155,7 +1153,6 @@ def on_order_event_for(*, order_id: int, event: str, actor=None) -> Invoice | No
         actor=actor,
         billing=billing,
         locked=True,
-        check_first=event == "delivered" and billing[1] == IssuePolicy.SHIPPED,  # shipped: asked above
     )
 
 

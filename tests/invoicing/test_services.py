@@ -53,6 +53,24 @@ def test_shipping_invoices_what_shipped_and_a_second_shipment_only_the_rest(enti
     assert events_of(order, "invoice.issued").count() == 2
 
 
+@pytest.mark.parametrize("policy", ["shipped", "delivered"])
+def test_a_move_after_every_unit_was_invoiced_is_answered_in_one_statement(
+    entity, policy, django_assert_num_queries
+):
+    # given: every unit invoiced (at shipping, or at delivery under "when delivered")
+    order = order_with_lines(channel=channel_with_policy(policy))
+    consume(order)
+    order_mark_shipped(order=order)
+    if policy == "delivered":
+        order_mark_delivered(order=order)
+    assert Invoice.objects.count() == 1
+    # when: the invoicing consumer hears of the move to delivered (a tracking cycle delivers thousands)
+    with django_assert_num_queries(1):  # what the lines still owe; neither the billing nor the order's lock
+        assert issue.on_order_event_for(order_id=order.pk, event="delivered") is None
+    # then: nothing new
+    assert Invoice.objects.count() == 1
+
+
 def test_nothing_shipped_nothing_invoiced(entity):
     order = order_with_lines()
     order_mark_partially_shipped(order=order)

@@ -38,10 +38,16 @@ HANDOVER_STATUSES = {
 
 
 def _moves_the_order(event) -> bool:
-    """A replenishment received moves the order only when it served some of its units."""
-    return event.order_id is not None and (
-        event.code != "stock.incoming_received" or bool(event.payload.get("served"))
-    )
+    """A replenishment received moves the order only when it served some of its units; a carrier's news only
+    when it says out for delivery, waiting for pickup or delivered (a parcel in transit moves nothing: its
+    order is not locked for it)."""
+    if event.order_id is None:
+        return False
+    if event.code == "stock.incoming_received":
+        return bool(event.payload.get("served"))
+    if event.code == "shipment.status_changed":
+        return event.payload.get("to") in fulfilment.SHIPMENT_STATUSES_THAT_MOVE_ORDERS
+    return True
 
 
 @consumer(

@@ -257,6 +257,13 @@ def parcels_handed_over(*, order_id: int, actor=None) -> None:
         lifecycle.order_mark_partially_shipped(order=order, actor=actor, locked=True, channel_kind=kind)
 
 
+# The carrier statuses ``shipment_moved`` acts on; the others (in transit, a problem, a return) move no order
+# and its consumer does not lock the order for them (``orders.events``).
+SHIPMENT_STATUSES_THAT_MOVE_ORDERS = frozenset(
+    {Shipment.Status.OUT_FOR_DELIVERY, Shipment.Status.AVAILABLE_FOR_PICKUP, Shipment.Status.DELIVERED}
+)
+
+
 def shipment_moved(*, order_id: int, shipment_id: int, new_status: str) -> None:
     """A carrier's news moves the order: out for delivery, ready for pickup (relay or counter), delivered
     once every parcel is; a delivery problem or a return is on the timeline (and the dashboard)."""

@@ -369,3 +369,42 @@ def test_the_hand_over_consumers_statements_per_shipped_order(floor, django_capt
         "orders.payments order.status_changed": 1,  # the order locked: nothing to capture
         # channels.fulfilment: not run, the move names its channel's kind (not a shop told of its parcels)
     }, ours
+
+
+def test_the_carriers_news_consumers_statements_per_order(floor, django_capture_on_commit_callbacks):
+    """A tracking cycle moves thousands of parcels: what the order's consumers send for each piece of news.
+    A parcel in transit moves no order, and its order is not even locked for it; out for delivery and
+    delivered move the order; at delivery invoicing has nothing left to issue (the hand-over's invoice
+    covered every unit) and says so in one statement."""
+    from shipping.carriers import CarrierEvent, TrackingUpdate
+    from tests.events import consumer_statements
+    from tests.invoicing.factories import LegalEntityFactory
+
+    LegalEntityFactory(is_default=True)
+    order, (shipment,) = packed(floor, [("MUG", 1)], django_capture_on_commit_callbacks)
+    shipments.manifest_create(location=floor.lyon, carrier=floor.carrier, actor=floor.picker)
+    events = []
+
+    def news(code: str, status: str) -> dict:
+        events.append(CarrierEvent(code=code, status=status, label=code, at=timezone.now()))
+        update = TrackingUpdate(tracking_number=shipment.tracking_number, events=list(events))
+        with consumer_statements() as ours:
+            shipments.tracking_apply(shipment_id=shipment.pk, update=update)
+        return ours
+
+    in_transit = news("SBX_ET1", Shipment.Status.IN_TRANSIT)
+    assert Order.objects.get(pk=order.pk).status == Order.Status.SHIPPED
+    assert "orders.lifecycle shipment.status_changed" not in in_transit, in_transit
+    out = news("SBX_MD", Shipment.Status.OUT_FOR_DELIVERY)
+    assert Order.objects.get(pk=order.pk).status == Order.Status.OUT_FOR_DELIVERY
+    assert out == {
+        "orders.lifecycle shipment.status_changed": 5,  # the order locked and moved, with its event
+        "orders.notifications order.status_changed": 2,  # the customer's message (built by its own job)
+    }, out
+    delivered = news("SBX_DI", Shipment.Status.DELIVERED)
+    assert Order.objects.get(pk=order.pk).status == Order.Status.DELIVERED
+    assert delivered == {
+        "orders.lifecycle shipment.status_changed": 6,  # the same, once no other parcel is on its way
+        "orders.notifications order.status_changed": 2,
+        "invoicing.issue order.status_changed": 1,  # nothing owed: neither billing nor the order read
+    }, delivered

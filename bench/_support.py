@@ -549,3 +549,28 @@ def fresh_schema(db: str, env: dict, *, fresh: bool) -> None:
         with psycopg.connect(database_url("postgres"), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{template}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{template}" TEMPLATE "{db}"')
+
+
+class Beat(threading.Thread):
+    """What beat publishes on production's schedule (oms/settings/base.py): the event log's sweep every
+    30 s, the jobs' sweep and the due notifications every 60 s (their cost grows with time, not orders)."""
+
+    SCHEDULE = (
+        ("common.events_sweep", "default", 30),
+        ("common.jobs_sweep", "default", 60),
+        ("customers.dispatch_due_notifications", "notifications", 60),
+    )
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        from oms.celery import app
+
+        seconds = 0
+        while not self.stopped.wait(30):
+            seconds += 30
+            for name, queue, every in self.SCHEDULE:
+                if seconds % every == 0:
+                    app.send_task(name, queue=queue)

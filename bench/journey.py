@@ -462,31 +462,6 @@ def resume(queue: str, worker: str) -> None:
     active_queues.add(queue)
 
 
-class Beat(threading.Thread):
-    """What beat publishes on production's schedule (oms/settings/base.py): the event log's sweep every
-    30 s, the jobs' sweep and the due notifications every 60 s (their cost grows with time, not orders)."""
-
-    SCHEDULE = (
-        ("common.events_sweep", "default", 30),
-        ("common.jobs_sweep", "default", 60),
-        ("customers.dispatch_due_notifications", "notifications", 60),
-    )
-
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        from oms.celery import app
-
-        seconds = 0
-        while not self.stopped.wait(30):
-            seconds += 30
-            for name, queue, every in self.SCHEDULE:
-                if seconds % every == 0:
-                    app.send_task(name, queue=queue)
-
-
 def order_body(n: int, skus: list[str], prefix: str = "J-") -> dict:
     return {
         "external_id": f"{prefix}{n}",
@@ -808,7 +783,7 @@ def main() -> int:
                 raise RuntimeError("the workers did not answer in time")
         meter = Meter(web_pid=server.proc.pid, workers=workers, db=args.db)
         print(f"processes up in {time.perf_counter() - t0:.0f} s; load average {os.getloadavg()[0]:.2f}")
-        beat = Beat()
+        beat = support.Beat()
         beat.start()
         try:
             common = dict(base_url=f"http://127.0.0.1:{args.port}", seeded=seeded, meter=meter, names=names)

@@ -14,10 +14,21 @@ their batches on the ``tracking`` queue (Redis db ``--redis-db``), and ``--worke
 wall time until the last batch is applied, parcels per second in all and per worker, the workers' and
 Postgres's CPU, La Poste calls and 429s, and the statements of one batch (measured in process on a sample).
 
+Then what the cycle set off downstream (``--no-downstream`` skips it): the tracking workers stop, and one
+``default`` and one ``notifications`` worker process (prefork, one process each) run the event log's
+consumers on the status changes — orders moved (a delivered parcel's order is delivered), customers
+notified (each message rendered and sent through Django's in-memory email backend), webhooks and the rest —
+with beat's sweeps published on their production schedule. Printed: how long until nothing is left waiting
+and every message is sent, the orders moved and messages sent per second, and those workers' and
+PostgreSQL's CPU per parcel moved. In production these queues have their own worker services (the
+``docker-compose.yml``), so this runs after the cycle, not beside it, and the cycle's figure stays the
+tracking workers' own.
+
 Checks (exit status 1 when one fails): every claimed parcel was applied (none left under the lease), no
 parcel moved backwards, each Colissimo parcel is at the status La Poste reported, no tracking event stored
-twice, one ``shipment.status_changed`` per parcel that moved. The event log's consumers (orders moved,
-customers notified) are not run here: ``bench/journey.py`` runs them.
+twice, one ``shipment.status_changed`` per parcel that moved; downstream: nothing left waiting in the event
+log and nothing parked, every delivered parcel's order delivered, every message sent (each once: their
+deduplication key is unique).
 """
 
 import argparse
@@ -386,6 +397,119 @@ def profile_batches(batches: int, *, cprofile: bool, pg_statements: bool = False
             stats.sort_stats("cumulative").print_stats(40)
 
 
+def downstream(env: dict, log_dir: Path, workers: list, *, budget_end: float, profile: bool = False) -> dict:
+    """The consumers of the cycle's events, in one ``default`` and one ``notifications`` worker process,
+    with beat's sweeps: until nothing waits in the event log and every message is sent."""
+    from django.db import connection
+
+    from common import eventlog
+    from customers.models import Notification
+
+    waiting_before = eventlog.backlog()["waiting"]
+    procs = [
+        support.celery_worker(
+            env,
+            log_dir / f"bench-tracking-{queue}.log",
+            f"down-{queue}-{uuid.uuid4().hex[:6]}",
+            queues=queue,
+            profile=log_dir / "bench-tracking-default.prof" if profile and queue == "default" else None,
+        )
+        for queue in ("default", "notifications")
+    ]
+    workers.extend(procs)  # stopped by the watchdog's clean-up too
+    cpu_before = {p.pid: support.tree_cpu(p.pid) for p in procs}
+    pg_before = support.postgres_cpu()
+    t0 = time.perf_counter()
+    beat = support.Beat()
+    beat.start()
+    print(f"downstream: {waiting_before:,} events waiting for their consumers; workers started", flush=True)
+
+    def remaining() -> tuple[int, int, dict]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM customers_notification WHERE status <> 'sent'")
+            unsent = cursor.fetchone()[0]
+        backlog = eventlog.backlog()
+        return backlog["waiting"], unsent, backlog["consumers"]
+
+    waiting, unsent, _consumers = remaining()
+    last_print = t0
+    while waiting or unsent:
+        time.sleep(1)
+        waiting, unsent, consumers = remaining()
+        now = time.perf_counter()
+        if now - last_print >= 10:
+            most = sorted(consumers.items(), key=lambda kv: -kv[1]["waiting"])[:3]
+            print(
+                f"  {now - t0:.0f} s: {waiting:,} events waiting ("
+                + ", ".join(f"{name} {c['waiting']:,}" for name, c in most if c["waiting"])
+                + f"), {unsent:,} messages unsent",
+                flush=True,
+            )
+            last_print = now
+        if any(p.poll() is not None for p in procs):
+            print("!! a downstream worker died", file=sys.stderr)
+            break
+        if now > budget_end:
+            print("!! downstream not finished in time", file=sys.stderr)
+            break
+    seconds = time.perf_counter() - t0
+    beat.stopped.set()
+    cpu = {
+        queue: support.tree_cpu(p.pid) - cpu_before[p.pid]
+        for queue, p in zip(("default", "notifications"), procs, strict=True)
+    }
+    pg_cpu = support.postgres_cpu() - pg_before
+    for proc in procs:
+        support.stop(proc)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM shipping_shipment s JOIN orders_order o ON o.id = s.order_id "
+            "WHERE s.status = 'delivered' AND o.status <> 'delivered'"
+        )
+        not_delivered = cursor.fetchone()[0]
+        cursor.execute("SELECT count(*) FROM orders_order WHERE status = 'delivered'")
+        delivered = cursor.fetchone()[0]
+        cursor.execute("SELECT count(*) FROM common_domainevent WHERE code = 'order.status_changed'")
+        order_moves = cursor.fetchone()[0]
+    sent = Notification.objects.filter(status=Notification.Status.SENT).count()
+    parked = eventlog.backlog()["parked"]
+    return {
+        "seconds": seconds,
+        "waiting_before": waiting_before,
+        "cpu": cpu,
+        "pg_cpu": pg_cpu,
+        "delivered": delivered,
+        "order_moves": order_moves,
+        "sent": sent,
+        "checks": {
+            f"downstream: nothing left waiting in the event log ({waiting} events)": waiting == 0,
+            f"downstream: nothing parked ({parked})": parked == 0,
+            f"downstream: every delivered parcel's order delivered ({not_delivered} not)": not_delivered == 0,
+            f"downstream: every message sent ({unsent} unsent)": unsent == 0,
+        },
+    }
+
+
+def report_downstream(after: dict, moved: int) -> None:
+    seconds, cpu, pg_cpu = after["seconds"], after["cpu"], after["pg_cpu"]
+    per = 1000 / max(1, moved)
+    rate = after["sent"] / max(seconds, 0.001)
+    print(
+        f"downstream: **every consumer done in {seconds:.1f} s** ({after['waiting_before']:,} events waited "
+        f"for a consumer at the start, each counted once per consumer) by one default and one notifications "
+        f"worker: {after['order_moves']:,} order moves "
+        f"({after['delivered']:,} orders delivered), **{after['sent']:,} messages sent** ({rate:,.0f}/s); "
+        f"{moved / max(seconds, 0.001):,.0f} moved parcels/s",
+        flush=True,
+    )
+    print(
+        f"downstream CPU per moved parcel: default worker {cpu['default'] * per:.2f} ms, "
+        f"notifications worker {cpu['notifications'] * per:.2f} ms, "
+        f"postgres {pg_cpu * per:.2f} ms (every postgres process)",
+        flush=True,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -424,6 +548,17 @@ def main() -> int:
         action="store_true",
         help="with --profile: PostgreSQL's CPU per statement (the backend's schedstat around each)",
     )
+    parser.add_argument(
+        "--no-downstream",
+        dest="downstream",
+        action="store_false",
+        help="stop after the cycle (do not run the consumers: orders moved, customers notified)",
+    )
+    parser.add_argument(
+        "--profile-downstream",
+        action="store_true",
+        help="run the downstream default worker in one process under cProfile and print its top functions",
+    )
     parser.add_argument("--redis-db", type=int, default=10)
     parser.add_argument(
         "--budget", type=float, default=3000, help="seconds before the watchdog stops the run"
@@ -458,6 +593,7 @@ def main() -> int:
         "LAPOSTE_OKAPI_KEY": "bench-okapi",
         "LAPOSTE_SUIVI_URL": f"http://127.0.0.1:{args.port}{SUIVI_PATH}",
         "TRACKING_POLL_MAX": str(args.parcels + 1000),
+        "EMAIL_URL": "memorymail://",  # Django's locmem backend: each message built and "sent" in the worker
     }
     env = support.server_env(args.db, **extra)
     started = time.perf_counter()
@@ -562,6 +698,13 @@ def main() -> int:
 
     laposte_calls, laposte_refused = calls.value, refused.value
     sample = statements_per_batch(loaded["colissimo"]) + statements_per_batch(loaded["sandbox"])
+    for proc in workers:
+        support.stop(proc)
+    after = None
+    if args.downstream and left == 0:
+        after = downstream(
+            env, log_dir, workers, budget_end=t0 + args.budget - 120, profile=args.profile_downstream
+        )
     clean_up()
     rate = applied / cycle if cycle else 0
     print(
@@ -611,6 +754,15 @@ def main() -> int:
         "no tracking event stored twice": twice == 0,
         "one status event per moved parcel": logged == moved,
     }
+    if after is not None:
+        report_downstream(after, moved)
+        checks.update(after["checks"])
+        if args.profile_downstream:
+            import pstats
+
+            print("\ncProfile of the downstream default worker (one process):")
+            stats = pstats.Stats(str(log_dir / "bench-tracking-default.prof"))
+            stats.sort_stats("cumulative").print_stats(45)
     for name, ok in checks.items():
         print(f"  {'ok ' if ok else 'FAIL'} {name}")
     return 0 if all(checks.values()) else 1

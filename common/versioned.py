@@ -1,6 +1,6 @@
 """Small, rarely written facts kept per process and checked against a version token in the shared cache:
-the pattern of integrations/configured.py, made reusable (common/authz.py: a user's permissions and role
-names; fulfillment's active boxes).
+the pattern integrations/configured.py began with, made reusable (the integrations' configuration;
+common/authz.py: a user's permissions and role names; fulfillment's active boxes).
 
 A ``VersionedMemo`` holds values read from PostgreSQL under the token it read *before* them. On each use it
 reads the token (one Redis GET, no SQL); while the token is the one it holds and the copy is at most

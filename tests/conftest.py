@@ -72,12 +72,16 @@ def role_users(db, warehouse, store):
 
 @pytest.fixture(autouse=True)
 def _fresh_caches():
-    """Tests roll back their data, not the caches: start each test with empty ones."""
+    """Tests roll back their data, not the caches: start each test with empty ones (and the integrations'
+    configuration kept per process forgotten: a test that wrote an endpoint inside its transaction, rolled
+    back, would otherwise leave the memo unkept for the next tests of the process)."""
     from django.core.cache import cache
 
+    from integrations import configured
     from shipping import selectors
 
     cache.clear()
+    configured.forget()
     selectors._cached["network"] = None
     yield
     selectors._cached["network"] = None

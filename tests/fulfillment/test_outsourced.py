@@ -346,3 +346,33 @@ def test_a_kit_and_the_same_product_alone_shipped_by_the_3pl_each_take_their_own
     assert StockLevel.objects.get(location=location, product=mug).reserved == 0
     assert Order.objects.get(number=number).status == "shipped"
     assert FulfilmentRequest.objects.get(preparation__order_number=number).status == "shipped"
+
+
+def test_the_beat_sync_goes_on_past_a_partner_whose_sync_breaks(setup, wms, monkeypatch):
+    """A defect of ours with one partner's data (not the WMS answering badly) must not stop the others'
+    confirmations: the beat's loop logs it, shows it as that partner's last error, and reads the next."""
+    broken = WarehousePartner.objects.create(
+        location=LocationFactory(code="3pl-lille", name="Logisticien Lille", kind="outsourced"),
+        name="Logisticien Lille",
+        base_url=wms.url,
+        api_key="wms-secret",
+    )
+    real = outsourced.partner_sync
+
+    def sync(*, partner_id):
+        if partner_id == broken.pk:
+            raise ValueError("a payload we did not expect")
+        return real(partner_id=partner_id)
+
+    monkeypatch.setattr(outsourced, "partner_sync", sync)
+    api, partner = setup["api"], setup["partner"]
+    number = api.post("/orders/", order_body("W-8", lines=[{"sku": "MUG", "quantity": 1}])).json()["number"]
+    parcel = {"carrier": "colissimo", "tracking_number": "6A0301", "lines": [{"sku": "MUG", "quantity": 1}]}
+    wms.ship("WMS-0001", shipment_id="S-30", parcels=[parcel])
+
+    assert outsourced.partners_sync_all() == 1
+    assert Order.objects.get(number=number).status == "shipped"
+    broken.refresh_from_db()
+    assert broken.last_error == "ValueError: a payload we did not expect" and broken.last_error_at
+    partner.refresh_from_db()
+    assert partner.last_error == ""

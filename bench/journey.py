@@ -404,6 +404,35 @@ def sessions_opened(db: str) -> int:
         return int(cursor.fetchone()[0] or 0)
 
 
+class Transactions:
+    """The transactions PostgreSQL counted on ``db`` (``pg_stat_database``: committed and rolled back),
+    without this bench's own (its polls, counted as they are sent: each statement outside a transaction
+    block is one). A backend reports its counts at most once a second, an idle one within ten: ``read``
+    waits eleven seconds first, so every backend has reported what it did before it."""
+
+    def __init__(self, db: str):
+        from django.db import connection
+
+        self.db, self.own = db, 0
+
+        def count(execute, sql, params, many, context):
+            if not connection.in_atomic_block:
+                self.own += 1
+            return execute(sql, params, many, context)
+
+        connection.execute_wrappers.append(count)
+
+    def read(self) -> int:
+        from django.db import connection
+
+        time.sleep(11)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s", [self.db]
+            )
+            return int(cursor.fetchone()[0]) - self.own
+
+
 def used_between(before: dict, after: dict) -> dict[str, float]:
     """CPU seconds used by each group between two readings; for this database's backends, each live one's
     own difference: a lower bound, since a backend that ended within the stage is not seen. The backend of
@@ -804,10 +833,18 @@ def main() -> int:
                     f"{warm_all:.0f} ms per order (cold: plans, caches, imports); the measured run:",
                     flush=True,
                 )
+            transactions = Transactions(args.db)
+            xacts = transactions.read()
             opened = sessions_opened(args.db)
             numbers += run_stages(args, **common, used=used, count=args.orders)
             opened = sessions_opened(args.db) - opened
             print(f"PostgreSQL sessions opened on {args.db} while measured: {opened}", flush=True)
+            xacts = transactions.read() - xacts
+            print(
+                f"PostgreSQL transactions while measured: {xacts / args.orders:.1f} per order "
+                "(committed and rolled back, this bench's own left out; beat's sweeps counted)",
+                flush=True,
+            )
         except RuntimeError as exc:  # what was measured is still printed
             failures.append(str(exc))
             print(f"!! {exc}", flush=True)

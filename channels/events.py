@@ -18,6 +18,7 @@ PUSHING_KEY = "channels:pushing-channels"
     "channels.availability",
     codes={"stock.availability_changed"},
     ordered=False,
+    locks=False,  # inserts change-log rows, queues the push after commit
 )
 def on_availability_changed(event) -> None:
     """Reservations are compare-and-set updates that write no event of their own per line at intake (one
@@ -59,7 +60,7 @@ def _shipped(event) -> bool:
     )
 
 
-@consumer("channels.fulfilment", codes={"order.status_changed"}, ordered=False, accepts=_shipped)
+@consumer("channels.fulfilment", codes={"order.status_changed"}, ordered=False, accepts=_shipped, locks=False)
 def on_order_shipped(event) -> None:
     if not _shipped(event):
         return

@@ -12,8 +12,8 @@ A consumer handles its events in a transaction that also moves its progress row
 (``ConsumerProgress``), so its database writes and its progress commit together: an event is never
 handled twice, and a worker killed in the middle rolls both back, so it is never lost either. The batch
 runs without a savepoint per event; a handler that raises has the batch run again with one per event, so
-its failure alone is retried or parked (``consume_group``, which also shares the consumers' bookkeeping). A
-handler must therefore only write to the database and queue work after commit (an email outbox row, a
+its failure alone is retried or parked (``consume_group``, which also shares the consumers' bookkeeping, and
+one transaction between the consumers of a queue that lock no row and one that may). A handler must therefore only write to the database and queue work after commit (an email outbox row, a
 webhook delivery row); it never calls another system itself.
 
 **Never skipping a late commit.** Ids are taken when rows are inserted, not when they commit: a reader
@@ -47,7 +47,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import BigIntegerField, Case, F, Q, Value, When
+from django.db.models import BigIntegerField, Case, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 
 from .exceptions import DomainError
@@ -64,6 +64,7 @@ class Consumer:
     ordered: bool = True
     queue: str = "default"
     accepts: Callable[[DomainEvent], bool] | None = None
+    locks: bool = True
 
 
 _registry: dict[str, Consumer] = {}
@@ -76,15 +77,20 @@ def consumer(
     ordered: bool = True,
     queue: str = "default",
     accepts: Callable[[DomainEvent], bool] | None = None,
+    locks: bool = True,
 ):
     """Register ``handler(event)`` as the consumer ``name`` of the events whose code is in ``codes``.
     ``ordered``: a parked event of an order holds the consumer's later events of that order. ``accepts``:
     a test of the event alone (its code and payload, no query) that is false for the events the handler
     would do nothing with; those are passed over with the consumers' shared bookkeeping, without a
-    transaction of the consumer's own (the handler still returns early on them, for a replay)."""
+    transaction of the consumer's own (the handler still returns early on them, for a replay).
+    ``locks=False`` says the handler takes no row lock in the lock order (an order, a counter, a
+    sequence): it only reads and inserts (an outbox row, a change-log row), so its batch may share one
+    transaction with the other consumers of its queue (``consume_group``). The default is the safe one:
+    a consumer that locks works in a transaction of its own, or last in the shared one."""
 
     def register(handler):
-        _registry[name] = Consumer(name, frozenset(codes), handler, ordered, queue, accepts)
+        _registry[name] = Consumer(name, frozenset(codes), handler, ordered, queue, accepts, locks)
         return handler
 
     return register
@@ -359,15 +365,18 @@ def consume_group(names: list[str], *, limit: int = 200) -> tuple[int, bool]:
     """Handle the next events of several consumers (those a queue's message names, a sweep's round):
     ``(events handled or parked, whether a page was full)``.
 
-    The bookkeeping is shared: one read of their progress rows, one horizon, one read of the events of
-    all their windows (``limit`` rows, cut by id), one read of the parked orders, one statement moving on
-    the consumers that had nothing to read. Each consumer with events then works **in its own
-    transaction** (its progress row locked with SKIP LOCKED, its handlers' writes and its progress
-    committed together), as before, so what one consumer locks is never held while another works and a
-    failure stays its own. Its events run without a savepoint each; if one raises, that transaction is
-    rolled back and the batch run again with a savepoint per event, so the failure is isolated, retried
-    and parked exactly as it always was (nothing of the first run is kept: handlers only write rows and
-    queue work after commit)."""
+    The bookkeeping is shared: one read of their progress rows (with, for each, whether an order of its
+    is held behind a parked event), one horizon, one read of the events of all their windows (``limit``
+    rows, cut by id), the parked orders read only when a consumer has some. Then **one transaction**
+    (``_run_together``) locks and moves, in one statement, the progress rows of the consumers that had
+    nothing to read, of those with events that lock no row (``locks=False``: they read and insert) and of
+    at most one that may lock (an order, a counter): their handlers run in it, the one that may lock last,
+    so its locks are held for its own work only. Each other consumer with events works **in its own
+    transaction**, as before, so what one that locks holds is never held while another locks more. Events
+    run without a savepoint each; if a handler raises (or a progress row was held or moved by another
+    worker), that transaction is rolled back and each batch runs in its own, then again with a savepoint
+    per event if its handler raises, so a failure is isolated, retried and parked exactly as it always
+    was (nothing of the first run is kept: handlers only write rows and queue work after commit)."""
     if _in_test_transaction():
         return 0, False  # in a test's transaction the uncommitted events are handled by process_uncommitted
     group = [_registry[n] for n in dict.fromkeys(names)]
@@ -375,7 +384,19 @@ def consume_group(names: list[str], *, limit: int = 200) -> tuple[int, bool]:
     if missing:
         progress_ensure(names=missing)
         _ensured.update(missing)
-    rows = {p.name: p for p in ConsumerProgress.objects.filter(name__in=[c.name for c in group])}
+    # whether each has an order held behind a parked event, in the same statement (almost never: the
+    # parked orders are then read only for those that do)
+    open_failures = ConsumerFailure.objects.filter(
+        consumer=OuterRef("name"),
+        status__in=[ConsumerFailure.Status.PARKED, ConsumerFailure.Status.HELD],
+        order_id__isnull=False,
+    )
+    rows = {
+        p.name: p
+        for p in ConsumerProgress.objects.filter(name__in=[c.name for c in group]).annotate(
+            holds=Exists(open_failures)
+        )
+    }
     for c in group:
         if c.name not in rows:
             _ensured.discard(c.name)  # e.g. the tables were flushed: made again on the next call
@@ -401,15 +422,15 @@ def consume_group(names: list[str], *, limit: int = 200) -> tuple[int, bool]:
     full = len(page) >= limit
     cut = page[-1].pk if full else None
     held: dict[str, set[int]] = {}
-    if any(c.ordered and e.order_id is not None for c, _p, _hi in windows for e in page if e.code in c.codes):
+    holding = [c.name for c, p, _hi in windows if c.ordered and p.holds]
+    if holding and any(e.order_id is not None for e in page):
         for name, order_id in ConsumerFailure.objects.filter(
-            consumer__in=[c.name for c, _p, _hi in windows if c.ordered],
+            consumer__in=holding,
             status__in=[ConsumerFailure.Status.PARKED, ConsumerFailure.Status.HELD],
             order_id__isnull=False,
         ).values_list("consumer", "order_id"):
             held.setdefault(name, set()).add(order_id)
-    handled = 0
-    idle = []
+    idle, batches = [], []
     for c, p, hi in windows:
         mine = [
             e
@@ -422,7 +443,17 @@ def consume_group(names: list[str], *, limit: int = 200) -> tuple[int, bool]:
         if not mine and not full:
             idle.append((c, p, hi))
             continue
-        batch = _Batch(c, p, hi, mine, cut, held.get(c.name, set()), limit)
+        batches.append(_Batch(c, p, hi, mine, cut, held.get(c.name, set()), limit))
+    # the consumers that lock nothing, and the first that does (last: its locks are held for its own work
+    # only), in one transaction with the idle ones' move; the rest each in its own, as before
+    lockers = [b for b in batches if b.c.locks]
+    together = [b for b in batches if not b.c.locks] + lockers[:1]
+    handled = _run_together(together, idle) if together or idle else 0
+    if handled is None:  # a row held or moved by another worker, or a handler raised: each on its own
+        handled, alone = 0, batches
+    else:
+        alone, idle = lockers[1:], []
+    for batch in alone:
         try:
             handled += batch.run(careful=False)
         except _Redo:
@@ -454,14 +485,7 @@ class _Batch:
             if not careful and self._move_first():
                 # the progress row locked and moved to where the batch ends, in one statement: every event
                 # handled (a held order's parked), or a handler raised and this transaction is rolled back
-                for event in self.events:
-                    if c.ordered and event.order_id is not None and event.order_id in self.held:
-                        _park(c, event, status=ConsumerFailure.Status.HELD, attempts=0, error="")
-                        continue
-                    try:
-                        c.handler(event)
-                    except Exception as exc:
-                        raise _Redo from exc  # rolls this transaction back: again, in savepoints
+                self.handle()
                 return len(self.events)
             locked = ConsumerProgress.objects.select_for_update(skip_locked=True)
             progress = locked.filter(name=c.name).first()
@@ -536,33 +560,113 @@ class _Batch:
             progress.save()
         return handled
 
-    def _move_first(self) -> bool:
-        """Lock the consumer's progress row (``SKIP LOCKED``) and write where it stands once every event of
-        the batch is handled, in one ``UPDATE``, provided the row is still as the page was read and not
-        waiting for a retry (instead of a locking read, then a write after the handlers). False, nothing
-        written, when another worker holds the row or moved it, or it waits: ``run`` then takes it as it
-        always did (a locking read, the page read again if it moved)."""
-        read, events, hi, cut = self.read, self.events, self.hi, self.cut
-        now = timezone.now()
+    def handle(self) -> None:
+        """Every event of the batch through the handler, in the caller's transaction and without savepoints
+        (a held order's parked); a handler that raises raises ``_Redo``: the caller's transaction is rolled
+        back and the batch runs again with a savepoint per event."""
+        c = self.c
+        for event in self.events:
+            if c.ordered and event.order_id is not None and event.order_id in self.held:
+                _park(c, event, status=ConsumerFailure.Status.HELD, attempts=0, error="")
+                continue
+            try:
+                c.handler(event)
+            except Exception as exc:
+                raise _Redo from exc  # rolls the transaction back: again, in savepoints
+
+    def as_read(self) -> Q:
+        """The consumer's progress row as the page was read."""
+        read = self.read
         same_hi = Q(hi=read.hi) if read.hi is not None else Q(hi__isnull=True)
-        free = (
-            ConsumerProgress.objects.filter(same_hi, name=self.c.name, lo=read.lo, after_id=read.after_id)
-            .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
-            .select_for_update(skip_locked=True)
-            .values("name")
-        )
+        return Q(same_hi, name=self.c.name, lo=read.lo, after_id=read.after_id)
+
+    def moved(self) -> dict:
+        """Where the progress row stands once every event of the batch is handled, as the loop of ``run``
+        leaves it after its last event."""
+        read, events, hi, cut = self.read, self.events, self.hi, self.cut
         last = events[-1].pk if events else read.after_id
         fields: dict = (
             {"lo": hi, "hi": None, "after_id": 0} if cut is None else {"hi": hi, "after_id": max(last, cut)}
         )
-        if events:  # as the loop of ``run`` leaves them after its last event
+        if events:
             fields.update(
                 attempts=0,
                 retry_at=None,
                 processed=F("processed") + len(events),
                 last_event_at=events[-1].created_at,
             )
-        return ConsumerProgress.objects.filter(name__in=free).update(**fields, updated_at=now) == 1
+        return fields
+
+    def _move_first(self) -> bool:
+        """Lock the consumer's progress row (``SKIP LOCKED``) and write where it stands once every event of
+        the batch is handled, in one ``UPDATE``, provided the row is still as the page was read and not
+        waiting for a retry (instead of a locking read, then a write after the handlers). False, nothing
+        written, when another worker holds the row or moved it, or it waits: ``run`` then takes it as it
+        always did (a locking read, the page read again if it moved)."""
+        now = timezone.now()
+        free = (
+            ConsumerProgress.objects.filter(self.as_read())
+            .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
+            .select_for_update(skip_locked=True)
+            .values("name")
+        )
+        return ConsumerProgress.objects.filter(name__in=free).update(**self.moved(), updated_at=now) == 1
+
+
+_MOVED_FIELDS = ("lo", "hi", "after_id", "attempts", "retry_at", "processed", "last_event_at")
+
+
+def _run_together(batches: list[_Batch], idle: list[tuple[Consumer, ConsumerProgress, int]]) -> int | None:
+    """Several consumers' batches, and the move of those that had nothing to read, in **one transaction**:
+    their progress rows locked (``SKIP LOCKED``) and moved in one ``UPDATE`` first, on condition that each
+    is as the page was read and not waiting for a retry, then each batch's handlers, without savepoints.
+    The events handled, or None with nothing kept (the transaction rolled back) when a row was held or
+    moved by another worker, or a handler raised: the caller then runs each batch in its own transaction,
+    as before, and a failure is isolated there. ``consume_group`` gives it the consumers that lock no row
+    in the lock order, and at most one that does, last."""
+    now = timezone.now()
+    cond = Q()
+    values: dict[str, dict] = {}
+    for b in batches:
+        cond |= b.as_read()
+        values[b.c.name] = b.moved()
+    for c, p, hi in idle:
+        same_hi = Q(hi=p.hi) if p.hi is not None else Q(hi__isnull=True)
+        cond |= Q(same_hi, name=c.name, lo=p.lo, after_id=p.after_id)
+        values[c.name] = {"lo": hi, "hi": None, "after_id": 0}
+    fields: dict = {}
+    for name in _MOVED_FIELDS:
+        given = [(n, v[name]) for n, v in values.items() if name in v]
+        if not given:
+            continue
+        plain = given[0][1]
+        if (
+            len(given) == len(values)
+            and not hasattr(plain, "resolve_expression")
+            and all(v == plain for _n, v in given)
+        ):
+            fields[name] = plain  # the same value for every row (e.g. ``hi`` emptied): no CASE
+            continue
+        fields[name] = Case(
+            *[When(name=n, then=v if hasattr(v, "resolve_expression") else Value(v)) for n, v in given],
+            default=F(name),
+            output_field=ConsumerProgress._meta.get_field(name),
+        )
+    try:
+        with transaction.atomic():
+            free = (
+                ConsumerProgress.objects.filter(cond)
+                .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
+                .select_for_update(skip_locked=True)
+                .values("name")
+            )
+            if ConsumerProgress.objects.filter(name__in=free).update(**fields, updated_at=now) != len(values):
+                raise _Redo  # another worker holds or moved one of them
+            for b in batches:
+                b.handle()
+    except _Redo:
+        return None
+    return sum(len(b.events) for b in batches)
 
 
 def _advance_idle(idle: list[tuple[Consumer, ConsumerProgress, int]]) -> None:

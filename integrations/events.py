@@ -13,11 +13,11 @@ from .webhooks.catalogue import DOMAIN_CODES
 from .webhooks.services import deliveries_prepare
 
 
-@consumer("webhooks.deliveries", codes=DOMAIN_CODES, queue="notifications")
+@consumer("webhooks.deliveries", codes=DOMAIN_CODES, queue="notifications", locks=False)
 def webhooks_deliveries(event) -> None:
     deliveries_prepare(event=event)
 
 
-@consumer("crm.hubspot", codes=MARKED_CODES, queue="notifications")
+@consumer("crm.hubspot", codes=MARKED_CODES, queue="notifications", locks=False)
 def crm_hubspot(event) -> None:
     hubspot_mark(event=event)

@@ -140,6 +140,7 @@ def _has_message(event) -> bool:
 @consumer(
     "orders.notifications",
     accepts=_has_message,
+    locks=False,  # reads the order, inserts its message (``ON CONFLICT`` on its dedup key)
     codes={
         "order.created",
         "order.status_changed",
@@ -214,7 +215,7 @@ def on_promise(event) -> None:
         )
 
 
-@consumer("orders.address_book", codes={"order.created"}, ordered=False)
+@consumer("orders.address_book", codes={"order.created"}, ordered=False, locks=False)
 def on_order_created_address(event) -> None:
     delivery = event.payload.get("delivery") or {}
     address = delivery.get("address")

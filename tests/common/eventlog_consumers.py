@@ -15,7 +15,7 @@ _WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")  # one folder per pytest
 FLAGS = Path(os.environ.get("EVENTLOG_TEST_FLAGS", f"/tmp/oms-eventlog-test-{_WORKER}"))  # noqa: S108
 
 
-@consumer("test.record", codes={"test.happened"})
+@consumer("test.record", codes={"test.happened"}, locks=False)
 def record(event):
     Group.objects.create(name=f"seen-{event.pk}")
 
@@ -41,7 +41,40 @@ def slow(event):
         time.sleep(0.05)
 
 
-@consumer("test.picky", codes={"test.picky"}, accepts=lambda event: bool(event.payload.get("want")))
+@consumer("test.picky", codes={"test.picky"}, accepts=lambda e: bool(e.payload.get("want")), locks=False)
 def picky(event):
     """Only the events its ``accepts`` takes reach it (a replay would still bring the others)."""
     Group.objects.create(name=f"picky-{event.pk}")
+
+
+def _record_transaction(name: str, event) -> None:
+    """``<consumer>:<event>:<transaction id>``: which consumers' work committed in one transaction."""
+    from django.db import connection
+
+    if (FLAGS / f"fail-{name}").exists():
+        raise RuntimeError(f"the test asked {name} to fail")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_xact_id()::text")
+        xid = cursor.fetchone()[0]
+    Group.objects.create(name=f"{name}:{event.pk}:{xid}")
+
+
+# four consumers of ``test.shared``: two that lock nothing, two that say they may (the default)
+@consumer("test.share_a", codes={"test.shared"}, locks=False)
+def share_a(event):
+    _record_transaction("test.share_a", event)
+
+
+@consumer("test.share_b", codes={"test.shared"}, locks=False)
+def share_b(event):
+    _record_transaction("test.share_b", event)
+
+
+@consumer("test.lock_a", codes={"test.shared"})
+def lock_a(event):
+    _record_transaction("test.lock_a", event)
+
+
+@consumer("test.lock_b", codes={"test.shared"})
+def lock_b(event):
+    _record_transaction("test.lock_b", event)

@@ -388,3 +388,89 @@ def test_events_a_consumer_does_not_accept_are_passed_over_without_its_own_trans
     assert _seen("picky-") == [f"picky-{wanted.pk}"]
     assert eventlog.consume("test.picky") == 0
     assert ConsumerProgress.objects.get(name="test.picky").processed == 1
+
+
+SHARED = ["test.share_a", "test.share_b", "test.lock_a", "test.lock_b"]
+
+
+def _transactions(event) -> dict[str, str]:
+    """Each consumer's transaction id for ``event``, from the rows its handler wrote."""
+    names = Group.objects.filter(name__contains=f":{event.pk}:").values_list("name", flat=True)
+    return {name.split(":")[0]: name.split(":")[2] for name in names}
+
+
+def test_consumers_that_lock_nothing_share_one_transaction_with_one_that_may():
+    # when: one event for four consumers of a queue, two of which may lock rows
+    with transaction.atomic():
+        event = eventlog.emit("test.shared", payload={"n": 1})
+    # then: every one handled it once; those that lock nothing and the first that may, in one transaction,
+    # the second that may in its own
+    xids = _transactions(event)
+    assert set(xids) == set(SHARED)
+    assert xids["test.share_a"] == xids["test.share_b"]
+    lockers = sorted(xids[name] == xids["test.share_a"] for name in ("test.lock_a", "test.lock_b"))
+    assert lockers == [False, True]
+    assert all(ConsumerProgress.objects.get(name=name).processed == 1 for name in SHARED)
+    assert eventlog.consume_all() == 0
+
+
+def test_a_failure_in_a_shared_transaction_is_isolated_retried_and_loses_nothing():
+    # given: one of the consumers that share a transaction fails on the event
+    (FLAGS / "fail-test.share_b").touch()
+    # when
+    with transaction.atomic():
+        event = eventlog.emit("test.shared", payload={"n": 2})
+    # then: the shared transaction was rolled back and each consumer ran in its own: the others' work is
+    # kept, once, and the failing one waits for its retry, keeping its place
+    xids = _transactions(event)
+    assert set(xids) == {"test.share_a", "test.lock_a", "test.lock_b"}
+    assert len(set(xids.values())) == 3
+    progress = ConsumerProgress.objects.get(name="test.share_b")
+    assert (progress.attempts, progress.processed) == (1, 0)
+    assert "asked test.share_b to fail" in progress.last_error
+    # when: the cause is gone
+    (FLAGS / "fail-test.share_b").unlink()
+    eventlog.consume_all()
+    # then: handled, once, and nothing else twice
+    assert set(_transactions(event)) == set(SHARED)
+    assert all(ConsumerProgress.objects.get(name=name).processed == 1 for name in SHARED)
+    assert not ConsumerFailure.objects.exists()
+
+
+def test_a_progress_row_another_worker_holds_leaves_the_others_to_work(settings):
+    # given: an event for the four, read while another worker holds one of their progress rows
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    from oms.celery import app
+
+    old_eager, app.conf.task_always_eager = app.conf.task_always_eager, False
+    try:
+        with transaction.atomic():
+            event = eventlog.emit("test.shared", payload={"n": 3})
+    finally:
+        app.conf.task_always_eager = old_eager
+    assert _transactions(event) == {}
+    holding, release = threading.Event(), threading.Event()
+
+    def other_worker():
+        try:
+            with transaction.atomic():
+                ConsumerProgress.objects.select_for_update().get(name="test.share_a")
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        # when
+        eventlog.consume_group(SHARED)
+        # then: the three others handled it; the held one was left to the worker holding it
+        assert set(_transactions(event)) == {"test.share_b", "test.lock_a", "test.lock_b"}
+    finally:
+        release.set()
+        thread.join(10)
+    eventlog.consume_group(SHARED)
+    assert set(_transactions(event)) == set(SHARED)
+    assert all(ConsumerProgress.objects.get(name=name).processed == 1 for name in SHARED)

@@ -12,9 +12,10 @@ A consumer handles its events in a transaction that also moves its progress row
 (``ConsumerProgress``), so its database writes and its progress commit together: an event is never
 handled twice, and a worker killed in the middle rolls both back, so it is never lost either. The batch
 runs without a savepoint per event; a handler that raises has the batch run again with one per event, so
-its failure alone is retried or parked (``consume_group``, which also shares the consumers' bookkeeping, and
-one transaction between the consumers of a queue that lock no row and one that may). A handler must therefore only write to the database and queue work after commit (an email outbox row, a
-webhook delivery row); it never calls another system itself.
+its failure alone is retried or parked (``consume_group``, which also shares the consumers' bookkeeping,
+and one transaction between the consumers of a queue that lock no row and one that may). A handler must
+therefore only write to the database and queue work after commit (an email outbox row, a webhook delivery
+row); it never calls another system itself.
 
 **Never skipping a late commit.** Ids are taken when rows are inserted, not when they commit: a reader
 that moved past id 11 would never see id 10 committed a moment later. Each row carries its transaction's

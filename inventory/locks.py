@@ -18,16 +18,18 @@ def lock_allocations(queryset: QuerySet[Allocation]) -> list[Allocation]:
     return list(queryset.select_for_update(of=("self",), no_key=True).order_by("pk"))
 
 
-def lock_levels(keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], StockLevel]:
+def lock_levels(keys: Iterable[tuple[int, int]], *, create: bool = True) -> dict[tuple[int, int], StockLevel]:
     """Lock the stock levels of these (product id, location id) pairs, in that order, creating the missing
     ones (a level is created empty the first time a product is handled at a location): two statements
-    whatever the number of levels."""
+    whatever the number of levels. ``create=False``: one statement, for levels that must exist (units
+    reserved there); a missing one is left out of the answer."""
     keys = sorted(set(keys))
     if not keys:
         return {}
-    StockLevel.objects.bulk_create(
-        [StockLevel(product_id=p, location_id=loc) for p, loc in keys], ignore_conflicts=True
-    )
+    if create:
+        StockLevel.objects.bulk_create(
+            [StockLevel(product_id=p, location_id=loc) for p, loc in keys], ignore_conflicts=True
+        )
     wanted = Q()
     for product_id, location_id in keys:
         wanted |= Q(product_id=product_id, location_id=location_id)

@@ -236,19 +236,19 @@ def parcel_units_leave(*, prep: Preparation, items, shipment, weight_g: int, act
     """A closed parcel's units leave the stock and its events are written: the pack station's close and a
     3PL's shipment confirmation alike. ``items``: (preparation line, quantity) pairs, the line locked by the
     caller under the preparation's lock. Each component of a kit consumes its own allocations
-    (``product_id``); lines in (order line, product) order, as every writer of allocations takes them.
+    (``product_id``); every line's in one set (``allocations_consume_many``: five statements a parcel).
     Then one ``stock.availability_changed`` for every product that left and ``parcel.closed`` (with
     ``payload``), in one statement: one availability event per parcel, not one per line."""
-    for line, quantity in sorted(items, key=lambda i: (i[0].order_line_id, i[0].product_id)):
-        inventory_services.allocations_consume(
-            line_id=line.order_line_id,
-            product_id=line.product_id,
-            location_id=prep.location_id,
-            quantity=quantity,
-            actor=actor,
-            reference=prep.order_number,
-            notify=False,
-        )
+    inventory_services.allocations_consume_many(
+        location_id=prep.location_id,
+        items=[
+            inventory_services.Consumption(line_id=line.order_line_id, quantity=q, product_id=line.product_id)
+            for line, q in sorted(items, key=lambda i: (i[0].order_line_id, i[0].product_id))
+        ],
+        actor=actor,
+        reference=prep.order_number,
+        notify=False,
+    )
     emit_many(
         [
             availability_event(product_ids=[line.product_id for line, _quantity in items]),

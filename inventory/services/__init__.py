@@ -19,8 +19,10 @@ from .catalogue import (  # noqa: F401
 )
 from .kits import kit_refuse_stock, kit_set_components  # noqa: F401
 from .reservations import (  # noqa: F401
+    Consumption,
     Reservation,
     allocations_consume,
+    allocations_consume_many,
     allocations_put_back,
     allocations_reduce,
     allocations_release,

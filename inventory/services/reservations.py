@@ -11,6 +11,7 @@ back what was done).
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ..exceptions import InsufficientStock, InvalidQuantity, OutOfStock
@@ -19,7 +20,7 @@ from ..models import Allocation, StockMovement
 from .stock import (
     _back_on_shelf,
     _check_reason_code,
-    _consume,
+    _consume_many,
     _move,
     _notify_availability,
     incoming_release,
@@ -278,10 +279,16 @@ def _line_held(*, line_id: int, location_id: int, product_id: int | None):
     return queryset if product_id is None else queryset.filter(product_id=product_id)
 
 
-# No savepoint of its own (two statements per call, one call per line of a parcel closed): a refusal or a
-# failure here ends its caller's transaction (the close, the collection at a store counter, a partner's
-# shipment), none of which goes on after it; a caller that would must open its own savepoint.
-@transaction.atomic(savepoint=False)
+@dataclass(frozen=True)
+class Consumption:
+    """Units of an order line that leave the stock: ``product_id`` names the component of a kit's line (a
+    kit's line holds one allocation per component); None takes the line's allocations whatever they hold."""
+
+    line_id: int
+    quantity: int
+    product_id: int | None = None
+
+
 def allocations_consume(
     *,
     line_id: int,
@@ -292,58 +299,98 @@ def allocations_consume(
     reference: str = "",
     notify: bool = True,
 ) -> list[Allocation]:
-    """Reserved units of a line leave the stock at a location (a parcel closed at the pack station, an
-    order collected at a store counter): the allocations say so (split when only part of one leaves) and
-    the ledger writes the shipment, taking on hand and reserved down together. ``product_id``: which
-    component of a kit's line (a kit's line holds one allocation per component). ``notify=False``: the
-    caller writes ``stock.availability_changed`` itself, once for every line it consumes in its transaction
-    (``inventory.events.availability_event``), instead of one event per call."""
-    if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
-        raise InvalidQuantity(
-            "Quantities must be whole numbers greater than zero.", details={"quantity": quantity}
-        )
-    allocations = lock_allocations(
-        _line_held(line_id=line_id, location_id=location_id, product_id=product_id)
-    )
-    held = sum(a.quantity for a in allocations)
-    if held < quantity:
-        raise InsufficientStock(
-            "The parcel holds more units than the order has reserved at this location.",
-            code="not_reserved",
-            details={"order_line": line_id, "reserved": held, "extra": quantity - held},
-        )
-    now = timezone.now()
-    remaining, consumed = quantity, []
-    for allocation in allocations:
-        if remaining == 0:
-            break
-        take = min(remaining, allocation.quantity)
-        if take < allocation.quantity:
-            Allocation.objects.filter(pk=allocation.pk).update(quantity=allocation.quantity - take)
-            consumed.append(
-                Allocation.objects.create(
-                    order_id=allocation.order_id,
-                    line_id=line_id,
-                    product_id=allocation.product_id,
-                    location_id=location_id,
-                    quantity=take,
-                    kind=Allocation.Kind.STOCK,
-                    consumed_at=now,
-                )
-            )
-        else:
-            Allocation.objects.filter(pk=allocation.pk).update(consumed_at=now)
-            allocation.consumed_at = now
-            consumed.append(allocation)
-        remaining -= take
-    _consume(
-        product_id=allocations[0].product_id,
+    """One line's units leave the stock at a location: ``allocations_consume_many`` with one item."""
+    return allocations_consume_many(
         location_id=location_id,
-        quantity=quantity,
+        items=[Consumption(line_id=line_id, quantity=quantity, product_id=product_id)],
         actor=actor,
         reference=reference,
         notify=notify,
     )
+
+
+# No savepoint of its own (five statements per call whatever the number of lines): a refusal or a failure
+# here ends its caller's transaction (the close, the collection at a store counter, a partner's shipment),
+# none of which goes on after it; a caller that would must open its own savepoint.
+@transaction.atomic(savepoint=False)
+def allocations_consume_many(
+    *, location_id: int, items: list[Consumption], actor=None, reference: str = "", notify: bool = True
+) -> list[Allocation]:
+    """Reserved units of lines leave the stock at a location (a parcel closed at the pack station, an order
+    collected at a store counter, a 3PL's shipment): the allocations say so (split when only part of one
+    leaves) and the ledger writes one shipment movement per item, taking on hand and reserved down
+    together. Set-based: the items' allocations locked in one statement (by id), those that leave whole
+    marked in one, the stock levels locked in one (by product, then location: the lock order) and written
+    in one, the movements in one, whatever the number of lines. Items of the same line and product are
+    taken as one. ``notify=False``: the caller writes ``stock.availability_changed`` itself (the parcel
+    close writes it with ``parcel.closed``); otherwise one event names every product that left."""
+    merged: dict[tuple[int, int | None], int] = {}
+    for item in items:
+        quantity = item.quantity
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
+            raise InvalidQuantity(
+                "Quantities must be whole numbers greater than zero.", details={"quantity": quantity}
+            )
+        key = (item.line_id, item.product_id)
+        merged[key] = merged.get(key, 0) + quantity
+    if not merged:
+        return []
+    wanted = Q()
+    for line_id, product_id in merged:
+        wanted |= Q(line_id=line_id) if product_id is None else Q(line_id=line_id, product_id=product_id)
+    allocations = lock_allocations(
+        Allocation.objects.filter(
+            wanted, location_id=location_id, kind=Allocation.Kind.STOCK, consumed_at__isnull=True
+        )
+    )
+    now = timezone.now()
+    consumed: list[Allocation] = []
+    whole: list[int] = []
+    split: list[Allocation] = []
+    taken: dict[int, int] = {}  # product id: units that leave
+    movements: list[tuple[int, int]] = []  # (product id, units), one per item
+    for (line_id, product_id), quantity in merged.items():
+        mine = [a for a in allocations if a.line_id == line_id and product_id in (None, a.product_id)]
+        held = sum(a.quantity for a in mine)
+        if held < quantity:
+            raise InsufficientStock(
+                "The parcel holds more units than the order has reserved at this location.",
+                code="not_reserved",
+                details={"order_line": line_id, "reserved": held, "extra": quantity - held},
+            )
+        remaining = quantity
+        for allocation in mine:
+            if remaining == 0:
+                break
+            take = min(remaining, allocation.quantity)
+            if take < allocation.quantity:
+                Allocation.objects.filter(pk=allocation.pk).update(quantity=allocation.quantity - take)
+                split.append(
+                    Allocation(
+                        order_id=allocation.order_id,
+                        line_id=line_id,
+                        product_id=allocation.product_id,
+                        location_id=location_id,
+                        quantity=take,
+                        kind=Allocation.Kind.STOCK,
+                        consumed_at=now,
+                    )
+                )
+            else:
+                whole.append(allocation.pk)
+                allocation.consumed_at = now
+                consumed.append(allocation)
+            remaining -= take
+        product = mine[0].product_id
+        taken[product] = taken.get(product, 0) + quantity
+        movements.append((product, quantity))
+    if whole:
+        Allocation.objects.filter(pk__in=whole).update(consumed_at=now)
+    if split:
+        consumed += Allocation.objects.bulk_create(split)
+    _consume_many(location_id=location_id, taken=taken, movements=movements, actor=actor, reference=reference)
+    if notify:
+        _notify_availability(sorted(taken))
     return consumed
 
 

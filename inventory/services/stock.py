@@ -5,12 +5,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from ..events import availability_changed, incoming_received
 from ..exceptions import IncomingStockClosed, InsufficientStock, InvalidQuantity, OutOfStock
-from ..locks import lock_allocations, lock_incoming, lock_level
+from ..locks import lock_allocations, lock_incoming, lock_level, lock_levels
 from ..models import Allocation, IncomingStock, Location, Product, StockLevel, StockMovement
 from .kits import kit_refuse_stock
 
@@ -489,17 +489,6 @@ def stock_consume(
     """Reserved units leave with a shipment: on hand and reserved both go down, the ledger says so. The
     counters' primitive: other apps consume through ``allocations_consume``, which keeps the allocations
     right as well."""
-    return _consume(
-        product_id=product_id, location_id=location_id, quantity=quantity, actor=actor, reference=reference
-    )
-
-
-def _consume(
-    *, product_id: int, location_id: int, quantity: int, actor=None, reference: str = "", notify: bool = True
-) -> StockMovement:
-    """``stock_consume`` inside a transaction its caller holds (``allocations_consume``: its own savepoint
-    already covers both writes, so a second one per line was two statements for nothing). ``notify=False``:
-    the caller writes the availability change itself, once for all it consumes (the parcel close)."""
     _check_quantity(quantity)
     movement = _move(
         product_id=product_id,
@@ -510,9 +499,61 @@ def _consume(
         reference=reference,
         release_reserved=quantity,
     )
-    if notify:
-        _notify_availability([product_id])
+    _notify_availability([product_id])
     return movement
+
+
+def _consume_many(
+    *,
+    location_id: int,
+    taken: dict[int, int],
+    movements: list[tuple[int, int]],
+    actor=None,
+    reference: str = "",
+) -> list[StockMovement]:
+    """Units that leave the stock at a location with their reservations (a shipment), inside a transaction
+    its caller holds: ``taken`` the units per product, ``movements`` the ledger's rows to write (product,
+    units), in order. The levels locked in one statement (they exist: units are reserved there), written in
+    one, the movements in one. Refuses, as ``_move``, to release more than is reserved or to leave on hand
+    below what stays reserved."""
+    levels = lock_levels([(p, location_id) for p in taken], create=False)
+    after: dict[int, tuple[int, int]] = {}  # level id: (on hand, reserved) once the units left
+    for product_id, quantity in taken.items():
+        level = levels.get((product_id, location_id))
+        reserved = level.reserved if level is not None else 0
+        if level is None or reserved < quantity:
+            raise InsufficientStock(
+                "Fewer units are reserved than this operation releases.",
+                details={"reserved": reserved, "release": quantity},
+            )
+        # reserved never exceeds on hand (constraint), so on hand stays at or above what stays reserved
+        after[level.pk] = (level.on_hand - quantity, reserved - quantity)
+    now = timezone.now()
+    if len(after) == 1:
+        ((pk, (on_hand, reserved)),) = after.items()
+        StockLevel.objects.filter(pk=pk).update(on_hand=on_hand, reserved=reserved, updated_at=now)
+    else:
+        StockLevel.objects.filter(pk__in=list(after)).update(
+            on_hand=Case(*[When(pk=pk, then=Value(v[0])) for pk, v in after.items()]),
+            reserved=Case(*[When(pk=pk, then=Value(v[1])) for pk, v in after.items()]),
+            updated_at=now,
+        )
+    on_hand = {p: levels[(p, location_id)].on_hand for p in taken}
+    rows = []
+    for product_id, quantity in movements:
+        on_hand[product_id] -= quantity
+        rows.append(
+            StockMovement(
+                product_id=product_id,
+                location_id=location_id,
+                delta=-quantity,
+                reason=Reason.SHIPMENT,
+                reference=reference[:100],
+                on_hand_after=on_hand[product_id],
+                actor=actor if getattr(actor, "pk", None) else None,
+            )
+        )
+    return StockMovement.objects.bulk_create(rows)
 
 
 @transaction.atomic

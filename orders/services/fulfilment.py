@@ -335,15 +335,17 @@ def order_hand_over(
         .annotate(quantity=Sum("quantity"))
         .order_by("line_id", "product_id")
     )
-    for row in held:
-        inventory_services.allocations_consume(
-            line_id=row["line_id"],
-            product_id=row["product_id"],
-            location_id=location.pk,
-            quantity=row["quantity"],
-            actor=actor,
-            reference=order.number,
-        )
+    inventory_services.allocations_consume_many(
+        location_id=location.pk,
+        items=[
+            inventory_services.Consumption(
+                line_id=row["line_id"], quantity=row["quantity"], product_id=row["product_id"]
+            )
+            for row in held
+        ],
+        actor=actor,
+        reference=order.number,
+    )
     return lifecycle.order_mark_delivered(
         order=order, actor=actor, pickup="code" if given else "id", location_id=location.pk
     )

@@ -7,6 +7,7 @@ from django.urls import reverse
 from common import authz
 from fulfillment import services
 from fulfillment.models import DocumentJob, Preparation, Wave
+from inventory.models import Allocation, StockLevel, StockMovement
 from orders.models import Order
 
 HTMX = {"HTTP_HX_REQUEST": "true", "HTTP_ACCEPT_LANGUAGE": "en"}
@@ -153,10 +154,12 @@ PICK_UNIT_SCAN_MAX_STATEMENTS = 47  # 59 before (78 before that): session, user,
 PICK_LAST_SCAN_STATEMENTS = 13  # 16 before (26, 29 before that): session, user, lines not locked again
 PACK_LOOKUP_STATEMENTS = 1  # 3 before (8 before that): the preparations with "at the user's locations" only
 PACK_SCAN_STATEMENTS = 10  # 12 before (22, 28 before that): the session and the user kept
+PACK_CLOSE_PER_MORE_LINE = 0  # the parcel's lines leave the stock in one set (6 statements a line before)
 # The close also runs its consumers in a test: their parcel values are one UPDATE, the shipment's
 # preparation takes no savepoint, the availability change writes the kits in its INSERT (consumers21u, -4);
 # the parcel lines' values from their order lines' prices in that UPDATE, the lines not read (workers21v, -1).
-PACK_CLOSE_STATEMENTS = 35  # 36 before: one availability event for the parcel, written with parcel.closed
+PACK_CLOSE_STATEMENTS = 34  # 35 before: the parcel's lines leave the stock in one set (lead, stop 32); 36
+# before that: one availability event for the parcel, written with parcel.closed
 # (lead, one per line before); 44 before that: session, user, no look for an open parcel after closing the
 # only one, no savepoint around the shipment nor each line's allocations (62 before that): the preparation
 # and its lines handed to the answer, items read once;
@@ -200,6 +203,48 @@ def test_a_scan_sends_a_fixed_number_of_statements(
             reverse("fulfillment:parcel_close", args=[prep.pk]), {"weight_g": ""}, **HTMX
         )
     assert response.status_code == 200 and "slip.pdf" in response.content.decode()
+
+
+def test_a_parcel_of_three_lines_closes_in_the_statements_of_one(
+    picker_client, floor, settings, django_assert_num_queries
+):
+    """The units of every line leave the stock in one set (``allocations_consume_many``): the allocations
+    locked in one statement, the stock levels in one, written in one, the ledger in one."""
+    settings.SESSIONS_CACHED = True  # as with Redis (common/sessions.py)
+    order = floor.order([("MUG", 1), ("CAP", 2), ("SHIRT", 1)])
+    wave = services.wave_release(location=floor.lyon)
+    while (step := services.current_step(wave=wave)) is not None:
+        services.pick_scan(
+            wave=wave, code=step.ean, quantity=step.left, bin_confirmed=step.bin_code, actor=floor.picker
+        )
+    prep = Preparation.objects.get()
+    pack = reverse("fulfillment:pack", args=[prep.pk])
+    for product, units in ((floor.mug, 1), (floor.cap, 2), (floor.shirt, 1)):
+        for _unit in range(units):
+            assert picker_client.post(pack, {"code": product.ean}, **HTMX).status_code == 200
+    authz.forget()
+    picker_client.get(pack)
+    levels = {
+        lv.product_id: (lv.on_hand, lv.reserved) for lv in StockLevel.objects.filter(location=floor.lyon)
+    }
+    # when
+    with django_assert_num_queries(PACK_CLOSE_STATEMENTS + PACK_CLOSE_PER_MORE_LINE * 2):
+        response = picker_client.post(
+            reverse("fulfillment:parcel_close", args=[prep.pk]), {"weight_g": ""}, **HTMX
+        )
+    # then: each line's units left on hand and their reservation, one shipment movement per line
+    assert response.status_code == 200 and "slip.pdf" in response.content.decode()
+    for product, units in ((floor.mug, 1), (floor.cap, 2), (floor.shirt, 1)):
+        level = StockLevel.objects.get(product=product, location=floor.lyon)
+        on_hand, reserved = levels[product.pk]
+        assert (level.on_hand, level.reserved) == (on_hand - units, reserved - units)
+        movement = StockMovement.objects.filter(product=product, reason="shipment").get()
+        assert (movement.delta, movement.on_hand_after, movement.reference) == (
+            -units,
+            on_hand - units,
+            order.number,
+        )
+    assert not Allocation.objects.filter(order=order, consumed_at__isnull=True).exists()
 
 
 # the picker's permissions and roles kept (4 before), the orders the release chose not counted again (1),

@@ -163,13 +163,13 @@ def fulfilment_request_send(*, request_id: int) -> str:
                 return status
             reference = adapter.send_request(request_id=request.pk, payload=request.payload)
         except wms.WmsUnavailable as exc:
-            _partner_failed(request.partner, str(exc))
+            _partner_failed(request.partner_id, str(exc))
             raise
         except wms.WmsError as exc:
             FulfilmentRequest.objects.filter(pk=request.pk).update(
                 status=FulfilmentRequest.Status.FAILED, error=f"{exc}\n{exc.body}".strip()
             )
-            _partner_failed(request.partner, str(exc))
+            _partner_failed(request.partner_id, str(exc))
             return FulfilmentRequest.Status.FAILED
         finally:
             adapter.close()
@@ -202,10 +202,10 @@ def fulfilment_request_retry(*, request: FulfilmentRequest) -> None:
         jobs.enqueue_on_commit(send_task, request.pk)
 
 
-def _partner_failed(partner: WarehousePartner, message: str) -> None:
-    WarehousePartner.objects.filter(pk=partner.pk).update(
-        last_error=message[:2000], last_error_at=timezone.now()
-    )
+def _partner_failed(partner_id: int, message: str) -> None:
+    """The partner's last error, shown on its page."""
+    now = timezone.now()
+    WarehousePartner.objects.filter(pk=partner_id).update(last_error=message[:2000], last_error_at=now)
 
 
 # --- Shipment confirmations ------------------------------------------------------------------------------
@@ -512,7 +512,7 @@ def partner_sync(*, partner_id: int) -> dict:
     try:
         adapter = wms.adapter_for(partner)
     except wms.WmsUnavailable as exc:
-        _partner_failed(partner, str(exc))
+        _partner_failed(partner.pk, str(exc))
         raise
     try:
         batch = adapter.fetch_shipments(cursor=partner.shipments_cursor)
@@ -529,7 +529,7 @@ def partner_sync(*, partner_id: int) -> dict:
             summary["snapshot"] = record.pk if record else None
             adapter.done(snapshot.source)
     except (wms.WmsError, wms.WmsUnavailable) as exc:
-        _partner_failed(partner, f"{exc}\n{getattr(exc, 'body', '')}".strip())
+        _partner_failed(partner.pk, f"{exc}\n{getattr(exc, 'body', '')}".strip())
         raise
     finally:
         adapter.close()
@@ -550,7 +550,5 @@ def partners_sync_all() -> int:
             logger.warning("3PL partner %s: sync failed", partner_id, exc_info=True)
         except Exception as exc:  # a defect of ours with one partner's data: the others are still read
             logger.exception("3PL partner %s: sync failed", partner_id)
-            WarehousePartner.objects.filter(pk=partner_id).update(
-                last_error=f"{type(exc).__name__}: {exc}"[:2000], last_error_at=timezone.now()
-            )
+            _partner_failed(partner_id, f"{type(exc).__name__}: {exc}")
     return done

@@ -842,7 +842,8 @@ def main() -> int:
             xacts = transactions.read() - xacts
             print(
                 f"PostgreSQL transactions while measured: {xacts / args.orders:.1f} per order "
-                "(committed and rolled back, this bench's own left out; beat's sweeps counted)",
+                "(committed and rolled back, a statement outside a transaction block counting as one; "
+                "this bench's own left out, beat's sweeps counted)",
                 flush=True,
             )
         except RuntimeError as exc:  # what was measured is still printed

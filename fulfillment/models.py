@@ -268,6 +268,12 @@ class PreparationLine(models.Model):
             models.CheckConstraint(condition=Q(picked__lte=F("quantity")), name="preparationline_picked_max"),
             models.CheckConstraint(condition=Q(packed__lte=F("picked")), name="preparationline_packed_max"),
         ]
+        indexes = [
+            # the few lines whose units wait to be put back, listed by the pick screens (put_backs_at)
+            models.Index(
+                fields=["preparation"], condition=Q(put_back__gt=0), name="preparationline_put_back"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.sku}"

@@ -189,10 +189,30 @@ def wave_pick_steps(*, wave: Wave, lines: list[PreparationLine] | None = None) -
     )
 
 
+# The locations where units wait to be put back, kept per process while no put-back is written: a scan's
+# answer lists the put-backs of its location, and almost every scan finds none (a Redis GET, no SQL). Every
+# writer of ``PreparationLine.put_back`` calls ``put_backs_changed()``.
+put_backs_memo = VersionedMemo("fulfillment:put-backs:version", setting="VERSIONED_MEMOS_CACHED")
+
+
+def put_backs_changed() -> None:
+    put_backs_memo.changed()
+
+
+def _locations_with_put_backs() -> frozenset[int]:
+    return frozenset(
+        PreparationLine.objects.filter(put_back__gt=0)
+        .values_list("preparation__location_id", flat=True)
+        .distinct()
+    )
+
+
 def put_backs_at(*, location_id: int) -> list[PreparationLine]:
     """Units picked and then cancelled at a location, still in a tote: the picker puts them back in their
     bin and confirms it (the wave screen and the picking home list them, in walking order of the bins). A
     preparation cancelled whole has left its wave, so they are the location's, not the wave's."""
+    if location_id not in put_backs_memo.get("locations", _locations_with_put_backs):
+        return []
     lines = list(
         PreparationLine.objects.filter(preparation__location_id=location_id, put_back__gt=0)
         .select_related("preparation", "preparation__location")

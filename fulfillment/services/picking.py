@@ -23,7 +23,14 @@ from ..locks import (
     lock_wave_preparations,
 )
 from ..models import Preparation, PreparationLine, PreparationStatus, ScanEvent, Wave
-from ..selectors import PickStep, WaveProgress, wave_pick_lines, wave_pick_steps, wave_progress_of
+from ..selectors import (
+    PickStep,
+    WaveProgress,
+    put_backs_changed,
+    wave_pick_lines,
+    wave_pick_steps,
+    wave_progress_of,
+)
 from .preparation import preparation_refresh
 
 SHORT_REASONS = {
@@ -373,6 +380,7 @@ def pick_put_back_confirm(*, line_id: int, actor=None) -> str:
         raise PickRefused(_("Nothing to put back on this line."), code="nothing_to_put_back")
     line.put_back = 0
     line.save(update_fields=["put_back"])
+    put_backs_changed()
     ScanEvent.objects.create(
         line=line,
         action=ScanEvent.Action.PUT_BACK,

@@ -17,6 +17,7 @@ from inventory.models import Location, Product, StockLevel
 
 from ..locks import lock_preparation_lines, lock_preparations
 from ..models import Parcel, Preparation, PreparationLine, PreparationStatus
+from ..selectors import put_backs_changed
 
 
 class PreparationError(DomainError):
@@ -154,6 +155,7 @@ def preparation_sync(*, spec: PreparationSpec) -> Preparation | None:
             if want.quantity < line.picked:  # units cancelled after they were picked: back to their bin
                 line.put_back += line.picked - want.quantity
                 line.picked = want.quantity
+                put_backs_changed()
             grew = grew or want.quantity > line.quantity
             line.quantity = want.quantity
             line.save(update_fields=["quantity", "picked", "put_back"])
@@ -170,6 +172,7 @@ def preparation_sync(*, spec: PreparationSpec) -> Preparation | None:
         if line.picked:  # picked, then cancelled: the line stays to say what goes back to the bin
             line.put_back += line.picked
             line.picked = 0
+            put_backs_changed()
             line.quantity = 0
             line.save(update_fields=["quantity", "picked", "put_back"])
             continue
@@ -260,9 +263,10 @@ def preparations_cancel(*, order_id: int) -> list[Preparation]:
             # what was picked and not packed goes back to its bin: the location's pick screens list it until
             # confirmed (the preparation is locked above, so its lines are written in the lock order); units
             # packed in a parcel come back from the parcel, cancelled with its shipment
-            PreparationLine.objects.filter(preparation=prep, picked__gt=F("packed")).update(
+            if PreparationLine.objects.filter(preparation=prep, picked__gt=F("packed")).update(
                 put_back=F("put_back") + F("picked") - F("packed"), picked=F("packed")
-            )
+            ):
+                put_backs_changed()
         if prep.location.kind == Location.Kind.OUTSOURCED:
             from .outsourced import outsourced_request_cancel
 

@@ -114,3 +114,33 @@ def test_a_store_seller_cannot_confirm_a_warehouse_put_back(
     line.refresh_from_db()
     assert line.put_back == 2
     assert not ScanEvent.objects.filter(action=ScanEvent.Action.PUT_BACK).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_pick_screen_kept_without_put_backs_shows_one_as_soon_as_it_is_committed(picker_client, floor):
+    """The locations with put-backs are kept per process (``selectors.put_backs_memo``): a screen read
+    before the cancellation, with nothing to put back, does not hide the put-back it committed."""
+    from fulfillment import services
+    from fulfillment.selectors import put_backs_memo
+
+    # given: every unit picked, and the pick screen read with nothing to put back (kept)
+    order = floor.order([("SHIRT", 2)])
+    wave = services.wave_release(location=floor.lyon)
+    while (step := current_step(wave=wave)) is not None:
+        services.pick_scan(
+            wave=wave, code=step.ean, quantity=step.left, bin_confirmed=step.bin_code, actor=floor.picker
+        )
+    url = reverse("fulfillment:wave_pick", args=[wave.pk])
+    assert "Put back" not in picker_client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert put_backs_memo.values().get("locations") == frozenset()
+    # when: the order is cancelled (committed)
+    lifecycle.order_cancel(order=Order.objects.get(pk=order.pk), reason="customer")
+    # then: the screen lists the put-back, and no longer once it is confirmed
+    assert (
+        "Put back 2 × SHIRT to bin A-03-2"
+        in picker_client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    )
+    line = PreparationLine.objects.get(sku="SHIRT")
+    picker_client.post(reverse("fulfillment:wave_put_back", args=[wave.pk]), {"line": line.pk}, **HTMX)
+    assert "Put back" not in picker_client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert put_backs_memo.values().get("locations") == frozenset()

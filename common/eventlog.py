@@ -49,6 +49,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import BigIntegerField, Case, Exists, F, OuterRef, Q, Value, When
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from .exceptions import DomainError
@@ -305,22 +306,21 @@ def _key() -> str:
 # The oldest transaction of this database still running (every older one has ended), or the next
 # transaction id when none runs. The snapshot's own xmin would do, but it counts every database of the
 # cluster: a long transaction elsewhere would hold the log back.
-_HORIZON_SQL = """
-WITH s AS (SELECT pg_current_snapshot() AS snap)
+_HORIZON = """(
 SELECT LEAST(
-    (SELECT pg_snapshot_xmax(snap)::text::bigint FROM s),
-    (SELECT min(x::text::bigint) FROM s, pg_snapshot_xip(s.snap) AS x
+    pg_snapshot_xmax(s.snap)::text::bigint,
+    (SELECT min(x::text::bigint) FROM pg_snapshot_xip(s.snap) AS x
      WHERE mod(x::text::bigint, 4294967296) IN (
          SELECT backend_xid::text::bigint FROM pg_stat_activity
          WHERE datname = current_database() AND backend_xid IS NOT NULL)))
-"""
+FROM (SELECT pg_current_snapshot() AS snap) AS s)"""
 
 
 def horizon() -> int:
     """The upper end (exclusive) of what can be read now: no transaction below it can still commit."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_HORIZON_SQL)
+            cursor.execute(f"SELECT {_HORIZON}")  # noqa: S608 - a constant
             return int(cursor.fetchone()[0])
     last = DomainEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
     return last + 1
@@ -367,7 +367,7 @@ def consume_group(names: list[str], *, limit: int = 200) -> tuple[int, bool]:
     ``(events handled or parked, whether a page was full)``.
 
     The bookkeeping is shared: one read of their progress rows (with, for each, whether an order of its
-    is held behind a parked event), one horizon, one read of the events of all their windows (``limit``
+    is held behind a parked event, and the horizon), one read of the events of all their windows (``limit``
     rows, cut by id), the parked orders read only when a consumer has some. Then **one transaction**
     (``_run_together``) locks and moves, in one statement, the progress rows of the consumers that had
     nothing to read, of those with events that lock no row (``locks=False``: they read and insert) and of
@@ -392,12 +392,13 @@ def consume_group(names: list[str], *, limit: int = 200) -> tuple[int, bool]:
         status__in=[ConsumerFailure.Status.PARKED, ConsumerFailure.Status.HELD],
         order_id__isnull=False,
     )
-    rows = {
-        p.name: p
-        for p in ConsumerProgress.objects.filter(name__in=[c.name for c in group]).annotate(
-            holds=Exists(open_failures)
-        )
-    }
+    progress = ConsumerProgress.objects.filter(name__in=[c.name for c in group]).annotate(
+        holds=Exists(open_failures)
+    )
+    if connection.vendor == "postgresql":  # and the horizon, in the same statement (evaluated once)
+        horizon_now = RawSQL(_HORIZON, [], output_field=BigIntegerField())  # noqa: S611 - a constant
+        progress = progress.annotate(horizon=horizon_now)
+    rows = {p.name: p for p in progress}
     for c in group:
         if c.name not in rows:
             _ensured.discard(c.name)  # e.g. the tables were flushed: made again on the next call
@@ -409,7 +410,7 @@ def consume_group(names: list[str], *, limit: int = 200) -> tuple[int, bool]:
         if p is None or (p.retry_at and p.retry_at > now):
             continue
         if p.hi is None and hi_now is None:
-            hi_now = horizon()
+            hi_now = getattr(p, "horizon", None) or horizon()
         hi = p.hi if p.hi is not None else hi_now
         if hi > p.lo:
             windows.append((c, p, hi))

@@ -32,8 +32,9 @@ from .reservations import (  # noqa: F401
 )
 
 # Among these, ``stock_reserve``, ``stock_release``, ``stock_consume``, ``incoming_reserve`` and
-# ``incoming_release`` are the counters' primitives used by ``reservations``: other apps go through
-# ``allocations_reserve`` and friends, which keep the allocations and the counters together.
+# ``incoming_release`` are the counters' primitives (``reservations`` uses all but ``stock_consume``: units
+# leave in one set there, ``allocations_consume_many``): other apps go through ``allocations_reserve`` and
+# friends, which keep the allocations and the counters together.
 from .stock import (  # noqa: F401
     IncomingReceipt,
     incoming_cancel,

@@ -125,8 +125,8 @@ def forecast_run_start(*, actor=None, trigger: str = ForecastRun.Trigger.MANUAL)
                     requested_by=actor if getattr(actor, "pk", None) else None,
                     heartbeat_at=now,
                 )
-        except IntegrityError:  # another request started one a moment ago
-            return ForecastRun.objects.get(status=ForecastRun.Status.RUNNING), False
+        except IntegrityError:  # another request started one a moment ago: that run, even if it ended since
+            return ForecastRun.objects.order_by("-pk").first(), False
 
         from .tasks import reports_forecast as reports_forecast_task
 

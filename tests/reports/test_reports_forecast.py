@@ -310,3 +310,21 @@ def test_concurrent_recomputes_start_a_single_run(monkeypatch):
     assert ForecastRun.objects.count() == 1
     assert sorted(created for _run, created in results) == [False, False, False, True]
     assert {run.pk for run, _created in results} == {ForecastRun.objects.get().pk}
+
+
+@pytest.mark.django_db
+def test_a_start_that_lost_the_race_to_a_run_which_has_ended_since_returns_that_run(monkeypatch):
+    """Two clicks: the other request's run held the "one running" constraint when this one inserted, and
+    its worker finished it before this one looked (tasks run eagerly after commit): that run is the answer,
+    not a crash for want of a running one."""
+    from django.db import IntegrityError
+
+    other = ForecastRun.objects.create(heartbeat_at=timezone.now())
+    ForecastRun.objects.filter(pk=other.pk).update(status=ForecastRun.Status.DONE, finished_at=timezone.now())
+
+    def insert_lost(**kwargs):
+        raise IntegrityError('duplicate key value violates unique constraint "forecastrun_one_running"')
+
+    monkeypatch.setattr(ForecastRun.objects, "create", insert_lost)
+    run, created = forecast_run_start()
+    assert (run.pk, created) == (other.pk, False)

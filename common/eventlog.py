@@ -48,7 +48,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import BigIntegerField, Case, Exists, F, OuterRef, Q, Value, When
+from django.db.models import BigIntegerField, Case, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -578,9 +578,7 @@ class _Batch:
 
     def as_read(self) -> Q:
         """The consumer's progress row as the page was read."""
-        read = self.read
-        same_hi = Q(hi=read.hi) if read.hi is not None else Q(hi__isnull=True)
-        return Q(same_hi, name=self.c.name, lo=read.lo, after_id=read.after_id)
+        return _as_read(self.c, self.read)
 
     def moved(self) -> dict:
         """Where the progress row stands once every event of the batch is handled, as the loop of ``run``
@@ -606,13 +604,26 @@ class _Batch:
         written, when another worker holds the row or moved it, or it waits: ``run`` then takes it as it
         always did (a locking read, the page read again if it moved)."""
         now = timezone.now()
-        free = (
-            ConsumerProgress.objects.filter(self.as_read())
-            .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
-            .select_for_update(skip_locked=True)
-            .values("name")
-        )
+        free = _free(self.as_read(), now)
         return ConsumerProgress.objects.filter(name__in=free).update(**self.moved(), updated_at=now) == 1
+
+
+def _as_read(c: Consumer, p: ConsumerProgress) -> Q:
+    """Consumer ``c``'s progress row still where ``p`` read it (the condition of every move that follows a
+    page read: a row another worker moved since is left alone)."""
+    same_hi = Q(hi=p.hi) if p.hi is not None else Q(hi__isnull=True)
+    return Q(same_hi, name=c.name, lo=p.lo, after_id=p.after_id)
+
+
+def _free(cond: Q, now) -> QuerySet:
+    """The names of the progress rows matching ``cond`` that no worker holds and that wait for no retry,
+    locked (``SKIP LOCKED``): the subquery of a move's ``UPDATE … WHERE name IN (…)``."""
+    return (
+        ConsumerProgress.objects.filter(cond)
+        .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
+        .select_for_update(skip_locked=True)
+        .values("name")
+    )
 
 
 _MOVED_FIELDS = ("lo", "hi", "after_id", "attempts", "retry_at", "processed", "last_event_at")
@@ -633,8 +644,7 @@ def _run_together(batches: list[_Batch], idle: list[tuple[Consumer, ConsumerProg
         cond |= b.as_read()
         values[b.c.name] = b.moved()
     for c, p, hi in idle:
-        same_hi = Q(hi=p.hi) if p.hi is not None else Q(hi__isnull=True)
-        cond |= Q(same_hi, name=c.name, lo=p.lo, after_id=p.after_id)
+        cond |= _as_read(c, p)
         values[c.name] = {"lo": hi, "hi": None, "after_id": 0}
     fields: dict = {}
     for name in _MOVED_FIELDS:
@@ -656,12 +666,7 @@ def _run_together(batches: list[_Batch], idle: list[tuple[Consumer, ConsumerProg
         )
     try:
         with transaction.atomic():
-            free = (
-                ConsumerProgress.objects.filter(cond)
-                .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=now))
-                .select_for_update(skip_locked=True)
-                .values("name")
-            )
+            free = _free(cond, now)
             if ConsumerProgress.objects.filter(name__in=free).update(**fields, updated_at=now) != len(values):
                 raise _Redo  # another worker holds or moved one of them
             for b in batches:
@@ -678,8 +683,7 @@ def _advance_idle(idle: list[tuple[Consumer, ConsumerProgress, int]]) -> None:
     all committed."""
     cond = Q()
     for c, p, _hi in idle:
-        same_hi = Q(hi=p.hi) if p.hi is not None else Q(hi__isnull=True)
-        cond |= Q(name=c.name, lo=p.lo, after_id=p.after_id) & same_hi
+        cond |= _as_read(c, p)
     with transaction.atomic():
         free = ConsumerProgress.objects.filter(cond).select_for_update(skip_locked=True).values("name")
         names = {c.name: hi for c, _p, hi in idle}

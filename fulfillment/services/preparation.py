@@ -121,7 +121,7 @@ def preparation_sync(*, spec: PreparationSpec) -> Preparation | None:
     here = StockLevel.objects.filter(product_id=OuterRef("pk"), location_id=spec.location_id)
     products = Product.objects.annotate(bin_here=Subquery(here.values("bin_code")[:1])).in_bulk(adding)
     bins = {pk: product.bin_here for pk, product in products.items() if product.bin_here is not None}
-    grew = False
+    grew = put_back = False
     new_lines = []
     for key, want in wanted.items():
         line = existing.get(key)
@@ -155,7 +155,7 @@ def preparation_sync(*, spec: PreparationSpec) -> Preparation | None:
             if want.quantity < line.picked:  # units cancelled after they were picked: back to their bin
                 line.put_back += line.picked - want.quantity
                 line.picked = want.quantity
-                put_backs_changed()
+                put_back = True
             grew = grew or want.quantity > line.quantity
             line.quantity = want.quantity
             line.save(update_fields=["quantity", "picked", "put_back"])
@@ -172,13 +172,15 @@ def preparation_sync(*, spec: PreparationSpec) -> Preparation | None:
         if line.picked:  # picked, then cancelled: the line stays to say what goes back to the bin
             line.put_back += line.picked
             line.picked = 0
-            put_backs_changed()
+            put_back = True
             line.quantity = 0
             line.save(update_fields=["quantity", "picked", "put_back"])
             continue
         line.delete()
         locked_lines.remove(line)
     PreparationLine.objects.bulk_create(new_lines)
+    if put_back:  # the location's pick screens list units to put back: told once for the whole sync
+        put_backs_changed()
     # its lines as they now are (those locked, as written above, and the new ones), as a prefetch would
     # leave them: the refresh does not read them again
     lines = prep.lines.all()

@@ -21,7 +21,6 @@ from .kits import kit_refuse_stock, kit_set_components  # noqa: F401
 from .reservations import (  # noqa: F401
     Consumption,
     Reservation,
-    allocations_consume,
     allocations_consume_many,
     allocations_put_back,
     allocations_reduce,

@@ -272,11 +272,19 @@ def allocations_reduce(*, order_id: int, line_id: int, quantity: int, announce: 
     return released
 
 
-def _line_held(*, line_id: int, location_id: int, product_id: int | None):
-    queryset = Allocation.objects.filter(
-        line_id=line_id, location_id=location_id, kind=Allocation.Kind.STOCK, consumed_at__isnull=True
+def _held_at(location_id: int, lines: Q):
+    """The stock allocations still held at a location, of the lines ``lines`` selects."""
+    return Allocation.objects.filter(
+        lines, location_id=location_id, kind=Allocation.Kind.STOCK, consumed_at__isnull=True
     )
-    return queryset if product_id is None else queryset.filter(product_id=product_id)
+
+
+def _line_held(*, line_id: int, location_id: int, product_id: int | None):
+    return _held_at(location_id, _of_line(line_id, product_id))
+
+
+def _of_line(line_id: int, product_id: int | None) -> Q:
+    return Q(line_id=line_id) if product_id is None else Q(line_id=line_id, product_id=product_id)
 
 
 @dataclass(frozen=True)
@@ -287,26 +295,6 @@ class Consumption:
     line_id: int
     quantity: int
     product_id: int | None = None
-
-
-def allocations_consume(
-    *,
-    line_id: int,
-    location_id: int,
-    quantity: int,
-    product_id: int | None = None,
-    actor=None,
-    reference: str = "",
-    notify: bool = True,
-) -> list[Allocation]:
-    """One line's units leave the stock at a location: ``allocations_consume_many`` with one item."""
-    return allocations_consume_many(
-        location_id=location_id,
-        items=[Consumption(line_id=line_id, quantity=quantity, product_id=product_id)],
-        actor=actor,
-        reference=reference,
-        notify=notify,
-    )
 
 
 # No savepoint of its own (five statements per call whatever the number of lines): a refusal or a failure
@@ -337,12 +325,8 @@ def allocations_consume_many(
         return []
     wanted = Q()
     for line_id, product_id in merged:
-        wanted |= Q(line_id=line_id) if product_id is None else Q(line_id=line_id, product_id=product_id)
-    allocations = lock_allocations(
-        Allocation.objects.filter(
-            wanted, location_id=location_id, kind=Allocation.Kind.STOCK, consumed_at__isnull=True
-        )
-    )
+        wanted |= _of_line(line_id, product_id)
+    allocations = lock_allocations(_held_at(location_id, wanted))
     now = timezone.now()
     consumed: list[Allocation] = []
     whole: list[int] = []

@@ -487,7 +487,7 @@ def stock_consume(
     *, product_id: int, location_id: int, quantity: int, actor=None, reference: str = ""
 ) -> StockMovement:
     """Reserved units leave with a shipment: on hand and reserved both go down, the ledger says so. The
-    counters' primitive: other apps consume through ``allocations_consume``, which keeps the allocations
+    counters' primitive: other apps consume through ``allocations_consume_many``, which keeps the allocations
     right as well."""
     _check_quantity(quantity)
     movement = _move(

@@ -158,6 +158,11 @@ def wave_pick_lines(*, wave: Wave) -> list[PreparationLine]:
     )
 
 
+def wave_preparations(*, wave_id: int) -> list[Preparation]:
+    """Every preparation of a wave, by id, read (``locks.lock_wave_preparations`` locks them)."""
+    return list(Preparation.objects.filter(wave_id=wave_id).order_by("pk"))
+
+
 def wave_pick_steps(*, wave: Wave, lines: list[PreparationLine] | None = None) -> list[PickStep]:
     """The wave's pick list: its lines grouped by product, in walking order of the bins, each with the
     totes (orders) its units go to. ``lines``: the wave's lines when already read (``wave_pick_lines``)."""

@@ -349,6 +349,18 @@ def ledger_differences() -> list[dict]:
 # --- Back-office pages (stock list, product stock, ledger, transfers) ---------------------------------
 
 
+def code_names(code: str, *, sku: str, ean: str) -> bool:
+    """Whether a scanned or typed ``code`` names the product with this SKU and EAN, as ``product_by_code``
+    would find it (the SKU whatever its case, the EAN-13 or its 12-digit UPC-A): the floor's screens match a
+    scan against the copies their lines keep before reading the catalogue."""
+    code = (code or "").strip()
+    if not code:
+        return False
+    if code.upper() == (sku or "").upper():
+        return True
+    return bool(ean) and code.isdigit() and len(code) in (12, 13) and code.zfill(13) == ean
+
+
 def product_by_code(*, code: str) -> Product | None:
     """The product a scanner or a person typed: the exact SKU, else the EAN-13 (a 12-digit UPC-A is an
     EAN-13 with a leading zero), else the SKU whatever its case. ``None`` when nothing matches."""

@@ -72,16 +72,20 @@ def role_users(db, warehouse, store):
 
 @pytest.fixture(autouse=True)
 def _fresh_caches():
-    """Tests roll back their data, not the caches: start each test with empty ones (and the integrations'
-    configuration kept per process forgotten: a test that wrote an endpoint inside its transaction, rolled
-    back, would otherwise leave the memo unkept for the next tests of the process)."""
+    """Tests roll back their data, not the caches: start each test with empty ones (and what is kept per
+    process forgotten: the integrations' configuration, the put-back locations, the boxes; a test that
+    wrote them inside its transaction, rolled back, would otherwise leave the memo unkept for the next tests
+    of the process, and their statement counts would depend on the tests run before them)."""
     from django.core.cache import cache
 
+    from fulfillment import selectors as floor
     from integrations import configured
     from shipping import selectors
 
     cache.clear()
     configured.forget()
+    floor.put_backs_memo.forget()
+    floor.boxes_memo.forget()
     selectors._cached["network"] = None
     yield
     selectors._cached["network"] = None

@@ -14,7 +14,7 @@ from common.eventlog import emit_many
 from common.exceptions import DomainError
 from inventory import services as inventory_services
 from inventory.events import availability_event
-from inventory.selectors import locations_for_user, product_by_code
+from inventory.selectors import code_names, locations_for_user, product_by_code
 from shipping import services as shipping_services
 
 from ..events import preparation_new_event
@@ -130,11 +130,16 @@ def pack_scan(*, preparation: Preparation, code: str, quantity: int = 1, actor=N
         raise PackRefused(_("Scan a product."), code="empty_scan")
     if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
         raise PackRefused(_("Pack at least one unit."), code="invalid_quantity")
-    product = product_by_code(code=scanned)
     # Every line of the preparation, locked (under its preparation's lock: nobody else waits on them): the
     # product's are scanned into the parcel, and the pack station's answer shows them all (``prep.lines``).
-    every_line = lock_preparation_lines(prep.pk) if product else []
-    lines = [x for x in every_line if x.product_id == product.pk] if product else []
+    # The scanned code is matched against the copies of the SKU and EAN the lines keep; the catalogue is
+    # read only for a code none of them has (not in the order, or an EAN changed since the order came in).
+    every_line = lock_preparation_lines(prep.pk)
+    lines = [x for x in every_line if code_names(scanned, sku=x.sku, ean=x.ean)]
+    product = None
+    if not lines:
+        product = product_by_code(code=scanned)
+        lines = [x for x in every_line if x.product_id == product.pk] if product else []
     if not lines:
         raise PackRefused(
             _("%(code)s is not in order %(order)s. Put it aside.")

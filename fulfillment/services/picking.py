@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from common.exceptions import DomainError
 from inventory import services as inventory_services
 from inventory.models import StockMovement
-from inventory.selectors import locations_for_user, product_by_code, user_may_act_at
+from inventory.selectors import code_names, locations_for_user, product_by_code, user_may_act_at
 
 from ..events import preparation_event
 from ..locks import (
@@ -27,8 +27,10 @@ from ..selectors import (
     PickStep,
     WaveProgress,
     put_backs_changed,
+    wave_for_user,
     wave_pick_lines,
     wave_pick_steps,
+    wave_preparations,
     wave_progress_of,
 )
 from .preparation import preparation_refresh
@@ -64,14 +66,19 @@ def _check(*, wave: Wave, actor) -> Wave:
     return _check_locked(wave=wave, actor=actor)[0]
 
 
-def _check_locked(*, wave: Wave, actor) -> tuple[Wave, dict[int, Preparation]]:
+def _check_locked(*, wave: Wave, actor, lock: bool = True) -> tuple[Wave, dict[int, Preparation]]:
     """The wave and its preparations locked (by id), after the checks every scan makes. The actor's scope
-    is checked by the wave's locking statement (one statement, not a lock and then a look-up)."""
+    is checked by the wave's locking statement (one statement, not a lock and then a look-up). With
+    ``lock=False``, the same read without a lock (a scan that writes nothing: ``pick_scan``)."""
     if actor is None:
-        locked = lock_wave(wave.pk)
+        found = lock_wave(wave.pk) if lock else Wave.objects.select_related("location").get(pk=wave.pk)
     else:
-        locked = lock_wave(wave.pk, locations=locations_for_user(user=actor))
-        if locked is None:
+        found = (
+            lock_wave(wave.pk, locations=locations_for_user(user=actor))
+            if lock
+            else wave_for_user(user=actor, pk=wave.pk)
+        )
+        if found is None:
             other = Wave.objects.select_related("location").filter(pk=wave.pk).first()
             if other is None:
                 raise PickRefused(_("No such wave at your locations."), code="not_found")
@@ -80,13 +87,14 @@ def _check_locked(*, wave: Wave, actor) -> tuple[Wave, dict[int, Preparation]]:
                 % {"location": other.location.name},
                 code="other_location",
             )
-    wave = locked
+    wave = found
     if wave.status in (Wave.Status.DONE, Wave.Status.CANCELLED):
         raise PickRefused(
             _("Wave %(wave)s is closed: nothing left to pick.") % {"wave": wave.code}, code="wave_closed"
         )
     preps = {}
-    for prep in lock_wave_preparations(wave.pk):  # before their lines, as the lock order wants
+    # locked before their lines, as the lock order wants
+    for prep in lock_wave_preparations(wave.pk) if lock else wave_preparations(wave_id=wave.pk):
         if prep.location_id == wave.location_id:
             prep.location = wave.location  # the events name it
         preps[prep.pk] = prep
@@ -142,14 +150,33 @@ def _finish(
     return False, steps
 
 
-@transaction.atomic
 def pick_scan(
     *, wave: Wave, code: str, quantity: int = 1, bin_confirmed: str = "", actor=None
 ) -> PickOutcome:
     """One scan on the picking screen. The bin of the current step confirms the bin; the product's EAN (or
-    SKU) then picks ``quantity`` units into the totes that need them, in tote order."""
-    wave, locked = _check_locked(wave=wave, actor=actor)
-    lines = wave_pick_lines(wave=wave)  # read once: the current step and the wrong-scan checks use it
+    SKU) then picks ``quantity`` units into the totes that need them, in tote order.
+
+    A scan sent before a bin is confirmed (``bin_confirmed`` empty: every other scan of a picker) is the
+    step's bin or a refusal, unless the step has no bin: it writes nothing, so it is answered from the wave,
+    its preparations and lines read without a transaction or a lock (two round trips and the rows' locks
+    fewer; its answer is what the next scan checks again under the locks). Only a product scan of a step
+    without a bin goes on to the locked scan, which reads them again."""
+    if not _normalise(bin_confirmed):
+        found, preps = _check_locked(wave=wave, actor=actor, lock=False)
+        lines = wave_pick_lines(wave=found)
+        steps, step = _aim(wave=found, lines=lines, code=code, bin_confirmed="")
+        if step is None:
+            return _bin_confirmed(wave=found, lines=lines, steps=steps, preps=preps)
+    return _pick(wave=wave, code=code, quantity=quantity, bin_confirmed=bin_confirmed, actor=actor)
+
+
+def _aim(
+    *, wave: Wave, lines: list[PreparationLine], code: str, bin_confirmed: str
+) -> tuple[list[PickStep], PickStep | None]:
+    """The wave's pick list and, for a product scan, its step (``None``: the scan is the current step's
+    bin); every refusal a scan gets before its quantity is looked at. The scanned code is matched against
+    the copies of the SKU and EAN on the wave's lines first: the catalogue is read only for a code none of
+    them has (an unknown code, a product not in the wave, an EAN changed since the order came in)."""
     steps = wave_pick_steps(wave=wave, lines=lines)
     step = next((s for s in steps if not s.done), None)
     if step is None:
@@ -158,14 +185,7 @@ def pick_scan(
     if not scanned:
         raise PickRefused(_("Scan a bin or a product."), code="empty_scan")
     if step.bin_code and scanned == step.bin_code.upper():
-        return PickOutcome(
-            kind="bin",
-            message=_("Bin %(bin)s confirmed: now scan %(sku)s.") % {"bin": step.bin_code, "sku": step.sku},
-            step=step,
-            wave=wave,
-            steps=steps,
-            progress=wave_progress_of(lines=lines, preparations=locked.values()),
-        )
+        return steps, None
     if any(s.bin_code and s.bin_code.upper() == scanned for s in steps):
         raise PickRefused(
             _("This is bin %(scanned)s. Go to bin %(bin)s first for %(sku)s.")
@@ -173,27 +193,56 @@ def pick_scan(
             code="wrong_bin",
             details={"expected": step.bin_code, "scanned": scanned},
         )
-    product = product_by_code(code=scanned)
-    if product is None:
-        raise PickRefused(
-            _("Nothing is known by the code %(code)s. Scan the bin or the product's barcode.")
-            % {"code": scanned},
-            code="unknown_code",
-        )
-    if product.pk != step.product_id:
-        if product.pk in {s.product_id for s in steps}:
+    named = next((s for s in steps if code_names(scanned, sku=s.sku, ean=s.ean)), None)
+    if named is not None:
+        product_id, sku = named.product_id, named.sku
+    else:
+        product = product_by_code(code=scanned)
+        if product is None:
+            raise PickRefused(
+                _("Nothing is known by the code %(code)s. Scan the bin or the product's barcode.")
+                % {"code": scanned},
+                code="unknown_code",
+            )
+        product_id, sku = product.pk, product.sku
+    if product_id != step.product_id:
+        if product_id in {s.product_id for s in steps}:
             message = _("This is %(scanned)s. Pick %(sku)s from bin %(bin)s first.")
         else:
             message = _("%(scanned)s is not in this wave. Pick %(sku)s from bin %(bin)s.")
         raise PickRefused(
-            message % {"scanned": product.sku, "sku": step.sku, "bin": step.bin_code or "—"},
+            message % {"scanned": sku, "sku": step.sku, "bin": step.bin_code or "—"},
             code="wrong_product",
-            details={"expected": step.sku, "scanned": product.sku},
+            details={"expected": step.sku, "scanned": sku},
         )
     if step.bin_code and _normalise(bin_confirmed) != step.bin_code.upper():
         raise PickRefused(
             _("Scan bin %(bin)s first, then the product.") % {"bin": step.bin_code}, code="scan_bin_first"
         )
+    return steps, step
+
+
+def _bin_confirmed(
+    *, wave: Wave, lines: list[PreparationLine], steps: list[PickStep], preps: dict[int, Preparation]
+) -> PickOutcome:
+    step = next(s for s in steps if not s.done)
+    return PickOutcome(
+        kind="bin",
+        message=_("Bin %(bin)s confirmed: now scan %(sku)s.") % {"bin": step.bin_code, "sku": step.sku},
+        step=step,
+        wave=wave,
+        steps=steps,
+        progress=wave_progress_of(lines=lines, preparations=preps.values()),
+    )
+
+
+@transaction.atomic
+def _pick(*, wave: Wave, code: str, quantity: int, bin_confirmed: str, actor) -> PickOutcome:
+    wave, locked = _check_locked(wave=wave, actor=actor)
+    lines = wave_pick_lines(wave=wave)  # read once: the current step and the wrong-scan checks use it
+    steps, step = _aim(wave=wave, lines=lines, code=code, bin_confirmed=bin_confirmed)
+    if step is None:  # the bin scanned again
+        return _bin_confirmed(wave=wave, lines=lines, steps=steps, preps=locked)
     if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
         raise PickRefused(_("Pick at least one unit."), code="invalid_quantity")
     if quantity > step.left:

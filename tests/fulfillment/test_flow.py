@@ -1,16 +1,17 @@
 """Waves, picking, short picks, packing and click & collect through the services, every refusal included."""
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone, translation
 
 from fulfillment import services
 from fulfillment.models import Parcel, Preparation, PreparationStatus, Wave
 from fulfillment.selectors import wave_pick_steps
-from inventory.models import Allocation, StockMovement
+from inventory.models import Allocation, StockLevel, StockMovement, ean13_check_digit
 from orders.models import Order
 from orders.services import fulfilment as order_fulfilment
 from orders.services.lifecycle import order_cancel
@@ -407,3 +408,85 @@ def test_two_packers_closing_the_same_order_make_one_parcel(floor):
     assert len(results) == 2 and len(codes) == 1 and codes[0] in ("already_closed", "already_packed")
     assert Shipment.objects.filter(order_id=prep.order_id).count() == 1
     assert floor.level(floor.mug).on_hand == 19
+
+
+def test_a_product_whose_ean_changed_since_the_order_is_taken_by_either_code(floor):
+    """The floor's screens match a scan against the SKU and EAN copied on the preparation's lines before
+    reading the catalogue: the label on the shelf (the EAN the order came in with) and the catalogue's new
+    EAN both name the product; a code neither has is still looked up."""
+    order = floor.order([("MUG", 2)])
+    old_ean = floor.mug.ean
+    new_ean = "400638133393" + str(ean13_check_digit("400638133393"))
+    assert new_ean != old_ean
+    floor.mug.ean = new_ean
+    floor.mug.save(update_fields=["ean"])
+    wave = services.wave_release(location=floor.lyon)
+    services.pick_scan(wave=wave, code="B-01-1", actor=floor.picker)
+    first = services.pick_scan(wave=wave, code=old_ean, bin_confirmed="B-01-1", actor=floor.picker)
+    second = services.pick_scan(wave=wave, code=new_ean, bin_confirmed="B-01-1", actor=floor.picker)
+    assert (first.kind, second.kind, second.wave_done) == ("pick", "pick", True)
+    prep = Preparation.objects.get(order=order)
+    services.pack_scan(preparation=prep, code=new_ean, actor=floor.picker)
+    services.pack_scan(preparation=prep, code=old_ean, actor=floor.picker)
+    assert prep.lines.get().packed == 2
+    with pytest.raises(services.PackRefused) as exc:
+        services.pack_scan(preparation=prep, code=floor.cap.ean, actor=floor.picker)
+    assert refused(exc) == "not_in_order" and "CAP is not in order" in str(exc.value)
+
+
+def test_a_product_without_a_bin_is_picked_without_a_bin_scan(floor):
+    StockLevel.objects.filter(product=floor.cap, location=floor.lyon).update(bin_code="")
+    order = floor.order([("CAP", 1)])
+    wave = services.wave_release(location=floor.lyon)
+    assert services.current_step(wave=wave).bin_code == ""
+    outcome = services.pick_scan(wave=wave, code=floor.cap.ean, actor=floor.picker)
+    assert (outcome.kind, outcome.totes, outcome.wave_done) == ("pick", [(1, order.number, 1)], True)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_bin_scan_neither_waits_for_nor_takes_the_waves_lock(floor):
+    """A scan before the bin is confirmed writes nothing: it is answered from reads, without a transaction
+    or a row lock, while another scan of the wave holds it; the product scan that follows waits for it."""
+    floor.order([("MUG", 1)])
+    wave = services.wave_release(location=floor.lyon)
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                Wave.objects.select_for_update().get(pk=wave.pk)
+                held.set()
+                release.wait(20)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(10)
+        started = time.monotonic()
+        outcome = services.pick_scan(wave=wave, code="B-01-1", actor=floor.picker)
+        assert outcome.kind == "bin" and time.monotonic() - started < 5
+        assert not release.is_set() and holder.is_alive()  # answered while the wave was still locked
+        picked = []
+
+        def pick():
+            try:
+                picked.append(
+                    services.pick_scan(
+                        wave=wave, code=floor.mug.ean, bin_confirmed="B-01-1", actor=floor.picker
+                    )
+                )
+            finally:
+                connection.close()
+
+        scan = threading.Thread(target=pick)
+        scan.start()
+        scan.join(1)
+        assert scan.is_alive() and not picked  # the product scan waits for the wave's lock
+    finally:
+        release.set()
+        holder.join()
+    scan.join(10)
+    assert [p.kind for p in picked] == ["pick"]

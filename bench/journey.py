@@ -49,7 +49,8 @@ whole server's CPU: other databases' work on a shared machine counts too, so the
 live backends is printed beside it (a lower bound: a backend that ended within a stage is only in the
 whole-server figure; the web and the workers keep their connections, oms/celery.py, and the run prints how
 many sessions were opened on the database while it was measured). Printed: stage × {web, each queue,
-postgres} in ms of CPU per order, totals, and the capacity that follows (orders per day per core). Checks
+postgres} in ms of CPU per order, totals, PostgreSQL's figure over this bench process's own (the machine's
+speed that minute taken out), and the capacity that follows (orders per day per core). Checks
 (exit status 1): every order delivered, invoiced exactly once with a PDF, no parcel's tracking moved
 backwards, no domain or tracking event stored twice, every order's messages sent.
 """
@@ -730,6 +731,13 @@ def report(used: dict, orders: int) -> dict:
         f"(this bench process itself: {total['bench']:.1f} ms per order, and its PostgreSQL backend "
         f"{total['pg (bench)']:.1f} ms, not counted above)"
     )
+    if total["bench"]:
+        # The bench process does the same client work in every run: its CPU per order says how fast the
+        # machine ran that minute (a VM's speed moves ±20 % within the hour): two runs compare by this ratio.
+        print(
+            f"PostgreSQL per order ÷ this bench process's own: {total['postgres'] / total['bench']:.2f} "
+            "(the machine's speed taken out: compare runs of one machine by it)"
+        )
     return total
 
 

@@ -21,6 +21,7 @@ from common import eventlog
 from common.models import ConsumerFailure, ConsumerProgress, DomainEvent
 from tests.common import eventlog_consumers
 from tests.common.eventlog_consumers import FLAGS
+from tests.locking import held_elsewhere
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -449,28 +450,11 @@ def test_a_progress_row_another_worker_holds_leaves_the_others_to_work(settings)
     finally:
         app.conf.task_always_eager = old_eager
     assert _transactions(event) == {}
-    holding, release = threading.Event(), threading.Event()
-
-    def other_worker():
-        try:
-            with transaction.atomic():
-                ConsumerProgress.objects.select_for_update().get(name="test.share_a")
-                holding.set()
-                release.wait(10)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=other_worker)
-    thread.start()
-    try:
-        assert holding.wait(10)
+    with held_elsewhere(lambda: ConsumerProgress.objects.select_for_update().get(name="test.share_a")):
         # when
         eventlog.consume_group(SHARED)
         # then: the three others handled it; the held one was left to the worker holding it
         assert set(_transactions(event)) == {"test.share_b", "test.lock_a", "test.lock_b"}
-    finally:
-        release.set()
-        thread.join(10)
     eventlog.consume_group(SHARED)
     assert set(_transactions(event)) == set(SHARED)
     assert all(ConsumerProgress.objects.get(name=name).processed == 1 for name in SHARED)

@@ -5,7 +5,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections, connection
 from django.utils import timezone, translation
 
 from fulfillment import services
@@ -17,6 +17,7 @@ from orders.services import fulfilment as order_fulfilment
 from orders.services.lifecycle import order_cancel
 from shipping.models import Shipment
 from tests.events import events_of
+from tests.locking import held_elsewhere
 from tests.orders.factories import stock
 
 
@@ -450,25 +451,11 @@ def test_a_bin_scan_neither_waits_for_nor_takes_the_waves_lock(floor):
     or a row lock, while another scan of the wave holds it; the product scan that follows waits for it."""
     floor.order([("MUG", 1)])
     wave = services.wave_release(location=floor.lyon)
-    held, release = threading.Event(), threading.Event()
-
-    def hold():
-        try:
-            with transaction.atomic():
-                Wave.objects.select_for_update().get(pk=wave.pk)
-                held.set()
-                release.wait(20)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert held.wait(10)
+    with held_elsewhere(lambda: Wave.objects.select_for_update().get(pk=wave.pk)) as holder:
         started = time.monotonic()
         outcome = services.pick_scan(wave=wave, code="B-01-1", actor=floor.picker)
         assert outcome.kind == "bin" and time.monotonic() - started < 5
-        assert not release.is_set() and holder.is_alive()  # answered while the wave was still locked
+        assert holder.is_alive()  # answered while the wave was still locked
         picked = []
 
         def pick():
@@ -485,8 +472,5 @@ def test_a_bin_scan_neither_waits_for_nor_takes_the_waves_lock(floor):
         scan.start()
         scan.join(1)
         assert scan.is_alive() and not picked  # the product scan waits for the wave's lock
-    finally:
-        release.set()
-        holder.join()
     scan.join(10)
     assert [p.kind for p in picked] == ["pick"]

@@ -16,6 +16,7 @@ from inventory.models import Allocation
 from orders.models import Order, OrderStatus
 from orders.services.lifecycle import order_cancel
 from shipping.models import Shipment
+from tests.locking import held_elsewhere
 from tests.orders.factories import stock
 
 from .test_flow import _picked
@@ -197,22 +198,7 @@ def test_the_lock_helpers_leave_foreign_keys_free(floor):
     from orders.models import OrderLocation
 
     order = floor.order([("MUG", 1)])
-    held = threading.Event()
-    release = threading.Event()
-
-    def hold():
-        try:
-            with transaction.atomic():
-                lock_order(order.pk)
-                held.set()
-                release.wait(TIMEOUT)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert held.wait(TIMEOUT)
+    with held_elsewhere(lambda: lock_order(order.pk), timeout=TIMEOUT):
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL lock_timeout = '2s'")  # a wait would fail the test
@@ -222,7 +208,4 @@ def test_the_lock_helpers_leave_foreign_keys_free(floor):
                 order_id=order.pk, location=floor.paris, status=order.status, created_at=timezone.now()
             )
             transaction.set_rollback(True)
-    finally:
-        release.set()
-        holder.join(TIMEOUT)
     close_old_connections()
